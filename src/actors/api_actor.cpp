@@ -1,0 +1,114 @@
+#include "actors/api_actor.hpp"
+
+#include "actors/auth.hpp"
+#include "actors/log.hpp"
+#include "actors/requests.hpp"
+#include "actors/wire_error.hpp"
+#include "wire/json.hpp"
+
+#include <caf/all.hpp>
+
+#include <fstream>
+
+namespace volant {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+/// `vms.logs`: a chunk of the VM's log file from `offset` (default: the tail).
+expected<std::string> read_log(const daemon_context& ctx, const json& args) {
+  auto name = args.value("name", std::string{});
+  if (name.empty())
+    return make_error(ec::invalid_argument, "missing argument 'name'");
+  std::ifstream in(ctx.log_path(name), std::ios::binary);
+  if (!in)
+    return make_error(ec::unknown_vm, "no logs for VM '" + name + "'");
+  in.seekg(0, std::ios::end);
+  auto size = static_cast<std::int64_t>(in.tellg());
+  std::int64_t max = args.value("max", std::int64_t{65536});
+  std::int64_t offset = args.contains("offset") && args["offset"].is_number_integer()
+                          ? args["offset"].get<std::int64_t>()
+                          : std::max<std::int64_t>(0, size - max);
+  offset = std::clamp<std::int64_t>(offset, 0, size);
+  auto count = std::min(max, size - offset);
+  std::string data(static_cast<std::size_t>(count), '\0');
+  in.seekg(offset);
+  in.read(data.data(), count);
+  return dump({{"data", data}, {"offset", offset + count}, {"size", size}});
+}
+
+} // namespace
+
+api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx,
+                             controller_actor controller, journal_actor journal) {
+  return {
+    [=](request_atom, const std::string& token, const std::string& verb,
+        const std::string& args_text) -> caf::result<std::string> {
+      if (!token_equal(token, ctx->token))
+        return to_caf({ec::unauthorized,
+                       "invalid token: use the one volantd wrote to <data-dir>/token "
+                       "(or set VOLANT_TOKEN)"});
+      auto args = json::parse(args_text, nullptr, false);
+      if (args.is_discarded() || !args.is_object())
+        return to_caf({ec::invalid_argument, "request arguments are not a JSON object"});
+      VLOG_DEBUG("api", "{} {}", verb, args_text);
+      if (verb == "vms.logs") {
+        auto chunk = read_log(*ctx, args);
+        if (!chunk)
+          return to_caf(chunk.error_value());
+        return std::move(*chunk);
+      }
+      auto rp = self->make_response_promise<std::string>();
+      if (verb == "events") {
+        auto from = args.value("from", std::uint64_t{1});
+        auto limit = args.value("limit", std::uint64_t{1000});
+        auto aggregate = args.value("aggregate", std::string{});
+        self->request(journal, caf::infinite, read_atom::value, from, limit)
+          .then(
+            [=](record_batch& recs) mutable {
+              json events = json::array();
+              for (const auto& rec : recs)
+                if (aggregate.empty() || aggregate_of(rec.ev).id == aggregate)
+                  events.push_back(wire::to_json(rec));
+              rp.deliver(dump({{"events", events}, {"last_seq", ctx->store->last_seq()}}));
+            },
+            [=](caf::error& err) mutable { rp.deliver(err); });
+        return rp;
+      }
+      if (!is_mutation(verb)) {
+        self->request(controller, caf::infinite, query_atom::value, verb, args_text)
+          .then([=](std::string& reply) mutable { rp.deliver(std::move(reply)); },
+                [=](caf::error& err) mutable { rp.deliver(err); });
+        return rp;
+      }
+      auto cmd = command_from_request(verb, args);
+      if (!cmd)
+        return to_caf(cmd.error_value());
+      json fixed = json::object();
+      if (auto* install = std::get_if<install_plugin>(&*cmd))
+        fixed = {{"name", install->manifest.name}, {"version", install->manifest.version}};
+      auto [query, query_args] = reply_query(verb, args);
+      self->request(controller, caf::infinite, command_atom::value, std::move(*cmd))
+        .then(
+          [=](record_batch&) mutable {
+            if (query.empty()) {
+              rp.deliver(dump(fixed));
+              return;
+            }
+            self->request(controller, caf::infinite, query_atom::value, query,
+                          dump(query_args))
+              .then([=](std::string& reply) mutable { rp.deliver(std::move(reply)); },
+                    [=](caf::error& err) mutable { rp.deliver(err); });
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
+      return rp;
+    },
+  };
+}
+
+} // namespace volant

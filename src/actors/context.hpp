@@ -1,0 +1,38 @@
+#pragma once
+
+// The daemon-wide services actors share: created once in volantd's main, alive for
+// the whole actor system. Holding pointers keeps the actors' state plain data.
+
+#include "events/plan.hpp"
+#include "runtime/driver.hpp"
+#include "runtime/exit_watcher.hpp"
+#include "store/journal.hpp"
+
+#include <chrono>
+#include <string>
+
+namespace volant {
+
+struct daemon_context {
+  std::string data_dir;
+  store::journal* store = nullptr;
+  runtime::driver* driver = nullptr;
+  runtime::exit_watcher* watcher = nullptr;
+  restart_policy policy;
+  std::chrono::milliseconds stop_grace{10000};
+  std::chrono::milliseconds reconcile_every{2000};
+  std::uint64_t snapshot_every = 10000; ///< events between snapshots
+  std::string token;
+  std::string version = "0.1.0";
+  std::int64_t started_at = 0;
+
+  std::string vm_dir(const std::string& vm) const { return data_dir + "/vms/" + vm; }
+  std::string log_path(const std::string& vm) const {
+    return data_dir + "/logs/" + vm + ".log";
+  }
+};
+
+/// The current time in Unix nanoseconds (the core never reads a clock itself).
+std::int64_t now_nanos();
+
+} // namespace volant

@@ -1,0 +1,118 @@
+#include "actors/journal.hpp"
+
+#include "actors/wire_error.hpp"
+#include "wire/json.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+
+namespace volant {
+
+std::int64_t now_nanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+namespace {
+
+journal_writer_actor::behavior_type writer(journal_writer_actor::pointer self,
+                                           store::journal* store) {
+  (void) self;
+  return {
+    [=](append_atom, event_batch& events) -> caf::result<record_batch> {
+      auto recs = store->append(std::move(events));
+      if (!recs)
+        return to_caf(recs.error_value());
+      return std::move(*recs);
+    },
+  };
+}
+
+/// Sends every queued append to the writer as one batch.
+void flush(journal_actor::stateful_pointer<journal_state> self) {
+  auto& st = self->state;
+  if (st.writing || st.queue.empty())
+    return;
+  st.writing = true;
+  auto batch = std::make_shared<std::vector<journal_state::pending>>();
+  event_batch all;
+  while (!st.queue.empty()) {
+    auto& p = st.queue.front();
+    all.insert(all.end(), p.events.begin(), p.events.end());
+    batch->push_back(std::move(p));
+    st.queue.pop_front();
+  }
+  auto started = std::chrono::steady_clock::now();
+  self->request(st.writer, caf::infinite, append_atom::value, std::move(all))
+    .then(
+      [=](record_batch& recs) {
+        auto& st = self->state;
+        st.writing = false;
+        ++st.batches;
+        st.last_batch_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - started)
+                             .count();
+        std::size_t offset = 0;
+        for (auto& p : *batch) {
+          record_batch mine(recs.begin() + static_cast<std::ptrdiff_t>(offset),
+                            recs.begin()
+                              + static_cast<std::ptrdiff_t>(offset + p.events.size()));
+          offset += p.events.size();
+          p.promise.deliver(std::move(mine));
+        }
+        flush(self);
+      },
+      [=](caf::error& err) {
+        self->state.writing = false;
+        for (auto& p : *batch)
+          p.promise.deliver(err);
+        flush(self);
+      });
+}
+
+} // namespace
+
+journal_actor::behavior_type
+journal(journal_actor::stateful_pointer<journal_state> self, daemon_context* ctx) {
+  self->state.ctx = ctx;
+  self->state.writer = self->spawn<caf::detached + caf::linked>(writer, ctx->store);
+  return {
+    [=](append_atom, event_batch& events) -> caf::result<record_batch> {
+      auto& st = self->state;
+      ++st.appends;
+      auto rp = self->make_response_promise<record_batch>();
+      st.queue.push_back({std::move(events), rp});
+      flush(self);
+      return rp;
+    },
+    [=](read_atom, std::uint64_t from, std::uint64_t limit) -> caf::result<record_batch> {
+      record_batch out;
+      auto st = self->state.ctx->store->read(from, store::max_seq,
+                                             [&](const recorded_event& rec) {
+                                               out.push_back(rec);
+                                               return out.size() < limit;
+                                             });
+      if (!st)
+        return to_caf(st.error_value());
+      return out;
+    },
+    [=](inspect_atom) -> std::string {
+      auto& st = self->state;
+      auto stats = st.ctx->store->stats();
+      nlohmann::json j = {{"actor", "journal"},
+                          {"last_seq", st.ctx->store->last_seq()},
+                          {"pending", st.queue.size()},
+                          {"writing", st.writing},
+                          {"appends", st.appends},
+                          {"batches", st.batches},
+                          {"last_batch_us", st.last_batch_us},
+                          {"syncs", stats.syncs},
+                          {"last_sync_us", stats.last_sync_us}};
+      return j.dump();
+    },
+  };
+}
+
+} // namespace volant

@@ -1,0 +1,34 @@
+#pragma once
+
+#include "actors/actors.hpp"
+#include "actors/context.hpp"
+
+#include <caf/stateful_actor.hpp>
+
+#include <map>
+#include <string>
+
+namespace volant {
+
+struct root_state {
+  daemon_context* ctx = nullptr;
+  journal_actor journal;
+  controller_actor controller;
+  api_actor api;
+  std::string host;
+  std::uint16_t port = 0;
+  std::map<std::string, std::uint32_t> crashes;
+  static inline const char* name = "root";
+};
+
+/// The root supervisor: spawns the journal, the controller (from `initial`) and the
+/// published api, and restarts whichever crashes (a controller from the log).
+/// `port` 0 lets the OS choose; the bound endpoint is written to
+/// <data-dir>/endpoint. If publishing fails the root quits with that error.
+caf::behavior root(caf::stateful_actor<root_state>* self, daemon_context* ctx,
+                   world initial, std::string host, std::uint16_t port);
+
+/// The published port, once `root` runs (0 before or on failure).
+std::uint16_t published_port(const caf::actor& root);
+
+} // namespace volant

@@ -1,0 +1,257 @@
+#include "actors/vm.hpp"
+
+#include "actors/log.hpp"
+#include "actors/wire_error.hpp"
+#include "events/launch.hpp"
+#include "wire/json.hpp"
+
+#include <caf/all.hpp>
+
+#include <fstream>
+
+namespace volant {
+
+namespace {
+
+using self_ptr = vm_actor::stateful_pointer<vm_actor_state>;
+
+const std::string& vm_of(self_ptr self) {
+  return self->state.info.vm.name;
+}
+
+/// Appends a marker line to the VM's log, so that `vms logs` tells runs apart.
+void log_marker(self_ptr self, const std::string& text) {
+  std::ofstream out(self->state.ctx->log_path(vm_of(self)), std::ios::app);
+  out << "--- volant " << wire::format_time(now_nanos()) << " " << vm_of(self) << ": "
+      << text << " ---\n";
+}
+
+/// Sends a command to the controller; `then` runs after it committed.
+void report(self_ptr self, command cmd, std::function<void()> then = {}) {
+  self->request(self->state.controller, caf::infinite, command_atom::value, std::move(cmd))
+    .then(
+      [=](record_batch&) {
+        if (then)
+          then();
+      },
+      [=](caf::error& err) {
+        VLOG_DEBUG(vm_of(self), "report refused: {}", self->system().render(err));
+      });
+}
+
+void watch(self_ptr self) {
+  auto me = caf::actor_cast<vm_actor>(self);
+  auto& h = self->state.handle;
+  auto st = self->state.ctx->watcher->watch(h.pid, h.start_ticks,
+                                            [me](const runtime::exit_status& s) {
+                                              caf::anon_send(me, exited_atom::value, s);
+                                            });
+  if (!st)
+    VLOG_WARN(vm_of(self), "cannot watch pid {}: {}", h.pid, st.error_value().message);
+}
+
+void begin_stop(self_ptr self) {
+  auto& st = self->state;
+  st.phase = vm_phase::stopping;
+  if (auto ok_ = st.ctx->driver->terminate(st.handle); !ok_)
+    VLOG_WARN(vm_of(self), "terminate failed: {}", ok_.error_value().message);
+  self->delayed_send(self, st.ctx->stop_grace, kill_atom::value, ++st.stop_generation);
+}
+
+void launch(self_ptr self, const launch_info& info) {
+  auto& st = self->state;
+  st.info = info;
+  const auto& vm = info.vm.name;
+  if (info.plugin.name.empty()) {
+    st.phase = vm_phase::idle;
+    report(self, record_vm_start_failed{vm, "plugin '" + info.tmpl.plugin.name
+                                              + "' is not installed"});
+    return;
+  }
+  auto cmd = plan_launch(info.plugin, info.tmpl, info.vm, st.ctx->vm_dir(vm));
+  runtime::launch_spec spec{vm,           cmd.argv,          cmd.env,
+                            st.ctx->vm_dir(vm), st.ctx->log_path(vm), info.vm.cpu,
+                            info.vm.memory_mib, info.vm.ip,   info.plugin.kernel,
+                            info.plugin.initramfs};
+  log_marker(self, "starting (" + std::to_string(++st.starts) + ")");
+  auto handle = st.ctx->driver->start(spec);
+  if (!handle) {
+    st.phase = vm_phase::idle;
+    log_marker(self, "start failed: " + handle.error_value().message);
+    report(self, record_vm_start_failed{vm, handle.error_value().message});
+    return;
+  }
+  st.handle = *handle;
+  st.phase = vm_phase::running;
+  watch(self);
+  VLOG_INFO(vm, "started pid {}", st.handle.pid);
+  bool ready_now = !info.health.enabled;
+  report(self, record_vm_started{vm, st.handle}, [=] {
+    if (ready_now)
+      report(self, record_vm_ready{vm_of(self)});
+  });
+  if (st.stop_when_started) {
+    st.stop_when_started = false;
+    begin_stop(self);
+  }
+}
+
+void remove_and_quit(self_ptr self) {
+  auto vm = vm_of(self);
+  auto finish = [=] {
+    self->state.ctx->driver->cleanup(vm);
+    self->quit();
+  };
+  self->request(self->state.controller, caf::infinite, command_atom::value,
+                command{remove_vm{vm}})
+    .then([=](record_batch&) { finish(); },
+          [=](caf::error& err) {
+            if (err.category() == error_category
+                && err.code() == static_cast<std::uint8_t>(ec::conflict))
+              report(self, record_vm_stopped{vm}, [=] { report(self, remove_vm{vm}, finish); });
+            else if (err.category() == error_category
+                     && err.code() == static_cast<std::uint8_t>(ec::unknown_vm))
+              finish();
+          });
+}
+
+void on_exited(self_ptr self, const runtime::exit_status& s) {
+  auto& st = self->state;
+  if (s.pid != st.handle.pid || st.phase == vm_phase::idle)
+    return; // a previous run's exit
+  const auto& vm = vm_of(self);
+  log_marker(self, s.reason);
+  if (st.phase == vm_phase::stopping) {
+    st.phase = vm_phase::idle;
+    if (st.remove_after_stop) {
+      report(self, record_vm_stopped{vm}, [=] { remove_and_quit(self); });
+    } else if (st.restart_after_stop) {
+      st.restart_after_stop = false;
+      self->delayed_send(self, std::chrono::milliseconds(st.restart_backoff_ms),
+                         start_atom::value);
+    } else {
+      report(self, record_vm_stopped{vm});
+    }
+    return;
+  }
+  VLOG_INFO(vm, "workload {}", s.reason);
+  st.phase = vm_phase::idle;
+  report(self, record_vm_exited{vm, s.code, s.reason});
+}
+
+/// At spawn: a workload the log says runs is adopted if it still does.
+void adopt(self_ptr self) {
+  auto& st = self->state;
+  const auto& rec = st.info.vm;
+  bool was_running = rec.status == vm_status::starting || rec.status == vm_status::running
+                     || rec.status == vm_status::ready || rec.status == vm_status::unhealthy
+                     || rec.status == vm_status::stopping;
+  if (!was_running || rec.handle.pid == 0)
+    return;
+  if (st.ctx->driver->alive(rec.handle)) {
+    st.handle = rec.handle;
+    st.phase = vm_phase::running;
+    watch(self);
+    VLOG_INFO(rec.name, "adopted pid {}", rec.handle.pid);
+    report(self, record_vm_adopted{rec.name, rec.handle});
+  } else {
+    report(self, record_vm_exited{rec.name, 0,
+                                  "not running when the daemon came back (exit status "
+                                  "unknown)"});
+  }
+}
+
+} // namespace
+
+std::string_view to_string(vm_phase phase) {
+  switch (phase) {
+    case vm_phase::idle:
+      return "idle";
+    case vm_phase::starting:
+      return "starting";
+    case vm_phase::running:
+      return "running";
+    case vm_phase::stopping:
+      return "stopping";
+  }
+  return "unknown";
+}
+
+vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> self,
+                                    daemon_context* ctx, launch_info info,
+                                    controller_actor controller) {
+  auto& st = self->state;
+  st.ctx = ctx;
+  st.info = std::move(info);
+  st.controller = std::move(controller);
+  adopt(self);
+  self->attach_functor([ctx, self] {
+    // The workload outlives its actor; only the watch ends here.
+    if (self->state.handle.pid != 0)
+      ctx->watcher->unwatch(self->state.handle.pid);
+  });
+  return {
+    [=](start_atom) {
+      auto& st = self->state;
+      if (st.phase != vm_phase::idle)
+        return;
+      st.phase = vm_phase::starting;
+      self->request(st.controller, caf::infinite, launch_atom::value, vm_of(self))
+        .then([=](launch_info& fresh) { launch(self, fresh); },
+              [=](caf::error&) { self->state.phase = vm_phase::idle; });
+    },
+    [=](stop_atom, bool remove) {
+      auto& st = self->state;
+      st.remove_after_stop = st.remove_after_stop || remove;
+      switch (st.phase) {
+        case vm_phase::running:
+          begin_stop(self);
+          break;
+        case vm_phase::starting:
+          st.stop_when_started = true;
+          break;
+        case vm_phase::stopping:
+          break;
+        case vm_phase::idle:
+          if (remove)
+            remove_and_quit(self);
+          break;
+      }
+    },
+    [=](restart_atom, std::uint64_t backoff, const std::string& reason) {
+      auto& st = self->state;
+      if (st.phase == vm_phase::stopping || st.phase == vm_phase::starting)
+        return;
+      report(self, schedule_vm_restart{vm_of(self), reason, backoff}, [=] {
+        auto& st = self->state;
+        VLOG_INFO(vm_of(self), "restarting in {} ms: {}", backoff, reason);
+        if (st.phase == vm_phase::running) {
+          st.restart_after_stop = true;
+          st.restart_backoff_ms = backoff;
+          begin_stop(self);
+        } else {
+          self->delayed_send(self, std::chrono::milliseconds(backoff), start_atom::value);
+        }
+      });
+    },
+    [=](exited_atom, const runtime::exit_status& s) { on_exited(self, s); },
+    [=](kill_atom, std::uint64_t generation) {
+      auto& st = self->state;
+      if (st.phase == vm_phase::stopping && generation == st.stop_generation) {
+        VLOG_WARN(vm_of(self), "did not stop within the grace period: killing");
+        (void) st.ctx->driver->kill(st.handle);
+      }
+    },
+    [=](inspect_atom) -> std::string {
+      auto& st = self->state;
+      nlohmann::json j = wire::to_json(st.info.vm);
+      j["actor"] = "vm";
+      j["phase"] = std::string(to_string(st.phase));
+      j["pid"] = st.handle.pid;
+      j["starts"] = st.starts;
+      return j.dump();
+    },
+  };
+}
+
+} // namespace volant

@@ -1,0 +1,324 @@
+#include "cli/args.hpp"
+
+#include "events/events.hpp"
+#include "events/validate.hpp"
+#include "wire/json.hpp"
+
+#include <limits>
+#include <set>
+
+namespace volant::cli {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr auto int32_max = std::numeric_limits<std::int32_t>::max();
+
+error bad(ec code, std::string message) {
+  return make_error(code, std::move(message));
+}
+
+/// The core's message for a negative count; the upper limit is the daemon's.
+status check_replicas(std::int64_t replicas) {
+  if (replicas < 0)
+    return bad(ec::invalid_replicas,
+               "replicas must be >= 0, got " + std::to_string(replicas));
+  if (replicas > int32_max)
+    return bad(ec::replica_limit,
+               "replicas " + std::to_string(replicas) + " is out of range");
+  return ok();
+}
+
+status check_cpu(std::int64_t cpu) {
+  if (cpu < 1)
+    return bad(ec::invalid_cpu, "cpu must be >= 1, got " + std::to_string(cpu));
+  if (cpu > int32_max)
+    return bad(ec::invalid_cpu,
+               "cpu " + std::to_string(cpu) + " is out of range");
+  return ok();
+}
+
+status check_memory(std::int64_t memory) {
+  if (memory < 1)
+    return bad(ec::invalid_memory,
+               "memory must be >= 1 MiB, got " + std::to_string(memory));
+  return ok();
+}
+
+error surge_needs_rolling() {
+  return bad(ec::invalid_strategy,
+             "--max-surge and --max-unavailable apply to --strategy rolling");
+}
+
+/// Reads --strategy / --max-surge / --max-unavailable over `base`.
+expected<update_strategy>
+build_strategy(const std::optional<std::string>& kind,
+               const std::optional<std::string>& surge,
+               const std::optional<std::string>& unavail,
+               update_strategy base) {
+  if (kind) {
+    auto k = parse_strategy(*kind);
+    if (!k)
+      return k.error_value();
+    base.kind = *k;
+  }
+  if ((surge || unavail) && base.kind != strategy_kind::rolling)
+    return surge_needs_rolling();
+  if (surge) {
+    auto v = parse_int_or_percent(*surge);
+    if (!v)
+      return v.error_value();
+    base.max_surge = *v;
+  }
+  if (unavail) {
+    auto v = parse_int_or_percent(*unavail);
+    if (!v)
+      return v.error_value();
+    base.max_unavailable = *v;
+  }
+  // The core's rules (e.g. a rolling update needs surge or unavailable > 0),
+  // checked on a throwaway spec so that the message is the daemon's.
+  deployment_spec probe;
+  probe.name = "x";
+  probe.tmpl.plugin.name = "x";
+  probe.strategy = base;
+  if (auto st = validate_spec(probe, int32_max); !st)
+    return st.error_value();
+  return base;
+}
+
+json strategy_to_json(const update_strategy& s) {
+  return {{"kind", std::string(to_string(s.kind))},
+          {"max_surge", int_or_percent_to_json(s.max_surge)},
+          {"max_unavailable", int_or_percent_to_json(s.max_unavailable)}};
+}
+
+} // namespace
+
+expected<labels> merge_labels(const std::vector<std::string>& args) {
+  labels out;
+  for (const auto& arg : args) {
+    auto parsed = parse_labels(arg);
+    if (!parsed)
+      return parsed.error_value();
+    for (auto& [key, value] : *parsed)
+      if (!out.emplace(key, value).second)
+        return bad(ec::invalid_label, "invalid label '" + key + "=" + value
+                                          + "': key '" + key
+                                          + "' is given twice");
+  }
+  return out;
+}
+
+expected<std::vector<env_var>>
+parse_env_list(const std::vector<std::string>& args) {
+  std::vector<env_var> out;
+  std::set<std::string> seen;
+  for (const auto& arg : args) {
+    auto var = parse_env(arg);
+    if (!var)
+      return var.error_value();
+    if (!seen.insert(var->key).second)
+      return bad(ec::invalid_env, "env key '" + var->key + "' is given twice");
+    out.push_back(std::move(*var));
+  }
+  return out;
+}
+
+json env_to_json(const std::vector<env_var>& env) {
+  auto arr = json::array();
+  for (const auto& var : env)
+    arr.push_back({{"key", var.key}, {"value", var.value}});
+  return arr;
+}
+
+json int_or_percent_to_json(const int_or_percent& v) {
+  return {{"value", v.value}, {"percent", v.percent}};
+}
+
+expected<deployment_spec> build_spec(const create_args& a) {
+  deployment_spec spec;
+  spec.name = a.name;
+  if (auto st = validate_name(a.name, "deployment name"); !st)
+    return st.error_value();
+  if (auto st = check_replicas(a.replicas); !st)
+    return st.error_value();
+  spec.replicas = static_cast<std::int32_t>(a.replicas);
+  auto plugin = parse_plugin_ref(a.plugin);
+  if (!plugin)
+    return plugin.error_value();
+  spec.tmpl.plugin = *plugin;
+  if (auto st = check_cpu(a.cpu); !st)
+    return st.error_value();
+  spec.tmpl.cpu = static_cast<std::int32_t>(a.cpu);
+  if (auto st = check_memory(a.memory); !st)
+    return st.error_value();
+  spec.tmpl.memory_mib = a.memory;
+  auto lbls = merge_labels(a.labels);
+  if (!lbls)
+    return lbls.error_value();
+  spec.tmpl.vm_labels = std::move(*lbls);
+  auto env = parse_env_list(a.env);
+  if (!env)
+    return env.error_value();
+  spec.tmpl.env = std::move(*env);
+  for (const auto& text : a.volumes) {
+    auto vol = parse_volume(text);
+    if (!vol)
+      return vol.error_value();
+    spec.tmpl.volumes.push_back(std::move(*vol));
+  }
+  spec.auto_restart = !a.no_auto_restart;
+  auto strategy = build_strategy(a.strategy, a.max_surge, a.max_unavailable,
+                                 update_strategy{});
+  if (!strategy)
+    return strategy.error_value();
+  spec.strategy = *strategy;
+  if (auto st = validate_spec(spec, int32_max); !st)
+    return st.error_value();
+  return spec;
+}
+
+json create_request(const deployment_spec& spec) {
+  return {{"spec", wire::encode_spec(spec)}};
+}
+
+bool update_needs_current_strategy(const update_args& a) {
+  return !a.strategy && (a.max_surge || a.max_unavailable);
+}
+
+expected<json> update_request(const update_args& a,
+                              const update_strategy* current) {
+  auto req = name_request(a.name, "deployment name");
+  if (!req)
+    return req;
+  json& out = *req;
+  if (a.plugin) {
+    auto ref = parse_plugin_ref(*a.plugin);
+    if (!ref)
+      return ref.error_value();
+    out["plugin"] = *a.plugin;
+  }
+  if (a.cpu) {
+    if (auto st = check_cpu(*a.cpu); !st)
+      return st.error_value();
+    out["cpu"] = *a.cpu;
+  }
+  if (a.memory) {
+    if (auto st = check_memory(*a.memory); !st)
+      return st.error_value();
+    out["memory"] = *a.memory;
+  }
+  if (a.labels) {
+    auto lbls = merge_labels(*a.labels);
+    if (!lbls)
+      return lbls.error_value();
+    out["labels"] = *lbls;
+  }
+  if (a.env) {
+    auto env = parse_env_list(*a.env);
+    if (!env)
+      return env.error_value();
+    out["env"] = env_to_json(*env);
+  }
+  if (a.auto_restart)
+    out["auto_restart"] = *a.auto_restart;
+  if (a.strategy || a.max_surge || a.max_unavailable) {
+    update_strategy base;
+    if (update_needs_current_strategy(a) && current)
+      base = *current;
+    else if (update_needs_current_strategy(a))
+      return surge_needs_rolling();
+    auto s = build_strategy(a.strategy, a.max_surge, a.max_unavailable, base);
+    if (!s)
+      return s.error_value();
+    out["strategy"] = strategy_to_json(*s);
+  }
+  if (out.size() == 1)
+    return bad(
+        ec::invalid_argument,
+        "nothing to update: give at least one of --plugin, --cpu, --memory, "
+        "--labels, --env, --auto-restart, --no-auto-restart, --strategy, "
+        "--max-surge or --max-unavailable");
+  return req;
+}
+
+json apply_update_request(const deployment_spec& want,
+                          const deployment_spec& have) {
+  json out = {{"name", want.name}};
+  const auto& w = want.tmpl;
+  const auto& h = have.tmpl;
+  if (w.plugin.name != h.plugin.name
+      || (!w.plugin.version.empty() && w.plugin.version != h.plugin.version))
+    out["plugin"] = w.plugin.version.empty()
+                        ? w.plugin.name
+                        : w.plugin.name + ":" + w.plugin.version;
+  if (w.cpu != h.cpu)
+    out["cpu"] = w.cpu;
+  if (w.memory_mib != h.memory_mib)
+    out["memory"] = w.memory_mib;
+  if (w.vm_labels != h.vm_labels)
+    out["labels"] = w.vm_labels;
+  if (w.env != h.env)
+    out["env"] = env_to_json(w.env);
+  if (want.auto_restart != have.auto_restart)
+    out["auto_restart"] = want.auto_restart;
+  if (want.strategy != have.strategy)
+    out["strategy"] = strategy_to_json(want.strategy);
+  if (w.volumes != h.volumes || w.health != h.health) {
+    auto tmpl = wire::encode_spec(want)["tmpl"];
+    if (w.volumes != h.volumes)
+      out["volumes"] = tmpl["volumes"];
+    if (w.health != h.health)
+      out["health"] = tmpl["health"];
+  }
+  return out;
+}
+
+expected<json> scale_request(const std::string& name, std::int64_t replicas) {
+  auto req = name_request(name, "deployment name");
+  if (!req)
+    return req;
+  if (auto st = check_replicas(replicas); !st)
+    return st.error_value();
+  (*req)["replicas"] = replicas;
+  return req;
+}
+
+expected<json> name_request(const std::string& name, std::string_view what) {
+  if (auto st = validate_name(name, what); !st)
+    return st.error_value();
+  return json{{"name", name}};
+}
+
+expected<json> vms_list_request(const std::string& deployment,
+                                const std::vector<std::string>& label_args,
+                                bool usage) {
+  json req = json::object();
+  if (!deployment.empty()) {
+    if (auto st = validate_name(deployment, "deployment name"); !st)
+      return st.error_value();
+    req["deployment"] = deployment;
+  }
+  auto lbls = merge_labels(label_args);
+  if (!lbls)
+    return lbls.error_value();
+  if (!lbls->empty())
+    req["labels"] = *lbls;
+  if (usage)
+    req["usage"] = true;
+  return req;
+}
+
+expected<json> plugin_request(const std::string& text) {
+  auto ref = parse_plugin_ref(text);
+  if (!ref)
+    return ref.error_value();
+  json req = {{"name", ref->name}};
+  if (!ref->version.empty())
+    req["version"] = ref->version;
+  return req;
+}
+
+} // namespace volant::cli

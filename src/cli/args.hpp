@@ -1,0 +1,106 @@
+#pragma once
+
+// Command-line values -> request JSON (docs/protocol.md), validated on the
+// client with the core's own parsers so that bad input fails before any
+// request, with the same message the daemon would give.
+
+#include "events/error.hpp"
+#include "events/types.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace volant::cli {
+
+/// `deployments create NAME ...` as typed. Numbers are signed and wide so that
+/// "--replicas -3" reaches validation and gets the core's message.
+struct create_args {
+  std::string name;
+  std::string plugin;
+  std::int64_t replicas = 1;
+  std::int64_t cpu = 1;
+  std::int64_t memory = 128;
+  std::vector<std::string> labels;  ///< each "k=v,k2=v2"; merged
+  std::vector<std::string> env;     ///< each "KEY=VALUE"
+  std::vector<std::string> volumes; ///< each "HOST_PATH[:persistent]"
+  bool no_auto_restart = false;
+  std::optional<std::string> strategy;
+  std::optional<std::string> max_surge;
+  std::optional<std::string> max_unavailable;
+};
+
+/// The spec of `deployments create`, validated as the daemon validates it
+/// (except the per-deployment replica limit, which only the daemon knows).
+expected<deployment_spec> build_spec(const create_args& args);
+
+/// {"spec": <encode_spec(spec)>}
+nlohmann::json create_request(const deployment_spec& spec);
+
+/// `deployments update NAME ...`: only what was given is sent.
+struct update_args {
+  std::string name;
+  std::optional<std::string> plugin;
+  std::optional<std::int64_t> cpu;
+  std::optional<std::int64_t> memory;
+  std::optional<std::vector<std::string>> labels;
+  std::optional<std::vector<std::string>> env;
+  std::optional<bool> auto_restart;
+  std::optional<std::string> strategy;
+  std::optional<std::string> max_surge;
+  std::optional<std::string> max_unavailable;
+};
+
+/// True when the update changes max-surge/-unavailable without naming the
+/// strategy: the current one must be fetched first and passed to
+/// update_request.
+bool update_needs_current_strategy(const update_args& args);
+
+/// The deployments.update arguments. `current` is the deployment's strategy
+/// (only read when update_needs_current_strategy).
+expected<nlohmann::json> update_request(const update_args& args,
+                                        const update_strategy* current
+                                        = nullptr);
+
+/// `volar apply` on an existing deployment: the deployments.update arguments
+/// that turn `have` into `want`, i.e. {"name"} plus only the fields that differ
+/// (replicas and paused excluded: apply scales separately, and never pauses).
+/// A plugin without a version matches any installed version of that name. A
+/// changed health check or volume list is sent as "health" / "volumes" (spec
+/// spelling), which the protocol table does not list for update.
+nlohmann::json apply_update_request(const deployment_spec& want,
+                                    const deployment_spec& have);
+
+/// {"name", "replicas"}; rejects negative counts as the daemon does.
+expected<nlohmann::json> scale_request(const std::string& name,
+                                       std::int64_t replicas);
+
+/// {"name"} for show / pause / resume / delete, the name checked.
+expected<nlohmann::json> name_request(const std::string& name,
+                                      std::string_view what);
+
+/// vms.list arguments: {"deployment"?, "labels"?, "usage"?}.
+expected<nlohmann::json>
+vms_list_request(const std::string& deployment,
+                 const std::vector<std::string>& labels, bool usage);
+
+/// {"name", "version"?} from "NAME[:VERSION]".
+expected<nlohmann::json> plugin_request(const std::string& ref);
+
+/// Merges several "k=v,..." arguments; a key given twice is an error.
+expected<labels> merge_labels(const std::vector<std::string>& args);
+
+/// Parses every "KEY=VALUE"; a key given twice is an error.
+expected<std::vector<env_var>>
+parse_env_list(const std::vector<std::string>& args);
+
+/// [{"key","value"}] as in the spec JSON.
+nlohmann::json env_to_json(const std::vector<env_var>& env);
+
+/// {"value","percent"} as in the spec JSON.
+nlohmann::json int_or_percent_to_json(const int_or_percent& v);
+
+} // namespace volant::cli

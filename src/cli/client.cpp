@@ -1,0 +1,138 @@
+#include "cli/client.hpp"
+
+#include "actors/api.hpp"
+#include "actors/wire_error.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+
+#include <cstdlib>
+#include <fstream>
+
+namespace volant::cli {
+
+namespace {
+
+std::string first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+expected<std::string> resolve_token(const client_options& opts) {
+  if (!opts.token.empty())
+    return opts.token;
+  if (const char* env = std::getenv("VOLANT_TOKEN"); env && *env)
+    return std::string(env);
+  auto path = opts.data_dir + "/token";
+  std::ifstream in(path);
+  if (!in)
+    return make_error(ec::unauthorized,
+                      "cannot read the token " + path
+                        + " (run volar as the daemon's user, pass --data-dir, or set "
+                          "VOLANT_TOKEN)");
+  std::string token;
+  std::getline(in, token);
+  return token;
+}
+
+} // namespace
+
+std::string resolve_endpoint(const client_options& opts) {
+  if (!opts.endpoint.empty())
+    return opts.endpoint;
+  if (const char* env = std::getenv("VOLANT_ENDPOINT"); env && *env)
+    return env;
+  if (auto line = first_line(opts.data_dir + "/endpoint"); !line.empty())
+    return line;
+  return "127.0.0.1:" + std::to_string(default_port);
+}
+
+struct client::impl {
+  impl() : sys(make_config()) {}
+
+  static caf::actor_system_config& make_config() {
+    static caf::actor_system_config cfg;
+    static bool loaded = false;
+    if (!loaded) {
+      cfg.load<caf::io::middleman>();
+      cfg.set("logger.verbosity", caf::atom("quiet"));
+      cfg.set("logger.console", caf::atom("none"));
+      cfg.set("logger.file-name", "");
+      cfg.set("scheduler.max-threads", 1);
+      loaded = true;
+    }
+    return cfg;
+  }
+
+  caf::actor_system sys;
+  api_actor api;
+  std::string token;
+  std::string endpoint;
+  std::chrono::milliseconds timeout{60000};
+};
+
+client::client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+client::~client() = default;
+
+const std::string& client::endpoint() const {
+  return impl_->endpoint;
+}
+
+expected<std::unique_ptr<client>> client::connect(const client_options& opts) {
+  auto token = resolve_token(opts);
+  auto endpoint = resolve_endpoint(opts);
+  auto colon = endpoint.rfind(':');
+  std::uint16_t port = 0;
+  try {
+    if (colon == std::string::npos)
+      throw std::invalid_argument("no port");
+    auto value = std::stoul(endpoint.substr(colon + 1));
+    if (value == 0 || value > 65535)
+      throw std::out_of_range("port");
+    port = static_cast<std::uint16_t>(value);
+  } catch (const std::exception&) {
+    return make_error(ec::invalid_argument,
+                      "endpoint '" + endpoint + "' is not HOST:PORT");
+  }
+  auto host = endpoint.substr(0, colon);
+  auto p = std::make_unique<impl>();
+  auto api = p->sys.middleman().remote_actor<api_actor>(host, port);
+  if (!api)
+    return make_error(ec::daemon_unreachable,
+                      "cannot reach volantd at " + endpoint
+                        + " (is it running? start it with: volantd --data-dir "
+                        + opts.data_dir + ")");
+  if (!token)
+    return token.error_value();
+  p->api = *api;
+  p->token = *token;
+  p->endpoint = endpoint;
+  p->timeout = opts.timeout;
+  return std::unique_ptr<client>(new client(std::move(p)));
+}
+
+expected<nlohmann::json> client::call(const std::string& verb,
+                                      const nlohmann::json& args) {
+  caf::scoped_actor self{impl_->sys};
+  expected<nlohmann::json> result = make_error(ec::io_error, "no reply");
+  self
+    ->request(impl_->api, impl_->timeout, request_atom::value, impl_->token, verb,
+              args.dump())
+    .receive(
+      [&](const std::string& reply) {
+        auto j = nlohmann::json::parse(reply, nullptr, false);
+        if (j.is_discarded())
+          result = make_error(ec::io_error, "volantd sent a malformed reply");
+        else
+          result = std::move(j);
+      },
+      [&](const caf::error& err) {
+        result = from_caf(err, impl_->sys.render(err));
+      });
+  return result;
+}
+
+} // namespace volant::cli

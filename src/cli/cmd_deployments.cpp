@@ -1,0 +1,346 @@
+// volar deployments create | scale | list | show | update | pause | resume |
+// delete
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "cli/render.hpp"
+#include "cli/wait.hpp"
+#include "wire/json.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+namespace volant::cli {
+
+using json = nlohmann::json;
+
+namespace {
+
+constexpr auto poll_interval = std::chrono::milliseconds(250);
+
+void say(const globals& g, const std::string& line, const json& reply) {
+  if (g.json)
+    print_json(reply);
+  else
+    std::cout << line << "\n" << std::flush;
+}
+
+void run_create(const globals& g, const create_args& a, const wait_opts& w) {
+  auto spec = must(build_spec(a));
+  session s(g);
+  auto reply = s.call("deployments.create", create_request(spec));
+  if (!w.wait) {
+    say(g, "deployment " + spec.name + " created", reply);
+    return;
+  }
+  if (!g.json)
+    std::cout << "deployment " << spec.name << " created\n";
+  wait_for(s, spec.name, std::chrono::seconds(w.timeout), &reply);
+}
+
+void run_scale(const globals& g, const std::string& name, std::int64_t replicas,
+               const wait_opts& w) {
+  auto req = must(scale_request(name, replicas));
+  session s(g);
+  auto reply = s.call("deployments.scale", req);
+  auto line = "deployment " + name + " scaled to " + std::to_string(replicas);
+  if (!w.wait) {
+    say(g, line, reply);
+    return;
+  }
+  if (!g.json)
+    std::cout << line << "\n";
+  wait_for(s, name, std::chrono::seconds(w.timeout), &reply);
+}
+
+void run_update(const globals& g, const update_args& a, const wait_opts& w) {
+  session s(g);
+  json req;
+  if (update_needs_current_strategy(a)) {
+    // Validate everything against a stand-in first: bad input fails before any
+    // request. Then merge with the deployment's own strategy.
+    update_strategy rolling;
+    rolling.kind = strategy_kind::rolling;
+    must(update_request(a, &rolling));
+    auto shown = s.call("deployments.show",
+                        must(name_request(a.name, "deployment name")));
+    auto current = must(wire::spec_from_json(member(shown, "spec")));
+    req = must(update_request(a, &current.strategy));
+  } else {
+    req = must(update_request(a));
+  }
+  auto reply = s.call("deployments.update", req);
+  if (!w.wait) {
+    say(g, "deployment " + a.name + " updated", reply);
+    return;
+  }
+  if (!g.json)
+    std::cout << "deployment " << a.name << " updated\n";
+  wait_for(s, a.name, std::chrono::seconds(w.timeout), &reply);
+}
+
+void run_simple(const globals& g, const std::string& verb,
+                const std::string& name, const std::string& done,
+                const wait_opts* w = nullptr) {
+  auto req = must(name_request(name, "deployment name"));
+  session s(g);
+  auto reply = s.call("deployments." + verb, req);
+  if (!w || !w->wait) {
+    say(g, "deployment " + name + " " + done, reply);
+    return;
+  }
+  if (!g.json)
+    std::cout << "deployment " << name << " " << done << "\n";
+  wait_for(s, name, std::chrono::seconds(w->timeout), &reply);
+}
+
+void run_list(const globals& g) {
+  session s(g);
+  auto reply = s.call("deployments.list", json::object());
+  if (g.json)
+    print_json(reply);
+  else
+    std::cout << render_deployments(reply, now_nanos());
+}
+
+void run_show(const globals& g, const std::string& name) {
+  auto req = must(name_request(name, "deployment name"));
+  session s(g);
+  auto reply = s.call("deployments.show", req);
+  if (g.json)
+    print_json(reply);
+  else
+    std::cout << render_deployment(reply, now_nanos());
+}
+
+void run_delete(const globals& g, const std::string& name, bool force) {
+  auto req = must(name_request(name, "deployment name"));
+  session s(g);
+  if (!force && interactive()) {
+    auto shown = s.call("deployments.show", req);
+    auto vms = member(shown, "vms");
+    auto n = vms.is_array() ? static_cast<std::int64_t>(vms.size())
+                            : field_int(shown, "current");
+    std::cout << "Delete deployment " << name << " and its " << n
+              << (n == 1 ? " VM" : " VMs") << "? [y/N] " << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes" && answer != "YES")
+      fail(make_error(ec::conflict,
+                      "cancelled: deployment " + name + " was not deleted"));
+  }
+  auto reply = s.call("deployments.delete", req);
+  say(g, "deployment " + name + " deleted", reply);
+}
+
+} // namespace
+
+void add_wait_options(CLI::App& cmd, wait_opts& w) {
+  cmd.add_flag(
+      "--wait", w.wait,
+      "Follow progress until READY == DESIRED; fail if it cannot get there");
+  cmd.add_option("--timeout", w.timeout, "Give up waiting after SECONDS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+void wait_for(session& s, const std::string& name, std::chrono::seconds timeout,
+              const json* first) {
+  using clock = std::chrono::steady_clock;
+  const bool quiet = s.options().json;
+  const bool live = !quiet && isatty(1);
+  wait_tracker tracker(name, timeout);
+  auto start = clock::now();
+  json req = {{"name", name}};
+  json reply = first && first->is_object() && first->contains("desired")
+                   ? *first
+                   : s.call("deployments.show", req);
+  while (true) {
+    auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+        clock::now() - start);
+    auto p = progress_of(reply);
+    auto verdict = tracker.observe(p, elapsed);
+    if (tracker.changed() && live)
+      std::cout << "\r" << progress_line(name, p) << "\033[K" << std::flush;
+    else if (tracker.changed() && !quiet)
+      std::cout << progress_line(name, p) << "\n" << std::flush;
+    if (verdict != wait_tracker::verdict::waiting && live)
+      std::cout << "\n" << std::flush;
+    if (verdict == wait_tracker::verdict::done) {
+      if (quiet)
+        print_json(reply);
+      return;
+    }
+    if (verdict == wait_tracker::verdict::failed)
+      fail(make_error(ec::conflict, tracker.failure()));
+    std::this_thread::sleep_for(poll_interval);
+    reply = s.call("deployments.show", req);
+  }
+}
+
+void add_deployment_commands(CLI::App& app, globals& g, action& run) {
+  auto* grp = app.add_subcommand("deployments",
+                                 "Manage deployments of identical VMs");
+  grp->callback([grp] {
+    if (grp->get_subcommands().empty())
+      throw CLI::CallForHelp();
+  });
+
+  {
+    auto* cmd = grp->add_subcommand("create", "Create a deployment");
+    auto a = std::make_shared<create_args>();
+    auto w = std::make_shared<wait_opts>();
+    auto strategy = std::make_shared<std::string>();
+    auto surge = std::make_shared<std::string>();
+    auto unavail = std::make_shared<std::string>();
+    cmd->add_option("NAME", a->name, "Deployment name")->required();
+    cmd->add_option("--plugin", a->plugin, "Plugin, NAME or NAME:VERSION")
+        ->required();
+    cmd->add_option("--replicas", a->replicas, "Number of VMs")
+        ->capture_default_str();
+    cmd->add_option("--cpu", a->cpu, "vCPUs per VM")->capture_default_str();
+    cmd->add_option("--memory", a->memory, "MiB per VM")->capture_default_str();
+    cmd->add_option("--labels", a->labels, "Labels k=v,k2=v2 for every VM")
+        ->allow_extra_args(false);
+    cmd->add_option("--env", a->env,
+                    "Environment variable KEY=VALUE (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--volume", a->volumes,
+                    "HOST_PATH[:persistent] (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_flag("--no-auto-restart", a->no_auto_restart,
+                  "Do not restart unhealthy or exited VMs");
+    auto* o_strategy
+        = cmd->add_option("--strategy", *strategy, "recreate or rolling");
+    auto* o_surge = cmd->add_option("--max-surge", *surge,
+                                    "Rolling: extra VMs (2 or 25%)");
+    auto* o_unavail
+        = cmd->add_option("--max-unavailable", *unavail,
+                          "Rolling: VMs that may be down (1 or 25%)");
+    add_wait_options(*cmd, *w);
+    cmd->callback([=, &g, &run] {
+      if (o_strategy->count())
+        a->strategy = *strategy;
+      if (o_surge->count())
+        a->max_surge = *surge;
+      if (o_unavail->count())
+        a->max_unavailable = *unavail;
+      run = [=, &g] { run_create(g, *a, *w); };
+    });
+  }
+  {
+    auto* cmd = grp->add_subcommand("scale", "Change the number of replicas");
+    auto name = std::make_shared<std::string>();
+    auto replicas = std::make_shared<std::int64_t>(0);
+    auto w = std::make_shared<wait_opts>();
+    cmd->add_option("NAME", *name, "Deployment name")->required();
+    cmd->add_option("--replicas", *replicas, "Desired number of VMs")
+        ->required();
+    add_wait_options(*cmd, *w);
+    cmd->callback([=, &g, &run] {
+      run = [=, &g] { run_scale(g, *name, *replicas, *w); };
+    });
+  }
+  {
+    auto* cmd = grp->add_subcommand("list", "List deployments");
+    cmd->callback([&g, &run] { run = [&g] { run_list(g); }; });
+  }
+  {
+    auto* cmd
+        = grp->add_subcommand("show", "Show a deployment, its VMs and events");
+    auto name = std::make_shared<std::string>();
+    cmd->add_option("NAME", *name, "Deployment name")->required();
+    cmd->callback([=, &g, &run] { run = [=, &g] { run_show(g, *name); }; });
+  }
+  {
+    auto* cmd = grp->add_subcommand("update", "Change a deployment's template");
+    auto a = std::make_shared<update_args>();
+    auto vs = std::make_shared<std::vector<std::string>>();
+    auto ve = std::make_shared<std::vector<std::string>>();
+    auto w = std::make_shared<wait_opts>();
+    auto plugin = std::make_shared<std::string>();
+    auto cpu = std::make_shared<std::int64_t>(0);
+    auto memory = std::make_shared<std::int64_t>(0);
+    auto strategy = std::make_shared<std::string>();
+    auto surge = std::make_shared<std::string>();
+    auto unavail = std::make_shared<std::string>();
+    cmd->add_option("NAME", a->name, "Deployment name")->required();
+    auto* o_plugin
+        = cmd->add_option("--plugin", *plugin, "Plugin, NAME or NAME:VERSION");
+    auto* o_cpu = cmd->add_option("--cpu", *cpu, "vCPUs per VM");
+    auto* o_memory = cmd->add_option("--memory", *memory, "MiB per VM");
+    auto* o_labels
+        = cmd->add_option("--labels", *vs, "Labels k=v,... (replace all)")
+              ->allow_extra_args(false);
+    auto* o_env
+        = cmd->add_option("--env", *ve, "KEY=VALUE (repeatable; replaces all)")
+              ->allow_extra_args(false);
+    auto* o_on = cmd->add_flag("--auto-restart")
+                     ->description("Restart unhealthy or exited VMs");
+    auto* o_off
+        = cmd->add_flag("--no-auto-restart")->description("Do not restart VMs");
+    o_on->excludes(o_off);
+    auto* o_strategy
+        = cmd->add_option("--strategy", *strategy, "recreate or rolling");
+    auto* o_surge = cmd->add_option("--max-surge", *surge,
+                                    "Rolling: extra VMs (2 or 25%)");
+    auto* o_unavail
+        = cmd->add_option("--max-unavailable", *unavail,
+                          "Rolling: VMs that may be down (1 or 25%)");
+    add_wait_options(*cmd, *w);
+    cmd->callback([=, &g, &run] {
+      if (o_plugin->count())
+        a->plugin = *plugin;
+      if (o_cpu->count())
+        a->cpu = *cpu;
+      if (o_memory->count())
+        a->memory = *memory;
+      if (o_labels->count())
+        a->labels = *vs;
+      if (o_env->count())
+        a->env = *ve;
+      if (o_on->count())
+        a->auto_restart = true;
+      if (o_off->count())
+        a->auto_restart = false;
+      if (o_strategy->count())
+        a->strategy = *strategy;
+      if (o_surge->count())
+        a->max_surge = *surge;
+      if (o_unavail->count())
+        a->max_unavailable = *unavail;
+      run = [=, &g] { run_update(g, *a, *w); };
+    });
+  }
+  for (auto [verb, what, done] :
+       {std::tuple{"pause", "Stop all VMs, keep the deployment", "paused"},
+        std::tuple{"resume", "Start the VMs of a paused deployment",
+                   "resumed"}}) {
+    auto* cmd = grp->add_subcommand(verb, what);
+    auto name = std::make_shared<std::string>();
+    auto w = std::make_shared<wait_opts>();
+    cmd->add_option("NAME", *name, "Deployment name")->required();
+    if (std::string(verb) == "resume")
+      add_wait_options(*cmd, *w);
+    std::string v = verb, d = done;
+    cmd->callback([=, &g, &run] {
+      run = [=, &g] { run_simple(g, v, *name, d, w.get()); };
+    });
+  }
+  {
+    auto* cmd
+        = grp->add_subcommand("delete", "Delete a deployment and all its VMs");
+    auto name = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
+    cmd->add_option("NAME", *name, "Deployment name")->required();
+    cmd->add_flag("--force", *force, "Do not ask for confirmation");
+    cmd->callback(
+        [=, &g, &run] { run = [=, &g] { run_delete(g, *name, *force); }; });
+  }
+}
+
+} // namespace volant::cli

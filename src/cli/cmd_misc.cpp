@@ -1,0 +1,156 @@
+// volar apply -f FILE | debug resources | version
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "cli/manifest_yaml.hpp"
+#include "cli/render.hpp"
+#include "wire/json.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#ifndef VOLANT_VERSION
+#define VOLANT_VERSION "unknown"
+#endif
+
+namespace volant::cli {
+
+using json = nlohmann::json;
+
+namespace {
+
+void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
+  auto spec = must(deployment_from_yaml(read_input(file)));
+  session s(g);
+  auto* c = must(s.try_connect());
+  json name = {{"name", spec.name}};
+  auto shown = c->call("deployments.show", name);
+  json reply;
+  std::string line = "deployment " + spec.name + " ";
+  if (!shown) {
+    if (shown.error_value().code != ec::unknown_deployment)
+      fail(shown.error_value());
+    reply = s.call("deployments.create", create_request(spec));
+    line += "created";
+  } else {
+    auto have = wire::spec_from_json(member(*shown, "spec"));
+    if (!have)
+      fail(make_error(ec::io_error, "cannot read the spec of " + spec.name
+                                        + " in volantd's reply: "
+                                        + have.error_value().message));
+    reply = *shown;
+    auto update = apply_update_request(spec, *have);
+    bool changed = false;
+    if (update.size() > 1) {
+      reply = s.call("deployments.update", update);
+      changed = true;
+    }
+    if (spec.replicas != have->replicas) {
+      reply = s.call("deployments.scale",
+                     {{"name", spec.name}, {"replicas", spec.replicas}});
+      changed = true;
+    }
+    line += changed ? "configured" : "unchanged";
+  }
+  if (!w.wait) {
+    if (g.json)
+      print_json(reply);
+    else
+      std::cout << line << "\n";
+    return;
+  }
+  if (!g.json)
+    std::cout << line << "\n";
+  wait_for(s, spec.name, std::chrono::seconds(w.timeout), &reply);
+}
+
+void run_resources(const globals& g) {
+  auto reply = session(g).call("debug.resources", json::object());
+  if (g.json)
+    print_json(reply);
+  else
+    std::cout << render_resources(reply);
+}
+
+void run_version(const globals& g) {
+  session s(g);
+  json daemon;
+  std::string line;
+  auto c = s.try_connect();
+  if (c) {
+    auto ping = (*c)->call("ping", json::object());
+    if (ping) {
+      daemon = *ping;
+      line = "volantd " + field_text(daemon, "version") + " at "
+             + (*c)->endpoint() + " (driver " + field_text(daemon, "driver")
+             + ", data dir " + field_text(daemon, "data_dir") + ", up "
+             + age_of(member(daemon, "started_at"), now_nanos()) + ")";
+    } else {
+      line = "volantd: unavailable (" + ping.error_value().message + ")";
+    }
+  } else if (c.error_value().code == ec::daemon_unreachable) {
+    client_options opts;
+    opts.data_dir = s.data_dir();
+    opts.endpoint = g.endpoint;
+    line = "volantd: not reachable at " + resolve_endpoint(opts);
+  } else {
+    line = "volantd: unavailable (" + c.error_value().message + ")";
+  }
+  if (g.json) {
+    print_json({{"volar", VOLANT_VERSION}, {"volantd", daemon}});
+    return;
+  }
+  std::cout << "volar " << VOLANT_VERSION << "\n" << line << "\n";
+}
+
+} // namespace
+
+std::string read_input(const std::string& path) {
+  std::stringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+    return ss.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    fail(make_error(ec::io_error,
+                    "cannot read " + path + ": " + std::strerror(errno)));
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void add_misc_commands(CLI::App& app, globals& g, action& run) {
+  {
+    auto* cmd
+        = app.add_subcommand("apply", "Create or update from a YAML manifest");
+    auto file = std::make_shared<std::string>();
+    auto w = std::make_shared<wait_opts>();
+    cmd->add_option("-f,--filename", *file, "The manifest (- for stdin)")
+        ->required();
+    add_wait_options(*cmd, *w);
+    cmd->callback(
+        [=, &g, &run] { run = [=, &g] { run_apply(g, *file, *w); }; });
+  }
+  {
+    auto* grp = app.add_subcommand("debug", "Inspect the host");
+    grp->callback([grp] {
+      if (grp->get_subcommands().empty())
+        throw CLI::CallForHelp();
+    });
+    auto* cmd = grp->add_subcommand("resources", "Host capacity and use");
+    cmd->callback([&g, &run] { run = [&g] { run_resources(g); }; });
+  }
+  {
+    auto* cmd = app.add_subcommand("version",
+                                   "Print the versions of volar and volantd");
+    cmd->callback([&g, &run] { run = [&g] { run_version(g); }; });
+  }
+}
+
+} // namespace volant::cli

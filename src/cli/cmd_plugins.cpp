@@ -1,0 +1,102 @@
+// volar plugins install | list | show | remove
+
+#include "cli/args.hpp"
+#include "cli/commands.hpp"
+#include "cli/render.hpp"
+#include "wire/manifest.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <memory>
+
+namespace volant::cli {
+
+using json = nlohmann::json;
+
+namespace {
+
+void run_install(const globals& g, const std::string& file) {
+  auto text = read_input(file);
+  auto manifest = must(wire::parse_manifest(text));
+  // Sent as the user wrote it (it validated); the daemon validates it again.
+  auto reply
+      = session(g).call("plugins.install", {{"manifest", json::parse(text)}});
+  if (g.json) {
+    print_json(reply);
+    return;
+  }
+  std::cout << "plugin " << field_text(reply, "name", manifest.name) << " "
+            << field_text(reply, "version", manifest.version) << " installed\n";
+}
+
+void run_list(const globals& g) {
+  auto reply = session(g).call("plugins.list", json::object());
+  if (g.json)
+    print_json(reply);
+  else
+    std::cout << render_plugins(reply);
+}
+
+void run_show(const globals& g, const std::string& ref, bool manifest) {
+  auto req = must(plugin_request(ref));
+  auto reply = session(g).call("plugins.show", req);
+  if (manifest && !g.json) {
+    // Normalised to the spec's spelling when it parses as a manifest.
+    auto parsed = wire::parse_manifest(reply.dump());
+    print_json(parsed ? wire::manifest_to_json(*parsed) : reply);
+  } else if (g.json) {
+    print_json(reply);
+  } else
+    std::cout << render_plugin(reply);
+}
+
+void run_remove(const globals& g, const std::string& ref) {
+  auto req = must(plugin_request(ref));
+  auto reply = session(g).call("plugins.remove", req);
+  if (g.json)
+    print_json(reply);
+  else
+    std::cout << "plugin " << ref << " removed\n";
+}
+
+} // namespace
+
+void add_plugin_commands(CLI::App& app, globals& g, action& run) {
+  auto* grp = app.add_subcommand("plugins", "Install and inspect plugins");
+  grp->callback([grp] {
+    if (grp->get_subcommands().empty())
+      throw CLI::CallForHelp();
+  });
+  {
+    auto* cmd
+        = grp->add_subcommand("install", "Install a plugin from its manifest");
+    auto file = std::make_shared<std::string>();
+    cmd->add_option("--manifest", *file,
+                    "The plugin's manifest JSON file (- for stdin)")
+        ->required();
+    cmd->callback([=, &g, &run] { run = [=, &g] { run_install(g, *file); }; });
+  }
+  {
+    auto* cmd = grp->add_subcommand("list", "List installed plugins");
+    cmd->callback([&g, &run] { run = [&g] { run_list(g); }; });
+  }
+  {
+    auto* cmd = grp->add_subcommand("show", "Show a plugin");
+    auto name = std::make_shared<std::string>();
+    auto manifest = std::make_shared<bool>(false);
+    cmd->add_option("NAME", *name, "Plugin, NAME or NAME:VERSION")->required();
+    cmd->add_flag("--manifest", *manifest, "Print the manifest JSON");
+    cmd->callback(
+        [=, &g, &run] { run = [=, &g] { run_show(g, *name, *manifest); }; });
+  }
+  {
+    auto* cmd
+        = grp->add_subcommand("remove", "Remove a plugin no deployment uses");
+    auto name = std::make_shared<std::string>();
+    cmd->add_option("NAME", *name, "Plugin, NAME or NAME:VERSION")->required();
+    cmd->callback([=, &g, &run] { run = [=, &g] { run_remove(g, *name); }; });
+  }
+}
+
+} // namespace volant::cli

@@ -1,0 +1,444 @@
+#include "cli/manifest_yaml.hpp"
+
+#include "events/validate.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace volant::cli {
+
+namespace {
+
+/// A rejected field; caught once at the top and turned into an `error`.
+struct field_error {
+  error err;
+};
+
+[[noreturn]] void fail(const YAML::Node& node, const std::string& field,
+                       const std::string& what) {
+  std::string where;
+  if (node.IsDefined() && node.Mark().line >= 0)
+    where = " (line " + std::to_string(node.Mark().line + 1) + ")";
+  throw field_error{
+      make_error(ec::invalid_argument, field + ": " + what + where)};
+}
+
+std::string join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+std::string describe(const YAML::Node& node) {
+  if (node.IsScalar())
+    return "'" + node.Scalar() + "'";
+  if (node.IsSequence())
+    return "a list";
+  if (node.IsMap())
+    return "a mapping";
+  return "nothing";
+}
+
+/// A mapping whose keys are all in `known`.
+void only(const YAML::Node& node, const std::string& path,
+          std::initializer_list<std::string_view> known) {
+  if (!node.IsMap())
+    fail(node, path, "expected a mapping, got " + describe(node));
+  std::set<std::string> seen;
+  for (const auto& item : node) {
+    if (!item.first.IsScalar())
+      fail(item.first, path, "keys must be plain names");
+    auto key = item.first.Scalar();
+    if (!seen.insert(key).second)
+      fail(item.first, join(path, key), "given twice");
+    bool found = false;
+    for (auto k : known)
+      found = found || k == key;
+    if (!found)
+      fail(item.first, join(path, key), "unknown field");
+  }
+}
+
+std::string text(const YAML::Node& node, const std::string& field) {
+  if (!node.IsScalar())
+    fail(node, field, "expected a string, got " + describe(node));
+  return node.Scalar();
+}
+
+/// A plain (unquoted) decimal integer in [min, max].
+std::int64_t integer(const YAML::Node& node, const std::string& field,
+                     std::int64_t min, std::int64_t max) {
+  std::int64_t value = 0;
+  bool parsed = false;
+  if (node.IsScalar() && node.Tag() != "!") {
+    const auto& s = node.Scalar();
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    parsed = !s.empty() && ec == std::errc{} && end == s.data() + s.size();
+  }
+  if (!parsed)
+    fail(node, field, "expected an integer, got " + describe(node));
+  if (value < min || value > max)
+    fail(node, field,
+         "expected an integer " + std::to_string(min) + "-"
+             + std::to_string(max) + ", got " + std::to_string(value));
+  return value;
+}
+
+bool boolean(const YAML::Node& node, const std::string& field) {
+  bool value = false;
+  if (!node.IsScalar() || node.Tag() == "!"
+      || !YAML::convert<bool>::decode(node, value))
+    fail(node, field, "expected true or false, got " + describe(node));
+  return value;
+}
+
+/// MiB as an integer, or a string with a Mi / Gi suffix ("512Mi", "2Gi").
+std::int64_t memory_mib(const YAML::Node& node, const std::string& field) {
+  constexpr auto max = std::numeric_limits<std::int64_t>::max() / 1024;
+  if (node.IsScalar()) {
+    auto s = node.Scalar();
+    std::int64_t factor = 0;
+    if (s.ends_with("Mi"))
+      factor = 1;
+    else if (s.ends_with("Gi"))
+      factor = 1024;
+    if (factor != 0) {
+      std::int64_t value = 0;
+      auto digits = std::string_view(s).substr(0, s.size() - 2);
+      auto [end, ec] = std::from_chars(digits.data(),
+                                       digits.data() + digits.size(), value);
+      if (digits.empty() || ec != std::errc{}
+          || end != digits.data() + digits.size() || value > max)
+        fail(node, field,
+             "expected MiB or a quantity such as 512Mi or 2Gi, got "
+                 + describe(node));
+      return value * factor;
+    }
+  }
+  std::int64_t ignored = 0;
+  if (!node.IsScalar() || node.Tag() == "!"
+      || std::from_chars(node.Scalar().data(),
+                         node.Scalar().data() + node.Scalar().size(), ignored)
+                 .ptr
+             != node.Scalar().data() + node.Scalar().size())
+    fail(node, field,
+         "expected MiB or a quantity such as 512Mi or 2Gi, got "
+             + describe(node));
+  return integer(node, field, std::numeric_limits<std::int64_t>::min(), max);
+}
+
+void read_labels(const YAML::Node& node, const std::string& path, labels& out) {
+  if (!node.IsMap())
+    fail(node, path, "expected a mapping of key: value, got " + describe(node));
+  for (const auto& item : node) {
+    auto key = text(item.first, path);
+    auto field = join(path, key);
+    auto value
+        = item.second.IsNull() ? std::string() : text(item.second, field);
+    if (key.find_first_of(",=") != std::string::npos
+        || value.find(',') != std::string::npos)
+      fail(item.first, field, "invalid label '" + key + "=" + value + "'");
+    auto parsed = parse_labels(key + "=" + value);
+    if (!parsed)
+      fail(item.first, field, parsed.error_value().message);
+    out[key] = value;
+  }
+}
+
+void add_env(std::vector<env_var>& out, const YAML::Node& at,
+             const std::string& field, const std::string& key,
+             const std::string& value) {
+  auto var = parse_env(key + "=" + value);
+  if (!var)
+    fail(at, field, var.error_value().message);
+  for (const auto& existing : out)
+    if (existing.key == key)
+      fail(at, field, "env key '" + key + "' is given twice");
+  out.push_back(std::move(*var));
+}
+
+void read_env(const YAML::Node& node, const std::string& path,
+              std::vector<env_var>& out) {
+  if (node.IsMap()) {
+    for (const auto& item : node) {
+      auto key = text(item.first, path);
+      auto field = join(path, key);
+      auto value
+          = item.second.IsNull() ? std::string() : text(item.second, field);
+      add_env(out, item.first, field, key, value);
+    }
+    return;
+  }
+  if (!node.IsSequence())
+    fail(node, path,
+         "expected a mapping KEY: value or a list, got " + describe(node));
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    auto item = node[i];
+    auto field = path + "[" + std::to_string(i) + "]";
+    if (item.IsScalar()) {
+      auto var = parse_env(item.Scalar());
+      if (!var)
+        fail(item, field, var.error_value().message);
+      add_env(out, item, field, var->key, var->value);
+      continue;
+    }
+    only(item, field, {"name", "value"});
+    if (!item["name"])
+      fail(item, join(field, "name"), "required field is missing");
+    auto value = item["value"] && !item["value"].IsNull()
+                     ? text(item["value"], join(field, "value"))
+                     : std::string();
+    add_env(out, item, field, text(item["name"], join(field, "name")), value);
+  }
+}
+
+void read_volumes(const YAML::Node& node, const std::string& path,
+                  std::vector<volume>& out) {
+  if (!node.IsSequence())
+    fail(node, path, "expected a list, got " + describe(node));
+  for (std::size_t i = 0; i < node.size(); ++i) {
+    auto item = node[i];
+    auto field = path + "[" + std::to_string(i) + "]";
+    volume vol;
+    if (item.IsScalar()) {
+      auto parsed = parse_volume(item.Scalar());
+      if (!parsed)
+        fail(item, field, parsed.error_value().message);
+      vol = *parsed;
+    } else {
+      only(item, field, {"hostPath", "persistent"});
+      if (!item["hostPath"])
+        fail(item, join(field, "hostPath"), "required field is missing");
+      vol.host_path = text(item["hostPath"], join(field, "hostPath"));
+      if (vol.host_path.empty() || vol.host_path.front() != '/')
+        fail(item["hostPath"], join(field, "hostPath"),
+             "must be an absolute path");
+      if (item["persistent"])
+        vol.persistent = boolean(item["persistent"], join(field, "persistent"));
+    }
+    out.push_back(std::move(vol));
+  }
+}
+
+void read_timing(const YAML::Node& node, const std::string& path,
+                 health_check& hc) {
+  if (auto n = node["intervalSeconds"])
+    hc.interval_seconds = static_cast<std::uint32_t>(
+        integer(n, join(path, "intervalSeconds"), 1, 86400));
+  if (auto n = node["timeoutSeconds"])
+    hc.timeout_seconds = static_cast<std::uint32_t>(
+        integer(n, join(path, "timeoutSeconds"), 1, 86400));
+  if (auto n = node["unhealthyThreshold"])
+    hc.unhealthy_threshold = static_cast<std::uint32_t>(
+        integer(n, join(path, "unhealthyThreshold"), 1, 1000));
+}
+
+health_check read_health(const YAML::Node& node, const std::string& path) {
+  only(node, path, {"enabled", "http", "tcp", "process"});
+  health_check hc;
+  hc.enabled = node["enabled"] ? boolean(node["enabled"], join(path, "enabled"))
+                               : true;
+  int kinds = 0;
+  if (auto n = node["http"]) {
+    ++kinds;
+    auto f = join(path, "http");
+    only(n, f,
+         {"port", "path", "intervalSeconds", "timeoutSeconds",
+          "unhealthyThreshold"});
+    http_check http;
+    if (n["port"])
+      http.port = static_cast<std::uint16_t>(
+          integer(n["port"], join(f, "port"), 1, 65535));
+    if (n["path"]) {
+      http.path = text(n["path"], join(f, "path"));
+      if (http.path.empty() || http.path.front() != '/')
+        fail(n["path"], join(f, "path"), "must start with '/'");
+    }
+    read_timing(n, f, hc);
+    hc.probe = http;
+  }
+  if (auto n = node["tcp"]) {
+    ++kinds;
+    auto f = join(path, "tcp");
+    only(n, f,
+         {"port", "intervalSeconds", "timeoutSeconds", "unhealthyThreshold"});
+    if (!n["port"])
+      fail(n, join(f, "port"), "required field is missing");
+    tcp_check tcp;
+    tcp.port = static_cast<std::uint16_t>(
+        integer(n["port"], join(f, "port"), 1, 65535));
+    read_timing(n, f, hc);
+    hc.probe = tcp;
+  }
+  if (auto n = node["process"]) {
+    ++kinds;
+    auto f = join(path, "process");
+    only(n, f,
+         {"name", "intervalSeconds", "timeoutSeconds", "unhealthyThreshold"});
+    if (!n["name"])
+      fail(n, join(f, "name"), "required field is missing");
+    process_check proc;
+    proc.name = text(n["name"], join(f, "name"));
+    if (proc.name.empty())
+      fail(n["name"], join(f, "name"), "must not be empty");
+    read_timing(n, f, hc);
+    hc.probe = proc;
+  }
+  if (kinds > 1)
+    fail(node, path, "give exactly one of http, tcp or process");
+  if (kinds == 0 && hc.enabled)
+    fail(node, path, "enabled but none of http, tcp or process is given");
+  return hc;
+}
+
+update_strategy read_strategy(const YAML::Node& node, const std::string& path) {
+  only(node, path, {"type", "maxSurge", "maxUnavailable"});
+  update_strategy s;
+  if (auto n = node["type"]) {
+    auto type = text(n, join(path, "type"));
+    if (type == "Recreate")
+      type = "recreate";
+    else if (type == "RollingUpdate")
+      type = "rolling";
+    auto kind = parse_strategy(type);
+    if (!kind)
+      fail(n, join(path, "type"), kind.error_value().message);
+    s.kind = *kind;
+  }
+  for (auto [key, out] : {std::pair{"maxSurge", &s.max_surge},
+                          std::pair{"maxUnavailable", &s.max_unavailable}}) {
+    auto n = node[key];
+    if (!n)
+      continue;
+    if (s.kind != strategy_kind::rolling)
+      fail(n, join(path, key), "applies to type rolling only");
+    auto v = parse_int_or_percent(text(n, join(path, key)));
+    if (!v)
+      fail(n, join(path, key), v.error_value().message);
+    *out = *v;
+  }
+  return s;
+}
+
+void read_spec(const YAML::Node& node, deployment_spec& spec) {
+  only(node, "spec",
+       {"replicas", "plugin", "resources", "labels", "env", "volumes",
+        "autoRestart", "strategy", "networking", "healthCheck"});
+  if (auto n = node["replicas"]) {
+    auto replicas
+        = integer(n, "spec.replicas", std::numeric_limits<std::int32_t>::min(),
+                  std::numeric_limits<std::int32_t>::max());
+    if (replicas < 0)
+      fail(n, "spec.replicas",
+           "replicas must be >= 0, got " + std::to_string(replicas));
+    spec.replicas = static_cast<std::int32_t>(replicas);
+  }
+  if (!node["plugin"])
+    fail(node, "spec.plugin", "required field is missing");
+  auto ref = parse_plugin_ref(text(node["plugin"], "spec.plugin"));
+  if (!ref)
+    fail(node["plugin"], "spec.plugin", ref.error_value().message);
+  spec.tmpl.plugin = *ref;
+  if (auto res = node["resources"]) {
+    only(res, "spec.resources", {"cpu", "memory"});
+    if (auto n = res["cpu"])
+      spec.tmpl.cpu = static_cast<std::int32_t>(integer(
+          n, "spec.resources.cpu", std::numeric_limits<std::int32_t>::min(),
+          std::numeric_limits<std::int32_t>::max()));
+    if (auto n = res["memory"])
+      spec.tmpl.memory_mib = memory_mib(n, "spec.resources.memory");
+  }
+  if (auto n = node["labels"])
+    read_labels(n, "spec.labels", spec.tmpl.vm_labels);
+  if (auto n = node["env"])
+    read_env(n, "spec.env", spec.tmpl.env);
+  if (auto n = node["volumes"])
+    read_volumes(n, "spec.volumes", spec.tmpl.volumes);
+  if (auto n = node["autoRestart"])
+    spec.auto_restart = boolean(n, "spec.autoRestart");
+  if (auto n = node["strategy"])
+    spec.strategy = read_strategy(n, "spec.strategy");
+  if (auto net = node["networking"]) {
+    only(net, "spec.networking", {"mode"});
+    if (auto n = net["mode"]; n && text(n, "spec.networking.mode") != "bridge")
+      fail(n, "spec.networking.mode",
+           "only 'bridge' is supported, got " + describe(n));
+  }
+  if (auto n = node["healthCheck"])
+    spec.tmpl.health = read_health(n, "spec.healthCheck");
+}
+
+deployment_spec read_document(const YAML::Node& doc) {
+  if (!doc.IsMap())
+    fail(doc, "manifest",
+         "expected a mapping with apiVersion, kind, metadata "
+         "and spec, got "
+             + describe(doc));
+  if (!doc["kind"])
+    fail(doc, "kind", "required field is missing");
+  auto kind = text(doc["kind"], "kind");
+  if (kind == "HorizontalPodAutoscaler")
+    throw field_error{make_error(
+        ec::invalid_argument, "HorizontalPodAutoscaler is not supported yet")};
+  if (kind != "Deployment")
+    fail(doc["kind"], "kind",
+         "'" + kind + "' is unknown (expected Deployment)");
+  if (!doc["apiVersion"])
+    fail(doc, "apiVersion", "required field is missing");
+  if (auto v = text(doc["apiVersion"], "apiVersion"); v != "volant.io/v1")
+    fail(doc["apiVersion"], "apiVersion",
+         "expected volant.io/v1, got '" + v + "'");
+  only(doc, "", {"apiVersion", "kind", "metadata", "spec"});
+  deployment_spec spec;
+  auto meta = doc["metadata"];
+  if (!meta)
+    fail(doc, "metadata", "required field is missing");
+  only(meta, "metadata", {"name", "labels"});
+  if (!meta["name"])
+    fail(meta, "metadata.name", "required field is missing");
+  spec.name = text(meta["name"], "metadata.name");
+  if (auto n = meta["labels"])
+    read_labels(n, "metadata.labels", spec.tmpl.vm_labels);
+  if (!doc["spec"])
+    fail(doc, "spec", "required field is missing");
+  read_spec(doc["spec"], spec);
+  return spec;
+}
+
+} // namespace
+
+expected<deployment_spec> deployment_from_yaml(std::string_view yaml_text) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return make_error(ec::invalid_argument,
+                      "not valid YAML: " + e.msg + " (line "
+                          + std::to_string(e.mark.line + 1) + ", column "
+                          + std::to_string(e.mark.column + 1) + ")");
+  }
+  if (docs.empty() || (docs.size() == 1 && docs[0].IsNull()))
+    return make_error(ec::invalid_argument, "the manifest is empty");
+  if (docs.size() > 1)
+    return make_error(ec::invalid_argument,
+                      "the manifest holds " + std::to_string(docs.size())
+                          + " documents; apply one at a time");
+  deployment_spec spec;
+  try {
+    spec = read_document(docs.front());
+  } catch (const field_error& e) {
+    return e.err;
+  } catch (const YAML::Exception& e) {
+    return make_error(ec::invalid_argument, "not valid YAML: " + e.msg);
+  }
+  if (auto st = validate_spec(spec, std::numeric_limits<std::int32_t>::max());
+      !st)
+    return st.error_value();
+  return spec;
+}
+
+} // namespace volant::cli

@@ -1,0 +1,35 @@
+#pragma once
+
+// `volar apply -f FILE`: the spec's "Deployment Manifest (YAML)" read into the
+// one deployment_spec type that the CLI flags also build. Pure: text in, spec
+// or an error naming the field out.
+//
+//   apiVersion: volant.io/v1
+//   kind: Deployment
+//   metadata: {name, labels}
+//   spec:
+//     replicas, plugin ("nginx" or "nginx:v2"), resources {cpu, memory (MiB, or
+//     "512Mi" / "2Gi")}, labels, env ({KEY: value} or [{name, value}]),
+//     volumes (["/path:persistent"] or [{hostPath, persistent}]), autoRestart,
+//     strategy {type: recreate|rolling (or Recreate|RollingUpdate), maxSurge,
+//     maxUnavailable}, networking {mode: bridge},
+//     healthCheck {enabled, http {port, path, intervalSeconds, timeoutSeconds,
+//     unhealthyThreshold} | tcp {port, ...} | process {name, ...}}
+//
+// metadata.labels and spec.labels both land on every VM (spec.labels win on a
+// key given in both). Unknown fields are errors.
+
+#include "events/error.hpp"
+#include "events/types.hpp"
+
+#include <string_view>
+
+namespace volant::cli {
+
+/// Parses one YAML document of kind Deployment and validates the result as the
+/// daemon would (except the per-deployment replica limit). Other kinds, several
+/// documents, unknown fields and bad values are errors (ec::invalid_argument or
+/// the core's code), e.g. "spec.resources.cpu: expected an integer, got 'two'".
+expected<deployment_spec> deployment_from_yaml(std::string_view text);
+
+} // namespace volant::cli

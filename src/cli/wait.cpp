@@ -1,0 +1,57 @@
+#include "cli/wait.hpp"
+
+#include "cli/render.hpp"
+
+namespace volant::cli {
+
+progress progress_of(const nlohmann::json& d) {
+  progress p;
+  p.desired = field_int(d, "desired");
+  p.current = field_int(d, "current");
+  p.ready = field_int(d, "ready");
+  p.blocked = field_text(d, "blocked", "");
+  p.paused = flag(d, "paused");
+  return p;
+}
+
+std::string progress_line(const std::string& name, const progress& p) {
+  return name + ": " + std::to_string(p.ready) + "/" + std::to_string(p.desired)
+         + " ready (" + std::to_string(p.current) + " current)";
+}
+
+wait_tracker::wait_tracker(std::string name, duration timeout,
+                           duration stuck_after)
+    : name_(std::move(name)), timeout_(timeout), stuck_after_(stuck_after) {}
+
+wait_tracker::verdict wait_tracker::observe(const progress& p,
+                                            duration elapsed) {
+  changed_ = !last_ || *last_ != p;
+  last_ = p;
+  if (p.ready == p.desired && p.current == p.desired)
+    return verdict::done;
+  if (p.paused) {
+    failure_ = name_ + " is paused (resume it with: volar deployments resume "
+               + name_ + ")";
+    return verdict::failed;
+  }
+  if (p.blocked.empty()) {
+    blocked_since_.reset();
+  } else {
+    if (!blocked_since_)
+      blocked_since_ = elapsed;
+    if (elapsed - *blocked_since_ > stuck_after_) {
+      failure_ = name_ + " is stuck: " + p.blocked;
+      return verdict::failed;
+    }
+  }
+  if (elapsed >= timeout_) {
+    auto secs
+        = std::chrono::duration_cast<std::chrono::seconds>(timeout_).count();
+    failure_ = "timed out after " + std::to_string(secs) + "s waiting for "
+               + progress_line(name_, p);
+    return verdict::failed;
+  }
+  return verdict::waiting;
+}
+
+} // namespace volant::cli

@@ -1,0 +1,163 @@
+// volantd: the Volant daemon. One CAF actor system holding the journal, the
+// controller (state + decisions), a deployment actor per deployment, a vm actor
+// per replica and the published control endpoint.
+
+#include "actors/auth.hpp"
+#include "actors/context.hpp"
+#include "actors/log.hpp"
+#include "actors/root.hpp"
+#include "daemon/host.hpp"
+#include "runtime/exit_watcher.hpp"
+#include "runtime/process_driver.hpp"
+#include "store/journal.hpp"
+#include "store/paths.hpp"
+
+#include <CLI/CLI.hpp>
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+namespace {
+
+struct options {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:" + std::to_string(volant::default_port);
+  bool allow_remote = false;
+  std::string log_level = "info";
+  volant::host_options host;
+  std::int64_t stop_grace_ms = 10000;
+  std::int64_t reconcile_ms = 2000;
+  std::uint64_t snapshot_every = 10000;
+};
+
+int fail(const std::string& message) {
+  std::cerr << "volantd: " << message << '\n';
+  return 1;
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace volant;
+  options opts;
+  CLI::App app{"volantd: runs Volant deployments of microVMs"};
+  app.add_option("--data-dir", opts.data_dir,
+                 "Data directory (default: $VOLANT_HOME or ~/.volant)");
+  app.add_option("--listen", opts.listen, "Control endpoint HOST:PORT (PORT 0: any)");
+  app.add_flag("--allow-remote", opts.allow_remote,
+               "Allow a non-loopback --listen address (the token still applies)");
+  app.add_option("--log-level", opts.log_level, "trace, debug, info, warn, error")
+    ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+  add_host_options(app, opts.host);
+  app.add_option("--stop-grace-ms", opts.stop_grace_ms,
+                 "Grace period between SIGTERM and SIGKILL when stopping a VM")
+    ->check(CLI::Range(0, 3600000));
+  app.add_option("--reconcile-ms", opts.reconcile_ms, "Reconcile timer period")
+    ->check(CLI::Range(50, 600000));
+  app.add_option("--snapshot-every", opts.snapshot_every,
+                 "Write a state snapshot every N events")
+    ->check(CLI::Range(1, 100000000));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto colon = opts.listen.rfind(':');
+  if (colon == std::string::npos)
+    return fail("--listen '" + opts.listen + "' is not HOST:PORT");
+  auto listen_host = opts.listen.substr(0, colon);
+  int listen_port = -1;
+  try {
+    listen_port = std::stoi(opts.listen.substr(colon + 1));
+  } catch (const std::exception&) {
+  }
+  if (listen_port < 0 || listen_port > 65535)
+    return fail("--listen '" + opts.listen + "' has no valid port");
+  if (!is_loopback(listen_host) && !opts.allow_remote)
+    return fail("--listen " + listen_host
+                + " is not a loopback address; add --allow-remote to expose the "
+                  "control endpoint");
+
+  auto logger = spdlog::stderr_color_mt("volantd");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(opts.log_level));
+  if (!is_loopback(listen_host))
+    spdlog::warn("control endpoint exposed on {}: anyone with the token controls volantd",
+                 listen_host);
+
+  daemon_context ctx;
+  ctx.data_dir = store::resolve_data_dir(opts.data_dir);
+  std::error_code fs_err;
+  std::filesystem::create_directories(ctx.data_dir, fs_err);
+  if (fs_err)
+    return fail("cannot create data directory " + ctx.data_dir + ": " + fs_err.message());
+  std::filesystem::permissions(ctx.data_dir, std::filesystem::perms::owner_all,
+                               std::filesystem::perm_options::replace, fs_err);
+  auto token = load_or_create_token(ctx.data_dir + "/token");
+  if (!token)
+    return fail(token.error_value().message);
+  ctx.token = *token;
+
+  auto store = store::journal::open(store::journal_dir(ctx.data_dir));
+  if (!store)
+    return fail(store.error_value().message);
+  ctx.store = store->get();
+  auto w = (*store)->load();
+  if (!w)
+    return fail("cannot rebuild state from the log: " + w.error_value().message);
+  if (auto st = configure_host_if_needed(**store, *w, opts.host); !st)
+    return fail(st.error_value().message);
+
+  // Block the shutdown signals before any thread starts; main waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  runtime::exit_watcher watcher;
+  runtime::process_driver driver{runtime::cgroups{"/sys/fs/cgroup", cgroup_group(ctx.data_dir)}};
+  ctx.driver = &driver;
+  ctx.watcher = &watcher;
+  ctx.stop_grace = std::chrono::milliseconds(opts.stop_grace_ms);
+  ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
+  ctx.snapshot_every = opts.snapshot_every;
+  ctx.started_at = now_nanos();
+  {
+    caf::actor_system_config cfg;
+    cfg.load<caf::io::middleman>();
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    cfg.set("logger.console", caf::atom("none"));
+    cfg.set("logger.file-name", "");
+    cfg.set("middleman.enable-automatic-connections", false);
+    caf::actor_system sys{cfg};
+    auto root_actor = sys.spawn(root, &ctx, std::move(*w), listen_host,
+                                static_cast<std::uint16_t>(listen_port));
+    // Wait until the endpoint is bound (or the root gave up).
+    for (int i = 0; i < 500 && published_port(root_actor) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (published_port(root_actor) == 0) {
+      caf::anon_send_exit(root_actor, caf::exit_reason::user_shutdown);
+      return fail("cannot listen on " + opts.listen);
+    }
+    spdlog::info("[volantd] listening on {}:{}, data dir {}, driver {}{}", listen_host,
+                 published_port(root_actor), ctx.data_dir, driver.name(),
+                 driver.limits().note.empty() ? "" : " (" + driver.limits().note + ")");
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("[volantd] signal {}: shutting down (workloads keep running)", sig);
+    caf::anon_send_exit(root_actor, caf::exit_reason::user_shutdown);
+  }
+  return 0;
+}

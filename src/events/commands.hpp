@@ -1,0 +1,148 @@
+#pragma once
+
+// Commands: imperatives that `decide` validates against the current state and turns
+// into events (or rejects with an error). Commands are never stored.
+
+#include "events/types.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace volant {
+
+/// Install a plugin manifest; a (name, version) already installed is a duplicate.
+struct install_plugin {
+  plugin_manifest manifest;
+};
+
+/// Remove a plugin (every version when `version` is empty); refused while in use.
+struct remove_plugin {
+  std::string name;
+  std::string version;
+};
+
+/// Set the host's pool, capacity and limits; refused if it would strand VMs
+/// (an allocated IP outside the new pool).
+struct configure_host {
+  host_config config;
+};
+
+/// Create a deployment from a full spec.
+struct create_deployment {
+  deployment_spec spec;
+};
+
+/// Set the desired replica count (signed: negatives are rejected here).
+struct scale_deployment {
+  std::string name;
+  std::int64_t replicas = 0;
+};
+
+/// Change parts of a deployment; unset fields stay as they are. A change to any
+/// template field bumps the revision.
+struct update_deployment {
+  std::string name;
+  std::optional<plugin_ref> plugin;
+  std::optional<std::int64_t> cpu;
+  std::optional<std::int64_t> memory_mib;
+  std::optional<labels> vm_labels;
+  std::optional<std::vector<env_var>> env;
+  std::optional<health_check> health;
+  std::optional<bool> auto_restart;
+  std::optional<update_strategy> strategy;
+};
+
+/// Stop every VM of the deployment and keep them.
+struct pause_deployment {
+  std::string name;
+};
+
+/// Start the paused deployment's VMs again.
+struct resume_deployment {
+  std::string name;
+};
+
+/// Delete the deployment; the reconcile loop removes its VMs.
+struct delete_deployment {
+  std::string name;
+};
+
+/// Record replica `index` of `deployment`: allocates the lowest free IP and admits
+/// its memory. Issued by the reconcile loop.
+struct create_vm {
+  std::string deployment;
+  std::uint32_t index = 0;
+};
+
+/// The driver reports that it launched `name`.
+struct record_vm_started {
+  std::string name;
+  driver_handle handle;
+};
+
+/// A running workload was re-found after a daemon restart.
+struct record_vm_adopted {
+  std::string name;
+  driver_handle handle;
+};
+
+/// The probe reports that `name` became ready.
+struct record_vm_ready {
+  std::string name;
+};
+
+/// The probe reports that `name` crossed its failure threshold.
+struct record_vm_unhealthy {
+  std::string name;
+  std::string reason;
+};
+
+/// The driver reports that the workload exited.
+struct record_vm_exited {
+  std::string name;
+  std::int32_t exit_code = 0;
+  std::string reason;
+};
+
+/// The driver reports that it could not start `name`.
+struct record_vm_start_failed {
+  std::string name;
+  std::string error;
+};
+
+/// Restart `name` in place after its back-off (computed by the restart planner).
+struct schedule_vm_restart {
+  std::string name;
+  std::string reason;
+  std::uint64_t backoff_ms = 0;
+};
+
+/// The driver reports that `name` stopped on purpose.
+struct record_vm_stopped {
+  std::string name;
+};
+
+/// Forget `name` and release its IP and capacity (it must not be running).
+struct remove_vm {
+  std::string name;
+};
+
+/// A supervisor restarted a crashed actor.
+struct record_actor_crash {
+  std::string actor;
+  std::string reason;
+  std::uint32_t count = 0;
+};
+
+using command =
+  std::variant<install_plugin, remove_plugin, configure_host, create_deployment,
+               scale_deployment, update_deployment, pause_deployment,
+               resume_deployment, delete_deployment, create_vm, record_vm_started,
+               record_vm_adopted, record_vm_ready, record_vm_unhealthy,
+               record_vm_exited, record_vm_start_failed, schedule_vm_restart,
+               record_vm_stopped, remove_vm, record_actor_crash>;
+
+} // namespace volant

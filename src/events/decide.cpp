@@ -1,0 +1,541 @@
+#include "events/plan.hpp"
+#include "events/state.hpp"
+#include "events/validate.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+namespace volant {
+
+namespace {
+
+using events = std::vector<event>;
+using result = expected<events>;
+
+std::string quoted(std::string_view text) {
+  std::string out = "'";
+  out += text;
+  out += '\'';
+  return out;
+}
+
+std::string ref_text(const plugin_ref& ref) {
+  return ref.version.empty() ? ref.name : ref.name + ":" + ref.version;
+}
+
+error no_deployment(const std::string& name) {
+  return make_error(ec::unknown_deployment,
+                    "deployment " + quoted(name)
+                        + " does not exist (see: volar deployments list)");
+}
+
+error no_vm(const std::string& name) {
+  return make_error(ec::unknown_vm,
+                    "VM " + quoted(name)
+                        + " does not exist (see: volar vms list)");
+}
+
+error no_plugin(const plugin_ref& ref) {
+  return make_error(ec::unknown_plugin,
+                    "plugin " + quoted(ref_text(ref))
+                        + " is not installed (see: volar plugins list)");
+}
+
+error not_configured() {
+  return make_error(ec::invalid_host_config, "host is not configured");
+}
+
+error insufficient_memory(std::int64_t need, std::int64_t free) {
+  return make_error(
+      ec::insufficient_memory,
+      "insufficient memory: need " + std::to_string(need) + " MiB, "
+          + std::to_string(std::max<std::int64_t>(free, 0)) + " MiB free");
+}
+
+std::int64_t pool_size(const host_config& c) {
+  return c.pool_last < c.pool_first
+             ? 0
+             : std::int64_t{c.pool_last} - std::int64_t{c.pool_first} + 1;
+}
+
+// -- admission ----------------------------------------------------------------
+//
+// Admission never overcommits. A create or scale-up is admitted against what is
+// *committed*, not only what is recorded: the memory and the VM slots of every
+// recorded VM, plus, for each deployment that is not paused, every replica
+// index below its desired count that has no VM yet (its template memory and one
+// slot) and, for an existing VM, any growth of the template's memory over what
+// the VM holds (a pending recreate). Without the reservation two creates in a
+// row could both be admitted before the reconcile loop records a single VM. A
+// paused deployment reserves only the VMs it keeps; its missing replicas are
+// admitted again by the reconcile loop after resume (which may then report
+// itself blocked).
+
+struct usage {
+  std::int64_t memory_mib = 0;
+  std::int64_t vms = 0;
+};
+
+constexpr auto int64_max = std::numeric_limits<std::int64_t>::max();
+
+/// a + b for non-negative operands, saturating instead of overflowing.
+std::int64_t add_sat(std::int64_t a, std::int64_t b) {
+  return a > int64_max - b ? int64_max : a + b;
+}
+
+/// a * b for non-negative operands, saturating instead of overflowing.
+std::int64_t mul_sat(std::int64_t a, std::int64_t b) {
+  if (a == 0 || b == 0)
+    return 0;
+  return a > int64_max / b ? int64_max : a * b;
+}
+
+/// The deployment that `vm` is a wanted replica of (not paused), or null.
+const deployment_state* reserving(const world& w, const vm_record& vm) {
+  auto i = w.deployments.find(vm.deployment);
+  if (i == w.deployments.end() || i->second.spec.paused
+      || vm.index >= static_cast<std::uint32_t>(
+             std::max(i->second.spec.replicas, 0)))
+    return nullptr;
+  return &i->second;
+}
+
+usage committed(const world& w) {
+  usage u{w.host.memory_used_mib, static_cast<std::int64_t>(w.vms.size())};
+  std::map<std::string_view, std::int64_t> present;
+  for (const auto& [name, vm] : w.vms) {
+    if (const auto* d = reserving(w, vm)) {
+      present[vm.deployment] += 1;
+      u.memory_mib = add_sat(
+          u.memory_mib,
+          std::max<std::int64_t>(0, d->spec.tmpl.memory_mib - vm.memory_mib));
+    }
+  }
+  for (const auto& [name, d] : w.deployments) {
+    if (d.spec.paused)
+      continue;
+    auto missing = std::max<std::int64_t>(0, d.spec.replicas - present[name]);
+    u.vms += missing;
+    u.memory_mib
+        = add_sat(u.memory_mib, mul_sat(missing, d.spec.tmpl.memory_mib));
+  }
+  return u;
+}
+
+/// Admits `vms` more VMs and `memory_mib` more memory on top of what is
+/// committed.
+status admit(const world& w, std::int64_t memory_mib, std::int64_t vms) {
+  const auto& c = w.host.config;
+  auto u = committed(w);
+  if (vms > 0 && u.vms + vms > c.max_vms)
+    return make_error(ec::host_vm_limit,
+                      "host VM limit reached: " + std::to_string(vms)
+                          + " more VMs would make "
+                          + std::to_string(u.vms + vms) + ", the limit is "
+                          + std::to_string(c.max_vms));
+  if (vms > 0 && u.vms + vms > pool_size(c))
+    return make_error(ec::ip_pool_exhausted,
+                      "IP pool exhausted: " + std::to_string(u.vms + vms)
+                          + " addresses needed, the pool "
+                          + to_string_ip(c.pool_first) + "-"
+                          + to_string_ip(c.pool_last) + " has "
+                          + std::to_string(pool_size(c)));
+  auto free = c.memory_total_mib - u.memory_mib;
+  if (memory_mib > 0 && memory_mib > free)
+    return insufficient_memory(memory_mib, free);
+  return ok();
+}
+
+/// Replica indices in [from, to) that have no VM (scale-down not yet carried
+/// out leaves VMs there).
+std::int64_t missing_between(const world& w, const std::string& deployment,
+                             std::int64_t from, std::int64_t to) {
+  from = std::max<std::int64_t>(from, 0);
+  auto n = std::max<std::int64_t>(to - from, 0);
+  for (const auto* vm : vms_of(w, deployment))
+    if (vm->index >= from && vm->index < to)
+      --n;
+  return n;
+}
+
+// -- host ---------------------------------------------------------------------
+
+/// A new configuration may not strand a recorded VM: its lease outside the
+/// pool, or the VMs holding more memory or being more than the new limits
+/// allow. Replicas admitted but not created yet do not count: after a shrink
+/// the reconcile loop reports them blocked instead.
+status check_vms_kept(const world& w, const host_config& c) {
+  auto bad = [](std::string message) {
+    return make_error(ec::invalid_host_config, std::move(message));
+  };
+  for (const auto& [ip, name] : w.host.leases)
+    if (ip < c.pool_first || ip > c.pool_last)
+      return bad("IP pool " + to_string_ip(c.pool_first) + "-"
+                 + to_string_ip(c.pool_last) + " would strand VM "
+                 + quoted(name) + " at " + to_string_ip(ip));
+  if (w.host.memory_used_mib > c.memory_total_mib)
+    return bad("memory_total_mib " + std::to_string(c.memory_total_mib)
+               + " is below the " + std::to_string(w.host.memory_used_mib)
+               + " MiB that VMs hold");
+  if (w.vms.size() > c.max_vms)
+    return bad("max_vms " + std::to_string(c.max_vms) + " is below the "
+               + std::to_string(w.vms.size()) + " VMs recorded");
+  return ok();
+}
+
+result decide_one(const world& w, const configure_host& cmd, unix_nanos now) {
+  if (auto st = validate_host_config(cmd.config); !st)
+    return st.error_value();
+  if (auto st = check_vms_kept(w, cmd.config); !st)
+    return st.error_value();
+  if (w.host.configured && w.host.config == cmd.config)
+    return events{};
+  return events{host_configured{cmd.config, now}};
+}
+
+// -- plugins ------------------------------------------------------------------
+
+result decide_one(const world& w, const install_plugin& cmd, unix_nanos now) {
+  const auto& m = cmd.manifest;
+  if (auto st = validate_manifest(m); !st)
+    return st.error_value();
+  if (w.plugins.find(plugin_ref{m.name, m.version}) != nullptr)
+    return make_error(ec::duplicate_name, "plugin " + quoted(m.name)
+                                              + " version " + quoted(m.version)
+                                              + " is already installed");
+  return events{plugin_installed{m, now}};
+}
+
+/// Whether deployment `d` uses the plugin version(s) that `cmd` removes.
+bool uses(const world& w, const deployment_state& d, const remove_plugin& cmd) {
+  const auto& ref = d.spec.tmpl.plugin;
+  if (ref.name != cmd.name)
+    return false;
+  if (cmd.version.empty() || ref.version == cmd.version)
+    return true;
+  if (!ref.version.empty())
+    return false;
+  const auto* newest = w.plugins.find(plugin_ref{ref.name, {}});
+  return newest != nullptr && newest->version == cmd.version;
+}
+
+result decide_one(const world& w, const remove_plugin& cmd, unix_nanos now) {
+  plugin_ref ref{cmd.name, cmd.version};
+  bool installed = cmd.version.empty() ? w.plugins.by_name.contains(cmd.name)
+                                       : w.plugins.find(ref) != nullptr;
+  if (!installed)
+    return no_plugin(ref);
+  for (const auto& [name, d] : w.deployments)
+    if (uses(w, d, cmd))
+      return make_error(ec::plugin_in_use, "plugin " + quoted(ref_text(ref))
+                                               + " is in use by deployment "
+                                               + quoted(name));
+  return events{plugin_removed{cmd.name, cmd.version, now}};
+}
+
+// -- deployments --------------------------------------------------------------
+
+result decide_one(const world& w, const create_deployment& cmd,
+                  unix_nanos now) {
+  const auto& spec = cmd.spec;
+  if (auto st = validate_spec(spec, w.host.config.max_replicas); !st)
+    return st.error_value();
+  if (w.plugins.find(spec.tmpl.plugin) == nullptr)
+    return no_plugin(spec.tmpl.plugin);
+  if (w.deployments.contains(spec.name))
+    return make_error(ec::duplicate_name,
+                      "deployment " + quoted(spec.name) + " already exists");
+  if (auto left = vms_of(w, spec.name); !left.empty())
+    return make_error(ec::conflict, "deployment " + quoted(spec.name)
+                                        + " is still being deleted ("
+                                        + std::to_string(left.size())
+                                        + " VMs left); try again shortly");
+  if (!w.host.configured)
+    return not_configured();
+  auto need = mul_sat(spec.replicas, spec.tmpl.memory_mib);
+  if (auto st = admit(w, need, spec.replicas); !st)
+    return st.error_value();
+  return events{deployment_created{spec, 1, now}};
+}
+
+result decide_one(const world& w, const scale_deployment& cmd, unix_nanos now) {
+  auto i = w.deployments.find(cmd.name);
+  if (i == w.deployments.end())
+    return no_deployment(cmd.name);
+  const auto& spec = i->second.spec;
+  if (cmd.replicas < 0)
+    return make_error(ec::invalid_replicas, "replicas must be >= 0, got "
+                                                + std::to_string(cmd.replicas));
+  if (auto max = w.host.config.max_replicas; cmd.replicas > max)
+    return make_error(ec::replica_limit,
+                      "replicas " + std::to_string(cmd.replicas)
+                          + " exceeds the limit of " + std::to_string(max)
+                          + " per deployment");
+  if (cmd.replicas == spec.replicas)
+    return events{};
+  auto added = missing_between(w, cmd.name, spec.replicas, cmd.replicas);
+  if (auto st = admit(w, mul_sat(added, spec.tmpl.memory_mib), added); !st)
+    return st.error_value();
+  return events{deployment_scaled{
+      cmd.name, spec.replicas, static_cast<std::int32_t>(cmd.replicas), now}};
+}
+
+/// The template `cmd` asks for, or why not.
+expected<vm_template> updated_template(const vm_template& old,
+                                       const update_deployment& cmd) {
+  auto tmpl = old;
+  if (cmd.plugin)
+    tmpl.plugin = *cmd.plugin;
+  if (cmd.cpu) {
+    if (*cmd.cpu < 1)
+      return make_error(ec::invalid_cpu,
+                        "cpu must be >= 1, got " + std::to_string(*cmd.cpu));
+    if (*cmd.cpu > std::numeric_limits<std::int32_t>::max())
+      return make_error(ec::invalid_cpu,
+                        "cpu " + std::to_string(*cmd.cpu) + " is too large");
+    tmpl.cpu = static_cast<std::int32_t>(*cmd.cpu);
+  }
+  if (cmd.memory_mib)
+    tmpl.memory_mib = *cmd.memory_mib;
+  if (cmd.vm_labels)
+    tmpl.vm_labels = *cmd.vm_labels;
+  if (cmd.env)
+    tmpl.env = *cmd.env;
+  if (cmd.health)
+    tmpl.health = *cmd.health;
+  return tmpl;
+}
+
+result decide_one(const world& w, const update_deployment& cmd,
+                  unix_nanos now) {
+  auto i = w.deployments.find(cmd.name);
+  if (i == w.deployments.end())
+    return no_deployment(cmd.name);
+  const auto& d = i->second;
+  auto tmpl = updated_template(d.spec.tmpl, cmd);
+  if (!tmpl)
+    return tmpl.error_value();
+  auto spec = d.spec;
+  spec.tmpl = *tmpl;
+  spec.strategy = cmd.strategy.value_or(d.spec.strategy);
+  spec.auto_restart = cmd.auto_restart.value_or(d.spec.auto_restart);
+  // An existing deployment above a since-lowered limit may still be updated.
+  auto max = std::max(w.host.config.max_replicas,
+                      static_cast<std::uint32_t>(spec.replicas));
+  if (auto st = validate_spec(spec, max); !st)
+    return st.error_value();
+  if (w.plugins.find(spec.tmpl.plugin) == nullptr)
+    return no_plugin(spec.tmpl.plugin);
+  auto growth = spec.tmpl.memory_mib - d.spec.tmpl.memory_mib;
+  if (growth > 0)
+    if (auto st = admit(w, mul_sat(growth, spec.replicas), 0); !st)
+      return st.error_value();
+  events out;
+  bool tmpl_changed = spec.tmpl != d.spec.tmpl;
+  if (tmpl_changed || spec.strategy != d.spec.strategy)
+    out.emplace_back(deployment_updated{cmd.name, spec.tmpl, spec.strategy,
+                                        d.revision + (tmpl_changed ? 1 : 0),
+                                        now});
+  if (spec.auto_restart != d.spec.auto_restart)
+    out.emplace_back(
+        deployment_auto_restart_set{cmd.name, spec.auto_restart, now});
+  return out;
+}
+
+result decide_one(const world& w, const pause_deployment& cmd, unix_nanos now) {
+  auto i = w.deployments.find(cmd.name);
+  if (i == w.deployments.end())
+    return no_deployment(cmd.name);
+  if (i->second.spec.paused)
+    return make_error(ec::conflict,
+                      "deployment " + quoted(cmd.name) + " is already paused");
+  return events{deployment_paused{cmd.name, now}};
+}
+
+result decide_one(const world& w, const resume_deployment& cmd,
+                  unix_nanos now) {
+  auto i = w.deployments.find(cmd.name);
+  if (i == w.deployments.end())
+    return no_deployment(cmd.name);
+  if (!i->second.spec.paused)
+    return make_error(ec::conflict, "deployment " + quoted(cmd.name)
+                                        + " is not paused, nothing to resume");
+  return events{deployment_resumed{cmd.name, now}};
+}
+
+result decide_one(const world& w, const delete_deployment& cmd,
+                  unix_nanos now) {
+  if (!w.deployments.contains(cmd.name))
+    return no_deployment(cmd.name);
+  return events{deployment_deleted{cmd.name, now}};
+}
+
+// -- VMs ----------------------------------------------------------------------
+
+result decide_one(const world& w, const create_vm& cmd, unix_nanos now) {
+  auto i = w.deployments.find(cmd.deployment);
+  if (i == w.deployments.end())
+    return no_deployment(cmd.deployment);
+  const auto& d = i->second;
+  if (d.spec.paused)
+    return make_error(ec::conflict, "deployment " + quoted(cmd.deployment)
+                                        + " is paused: no VM is created");
+  if (cmd.index >= static_cast<std::uint32_t>(std::max(d.spec.replicas, 0)))
+    return make_error(ec::invalid_argument,
+                      "replica index " + std::to_string(cmd.index)
+                          + " is out of range for deployment "
+                          + quoted(cmd.deployment) + " (replicas "
+                          + std::to_string(d.spec.replicas) + ")");
+  auto name = vm_name(cmd.deployment, cmd.index);
+  if (w.vms.contains(name))
+    return make_error(ec::duplicate_name,
+                      "VM " + quoted(name) + " already exists");
+  if (!w.host.configured)
+    return not_configured();
+  const auto& c = w.host.config;
+  if (w.vms.size() + 1 > c.max_vms)
+    return make_error(ec::host_vm_limit, "host VM limit reached ("
+                                             + std::to_string(c.max_vms)
+                                             + " VMs)");
+  if (d.spec.tmpl.memory_mib > memory_free_mib(w))
+    return insufficient_memory(d.spec.tmpl.memory_mib, memory_free_mib(w));
+  auto ip = allocate_ip(w.host);
+  if (!ip)
+    return ip.error_value();
+  return events{vm_created{name, cmd.deployment, cmd.index, c.id, *ip,
+                           d.revision, d.spec.tmpl.cpu, d.spec.tmpl.memory_mib,
+                           now}};
+}
+
+bool is_one_of(vm_status s, std::initializer_list<vm_status> set) {
+  return std::find(set.begin(), set.end(), s) != set.end();
+}
+
+/// A workload is (or may be) up: it must be stopped before removal or a new
+/// start.
+bool is_live(vm_status s) {
+  return is_one_of(s,
+                   {vm_status::starting, vm_status::running, vm_status::ready,
+                    vm_status::unhealthy, vm_status::stopping});
+}
+
+error vm_conflict(const vm_record& vm, std::string_view what) {
+  return make_error(ec::conflict, "cannot " + std::string(what) + " VM "
+                                      + quoted(vm.name) + ": it is "
+                                      + std::string(to_string(vm.status)));
+}
+
+/// Looks up the VM and hands it to `fn`, which returns the events.
+template <class Fn>
+result with_vm(const world& w, const std::string& name, Fn fn) {
+  auto i = w.vms.find(name);
+  if (i == w.vms.end())
+    return no_vm(name);
+  return fn(i->second);
+}
+
+result decide_one(const world& w, const record_vm_started& cmd,
+                  unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (is_live(vm.status) && vm.status != vm_status::starting)
+      return vm_conflict(vm, "record a start of");
+    return events{vm_started{cmd.name, cmd.handle, now}};
+  });
+}
+
+result decide_one(const world& w, const record_vm_adopted& cmd,
+                  unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record&) -> result {
+    return events{vm_adopted{cmd.name, cmd.handle, now}};
+  });
+}
+
+result decide_one(const world& w, const record_vm_ready& cmd, unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (vm.status == vm_status::ready)
+      return events{};
+    if (!is_one_of(vm.status, {vm_status::starting, vm_status::running,
+                               vm_status::unhealthy}))
+      return vm_conflict(vm, "mark ready");
+    return events{vm_ready{cmd.name, now}};
+  });
+}
+
+result decide_one(const world& w, const record_vm_unhealthy& cmd,
+                  unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (vm.status == vm_status::unhealthy)
+      return events{};
+    if (!is_one_of(vm.status,
+                   {vm_status::starting, vm_status::running, vm_status::ready}))
+      return vm_conflict(vm, "mark unhealthy");
+    return events{vm_unhealthy{cmd.name, cmd.reason, now}};
+  });
+}
+
+result decide_one(const world& w, const record_vm_exited& cmd, unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (!is_live(vm.status))
+      return vm_conflict(vm, "record an exit of");
+    return events{vm_exited{cmd.name, cmd.exit_code, cmd.reason, now}};
+  });
+}
+
+result decide_one(const world& w, const record_vm_start_failed& cmd,
+                  unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (is_live(vm.status) && vm.status != vm_status::starting)
+      return vm_conflict(vm, "record a failed start of");
+    if (vm.status == vm_status::failed && vm.last_error == cmd.error)
+      return events{}; // the same report again
+    return events{vm_start_failed{cmd.name, cmd.error, now}};
+  });
+}
+
+result decide_one(const world& w, const schedule_vm_restart& cmd,
+                  unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (is_one_of(vm.status, {vm_status::pending, vm_status::stopping,
+                              vm_status::restarting}))
+      return vm_conflict(vm, "restart");
+    return events{
+        vm_restart_scheduled{cmd.name, cmd.reason, cmd.backoff_ms, now}};
+  });
+}
+
+result decide_one(const world& w, const record_vm_stopped& cmd,
+                  unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (vm.status == vm_status::stopped)
+      return events{};
+    return events{vm_stopped{cmd.name, now}};
+  });
+}
+
+result decide_one(const world& w, const remove_vm& cmd, unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (is_live(vm.status))
+      return make_error(ec::conflict, "VM " + quoted(vm.name) + " is "
+                                          + std::string(to_string(vm.status))
+                                          + ": stop it before removing it");
+    return events{vm_removed{cmd.name, now}};
+  });
+}
+
+// -- system -------------------------------------------------------------------
+
+result decide_one(const world&, const record_actor_crash& cmd, unix_nanos now) {
+  if (cmd.actor.empty())
+    return make_error(ec::invalid_argument, "a crashed actor needs a name");
+  return events{actor_crashed{cmd.actor, cmd.reason, cmd.count, now}};
+}
+
+} // namespace
+
+expected<std::vector<event>> decide(const world& w, const command& cmd,
+                                    unix_nanos now) {
+  return std::visit([&](const auto& c) { return decide_one(w, c, now); }, cmd);
+}
+
+} // namespace volant

@@ -1,0 +1,294 @@
+#pragma once
+
+// Events: past-tense facts, the only thing the journal stores. The order of the
+// `event` variant's alternatives is the order of the FlatBuffers union in
+// schemas/events.fbs: append new events at the end, never reorder or remove one.
+//
+// Each event names its aggregate through `aggregate_of`; each struct has a
+// `kind_name` (the stable spelling in audits and JSON) and a `reflect` overload that
+// visits its fields by name (used by the audit listing and the JSON codec).
+
+#include "events/types.hpp"
+
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+
+namespace volant {
+
+/// Declares the field visitor of `T`: `f("field", x.field)` for each field, for
+/// `T` and `const T` alike.
+#define VOLANT_FIELDS(T)                                                          \
+  template <class F, class Self>                                                 \
+    requires std::same_as<std::remove_const_t<Self>, T>                          \
+  void reflect(F&& f, Self& x)
+
+// -- plugin registry ----------------------------------------------------------------
+
+/// A plugin manifest was installed (or a new version of it).
+struct plugin_installed {
+  static constexpr std::string_view kind_name = "plugin_installed";
+  plugin_manifest manifest;
+  unix_nanos at = 0;
+  friend bool operator==(const plugin_installed&, const plugin_installed&) = default;
+};
+
+/// A plugin was removed; an empty `version` removes every version.
+struct plugin_removed {
+  static constexpr std::string_view kind_name = "plugin_removed";
+  std::string name;
+  std::string version;
+  unix_nanos at = 0;
+  friend bool operator==(const plugin_removed&, const plugin_removed&) = default;
+};
+
+// -- host ---------------------------------------------------------------------------
+
+/// The host's pool, capacity and limits were set (first start or a change).
+struct host_configured {
+  static constexpr std::string_view kind_name = "host_configured";
+  host_config config;
+  unix_nanos at = 0;
+  friend bool operator==(const host_configured&, const host_configured&) = default;
+};
+
+// -- deployments --------------------------------------------------------------------
+
+/// A deployment was created at revision 1.
+struct deployment_created {
+  static constexpr std::string_view kind_name = "deployment_created";
+  deployment_spec spec;
+  std::uint64_t revision = 1;
+  unix_nanos at = 0;
+  friend bool operator==(const deployment_created&,
+                         const deployment_created&) = default;
+};
+
+/// The desired replica count changed.
+struct deployment_scaled {
+  static constexpr std::string_view kind_name = "deployment_scaled";
+  std::string name;
+  std::int32_t from = 0;
+  std::int32_t to = 0;
+  unix_nanos at = 0;
+  friend bool operator==(const deployment_scaled&, const deployment_scaled&) = default;
+};
+
+/// The VM template or strategy changed; a template change bumps `revision`.
+struct deployment_updated {
+  static constexpr std::string_view kind_name = "deployment_updated";
+  std::string name;
+  vm_template tmpl;
+  update_strategy strategy;
+  std::uint64_t revision = 0;
+  unix_nanos at = 0;
+  friend bool operator==(const deployment_updated&,
+                         const deployment_updated&) = default;
+};
+
+/// Auto-restart of unhealthy or exited VMs was turned on or off.
+struct deployment_auto_restart_set {
+  static constexpr std::string_view kind_name = "deployment_auto_restart_set";
+  std::string name;
+  bool enabled = true;
+  unix_nanos at = 0;
+  friend bool operator==(const deployment_auto_restart_set&,
+                         const deployment_auto_restart_set&) = default;
+};
+
+/// The deployment was paused: its VMs are stopped and kept.
+struct deployment_paused {
+  static constexpr std::string_view kind_name = "deployment_paused";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const deployment_paused&, const deployment_paused&) = default;
+};
+
+/// The deployment was resumed: its VMs start again.
+struct deployment_resumed {
+  static constexpr std::string_view kind_name = "deployment_resumed";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const deployment_resumed&, const deployment_resumed&) = default;
+};
+
+/// The deployment was deleted; its VMs are removed by the reconcile loop.
+struct deployment_deleted {
+  static constexpr std::string_view kind_name = "deployment_deleted";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const deployment_deleted&, const deployment_deleted&) = default;
+};
+
+// -- VMs ----------------------------------------------------------------------------
+
+/// A replica was recorded and its IP allocated; it is `pending` until started.
+struct vm_created {
+  static constexpr std::string_view kind_name = "vm_created";
+  std::string name;
+  std::string deployment;
+  std::uint32_t index = 0;
+  std::string host;
+  ipv4 ip = 0;
+  std::uint64_t revision = 0;
+  std::int32_t cpu = 1;
+  std::int64_t memory_mib = 128;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_created&, const vm_created&) = default;
+};
+
+/// The driver launched the VM.
+struct vm_started {
+  static constexpr std::string_view kind_name = "vm_started";
+  std::string name;
+  driver_handle handle;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_started&, const vm_started&) = default;
+};
+
+/// A still-running workload was re-found and adopted after a daemon restart.
+struct vm_adopted {
+  static constexpr std::string_view kind_name = "vm_adopted";
+  std::string name;
+  driver_handle handle;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_adopted&, const vm_adopted&) = default;
+};
+
+/// The VM passes its health check (or runs, when it has none).
+struct vm_ready {
+  static constexpr std::string_view kind_name = "vm_ready";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_ready&, const vm_ready&) = default;
+};
+
+/// The VM failed its check `unhealthy_threshold` times in a row.
+struct vm_unhealthy {
+  static constexpr std::string_view kind_name = "vm_unhealthy";
+  std::string name;
+  std::string reason; ///< The last probe error, e.g. "connection refused".
+  unix_nanos at = 0;
+  friend bool operator==(const vm_unhealthy&, const vm_unhealthy&) = default;
+};
+
+/// The workload exited on its own (or was found dead after a daemon restart).
+struct vm_exited {
+  static constexpr std::string_view kind_name = "vm_exited";
+  std::string name;
+  std::int32_t exit_code = 0; ///< >= 0 exit status, < 0 killed by signal -N.
+  std::string reason;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_exited&, const vm_exited&) = default;
+};
+
+/// The driver could not start the VM.
+struct vm_start_failed {
+  static constexpr std::string_view kind_name = "vm_start_failed";
+  std::string name;
+  std::string error;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_start_failed&, const vm_start_failed&) = default;
+};
+
+/// A restart in place was scheduled after `backoff_ms`; counts as one restart.
+struct vm_restart_scheduled {
+  static constexpr std::string_view kind_name = "vm_restart_scheduled";
+  std::string name;
+  std::string reason;
+  std::uint64_t backoff_ms = 0;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_restart_scheduled&,
+                         const vm_restart_scheduled&) = default;
+};
+
+/// The VM was stopped on purpose (pause, restart, before removal).
+struct vm_stopped {
+  static constexpr std::string_view kind_name = "vm_stopped";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_stopped&, const vm_stopped&) = default;
+};
+
+/// The VM is gone; its IP and capacity are released.
+struct vm_removed {
+  static constexpr std::string_view kind_name = "vm_removed";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_removed&, const vm_removed&) = default;
+};
+
+// -- system -------------------------------------------------------------------------
+
+/// An actor crashed and was restarted by its supervisor.
+struct actor_crashed {
+  static constexpr std::string_view kind_name = "actor_crashed";
+  std::string actor;
+  std::string reason;
+  std::uint32_t count = 0; ///< Crashes of this actor so far, this one included.
+  unix_nanos at = 0;
+  friend bool operator==(const actor_crashed&, const actor_crashed&) = default;
+};
+
+/// Every event. Alternative order == on-disk union order: append only.
+using event = std::variant<plugin_installed, plugin_removed, host_configured,
+                           deployment_created, deployment_scaled, deployment_updated,
+                           deployment_auto_restart_set, deployment_paused,
+                           deployment_resumed, deployment_deleted, vm_created,
+                           vm_started, vm_adopted, vm_ready, vm_unhealthy, vm_exited,
+                           vm_start_failed, vm_restart_scheduled, vm_stopped,
+                           vm_removed, actor_crashed>;
+
+/// An event as committed: its place in the log and the commit time.
+struct recorded_event {
+  std::uint64_t seq = 0;
+  unix_nanos at = 0;
+  event ev;
+  friend bool operator==(const recorded_event&, const recorded_event&) = default;
+};
+
+/// Kinds of aggregate. The numbers are persisted in envelopes.
+enum class aggregate_kind : std::uint8_t {
+  system = 0,
+  host = 1,
+  plugin = 2,
+  deployment = 3,
+  vm = 4,
+  probe = 5,
+};
+
+/// "deployment", "vm", ...
+std::string_view to_string(aggregate_kind kind) noexcept;
+
+/// The aggregate an event belongs to, e.g. {vm, "web-3"}.
+struct aggregate_id {
+  aggregate_kind kind = aggregate_kind::system;
+  std::string id;
+  friend bool operator==(const aggregate_id&, const aggregate_id&) = default;
+};
+
+/// Which aggregate `ev` belongs to.
+aggregate_id aggregate_of(const event& ev);
+
+/// The stable name of the event's type, e.g. "vm_created".
+std::string_view kind_name(const event& ev);
+
+/// The name of a VM status, e.g. "ready".
+std::string_view to_string(vm_status status) noexcept;
+
+/// The name of a strategy, "recreate" or "rolling".
+std::string_view to_string(strategy_kind kind) noexcept;
+
+/// Dotted-quad spelling of an address.
+std::string to_string_ip(ipv4 ip);
+
+/// Parses a dotted quad; nullopt unless exactly four octets 0..255.
+std::optional<ipv4> parse_ipv4(std::string_view text);
+
+} // namespace volant
+
+#include "events/reflect.hpp"

@@ -1,0 +1,137 @@
+#pragma once
+
+// Planners: pure functions from state to actions as data. The actors carry actions
+// out and report back through commands; nothing here has an effect.
+
+#include "events/error.hpp"
+#include "events/events.hpp"
+#include "events/state.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace volant {
+
+// -- reconcile ----------------------------------------------------------------------
+
+/// Record replica `index` (then start it): becomes a `create_vm` command.
+struct create_vm_action {
+  std::string deployment;
+  std::uint32_t index = 0;
+  friend bool operator==(const create_vm_action&, const create_vm_action&) = default;
+};
+
+/// Start a pending or stopped VM.
+struct start_vm_action {
+  std::string vm;
+  friend bool operator==(const start_vm_action&, const start_vm_action&) = default;
+};
+
+/// Stop a running VM and keep it (pause).
+struct stop_vm_action {
+  std::string vm;
+  friend bool operator==(const stop_vm_action&, const stop_vm_action&) = default;
+};
+
+/// Restart in place (same name, same IP) after `backoff_ms`.
+struct restart_vm_action {
+  std::string vm;
+  std::string reason;
+  std::uint64_t backoff_ms = 0;
+  friend bool operator==(const restart_vm_action&, const restart_vm_action&) = default;
+};
+
+/// Stop, remove and create afresh (same name and index, a new record).
+struct recreate_vm_action {
+  std::string vm;
+  std::string reason;
+  friend bool operator==(const recreate_vm_action&,
+                         const recreate_vm_action&) = default;
+};
+
+/// Stop (if running) and remove; releases the IP.
+struct remove_vm_action {
+  std::string vm;
+  friend bool operator==(const remove_vm_action&, const remove_vm_action&) = default;
+};
+
+using action = std::variant<create_vm_action, start_vm_action, stop_vm_action,
+                            restart_vm_action, recreate_vm_action, remove_vm_action>;
+
+/// A reconcile step: what to do now, and why the deployment cannot progress (empty
+/// when it can), e.g. "insufficient memory: need 4096 MiB, 1024 MiB free".
+struct plan {
+  std::vector<action> actions;
+  std::string blocked;
+  friend bool operator==(const plan&, const plan&) = default;
+};
+
+/// Crash-loop back-off: 0 for the first restart, then `initial_ms` doubling up to
+/// `max_ms`; the count resets once a VM stayed up `reset_after_ms`.
+struct restart_policy {
+  std::uint64_t initial_ms = 1000;
+  std::uint64_t max_ms = 60000;
+  std::uint64_t reset_after_ms = 60000;
+  friend bool operator==(const restart_policy&, const restart_policy&) = default;
+};
+
+/// The back-off before restart number `restarts + 1`.
+std::uint64_t backoff_ms(std::uint32_t restarts, const restart_policy& policy);
+
+/// Desired vs observed for one deployment (or, when it was deleted, the removal of
+/// its leftover VMs). Scale-down removes the highest indices first; creates are
+/// admitted against free memory, the host VM limit and the IP pool in index order
+/// and stop at the first that does not fit, with `blocked` saying why.
+plan reconcile(const world& w, const std::string& deployment,
+               const restart_policy& policy = {});
+
+/// VMs whose deployment no longer exists, highest index first.
+std::vector<std::string> orphans(const world& w);
+
+/// The `n` VMs a scale-down to `keep` replicas removes, highest index first.
+std::vector<std::string> scale_down_victims(const world& w,
+                                            const std::string& deployment,
+                                            std::uint32_t keep);
+
+/// The lowest free address of the pool, or ip_pool_exhausted.
+expected<ipv4> allocate_ip(const host_state& host);
+
+// -- probes -------------------------------------------------------------------------
+
+/// One health-check result (not journaled; only transitions are).
+struct probe_sample {
+  bool ok = false;
+  std::string error;             ///< e.g. "connection refused", "HTTP 503"
+  std::uint64_t latency_us = 0;
+  unix_nanos at = 0;
+  friend bool operator==(const probe_sample&, const probe_sample&) = default;
+};
+
+/// The probe's verdict so far. The numbers are persisted.
+enum class probe_verdict : std::uint8_t { unknown = 0, healthy = 1, unhealthy = 2 };
+
+/// A probe's live state: the verdict, the run of results, the latest samples.
+struct probe_state {
+  probe_verdict verdict = probe_verdict::unknown;
+  std::uint32_t failures_in_row = 0;
+  std::uint32_t successes_in_row = 0;
+  std::vector<probe_sample> recent; ///< Newest last, at most `probe_history`.
+  friend bool operator==(const probe_state&, const probe_state&) = default;
+};
+
+/// How many samples a probe keeps for inspection.
+inline constexpr std::size_t probe_history = 8;
+
+/// Folds a sample into `state`; returns the transition to journal, if any: the first
+/// success after unknown/unhealthy -> vm_ready; `unhealthy_threshold` failures in a
+/// row while not unhealthy -> vm_unhealthy (reason = the last error).
+std::optional<event> observe(probe_state& state, const std::string& vm,
+                             const health_check& check, const probe_sample& sample);
+
+/// The health check in force for a deployment: its override or its plugin's.
+health_check effective_health_check(const world& w, const deployment_state& d);
+
+} // namespace volant

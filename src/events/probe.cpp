@@ -1,0 +1,34 @@
+#include "events/plan.hpp"
+
+#include <algorithm>
+
+namespace volant {
+
+std::optional<event> observe(probe_state& state, const std::string& vm,
+                             const health_check& check,
+                             const probe_sample& sample) {
+  state.recent.push_back(sample);
+  if (state.recent.size() > probe_history)
+    state.recent.erase(state.recent.begin(),
+                       state.recent.end()
+                           - static_cast<std::ptrdiff_t>(probe_history));
+  if (sample.ok) {
+    state.successes_in_row += 1;
+    state.failures_in_row = 0;
+    if (state.verdict == probe_verdict::healthy)
+      return std::nullopt;
+    state.verdict = probe_verdict::healthy;
+    return event{vm_ready{vm, sample.at}};
+  }
+  state.failures_in_row += 1;
+  state.successes_in_row = 0;
+  // A threshold of 0 is invalid (validate_health_check); treat it as 1 here.
+  auto threshold = std::max<std::uint32_t>(check.unhealthy_threshold, 1);
+  if (state.failures_in_row < threshold
+      || state.verdict == probe_verdict::unhealthy)
+    return std::nullopt;
+  state.verdict = probe_verdict::unhealthy;
+  return event{vm_unhealthy{vm, sample.error, sample.at}};
+}
+
+} // namespace volant

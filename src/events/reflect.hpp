@@ -1,0 +1,276 @@
+#pragma once
+
+// Field visitors: `reflect(f, x)` calls `f("field", x.field)` for every field
+// of a domain value or event, in declaration order, with the member's own name.
+// The audit listing and the JSON codec are written once over these; a field
+// missing here is a field missing from every export, so keep them complete when
+// a struct grows.
+//
+// Included at the end of events.hpp: everything in types.hpp and events.hpp is
+// visible here.
+
+#include "events/events.hpp"
+
+namespace volant {
+
+// -- domain values (types.hpp) ------------------------------------------------
+
+VOLANT_FIELDS(env_var) {
+  f("key", x.key);
+  f("value", x.value);
+}
+
+VOLANT_FIELDS(volume) {
+  f("host_path", x.host_path);
+  f("persistent", x.persistent);
+}
+
+VOLANT_FIELDS(http_check) {
+  f("port", x.port);
+  f("path", x.path);
+}
+
+VOLANT_FIELDS(tcp_check) {
+  f("port", x.port);
+}
+
+VOLANT_FIELDS(process_check) {
+  f("name", x.name);
+}
+
+/// No fields; present so that every probe alternative is reflectable.
+VOLANT_FIELDS(no_check) {
+  (void)f;
+  (void)x;
+}
+
+VOLANT_FIELDS(health_check) {
+  f("enabled", x.enabled);
+  f("probe", x.probe);
+  f("interval_seconds", x.interval_seconds);
+  f("timeout_seconds", x.timeout_seconds);
+  f("unhealthy_threshold", x.unhealthy_threshold);
+}
+
+VOLANT_FIELDS(workload_spec) {
+  f("entrypoint", x.entrypoint);
+  f("env", x.env);
+  f("workdir", x.workdir);
+}
+
+VOLANT_FIELDS(plugin_manifest) {
+  f("name", x.name);
+  f("version", x.version);
+  f("description", x.description);
+  f("runtime", x.runtime);
+  f("kernel", x.kernel);
+  f("initramfs", x.initramfs);
+  f("workload", x.workload);
+  f("health", x.health);
+}
+
+VOLANT_FIELDS(plugin_ref) {
+  f("name", x.name);
+  f("version", x.version);
+}
+
+VOLANT_FIELDS(int_or_percent) {
+  f("value", x.value);
+  f("percent", x.percent);
+}
+
+VOLANT_FIELDS(update_strategy) {
+  f("kind", x.kind);
+  f("max_surge", x.max_surge);
+  f("max_unavailable", x.max_unavailable);
+}
+
+VOLANT_FIELDS(vm_template) {
+  f("plugin", x.plugin);
+  f("cpu", x.cpu);
+  f("memory_mib", x.memory_mib);
+  f("vm_labels", x.vm_labels);
+  f("env", x.env);
+  f("volumes", x.volumes);
+  f("health", x.health);
+}
+
+VOLANT_FIELDS(deployment_spec) {
+  f("name", x.name);
+  f("replicas", x.replicas);
+  f("tmpl", x.tmpl);
+  f("auto_restart", x.auto_restart);
+  f("strategy", x.strategy);
+  f("paused", x.paused);
+}
+
+VOLANT_FIELDS(driver_handle) {
+  f("driver", x.driver);
+  f("pid", x.pid);
+  f("start_ticks", x.start_ticks);
+  f("control", x.control);
+}
+
+VOLANT_FIELDS(vm_record) {
+  f("name", x.name);
+  f("deployment", x.deployment);
+  f("index", x.index);
+  f("host", x.host);
+  f("ip", x.ip);
+  f("revision", x.revision);
+  f("cpu", x.cpu);
+  f("memory_mib", x.memory_mib);
+  f("status", x.status);
+  f("handle", x.handle);
+  f("restarts", x.restarts);
+  f("last_exit_code", x.last_exit_code);
+  f("last_error", x.last_error);
+  f("backoff_ms", x.backoff_ms);
+  f("created_at", x.created_at);
+  f("started_at", x.started_at);
+  f("ready_at", x.ready_at);
+}
+
+VOLANT_FIELDS(host_config) {
+  f("id", x.id);
+  f("pool_first", x.pool_first);
+  f("pool_last", x.pool_last);
+  f("cpu_total", x.cpu_total);
+  f("memory_total_mib", x.memory_total_mib);
+  f("max_vms", x.max_vms);
+  f("max_replicas", x.max_replicas);
+}
+
+// -- events (events.hpp) ------------------------------------------------------
+
+VOLANT_FIELDS(plugin_installed) {
+  f("manifest", x.manifest);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(plugin_removed) {
+  f("name", x.name);
+  f("version", x.version);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(host_configured) {
+  f("config", x.config);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(deployment_created) {
+  f("spec", x.spec);
+  f("revision", x.revision);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(deployment_scaled) {
+  f("name", x.name);
+  f("from", x.from);
+  f("to", x.to);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(deployment_updated) {
+  f("name", x.name);
+  f("tmpl", x.tmpl);
+  f("strategy", x.strategy);
+  f("revision", x.revision);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(deployment_auto_restart_set) {
+  f("name", x.name);
+  f("enabled", x.enabled);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(deployment_paused) {
+  f("name", x.name);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(deployment_resumed) {
+  f("name", x.name);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(deployment_deleted) {
+  f("name", x.name);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_created) {
+  f("name", x.name);
+  f("deployment", x.deployment);
+  f("index", x.index);
+  f("host", x.host);
+  f("ip", x.ip);
+  f("revision", x.revision);
+  f("cpu", x.cpu);
+  f("memory_mib", x.memory_mib);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_started) {
+  f("name", x.name);
+  f("handle", x.handle);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_adopted) {
+  f("name", x.name);
+  f("handle", x.handle);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_ready) {
+  f("name", x.name);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_unhealthy) {
+  f("name", x.name);
+  f("reason", x.reason);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_exited) {
+  f("name", x.name);
+  f("exit_code", x.exit_code);
+  f("reason", x.reason);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_start_failed) {
+  f("name", x.name);
+  f("error", x.error);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_restart_scheduled) {
+  f("name", x.name);
+  f("reason", x.reason);
+  f("backoff_ms", x.backoff_ms);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_stopped) {
+  f("name", x.name);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_removed) {
+  f("name", x.name);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(actor_crashed) {
+  f("actor", x.actor);
+  f("reason", x.reason);
+  f("count", x.count);
+  f("at", x.at);
+}
+
+} // namespace volant

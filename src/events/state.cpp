@@ -1,0 +1,235 @@
+#include "events/state.hpp"
+
+#include "events/validate.hpp"
+
+#include <algorithm>
+
+namespace volant {
+
+namespace {
+
+// -- one apply_one per event --------------------------------------------------
+//
+// Each is total: an event naming something absent changes nothing, so a
+// hand-edited or truncated log still folds.
+
+void apply_one(world& w, const plugin_installed& e) {
+  w.plugins.by_name[e.manifest.name][e.manifest.version] = e.manifest;
+}
+
+void apply_one(world& w, const plugin_removed& e) {
+  auto i = w.plugins.by_name.find(e.name);
+  if (i == w.plugins.by_name.end())
+    return;
+  if (!e.version.empty())
+    i->second.erase(e.version);
+  if (e.version.empty() || i->second.empty())
+    w.plugins.by_name.erase(i);
+}
+
+void apply_one(world& w, const host_configured& e) {
+  w.host.configured = true;
+  w.host.config = e.config;
+}
+
+void apply_one(world& w, const deployment_created& e) {
+  w.deployments.try_emplace(e.spec.name,
+                            deployment_state{e.spec, e.revision, e.at, e.at});
+}
+
+/// Runs `fn` on the named deployment, if it exists, and stamps `updated_at`.
+template <class Fn>
+void update_deployment_state(world& w, const std::string& name, unix_nanos at,
+                             Fn fn) {
+  auto i = w.deployments.find(name);
+  if (i == w.deployments.end())
+    return;
+  fn(i->second);
+  i->second.updated_at = at;
+}
+
+void apply_one(world& w, const deployment_scaled& e) {
+  update_deployment_state(w, e.name, e.at,
+                          [&](deployment_state& d) { d.spec.replicas = e.to; });
+}
+
+void apply_one(world& w, const deployment_updated& e) {
+  update_deployment_state(w, e.name, e.at, [&](deployment_state& d) {
+    d.spec.tmpl = e.tmpl;
+    d.spec.strategy = e.strategy;
+    d.revision = e.revision;
+  });
+}
+
+void apply_one(world& w, const deployment_auto_restart_set& e) {
+  update_deployment_state(w, e.name, e.at, [&](deployment_state& d) {
+    d.spec.auto_restart = e.enabled;
+  });
+}
+
+void apply_one(world& w, const deployment_paused& e) {
+  update_deployment_state(w, e.name, e.at,
+                          [](deployment_state& d) { d.spec.paused = true; });
+}
+
+void apply_one(world& w, const deployment_resumed& e) {
+  update_deployment_state(w, e.name, e.at,
+                          [](deployment_state& d) { d.spec.paused = false; });
+}
+
+void apply_one(world& w, const deployment_deleted& e) {
+  w.deployments.erase(e.name);
+}
+
+void apply_one(world& w, const vm_created& e) {
+  // A duplicate name or a leased address would break the lease index: ignored.
+  if (w.vms.contains(e.name) || w.host.leases.contains(e.ip))
+    return;
+  vm_record vm;
+  vm.name = e.name;
+  vm.deployment = e.deployment;
+  vm.index = e.index;
+  vm.host = e.host;
+  vm.ip = e.ip;
+  vm.revision = e.revision;
+  vm.cpu = e.cpu;
+  vm.memory_mib = e.memory_mib;
+  vm.created_at = e.at;
+  w.vms.emplace(e.name, std::move(vm));
+  w.host.leases.emplace(e.ip, e.name);
+  w.host.memory_used_mib += e.memory_mib;
+  w.host.cpu_used += e.cpu;
+}
+
+/// Runs `fn` on the named VM, if it exists.
+template <class Fn> void update_vm(world& w, const std::string& name, Fn fn) {
+  if (auto i = w.vms.find(name); i != w.vms.end())
+    fn(i->second);
+}
+
+void apply_one(world& w, const vm_started& e) {
+  update_vm(w, e.name, [&](vm_record& vm) {
+    vm.status = vm_status::running;
+    vm.handle = e.handle;
+    vm.started_at = e.at;
+  });
+}
+
+void apply_one(world& w, const vm_adopted& e) {
+  update_vm(w, e.name, [&](vm_record& vm) {
+    vm.handle = e.handle;
+    if (vm.status == vm_status::pending || vm.status == vm_status::starting)
+      vm.status = vm_status::running;
+    if (vm.started_at == 0)
+      vm.started_at = e.at;
+  });
+}
+
+void apply_one(world& w, const vm_ready& e) {
+  update_vm(w, e.name, [&](vm_record& vm) {
+    vm.status = vm_status::ready;
+    vm.ready_at = e.at;
+  });
+}
+
+void apply_one(world& w, const vm_unhealthy& e) {
+  update_vm(w, e.name, [&](vm_record& vm) {
+    vm.status = vm_status::unhealthy;
+    vm.last_error = e.reason;
+  });
+}
+
+void apply_one(world& w, const vm_exited& e) {
+  update_vm(w, e.name, [&](vm_record& vm) {
+    vm.status = vm_status::exited;
+    vm.last_exit_code = e.exit_code;
+    vm.last_error = e.reason;
+  });
+}
+
+void apply_one(world& w, const vm_start_failed& e) {
+  update_vm(w, e.name, [&](vm_record& vm) {
+    vm.status = vm_status::failed;
+    vm.last_error = e.error;
+  });
+}
+
+void apply_one(world& w, const vm_restart_scheduled& e) {
+  update_vm(w, e.name, [&](vm_record& vm) {
+    vm.status = vm_status::restarting;
+    vm.restarts += 1;
+    vm.backoff_ms = e.backoff_ms;
+  });
+}
+
+void apply_one(world& w, const vm_stopped& e) {
+  update_vm(w, e.name, [](vm_record& vm) { vm.status = vm_status::stopped; });
+}
+
+void apply_one(world& w, const vm_removed& e) {
+  auto i = w.vms.find(e.name);
+  if (i == w.vms.end())
+    return;
+  const auto& vm = i->second;
+  if (auto l = w.host.leases.find(vm.ip);
+      l != w.host.leases.end() && l->second == vm.name)
+    w.host.leases.erase(l);
+  w.host.memory_used_mib -= vm.memory_mib;
+  w.host.cpu_used -= vm.cpu;
+  w.vms.erase(i);
+}
+
+void apply_one(world&, const actor_crashed&) {
+  // Audit only: the supervisor already restarted the actor from the log.
+}
+
+} // namespace
+
+const plugin_manifest* plugin_registry::find(const plugin_ref& ref) const {
+  auto i = by_name.find(ref.name);
+  if (i == by_name.end() || i->second.empty())
+    return nullptr;
+  const auto& versions = i->second;
+  if (!ref.version.empty()) {
+    auto v = versions.find(ref.version);
+    return v == versions.end() ? nullptr : &v->second;
+  }
+  // The map orders versions as strings; "newest" orders them numerically.
+  auto newest = std::max_element(
+      versions.begin(), versions.end(), [](const auto& a, const auto& b) {
+        return compare_versions(a.first, b.first) < 0;
+      });
+  return &newest->second;
+}
+
+void apply(world& w, const event& ev) {
+  std::visit([&w](const auto& e) { apply_one(w, e); }, ev);
+}
+
+void apply(world& w, const recorded_event& rec) {
+  apply(w, rec.ev);
+  w.last_seq = rec.seq;
+  w.last_at = rec.at;
+}
+
+std::vector<const vm_record*> vms_of(const world& w,
+                                     const std::string& deployment) {
+  std::vector<const vm_record*> out;
+  for (const auto& [name, vm] : w.vms)
+    if (vm.deployment == deployment)
+      out.push_back(&vm);
+  std::sort(out.begin(), out.end(), [](const vm_record* a, const vm_record* b) {
+    return a->index < b->index;
+  });
+  return out;
+}
+
+std::int64_t memory_free_mib(const world& w) {
+  return w.host.config.memory_total_mib - w.host.memory_used_mib;
+}
+
+std::string vm_name(const std::string& deployment, std::uint32_t index) {
+  return deployment + "-" + std::to_string(index);
+}
+
+} // namespace volant

@@ -1,0 +1,82 @@
+#pragma once
+
+// The folded state of every aggregate, and the two functions over it:
+//   apply(world, event)            total and deterministic: never fails on a valid log;
+//   decide(world, command, now)    every validation; events or an error, never both.
+// Actors hold a `world` (or the slice they own) and call nothing else to change it.
+
+#include "events/commands.hpp"
+#include "events/error.hpp"
+#include "events/events.hpp"
+#include "events/types.hpp"
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace volant {
+
+/// Installed plugins: name -> version -> manifest.
+struct plugin_registry {
+  std::map<std::string, std::map<std::string, plugin_manifest>> by_name;
+
+  /// The manifest `ref` names (newest version when `ref.version` is empty), or null.
+  const plugin_manifest* find(const plugin_ref& ref) const;
+
+  friend bool operator==(const plugin_registry&, const plugin_registry&) = default;
+};
+
+/// A deployment as folded from its events.
+struct deployment_state {
+  deployment_spec spec;
+  std::uint64_t revision = 1;
+  unix_nanos created_at = 0;
+  unix_nanos updated_at = 0;
+  friend bool operator==(const deployment_state&, const deployment_state&) = default;
+};
+
+/// The host: configuration plus the IP leases and capacity in use (an index over
+/// `world::vms`, kept by `apply` so that allocation is O(log n)).
+struct host_state {
+  bool configured = false;
+  host_config config;
+  std::map<ipv4, std::string> leases; ///< ip -> VM name
+  std::int64_t memory_used_mib = 0;
+  std::int64_t cpu_used = 0;
+  friend bool operator==(const host_state&, const host_state&) = default;
+};
+
+/// Everything the log describes.
+struct world {
+  host_state host;
+  plugin_registry plugins;
+  std::map<std::string, deployment_state> deployments;
+  std::map<std::string, vm_record> vms;
+  std::uint64_t last_seq = 0;   ///< Seq of the last applied record (0: none).
+  unix_nanos last_at = 0;       ///< Commit time of the last applied record.
+  friend bool operator==(const world&, const world&) = default;
+};
+
+/// Folds one event into the state. Total: an event that refers to something absent
+/// (possible only in a hand-edited log) leaves the state unchanged.
+void apply(world& w, const event& ev);
+
+/// Folds a committed record: the event plus `last_seq` / `last_at`.
+void apply(world& w, const recorded_event& rec);
+
+/// Validates `cmd` against `w` at time `now`; the events to append, or why not.
+/// Applying the returned events in order to `w` is always valid.
+expected<std::vector<event>> decide(const world& w, const command& cmd,
+                                    unix_nanos now);
+
+/// The VMs of `deployment`, ordered by index.
+std::vector<const vm_record*> vms_of(const world& w, const std::string& deployment);
+
+/// Free memory on the host: total minus what every recorded VM holds.
+std::int64_t memory_free_mib(const world& w);
+
+/// The name of replica `index` of `deployment`: "<deployment>-<index>".
+std::string vm_name(const std::string& deployment, std::uint32_t index);
+
+} // namespace volant

@@ -1,0 +1,215 @@
+#pragma once
+
+// Domain values of Volant: plugin manifests, deployment specs, VM records and the host.
+// Plain data with defaulted equality; all policy over them lives in the planners and
+// decide functions. Times are nanoseconds since the Unix epoch, passed in by callers.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace volant {
+
+/// Nanoseconds since the Unix epoch. The core never reads a clock: callers pass it.
+using unix_nanos = std::int64_t;
+
+/// An IPv4 address in host byte order (192.168.127.1 == 0xC0A87F01).
+using ipv4 = std::uint32_t;
+
+/// Labels: sorted, unique keys (map order is part of equality and of the log).
+using labels = std::map<std::string, std::string>;
+
+/// One environment variable, order preserved as the user gave it.
+struct env_var {
+  std::string key;
+  std::string value;
+  friend bool operator==(const env_var&, const env_var&) = default;
+};
+
+/// A host directory mounted into the VM; `persistent` survives VM recreation.
+struct volume {
+  std::string host_path;
+  bool persistent = false;
+  friend bool operator==(const volume&, const volume&) = default;
+};
+
+// -- health checks ------------------------------------------------------------------
+
+/// GET http://<vm-ip>:<port><path>; healthy on 2xx/3xx within the timeout.
+struct http_check {
+  std::uint16_t port = 80;
+  std::string path = "/health";
+  friend bool operator==(const http_check&, const http_check&) = default;
+};
+
+/// A TCP connect to <vm-ip>:<port> within the timeout.
+struct tcp_check {
+  std::uint16_t port = 0;
+  friend bool operator==(const tcp_check&, const tcp_check&) = default;
+};
+
+/// A process of this name runs in the VM (process driver: in the workload's tree).
+struct process_check {
+  std::string name;
+  friend bool operator==(const process_check&, const process_check&) = default;
+};
+
+/// No probe: a running workload counts as ready.
+struct no_check {
+  friend bool operator==(const no_check&, const no_check&) = default;
+};
+
+/// The variant tag order is persisted: append only.
+using probe_kind = std::variant<no_check, http_check, tcp_check, process_check>;
+
+/// A health check with Kubernetes-like defaults (period 10 s, timeout 1 s,
+/// failure threshold 3).
+struct health_check {
+  bool enabled = false;
+  probe_kind probe;
+  std::uint32_t interval_seconds = 10;
+  std::uint32_t timeout_seconds = 1;
+  std::uint32_t unhealthy_threshold = 3;
+  friend bool operator==(const health_check&, const health_check&) = default;
+};
+
+// -- plugins ------------------------------------------------------------------------
+
+/// What the workload runs: `entrypoint` with `${VOLANT_IP}`-style substitution.
+struct workload_spec {
+  std::vector<std::string> entrypoint;
+  std::vector<env_var> env;
+  std::string workdir;
+  friend bool operator==(const workload_spec&, const workload_spec&) = default;
+};
+
+/// A plugin manifest, the JSON of the spec's `nginx.manifest.json` plus what a microVM
+/// needs. `runtime` is "process" (the embedded default) or "qemu".
+struct plugin_manifest {
+  std::string name;
+  std::string version;
+  std::string description;
+  std::string runtime = "process";
+  std::string kernel;    ///< Path of the guest kernel (microVM runtimes).
+  std::string initramfs; ///< Path of the guest initramfs (microVM runtimes).
+  workload_spec workload;
+  health_check health;
+  friend bool operator==(const plugin_manifest&, const plugin_manifest&) = default;
+};
+
+/// `nginx` or `nginx:v2`; an empty version means the newest installed.
+struct plugin_ref {
+  std::string name;
+  std::string version;
+  friend bool operator==(const plugin_ref&, const plugin_ref&) = default;
+};
+
+// -- deployments --------------------------------------------------------------------
+
+/// An absolute count or a percentage of the desired replicas (Kubernetes'
+/// IntOrString for maxSurge / maxUnavailable).
+struct int_or_percent {
+  std::int32_t value = 0;
+  bool percent = false;
+  friend bool operator==(const int_or_percent&, const int_or_percent&) = default;
+};
+
+/// How a template change is rolled out. The numbers are persisted.
+enum class strategy_kind : std::uint8_t { recreate = 0, rolling = 1 };
+
+struct update_strategy {
+  strategy_kind kind = strategy_kind::recreate;
+  int_or_percent max_surge{1, false};
+  int_or_percent max_unavailable{0, false};
+  friend bool operator==(const update_strategy&, const update_strategy&) = default;
+};
+
+/// Everything a VM is made from; a change to it makes a new revision.
+struct vm_template {
+  plugin_ref plugin;
+  std::int32_t cpu = 1;         ///< vCPUs; signed so that the core rejects < 1.
+  std::int64_t memory_mib = 128; ///< MiB; signed so that the core rejects < 1.
+  labels vm_labels;
+  std::vector<env_var> env;
+  std::vector<volume> volumes;
+  /// Overrides the plugin's health check when set.
+  std::optional<health_check> health;
+  friend bool operator==(const vm_template&, const vm_template&) = default;
+};
+
+/// A deployment as the user declared it.
+struct deployment_spec {
+  std::string name;
+  std::int32_t replicas = 1; ///< Signed so that the core can reject negatives.
+  vm_template tmpl;
+  bool auto_restart = true;
+  update_strategy strategy;
+  bool paused = false;
+  friend bool operator==(const deployment_spec&, const deployment_spec&) = default;
+};
+
+// -- VMs ----------------------------------------------------------------------------
+
+/// Lifecycle of one replica. The numbers are persisted: append only.
+enum class vm_status : std::uint8_t {
+  pending = 0,   ///< Recorded, IP allocated, not started yet.
+  starting = 1,  ///< Driver launched it; no probe verdict yet.
+  running = 2,   ///< Running, health check not passed yet (or none configured).
+  ready = 3,     ///< Passing its health check (or running without one).
+  unhealthy = 4, ///< Failed its check `unhealthy_threshold` times in a row.
+  stopping = 5,  ///< Stop requested, graceful period running.
+  stopped = 6,   ///< Stopped on purpose (pause, scale-down, restart).
+  exited = 7,    ///< The workload exited on its own.
+  failed = 8,    ///< The driver could not start it.
+  restarting = 9, ///< Waiting out its crash-loop back-off before starting again.
+};
+
+/// How a driver finds a workload again after a daemon restart.
+struct driver_handle {
+  std::string driver;          ///< "process", "qemu", ...
+  std::int64_t pid = 0;        ///< Main process (workload or VMM).
+  std::uint64_t start_ticks = 0; ///< /proc/PID/stat starttime: pid reuse guard.
+  std::string control;         ///< QMP socket path or similar; empty if none.
+  friend bool operator==(const driver_handle&, const driver_handle&) = default;
+};
+
+/// One replica of a deployment, `<deployment>-<index>`.
+struct vm_record {
+  std::string name;
+  std::string deployment;
+  std::uint32_t index = 0;
+  std::string host;        ///< Host identity; "local" on a single host.
+  ipv4 ip = 0;
+  std::uint64_t revision = 0; ///< Deployment template revision it was made from.
+  std::int32_t cpu = 1;
+  std::int64_t memory_mib = 128;
+  vm_status status = vm_status::pending;
+  driver_handle handle;
+  std::uint32_t restarts = 0;
+  std::int32_t last_exit_code = 0; ///< >= 0 exit status, < 0 killed by signal -N.
+  std::string last_error;
+  std::uint64_t backoff_ms = 0; ///< Current crash-loop back-off before next start.
+  unix_nanos created_at = 0;
+  unix_nanos started_at = 0;
+  unix_nanos ready_at = 0;
+  friend bool operator==(const vm_record&, const vm_record&) = default;
+};
+
+// -- host ---------------------------------------------------------------------------
+
+/// The host's pool, capacity and limits. Journaled on first start and on change.
+struct host_config {
+  std::string id = "local";
+  ipv4 pool_first = 0;      ///< First assignable address, inclusive.
+  ipv4 pool_last = 0;       ///< Last assignable address, inclusive.
+  std::int32_t cpu_total = 1;
+  std::int64_t memory_total_mib = 1024;
+  std::uint32_t max_vms = 100;
+  std::uint32_t max_replicas = 100;
+  friend bool operator==(const host_config&, const host_config&) = default;
+};
+
+} // namespace volant

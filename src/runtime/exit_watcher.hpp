@@ -1,0 +1,59 @@
+#pragma once
+
+// One thread watches every workload's exit through pidfds and epoll, so that a
+// thousand VMs cost one thread. Children of this process are reaped with their
+// exit status; adopted workloads (started by an earlier daemon) report exit
+// without a status.
+
+#include "events/error.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace volant::runtime {
+
+/// How a workload ended.
+struct exit_status {
+  std::int64_t pid = 0;  ///< the process that ended
+  std::int32_t code = 0; ///< >= 0 exit status, < 0 killed by signal -N; see `known`
+  bool known = true;     ///< false for adopted workloads (not our children)
+  std::string reason;    ///< "exited with status 3", "killed by signal 9 (KILL)"
+};
+
+class exit_watcher {
+public:
+  using callback = std::function<void(const exit_status&)>;
+
+  exit_watcher();
+  ~exit_watcher();
+  exit_watcher(const exit_watcher&) = delete;
+  exit_watcher& operator=(const exit_watcher&) = delete;
+
+  /// Calls `on_exit` once, from the watcher thread, when `pid` (started at
+  /// `ticks`, 0: any) ends. If it is already gone, soon after. A second watch of the
+  /// same pid replaces the first.
+  status watch(std::int64_t pid, std::uint64_t ticks, callback on_exit);
+
+  /// Stops watching `pid` (its callback will not be called).
+  void unwatch(std::int64_t pid);
+
+  /// How many pids are watched.
+  std::size_t size() const;
+
+private:
+  void loop();
+
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  mutable std::mutex mtx_;
+  std::map<std::int64_t, std::pair<int, callback>> watched_; // pid -> (pidfd, cb)
+  std::vector<std::pair<std::int64_t, callback>> gone_; // ended before watch()
+  std::thread thread_;
+};
+
+} // namespace volant::runtime

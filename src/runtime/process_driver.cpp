@@ -1,0 +1,181 @@
+#include "runtime/process_driver.hpp"
+
+#include "runtime/proc.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+extern char** environ;
+
+namespace volant::runtime {
+
+namespace {
+
+/// A NULL-terminated char* array over owned strings, built before fork.
+class c_strings {
+public:
+  explicit c_strings(std::vector<std::string> items) : items_(std::move(items)) {
+    for (auto& s : items_)
+      ptrs_.push_back(s.data());
+    ptrs_.push_back(nullptr);
+  }
+  char** get() { return ptrs_.data(); }
+
+private:
+  std::vector<std::string> items_;
+  std::vector<char*> ptrs_;
+};
+
+/// The daemon's environment with `extra` added (overriding same-named entries).
+std::vector<std::string> merged_env(const std::vector<env_var>& extra) {
+  std::vector<std::string> out;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    auto key = entry.substr(0, entry.find('='));
+    bool overridden = false;
+    for (const auto& v : extra)
+      overridden = overridden || v.key == key;
+    if (!overridden)
+      out.emplace_back(entry);
+  }
+  for (const auto& v : extra)
+    out.push_back(v.key + "=" + v.value);
+  return out;
+}
+
+[[noreturn]] void child_fail(int report_fd) {
+  int err = errno;
+  (void) !write(report_fd, &err, sizeof err);
+  _exit(127);
+}
+
+} // namespace
+
+process_driver::process_driver(cgroups groups) : groups_(std::move(groups)) {}
+
+expected<driver_handle> process_driver::start(const launch_spec& spec) {
+  if (spec.argv.empty())
+    return make_error(ec::invalid_argument, spec.vm_name + ": empty entrypoint");
+  std::error_code fs_err;
+  if (!spec.workdir.empty())
+    std::filesystem::create_directories(spec.workdir, fs_err);
+  if (auto parent = std::filesystem::path(spec.log_path).parent_path(); !parent.empty())
+    std::filesystem::create_directories(parent, fs_err);
+  int log = ::open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (log < 0)
+    return make_error(ec::io_error, "cannot open log " + spec.log_path + ": "
+                                      + std::strerror(errno));
+  groups_.kill_strays(spec.vm_name);
+  if (auto st = groups_.prepare(spec.vm_name, spec.memory_mib, spec.cpu); !st) {
+    ::close(log);
+    return st.error_value();
+  }
+  auto cgroup_fds = groups_.open_procs(spec.vm_name);
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    ::close(log);
+    return make_error(ec::io_error, "pipe: " + std::string(std::strerror(errno)));
+  }
+  c_strings argv(spec.argv);
+  c_strings envp(merged_env(spec.env));
+  const char* workdir = spec.workdir.empty() ? nullptr : spec.workdir.c_str();
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Child: only async-signal-safe calls from here to exec.
+    setsid();
+    for (int fd : cgroup_fds)
+      (void) !write(fd, "0", 1);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
+      child_fail(report[1]);
+    if (workdir && chdir(workdir) != 0)
+      child_fail(report[1]);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execvpe(argv.get()[0], argv.get(), envp.get());
+    child_fail(report[1]);
+  }
+  int fork_errno = errno;
+  ::close(report[1]);
+  ::close(log);
+  for (int fd : cgroup_fds)
+    ::close(fd);
+  if (pid < 0) {
+    ::close(report[0]);
+    return make_error(ec::io_error, "fork: " + std::string(std::strerror(fork_errno)));
+  }
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(report[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n > 0) {
+    // exec failed: the child exited with 127; the exit watcher is not involved yet.
+    int ignored;
+    waitpid(pid, &ignored, 0);
+    return make_error(ec::io_error, "cannot run " + spec.argv.front() + ": "
+                                      + std::strerror(child_errno));
+  }
+  driver_handle handle;
+  handle.driver = "process";
+  handle.pid = pid;
+  handle.start_ticks = start_ticks(pid).value_or(0);
+  return handle;
+}
+
+status process_driver::signal_group(const driver_handle& handle, int sig) {
+  if (!alive(handle))
+    return ok(); // already gone (or the pid was reused: never signal a stranger)
+  if (::kill(-static_cast<pid_t>(handle.pid), sig) != 0
+      && ::kill(static_cast<pid_t>(handle.pid), sig) != 0)
+    return make_error(ec::io_error, "kill " + std::to_string(handle.pid) + ": "
+                                      + std::strerror(errno));
+  return ok();
+}
+
+status process_driver::terminate(const driver_handle& handle) {
+  return signal_group(handle, SIGTERM);
+}
+
+status process_driver::kill(const driver_handle& handle) {
+  return signal_group(handle, SIGKILL);
+}
+
+bool process_driver::alive(const driver_handle& handle) const {
+  return process_alive(handle.pid, handle.start_ticks);
+}
+
+void process_driver::cleanup(const std::string& vm_name) {
+  groups_.remove(vm_name);
+}
+
+usage process_driver::measure(const driver_handle& handle) const {
+  usage u;
+  if (alive(handle))
+    process_usage(process_tree(handle.pid), u.cpu_seconds, u.rss_bytes);
+  return u;
+}
+
+std::vector<std::string> process_driver::processes(const driver_handle& handle) const {
+  std::vector<std::string> names;
+  if (!alive(handle))
+    return names;
+  for (auto pid : process_tree(handle.pid))
+    names.push_back(process_name(pid));
+  return names;
+}
+
+capabilities process_driver::limits() const {
+  return {groups_.memory(), groups_.cpu(), groups_.note()};
+}
+
+} // namespace volant::runtime

@@ -1,0 +1,32 @@
+#pragma once
+
+// The embedded default driver: a replica is a host process in its own session
+// (process group == pid), stdout/stderr appended to the VM's log, limits through
+// cgroups v1 where the host allows. Workloads outlive the daemon.
+
+#include "runtime/cgroup.hpp"
+#include "runtime/driver.hpp"
+
+namespace volant::runtime {
+
+class process_driver final : public driver {
+public:
+  explicit process_driver(cgroups groups = cgroups{});
+
+  std::string_view name() const override { return "process"; }
+  expected<driver_handle> start(const launch_spec& spec) override;
+  status terminate(const driver_handle& handle) override;
+  status kill(const driver_handle& handle) override;
+  bool alive(const driver_handle& handle) const override;
+  void cleanup(const std::string& vm_name) override;
+  usage measure(const driver_handle& handle) const override;
+  std::vector<std::string> processes(const driver_handle& handle) const override;
+  capabilities limits() const override;
+
+private:
+  status signal_group(const driver_handle& handle, int sig);
+
+  cgroups groups_;
+};
+
+} // namespace volant::runtime

@@ -1,0 +1,520 @@
+// FlatBuffers codec: core values <-> schemas/*.fbs. With codec_types.cpp the
+// only code that includes the generated headers.
+//
+// Events: union tag == index in the volant::event variant + 1, pinned at
+// compile time below. Unpack checks size and identifier, runs the verifier,
+// checks the format version, then reads every field; `decode_failure`
+// (codec_types.hpp) becomes a `volant::error` naming the record and the field.
+
+#include "store/codec.hpp"
+
+#include "store/codec_types.hpp"
+
+#include "events_generated.h"
+#include "snapshot_generated.h"
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace volant::store {
+namespace {
+
+using namespace detail;
+using detail::get; // overloaded below for event and snapshot tables
+using detail::pack;
+
+/// Format versions written into every record. A reader rejects newer ones.
+constexpr std::uint16_t envelope_version = 1;
+constexpr std::uint16_t snapshot_version = 1;
+
+/// Verifier limits: a snapshot of a large world holds many tables.
+constexpr flatbuffers::uoffset_t max_depth = 64;
+constexpr flatbuffers::uoffset_t max_event_tables = 1u << 20;
+constexpr flatbuffers::uoffset_t max_snapshot_tables = 1u << 30;
+
+// -- the persisted numbering is pinned to the core's --------------------------
+
+static_assert(num(fb::VmStatus::MAX) == num(vm_status::restarting));
+static_assert(num(fb::VmStatus::pending) == num(vm_status::pending));
+static_assert(num(fb::VmStatus::starting) == num(vm_status::starting));
+static_assert(num(fb::VmStatus::running) == num(vm_status::running));
+static_assert(num(fb::VmStatus::ready) == num(vm_status::ready));
+static_assert(num(fb::VmStatus::unhealthy) == num(vm_status::unhealthy));
+static_assert(num(fb::VmStatus::stopping) == num(vm_status::stopping));
+static_assert(num(fb::VmStatus::stopped) == num(vm_status::stopped));
+static_assert(num(fb::VmStatus::exited) == num(vm_status::exited));
+static_assert(num(fb::VmStatus::failed) == num(vm_status::failed));
+static_assert(num(fb::StrategyKind::MAX) == num(strategy_kind::rolling));
+static_assert(num(fb::StrategyKind::recreate) == num(strategy_kind::recreate));
+static_assert(num(fb::AggregateKind::MAX) == num(aggregate_kind::probe));
+static_assert(num(fb::AggregateKind::system) == num(aggregate_kind::system));
+static_assert(num(fb::AggregateKind::host) == num(aggregate_kind::host));
+static_assert(num(fb::AggregateKind::plugin) == num(aggregate_kind::plugin));
+static_assert(num(fb::AggregateKind::deployment)
+              == num(aggregate_kind::deployment));
+static_assert(num(fb::AggregateKind::vm) == num(aggregate_kind::vm));
+static_assert(num(fb::Probe::MAX) == std::variant_size_v<probe_kind>);
+static_assert(num(fb::Probe::NoCheck) == probe_kind{no_check{}}.index() + 1);
+static_assert(num(fb::Probe::HttpCheck)
+              == probe_kind{http_check{}}.index() + 1);
+static_assert(num(fb::Probe::TcpCheck) == probe_kind{tcp_check{}}.index() + 1);
+static_assert(num(fb::Probe::ProcessCheck)
+              == probe_kind{process_check{}}.index() + 1);
+static_assert(num(fb::Event::MAX) == std::variant_size_v<event>,
+              "schemas/events.fbs union Event and volant::event disagree");
+
+/// The table of each event; the static_assert below pins union tag == index
+/// + 1.
+template <class E> struct table_of;
+
+#define VOLANT_TABLE(E, T)                                                     \
+  template <> struct table_of<E> { using type = fb::T; }
+
+VOLANT_TABLE(plugin_installed, PluginInstalled);
+VOLANT_TABLE(plugin_removed, PluginRemoved);
+VOLANT_TABLE(host_configured, HostConfigured);
+VOLANT_TABLE(deployment_created, DeploymentCreated);
+VOLANT_TABLE(deployment_scaled, DeploymentScaled);
+VOLANT_TABLE(deployment_updated, DeploymentUpdated);
+VOLANT_TABLE(deployment_auto_restart_set, DeploymentAutoRestartSet);
+VOLANT_TABLE(deployment_paused, DeploymentPaused);
+VOLANT_TABLE(deployment_resumed, DeploymentResumed);
+VOLANT_TABLE(deployment_deleted, DeploymentDeleted);
+VOLANT_TABLE(vm_created, VmCreated);
+VOLANT_TABLE(vm_started, VmStarted);
+VOLANT_TABLE(vm_adopted, VmAdopted);
+VOLANT_TABLE(vm_ready, VmReady);
+VOLANT_TABLE(vm_unhealthy, VmUnhealthy);
+VOLANT_TABLE(vm_exited, VmExited);
+VOLANT_TABLE(vm_start_failed, VmStartFailed);
+VOLANT_TABLE(vm_restart_scheduled, VmRestartScheduled);
+VOLANT_TABLE(vm_stopped, VmStopped);
+VOLANT_TABLE(vm_removed, VmRemoved);
+VOLANT_TABLE(actor_crashed, ActorCrashed);
+
+#undef VOLANT_TABLE
+
+template <std::size_t... Is>
+constexpr bool tags_match(std::index_sequence<Is...>) {
+  return ((num(fb::EventTraits<typename table_of<
+                   std::variant_alternative_t<Is, event>>::type>::enum_value)
+           == Is + 1)
+          && ...);
+}
+
+static_assert(
+    tags_match(std::make_index_sequence<std::variant_size_v<event>>{}),
+    "union Event member order differs from volant::event");
+
+// -- packing events -----------------------------------------------------------
+
+// One overload per event: the body of the union.
+
+off<void> body(builder& b, const plugin_installed& e) {
+  return fb::CreatePluginInstalled(b, pack(b, e.manifest), e.at).Union();
+}
+off<void> body(builder& b, const plugin_removed& e) {
+  return fb::CreatePluginRemoved(b, str(b, e.name), str(b, e.version), e.at)
+      .Union();
+}
+off<void> body(builder& b, const host_configured& e) {
+  return fb::CreateHostConfigured(b, pack(b, e.config), e.at).Union();
+}
+off<void> body(builder& b, const deployment_created& e) {
+  return fb::CreateDeploymentCreated(b, pack(b, e.spec), e.revision, e.at)
+      .Union();
+}
+off<void> body(builder& b, const deployment_scaled& e) {
+  return fb::CreateDeploymentScaled(b, str(b, e.name), e.from, e.to, e.at)
+      .Union();
+}
+off<void> body(builder& b, const deployment_updated& e) {
+  return fb::CreateDeploymentUpdated(b, str(b, e.name), pack(b, e.tmpl),
+                                     pack(b, e.strategy), e.revision, e.at)
+      .Union();
+}
+off<void> body(builder& b, const deployment_auto_restart_set& e) {
+  return fb::CreateDeploymentAutoRestartSet(b, str(b, e.name), e.enabled, e.at)
+      .Union();
+}
+off<void> body(builder& b, const deployment_paused& e) {
+  return fb::CreateDeploymentPaused(b, str(b, e.name), e.at).Union();
+}
+off<void> body(builder& b, const deployment_resumed& e) {
+  return fb::CreateDeploymentResumed(b, str(b, e.name), e.at).Union();
+}
+off<void> body(builder& b, const deployment_deleted& e) {
+  return fb::CreateDeploymentDeleted(b, str(b, e.name), e.at).Union();
+}
+off<void> body(builder& b, const vm_created& e) {
+  return fb::CreateVmCreated(b, str(b, e.name), str(b, e.deployment), e.index,
+                             str(b, e.host), e.ip, e.revision, e.cpu,
+                             e.memory_mib, e.at)
+      .Union();
+}
+off<void> body(builder& b, const vm_started& e) {
+  return fb::CreateVmStarted(b, str(b, e.name), pack(b, e.handle), e.at)
+      .Union();
+}
+off<void> body(builder& b, const vm_adopted& e) {
+  return fb::CreateVmAdopted(b, str(b, e.name), pack(b, e.handle), e.at)
+      .Union();
+}
+off<void> body(builder& b, const vm_ready& e) {
+  return fb::CreateVmReady(b, str(b, e.name), e.at).Union();
+}
+off<void> body(builder& b, const vm_unhealthy& e) {
+  return fb::CreateVmUnhealthy(b, str(b, e.name), str(b, e.reason), e.at)
+      .Union();
+}
+off<void> body(builder& b, const vm_exited& e) {
+  return fb::CreateVmExited(b, str(b, e.name), e.exit_code, str(b, e.reason),
+                            e.at)
+      .Union();
+}
+off<void> body(builder& b, const vm_start_failed& e) {
+  return fb::CreateVmStartFailed(b, str(b, e.name), str(b, e.error), e.at)
+      .Union();
+}
+off<void> body(builder& b, const vm_restart_scheduled& e) {
+  return fb::CreateVmRestartScheduled(b, str(b, e.name), str(b, e.reason),
+                                      e.backoff_ms, e.at)
+      .Union();
+}
+off<void> body(builder& b, const vm_stopped& e) {
+  return fb::CreateVmStopped(b, str(b, e.name), e.at).Union();
+}
+off<void> body(builder& b, const vm_removed& e) {
+  return fb::CreateVmRemoved(b, str(b, e.name), e.at).Union();
+}
+off<void> body(builder& b, const actor_crashed& e) {
+  return fb::CreateActorCrashed(b, str(b, e.actor), str(b, e.reason), e.count,
+                                e.at)
+      .Union();
+}
+
+std::vector<std::uint8_t> finished(const builder& b) {
+  const auto* p = b.GetBufferPointer();
+  return {p, p + b.GetSize()};
+}
+
+// -- unpacking events ---------------------------------------------------------
+
+// One overload per event table. `at` is the root path (empty).
+
+plugin_installed get(const fb::PluginInstalled& x, const path& at) {
+  return {get(x.manifest(), {&at, "manifest"}), x.at()};
+}
+plugin_removed get(const fb::PluginRemoved& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.version(), {&at, "version"}),
+          x.at()};
+}
+host_configured get(const fb::HostConfigured& x, const path& at) {
+  return {get(x.config(), {&at, "config"}), x.at()};
+}
+deployment_created get(const fb::DeploymentCreated& x, const path& at) {
+  return {get(x.spec(), {&at, "spec"}), x.revision(), x.at()};
+}
+deployment_scaled get(const fb::DeploymentScaled& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.from(), x.to(), x.at()};
+}
+deployment_updated get(const fb::DeploymentUpdated& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.tmpl(), {&at, "tmpl"}),
+          get(x.strategy(), {&at, "strategy"}), x.revision(), x.at()};
+}
+deployment_auto_restart_set get(const fb::DeploymentAutoRestartSet& x,
+                                const path& at) {
+  return {get(x.name(), {&at, "name"}), x.enabled(), x.at()};
+}
+deployment_paused get(const fb::DeploymentPaused& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
+}
+deployment_resumed get(const fb::DeploymentResumed& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
+}
+deployment_deleted get(const fb::DeploymentDeleted& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
+}
+vm_created get(const fb::VmCreated& x, const path& at) {
+  return {get(x.name(), {&at, "name"}),
+          get(x.deployment(), {&at, "deployment"}),
+          x.index(),
+          get(x.host(), {&at, "host"}),
+          x.ip(),
+          x.revision(),
+          x.cpu(),
+          x.memory_mib(),
+          x.at()};
+}
+vm_started get(const fb::VmStarted& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.handle(), {&at, "handle"}),
+          x.at()};
+}
+vm_adopted get(const fb::VmAdopted& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.handle(), {&at, "handle"}),
+          x.at()};
+}
+vm_ready get(const fb::VmReady& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
+}
+vm_unhealthy get(const fb::VmUnhealthy& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.reason(), {&at, "reason"}),
+          x.at()};
+}
+vm_exited get(const fb::VmExited& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.exit_code(),
+          get(x.reason(), {&at, "reason"}), x.at()};
+}
+vm_start_failed get(const fb::VmStartFailed& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.error(), {&at, "error"}), x.at()};
+}
+vm_restart_scheduled get(const fb::VmRestartScheduled& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.reason(), {&at, "reason"}),
+          x.backoff_ms(), x.at()};
+}
+vm_stopped get(const fb::VmStopped& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
+}
+vm_removed get(const fb::VmRemoved& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
+}
+actor_crashed get(const fb::ActorCrashed& x, const path& at) {
+  return {get(x.actor(), {&at, "actor"}), get(x.reason(), {&at, "reason"}),
+          x.count(), x.at()};
+}
+
+/// Decodes the union body of alternative `I`; errors name the event kind.
+template <std::size_t I>
+expected<event> unpack_body(const fb::EventEnvelope& env) {
+  using E = std::variant_alternative_t<I, event>;
+  using T = typename table_of<E>::type;
+  try {
+    path root;
+    const auto* t = static_cast<const T*>(env.event());
+    if (t == nullptr)
+      return make_error(ec::corrupt_record, "event " + std::string{E::kind_name}
+                                                + ": missing its table");
+    return event{get(*t, root)};
+  } catch (const decode_failure& f) {
+    return make_error(f.code,
+                      "event " + std::string{E::kind_name} + ": " + f.detail);
+  }
+}
+
+using body_reader = expected<event> (*)(const fb::EventEnvelope&);
+
+template <std::size_t... Is>
+constexpr std::array<body_reader, sizeof...(Is)>
+make_body_readers(std::index_sequence<Is...>) {
+  return {&unpack_body<Is>...};
+}
+
+constexpr auto body_readers
+    = make_body_readers(std::make_index_sequence<std::variant_size_v<event>>{});
+
+/// FlatBuffers needs its buffer aligned to the largest scalar; RocksDB values
+/// are not. Copies into `scratch` only when needed.
+const std::uint8_t* aligned(std::span<const std::uint8_t> bytes,
+                            std::vector<std::uint8_t>& scratch) {
+  if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(std::uint64_t)
+      == 0)
+    return bytes.data();
+  scratch.assign(bytes.begin(), bytes.end());
+  return scratch.data();
+}
+
+/// Checks size and identifier; an error message or empty.
+std::string check_identifier(std::span<const std::uint8_t> bytes,
+                             const char* id, std::string_view what) {
+  constexpr std::size_t header
+      = sizeof(flatbuffers::uoffset_t) + flatbuffers::kFileIdentifierLength;
+  if (bytes.size() < header)
+    return std::string{what} + ": truncated (" + std::to_string(bytes.size())
+           + " bytes)";
+  if (!flatbuffers::BufferHasIdentifier(bytes.data(), id)) {
+    std::string found;
+    for (std::size_t i = 0; i < flatbuffers::kFileIdentifierLength; ++i) {
+      auto c = static_cast<char>(bytes[sizeof(flatbuffers::uoffset_t) + i]);
+      found += (c >= 0x20 && c < 0x7f) ? c : '?';
+    }
+    return std::string{what} + ": wrong file identifier '" + found
+           + "' (expected '" + id + "')";
+  }
+  return {};
+}
+
+// -- snapshots ----------------------------------------------------------------
+
+off<fb::HostState> pack(builder& b, const host_state& h) {
+  std::vector<off<fb::Lease>> leases;
+  leases.reserve(h.leases.size());
+  for (const auto& [ip, vm] : h.leases)
+    leases.push_back(fb::CreateLease(b, ip, str(b, vm)));
+  auto lease_vec = b.CreateVector(leases);
+  return fb::CreateHostState(b, h.configured, pack(b, h.config), lease_vec,
+                             h.memory_used_mib, h.cpu_used);
+}
+
+host_state get(const fb::HostState* t, const path& at) {
+  const auto& x = need(t, at);
+  host_state out;
+  out.configured = x.configured();
+  out.config = get(x.config(), {&at, "config"});
+  each(x.leases(), {&at, "leases"}, [&](const fb::Lease& l, const path& p) {
+    if (!out.leases.emplace(l.ip(), get(l.vm(), {&p, "vm"})).second)
+      bad(p, "duplicate lease of " + to_string_ip(l.ip()));
+  });
+  out.memory_used_mib = x.memory_used_mib();
+  out.cpu_used = x.cpu_used();
+  return out;
+}
+
+world get(const fb::Snapshot& x) {
+  path root;
+  world w;
+  w.host = get(x.host(), {&root, "host"});
+  each(x.plugins(), {&root, "plugins"},
+       [&](const fb::PluginVersions& pv, const path& p) {
+         auto name = get(pv.name(), {&p, "name"});
+         auto [it, fresh] = w.plugins.by_name.try_emplace(name);
+         if (!fresh)
+           bad(p, "duplicate plugin '" + name + "'");
+         each(pv.versions(), {&p, "versions"},
+              [&](const fb::PluginVersion& v, const path& vp) {
+                auto version = get(v.version(), {&vp, "version"});
+                auto manifest = get(v.manifest(), {&vp, "manifest"});
+                if (!it->second.emplace(version, std::move(manifest)).second)
+                  bad(vp, "duplicate version '" + version + "'");
+              });
+       });
+  each(x.deployments(), {&root, "deployments"},
+       [&](const fb::DeploymentState& d, const path& p) {
+         auto name = get(d.name(), {&p, "name"});
+         deployment_state s{get(d.spec(), {&p, "spec"}), d.revision(),
+                            d.created_at(), d.updated_at()};
+         if (!w.deployments.emplace(name, std::move(s)).second)
+           bad(p, "duplicate deployment '" + name + "'");
+       });
+  each(x.vms(), {&root, "vms"}, [&](const fb::VmEntry& v, const path& p) {
+    auto name = get(v.name(), {&p, "name"});
+    if (!w.vms.emplace(name, get(v.record(), {&p, "record"})).second)
+      bad(p, "duplicate VM '" + name + "'");
+  });
+  w.last_seq = x.last_seq();
+  w.last_at = x.last_at();
+  return w;
+}
+
+} // namespace
+
+std::vector<std::uint8_t> pack_event(const recorded_event& rec) {
+  builder b{512};
+  auto agg = aggregate_of(rec.ev);
+  auto agg_id = str(b, agg.id);
+  auto ev = std::visit([&](const auto& e) { return body(b, e); }, rec.ev);
+  auto env = fb::CreateEventEnvelope(
+      b, envelope_version, rec.seq, rec.at,
+      static_cast<fb::AggregateKind>(agg.kind), agg_id,
+      static_cast<fb::Event>(rec.ev.index() + 1), ev);
+  fb::FinishEventEnvelopeBuffer(b, env);
+  return finished(b);
+}
+
+expected<recorded_event> unpack_event(std::span<const std::uint8_t> bytes) {
+  if (auto err
+      = check_identifier(bytes, fb::EventEnvelopeIdentifier(), "envelope");
+      !err.empty())
+    return make_error(ec::corrupt_record, std::move(err));
+  std::vector<std::uint8_t> scratch;
+  const auto* data = aligned(bytes, scratch);
+  flatbuffers::Verifier verifier{data, bytes.size(), max_depth,
+                                 max_event_tables};
+  if (!fb::VerifyEventEnvelopeBuffer(verifier))
+    return make_error(ec::corrupt_record,
+                      "envelope: FlatBuffers verification failed ("
+                          + std::to_string(bytes.size()) + " bytes)");
+  const auto& env = *fb::GetEventEnvelope(data);
+  if (env.version() == 0)
+    return make_error(ec::corrupt_record, "envelope: missing field 'version'");
+  if (env.version() > envelope_version)
+    return make_error(ec::unsupported_version,
+                      "envelope format version " + std::to_string(env.version())
+                          + " (this volant reads up to "
+                          + std::to_string(envelope_version) + ")");
+  if (env.aggregate_id() == nullptr)
+    return make_error(ec::corrupt_record,
+                      "envelope: missing field 'aggregate_id'");
+  auto tag = num(env.event_type());
+  if (tag == 0)
+    return make_error(ec::corrupt_record, "envelope: missing field 'event'");
+  if (tag > body_readers.size())
+    return make_error(ec::unsupported_version,
+                      "unknown event type tag " + std::to_string(tag)
+                          + " (written by a newer volant?)");
+  auto ev = body_readers[tag - 1](env);
+  if (!ev)
+    return ev.error_value();
+  return recorded_event{env.seq(), env.at(), std::move(*ev)};
+}
+
+std::vector<std::uint8_t> pack_snapshot(const world& w) {
+  builder b{4096};
+  auto host = pack(b, w.host);
+  std::vector<off<fb::PluginVersions>> plugins;
+  for (const auto& [name, versions] : w.plugins.by_name) {
+    std::vector<off<fb::PluginVersion>> vs;
+    for (const auto& [version, manifest] : versions)
+      vs.push_back(
+          fb::CreatePluginVersion(b, str(b, version), pack(b, manifest)));
+    auto vs_vec = b.CreateVector(vs);
+    plugins.push_back(fb::CreatePluginVersions(b, str(b, name), vs_vec));
+  }
+  auto plugin_vec = b.CreateVector(plugins);
+  std::vector<off<fb::DeploymentState>> deps;
+  for (const auto& [name, d] : w.deployments)
+    deps.push_back(fb::CreateDeploymentState(b, str(b, name), pack(b, d.spec),
+                                             d.revision, d.created_at,
+                                             d.updated_at));
+  auto dep_vec = b.CreateVector(deps);
+  std::vector<off<fb::VmEntry>> vms;
+  for (const auto& [name, vm] : w.vms)
+    vms.push_back(fb::CreateVmEntry(b, str(b, name), pack(b, vm)));
+  auto vm_vec = b.CreateVector(vms);
+  auto snap = fb::CreateSnapshot(b, snapshot_version, host, plugin_vec, dep_vec,
+                                 vm_vec, w.last_seq, w.last_at);
+  fb::FinishSnapshotBuffer(b, snap);
+  return finished(b);
+}
+
+expected<world> unpack_snapshot(std::span<const std::uint8_t> bytes) {
+  if (auto err = check_identifier(bytes, fb::SnapshotIdentifier(), "snapshot");
+      !err.empty())
+    return make_error(ec::corrupt_record, std::move(err));
+  std::vector<std::uint8_t> scratch;
+  const auto* data = aligned(bytes, scratch);
+  flatbuffers::Verifier verifier{data, bytes.size(), max_depth,
+                                 max_snapshot_tables};
+  if (!fb::VerifySnapshotBuffer(verifier))
+    return make_error(ec::corrupt_record,
+                      "snapshot: FlatBuffers verification failed ("
+                          + std::to_string(bytes.size()) + " bytes)");
+  const auto& snap = *fb::GetSnapshot(data);
+  if (snap.version() == 0)
+    return make_error(ec::corrupt_record, "snapshot: missing field 'version'");
+  if (snap.version() > snapshot_version)
+    return make_error(ec::unsupported_version,
+                      "snapshot format version "
+                          + std::to_string(snap.version())
+                          + " (this volant reads up to "
+                          + std::to_string(snapshot_version) + ")");
+  try {
+    return get(snap);
+  } catch (const decode_failure& f) {
+    return make_error(f.code, "snapshot: " + f.detail);
+  }
+}
+
+} // namespace volant::store

@@ -1,0 +1,329 @@
+// FlatBuffers <-> domain values (see codec_types.hpp).
+
+#include "store/codec_types.hpp"
+
+#include <utility>
+#include <variant>
+
+namespace volant::store::detail {
+
+// -- packing ------------------------------------------------------------------
+
+off<flatbuffers::String> str(builder& b, const std::string& x) {
+  return b.CreateString(x);
+}
+
+off<flatbuffers::Vector<off<fb::EnvVar>>> pack(builder& b,
+                                               const std::vector<env_var>& xs) {
+  std::vector<off<fb::EnvVar>> out;
+  out.reserve(xs.size());
+  for (const auto& x : xs)
+    out.push_back(fb::CreateEnvVar(b, str(b, x.key), str(b, x.value)));
+  return b.CreateVector(out);
+}
+
+off<flatbuffers::Vector<off<fb::Label>>> pack(builder& b, const labels& xs) {
+  std::vector<off<fb::Label>> out;
+  out.reserve(xs.size());
+  for (const auto& [k, v] : xs)
+    out.push_back(fb::CreateLabel(b, str(b, k), str(b, v)));
+  return b.CreateVector(out);
+}
+
+off<flatbuffers::Vector<off<fb::Volume>>> pack(builder& b,
+                                               const std::vector<volume>& xs) {
+  std::vector<off<fb::Volume>> out;
+  out.reserve(xs.size());
+  for (const auto& x : xs)
+    out.push_back(fb::CreateVolume(b, str(b, x.host_path), x.persistent));
+  return b.CreateVector(out);
+}
+
+off<fb::HealthCheck> pack(builder& b, const health_check& x) {
+  auto probe = std::visit(
+      [&](const auto& p) -> off<void> {
+        using P = std::decay_t<decltype(p)>;
+        if constexpr (std::is_same_v<P, no_check>)
+          return fb::CreateNoCheck(b).Union();
+        else if constexpr (std::is_same_v<P, http_check>)
+          return fb::CreateHttpCheck(b, p.port, str(b, p.path)).Union();
+        else if constexpr (std::is_same_v<P, tcp_check>)
+          return fb::CreateTcpCheck(b, p.port).Union();
+        else
+          return fb::CreateProcessCheck(b, str(b, p.name)).Union();
+      },
+      x.probe);
+  return fb::CreateHealthCheck(
+      b, x.enabled, static_cast<fb::Probe>(x.probe.index() + 1), probe,
+      x.interval_seconds, x.timeout_seconds, x.unhealthy_threshold);
+}
+
+off<fb::PluginManifest> pack(builder& b, const plugin_manifest& x) {
+  std::vector<off<flatbuffers::String>> entry;
+  entry.reserve(x.workload.entrypoint.size());
+  for (const auto& arg : x.workload.entrypoint)
+    entry.push_back(str(b, arg));
+  auto entry_vec = b.CreateVector(entry);
+  auto workload = fb::CreateWorkloadSpec(b, entry_vec, pack(b, x.workload.env),
+                                         str(b, x.workload.workdir));
+  return fb::CreatePluginManifest(b, str(b, x.name), str(b, x.version),
+                                  str(b, x.description), str(b, x.runtime),
+                                  str(b, x.kernel), str(b, x.initramfs),
+                                  workload, pack(b, x.health));
+}
+
+fb::IntOrPercent pack(const int_or_percent& x) {
+  return fb::IntOrPercent{x.value, x.percent};
+}
+
+off<fb::UpdateStrategy> pack(builder& b, const update_strategy& x) {
+  auto surge = pack(x.max_surge);
+  auto unavailable = pack(x.max_unavailable);
+  return fb::CreateUpdateStrategy(b, static_cast<fb::StrategyKind>(x.kind),
+                                  &surge, &unavailable);
+}
+
+off<fb::VmTemplate> pack(builder& b, const vm_template& x) {
+  auto plugin
+      = fb::CreatePluginRef(b, str(b, x.plugin.name), str(b, x.plugin.version));
+  auto health = x.health ? pack(b, *x.health) : off<fb::HealthCheck>{};
+  return fb::CreateVmTemplate(b, plugin, x.cpu, x.memory_mib,
+                              pack(b, x.vm_labels), pack(b, x.env),
+                              pack(b, x.volumes), health);
+}
+
+off<fb::DeploymentSpec> pack(builder& b, const deployment_spec& x) {
+  return fb::CreateDeploymentSpec(b, str(b, x.name), x.replicas,
+                                  pack(b, x.tmpl), x.auto_restart,
+                                  pack(b, x.strategy), x.paused);
+}
+
+off<fb::DriverHandle> pack(builder& b, const driver_handle& x) {
+  return fb::CreateDriverHandle(b, str(b, x.driver), x.pid, x.start_ticks,
+                                str(b, x.control));
+}
+
+off<fb::VmRecord> pack(builder& b, const vm_record& x) {
+  return fb::CreateVmRecord(
+      b, str(b, x.name), str(b, x.deployment), x.index, str(b, x.host), x.ip,
+      x.revision, x.cpu, x.memory_mib, static_cast<fb::VmStatus>(x.status),
+      pack(b, x.handle), x.restarts, x.last_exit_code, str(b, x.last_error),
+      x.backoff_ms, x.created_at, x.started_at, x.ready_at);
+}
+
+off<fb::HostConfig> pack(builder& b, const host_config& x) {
+  return fb::CreateHostConfig(b, str(b, x.id), x.pool_first, x.pool_last,
+                              x.cpu_total, x.memory_total_mib, x.max_vms,
+                              x.max_replicas);
+}
+
+// -- unpacking ----------------------------------------------------------------
+
+std::string path::str() const {
+  std::string out = parent != nullptr ? parent->str() : std::string{};
+  if (index != no_index) {
+    out += '[';
+    out += std::to_string(index);
+    out += ']';
+  } else if (!name.empty()) {
+    if (!out.empty())
+      out += '.';
+    out += name;
+  }
+  return out;
+}
+
+void missing(const path& at) {
+  throw decode_failure{ec::corrupt_record, "missing field '" + at.str() + "'"};
+}
+
+void bad(const path& at, const std::string& why) {
+  throw decode_failure{ec::corrupt_record,
+                       "bad field '" + at.str() + "': " + why};
+}
+
+void newer(const path& at, const std::string& what, unsigned value) {
+  throw decode_failure{ec::unsupported_version,
+                       "field '" + at.str() + "': unknown " + what + " "
+                           + std::to_string(value)
+                           + " (written by a newer volant?)"};
+}
+
+std::string get(const flatbuffers::String* s, const path& at) {
+  return need(s, at).str();
+}
+
+std::vector<env_var> get(const vec_of<fb::EnvVar>* v, const path& at) {
+  std::vector<env_var> out;
+  each(v, at, [&](const fb::EnvVar& x, const path& p) {
+    out.push_back({get(x.key(), {&p, "key"}), get(x.value(), {&p, "value"})});
+  });
+  return out;
+}
+
+labels get(const vec_of<fb::Label>* v, const path& at) {
+  labels out;
+  each(v, at, [&](const fb::Label& x, const path& p) {
+    auto key = get(x.key(), {&p, "key"});
+    if (!out.emplace(key, get(x.value(), {&p, "value"})).second)
+      bad(p, "duplicate label key '" + key + "'");
+  });
+  return out;
+}
+
+std::vector<volume> get(const vec_of<fb::Volume>* v, const path& at) {
+  std::vector<volume> out;
+  each(v, at, [&](const fb::Volume& x, const path& p) {
+    out.push_back({get(x.host_path(), {&p, "host_path"}), x.persistent()});
+  });
+  return out;
+}
+
+namespace {
+
+probe_kind get_probe(const fb::HealthCheck& x, const path& at) {
+  auto tag = x.probe_type();
+  if (tag == fb::Probe::NONE || x.probe() == nullptr)
+    missing(at);
+  switch (tag) {
+  case fb::Probe::NoCheck:
+    return no_check{};
+  case fb::Probe::HttpCheck: {
+    const auto* h = x.probe_as_HttpCheck();
+    return http_check{h->port(), get(h->path(), {&at, "path"})};
+  }
+  case fb::Probe::TcpCheck:
+    return tcp_check{x.probe_as_TcpCheck()->port()};
+  case fb::Probe::ProcessCheck:
+    return process_check{get(x.probe_as_ProcessCheck()->name(), {&at, "name"})};
+  default:
+    newer(at, "probe type tag", num(tag));
+  }
+}
+
+} // namespace
+
+health_check get(const fb::HealthCheck* t, const path& at) {
+  const auto& x = need(t, at);
+  health_check out;
+  out.enabled = x.enabled();
+  out.probe = get_probe(x, {&at, "probe"});
+  out.interval_seconds = x.interval_seconds();
+  out.timeout_seconds = x.timeout_seconds();
+  out.unhealthy_threshold = x.unhealthy_threshold();
+  return out;
+}
+
+plugin_manifest get(const fb::PluginManifest* t, const path& at) {
+  const auto& x = need(t, at);
+  plugin_manifest out;
+  out.name = get(x.name(), {&at, "name"});
+  out.version = get(x.version(), {&at, "version"});
+  out.description = get(x.description(), {&at, "description"});
+  out.runtime = get(x.runtime(), {&at, "runtime"});
+  out.kernel = get(x.kernel(), {&at, "kernel"});
+  out.initramfs = get(x.initramfs(), {&at, "initramfs"});
+  path wp{&at, "workload"};
+  const auto& w = need(x.workload(), wp);
+  path ep{&wp, "entrypoint"};
+  const auto& entry = need(w.entrypoint(), ep);
+  for (flatbuffers::uoffset_t i = 0; i < entry.size(); ++i)
+    out.workload.entrypoint.push_back(get(entry.Get(i), {&ep, {}, i}));
+  out.workload.env = get(w.env(), {&wp, "env"});
+  out.workload.workdir = get(w.workdir(), {&wp, "workdir"});
+  out.health = get(x.health(), {&at, "health"});
+  return out;
+}
+
+plugin_ref get(const fb::PluginRef* t, const path& at) {
+  const auto& x = need(t, at);
+  return {get(x.name(), {&at, "name"}), get(x.version(), {&at, "version"})};
+}
+
+int_or_percent get(const fb::IntOrPercent* t, const path& at) {
+  const auto& x = need(t, at);
+  return {x.value(), x.percent()};
+}
+
+update_strategy get(const fb::UpdateStrategy* t, const path& at) {
+  const auto& x = need(t, at);
+  update_strategy out;
+  if (num(x.kind()) > num(fb::StrategyKind::MAX))
+    newer({&at, "kind"}, "strategy kind", num(x.kind()));
+  out.kind = static_cast<strategy_kind>(x.kind());
+  out.max_surge = get(x.max_surge(), {&at, "max_surge"});
+  out.max_unavailable = get(x.max_unavailable(), {&at, "max_unavailable"});
+  return out;
+}
+
+vm_template get(const fb::VmTemplate* t, const path& at) {
+  const auto& x = need(t, at);
+  vm_template out;
+  out.plugin = get(x.plugin(), {&at, "plugin"});
+  out.cpu = x.cpu();
+  out.memory_mib = x.memory_mib();
+  out.vm_labels = get(x.vm_labels(), {&at, "vm_labels"});
+  out.env = get(x.env(), {&at, "env"});
+  out.volumes = get(x.volumes(), {&at, "volumes"});
+  if (x.health() != nullptr) // optional: absent = the plugin's check
+    out.health = get(x.health(), {&at, "health"});
+  return out;
+}
+
+deployment_spec get(const fb::DeploymentSpec* t, const path& at) {
+  const auto& x = need(t, at);
+  deployment_spec out;
+  out.name = get(x.name(), {&at, "name"});
+  out.replicas = x.replicas();
+  out.tmpl = get(x.tmpl(), {&at, "tmpl"});
+  out.auto_restart = x.auto_restart();
+  out.strategy = get(x.strategy(), {&at, "strategy"});
+  out.paused = x.paused();
+  return out;
+}
+
+driver_handle get(const fb::DriverHandle* t, const path& at) {
+  const auto& x = need(t, at);
+  return {get(x.driver(), {&at, "driver"}), x.pid(), x.start_ticks(),
+          get(x.control(), {&at, "control"})};
+}
+
+vm_record get(const fb::VmRecord* t, const path& at) {
+  const auto& x = need(t, at);
+  vm_record out;
+  out.name = get(x.name(), {&at, "name"});
+  out.deployment = get(x.deployment(), {&at, "deployment"});
+  out.index = x.index();
+  out.host = get(x.host(), {&at, "host"});
+  out.ip = x.ip();
+  out.revision = x.revision();
+  out.cpu = x.cpu();
+  out.memory_mib = x.memory_mib();
+  if (num(x.status()) > num(fb::VmStatus::MAX))
+    newer({&at, "status"}, "VM status", num(x.status()));
+  out.status = static_cast<vm_status>(x.status());
+  out.handle = get(x.handle(), {&at, "handle"});
+  out.restarts = x.restarts();
+  out.last_exit_code = x.last_exit_code();
+  out.last_error = get(x.last_error(), {&at, "last_error"});
+  out.backoff_ms = x.backoff_ms();
+  out.created_at = x.created_at();
+  out.started_at = x.started_at();
+  out.ready_at = x.ready_at();
+  return out;
+}
+
+host_config get(const fb::HostConfig* t, const path& at) {
+  const auto& x = need(t, at);
+  host_config out;
+  out.id = get(x.id(), {&at, "id"});
+  out.pool_first = x.pool_first();
+  out.pool_last = x.pool_last();
+  out.cpu_total = x.cpu_total();
+  out.memory_total_mib = x.memory_total_mib();
+  out.max_vms = x.max_vms();
+  out.max_replicas = x.max_replicas();
+  return out;
+}
+
+} // namespace volant::store::detail

@@ -1,0 +1,14 @@
+#pragma once
+
+// Test seams of the journal, for tests/store only: failures that a real disk
+// produces rarely and at random.
+
+#include "store/journal.hpp"
+
+namespace volant::store::testing {
+
+/// Makes the next `n` synced writes of `j` fail as an I/O error would, without
+/// writing anything.
+void fail_next_writes(journal& j, int n);
+
+} // namespace volant::store::testing

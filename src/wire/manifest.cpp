@@ -1,0 +1,258 @@
+#include "wire/manifest.hpp"
+
+#include "events/validate.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <initializer_list>
+#include <set>
+
+namespace volant::wire {
+
+namespace {
+
+using json = nlohmann::json;
+
+error bad(std::string_view field, std::string_view what) {
+  return make_error(ec::invalid_manifest, std::string(field) + ": " + std::string(what));
+}
+
+std::string join(std::string_view prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : std::string(prefix) + "." + std::string(key);
+}
+
+/// Rejects keys outside `known`, naming the first unknown one.
+status only_fields(const json& obj, std::string_view field,
+                   std::initializer_list<std::string_view> known) {
+  if (!obj.is_object())
+    return bad(field.empty() ? "manifest" : field, "expected an object");
+  for (const auto& [key, value] : obj.items()) {
+    bool ok_ = false;
+    for (auto k : known)
+      ok_ = ok_ || k == key;
+    if (!ok_)
+      return bad(join(field, key), "unknown field");
+  }
+  return ok();
+}
+
+status get_string(const json& obj, std::string_view field, const char* key,
+                  std::string& out, bool required) {
+  auto it = obj.find(key);
+  if (it == obj.end())
+    return required ? status{bad(join(field, key), "required field is missing")} : ok();
+  if (!it->is_string())
+    return bad(join(field, key), "expected a string");
+  out = it->get<std::string>();
+  return ok();
+}
+
+template <class Int>
+status get_uint(const json& obj, std::string_view field, const char* key, Int& out,
+                std::uint64_t min, std::uint64_t max) {
+  auto it = obj.find(key);
+  if (it == obj.end())
+    return ok();
+  if (!it->is_number_integer() || it->get<std::int64_t>() < static_cast<std::int64_t>(min)
+      || it->get<std::uint64_t>() > max)
+    return bad(join(field, key), "expected an integer " + std::to_string(min) + "-"
+                                   + std::to_string(max));
+  out = static_cast<Int>(it->get<std::uint64_t>());
+  return ok();
+}
+
+/// Reads the timing fields common to every probe kind.
+status get_timing(const json& obj, std::string_view field, health_check& hc) {
+  if (auto st = get_uint(obj, field, "interval_seconds", hc.interval_seconds, 1, 86400); !st)
+    return st;
+  if (auto st = get_uint(obj, field, "timeout_seconds", hc.timeout_seconds, 1, 86400); !st)
+    return st;
+  return get_uint(obj, field, "unhealthy_threshold", hc.unhealthy_threshold, 1, 1000);
+}
+
+status get_env(const json& obj, std::string_view field, std::vector<env_var>& out) {
+  auto it = obj.find("env");
+  if (it == obj.end())
+    return ok();
+  auto name = join(field, "env");
+  if (it->is_object()) {
+    for (const auto& [k, v] : it->items()) {
+      if (!v.is_string())
+        return bad(join(name, k), "expected a string");
+      out.push_back({k, v.get<std::string>()});
+    }
+  } else if (it->is_array()) {
+    for (const auto& item : *it) {
+      if (!item.is_string())
+        return bad(name, "expected KEY=VALUE strings");
+      auto var = parse_env(item.get<std::string>());
+      if (!var)
+        return bad(name, var.error_value().message);
+      out.push_back(*var);
+    }
+  } else {
+    return bad(name, "expected an object of strings or an array of KEY=VALUE");
+  }
+  return ok();
+}
+
+} // namespace
+
+expected<health_check> parse_health_check(const json& j, std::string_view field) {
+  if (auto st = only_fields(j, field, {"enabled", "http", "tcp", "process"}); !st)
+    return st.error_value();
+  health_check hc;
+  hc.enabled = true;
+  if (auto it = j.find("enabled"); it != j.end()) {
+    if (!it->is_boolean())
+      return bad(join(field, "enabled"), "expected true or false");
+    hc.enabled = it->get<bool>();
+  }
+  int kinds = 0;
+  if (auto it = j.find("http"); it != j.end()) {
+    ++kinds;
+    auto f = join(field, "http");
+    if (auto st = only_fields(*it, f, {"port", "path", "interval_seconds",
+                                       "timeout_seconds", "unhealthy_threshold"});
+        !st)
+      return st.error_value();
+    http_check http;
+    if (auto st = get_uint(*it, f, "port", http.port, 1, 65535); !st)
+      return st.error_value();
+    if (auto st = get_string(*it, f, "path", http.path, false); !st)
+      return st.error_value();
+    if (auto st = get_timing(*it, f, hc); !st)
+      return st.error_value();
+    hc.probe = http;
+  }
+  if (auto it = j.find("tcp"); it != j.end()) {
+    ++kinds;
+    auto f = join(field, "tcp");
+    if (auto st = only_fields(*it, f, {"port", "interval_seconds", "timeout_seconds",
+                                       "unhealthy_threshold"});
+        !st)
+      return st.error_value();
+    if (!it->contains("port"))
+      return bad(join(f, "port"), "required field is missing");
+    tcp_check tcp;
+    if (auto st = get_uint(*it, f, "port", tcp.port, 1, 65535); !st)
+      return st.error_value();
+    if (auto st = get_timing(*it, f, hc); !st)
+      return st.error_value();
+    hc.probe = tcp;
+  }
+  if (auto it = j.find("process"); it != j.end()) {
+    ++kinds;
+    auto f = join(field, "process");
+    if (auto st = only_fields(*it, f, {"name", "interval_seconds", "timeout_seconds",
+                                       "unhealthy_threshold"});
+        !st)
+      return st.error_value();
+    process_check proc;
+    if (auto st = get_string(*it, f, "name", proc.name, true); !st)
+      return st.error_value();
+    if (auto st = get_timing(*it, f, hc); !st)
+      return st.error_value();
+    hc.probe = proc;
+  }
+  if (kinds > 1)
+    return bad(field, "give exactly one of http, tcp or process");
+  if (kinds == 0 && hc.enabled)
+    return bad(field, "enabled but none of http, tcp or process is given");
+  if (auto st = validate_health_check(hc, field); !st)
+    return st.error_value();
+  return hc;
+}
+
+expected<plugin_manifest> parse_manifest(std::string_view json_text) {
+  json j = json::parse(json_text, nullptr, false);
+  if (j.is_discarded())
+    return make_error(ec::invalid_manifest, "manifest is not valid JSON");
+  if (auto st = only_fields(j, "", {"name", "version", "description", "runtime",
+                                    "kernel", "initramfs", "workload", "health_check"});
+      !st)
+    return st.error_value();
+  plugin_manifest m;
+  for (auto [key, out, required] :
+       {std::tuple{"name", &m.name, true}, {"version", &m.version, true},
+        {"description", &m.description, false}, {"runtime", &m.runtime, false},
+        {"kernel", &m.kernel, false}, {"initramfs", &m.initramfs, false}})
+    if (auto st = get_string(j, "", key, *out, required); !st)
+      return st.error_value();
+  auto wl = j.find("workload");
+  if (wl == j.end())
+    return bad("workload", "required field is missing");
+  if (auto st = only_fields(*wl, "workload",
+                            {"entrypoint", "env", "workdir", "health_check"});
+      !st)
+    return st.error_value();
+  if (auto it = wl->find("entrypoint"); it != wl->end()) {
+    if (!it->is_array())
+      return bad("workload.entrypoint", "expected an array of strings");
+    for (const auto& arg : *it) {
+      if (!arg.is_string())
+        return bad("workload.entrypoint", "expected an array of strings");
+      m.workload.entrypoint.push_back(arg.get<std::string>());
+    }
+  }
+  if (auto st = get_env(*wl, "workload", m.workload.env); !st)
+    return st.error_value();
+  if (auto st = get_string(*wl, "workload", "workdir", m.workload.workdir, false); !st)
+    return st.error_value();
+  auto inner = wl->find("health_check");
+  auto outer = j.find("health_check");
+  if (inner != wl->end() && outer != j.end())
+    return bad("health_check", "given both at the top level and in workload");
+  if (inner != wl->end() || outer != j.end()) {
+    bool in_workload = inner != wl->end();
+    auto hc = parse_health_check(in_workload ? *inner : *outer,
+                                 in_workload ? "workload.health_check" : "health_check");
+    if (!hc)
+      return hc.error_value();
+    m.health = *hc;
+  }
+  if (auto st = validate_manifest(m); !st)
+    return st.error_value();
+  return m;
+}
+
+json manifest_to_json(const plugin_manifest& m) {
+  json wl = {{"entrypoint", m.workload.entrypoint}};
+  if (!m.workload.env.empty()) {
+    json env = json::object();
+    for (const auto& v : m.workload.env)
+      env[v.key] = v.value;
+    wl["env"] = env;
+  }
+  if (!m.workload.workdir.empty())
+    wl["workdir"] = m.workload.workdir;
+  if (m.health.enabled || !std::holds_alternative<no_check>(m.health.probe)) {
+    json hc = {{"enabled", m.health.enabled}};
+    json timing = {{"interval_seconds", m.health.interval_seconds},
+                   {"timeout_seconds", m.health.timeout_seconds},
+                   {"unhealthy_threshold", m.health.unhealthy_threshold}};
+    if (auto* h = std::get_if<http_check>(&m.health.probe)) {
+      timing["port"] = h->port;
+      timing["path"] = h->path;
+      hc["http"] = timing;
+    } else if (auto* t = std::get_if<tcp_check>(&m.health.probe)) {
+      timing["port"] = t->port;
+      hc["tcp"] = timing;
+    } else if (auto* p = std::get_if<process_check>(&m.health.probe)) {
+      timing["name"] = p->name;
+      hc["process"] = timing;
+    }
+    wl["health_check"] = hc;
+  }
+  json out = {{"name", m.name}, {"version", m.version}, {"runtime", m.runtime},
+              {"workload", wl}};
+  if (!m.description.empty())
+    out["description"] = m.description;
+  if (!m.kernel.empty())
+    out["kernel"] = m.kernel;
+  if (!m.initramfs.empty())
+    out["initramfs"] = m.initramfs;
+  return out;
+}
+
+} // namespace volant::wire

@@ -1,0 +1,54 @@
+#pragma once
+
+// What `volar` shows, computed from the folded state: the JSON replies of the
+// read verbs in docs/protocol.md. Pure (the caller passes `now`), so the views are
+// tested without a daemon.
+
+#include "events/plan.hpp"
+#include "events/state.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+
+namespace volant::wire {
+
+/// Filters of `vms.list`.
+struct vm_filter {
+  std::string deployment; ///< empty: all
+  labels match;           ///< every pair must match (AND)
+};
+
+/// `vms.list` rows (an array of vm objects), ordered by deployment then index.
+nlohmann::json vms_view(const world& w, const vm_filter& filter);
+
+/// One vm object.
+nlohmann::json vm_view(const world& w, const vm_record& vm);
+
+/// One `deployments.list` row: name, plugin, desired, current, ready, created_at,
+/// revision, paused, auto_restart, blocked.
+nlohmann::json deployment_row(const world& w, const deployment_state& d,
+                              const restart_policy& policy);
+
+/// `deployments.list`.
+nlohmann::json deployments_view(const world& w, const restart_policy& policy);
+
+/// `deployments.show`: the row plus spec, vms and the given recent events.
+nlohmann::json deployment_detail(const world& w, const deployment_state& d,
+                                 const restart_policy& policy,
+                                 const nlohmann::json& events);
+
+/// `debug.resources` without the driver's limits (the caller adds "limits").
+nlohmann::json resources_view(const world& w);
+
+/// `plugins.list`.
+nlohmann::json plugins_view(const world& w);
+
+/// "nginx" or "nginx:1.0.0".
+std::string plugin_label(const plugin_ref& ref);
+
+/// Whether a VM counts as READY.
+bool is_ready(const vm_record& vm);
+
+} // namespace volant::wire

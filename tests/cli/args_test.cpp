@@ -1,0 +1,274 @@
+// Command-line values -> request JSON, and the client-side validation that
+// rejects bad input before any request.
+
+#include "cli/args.hpp"
+#include "wire/json.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace volant;
+using namespace volant::cli;
+using json = nlohmann::json;
+
+namespace {
+
+create_args web() {
+  create_args a;
+  a.name = "web";
+  a.plugin = "nginx";
+  return a;
+}
+
+std::string create_error(const create_args& a) {
+  auto spec = build_spec(a);
+  REQUIRE_FALSE(spec.has_value());
+  return spec.error_value().message;
+}
+
+} // namespace
+
+TEST_CASE(
+    "create: labels, env and volumes land in the spec JSON the daemon reads") {
+  auto a = web();
+  a.plugin = "postgres:15";
+  a.replicas = 3;
+  a.cpu = 4;
+  a.memory = 8192;
+  a.labels = {"env=production,tier=backend"};
+  a.env = {"DATABASE_URL=postgresql://postgres@192.168.127.100/mydb",
+           "LOG_LEVEL=info"};
+  a.volumes = {"/var/lib/postgresql/data:persistent", "/srv/cache"};
+  a.no_auto_restart = true;
+  auto spec = build_spec(a);
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  auto req = create_request(*spec);
+  const auto& s = req.at("spec");
+  CHECK(s["name"] == "web");
+  CHECK(s["replicas"] == 3);
+  CHECK(s["auto_restart"] == false);
+  CHECK(s["tmpl"]["plugin"] == json{{"name", "postgres"}, {"version", "15"}});
+  CHECK(s["tmpl"]["cpu"] == 4);
+  CHECK(s["tmpl"]["memory_mib"] == 8192);
+  CHECK(s["tmpl"]["vm_labels"]
+        == json{{"env", "production"}, {"tier", "backend"}});
+  CHECK(
+      s["tmpl"]["env"]
+      == json::array({{{"key", "DATABASE_URL"},
+                       {"value", "postgresql://postgres@192.168.127.100/mydb"}},
+                      {{"key", "LOG_LEVEL"}, {"value", "info"}}}));
+  CHECK(s["tmpl"]["volumes"]
+        == json::array(
+            {{{"host_path", "/var/lib/postgresql/data"}, {"persistent", true}},
+             {{"host_path", "/srv/cache"}, {"persistent", false}}}));
+  CHECK(s["tmpl"]["health"].is_null());
+  CHECK(s["strategy"]["kind"] == "recreate");
+  // What the daemon decodes is what volar meant.
+  auto decoded = wire::spec_from_json(s);
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == *spec);
+}
+
+TEST_CASE(
+    "create: defaults are 1 replica, 1 CPU and 128 MiB with auto-restart") {
+  auto spec = build_spec(web());
+  REQUIRE(spec.has_value());
+  CHECK(spec->replicas == 1);
+  CHECK(spec->tmpl.cpu == 1);
+  CHECK(spec->tmpl.memory_mib == 128);
+  CHECK(spec->auto_restart);
+}
+
+TEST_CASE("create: bad input fails with the core's message") {
+  auto a = web();
+  a.replicas = -3;
+  CHECK(create_error(a) == "replicas must be >= 0, got -3");
+  a = web();
+  a.labels = {"env=prod,tier"};
+  CHECK(create_error(a) == "invalid label 'tier': expected key=value");
+  a = web();
+  a.env = {"1X=2"};
+  CHECK(create_error(a)
+        == "invalid env '1X=2': key '1X' must match [A-Za-z_][A-Za-z0-9_]*");
+  a = web();
+  a.env = {"A=1", "A=2"};
+  CHECK(create_error(a) == "env key 'A' is given twice");
+  a = web();
+  a.labels = {"env=prod", "env=dev"};
+  CHECK(create_error(a).find("is given twice") != std::string::npos);
+  a = web();
+  a.volumes = {"data:persistent"};
+  CHECK(create_error(a)
+        == "invalid volume 'data:persistent': host path must be absolute");
+  a = web();
+  a.cpu = 0;
+  CHECK(create_error(a) == "cpu must be >= 1, got 0");
+  a = web();
+  a.memory = -5;
+  CHECK(create_error(a) == "memory must be >= 1 MiB, got -5");
+  a = web();
+  a.name = "Web";
+  CHECK(create_error(a).starts_with("deployment name 'Web' contains 'W'"));
+  a = web();
+  a.plugin = "nginx:";
+  CHECK(create_error(a) == "plugin reference 'nginx:' has an empty version");
+  a = web();
+  a.replicas = 5'000'000'000;
+  CHECK(create_error(a) == "replicas 5000000000 is out of range");
+}
+
+TEST_CASE("create: strategies are checked as the core checks them") {
+  auto a = web();
+  a.strategy = "rolling";
+  a.max_surge = "25%";
+  a.max_unavailable = "1";
+  auto spec = build_spec(a);
+  REQUIRE(spec.has_value());
+  CHECK(spec->strategy.kind == strategy_kind::rolling);
+  CHECK(spec->strategy.max_surge == int_or_percent{25, true});
+  a.strategy = "bluegreen";
+  CHECK(create_error(a).starts_with("strategy 'bluegreen' is unknown"));
+  a.strategy.reset();
+  CHECK(create_error(a)
+        == "--max-surge and --max-unavailable apply to --strategy rolling");
+  a.strategy = "rolling";
+  a.max_surge = "0";
+  a.max_unavailable = "0";
+  CHECK(create_error(a)
+        == "a rolling update needs max_surge or max_unavailable above 0");
+  a.max_surge = "-1";
+  CHECK(create_error(a).find("is not a count or a percentage")
+        != std::string::npos);
+}
+
+TEST_CASE("scale: negative replicas are refused before any request") {
+  auto req = scale_request("web", 10);
+  REQUIRE(req.has_value());
+  CHECK(*req == json{{"name", "web"}, {"replicas", 10}});
+  auto bad = scale_request("web", -3);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error_value().message == "replicas must be >= 0, got -3");
+  CHECK(bad.error_value().code == ec::invalid_replicas);
+}
+
+TEST_CASE("update: only what was given is sent") {
+  update_args a;
+  a.name = "web";
+  a.plugin = "nginx:v2";
+  a.cpu = 4;
+  a.memory = 2048;
+  auto req = update_request(a);
+  REQUIRE(req.has_value());
+  CHECK(*req
+        == json{{"name", "web"},
+                {"plugin", "nginx:v2"},
+                {"cpu", 4},
+                {"memory", 2048}});
+
+  update_args b;
+  b.name = "web";
+  b.auto_restart = false;
+  b.labels = std::vector<std::string>{"app=myapp,env=prod"};
+  b.env = std::vector<std::string>{"A=1"};
+  req = update_request(b);
+  REQUIRE(req.has_value());
+  CHECK(*req
+        == json{{"name", "web"},
+                {"auto_restart", false},
+                {"labels", {{"app", "myapp"}, {"env", "prod"}}},
+                {"env", json::array({{{"key", "A"}, {"value", "1"}}})}});
+
+  update_args none;
+  none.name = "web";
+  auto empty = update_request(none);
+  REQUIRE_FALSE(empty.has_value());
+  CHECK(empty.error_value().message.starts_with("nothing to update"));
+}
+
+TEST_CASE("update: the spec's rolling update example") {
+  update_args a;
+  a.name = "web";
+  a.plugin = "nginx:v2";
+  a.strategy = "rolling";
+  a.max_surge = "2";
+  a.max_unavailable = "1";
+  CHECK_FALSE(update_needs_current_strategy(a));
+  auto req = update_request(a);
+  REQUIRE(req.has_value());
+  CHECK((*req)["strategy"]
+        == json{{"kind", "rolling"},
+                {"max_surge", {{"value", 2}, {"percent", false}}},
+                {"max_unavailable", {{"value", 1}, {"percent", false}}}});
+}
+
+TEST_CASE("update: --max-surge alone merges with the current strategy") {
+  update_args a;
+  a.name = "web";
+  a.max_surge = "3";
+  CHECK(update_needs_current_strategy(a));
+  update_strategy current;
+  current.kind = strategy_kind::rolling;
+  current.max_unavailable = {1, false};
+  auto req = update_request(a, &current);
+  REQUIRE(req.has_value());
+  CHECK((*req)["strategy"]["max_surge"]["value"] == 3);
+  CHECK((*req)["strategy"]["max_unavailable"]["value"] == 1);
+  update_strategy recreate;
+  auto bad = update_request(a, &recreate);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error_value().message
+        == "--max-surge and --max-unavailable apply to --strategy rolling");
+}
+
+TEST_CASE("update: bad values fail before any request") {
+  update_args a;
+  a.name = "web";
+  a.cpu = 0;
+  CHECK(update_request(a).error_value().message == "cpu must be >= 1, got 0");
+  a.cpu.reset();
+  a.labels = std::vector<std::string>{"env=prod,tier"};
+  CHECK(update_request(a).error_value().message
+        == "invalid label 'tier': expected key=value");
+}
+
+TEST_CASE("vms list: --deployment and --label become the request's filters") {
+  auto req = vms_list_request("web", {"env=prod", "tier=backend"}, false);
+  REQUIRE(req.has_value());
+  CHECK(*req
+        == json{{"deployment", "web"},
+                {"labels", {{"env", "prod"}, {"tier", "backend"}}}});
+  req = vms_list_request("", {}, true);
+  REQUIRE(req.has_value());
+  CHECK(*req == json{{"usage", true}});
+  CHECK_FALSE(vms_list_request("", {"env"}, false).has_value());
+}
+
+TEST_CASE("plugin references split into name and version") {
+  CHECK(*plugin_request("nginx") == json{{"name", "nginx"}});
+  CHECK(*plugin_request("postgres:15")
+        == json{{"name", "postgres"}, {"version", "15"}});
+  CHECK_FALSE(plugin_request("Bad Name").has_value());
+}
+
+TEST_CASE("apply: an existing deployment gets only the fields that differ") {
+  deployment_spec have;
+  have.name = "web";
+  have.replicas = 5;
+  have.tmpl.plugin = {"nginx", "1.0.0"};
+  have.tmpl.cpu = 2;
+  have.tmpl.memory_mib = 1024;
+  auto want = have;
+  want.tmpl.plugin.version.clear(); // "plugin: nginx" matches any version
+  want.replicas = 10;               // scaled separately
+  CHECK(apply_update_request(want, have) == json{{"name", "web"}});
+  want.tmpl.memory_mib = 2048;
+  want.tmpl.vm_labels = {{"tier", "frontend"}};
+  want.tmpl.health = health_check{true, http_check{80, "/health"}, 10, 1, 3};
+  auto req = apply_update_request(want, have);
+  CHECK(req["memory"] == 2048);
+  CHECK(req["labels"] == json{{"tier", "frontend"}});
+  CHECK(req["health"]["probe"]["kind"] == "http");
+  CHECK_FALSE(req.contains("cpu"));
+  CHECK_FALSE(req.contains("plugin"));
+  want.tmpl.plugin.version = "2.0.0";
+  CHECK(apply_update_request(want, have)["plugin"] == "nginx:2.0.0");
+}

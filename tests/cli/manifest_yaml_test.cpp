@@ -1,0 +1,276 @@
+// The spec's "Deployment Manifest (YAML)" read into a deployment_spec.
+
+#include "cli/manifest_yaml.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace volant;
+using volant::cli::deployment_from_yaml;
+
+namespace {
+
+/// The spec's web-deployment.yaml, verbatim.
+constexpr const char* spec_example = R"(apiVersion: volant.io/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: nginx
+    env: production
+spec:
+  replicas: 5
+  plugin: nginx
+  resources:
+    cpu: 2
+    memory: 1024
+  networking:
+    mode: bridge
+  labels:
+    tier: frontend
+  healthCheck:
+    enabled: true
+    http:
+      port: 80
+      path: /health
+      intervalSeconds: 10
+)";
+
+std::string error_of(const std::string& yaml) {
+  auto spec = deployment_from_yaml(yaml);
+  REQUIRE_FALSE(spec.has_value());
+  return spec.error_value().message;
+}
+
+/// A minimal valid manifest with `extra` appended under spec.
+std::string with_spec(const std::string& extra) {
+  return "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+         "spec:\n  plugin: nginx\n"
+         + extra;
+}
+
+} // namespace
+
+TEST_CASE("the spec's web-deployment.yaml parses to the spec it describes") {
+  auto spec = deployment_from_yaml(spec_example);
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  deployment_spec want;
+  want.name = "web";
+  want.replicas = 5;
+  want.tmpl.plugin = {"nginx", ""};
+  want.tmpl.cpu = 2;
+  want.tmpl.memory_mib = 1024;
+  want.tmpl.vm_labels
+      = {{"app", "nginx"}, {"env", "production"}, {"tier", "frontend"}};
+  health_check hc;
+  hc.enabled = true;
+  hc.probe = http_check{80, "/health"};
+  hc.interval_seconds = 10;
+  want.tmpl.health = hc;
+  CHECK(*spec == want);
+}
+
+TEST_CASE(
+    "the spec's short web-cluster example parses with defaults elsewhere") {
+  auto spec = deployment_from_yaml(R"(apiVersion: volant.io/v1
+kind: Deployment
+metadata:
+  name: web-cluster
+spec:
+  replicas: 5
+  plugin: nginx
+  resources:
+    cpu: 2
+    memory: 1024
+)");
+  REQUIRE(spec.has_value());
+  CHECK(spec->name == "web-cluster");
+  CHECK(spec->replicas == 5);
+  CHECK(spec->tmpl.cpu == 2);
+  CHECK(spec->tmpl.memory_mib == 1024);
+  CHECK_FALSE(spec->tmpl.health.has_value());
+  CHECK(spec->auto_restart);
+  CHECK(spec->strategy == update_strategy{});
+}
+
+TEST_CASE("replicas, cpu and memory default as on the command line") {
+  auto spec = deployment_from_yaml(with_spec(""));
+  REQUIRE(spec.has_value());
+  CHECK(spec->replicas == 1);
+  CHECK(spec->tmpl.cpu == 1);
+  CHECK(spec->tmpl.memory_mib == 128);
+}
+
+TEST_CASE("an unknown field is an error naming the field and its line") {
+  CHECK(error_of(with_spec("  replica: 3\n"))
+        == "spec.replica: unknown field (line 7)");
+  CHECK(error_of(with_spec("  healthCheck:\n    http:\n      prot: 80\n"))
+            .starts_with("spec.healthCheck.http.prot: unknown field"));
+  CHECK(
+      error_of(
+          "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+          "  namespace: default\nspec:\n  plugin: nginx\n")
+          .starts_with("metadata.namespace: unknown field"));
+  CHECK(
+      error_of(with_spec("status: {}\n")).starts_with("status: unknown field"));
+  CHECK(error_of(with_spec("  resources:\n    gpu: 1\n"))
+            .starts_with("spec.resources.gpu: unknown field"));
+}
+
+TEST_CASE("bad values name the field") {
+  CHECK(error_of(with_spec("  replicas: -3\n"))
+            .starts_with("spec.replicas: replicas must be >= 0, got -3"));
+  CHECK(error_of(with_spec("  replicas: five\n"))
+            .starts_with("spec.replicas: expected an integer, got 'five'"));
+  CHECK(error_of(with_spec("  replicas: \"5\"\n"))
+            .starts_with("spec.replicas: expected an integer"));
+  CHECK(error_of(with_spec("  resources:\n    cpu: two\n"))
+            .starts_with("spec.resources.cpu: expected an integer, got 'two'"));
+  CHECK(error_of(with_spec("  resources:\n    cpu: 0\n"))
+        == "cpu must be >= 1, got 0");
+  CHECK(error_of(with_spec("  resources:\n    memory: 1GB\n"))
+            .starts_with("spec.resources.memory: expected MiB or a quantity"));
+  CHECK(
+      error_of(with_spec("  networking:\n    mode: host\n"))
+          .starts_with(
+              "spec.networking.mode: only 'bridge' is supported, got 'host'"));
+  CHECK(error_of(with_spec("  labels:\n    env: pro d\n"))
+            .starts_with("spec.labels.env: invalid label 'env=pro d'"));
+  CHECK(error_of(with_spec("  autoRestart: maybe\n"))
+            .starts_with("spec.autoRestart: expected true or false"));
+  CHECK(error_of(with_spec("  healthCheck:\n    http:\n      port: 0\n"))
+            .starts_with("spec.healthCheck.http.port: expected an integer "
+                         "1-65535, got 0"));
+  CHECK(error_of(
+            with_spec(
+                "  healthCheck:\n    http: {port: 80}\n    tcp: {port: 81}\n"))
+            .starts_with(
+                "spec.healthCheck: give exactly one of http, tcp or process"));
+  CHECK(error_of(with_spec("  healthCheck:\n    enabled: true\n"))
+            .starts_with("spec.healthCheck: enabled but none"));
+  CHECK(
+      error_of(
+          "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+          "spec:\n  plugin: Nginx\n")
+          .find("plugin name 'Nginx'")
+      != std::string::npos);
+}
+
+TEST_CASE("document-level mistakes are reported") {
+  CHECK(error_of(with_spec("  plugin: apache\n"))
+        == "spec.plugin: given twice (line 7)");
+  CHECK(error_of("") == "the manifest is empty");
+  CHECK(error_of("kind: Deployment\n  bad: [indent\n")
+            .starts_with("not valid YAML: "));
+  CHECK(error_of("- a\n- b\n").starts_with("manifest: expected a mapping"));
+  CHECK(error_of("apiVersion: volant.io/v1\nmetadata: {name: web}\n")
+            .starts_with("kind: required field is missing"));
+  CHECK(error_of("apiVersion: volant.io/v2\nkind: Deployment\n")
+            .starts_with(
+                "apiVersion: expected volant.io/v1, got 'volant.io/v2'"));
+  CHECK(error_of("apiVersion: volant.io/v1\nkind: Service\n")
+            .starts_with("kind: 'Service' is unknown (expected Deployment)"));
+  CHECK(error_of("apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  "
+                 "name: web\n")
+            .starts_with("spec: required field is missing"));
+  CHECK(
+      error_of(
+          "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  name: web\n"
+          "spec:\n  replicas: 2\n")
+          .starts_with("spec.plugin: required field is missing"));
+  CHECK(error_of(with_spec("") + "---\n" + with_spec(""))
+        == "the manifest holds 2 documents; apply one at a time");
+  CHECK(
+      error_of(
+          "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  name: Web\n"
+          "spec:\n  plugin: nginx\n")
+          .find("deployment name 'Web'")
+      != std::string::npos);
+}
+
+TEST_CASE("a HorizontalPodAutoscaler is refused for now") {
+  CHECK(error_of(R"(apiVersion: volant.io/v1
+kind: HorizontalPodAutoscaler
+metadata:
+  name: web-hpa
+spec:
+  deploymentRef: web
+  minReplicas: 3
+  maxReplicas: 20
+)") == "HorizontalPodAutoscaler is not supported yet");
+}
+
+TEST_CASE("env, volumes, strategy, auto-restart and quantities are read") {
+  auto spec = deployment_from_yaml(with_spec(R"(  resources:
+    memory: 2Gi
+  env:
+    REDIS_URL: redis://192.168.127.50:6379
+    QUEUE_NAME: tasks
+  volumes:
+    - /var/lib/postgresql/data:persistent
+    - hostPath: /srv/cache
+  autoRestart: false
+  strategy:
+    type: RollingUpdate
+    maxSurge: 25%
+    maxUnavailable: 1
+  healthCheck:
+    tcp:
+      port: 5432
+      intervalSeconds: 15
+      timeoutSeconds: 3
+)"));
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  CHECK(spec->tmpl.memory_mib == 2048);
+  REQUIRE(spec->tmpl.env.size() == 2);
+  CHECK(spec->tmpl.env[0]
+        == env_var{"REDIS_URL", "redis://192.168.127.50:6379"});
+  CHECK(spec->tmpl.env[1] == env_var{"QUEUE_NAME", "tasks"});
+  REQUIRE(spec->tmpl.volumes.size() == 2);
+  CHECK(spec->tmpl.volumes[0] == volume{"/var/lib/postgresql/data", true});
+  CHECK(spec->tmpl.volumes[1] == volume{"/srv/cache", false});
+  CHECK_FALSE(spec->auto_restart);
+  CHECK(spec->strategy.kind == strategy_kind::rolling);
+  CHECK(spec->strategy.max_surge == int_or_percent{25, true});
+  CHECK(spec->strategy.max_unavailable == int_or_percent{1, false});
+  REQUIRE(spec->tmpl.health.has_value());
+  CHECK(spec->tmpl.health->probe == probe_kind{tcp_check{5432}});
+  CHECK(spec->tmpl.health->interval_seconds == 15);
+  CHECK(spec->tmpl.health->timeout_seconds == 3);
+}
+
+TEST_CASE("env as a Kubernetes-style list, and its mistakes") {
+  auto spec = deployment_from_yaml(
+      with_spec("  env:\n    - name: A\n      value: \"1\"\n    - B=two=2\n"));
+  REQUIRE(spec.has_value());
+  CHECK(spec->tmpl.env == std::vector<env_var>{{"A", "1"}, {"B", "two=2"}});
+  CHECK(error_of(with_spec("  env:\n    1X: 2\n"))
+            .starts_with("spec.env.1X: invalid env"));
+  CHECK(error_of(with_spec("  env:\n    - A=1\n    - A=2\n"))
+            .starts_with("spec.env[1]: env key 'A' is given twice"));
+  CHECK(
+      error_of(with_spec("  strategy:\n    maxSurge: 2\n"))
+          .starts_with("spec.strategy.maxSurge: applies to type rolling only"));
+  CHECK(error_of(with_spec("  volumes:\n    - data\n"))
+            .starts_with("spec.volumes[0]: invalid volume 'data'"));
+}
+
+TEST_CASE("spec.labels win over metadata.labels on the same key") {
+  auto spec
+      = deployment_from_yaml("apiVersion: volant.io/v1\nkind: "
+                             "Deployment\nmetadata:\n  name: web\n  labels:\n"
+                             "    tier: a\n    app: x\nspec:\n  plugin: "
+                             "nginx:v2\n  labels:\n    tier: b\n");
+  REQUIRE(spec.has_value());
+  CHECK(spec->tmpl.vm_labels == labels{{"app", "x"}, {"tier", "b"}});
+  CHECK(spec->tmpl.plugin == plugin_ref{"nginx", "v2"});
+}
+
+TEST_CASE("a disabled health check overrides the plugin's without a probe") {
+  auto spec
+      = deployment_from_yaml(with_spec("  healthCheck:\n    enabled: false\n"));
+  REQUIRE(spec.has_value());
+  REQUIRE(spec->tmpl.health.has_value());
+  CHECK_FALSE(spec->tmpl.health->enabled);
+}

@@ -1,0 +1,180 @@
+// The real volar binary, without a daemon: one-line errors, exit codes, and
+// input validated before any connection.
+
+#include "support/process.hpp"
+
+#include <doctest/doctest.h>
+
+#include <fstream>
+
+using volant::test::run;
+using volant::test::temp_dir;
+
+namespace {
+
+std::string volar() {
+  return volant::test::binary("VOLAR");
+}
+
+std::size_t lines(const std::string& text) {
+  std::size_t n = 0;
+  for (char c : text)
+    n += c == '\n';
+  return n;
+}
+
+/// volar with `args` against a port where nothing listens and an empty data
+/// dir.
+volant::test::run_result no_daemon(const temp_dir& dir,
+                                   const std::string& args) {
+  return run(volar() + " " + args + " --endpoint 127.0.0.1:1 --data-dir "
+             + dir.path());
+}
+
+} // namespace
+
+TEST_CASE("without a daemon volar says so in one line and exits 3") {
+  temp_dir dir;
+  for (auto args : {"deployments list", "vms list --json", "debug resources",
+                    "deployments scale web --replicas 2", "plugins list"}) {
+    CAPTURE(args);
+    auto r = no_daemon(dir, args);
+    CHECK(r.exit_code == 3);
+    CHECK(lines(r.err) == 1);
+    CHECK(r.err.starts_with("volar: cannot reach volantd at 127.0.0.1:1"));
+    CHECK(r.err.find("volantd --data-dir " + dir.path()) != std::string::npos);
+    CHECK(r.out.empty());
+  }
+}
+
+TEST_CASE("negative replicas are refused before contacting anything") {
+  auto r = run(volar()
+               + " deployments create web --plugin nginx --replicas -3"
+                 " --endpoint 127.0.0.1:1");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: replicas must be >= 0, got -3\n");
+  CHECK(r.out.empty());
+  r = run(volar()
+          + " deployments scale web --replicas=-1 --endpoint 127.0.0.1:1");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: replicas must be >= 0, got -1\n");
+}
+
+TEST_CASE("malformed labels and env are refused before contacting anything") {
+  auto r = run(
+      volar()
+      + " deployments create api --plugin flask-api --labels env=prod,tier"
+        " --endpoint 127.0.0.1:1");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: invalid label 'tier': expected key=value\n");
+  r = run(volar()
+          + " deployments create worker --plugin celery-worker --env REDIS=x"
+            " --env 1X=2 --endpoint 127.0.0.1:1");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err
+        == "volar: invalid env '1X=2': key '1X' must match "
+           "[A-Za-z_][A-Za-z0-9_]*\n");
+  r = run(volar() + " vms list --label env --endpoint 127.0.0.1:1");
+  CHECK(r.exit_code == 1);
+  CHECK(lines(r.err) == 1);
+}
+
+TEST_CASE("the spec's create commands pass validation and only then need the "
+          "daemon") {
+  temp_dir dir;
+  auto r = no_daemon(
+      dir, "deployments create postgres --plugin postgres:15 --replicas 1 "
+           "--cpu 4 --memory 8192 --volume /var/lib/postgresql/data:persistent "
+           "--labels tier=database");
+  CHECK(r.exit_code == 3);
+  r = no_daemon(
+      dir, "deployments create worker --plugin celery-worker --replicas 10 "
+           "--env REDIS_URL=redis://192.168.127.50:6379 --env QUEUE_NAME=tasks "
+           "--env LOG_LEVEL=info");
+  CHECK(r.exit_code == 3);
+  r = no_daemon(dir,
+                "deployments update web --plugin nginx:v2 --strategy rolling "
+                "--max-surge 2 --max-unavailable 1");
+  CHECK(r.exit_code == 3);
+  r = no_daemon(dir, "deployments delete web --force");
+  CHECK(r.exit_code == 3);
+  CHECK(lines(r.err) == 1);
+}
+
+TEST_CASE("usage errors are one line and exit 2") {
+  auto r = run(volar() + " deployments create web");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err
+        == "volar: --plugin is required (see: volar deployments create "
+           "--help)\n");
+  r = run(volar() + " deployments scale web --replicas three");
+  CHECK(r.exit_code == 2);
+  CHECK(lines(r.err) == 1);
+  r = run(volar() + " deployments frobnicate");
+  CHECK(r.exit_code == 2);
+  CHECK(lines(r.err) == 1);
+  r = run(volar() + " deployments update web --auto-restart --no-auto-restart");
+  CHECK(r.exit_code == 2);
+  CHECK(lines(r.err) == 1);
+}
+
+TEST_CASE("help is printed on --help and for a bare command group") {
+  auto r = run(volar() + " --help");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("deployments") != std::string::npos);
+  r = run(volar() + " deployments");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("scale") != std::string::npos);
+  r = run(volar() + " vms list --help");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.find("--show-resources") != std::string::npos);
+}
+
+TEST_CASE("apply reads and checks the manifest before contacting anything") {
+  temp_dir dir;
+  {
+    std::ofstream(dir / "web-hpa.yaml") << "apiVersion: volant.io/v1\n"
+                                           "kind: HorizontalPodAutoscaler\n"
+                                           "metadata:\n  name: web-hpa\n"
+                                           "spec:\n  deploymentRef: web\n";
+    std::ofstream(dir / "bad.yaml")
+        << "apiVersion: volant.io/v1\nkind: Deployment\n"
+           "metadata:\n  name: web\nspec:\n  plugin: nginx\n"
+           "  replicaz: 3\n";
+    std::ofstream(dir / "web.yaml")
+        << "apiVersion: volant.io/v1\nkind: Deployment\n"
+           "metadata:\n  name: web\nspec:\n  plugin: nginx\n";
+  }
+  auto r = no_daemon(dir, "apply -f " + (dir / "web-hpa.yaml"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: HorizontalPodAutoscaler is not supported yet\n");
+  r = no_daemon(dir, "apply -f " + (dir / "bad.yaml"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: spec.replicaz: unknown field (line 7)\n");
+  r = no_daemon(dir, "apply -f " + (dir / "missing.yaml"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.starts_with("volar: cannot read "));
+  r = no_daemon(dir, "apply -f " + (dir / "web.yaml"));
+  CHECK(r.exit_code == 3);
+  CHECK(lines(r.err) == 1);
+}
+
+TEST_CASE("plugins install checks the manifest before contacting anything") {
+  temp_dir dir;
+  std::ofstream(dir / "bad.json") << R"({"name": "nginx", "version": "1.0.0",
+    "workload": {"entrypoint": ["/usr/sbin/nginx"],
+                 "health_check": {"enabled": true, "http": {"port": 0}}}})";
+  auto r = no_daemon(dir, "plugins install --manifest " + (dir / "bad.json"));
+  CHECK(r.exit_code == 1);
+  CHECK(lines(r.err) == 1);
+  CHECK(r.err.starts_with("volar: workload.health_check.http.port: "));
+}
+
+TEST_CASE("version works without a daemon") {
+  temp_dir dir;
+  auto r = no_daemon(dir, "version");
+  CHECK(r.exit_code == 0);
+  CHECK(r.out.starts_with("volar "));
+  CHECK(r.out.find("volantd: not reachable at 127.0.0.1:1")
+        != std::string::npos);
+}

@@ -1,0 +1,81 @@
+// --wait: when to stop following a deployment, and why.
+
+#include "cli/wait.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace volant::cli;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+progress at(std::int64_t desired, std::int64_t current, std::int64_t ready,
+            std::string blocked = "") {
+  return progress{desired, current, ready, std::move(blocked), false};
+}
+
+} // namespace
+
+TEST_CASE(
+    "progress is read from a deployments.show reply and printed as a line") {
+  auto p = progress_of(json{{"name", "web"},
+                            {"desired", 5},
+                            {"current", 5},
+                            {"ready", 3},
+                            {"blocked", ""}});
+  CHECK(p == at(5, 5, 3));
+  CHECK(progress_line("web", p) == "web: 3/5 ready (5 current)");
+  CHECK(progress_of(json{{"blocked", nullptr}}) == at(0, 0, 0));
+}
+
+TEST_CASE("the wait ends when ready and current reach desired") {
+  wait_tracker t("web", 300s);
+  CHECK(t.observe(at(5, 0, 0), 0ms) == wait_tracker::verdict::waiting);
+  CHECK(t.changed());
+  CHECK(t.observe(at(5, 0, 0), 250ms) == wait_tracker::verdict::waiting);
+  CHECK_FALSE(t.changed());
+  CHECK(t.observe(at(5, 5, 3), 500ms) == wait_tracker::verdict::waiting);
+  CHECK(t.changed());
+  // Scaling down: ready == desired is not enough while extra VMs still exist.
+  CHECK(t.observe(at(5, 7, 5), 750ms) == wait_tracker::verdict::waiting);
+  CHECK(t.observe(at(5, 5, 5), 1000ms) == wait_tracker::verdict::done);
+}
+
+TEST_CASE("a deployment blocked for more than 3 s is stuck, with the reason") {
+  wait_tracker t("web", 300s);
+  const std::string why = "insufficient memory: need 4096 MiB, 1024 MiB free";
+  CHECK(t.observe(at(5, 1, 1, why), 1000ms) == wait_tracker::verdict::waiting);
+  CHECK(t.observe(at(5, 1, 1, why), 4000ms) == wait_tracker::verdict::waiting);
+  CHECK(t.observe(at(5, 1, 1, why), 4250ms) == wait_tracker::verdict::failed);
+  CHECK(t.failure() == "web is stuck: " + why);
+}
+
+TEST_CASE("a blocked spell that clears starts the 3 s over") {
+  wait_tracker t("web", 300s);
+  CHECK(t.observe(at(5, 1, 1, "no free address"), 0ms)
+        == wait_tracker::verdict::waiting);
+  CHECK(t.observe(at(5, 2, 1), 2000ms) == wait_tracker::verdict::waiting);
+  CHECK(t.observe(at(5, 2, 1, "no free address"), 2500ms)
+        == wait_tracker::verdict::waiting);
+  CHECK(t.observe(at(5, 2, 1, "no free address"), 5000ms)
+        == wait_tracker::verdict::waiting);
+  CHECK(t.observe(at(5, 2, 1, "no free address"), 5600ms)
+        == wait_tracker::verdict::failed);
+}
+
+TEST_CASE("the wait times out with the last numbers") {
+  wait_tracker t("web", 10s);
+  CHECK(t.observe(at(5, 5, 3), 9999ms) == wait_tracker::verdict::waiting);
+  CHECK(t.observe(at(5, 5, 4), 10s) == wait_tracker::verdict::failed);
+  CHECK(t.failure()
+        == "timed out after 10s waiting for web: 4/5 ready (5 current)");
+}
+
+TEST_CASE("waiting on a paused deployment fails at once") {
+  wait_tracker t("web", 10s);
+  progress p = at(5, 0, 0);
+  p.paused = true;
+  CHECK(t.observe(p, 0ms) == wait_tracker::verdict::failed);
+  CHECK(t.failure().starts_with("web is paused"));
+}

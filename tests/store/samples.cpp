@@ -1,0 +1,268 @@
+#include "samples.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <utility>
+#include <variant>
+
+namespace volant::test {
+
+temp_dir::temp_dir() {
+  char tmpl[] = "/tmp/volant-store-test-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr)
+    throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+plugin_manifest sample_manifest(int n) {
+  plugin_manifest m;
+  m.name = "nginx" + std::to_string(n);
+  m.version = "1." + std::to_string(n) + ".2";
+  m.description = "a web server, ünïcode ok";
+  m.runtime = "qemu";
+  m.kernel = "/var/lib/volant/vmlinux";
+  m.initramfs = "/var/lib/volant/initrd.gz";
+  m.workload.entrypoint = {"/usr/sbin/nginx", "-g", "daemon off;",
+                           "--listen=${VOLANT_IP}"};
+  m.workload.env = {{"B", "2"}, {"A", "1"}, {"EMPTY", ""}};
+  m.workload.workdir = "/srv";
+  m.health.enabled = true;
+  m.health.probe = http_check{static_cast<std::uint16_t>(8080 + n), "/healthz"};
+  m.health.interval_seconds = 7;
+  m.health.timeout_seconds = 3;
+  m.health.unhealthy_threshold = 5;
+  return m;
+}
+
+deployment_spec sample_spec(int n) {
+  deployment_spec s;
+  s.name = "web" + std::to_string(n);
+  s.replicas = 7 + n;
+  s.tmpl.plugin = {"nginx" + std::to_string(n), "1.0.2"};
+  s.tmpl.cpu = 2;
+  s.tmpl.memory_mib = 512;
+  s.tmpl.vm_labels = {{"app", "web"}, {"tier", "frontend"}};
+  s.tmpl.env = {{"Z", "last"}, {"A", "first"}};
+  s.tmpl.volumes = {{"/data/a", true}, {"/data/b", false}};
+  health_check h;
+  h.enabled = true;
+  h.probe = tcp_check{443};
+  h.interval_seconds = 2;
+  h.timeout_seconds = 4;
+  h.unhealthy_threshold = 6;
+  s.tmpl.health = h;
+  s.auto_restart = false;
+  s.strategy.kind = strategy_kind::rolling;
+  s.strategy.max_surge = {25, true};
+  s.strategy.max_unavailable = {2, false};
+  s.paused = true;
+  return s;
+}
+
+vm_record sample_vm(int n) {
+  vm_record vm;
+  vm.name = "web1-" + std::to_string(n);
+  vm.deployment = "web1";
+  vm.index = static_cast<std::uint32_t>(n);
+  vm.host = "host-a";
+  vm.ip = 0xC0A87F02 + static_cast<std::uint32_t>(n);
+  vm.revision = 3;
+  vm.cpu = 2;
+  vm.memory_mib = 256;
+  vm.status = vm_status::unhealthy;
+  vm.handle = {"qemu", 4242 + n, 99999ull + static_cast<std::uint64_t>(n),
+               "/run/volant/qmp-" + std::to_string(n) + ".sock"};
+  vm.restarts = 4;
+  vm.last_exit_code = -9;
+  vm.last_error = "killed by SIGKILL";
+  vm.backoff_ms = 8000;
+  vm.created_at = 1'700'000'000'000'000'001;
+  vm.started_at = 1'700'000'000'000'000'002;
+  vm.ready_at = 1'700'000'000'000'000'003;
+  return vm;
+}
+
+namespace {
+
+constexpr unix_nanos t0 = 1'764'000'000'123'456'789;
+
+event sample(std::in_place_type_t<plugin_installed>) {
+  return plugin_installed{sample_manifest(1), t0 + 1};
+}
+event sample(std::in_place_type_t<plugin_removed>) {
+  return plugin_removed{"nginx", "1.2.3", t0 + 2};
+}
+event sample(std::in_place_type_t<host_configured>) {
+  host_config c{"host-a", 0xC0A87F02, 0xC0A87FFE, 16, 65536, 50, 40};
+  return host_configured{c, t0 + 3};
+}
+event sample(std::in_place_type_t<deployment_created>) {
+  return deployment_created{sample_spec(1), 4, t0 + 4};
+}
+event sample(std::in_place_type_t<deployment_scaled>) {
+  return deployment_scaled{"web1", 3, -2, t0 + 5};
+}
+event sample(std::in_place_type_t<deployment_updated>) {
+  auto spec = sample_spec(2);
+  health_check h;
+  h.enabled = true;
+  h.probe = process_check{"nginx: master"};
+  spec.tmpl.health = h;
+  update_strategy st{strategy_kind::rolling, {3, false}, {50, true}};
+  return deployment_updated{"web1", spec.tmpl, st, 9, t0 + 6};
+}
+event sample(std::in_place_type_t<deployment_auto_restart_set>) {
+  return deployment_auto_restart_set{"web1", false, t0 + 7};
+}
+event sample(std::in_place_type_t<deployment_paused>) {
+  return deployment_paused{"web1", t0 + 8};
+}
+event sample(std::in_place_type_t<deployment_resumed>) {
+  return deployment_resumed{"web1", t0 + 9};
+}
+event sample(std::in_place_type_t<deployment_deleted>) {
+  return deployment_deleted{"web1", t0 + 10};
+}
+event sample(std::in_place_type_t<vm_created>) {
+  return vm_created{"web1-3", "web1", 3,   "host-a", 0xC0A87F05,
+                    2,        4,      768, t0 + 11};
+}
+event sample(std::in_place_type_t<vm_started>) {
+  return vm_started{"web1-3", sample_vm(3).handle, t0 + 12};
+}
+event sample(std::in_place_type_t<vm_adopted>) {
+  return vm_adopted{"web1-3", sample_vm(4).handle, t0 + 13};
+}
+event sample(std::in_place_type_t<vm_ready>) {
+  return vm_ready{"web1-3", t0 + 14};
+}
+event sample(std::in_place_type_t<vm_unhealthy>) {
+  return vm_unhealthy{"web1-3", "connection refused", t0 + 15};
+}
+event sample(std::in_place_type_t<vm_exited>) {
+  return vm_exited{"web1-3", -15, "terminated by SIGTERM", t0 + 16};
+}
+event sample(std::in_place_type_t<vm_start_failed>) {
+  return vm_start_failed{"web1-3", "no such file: /usr/sbin/nginx", t0 + 17};
+}
+event sample(std::in_place_type_t<vm_restart_scheduled>) {
+  return vm_restart_scheduled{"web1-3", "exited with 1", 16000, t0 + 18};
+}
+event sample(std::in_place_type_t<vm_stopped>) {
+  return vm_stopped{"web1-3", t0 + 19};
+}
+event sample(std::in_place_type_t<vm_removed>) {
+  return vm_removed{"web1-3", t0 + 20};
+}
+event sample(std::in_place_type_t<actor_crashed>) {
+  return actor_crashed{"deployment web1", "std::bad_alloc", 3, t0 + 21};
+}
+
+template <std::size_t... Is>
+std::vector<event> all_samples(std::index_sequence<Is...>) {
+  // A missing overload above is a compile error: every alternative has a sample.
+  return {sample(std::in_place_type<std::variant_alternative_t<Is, event>>)...};
+}
+
+} // namespace
+
+std::vector<event> every_event() {
+  return all_samples(std::make_index_sequence<std::variant_size_v<event>>{});
+}
+
+world sample_world() {
+  world w;
+  w.host.configured = true;
+  w.host.config = {"host-a", 0xC0A87F02, 0xC0A87FFE, 16, 65536, 50, 40};
+  for (int i = 0; i < 3; ++i) {
+    auto m = sample_manifest(i);
+    w.plugins.by_name[m.name][m.version] = m;
+    m.version = "2.0";
+    m.health.probe = i == 0 ? probe_kind{no_check{}}
+                            : probe_kind{process_check{"worker"}};
+    w.plugins.by_name[m.name][m.version] = m;
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto s = sample_spec(i);
+    if (i == 1)
+      s.tmpl.health.reset();
+    w.deployments[s.name] = {s, 5ull + static_cast<std::uint64_t>(i),
+                             1'700'000'000'000'000'000 + i,
+                             1'700'000'000'000'000'500 + i};
+  }
+  for (int i = 0; i < 5; ++i) {
+    auto vm = sample_vm(i);
+    vm.status = static_cast<vm_status>(i * 2);
+    w.host.leases[vm.ip] = vm.name;
+    w.host.memory_used_mib += vm.memory_mib;
+    w.host.cpu_used += vm.cpu;
+    w.vms[vm.name] = vm;
+  }
+  w.last_seq = 123456;
+  w.last_at = 1'764'000'000'999'999'999;
+  return w;
+}
+
+std::vector<event> valid_history(int n) {
+  std::vector<event> out;
+  unix_nanos at = t0;
+  auto next = [&] { return at += 1000; };
+  host_config host{"local", 0x7F000102, 0x7F0001FE, 64, 1 << 20, 200, 100};
+  out.push_back(host_configured{host, next()});
+  for (int p = 0; p < 3; ++p)
+    out.push_back(plugin_installed{sample_manifest(p), next()});
+  std::vector<std::string> live; // VM names, in creation order
+  std::uint32_t ip = host.pool_first;
+  for (int d = 0; static_cast<int>(out.size()) < n; ++d) {
+    auto spec = sample_spec(d % 3);
+    spec.name = "dep" + std::to_string(d);
+    spec.replicas = 3;
+    out.push_back(deployment_created{spec, 1, next()});
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      auto name = vm_name(spec.name, i);
+      out.push_back(vm_created{name, spec.name, i, "local", ip++, 1, 1, 64,
+                               next()});
+      out.push_back(vm_started{name, {"process", 1000 + d, 5u + i, ""}, next()});
+      out.push_back(vm_ready{name, next()});
+      live.push_back(name);
+    }
+    out.push_back(deployment_scaled{spec.name, 3, 2, next()});
+    out.push_back(vm_stopped{live.back(), next()});
+    out.push_back(vm_removed{live.back(), next()});
+    live.pop_back();
+    if (d % 2 == 1) {
+      out.push_back(vm_exited{live.front(), 1, "exit 1", next()});
+      out.push_back(
+        vm_restart_scheduled{live.front(), "exited", 1000, next()});
+      out.push_back(deployment_paused{spec.name, next()});
+      out.push_back(deployment_resumed{spec.name, next()});
+    }
+    if (d % 4 == 3) {
+      auto victim = "dep" + std::to_string(d - 1);
+      out.push_back(deployment_deleted{victim, next()});
+      for (auto it = live.begin(); it != live.end();)
+        if (it->rfind(victim + "-", 0) == 0) {
+          out.push_back(vm_removed{*it, next()});
+          it = live.erase(it);
+        } else {
+          ++it;
+        }
+    }
+  }
+  return out;
+}
+
+world fold(const std::vector<recorded_event>& recs) {
+  world w;
+  for (const auto& r : recs)
+    apply(w, r);
+  return w;
+}
+
+} // namespace volant::test
