@@ -58,6 +58,7 @@ using exited_atom = caf::atom_constant<caf::atom("exited")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using sample_atom = caf::atom_constant<caf::atom("sample")>;
 
 /// The single writer of the event log.
 using journal_actor = caf::typed_actor<
@@ -105,6 +106,16 @@ using vm_actor = caf::typed_actor<
   /// Live state as JSON.
   caf::replies_to<inspect_atom>::with<std::string>>;
 
+/// One per running VM with a health check: checks on a timer through the shared
+/// prober and journals transitions only (ready, unhealthy), never every sample.
+using probe_actor = caf::typed_actor<
+  /// Time for the next check.
+  caf::reacts_to<tick_atom>,
+  /// A check finished.
+  caf::reacts_to<sample_atom, probe_sample>,
+  /// Live state as JSON: verdict, runs, the latest samples.
+  caf::replies_to<inspect_atom>::with<std::string>>;
+
 } // namespace volant
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::event_batch)
@@ -113,3 +124,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::command)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::plan)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::launch_info)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::runtime::exit_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::probe_sample)

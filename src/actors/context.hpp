@@ -6,6 +6,7 @@
 #include "events/plan.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/exit_watcher.hpp"
+#include "runtime/prober.hpp"
 #include "store/journal.hpp"
 
 #include <chrono>
@@ -18,6 +19,7 @@ struct daemon_context {
   store::journal* store = nullptr;
   runtime::driver* driver = nullptr;
   runtime::exit_watcher* watcher = nullptr;
+  runtime::prober* prober = nullptr;
   restart_policy policy;
   std::chrono::milliseconds stop_grace{10000};
   std::chrono::milliseconds reconcile_every{2000};

@@ -1,6 +1,7 @@
 #include "actors/vm.hpp"
 
 #include "actors/log.hpp"
+#include "actors/probe.hpp"
 #include "actors/wire_error.hpp"
 #include "events/launch.hpp"
 #include "wire/json.hpp"
@@ -50,8 +51,27 @@ void watch(self_ptr self) {
     VLOG_WARN(vm_of(self), "cannot watch pid {}: {}", h.pid, st.error_value().message);
 }
 
+/// Starts checking the running workload, if the VM has a health check.
+void start_probe(self_ptr self) {
+  auto& st = self->state;
+  if (!st.info.health.enabled || st.prober)
+    return;
+  st.prober = self->spawn<caf::linked>(probe, st.ctx, st.controller, vm_of(self),
+                                       st.info.vm.ip, st.handle, st.info.health);
+}
+
+void stop_probe(self_ptr self) {
+  auto& st = self->state;
+  if (!st.prober)
+    return;
+  self->unlink_from(st.prober);
+  self->send_exit(st.prober, caf::exit_reason::user_shutdown);
+  st.prober = nullptr;
+}
+
 void begin_stop(self_ptr self) {
   auto& st = self->state;
+  stop_probe(self);
   st.phase = vm_phase::stopping;
   if (auto ok_ = st.ctx->driver->terminate(st.handle); !ok_)
     VLOG_WARN(vm_of(self), "terminate failed: {}", ok_.error_value().message);
@@ -89,6 +109,8 @@ void launch(self_ptr self, const launch_info& info) {
   report(self, record_vm_started{vm, st.handle}, [=] {
     if (ready_now)
       report(self, record_vm_ready{vm_of(self)});
+    else if (self->state.phase == vm_phase::running)
+      start_probe(self); // after vm_started: a verdict must follow the start
   });
   if (st.stop_when_started) {
     st.stop_when_started = false;
@@ -120,6 +142,7 @@ void on_exited(self_ptr self, const runtime::exit_status& s) {
   if (s.pid != st.handle.pid || st.phase == vm_phase::idle)
     return; // a previous run's exit
   const auto& vm = vm_of(self);
+  stop_probe(self);
   log_marker(self, s.reason);
   if (st.phase == vm_phase::stopping) {
     st.phase = vm_phase::idle;
@@ -154,6 +177,7 @@ void adopt(self_ptr self) {
     watch(self);
     VLOG_INFO(rec.name, "adopted pid {}", rec.handle.pid);
     report(self, record_vm_adopted{rec.name, rec.handle});
+    start_probe(self);
   } else {
     report(self, record_vm_exited{rec.name, 0,
                                   "not running when the daemon came back (exit status "
@@ -184,6 +208,22 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
   st.ctx = ctx;
   st.info = std::move(info);
   st.controller = std::move(controller);
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    auto& st = self->state;
+    if (st.prober && msg.source == st.prober.address()) {
+      // The probe crashed: the workload is untouched; check it anew.
+      auto reason = self->system().render(msg.reason);
+      VLOG_WARN(vm_of(self), "probe crashed ({}), restarting it", reason);
+      st.prober = nullptr;
+      caf::anon_send(st.controller, command_atom::value,
+                     command{record_actor_crash{"probe/" + vm_of(self), reason,
+                                                ++st.probe_crashes}});
+      if (st.phase == vm_phase::running)
+        start_probe(self);
+      return;
+    }
+    self->quit(msg.reason);
+  });
   adopt(self);
   self->attach_functor([ctx, self] {
     // The workload outlives its actor; only the watch ends here.

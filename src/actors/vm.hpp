@@ -23,6 +23,8 @@ struct vm_actor_state {
   std::uint64_t restart_backoff_ms = 0;
   std::uint64_t stop_generation = 0;
   std::uint32_t starts = 0;
+  probe_actor prober;          ///< while running with a health check
+  std::uint32_t probe_crashes = 0;
   static inline const char* name = "vm";
 };
 

@@ -9,6 +9,7 @@
 #include "daemon/host.hpp"
 #include "runtime/exit_watcher.hpp"
 #include "runtime/process_driver.hpp"
+#include "runtime/prober.hpp"
 #include "store/journal.hpp"
 #include "store/paths.hpp"
 
@@ -126,9 +127,11 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   runtime::exit_watcher watcher;
+  runtime::prober prober;
   runtime::process_driver driver{runtime::cgroups{"/sys/fs/cgroup", cgroup_group(ctx.data_dir)}};
   ctx.driver = &driver;
   ctx.watcher = &watcher;
+  ctx.prober = &prober;
   ctx.stop_grace = std::chrono::milliseconds(opts.stop_grace_ms);
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
   ctx.snapshot_every = opts.snapshot_every;

@@ -131,6 +131,20 @@ inline constexpr std::size_t probe_history = 8;
 std::optional<event> observe(probe_state& state, const std::string& vm,
                              const health_check& check, const probe_sample& sample);
 
+/// Probing while a workload starts: until the first verdict a probe checks every
+/// `startup_probe_ms` so that READY follows readiness closely, and its failures do
+/// not count until the start-up grace (interval x threshold, as Kubernetes'
+/// startupProbe) is over: a slow starter is not restarted for being slow.
+inline constexpr std::uint64_t startup_probe_ms = 200;
+
+/// Milliseconds until the next check.
+std::uint64_t probe_delay_ms(const probe_state& state, const health_check& check);
+
+/// Whether a failed sample, `ms_since_start` after the workload started, counts
+/// toward the unhealthy threshold.
+bool failure_counts(const probe_state& state, const health_check& check,
+                    std::uint64_t ms_since_start);
+
 /// The health check in force for a deployment: its override or its plugin's.
 health_check effective_health_check(const world& w, const deployment_state& d);
 

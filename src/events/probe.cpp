@@ -31,4 +31,20 @@ std::optional<event> observe(probe_state& state, const std::string& vm,
   return event{vm_unhealthy{vm, sample.error, sample.at}};
 }
 
+std::uint64_t probe_delay_ms(const probe_state& state, const health_check& check) {
+  std::uint64_t interval = std::uint64_t{check.interval_seconds} * 1000;
+  if (state.verdict == probe_verdict::unknown)
+    return std::min(interval, startup_probe_ms);
+  return interval;
+}
+
+bool failure_counts(const probe_state& state, const health_check& check,
+                    std::uint64_t ms_since_start) {
+  if (state.verdict != probe_verdict::unknown)
+    return true;
+  std::uint64_t grace = std::uint64_t{check.interval_seconds} * 1000
+                        * std::max<std::uint32_t>(check.unhealthy_threshold, 1);
+  return ms_since_start >= grace;
+}
+
 } // namespace volant

@@ -1,7 +1,8 @@
 #pragma once
 
 // FlatBuffers codec between core values and the on-disk / wire format of
-// schemas/*.fbs. The generated headers are included only by codec.cpp. `unpack_*`
+// schemas/*.fbs. The generated headers are included only inside src/store
+// (codec.cpp, and codec_types.{hpp,cpp} for the shared domain tables). `unpack_*`
 // always runs the FlatBuffers verifier and checks the file identifier first, and its
 // errors name the missing or bad field (ec::corrupt_record / ec::unsupported_version).
 
@@ -18,7 +19,10 @@ namespace volant::store {
 /// Encodes one committed event as an `EventEnvelope` (identifier "VEVT").
 std::vector<std::uint8_t> pack_event(const recorded_event& rec);
 
-/// Decodes and verifies an `EventEnvelope`.
+/// Decodes and verifies an `EventEnvelope`. Errors: ec::corrupt_record naming
+/// the event kind and field path (e.g. "event vm_created: missing field
+/// 'name'"); ec::unsupported_version for an unknown union tag, enum value or
+/// newer envelope version. Any alignment of `bytes` is accepted.
 expected<recorded_event> unpack_event(std::span<const std::uint8_t> bytes);
 
 /// Encodes the whole state as a `Snapshot` (identifier "VSNP").

@@ -94,3 +94,31 @@ TEST_CASE("a probe keeps only the latest samples") {
   CHECK(s.recent.front().at == 20 - static_cast<unix_nanos>(probe_history) + 1);
   CHECK(s.recent.back().at == 20);
 }
+
+TEST_CASE("a starting probe checks fast and then at the check's interval") {
+  health_check check;
+  check.enabled = true;
+  check.probe = http_check{};
+  check.interval_seconds = 10;
+  probe_state s;
+  CHECK(probe_delay_ms(s, check) == startup_probe_ms);
+  (void) observe(s, "web-0", check, ok_at(1));
+  CHECK(probe_delay_ms(s, check) == 10000);
+  check.interval_seconds = 1;
+  probe_state fresh;
+  CHECK(probe_delay_ms(fresh, check) == 200);
+}
+
+TEST_CASE("failures during the start-up grace do not count toward the threshold") {
+  health_check check;
+  check.enabled = true;
+  check.probe = http_check{};
+  check.interval_seconds = 2;
+  check.unhealthy_threshold = 3;
+  probe_state s;
+  CHECK_FALSE(failure_counts(s, check, 0));
+  CHECK_FALSE(failure_counts(s, check, 5999));
+  CHECK(failure_counts(s, check, 6000));
+  (void) observe(s, "web-0", check, ok_at(1));
+  CHECK(failure_counts(s, check, 0)); // once healthy, every failure counts
+}

@@ -1,0 +1,159 @@
+#pragma once
+
+// End-to-end fixture: a real `volantd` started as a child process on a fresh data
+// directory (its own IP pool 127.78.N.0/24, an ephemeral control port), driven
+// with the real `volar`. On destruction every deployment is deleted, the daemon
+// stopped and any workload process still around killed, so that nothing leaks
+// from one test into the next.
+
+#include "support/process.hpp"
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace volant::e2e {
+
+using json = nlohmann::json;
+using test::run_result;
+using namespace std::chrono_literals;
+
+std::string volantd_bin();
+std::string volar_bin();
+std::string replay_bin();
+std::string examples_dir();
+
+/// Single-quotes `s` for /bin/sh.
+std::string sh_quote(const std::string& s);
+
+/// Polls `pred` every `every` until it holds or `timeout` passes; true if it held.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 20s,
+                std::chrono::milliseconds every = 100ms);
+
+struct http_reply {
+  int status = 0;
+  std::string body;
+};
+
+/// GET http://ip:port/path with a short timeout; nullopt when nothing answers.
+std::optional<http_reply> http_get(const std::string& ip, int port, const std::string& path,
+                                   std::chrono::milliseconds timeout = 2s);
+
+/// The body of GET ip:80/path once it answers 200 within `timeout`, else "".
+std::string http_body_eventually(const std::string& ip, const std::string& path = "/",
+                                 std::chrono::milliseconds timeout = 10s);
+
+/// True while /proc/PID exists and the process is not a zombie.
+bool pid_alive(int pid);
+
+/// Number of TCP sockets listening on ip:port (from /proc/net/tcp).
+int listeners_on(const std::string& ip, int port);
+
+/// Pids of live processes whose environment has `key` = `value` exactly.
+std::vector<int> pids_with_env(const std::string& key, const std::string& value);
+
+/// Lines of `text` (without the newline), empty lines dropped.
+std::vector<std::string> lines_of(const std::string& text);
+
+/// Whitespace-separated fields of `line`.
+std::vector<std::string> fields_of(const std::string& line);
+
+/// True if `err` is exactly one non-empty line (ending with a newline).
+bool one_line(const std::string& err);
+
+/// A manifest for a workload without a health check (READY as soon as it runs):
+/// busybox httpd on ${VOLANT_IP}:80 serving / (the VM name) and /env.txt (the
+/// workload's environment, sorted).
+json httpd_manifest(const std::string& name = "e2e-httpd");
+
+class daemon {
+public:
+  struct options {
+    /// The third octet of the pool 127.78.N.0/24: distinct per test.
+    int pool_octet = 1;
+    std::int64_t memory_mib = 8192;
+    int cpus = 16;
+    int reconcile_ms = 500;
+    int stop_grace_ms = 2000;
+    std::vector<std::string> extra; // more volantd flags
+  };
+
+  explicit daemon(options opts);
+  ~daemon();
+  daemon(const daemon&) = delete;
+  daemon& operator=(const daemon&) = delete;
+
+  /// Starts volantd on the data directory (again, after kill9/stop) and waits until
+  /// it wrote its endpoint.
+  void start();
+  /// SIGKILL, as a crash: the workloads keep running.
+  void kill9();
+  /// SIGTERM, then SIGKILL after a few seconds.
+  void stop();
+  int pid() const { return pid_; }
+  bool running() const { return pid_ > 0; }
+  options& opts() { return opts_; }
+
+  const std::string& dir() const { return dir_.path(); }
+  /// The data directory's volantd log (stderr of every run).
+  std::string log() const;
+  /// The last lines of the log, for failure messages.
+  std::string log_tail(std::size_t lines = 40) const;
+
+  /// 127.78.N.host
+  std::string ip(int host) const;
+  std::string pool() const;
+
+  /// `volar --data-dir D ARGS` (stdin from /dev/null); `env` is prefixed, e.g.
+  /// "VOLANT_TOKEN=wrong".
+  run_result volar(const std::string& args, const std::string& env = "") const;
+  /// As volar(), and CHECKs exit 0 (stderr in the message). Returns stdout.
+  std::string ok(const std::string& args) const;
+  /// `ARGS --json`, CHECKs exit 0, parsed.
+  json get_json(const std::string& args) const;
+
+  json deployments() const { return get_json("deployments list"); }
+  /// The deployment's `deployments list` entry, or null.
+  json deployment(const std::string& name) const;
+  /// `vms list --json ARGS`; pids are remembered for cleanup.
+  json vms(const std::string& args = "") const;
+  /// The VM's `vms list` entry, or null.
+  json vm(const std::string& name) const;
+
+  /// Writes `manifest` to the data dir's parent-free temp area and installs it.
+  void install(const json& manifest);
+  /// Installs a manifest file (e.g. examples/plugins/nginx.manifest.json).
+  void install_file(const std::string& path);
+
+  /// Polls until `deployments list` shows desired == current == ready == n and
+  /// `vms list --deployment name` has exactly n VMs, all with a pid.
+  bool settled(const std::string& name, int n, std::chrono::milliseconds timeout = 30s) const;
+
+  /// Processes of this daemon's workloads: in its cgroups or with its VM dirs in
+  /// their environment.
+  std::vector<int> workload_pids() const;
+  /// Processes of one VM (its VOLANT_VM_NAME under this data dir).
+  std::vector<int> vm_pids(const std::string& vm) const;
+
+  /// The temp area next to the data dir (for manifests and scripts).
+  std::string scratch(const std::string& name) const { return files_ / name; }
+
+private:
+  void cleanup();
+  std::string cgroup_group() const;
+
+  options opts_;
+  test::temp_dir dir_;
+  test::temp_dir files_;
+  int pid_ = -1;
+  mutable std::set<int> seen_pids_;
+};
+
+} // namespace volant::e2e

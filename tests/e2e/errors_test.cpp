@@ -1,0 +1,130 @@
+// Bad inputs: one line on stderr, a non-zero exit, and nothing changed.
+
+#include "e2e/e2e.hpp"
+
+#include <fstream>
+
+namespace volant::e2e {
+
+namespace {
+
+/// What a user could see change: deployments, VMs (pids included), plugins.
+std::string snapshot(const daemon& d) {
+  json out = json::object();
+  for (const auto& dep : d.deployments())
+    out["deployments"].push_back({dep["name"], dep["desired"], dep["current"], dep["ready"],
+                                  dep["created_at"], dep.value("revision", json())});
+  for (const auto& vm : d.vms())
+    out["vms"].push_back({vm["name"], vm["ip"], vm["status"], vm["pid"], vm["restarts"],
+                          vm["labels"], vm["memory"], vm["cpu"]});
+  for (const auto& p : d.get_json("plugins list"))
+    out["plugins"].push_back(p.value("name", "") + ":" + p.value("version", ""));
+  return out.dump();
+}
+
+struct rejected {
+  const daemon& d;
+  std::string before;
+
+  explicit rejected(const daemon& dd) : d(dd), before(snapshot(dd)) {}
+
+  /// Runs volar ARGS, expects a refusal as one line naming `needle`, no change.
+  void operator()(const std::string& args, const std::string& needle,
+                  const std::string& env = "") {
+    CAPTURE(args);
+    auto r = d.volar(args, env);
+    CHECK(r.exit_code != 0);
+    CHECK_MESSAGE(one_line(r.err), "stderr: [" << r.err << "]");
+    CHECK_MESSAGE(r.err.rfind("volar: ", 0) == 0, r.err);
+    CHECK_MESSAGE(r.err.find(needle) != std::string::npos, "stderr: " << r.err);
+    CHECK_MESSAGE(r.out.empty(), "stdout: " << r.out);
+    CHECK(snapshot(d) == before);
+  }
+};
+
+} // namespace
+
+TEST_CASE("Over-capacity memory is refused with the numbers and nothing is created") {
+  daemon d({.pool_octet = 41, .memory_mib = 1024});
+  d.install(httpd_manifest());
+  rejected check(d);
+  check("deployments create big --plugin e2e-httpd --replicas 3 --memory 512",
+        "insufficient memory: need 1536 MiB, 1024 MiB free");
+  CHECK(d.volar("deployments create big --plugin e2e-httpd --replicas 3 --memory 512")
+            .err == "volar: insufficient memory: need 1536 MiB, 1024 MiB free\n");
+  CHECK(d.deployments().empty());
+  CHECK(d.vms().empty());
+
+  // Exactly at capacity is fine; one MiB more on top is not.
+  REQUIRE(d.volar("deployments create fits --plugin e2e-httpd --replicas 2 --memory 512 --wait "
+                  "--timeout 30")
+              .exit_code == 0);
+  rejected full(d);
+  full("deployments create more --plugin e2e-httpd --replicas 1 --memory 1",
+       "insufficient memory: need 1 MiB, 0 MiB free");
+  full("deployments scale fits --replicas 3", "insufficient memory: need 512 MiB, 0 MiB free");
+  CHECK(d.settled("fits", 2, 5s));
+}
+
+TEST_CASE("Bad inputs give one line on stderr, a non-zero exit and change nothing") {
+  daemon d({.pool_octet = 42, .memory_mib = 4096});
+  d.install(httpd_manifest());
+  REQUIRE(d.volar("deployments create web --plugin e2e-httpd --replicas 2 --wait --timeout 30")
+              .exit_code == 0);
+  rejected check(d);
+
+  SUBCASE("unknown plugin") {
+    check("deployments create x --plugin nope --replicas 1", "nope");
+    check("deployments create x --plugin nope --replicas 1", "not installed");
+  }
+  SUBCASE("negative replicas") {
+    check("deployments create x --plugin e2e-httpd --replicas -3", "replicas must be >= 0");
+    check("deployments scale web --replicas -1", "replicas must be >= 0");
+  }
+  SUBCASE("malformed labels") {
+    check("deployments create x --plugin e2e-httpd --labels env", "env");
+    check("deployments create x --plugin e2e-httpd --labels =prod", "label");
+    check("deployments create x --plugin e2e-httpd --labels env=prod,env=dev", "env");
+    check("vms list --label tier", "tier");
+  }
+  SUBCASE("replicas over the limit of 100") {
+    check("deployments create x --plugin e2e-httpd --replicas 101", "100");
+    check("deployments scale web --replicas 101", "100");
+  }
+  SUBCASE("a bad token") {
+    check("deployments list", "token", "VOLANT_TOKEN=wrong");
+    check("deployments scale web --replicas 5", "token", "VOLANT_TOKEN=wrong");
+    check("deployments delete web --force", "token", "VOLANT_TOKEN=wrong");
+  }
+  SUBCASE("unknown deployment and duplicate name") {
+    check("deployments scale nothere --replicas 2", "nothere");
+    check("deployments delete nothere --force", "nothere");
+    check("deployments create web --plugin e2e-httpd --replicas 1", "already exists");
+  }
+  SUBCASE("a manifest without an entrypoint names the field") {
+    auto path = d.scratch("broken.json");
+    std::ofstream(path) << R"({"name": "broken", "version": "1.0.0", "runtime": "process",
+                              "workload": {}})";
+    check("plugins install --manifest " + sh_quote(path), "entrypoint");
+  }
+  SUBCASE("no daemon at the endpoint") {
+    auto r = d.volar("--endpoint 127.0.0.1:1 deployments list");
+    CHECK(r.exit_code == 3);
+    CHECK_MESSAGE(one_line(r.err), r.err);
+    CHECK(r.err.find("cannot reach volantd at 127.0.0.1:1") != std::string::npos);
+    CHECK(r.err.find("volantd --data-dir") != std::string::npos); // how to start it
+    CHECK(r.out.empty());
+    check("--endpoint 127.0.0.1:1 deployments scale web --replicas 5", "cannot reach volantd");
+  }
+}
+
+TEST_CASE("volar without a daemon says so and how to start it") {
+  test::temp_dir empty;
+  auto r = test::run(sh_quote(volar_bin()) + " --data-dir " + sh_quote(empty.path())
+                     + " --endpoint 127.0.0.1:1 vms list </dev/null");
+  CHECK(r.exit_code == 3);
+  CHECK_MESSAGE(one_line(r.err), r.err);
+  CHECK(r.err.find("volantd --data-dir " + empty.path()) != std::string::npos);
+}
+
+} // namespace volant::e2e
