@@ -9,7 +9,7 @@ packages=(
   libcaf-dev librocksdb-dev libflatbuffers-dev flatbuffers-compiler
   libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev
   libcli11-dev nlohmann-json3-dev libsqlite3-dev
-  jq curl python3 busybox procps iproute2
+  jq curl python3 busybox procps iproute2 nginx
 )
 
 missing=()
@@ -21,9 +21,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "setup: installing ${missing[*]}"
+  # Packages with services (nginx) must not start them: the example plugins run
+  # their own nginx per replica, and a system one on *:80 would take their port.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod +x "$policy"
+    created_policy=1
+  fi
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   $sudo env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$created_policy" ] || $sudo rm -f "$policy"
 fi
 
 if [ ! -f build/build.ninja ]; then

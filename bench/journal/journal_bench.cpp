@@ -480,6 +480,30 @@ replay_result bench_replay(const fs::path& dir, std::uint64_t n,
                           + fmt(open_s, 3) + " s; "
                           + std::to_string(live.vms.size()) + " VMs live"});
 
+  // The same log through read() with a visitor that does nothing: what reading,
+  // verifying and decoding cost without apply().
+  std::vector<double> read_secs;
+  cpu.clear();
+  for (int i = 0; i < runs; ++i) {
+    std::uint64_t seen = 0;
+    auto c0 = thread_cpu_seconds();
+    t0 = clock_type::now();
+    auto st = j->read(1, store::max_seq, [&](const recorded_event&) {
+      ++seen;
+      return true;
+    });
+    read_secs.push_back(since(t0));
+    cpu.push_back(thread_cpu_seconds() - c0);
+    if (!st || seen != n)
+      die("read() of the replay log failed or was short");
+  }
+  auto read_s = median(read_secs);
+  out.rows.push_back(
+      {"replay: read() only (verify+decode, no apply)", "1", grouped(n),
+       fmt(read_s, 3),
+       grouped(static_cast<std::uint64_t>(static_cast<double>(n) / read_s)),
+       "-", "-", runs_note(read_secs)});
+
   if (auto st = j->write_snapshot(at_snapshot); !st)
     die("write_snapshot: " + st.error_value().message);
   auto snap = time_loads("with a snapshot");

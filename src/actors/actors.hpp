@@ -59,9 +59,14 @@ using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
+using crash_atom = caf::atom_constant<caf::atom("crash")>;
 
 /// The single writer of the event log.
 using journal_actor = caf::typed_actor<
+  /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
+  /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
+  /// pass it on to the child that leads there.
+  caf::reacts_to<crash_atom, std::string>,
   /// Appends atomically; replies once durable (group-committed with other appends).
   caf::replies_to<append_atom, event_batch>::with<record_batch>,
   /// Committed records with seq >= from, at most `limit`.
@@ -71,6 +76,10 @@ using journal_actor = caf::typed_actor<
 
 /// Holds the folded state, decides every command, parents the deployments.
 using controller_actor = caf::typed_actor<
+  /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
+  /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
+  /// pass it on to the child that leads there.
+  caf::reacts_to<crash_atom, std::string>,
   /// decide -> append -> apply; replies with the committed events.
   caf::replies_to<command_atom, command>::with<record_batch>,
   /// Read-only views (docs/protocol.md verb + JSON args) -> JSON.
@@ -84,6 +93,10 @@ using controller_actor = caf::typed_actor<
 
 /// One per deployment: runs the reconcile loop and parents its VM actors.
 using deployment_actor = caf::typed_actor<
+  /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
+  /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
+  /// pass it on to the child that leads there.
+  caf::reacts_to<crash_atom, std::string>,
   /// Something about this deployment changed: reconcile soon.
   caf::reacts_to<changed_atom>,
   /// Timer and explicit trigger of one reconcile round.
@@ -93,6 +106,10 @@ using deployment_actor = caf::typed_actor<
 
 /// One per replica: drives the driver for it.
 using vm_actor = caf::typed_actor<
+  /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
+  /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
+  /// pass it on to the child that leads there.
+  caf::reacts_to<crash_atom, std::string>,
   /// Launch (no-op if running or starting).
   caf::reacts_to<start_atom>,
   /// Stop; with `true` also remove the VM (then the actor quits).
@@ -109,6 +126,10 @@ using vm_actor = caf::typed_actor<
 /// One per running VM with a health check: checks on a timer through the shared
 /// prober and journals transitions only (ready, unhealthy), never every sample.
 using probe_actor = caf::typed_actor<
+  /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
+  /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
+  /// pass it on to the child that leads there.
+  caf::reacts_to<crash_atom, std::string>,
   /// Time for the next check.
   caf::reacts_to<tick_atom>,
   /// A check finished.

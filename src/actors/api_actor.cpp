@@ -1,6 +1,7 @@
 #include "actors/api_actor.hpp"
 
 #include "actors/auth.hpp"
+#include "actors/crash.hpp"
 #include "actors/log.hpp"
 #include "actors/requests.hpp"
 #include "actors/wire_error.hpp"
@@ -57,6 +58,16 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx,
       if (args.is_discarded() || !args.is_object())
         return to_caf({ec::invalid_argument, "request arguments are not a JSON object"});
       VLOG_DEBUG("api", "{} {}", verb, args_text);
+      if (verb == "debug.crash") {
+        if (!ctx->crash_hook)
+          return to_caf({ec::invalid_argument,
+                         "debug.crash needs volantd --enable-crash-hook (a test hook)"});
+        auto path = args.value("actor", std::string{});
+        if (path == "api")
+          crash_now(path);
+        self->send(controller, crash_atom::value, path);
+        return std::string("{}");
+      }
       if (verb == "vms.logs") {
         auto chunk = read_log(*ctx, args);
         if (!chunk)

@@ -25,6 +25,7 @@ struct daemon_context {
   std::chrono::milliseconds reconcile_every{2000};
   std::uint64_t snapshot_every = 10000; ///< events between snapshots
   std::string token;
+  bool crash_hook = false; ///< route debug.crash (tests only)
   std::string version = "0.1.0";
   std::int64_t started_at = 0;
 

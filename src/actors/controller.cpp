@@ -1,5 +1,6 @@
 #include "actors/controller.hpp"
 
+#include "actors/crash.hpp"
 #include "actors/deployment.hpp"
 #include "actors/log.hpp"
 #include "actors/queries.hpp"
@@ -156,13 +157,28 @@ controller(controller_actor::stateful_pointer<controller_state> self,
       return std::move(*reply);
     },
     [=](plan_atom, const std::string& name) -> plan {
-      return reconcile(self->state.w, name, self->state.ctx->policy);
+      return reconcile(self->state.w, name, self->state.ctx->policy, now_nanos());
     },
     [=](launch_atom, const std::string& name) -> caf::result<launch_info> {
       auto info = launch_for(self->state.w, name);
       if (!info)
         return to_caf(info.error_value());
       return std::move(*info);
+    },
+    [=](crash_atom, const std::string& path) {
+      auto& st = self->state;
+      if (path == "controller")
+        crash_now(path);
+      if (path == "journal") {
+        self->send(st.journal, crash_atom::value, path);
+        return;
+      }
+      auto dep = crash_target(path, "deployment");
+      for (const char* kind : {"vm", "probe"})
+        if (auto vm = crash_target(path, kind); !vm.empty())
+          dep = deployment_of_vm(vm);
+      if (auto it = st.deployments.find(dep); it != st.deployments.end())
+        self->send(it->second, crash_atom::value, path);
     },
     [=](inspect_atom) -> std::string {
       auto& st = self->state;

@@ -1,5 +1,6 @@
 #include "actors/deployment.hpp"
 
+#include "actors/crash.hpp"
 #include "actors/log.hpp"
 #include "actors/vm.hpp"
 #include "actors/wire_error.hpp"
@@ -150,6 +151,14 @@ deployment(deployment_actor::stateful_pointer<deployment_actor_state> self,
     [=](reconcile_atom) {
       reconcile_now(self);
       self->delayed_send(self, self->state.ctx->reconcile_every, reconcile_atom::value);
+    },
+    [=](crash_atom, const std::string& path) {
+      auto& st = self->state;
+      if (crash_target(path, "deployment") == st.name)
+        crash_now(path);
+      for (const char* kind : {"vm", "probe"})
+        if (auto it = st.vms.find(crash_target(path, kind)); it != st.vms.end())
+          self->send(it->second, crash_atom::value, path);
     },
     [=](inspect_atom) -> std::string {
       auto& st = self->state;

@@ -1,5 +1,6 @@
 #include "actors/journal.hpp"
 
+#include "actors/crash.hpp"
 #include "actors/wire_error.hpp"
 #include "wire/json.hpp"
 
@@ -98,6 +99,7 @@ journal(journal_actor::stateful_pointer<journal_state> self, daemon_context* ctx
         return to_caf(st.error_value());
       return out;
     },
+    [=](crash_atom, const std::string& path) { crash_now(path); },
     [=](inspect_atom) -> std::string {
       auto& st = self->state;
       auto stats = st.ctx->store->stats();

@@ -1,5 +1,6 @@
 #include "actors/probe.hpp"
 
+#include "actors/crash.hpp"
 #include "actors/log.hpp"
 #include "wire/json.hpp"
 
@@ -95,6 +96,7 @@ probe(probe_actor::stateful_pointer<probe_actor_state> self, daemon_context* ctx
         check_now(self);
     },
     [=](sample_atom, const probe_sample& sample) { on_sample(self, sample); },
+    [=](crash_atom, const std::string& path) { crash_now(path); },
     [=](inspect_atom) -> std::string {
       auto& st = self->state;
       nlohmann::json samples = nlohmann::json::array();

@@ -1,5 +1,6 @@
 #include "actors/vm.hpp"
 
+#include "actors/crash.hpp"
 #include "actors/log.hpp"
 #include "actors/probe.hpp"
 #include "actors/wire_error.hpp"
@@ -281,6 +282,13 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
         VLOG_WARN(vm_of(self), "did not stop within the grace period: killing");
         (void) st.ctx->driver->kill(st.handle);
       }
+    },
+    [=](crash_atom, const std::string& path) {
+      auto& st = self->state;
+      if (crash_target(path, "vm") == vm_of(self))
+        crash_now(path);
+      if (crash_target(path, "probe") == vm_of(self) && st.prober)
+        self->send(st.prober, crash_atom::value, path);
     },
     [=](inspect_atom) -> std::string {
       auto& st = self->state;

@@ -145,6 +145,16 @@ void add_misc_commands(CLI::App& app, globals& g, action& run) {
     });
     auto* cmd = grp->add_subcommand("resources", "Host capacity and use");
     cmd->callback([&g, &run] { run = [&g] { run_resources(g); }; });
+    // Test hook, hidden: needs volantd --enable-crash-hook.
+    auto actor = std::make_shared<std::string>();
+    auto* crash = grp->add_subcommand("crash", "");
+    crash->group("");
+    crash->add_option("ACTOR", *actor,
+                      "controller, journal, api, deployment/D, vm/V or probe/V")
+      ->required();
+    crash->callback([=, &g, &run] {
+      run = [=, &g] { session(g).call("debug.crash", json{{"actor", *actor}}); };
+    });
   }
   {
     auto* cmd = app.add_subcommand("version",

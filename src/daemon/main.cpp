@@ -34,6 +34,7 @@ struct options {
   std::int64_t stop_grace_ms = 10000;
   std::int64_t reconcile_ms = 2000;
   std::uint64_t snapshot_every = 10000;
+  bool crash_hook = false;
 };
 
 int fail(const std::string& message) {
@@ -67,6 +68,9 @@ int main(int argc, char** argv) {
   app.add_option("--snapshot-every", opts.snapshot_every,
                  "Write a state snapshot every N events")
     ->check(CLI::Range(1, 100000000));
+  app.add_flag("--enable-crash-hook", opts.crash_hook,
+               "Test hook: let `debug.crash` requests make a chosen actor throw")
+    ->group(""); // hidden
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -135,6 +139,7 @@ int main(int argc, char** argv) {
   ctx.stop_grace = std::chrono::milliseconds(opts.stop_grace_ms);
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
   ctx.snapshot_every = opts.snapshot_every;
+  ctx.crash_hook = opts.crash_hook;
   ctx.started_at = now_nanos();
   {
     caf::actor_system_config cfg;

@@ -78,15 +78,21 @@ struct restart_policy {
   friend bool operator==(const restart_policy&, const restart_policy&) = default;
 };
 
-/// The back-off before restart number `restarts + 1`.
+/// The back-off before restart number `restarts + 1` of a VM that keeps crashing.
 std::uint64_t backoff_ms(std::uint32_t restarts, const restart_policy& policy);
+
+/// The back-off before restarting `vm` at `now`: 0 for its first restart or after
+/// it stayed up `reset_after_ms` since its last start; else its previous back-off
+/// doubled (at least `initial_ms`, at most `max_ms`). `now` 0: no reset.
+std::uint64_t next_backoff_ms(const vm_record& vm, unix_nanos now,
+                              const restart_policy& policy);
 
 /// Desired vs observed for one deployment (or, when it was deleted, the removal of
 /// its leftover VMs). Scale-down removes the highest indices first; creates are
 /// admitted against free memory, the host VM limit and the IP pool in index order
 /// and stop at the first that does not fit, with `blocked` saying why.
 plan reconcile(const world& w, const std::string& deployment,
-               const restart_policy& policy = {});
+               const restart_policy& policy = {}, unix_nanos now = 0);
 
 /// VMs whose deployment no longer exists, highest index first.
 std::vector<std::string> orphans(const world& w);

@@ -72,6 +72,7 @@ struct admission {
 struct planner {
   const deployment_state& d;
   const restart_policy& policy;
+  unix_nanos now;
   admission capacity;
   plan out;
   /// Recreates of ready VMs still allowed by a rolling update in this plan.
@@ -124,7 +125,7 @@ struct planner {
     case vm_status::unhealthy:
       if (d.spec.auto_restart)
         out.actions.emplace_back(restart_vm_action{
-            vm.name, reason_of(vm), backoff_ms(vm.restarts, policy)});
+            vm.name, reason_of(vm), next_backoff_ms(vm, now, policy)});
       break; // without auto-restart: left for inspection
     case vm_status::failed:
       if (d.spec.auto_restart)
@@ -179,14 +180,25 @@ std::uint64_t backoff_ms(std::uint32_t restarts, const restart_policy& policy) {
   return policy.initial_ms << shift;
 }
 
+std::uint64_t next_backoff_ms(const vm_record& vm, unix_nanos now,
+                              const restart_policy& policy) {
+  auto stable_ns = static_cast<unix_nanos>(policy.reset_after_ms) * 1'000'000;
+  bool stable = now != 0 && vm.started_at != 0 && now - vm.started_at >= stable_ns;
+  if (vm.restarts == 0 || stable)
+    return 0;
+  if (vm.backoff_ms == 0)
+    return std::min(policy.initial_ms, policy.max_ms);
+  return vm.backoff_ms > policy.max_ms / 2 ? policy.max_ms : vm.backoff_ms * 2;
+}
+
 plan reconcile(const world& w, const std::string& deployment,
-               const restart_policy& policy) {
+               const restart_policy& policy, unix_nanos now) {
   auto i = w.deployments.find(deployment);
   if (i == w.deployments.end())
     return remove_all(w, deployment);
   const auto& d = i->second;
   auto n = static_cast<std::uint32_t>(std::max(d.spec.replicas, 0));
-  planner p{d, policy, admission{w}, {}};
+  planner p{d, policy, now, admission{w}, {}};
   for (auto& victim : scale_down_victims(w, deployment, n))
     p.out.actions.emplace_back(remove_vm_action{std::move(victim)});
   auto vms = vms_of(w, deployment);

@@ -82,7 +82,7 @@ public:
     int cpus = 16;
     int reconcile_ms = 500;
     int stop_grace_ms = 2000;
-    std::vector<std::string> extra; // more volantd flags
+    std::vector<std::string> extra = {}; // more volantd flags
   };
 
   explicit daemon(options opts);

@@ -415,3 +415,30 @@ TEST_CASE("the effective health check is the override, else the plugin's") {
   orphan.spec.tmpl.plugin = {"redis", ""};
   CHECK(effective_health_check(h.w, orphan) == health_check{});
 }
+
+TEST_CASE("a crash loop doubles the back-off from the previous one, up to the cap") {
+  restart_policy p{1000, 8000, 60000};
+  vm_record vm;
+  vm.started_at = 1'000'000'000;
+  unix_nanos soon = vm.started_at + 500'000'000; // crashed after 0.5 s
+  CHECK(next_backoff_ms(vm, soon, p) == 0);      // first restart: at once
+  vm.restarts = 1;
+  CHECK(next_backoff_ms(vm, soon, p) == 1000);
+  vm.backoff_ms = 1000;
+  CHECK(next_backoff_ms(vm, soon, p) == 2000);
+  vm.backoff_ms = 4000;
+  CHECK(next_backoff_ms(vm, soon, p) == 8000);
+  vm.backoff_ms = 8000;
+  CHECK(next_backoff_ms(vm, soon, p) == 8000);
+}
+
+TEST_CASE("a VM that stayed up past the reset period restarts without back-off") {
+  restart_policy p{1000, 60000, 60000};
+  vm_record vm;
+  vm.restarts = 7;
+  vm.backoff_ms = 32000;
+  vm.started_at = 1'000'000'000;
+  CHECK(next_backoff_ms(vm, vm.started_at + 59'000'000'000, p) == 60000);
+  CHECK(next_backoff_ms(vm, vm.started_at + 60'000'000'000, p) == 0);
+  CHECK(next_backoff_ms(vm, 0, p) == 60000); // no clock given: no reset
+}

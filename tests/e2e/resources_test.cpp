@@ -1,0 +1,205 @@
+// Resource management and troubleshooting: debug resources, plugins in use,
+// --env reaching the workload, why a deployment is stuck, and the audit log
+// read while the daemon runs.
+
+#include "e2e/e2e.hpp"
+
+#include <map>
+
+namespace volant::e2e {
+
+namespace {
+
+/// "Key: value" lines of `debug resources`.
+std::map<std::string, std::string> resource_lines(const std::string& out) {
+  std::map<std::string, std::string> m;
+  for (const auto& line : lines_of(out)) {
+    auto colon = line.find(": ");
+    if (colon != std::string::npos)
+      m[line.substr(0, colon)] = line.substr(colon + 2);
+  }
+  return m;
+}
+
+} // namespace
+
+TEST_CASE("debug resources shows totals, use and what is left, following the deployments") {
+  daemon d({.pool_octet = 51, .memory_mib = 2048, .cpus = 8});
+  d.install(httpd_manifest());
+  auto empty = resource_lines(d.ok("debug resources"));
+  CHECK(empty["Total CPU"] == "8 cores");
+  CHECK(empty["Used CPU"] == "0 cores (0%)");
+  CHECK(empty["Available CPU"] == "8 cores");
+  CHECK(empty["Total Memory"] == "2 GiB");
+  CHECK(empty["Used Memory"] == "0 MiB (0%)");
+  CHECK(empty["Available Memory"] == "2 GiB");
+  CHECK(empty["VMs"] == "0 / 100");
+
+  REQUIRE(d.volar("deployments create web --plugin e2e-httpd --replicas 3 --cpu 2 --memory 200 "
+                  "--wait --timeout 30")
+              .exit_code == 0);
+  auto used = resource_lines(d.ok("debug resources"));
+  CHECK(used["Total CPU"] == "8 cores");
+  CHECK(used["Used CPU"] == "6 cores (75%)");
+  CHECK(used["Available CPU"] == "2 cores");
+  CHECK(used["Total Memory"] == "2 GiB");
+  CHECK(used["Used Memory"] == "600 MiB (29%)");
+  CHECK(used["Available Memory"] == "1.4 GiB");
+  CHECK(used["VMs"] == "3 / 100");
+  auto j = d.get_json("debug resources");
+  CHECK(j.value("cpu_total", -1) == 8);
+  CHECK(j.value("cpu_used", -1) == 6);
+  CHECK(j.value("memory_total_mib", -1) == 2048);
+  CHECK(j.value("memory_used_mib", -1) == 600);
+  CHECK(j.value("max_vms", -1) == 100);
+  // The per-VM view agrees.
+  for (const auto& vm : d.vms()) {
+    CHECK(vm.value("cpu", -1) == 2);
+    CHECK(vm.value("memory", -1) == 200);
+  }
+
+  // Scale down: the released capacity is available again.
+  REQUIRE(d.volar("deployments scale web --replicas 1 --wait --timeout 30").exit_code == 0);
+  CHECK(eventually([&] {
+    auto r = d.get_json("debug resources");
+    return r.value("memory_used_mib", -1) == 200 && r.value("cpu_used", -1) == 2;
+  }));
+  auto after = resource_lines(d.ok("debug resources"));
+  CHECK(after["Used Memory"] == "200 MiB (10%)");
+  CHECK(after["Available Memory"] == "1.8 GiB");
+  CHECK(after["VMs"] == "1 / 100");
+
+  REQUIRE(d.volar("deployments delete web --force").exit_code == 0);
+  CHECK(eventually([&] {
+    auto r = d.get_json("debug resources");
+    return r.value("memory_used_mib", -1) == 0 && r.value("cpu_used", -1) == 0;
+  }));
+}
+
+TEST_CASE("plugins remove is refused while a deployment uses the plugin, allowed after") {
+  daemon d({.pool_octet = 52});
+  d.install(httpd_manifest());
+  REQUIRE(d.volar("deployments create web --plugin e2e-httpd --replicas 1 --wait --timeout 30")
+              .exit_code == 0);
+  auto r = d.volar("plugins remove e2e-httpd");
+  CHECK(r.exit_code != 0);
+  CHECK_MESSAGE(one_line(r.err), r.err);
+  CHECK(r.err.find("in use by deployment") != std::string::npos);
+  CHECK(r.err.find("web") != std::string::npos);
+  CHECK(d.ok("plugins list").find("e2e-httpd") != std::string::npos);
+  CHECK(d.settled("web", 1, 5s));
+
+  REQUIRE(d.volar("deployments delete web --force").exit_code == 0);
+  CHECK(eventually([&] { return d.vms().empty(); }, 15s));
+  r = d.volar("plugins remove e2e-httpd");
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(d.ok("plugins list").find("e2e-httpd") == std::string::npos);
+  // And a deployment of it is now refused.
+  r = d.volar("deployments create web --plugin e2e-httpd --replicas 1");
+  CHECK(r.exit_code != 0);
+  CHECK(r.err.find("not installed") != std::string::npos);
+}
+
+TEST_CASE("--env variables reach every replica's workload along with VOLANT_IP and VOLANT_VM_NAME") {
+  daemon d({.pool_octet = 53});
+  d.install(httpd_manifest());
+  auto r = d.volar("deployments create worker --plugin e2e-httpd --replicas 2 "
+                   "--env REDIS_URL=redis://127.0.0.1:6379 --env QUEUE_NAME=tasks "
+                   "--env LOG_LEVEL=info --wait --timeout 30");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  for (const auto& vm : d.vms("--deployment worker")) {
+    auto name = vm.value("name", "");
+    auto env = http_body_eventually(vm.value("ip", ""), "/env.txt");
+    CAPTURE(name);
+    CAPTURE(env);
+    CHECK(env.find("\nREDIS_URL=redis://127.0.0.1:6379\n") != std::string::npos);
+    CHECK(env.find("\nQUEUE_NAME=tasks\n") != std::string::npos);
+    CHECK(env.find("\nLOG_LEVEL=info\n") != std::string::npos);
+    CHECK(env.find("\nVOLANT_IP=" + vm.value("ip", "") + "\n") != std::string::npos);
+    CHECK(env.find("\nVOLANT_VM_NAME=" + name + "\n") != std::string::npos);
+    CHECK(env.find("\nVOLANT_INDEX=" + std::to_string(vm.value("index", -1)) + "\n")
+          != std::string::npos);
+  }
+  // deployments show lists them.
+  auto show = d.ok("deployments show worker");
+  CHECK(show.find("QUEUE_NAME=tasks") != std::string::npos);
+}
+
+TEST_CASE("deployments show says why a deployment is stuck on memory") {
+  // A paused deployment reserves only the VMs it keeps: scale it up while paused,
+  // let another deployment take the memory, resume it: its new replicas cannot
+  // fit and `deployments show` says so with the numbers.
+  daemon d({.pool_octet = 54, .memory_mib = 1024});
+  d.install(httpd_manifest());
+  REQUIRE(d.volar("deployments create web --plugin e2e-httpd --replicas 1 --memory 256 --wait "
+                  "--timeout 30")
+              .exit_code == 0);
+  auto r = d.volar("deployments pause web");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  r = d.volar("deployments scale web --replicas 3");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  r = d.volar("deployments create api --plugin e2e-httpd --replicas 3 --memory 256 --wait "
+              "--timeout 30");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  r = d.volar("deployments resume web");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+
+  std::string show;
+  CHECK_MESSAGE(eventually(
+                    [&] {
+                      show = d.ok("deployments show web");
+                      return show.find("insufficient memory") != std::string::npos;
+                    },
+                    15s),
+                show << d.log_tail());
+  CHECK_MESSAGE(show.find("Blocked:") != std::string::npos, show);
+  CHECK_MESSAGE(show.find("insufficient memory: need 256 MiB, 0 MiB free") != std::string::npos,
+                show);
+  auto j = d.get_json("deployments show web");
+  CHECK(j.value("blocked", "").find("insufficient memory") != std::string::npos);
+  CHECK(j.value("desired", -1) == 3);
+  CHECK(j.value("current", -1) == 1);
+  // --wait gives up with the reason instead of hanging.
+  r = d.volar("deployments scale web --replicas 3 --wait --timeout 20");
+  CHECK(r.exit_code != 0);
+  CHECK_MESSAGE(r.err.find("insufficient memory") != std::string::npos, r.err);
+
+  // Freeing the memory unblocks it.
+  REQUIRE(d.volar("deployments delete api --force").exit_code == 0);
+  CHECK_MESSAGE(d.settled("web", 3, 30s), d.ok("deployments show web"));
+  CHECK(d.ok("deployments show web").find("Blocked:") == std::string::npos);
+}
+
+TEST_CASE("volant-replay reads the events while the daemon runs") {
+  daemon d({.pool_octet = 55});
+  d.install(httpd_manifest());
+  REQUIRE(d.volar("deployments create web --plugin e2e-httpd --replicas 2 --wait --timeout 30")
+              .exit_code == 0);
+  auto r = test::run(sh_quote(replay_bin()) + " events --data-dir " + sh_quote(d.dir()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("deployment_created") != std::string::npos);
+  CHECK(r.out.find("vm_created") != std::string::npos);
+  CHECK(r.out.find("web-0") != std::string::npos);
+  CHECK(r.out.find("web-1") != std::string::npos);
+
+  auto js = test::run(sh_quote(replay_bin()) + " events --json --data-dir " + sh_quote(d.dir()));
+  REQUIRE(js.exit_code == 0);
+  int created = 0, vms = 0;
+  for (const auto& line : lines_of(js.out)) {
+    auto ev = json::parse(line, nullptr, false);
+    REQUIRE_FALSE(ev.is_discarded());
+    auto text = ev.dump();
+    created += text.find("deployment_created") != std::string::npos;
+    vms += text.find("vm_created") != std::string::npos;
+  }
+  CHECK(created == 1);
+  CHECK(vms == 2);
+  // The daemon still works after the concurrent read, and sees new events.
+  REQUIRE(d.volar("deployments scale web --replicas 3 --wait --timeout 30").exit_code == 0);
+  auto again = test::run(sh_quote(replay_bin()) + " events --data-dir " + sh_quote(d.dir()));
+  CHECK(again.out.find("web-2") != std::string::npos);
+  auto verify = test::run(sh_quote(replay_bin()) + " verify --data-dir " + sh_quote(d.dir()));
+  CHECK_MESSAGE(verify.exit_code == 0, verify.out << verify.err);
+}
+
+} // namespace volant::e2e
