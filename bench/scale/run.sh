@@ -18,5 +18,6 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -d "$build" ]] || meson setup "$build"
 ninja -C "$build" src/daemon/volantd src/cli/volar >/dev/null
+command="bench/scale/run.sh --build $build${args[*]:+ ${args[*]}}"
 exec python3 bench/scale/scale_bench.py --build "$build" --results bench/RESULTS.md \
-  --command "bench/scale/run.sh --build $build ${args[*]:-}" "${args[@]}"
+  --command "$command" "${args[@]}"

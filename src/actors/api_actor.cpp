@@ -45,11 +45,15 @@ expected<std::string> read_log(const daemon_context& ctx, const json& args) {
 
 } // namespace
 
-api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx,
-                             controller_actor controller, journal_actor journal) {
+api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
   return {
     [=](request_atom, const std::string& token, const std::string& verb,
         const std::string& args_text) -> caf::result<std::string> {
+      // The controller of the moment (the root replaces a crashed one).
+      auto controller = caf::actor_cast<controller_actor>(
+        self->system().registry().get(controller_key));
+      if (!controller)
+        return to_caf({ec::daemon_unreachable, "volantd is restarting its controller; retry"});
       if (!token_equal(token, ctx->token))
         return to_caf({ec::unauthorized,
                        "invalid token: use the one volantd wrote to <data-dir>/token "
@@ -79,7 +83,8 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx,
         auto from = args.value("from", std::uint64_t{1});
         auto limit = args.value("limit", std::uint64_t{1000});
         auto aggregate = args.value("aggregate", std::string{});
-        self->request(journal, caf::infinite, read_atom::value, from, limit)
+        self->request(current<journal_actor>(self->system(), journal_key), caf::infinite,
+                      read_atom::value, from, limit)
           .then(
             [=](record_batch& recs) mutable {
               json events = json::array();

@@ -91,7 +91,8 @@ caf::result<record_batch> run_command(self_ptr self, const command& cmd) {
     apply(st.w, ev);
   ++st.in_flight;
   auto rp = self->make_response_promise<record_batch>();
-  self->request(st.journal, caf::infinite, append_atom::value, std::move(*evs))
+  self->request(current<journal_actor>(self->system(), journal_key), caf::infinite,
+                append_atom::value, std::move(*evs))
     .then(
       [=](record_batch& recs) mutable {
         --self->state.in_flight;
@@ -133,10 +134,9 @@ void on_child_exit(self_ptr self, const caf::exit_msg& msg) {
 
 controller_actor::behavior_type
 controller(controller_actor::stateful_pointer<controller_state> self,
-           daemon_context* ctx, journal_actor journal, world initial) {
+           daemon_context* ctx, world initial) {
   auto& st = self->state;
   st.ctx = ctx;
-  st.journal = std::move(journal);
   st.w = std::move(initial);
   st.snapshot_seq = st.w.last_seq;
   self->set_exit_handler([=](caf::exit_msg& msg) { on_child_exit(self, msg); });
@@ -170,7 +170,8 @@ controller(controller_actor::stateful_pointer<controller_state> self,
       if (path == "controller")
         crash_now(path);
       if (path == "journal") {
-        self->send(st.journal, crash_atom::value, path);
+        self->send(current<journal_actor>(self->system(), journal_key), crash_atom::value,
+                   path);
         return;
       }
       auto dep = crash_target(path, "deployment");

@@ -13,7 +13,6 @@ namespace volant {
 
 struct controller_state {
   daemon_context* ctx = nullptr;
-  journal_actor journal;
   world w;                      ///< committed events + decided ones awaiting commit
   std::uint64_t in_flight = 0;  ///< appends not yet committed
   std::uint64_t snapshot_seq = 0;
@@ -27,6 +26,6 @@ struct controller_state {
 /// `initial` is the state loaded from the log at start.
 controller_actor::behavior_type
 controller(controller_actor::stateful_pointer<controller_state> self,
-           daemon_context* ctx, journal_actor journal, world initial);
+           daemon_context* ctx, world initial);
 
 } // namespace volant

@@ -89,7 +89,8 @@ probe(probe_actor::stateful_pointer<probe_actor_state> self, daemon_context* ctx
   st.handle = std::move(handle);
   st.check = std::move(check);
   st.started = std::chrono::steady_clock::now();
-  self->send(self, tick_atom::value);
+  // A first look shortly after the start: most servers listen within tens of ms.
+  self->delayed_send(self, std::chrono::milliseconds(first_probe_ms), tick_atom::value);
   return {
     [=](tick_atom) {
       if (!self->state.checking)

@@ -21,14 +21,25 @@ using self_ptr = caf::stateful_actor<root_state>*;
 
 std::atomic<std::uint16_t> bound_port{0};
 
+void spawn_journal(self_ptr self) {
+  auto& st = self->state;
+  st.journal = self->spawn<caf::linked>(journal, st.ctx);
+  self->system().registry().erase(journal_key); // put() does not overwrite
+  self->system().registry().put(journal_key,
+                                caf::actor_cast<caf::strong_actor_ptr>(st.journal));
+}
+
 void spawn_controller(self_ptr self, world w) {
   auto& st = self->state;
-  st.controller = self->spawn<caf::linked>(controller, st.ctx, st.journal, std::move(w));
+  st.controller = self->spawn<caf::linked>(controller, st.ctx, std::move(w));
+  self->system().registry().erase(controller_key); // put() does not overwrite
+  self->system().registry().put(controller_key,
+                                caf::actor_cast<caf::strong_actor_ptr>(st.controller));
 }
 
 bool spawn_api(self_ptr self) {
   auto& st = self->state;
-  st.api = self->spawn<caf::linked>(api, st.ctx, st.controller, st.journal);
+  st.api = self->spawn<caf::linked>(api, st.ctx);
   auto port = self->system().middleman().publish(st.api, st.port, st.host.c_str(), true);
   if (!port) {
     VLOG_ERROR("root", "cannot listen on {}:{}: {}", st.host, st.port,
@@ -48,7 +59,9 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
                     : msg.source == st.controller.address() ? "controller"
                     : msg.source == st.api.address()        ? "api"
                                                             : "";
-  if (who.empty() || msg.reason == caf::exit_reason::user_shutdown) {
+  if (who.empty()) {
+    self->system().registry().erase(controller_key);
+    self->system().registry().erase(journal_key);
     self->quit(msg.reason);
     return;
   }
@@ -56,9 +69,11 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
   auto count = ++st.crashes[who];
   VLOG_WARN("root", "{} crashed ({}), restarting (crash {})", who, reason, count);
   if (who == "journal") {
-    st.journal = self->spawn<caf::linked>(journal, st.ctx);
-    // The controller holds the old handle: restart it too, from the log.
-    self->send_exit(st.controller, caf::exit_reason::kill);
+    // Appends in flight to the old one fail, and the controller restarts from the
+    // log; everybody else finds the new journal in the registry.
+    spawn_journal(self);
+    caf::anon_send(st.controller, command_atom::value,
+                   command{record_actor_crash{who, reason, count}});
     return;
   }
   if (who == "controller") {
@@ -68,14 +83,14 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
       self->quit(msg.reason);
       return;
     }
-    spawn_controller(self, std::move(*w));
-    self->send_exit(st.api, caf::exit_reason::kill); // it holds the old handle
+    spawn_controller(self, std::move(*w)); // the api finds it in the registry
   } else if (who == "api") {
     self->system().middleman().unpublish(caf::actor_cast<caf::actor>(st.api), st.port);
     spawn_api(self);
   }
-  self->send(st.controller, command_atom::value,
-             command{record_actor_crash{who, reason, count}});
+  // anon: the root has no use for the reply (and no handler for it).
+  caf::anon_send(st.controller, command_atom::value,
+                 command{record_actor_crash{who, reason, count}});
 }
 
 } // namespace
@@ -91,7 +106,7 @@ caf::behavior root(caf::stateful_actor<root_state>* self, daemon_context* ctx,
   st.host = std::move(host);
   st.port = port;
   self->set_exit_handler([=](caf::exit_msg& msg) { on_exit(self, msg); });
-  st.journal = self->spawn<caf::linked>(journal, ctx);
+  spawn_journal(self);
   spawn_controller(self, std::move(initial));
   spawn_api(self);
   return {

@@ -44,12 +44,14 @@ void report(self_ptr self, command cmd, std::function<void()> then = {}) {
 void watch(self_ptr self) {
   auto me = caf::actor_cast<vm_actor>(self);
   auto& h = self->state.handle;
-  auto st = self->state.ctx->watcher->watch(h.pid, h.start_ticks,
+  auto id = self->state.ctx->watcher->watch(h.pid, h.start_ticks,
                                             [me](const runtime::exit_status& s) {
                                               caf::anon_send(me, exited_atom::value, s);
                                             });
-  if (!st)
-    VLOG_WARN(vm_of(self), "cannot watch pid {}: {}", h.pid, st.error_value().message);
+  if (!id)
+    VLOG_WARN(vm_of(self), "cannot watch pid {}: {}", h.pid, id.error_value().message);
+  else
+    *self->state.watched = {h.pid, *id};
 }
 
 /// Starts checking the running workload, if the VM has a health check.
@@ -85,6 +87,8 @@ void launch(self_ptr self, const launch_info& info) {
   const auto& vm = info.vm.name;
   if (info.plugin.name.empty()) {
     st.phase = vm_phase::idle;
+    if (info.tmpl.plugin.name.empty())
+      return; // the deployment is gone: this VM is being removed, not started
     report(self, record_vm_start_failed{vm, "plugin '" + info.tmpl.plugin.name
                                               + "' is not installed"});
     return;
@@ -121,10 +125,10 @@ void launch(self_ptr self, const launch_info& info) {
 
 void remove_and_quit(self_ptr self) {
   auto vm = vm_of(self);
-  auto finish = [=] {
-    self->state.ctx->driver->cleanup(vm);
-    self->quit();
-  };
+  // Release the host's resources first: once vm_removed commits, this actor may
+  // be gone before it hears back (its deployment retires with its last VM).
+  self->state.ctx->driver->cleanup(vm);
+  auto finish = [=] { self->quit(); };
   self->request(self->state.controller, caf::infinite, command_atom::value,
                 command{remove_vm{vm}})
     .then([=](record_batch&) { finish(); },
@@ -226,10 +230,10 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
     self->quit(msg.reason);
   });
   adopt(self);
-  self->attach_functor([ctx, self] {
+  self->attach_functor([ctx, watched = st.watched] {
     // The workload outlives its actor; only the watch ends here.
-    if (self->state.handle.pid != 0)
-      ctx->watcher->unwatch(self->state.handle.pid);
+    if (watched->first != 0)
+      ctx->watcher->unwatch(watched->first, watched->second);
   });
   return {
     [=](start_atom) {

@@ -6,6 +6,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <memory>
+
 namespace volant {
 
 /// Where the VM actor is with its workload (the journal has the durable status).
@@ -24,6 +26,10 @@ struct vm_actor_state {
   std::uint64_t stop_generation = 0;
   std::uint32_t starts = 0;
   probe_actor prober;          ///< while running with a health check
+  /// The watched pid, shared with the exit functor (which runs after the state is
+  /// gone) so that a dying actor ends its watch.
+  std::shared_ptr<std::pair<std::int64_t, std::uint64_t>> watched
+    = std::make_shared<std::pair<std::int64_t, std::uint64_t>>(0, 0); ///< pid, id
   std::uint32_t probe_crashes = 0;
   static inline const char* name = "vm";
 };

@@ -141,7 +141,10 @@ std::optional<event> observe(probe_state& state, const std::string& vm,
 /// `startup_probe_ms` so that READY follows readiness closely, and its failures do
 /// not count until the start-up grace (interval x threshold, as Kubernetes'
 /// startupProbe) is over: a slow starter is not restarted for being slow.
-inline constexpr std::uint64_t startup_probe_ms = 200;
+inline constexpr std::uint64_t startup_probe_ms = 100;
+
+/// The first check of a freshly started workload comes this soon after the start.
+inline constexpr std::uint64_t first_probe_ms = 25;
 
 /// Milliseconds until the next check.
 std::uint64_t probe_delay_ms(const probe_state& state, const health_check& check);

@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 
@@ -86,8 +88,29 @@ void cgroups::kill_strays(const std::string& vm) {
 }
 
 void cgroups::remove(const std::string& vm) {
-  for (const char* controller : {"memory", "cpu"})
-    rmdir(dir(controller, vm).c_str());
+  kill_strays(vm);
+  for (const char* controller : {"memory", "cpu"}) {
+    // A killed process leaves its group a moment after SIGKILL.
+    for (int i = 0; i < 100 && rmdir(dir(controller, vm).c_str()) != 0 && errno == EBUSY;
+         ++i)
+      usleep(2000);
+  }
+}
+
+std::vector<std::string> cgroups::vm_groups() const {
+  std::vector<std::string> names;
+  for (auto [enabled, controller] : {std::pair{memory_, "memory"}, {cpu_, "cpu"}}) {
+    if (!enabled)
+      continue;
+    std::error_code ec_;
+    for (const auto& entry :
+         std::filesystem::directory_iterator(root_ + "/" + controller + "/" + group_, ec_))
+      if (entry.is_directory())
+        names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
 }
 
 } // namespace volant::runtime

@@ -33,8 +33,11 @@ public:
   /// daemon crash, never journaled): one VM never runs twice.
   void kill_strays(const std::string& vm);
 
-  /// Removes the VM's groups (they must be empty).
+  /// Removes the VM's groups, killing what is left in them first.
   void remove(const std::string& vm);
+
+  /// Names of the VM groups that exist (from an earlier daemon run, too).
+  std::vector<std::string> vm_groups() const;
 
 private:
   std::string dir(const std::string& controller, const std::string& vm) const;

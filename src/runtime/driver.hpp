@@ -61,8 +61,14 @@ public:
   /// Whether the VM `handle` names still runs (pid alive with the same start time).
   virtual bool alive(const driver_handle& handle) const = 0;
 
-  /// Releases what the VM held on the host (cgroups, TAP devices) after it exited.
+  /// Releases what the VM held on the host (cgroups, TAP devices) after it exited,
+  /// killing whatever of it is left.
   virtual void cleanup(const std::string& vm_name) = 0;
+
+  /// At start-up: releases every VM the host still holds that is not in `known`
+  /// (e.g. a workload forked just before a crash, for a VM deleted since). Returns
+  /// the names released.
+  virtual std::vector<std::string> reap_unknown(const std::vector<std::string>& known) = 0;
 
   /// Current resource use; zeros when unknown.
   virtual usage measure(const driver_handle& handle) const = 0;

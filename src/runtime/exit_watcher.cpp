@@ -59,10 +59,10 @@ exit_watcher::exit_watcher() {
 exit_watcher::~exit_watcher() {
   {
     std::lock_guard guard(mtx_);
-    for (auto& [pid, entry] : watched_)
-      ::close(entry.first);
+    for (auto& [pid, e] : watched_)
+      ::close(e.fd);
     watched_.clear();
-    watched_.emplace(-1, std::pair{-1, callback{}}); // marks shutdown
+    watched_.emplace(-1, entry{}); // marks shutdown
   }
   std::uint64_t one = 1;
   (void) !write(wake_fd_, &one, sizeof one);
@@ -71,7 +71,8 @@ exit_watcher::~exit_watcher() {
   ::close(epoll_fd_);
 }
 
-status exit_watcher::watch(std::int64_t pid, std::uint64_t ticks, callback on_exit) {
+expected<std::uint64_t> exit_watcher::watch(std::int64_t pid, std::uint64_t ticks,
+                                            callback on_exit) {
   int fd = pidfd_open(pid);
   if (fd < 0) {
     // Already gone: report from the watcher thread like any other exit.
@@ -87,11 +88,11 @@ status exit_watcher::watch(std::int64_t pid, std::uint64_t ticks, callback on_ex
     gone_.emplace_back(pid, std::move(on_exit));
     std::uint64_t one = 1;
     (void) !write(wake_fd_, &one, sizeof one);
-    return ok();
+    return next_id_++;
   }
   if (auto it = watched_.find(pid); it != watched_.end()) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.first, nullptr);
-    ::close(it->second.first);
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+    ::close(it->second.fd);
     watched_.erase(it);
   }
   epoll_event ev{};
@@ -101,15 +102,16 @@ status exit_watcher::watch(std::int64_t pid, std::uint64_t ticks, callback on_ex
     ::close(fd);
     return make_error(ec::io_error, "epoll_ctl: " + std::string(std::strerror(errno)));
   }
-  watched_.emplace(pid, std::pair{fd, std::move(on_exit)});
-  return ok();
+  auto id = next_id_++;
+  watched_.emplace(pid, entry{fd, std::move(on_exit), id});
+  return id;
 }
 
-void exit_watcher::unwatch(std::int64_t pid) {
+void exit_watcher::unwatch(std::int64_t pid, std::uint64_t id) {
   std::lock_guard guard(mtx_);
-  if (auto it = watched_.find(pid); it != watched_.end()) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.first, nullptr);
-    ::close(it->second.first);
+  if (auto it = watched_.find(pid); it != watched_.end() && it->second.id == id) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+    ::close(it->second.fd);
     watched_.erase(it);
   }
 }
@@ -143,10 +145,10 @@ void exit_watcher::loop() {
         auto it = watched_.find(pid);
         if (it == watched_.end())
           continue;
-        int fd = it->second.first;
+        int fd = it->second.fd;
         st = reap(fd);
         st.pid = pid;
-        cb = std::move(it->second.second);
+        cb = std::move(it->second.cb);
         epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
         ::close(fd);
         watched_.erase(it);

@@ -36,11 +36,12 @@ public:
 
   /// Calls `on_exit` once, from the watcher thread, when `pid` (started at
   /// `ticks`, 0: any) ends. If it is already gone, soon after. A second watch of the
-  /// same pid replaces the first.
-  status watch(std::int64_t pid, std::uint64_t ticks, callback on_exit);
+  /// same pid replaces the first. Returns the watch's id (for `unwatch`).
+  expected<std::uint64_t> watch(std::int64_t pid, std::uint64_t ticks, callback on_exit);
 
-  /// Stops watching `pid` (its callback will not be called).
-  void unwatch(std::int64_t pid);
+  /// Stops the watch `id` of `pid` (its callback will not be called); a newer watch
+  /// of the same pid stays.
+  void unwatch(std::int64_t pid, std::uint64_t id);
 
   /// How many pids are watched.
   std::size_t size() const;
@@ -51,7 +52,13 @@ private:
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   mutable std::mutex mtx_;
-  std::map<std::int64_t, std::pair<int, callback>> watched_; // pid -> (pidfd, cb)
+  struct entry {
+    int fd = -1;
+    callback cb;
+    std::uint64_t id = 0;
+  };
+  std::map<std::int64_t, entry> watched_; // pid -> its watch
+  std::uint64_t next_id_ = 1;
   std::vector<std::pair<std::int64_t, callback>> gone_; // ended before watch()
   std::thread thread_;
 };

@@ -55,7 +55,8 @@ std::vector<std::int64_t> process_tree(std::int64_t pid) {
       auto child = std::strtoll(entry->d_name, &end, 10);
       if (*end != '\0' || child <= 0)
         continue;
-      if (auto fields = stat_fields(child))
+      // Zombies are dead: a killed child its parent never reaped does not count.
+      if (auto fields = stat_fields(child); fields && (*fields)[0] != "Z")
         children.emplace(std::stoll((*fields)[1]), child); // field 4: ppid
     }
     closedir(dir);

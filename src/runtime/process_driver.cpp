@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -156,6 +157,17 @@ bool process_driver::alive(const driver_handle& handle) const {
 
 void process_driver::cleanup(const std::string& vm_name) {
   groups_.remove(vm_name);
+}
+
+std::vector<std::string> process_driver::reap_unknown(
+  const std::vector<std::string>& known) {
+  std::vector<std::string> reaped;
+  for (const auto& vm : groups_.vm_groups())
+    if (std::find(known.begin(), known.end(), vm) == known.end()) {
+      groups_.remove(vm);
+      reaped.push_back(vm);
+    }
+  return reaped;
 }
 
 usage process_driver::measure(const driver_handle& handle) const {

@@ -19,6 +19,7 @@ public:
   status kill(const driver_handle& handle) override;
   bool alive(const driver_handle& handle) const override;
   void cleanup(const std::string& vm_name) override;
+  std::vector<std::string> reap_unknown(const std::vector<std::string>& known) override;
   usage measure(const driver_handle& handle) const override;
   std::vector<std::string> processes(const driver_handle& handle) const override;
   capabilities limits() const override;

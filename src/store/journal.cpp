@@ -196,6 +196,7 @@ struct journal::impl {
   std::atomic<std::uint64_t> last_sync_us{0};
 
   std::atomic<int> injected_failures{0}; ///< testing::fail_next_writes
+  bool flush_on_close = true;            ///< testing::skip_flush_on_close
 
   ~impl() {
     if (!db)
@@ -203,7 +204,7 @@ struct journal::impl {
     if (!secondary && last_seq.load() > mark)
       (void)write_durably(dir, mark_file,
                           std::to_string(last_seq.load()) + "\n");
-    if (!secondary) {
+    if (!secondary && flush_on_close) {
       // A clean close flushes the memtables, so the next open does not replay and
       // re-flush the whole WAL (seconds after a million events).
       rocksdb::FlushOptions flush;
@@ -656,6 +657,10 @@ journal_stats journal::stats() const {
 
 void testing::fail_next_writes(journal& j, int n) {
   j.impl_->injected_failures.store(n);
+}
+
+void testing::skip_flush_on_close(journal& j) {
+  j.impl_->flush_on_close = false;
 }
 
 } // namespace volant::store

@@ -49,6 +49,7 @@ class journal;
 
 namespace testing {
 void fail_next_writes(journal& j, int n); // see journal_testing.hpp
+void skip_flush_on_close(journal& j);     // see journal_testing.hpp
 } // namespace testing
 
 class journal {
@@ -106,6 +107,7 @@ public:
 
 private:
   friend void testing::fail_next_writes(journal& j, int n);
+  friend void testing::skip_flush_on_close(journal& j);
   explicit journal(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

@@ -11,4 +11,8 @@ namespace volant::store::testing {
 /// writing anything.
 void fail_next_writes(journal& j, int n);
 
+/// Makes closing `j` skip the memtable flush, leaving the events in the write-ahead
+/// log as a crash (kill -9) does.
+void skip_flush_on_close(journal& j);
+
 } // namespace volant::store::testing

@@ -419,9 +419,6 @@ json daemon::deployment(const std::string& name) const {
 json daemon::vms(const std::string& args) const {
   auto list = get_json("vms list " + args);
   REQUIRE(list.is_array());
-  for (const auto& vm : list)
-    if (vm.contains("pid") && vm["pid"].is_number_integer() && vm["pid"].get<int>() > 0)
-      seen_pids_.insert(vm["pid"].get<int>());
   return list;
 }
 
@@ -443,14 +440,34 @@ void daemon::install_file(const std::string& path) {
   REQUIRE_MESSAGE(r.exit_code == 0, "plugins install " << path << ": " << r.err);
 }
 
+std::optional<json> daemon::try_json(const std::string& args) const {
+  auto r = volar(args + " --json");
+  if (r.exit_code != 0)
+    return std::nullopt;
+  auto j = json::parse(r.out, nullptr, false);
+  if (j.is_discarded())
+    return std::nullopt;
+  return j;
+}
+
 bool daemon::settled(const std::string& name, int n, std::chrono::milliseconds timeout) const {
+  // A failing volar call (e.g. while the daemon restarts an actor) is "not yet".
   return eventually(
       [&] {
-        auto d = deployment(name);
+        auto deps = try_json("deployments list");
+        if (!deps || !deps->is_array())
+          return false;
+        json d;
+        for (const auto& dep : *deps)
+          if (dep.value("name", "") == name)
+            d = dep;
         if (d.is_null() || d.value("desired", -1) != n || d.value("current", -1) != n
             || d.value("ready", -1) != n)
           return false;
-        auto list = vms("--deployment " + name);
+        auto vms = try_json("vms list --deployment " + name);
+        if (!vms || !vms->is_array())
+          return false;
+        const auto& list = *vms;
         if (static_cast<int>(list.size()) != n)
           return false;
         for (const auto& vm : list)
@@ -483,7 +500,7 @@ std::vector<int> daemon::workload_pids() const {
 }
 
 std::vector<int> daemon::vm_pids(const std::string& vm) const {
-  std::vector<int> out;
+  std::set<int> all;
   auto name = "VOLANT_VM_NAME=" + vm;
   auto dir_entry = "VOLANT_VM_DIR=" + dir() + "/vms/" + vm;
   for (int pid : all_pids()) {
@@ -491,6 +508,18 @@ std::vector<int> daemon::vm_pids(const std::string& vm) const {
       continue;
     auto env = environ_of(pid);
     if (env_has(env, name) && env_has(env, dir_entry))
+      all.insert(pid);
+  }
+  // Only the tops of process trees: a workload's own children (busybox httpd
+  // forks one per connection) are not a second copy of the VM.
+  std::vector<int> out;
+  for (int pid : all) {
+    auto stat = read_all("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    int ppid = 0;
+    if (close != std::string::npos)
+      std::sscanf(stat.c_str() + close + 2, "%*c %d", &ppid);
+    if (!all.count(ppid))
       out.push_back(pid);
   }
   return out;

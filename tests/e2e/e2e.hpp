@@ -119,15 +119,18 @@ public:
   /// `ARGS --json`, CHECKs exit 0, parsed.
   json get_json(const std::string& args) const;
 
+  /// `ARGS --json` parsed, or nullopt when volar fails (no test failure).
+  std::optional<json> try_json(const std::string& args) const;
+
   json deployments() const { return get_json("deployments list"); }
   /// The deployment's `deployments list` entry, or null.
   json deployment(const std::string& name) const;
-  /// `vms list --json ARGS`; pids are remembered for cleanup.
+  /// `vms list --json ARGS`.
   json vms(const std::string& args = "") const;
   /// The VM's `vms list` entry, or null.
   json vm(const std::string& name) const;
 
-  /// Writes `manifest` to the data dir's parent-free temp area and installs it.
+  /// Writes `manifest` to the scratch directory and installs it.
   void install(const json& manifest);
   /// Installs a manifest file (e.g. examples/plugins/nginx.manifest.json).
   void install_file(const std::string& path);
@@ -139,7 +142,8 @@ public:
   /// Processes of this daemon's workloads: in its cgroups or with its VM dirs in
   /// their environment.
   std::vector<int> workload_pids() const;
-  /// Processes of one VM (its VOLANT_VM_NAME under this data dir).
+  /// Processes of one VM (its VOLANT_VM_NAME under this data dir), without the
+  /// workload's own child processes: more than one means two copies.
   std::vector<int> vm_pids(const std::string& vm) const;
 
   /// The temp area next to the data dir (for manifests and scripts).
@@ -153,7 +157,6 @@ private:
   test::temp_dir dir_;
   test::temp_dir files_;
   int pid_ = -1;
-  mutable std::set<int> seen_pids_;
 };
 
 } // namespace volant::e2e

@@ -29,7 +29,7 @@ void check_serves(const daemon& d, const std::string& dep, int n, const std::str
 } // namespace
 
 TEST_CASE("The shipped nginx plugin runs the spec's Quick Start with every replica READY") {
-  daemon d({.pool_octet = 61});
+  daemon d({.pool_octet = 71});
   d.install_file(examples_dir() + "/plugins/nginx.manifest.json");
   auto r = d.volar("deployments create web --plugin nginx --replicas 3 --wait --timeout 60");
   CHECK_MESSAGE(r.exit_code == 0, r.err << d.ok("vms list") << d.log_tail());
@@ -61,7 +61,7 @@ TEST_CASE("The shipped nginx plugin runs the spec's Quick Start with every repli
 }
 
 TEST_CASE("The shipped busybox-httpd plugin becomes READY and serves its name and /health") {
-  daemon d({.pool_octet = 62});
+  daemon d({.pool_octet = 72});
   d.install_file(examples_dir() + "/plugins/busybox-httpd.manifest.json");
   auto r = d.volar("deployments create tiny --plugin busybox-httpd --replicas 3 --wait --timeout 60");
   CHECK_MESSAGE(r.exit_code == 0, r.err << d.ok("vms list") << d.log_tail());
@@ -70,7 +70,7 @@ TEST_CASE("The shipped busybox-httpd plugin becomes READY and serves its name an
 }
 
 TEST_CASE("A busybox-httpd replica whose /health fails is marked unhealthy and restarted") {
-  daemon d({.pool_octet = 63});
+  daemon d({.pool_octet = 73});
   d.install_file(examples_dir() + "/plugins/busybox-httpd.manifest.json");
   auto r = d.volar("deployments create tiny --plugin busybox-httpd --replicas 2 --wait --timeout 60");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.ok("vms list") << d.log_tail());

@@ -229,8 +229,52 @@ TEST_CASE("Commands acknowledged just before kill -9 are in effect after the res
   CHECK(eventually([&] { return d.vms().size() == 3; }, 15s));
   check_one_process_per_vm(d);
   // Nothing of the deleted or scaled-away replicas still runs.
-  CHECK(eventually([&] { return d.vm_pids("gone-0").empty() && d.vm_pids("web-1").empty(); },
-                   15s));
+  CHECK_MESSAGE(
+      eventually([&] { return d.vm_pids("gone-0").empty() && d.vm_pids("web-1").empty(); },
+                 15s),
+      "gone-0: " << d.vm_pids("gone-0").size() << " processes, web-1: "
+                 << d.vm_pids("web-1").size() << " processes\n"
+                 << d.ok("vms list") << d.log_tail(60));
+}
+
+TEST_CASE("A deployment deleted right before kill -9 leaves no workload running after the restart") {
+  // The delete is acknowledged while its replicas are still being started; the
+  // crash follows at once. After the restart none of them may still run (they
+  // would hold addresses the pool has handed back).
+  daemon d({.pool_octet = 26});
+  d.install(httpd_manifest());
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    auto name = "gone" + std::to_string(round);
+    REQUIRE(d.volar("deployments create " + name + " --plugin e2e-httpd --replicas 20")
+                .exit_code == 0);
+    REQUIRE(d.volar("deployments delete " + name + " --force").exit_code == 0);
+    d.kill9();
+    d.start();
+    CHECK(d.deployment(name).is_null());
+    CHECK(eventually([&] { return d.vms().empty(); }, 20s));
+    std::vector<int> left;
+    bool clean = eventually(
+        [&] {
+          left = d.workload_pids();
+          return left.empty();
+        },
+        10s, 200ms);
+    std::string who;
+    for (int pid : left)
+    {
+      auto cmdline = test::read_file("/proc/" + std::to_string(pid) + "/cmdline");
+      std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+      who += "\n  " + std::to_string(pid) + ": " + cmdline;
+    }
+    CHECK_MESSAGE(clean, left.size() << " workload processes of the deleted deployment still run:"
+                                     << who);
+    // Clean up for the next round, so that rounds are independent.
+    for (int pid : left)
+      ::kill(pid, SIGKILL);
+    if (!clean)
+      break;
+  }
 }
 
 } // namespace volant::e2e

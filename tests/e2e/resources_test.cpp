@@ -170,6 +170,51 @@ TEST_CASE("deployments show says why a deployment is stuck on memory") {
   CHECK(d.ok("deployments show web").find("Blocked:") == std::string::npos);
 }
 
+TEST_CASE("After a restart with less host memory, deployments show says what no longer fits") {
+  daemon d({.pool_octet = 56, .memory_mib = 1024});
+  d.install(httpd_manifest());
+  REQUIRE(d.volar("deployments create web --plugin e2e-httpd --replicas 2 --memory 256 --wait "
+                  "--timeout 30")
+              .exit_code == 0);
+  // Admitted while paused (reserving nothing yet): 2 more replicas.
+  REQUIRE(d.volar("deployments pause web").exit_code == 0);
+  REQUIRE(d.volar("deployments scale web --replicas 4").exit_code == 0);
+  d.stop();
+
+  // Less memory than the VMs hold: volantd refuses to start, saying why.
+  auto refused = test::run("timeout 20 " + sh_quote(volantd_bin()) + " --data-dir "
+                           + sh_quote(d.dir()) + " --listen 127.0.0.1:0 --pool " + d.pool()
+                           + " --memory-mib 256 --cpus 16 </dev/null");
+  CHECK(refused.exit_code == 1);
+  CHECK_MESSAGE(refused.err.find("512 MiB that VMs hold") != std::string::npos, refused.err);
+
+  // Enough for one more replica, not two.
+  d.opts().memory_mib = 768;
+  d.start();
+  REQUIRE(d.volar("deployments resume web").exit_code == 0);
+  std::string show;
+  CHECK_MESSAGE(eventually(
+                    [&] {
+                      show = d.ok("deployments show web");
+                      return show.find("insufficient memory: need 256 MiB, 0 MiB free")
+                             != std::string::npos;
+                    },
+                    15s),
+                show << d.log_tail());
+  CHECK(eventually([&] {
+    auto dep = d.deployment("web");
+    return dep.value("current", -1) == 3 && dep.value("ready", -1) == 3;
+  }));
+  auto dep = d.deployment("web");
+  CHECK(dep.value("desired", -1) == 4);
+  auto res = d.get_json("debug resources");
+  CHECK(res.value("memory_total_mib", -1) == 768);
+  CHECK(res.value("memory_used_mib", -1) == 768);
+  // Scaling to what fits clears it.
+  REQUIRE(d.volar("deployments scale web --replicas 3 --wait --timeout 30").exit_code == 0);
+  CHECK(d.ok("deployments show web").find("Blocked:") == std::string::npos);
+}
+
 TEST_CASE("volant-replay reads the events while the daemon runs") {
   daemon d({.pool_octet = 55});
   d.install(httpd_manifest());

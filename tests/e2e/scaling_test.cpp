@@ -194,7 +194,12 @@ TEST_CASE("Each replica answers an HTTP request on its own IP with its own name"
     CHECK_MESSAGE(http_body_eventually(ip) == name + "\n", name << " at " << ip);
     // Only this replica's own process listens on its address.
     CHECK(listeners_on(ip, 80) == 1);
-    CHECK(d.vm_pids(name) == std::vector<int>{vm.value("pid", 0)});
+    auto pids = d.vm_pids(name);
+    std::string procs;
+    for (int pid : pids)
+      procs += " " + std::to_string(pid) + ":" + test::read_file("/proc/" + std::to_string(pid) + "/comm");
+    CHECK_MESSAGE(pids == std::vector<int>{vm.value("pid", 0)},
+                  name << " pid " << vm.value("pid", 0) << ", processes:" << procs);
   }
   CHECK(ips.size() == 5);
   // An address of the pool no replica holds does not answer.

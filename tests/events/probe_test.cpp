@@ -106,7 +106,7 @@ TEST_CASE("a starting probe checks fast and then at the check's interval") {
   CHECK(probe_delay_ms(s, check) == 10000);
   check.interval_seconds = 1;
   probe_state fresh;
-  CHECK(probe_delay_ms(fresh, check) == 200);
+  CHECK(probe_delay_ms(fresh, check) == 100);
 }
 
 TEST_CASE("failures during the start-up grace do not count toward the threshold") {

@@ -5,6 +5,7 @@
 
 #include "store/codec.hpp"
 #include "store/journal.hpp"
+#include "store/journal_testing.hpp"
 
 #include <doctest/doctest.h>
 
@@ -81,10 +82,14 @@ std::string as_string(const std::vector<std::uint8_t>& bytes) {
 }
 
 /// Writes `n` valid events through the journal and closes it.
+/// Appends a valid history of `n` events; with `crash`, closes as kill -9 would
+/// (the events stay in the write-ahead log, unflushed).
 std::vector<recorded_event> fill(const std::string& dir, int n,
-                                 std::size_t chunk = 5) {
+                                 std::size_t chunk = 5, bool crash = false) {
   auto j = journal::open(dir);
   REQUIRE(j.has_value());
+  if (crash)
+    volant::store::testing::skip_flush_on_close(**j);
   auto history = volant::test::valid_history(n);
   std::vector<recorded_event> out;
   for (std::size_t i = 0; i < history.size(); i += chunk) {
@@ -423,7 +428,7 @@ TEST_CASE("a damaged database is reported, never read as if whole") {
 TEST_CASE("a damaged write-ahead log") {
   // Events only in the WAL (never flushed): the usual state of a live journal.
   temp_dir tmp;
-  auto recs = fill(tmp.path(), 100, 1);
+  auto recs = fill(tmp.path(), 100, 1, true);
   auto logs = files_named(tmp.path(), "", ".log");
   REQUIRE(logs.size() == 1);
   auto size = fs::file_size(logs.front());
