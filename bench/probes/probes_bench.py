@@ -27,59 +27,20 @@ stopped and every leftover workload killed at the end.
 
 import argparse
 import collections
-import datetime
-import json
 import os
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from volant_bench import (BUILDS, Daemon, Say, arm_watchdog, copy_binaries,  # noqa: E402
+                          disarm_watchdog, finish, http_health_plugin, install_plugin,
+                          kill_workloads, listeners, mono, report_error, rss_mib,
+                          say_daemon_log, status_field)
+
 POOL = "127.82.0.0/16"
 POOL_PREFIX = "127.82."
-BUILDS = ["build", "build-e2e", "build-me"]
 HZ = os.sysconf("SC_CLK_TCK")
-
-
-class Watchdog(Exception):
-    pass
-
-
-def mono():
-    return time.monotonic()
-
-
-def pick_binary(rel, env, build):
-    if os.environ.get(env):
-        return os.path.abspath(os.environ[env])
-    dirs = [build] if build else BUILDS
-    found = [os.path.join(REPO, d, rel) for d in dirs]
-    found = [p for p in found if os.path.isfile(p) and os.access(p, os.X_OK)]
-    if not found:
-        sys.exit("probes: no %s in %s (build it first, or set $%s)" % (rel, ", ".join(dirs), env))
-    return max(found, key=os.path.getmtime)
-
-
-def stamp(path):
-    t = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def load_avg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
-def proc_dead(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2] in "ZX"
 
 
 def cpu_ticks(pid, task=None):
@@ -107,44 +68,12 @@ def thread_cpu(pid):
     return out
 
 
-def status_field(pid, key):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return line.split()[1]
-    return None
-
-
 def host_ticks():
     with open("/proc/stat") as f:
         parts = f.readline().split()[1:]
     vals = [int(x) for x in parts]
     idle = vals[3] + vals[4]
     return sum(vals[:8]), idle
-
-
-def tcp_counts(prefix, port=80):
-    """(LISTEN on prefix*:port, TIME_WAIT with either end prefix*:port)."""
-    want = "%04X" % port
-    listen = tw = 0
-
-    def ip_of(hexip):
-        raw = int(hexip, 16)
-        return ".".join(str((raw >> (8 * i)) & 0xFF) for i in range(4))
-
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            p = line.split()
-            lip, lport = p[1].split(":")
-            rip, rport = p[2].split(":")
-            st = p[3]
-            if st == "0A" and lport == want and ip_of(lip).startswith(prefix):
-                listen += 1
-            elif st == "06" and ((lport == want and ip_of(lip).startswith(prefix))
-                                 or (rport == want and ip_of(rip).startswith(prefix))):
-                tw += 1
-    return listen, tw
 
 
 def served(logdir):
@@ -162,75 +91,6 @@ def served(logdir):
         except OSError:
             pass
     return ok, other
-
-
-def pids_with_env_prefix(prefix):
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/environ" % name, "rb") as f:
-                env = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(e.startswith(prefix.encode()) for e in env) and not proc_dead(int(name)):
-            out.append(int(name))
-    return out
-
-
-class Daemon:
-    def __init__(self, bindir, tmp, extra):
-        self.volantd = os.path.join(bindir, "volantd")
-        self.volar_bin = os.path.join(bindir, "volar")
-        self.dir = os.path.join(tmp, "data")
-        self.logpath = os.path.join(tmp, "volantd.log")
-        os.makedirs(self.dir)
-        self.log = open(self.logpath, "ab")
-        self.args = [self.volantd, "--data-dir", self.dir, "--listen", "127.0.0.1:0",
-                     "--pool", POOL] + extra
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
-        self.pid = self.proc.pid
-        t0 = mono()
-        while not os.path.exists(os.path.join(self.dir, "endpoint")):
-            if self.proc.poll() is not None:
-                raise RuntimeError("volantd exited with %s; log %s" % (self.proc.returncode, self.logpath))
-            if mono() - t0 > 30:
-                raise RuntimeError("volantd wrote no endpoint within 30 s")
-            time.sleep(0.02)
-        time.sleep(0.05)
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def volar(self, *args, check=True, timeout=120):
-        r = subprocess.run([self.volar_bin, "--data-dir", self.dir] + list(args),
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=timeout)
-        if check and r.returncode != 0:
-            raise RuntimeError("volar %s: exit %d: %s" % (" ".join(args), r.returncode,
-                                                           r.stderr.strip()))
-        return r
-
-    def deployment(self, name):
-        for d in json.loads(self.volar("deployments", "list", "--json").stdout):
-            if d["name"] == name:
-                return d
-        return None
-
-    def vms(self):
-        return json.loads(self.volar("vms", "list", "--json").stdout)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 def window(d, seconds, say, label, per_thread=False):
@@ -259,7 +119,7 @@ def window(d, seconds, say, label, per_thread=False):
         "per_sec": per_sec,
         "threads_min": min(threads),
         "threads_max": max(threads),
-        "rss_mib": int(status_field(pid, "VmRSS")) / 1024.0,
+        "rss_mib": rss_mib(pid),
         "host_pct": host_pct,
     }
     if per_thread:
@@ -285,63 +145,30 @@ def main():
     ap.add_argument("--deadline", type=int, default=560, help="seconds before giving up")
     a = ap.parse_args()
 
-    lines = []
-
-    def say(line=""):
-        print(line, flush=True)
-        lines.append(line)
-
-    def on_alarm(signum, frame):
-        raise Watchdog("probes: gave up after %d s" % a.deadline)
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(a.deadline)
+    say = Say()
+    arm_watchdog("probes", a.deadline)
     start = mono()
 
     tmp = tempfile.mkdtemp(prefix="volant-bench-probes-")
-    bindir = os.path.join(tmp, "bin")
-    os.makedirs(bindir)
-    src_d = pick_binary("src/daemon/volantd", "VOLANTD", a.build)
-    src_v = pick_binary("src/cli/volar", "VOLAR", a.build)
-    shutil.copy2(src_d, os.path.join(bindir, "volantd"))
-    shutil.copy2(src_v, os.path.join(bindir, "volar"))
+    bindir, src_d, src_v = copy_binaries("probes", a.build, tmp)
     flags = ["--max-vms", "600", "--max-replicas", "600", "--memory-mib", "65536"]
 
     say("bench/probes: %d VMs with 1 s HTTP checks on one volantd: CPU, threads, RSS" % a.vms)
-    say("date:     %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    say("command:  %s" % a.command)
-    say("machine:  nproc=%d, %s, load average %s at start" % (
-        os.cpu_count(), subprocess.run(["uname", "-sr"], capture_output=True, text=True).stdout.strip(),
-        load_avg()))
-    say("volantd:  %s (mtime %s), copied to %s" % (src_d, stamp(src_d), bindir))
-    say("volar:    %s (mtime %s)" % (src_v, stamp(src_v)))
+    say_header(say, a.command, src_d, src_v, bindir)
     say("daemon:   volantd --data-dir D --listen 127.0.0.1:0 --pool %s %s" % (POOL, " ".join(flags)))
     say("workload: busybox httpd -f -v -p $VOLANT_IP:80 serving /health, --memory 16; HTTP check "
         "GET :80/health interval 1 s, timeout 1 s, threshold 3")
 
-    if tcp_counts(POOL_PREFIX)[0]:
+    if len(listeners(POOL_PREFIX)):
         sys.exit("probes: something already listens on %s*:80" % POOL_PREFIX)
 
     d = None
     failures = []
     results = {}
     try:
-        d = Daemon(bindir, tmp, flags)
-        manifest = {
-            "name": "bench-probes-httpd", "version": "1.0.0",
-            "description": "busybox httpd on <vm-ip>:80 serving /health (bench/probes)",
-            "runtime": "process",
-            "workload": {
-                "entrypoint": ["/bin/sh", "-c",
-                               "mkdir -p \"$VOLANT_VM_DIR/www\" && echo ok > \"$VOLANT_VM_DIR/www/health\" "
-                               "&& exec busybox httpd -f -v -p \"$VOLANT_IP:80\" -h \"$VOLANT_VM_DIR/www\""],
-                "health_check": {"enabled": True, "http": {
-                    "port": 80, "path": "/health", "interval_seconds": 1,
-                    "timeout_seconds": 1, "unhealthy_threshold": 3}}}}
-        mpath = os.path.join(tmp, "plugin.json")
-        with open(mpath, "w") as f:
-            json.dump(manifest, f, indent=2)
-        d.volar("plugins", "install", "--manifest", mpath)
+        d = Daemon.in_tmp(bindir, tmp, POOL, flags, volar_timeout=120, stop_wait=15, settle=0.05)
+        install_plugin(d, http_health_plugin("bench-probes-httpd", "bench/probes", "-f -v"),
+                       os.path.join(tmp, "plugin.json"))
         logdir = os.path.join(d.dir, "logs")
         time.sleep(1.0)
         results[0] = window(d, 5, say, "idle")
@@ -352,7 +179,7 @@ def main():
             while mono() - t0 < timeout:
                 dep = d.deployment("probes")
                 last = dep
-                if dep and dep["ready"] == n and dep["current"] == n and tcp_counts(POOL_PREFIX)[0] >= n:
+                if dep and dep["ready"] == n and dep["current"] == n and len(listeners(POOL_PREFIX)) >= n:
                     return mono() - t0, dep
                 if not d.alive():
                     raise RuntimeError("volantd died (exit %s)" % d.proc.returncode)
@@ -385,11 +212,11 @@ def main():
         vms = d.vms()
         restarts0 = sum(v.get("restarts", 0) for v in vms)
         time.sleep(5.0)
-        listen0 = tcp_counts(POOL_PREFIX)[0]
+        listen0 = len(listeners(POOL_PREFIX))
         ok0, bad0 = served(logdir)
         results[a.vms] = window(d, a.window, say, str(a.vms), per_thread=True)
         ok1, bad1 = served(logdir)
-        listen1 = tcp_counts(POOL_PREFIX)[0]
+        listen1 = len(listeners(POOL_PREFIX))
         vms = d.vms()
         st = collections.Counter(v["status"] for v in vms)
         restarts1 = sum(v.get("restarts", 0) for v in vms)
@@ -425,55 +252,26 @@ def main():
             failures.append("only %d of %d VMs ready after the window" % (st.get("ready", 0), a.vms))
         for f_ in failures:
             say("FAILED:   " + f_)
-    except Watchdog as e:
-        say("ABORTED:  %s" % e)
-        failures.append(str(e))
-    except Exception as e:
-        say("ERROR:    %s: %s" % (type(e).__name__, e))
-        failures.append(str(e))
+    except Exception as e:  # Watchdog too: report, clean up, exit non-zero
+        report_error(say, failures, e)
     finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+        disarm_watchdog()
         deleted = None
         if d is not None:
             try:
-                t0 = mono()
-                d.volar("deployments", "delete", "probes", "--force", check=False)
-                while mono() - t0 < 90:
-                    r = d.volar("vms", "list", "--json", check=False)
-                    if r.returncode != 0 or json.loads(r.stdout or "[]") == []:
-                        break
-                    time.sleep(0.5)
-                deleted = mono() - t0
+                deleted = d.delete_deployments(["probes"], timeout=90, poll=0.5)
             except Exception as e:
                 say("cleanup: %s" % e)
             d.stop()
-        left = pids_with_env_prefix("VOLANT_VM_DIR=" + os.path.join(tmp, "data") + "/")
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        left = kill_workloads(os.path.join(tmp, "data"))
         time.sleep(0.5)
         if d is not None:
-            with open(d.logpath, errors="replace") as f:
-                log = f.read().splitlines()
-            warn = [l for l in log if "[warning]" in l or "[error]" in l or "[critical]" in l]
-            say("")
-            say("daemon log: %d lines, %d warning/error lines%s" % (len(log), len(warn), ":" if warn else ""))
-            for l in warn[:10]:
-                say("  " + l)
+            say_daemon_log(say, d.logpath)
         say("cleanup:  deployment deleted (%s s until no VM listed), volantd stopped, %d leftover "
             "workload processes killed, listeners left on %s*:80: %d" % (
                 "-" if deleted is None else "%.1f" % deleted, len(left), POOL_PREFIX,
-                tcp_counts(POOL_PREFIX)[0]))
-        if a.out:
-            with open(a.out, "w") as f:
-                f.write("\n".join(lines) + "\n")
-        if not failures:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            say("kept:     %s (logs)" % tmp)
+                len(listeners(POOL_PREFIX))))
+        finish(say, a.out, tmp, failures)
     sys.exit(1 if failures else 0)
 
 
