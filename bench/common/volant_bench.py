@@ -9,6 +9,7 @@ A driver imports it with this directory on sys.path:
     from volant_bench import Daemon, ...
 """
 
+import argparse
 import datetime
 import json
 import os
@@ -24,6 +25,20 @@ BUILDS = ["build", "build-e2e", "build-me"]
 
 def mono():
     return time.monotonic()
+
+
+# --- flags ---------------------------------------------------------------------------
+
+def parse_args(deadline, add_own):
+    """The flags of a driver that copies the binaries: --build DIR, its own (added by
+    add_own(parser)), --out FILE, --command and --deadline (default `deadline` s)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="", help="build dir (default: newest of %s)" % BUILDS)
+    add_own(ap)
+    ap.add_argument("--out", default="", help="also write the output to FILE")
+    ap.add_argument("--command", default=" ".join(sys.argv))
+    ap.add_argument("--deadline", type=int, default=deadline, help="seconds before giving up")
+    return ap.parse_args()
 
 
 # --- the run's output -------------------------------------------------------------
@@ -120,6 +135,11 @@ def arm_watchdog(who, seconds):
 def disarm_watchdog():
     signal.alarm(0)
     signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+def say_failures(say, failures):
+    for f in failures:
+        say("FAILED:   " + f)
 
 
 def report_error(say, failures, e):
@@ -377,6 +397,17 @@ class Daemon:
     def stop(self):
         stop_process(self.proc, self.stop_wait)
         self.log.close()
+
+    def shut_down(self, report, names=None, timeout=20.0, poll=0.2):
+        """delete_deployments (an exception is reported as report("cleanup: ...")),
+        then stop; returns the seconds the deletion took, None if it failed."""
+        deleted = None
+        try:
+            deleted = self.delete_deployments(names, timeout, poll)
+        except Exception as e:  # best effort: the daemon is stopped all the same
+            report("cleanup: %s" % e)
+        self.stop()
+        return deleted
 
 
 def http_health_plugin(name, bench, httpd_flags):

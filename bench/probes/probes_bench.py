@@ -25,7 +25,6 @@ number of VMs. Only loopback addresses. The deployment is deleted, the daemon
 stopped and every leftover workload killed at the end.
 """
 
-import argparse
 import collections
 import os
 import sys
@@ -33,10 +32,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from volant_bench import (BUILDS, Daemon, Say, arm_watchdog, copy_binaries,  # noqa: E402
-                          disarm_watchdog, finish, http_health_plugin, install_plugin,
-                          kill_workloads, listeners, mono, report_error, rss_mib,
-                          say_daemon_log, status_field)
+from volant_bench import (Daemon, Say, arm_watchdog, copy_binaries, disarm_watchdog,  # noqa: E402
+                          finish, http_health_plugin, install_plugin, kill_workloads,
+                          listeners, mono, parse_args, report_error, rss_mib,
+                          say_daemon_log, say_failures, say_header, status_field)
 
 POOL = "127.82.0.0/16"
 POOL_PREFIX = "127.82."
@@ -134,16 +133,14 @@ def window(d, seconds, say, label, per_thread=False):
     return out
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default="", help="build dir (default: newest of %s)" % BUILDS)
+def own_flags(ap):
     ap.add_argument("--vms", type=int, default=500)
     ap.add_argument("--small", type=int, default=50)
     ap.add_argument("--window", type=int, default=20, help="seconds of sampling at --vms")
-    ap.add_argument("--out", default="", help="also write the output to FILE")
-    ap.add_argument("--command", default=" ".join(sys.argv))
-    ap.add_argument("--deadline", type=int, default=560, help="seconds before giving up")
-    a = ap.parse_args()
+
+
+def main():
+    a = parse_args(560, own_flags)
 
     say = Say()
     arm_watchdog("probes", a.deadline)
@@ -250,19 +247,14 @@ def main():
             ", ".join("%d VMs: %s" % (n, "%d" % t[0] if t[0] == t[1] else "%d-%d" % t) for n, t in sorted(th.items()))))
         if st.get("ready", 0) != a.vms:
             failures.append("only %d of %d VMs ready after the window" % (st.get("ready", 0), a.vms))
-        for f_ in failures:
-            say("FAILED:   " + f_)
+        say_failures(say, failures)
     except Exception as e:  # Watchdog too: report, clean up, exit non-zero
         report_error(say, failures, e)
     finally:
         disarm_watchdog()
         deleted = None
         if d is not None:
-            try:
-                deleted = d.delete_deployments(["probes"], timeout=90, poll=0.5)
-            except Exception as e:
-                say("cleanup: %s" % e)
-            d.stop()
+            deleted = d.shut_down(say, ["probes"], timeout=90, poll=0.5)
         left = kill_workloads(os.path.join(tmp, "data"))
         time.sleep(0.5)
         if d is not None:

@@ -35,12 +35,8 @@ Only loopback addresses: Volant's pool 127.81.0.0/24, supervisord's workload on
 the same time).
 """
 
-import argparse
 import calendar
-import datetime
-import json
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -49,36 +45,17 @@ import sys
 import tempfile
 import time
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from volant_bench import (Daemon, Say, arm_watchdog, copy_binaries, disarm_watchdog,  # noqa: E402
+                          finish, http_health_plugin, install_plugin, kill_workloads,
+                          listeners, mono, parse_args, percentile, proc_dead,
+                          report_error, say_daemon_log, say_failures, say_header,
+                          stop_process)
+
 POOL = "127.81.0.0/24"
 POOL_PREFIX = "127.81.0."
 SUP_IP = "127.81.1.1"
 PORT = 80
-BUILDS = ["build", "build-e2e", "build-me"]
-
-
-class Watchdog(Exception):
-    pass
-
-
-def mono():
-    return time.monotonic()
-
-
-def pick_binary(rel, env, build):
-    if os.environ.get(env):
-        return os.path.abspath(os.environ[env])
-    dirs = [build] if build else BUILDS
-    found = [os.path.join(REPO, d, rel) for d in dirs]
-    found = [p for p in found if os.path.isfile(p) and os.access(p, os.X_OK)]
-    if not found:
-        sys.exit("recovery: no %s in %s (build it first, or set $%s)" % (rel, ", ".join(dirs), env))
-    return max(found, key=os.path.getmtime)
-
-
-def stamp(path):
-    t = datetime.datetime.fromtimestamp(os.path.getmtime(path), datetime.timezone.utc)
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time_ns(s):
@@ -108,15 +85,6 @@ def http_status(ip, port=PORT, path="/health", timeout=0.5):
         return 0
 
 
-def proc_dead(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return True
-    return stat[stat.rfind(")") + 2] in "ZX"
-
-
 def wait_dead(pid, timeout=5.0):
     t0 = mono()
     while not proc_dead(pid):
@@ -124,103 +92,6 @@ def wait_dead(pid, timeout=5.0):
             return False
         time.sleep(0.0005)
     return True
-
-
-def listeners(prefix, port=PORT):
-    """Local addresses LISTENing on <prefix>*:port (from /proc/net/tcp)."""
-    out = []
-    want = "%04X" % port
-    with open("/proc/net/tcp") as f:
-        next(f)
-        for line in f:
-            parts = line.split()
-            if parts[3] != "0A":
-                continue
-            hexip, hexport = parts[1].split(":")
-            if hexport != want:
-                continue
-            raw = int(hexip, 16)
-            ip = ".".join(str((raw >> (8 * i)) & 0xFF) for i in range(4))
-            if ip.startswith(prefix):
-                out.append(ip)
-    return out
-
-
-def pids_with_env_prefix(prefix):
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/environ" % name, "rb") as f:
-                env = f.read().split(b"\0")
-        except OSError:
-            continue
-        if any(e.startswith(prefix.encode()) for e in env) and not proc_dead(int(name)):
-            out.append(int(name))
-    return out
-
-
-def pct(values, p):
-    v = sorted(values)
-    if not v:
-        return float("nan")
-    k = (len(v) - 1) * p / 100.0
-    lo = int(k)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (v[hi] - v[lo]) * (k - lo)
-
-
-def load_avg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
-class Daemon:
-    def __init__(self, bindir, tmp, extra):
-        self.volantd = os.path.join(bindir, "volantd")
-        self.volar_bin = os.path.join(bindir, "volar")
-        self.dir = os.path.join(tmp, "data")
-        self.logpath = os.path.join(tmp, "volantd.log")
-        os.makedirs(self.dir)
-        self.log = open(self.logpath, "ab")
-        self.proc = subprocess.Popen(
-            [self.volantd, "--data-dir", self.dir, "--listen", "127.0.0.1:0", "--pool", POOL]
-            + extra, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        t0 = mono()
-        while not os.path.exists(os.path.join(self.dir, "endpoint")):
-            if self.proc.poll() is not None:
-                raise RuntimeError("volantd exited with %s; log %s" % (self.proc.returncode, self.logpath))
-            if mono() - t0 > 30:
-                raise RuntimeError("volantd wrote no endpoint within 30 s")
-            time.sleep(0.02)
-        time.sleep(0.05)
-
-    def volar(self, *args, check=True, timeout=60):
-        r = subprocess.run([self.volar_bin, "--data-dir", self.dir] + list(args),
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                           timeout=timeout)
-        if check and r.returncode != 0:
-            raise RuntimeError("volar %s: exit %d: %s" % (" ".join(args), r.returncode,
-                                                           r.stderr.strip()))
-        return r
-
-    def vms(self, deployment=None):
-        args = ["vms", "list", "--json"]
-        if deployment:
-            args += ["--deployment", deployment]
-        return json.loads(self.volar(*args).stdout)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
 
 
 class Supervisord:
@@ -286,13 +157,7 @@ stdout_logfile={t}/httpd.log
         return int(self.ctl("pid", "httpd").stdout.strip())
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, 15)
         self.out.close()
 
 
@@ -353,45 +218,23 @@ def ms(x):
     return "-" if x is None else "%.1f" % (x * 1000)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default="", help="build dir (default: newest of %s)" % BUILDS)
+def own_flags(ap):
     ap.add_argument("--kills", type=int, default=20)
     ap.add_argument("--loop-kills", type=int, default=4, help="crash-loop kills of one VM")
     ap.add_argument("--gap", type=float, default=0.5, help="seconds between kills")
-    ap.add_argument("--out", default="", help="also write the output to FILE")
-    ap.add_argument("--command", default=" ".join(sys.argv))
-    ap.add_argument("--deadline", type=int, default=540, help="seconds before giving up")
-    a = ap.parse_args()
 
-    lines = []
 
-    def say(line=""):
-        print(line, flush=True)
-        lines.append(line)
+def main():
+    a = parse_args(540, own_flags)
 
-    def on_alarm(signum, frame):
-        raise Watchdog("recovery: gave up after %d s" % a.deadline)
-
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(a.deadline)
+    say = Say()
+    arm_watchdog("recovery", a.deadline)
 
     tmp = tempfile.mkdtemp(prefix="volant-bench-recovery-")
-    bindir = os.path.join(tmp, "bin")
-    os.makedirs(bindir)
-    src_d = pick_binary("src/daemon/volantd", "VOLANTD", a.build)
-    src_v = pick_binary("src/cli/volar", "VOLAR", a.build)
-    shutil.copy2(src_d, os.path.join(bindir, "volantd"))
-    shutil.copy2(src_v, os.path.join(bindir, "volar"))
+    bindir, src_d, src_v = copy_binaries("recovery", a.build, tmp)
 
     say("bench/recovery: kill -9 of a workload -> replacement serving / READY, Volant vs supervisord")
-    say("date:     %s" % datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    say("command:  %s" % a.command)
-    say("machine:  nproc=%d, %s, load average %s at start" % (
-        os.cpu_count(), subprocess.run(["uname", "-sr"], capture_output=True, text=True).stdout.strip(),
-        load_avg()))
-    say("volantd:  %s (mtime %s), copied to %s" % (src_d, stamp(src_d), bindir))
-    say("volar:    %s (mtime %s)" % (src_v, stamp(src_v)))
+    say_header(say, a.command, src_d, src_v, bindir)
     sup_ver = subprocess.run(["supervisord", "--version"], capture_output=True, text=True).stdout.strip()
     say("supervisord: %s (Debian package supervisor), autorestart=true startsecs=0 startretries=1000000" % sup_ver)
     say("workload: /bin/sh -c 'mkdir -p DIR && echo ok > DIR/health && exec busybox httpd -f -p IP:80 -h DIR'")
@@ -409,22 +252,11 @@ def main():
     failures = []
     try:
         s = Supervisord(tmp)
-        d = Daemon(bindir, tmp, ["--cpus", "16", "--memory-mib", "8192", "--reconcile-ms", "500"])
-        manifest = {
-            "name": "bench-recovery-httpd", "version": "1.0.0",
-            "description": "busybox httpd on <vm-ip>:80 serving /health (bench/recovery)",
-            "runtime": "process",
-            "workload": {
-                "entrypoint": ["/bin/sh", "-c",
-                               "mkdir -p \"$VOLANT_VM_DIR/www\" && echo ok > \"$VOLANT_VM_DIR/www/health\" "
-                               "&& exec busybox httpd -f -p \"$VOLANT_IP:80\" -h \"$VOLANT_VM_DIR/www\""],
-                "health_check": {"enabled": True, "http": {
-                    "port": 80, "path": "/health", "interval_seconds": 1,
-                    "timeout_seconds": 1, "unhealthy_threshold": 3}}}}
-        mpath = os.path.join(tmp, "plugin.json")
-        with open(mpath, "w") as f:
-            json.dump(manifest, f, indent=2)
-        d.volar("plugins", "install", "--manifest", mpath)
+        d = Daemon.in_tmp(bindir, tmp, POOL,
+                          ["--cpus", "16", "--memory-mib", "8192", "--reconcile-ms", "500"],
+                          volar_timeout=60, stop_wait=10, settle=0.05)
+        install_plugin(d, http_health_plugin("bench-recovery-httpd", "bench/recovery", "-f"),
+                       os.path.join(tmp, "plugin.json"))
         names = ["r%02d" % i for i in range(a.kills)] + ["loop"]
         for n in names:
             d.volar("deployments", "create", n, "--plugin", "bench-recovery-httpd",
@@ -483,7 +315,7 @@ def main():
             if not vals:
                 return "| %-44s | %2d | - | - | - | - |" % (label, 0)
             return "| %-44s | %2d | %8.1f | %8.1f | %8.1f | %8.1f |" % (
-                label, len(vals), statistics.median(vals) * 1000, pct(vals, 90) * 1000,
+                label, len(vals), statistics.median(vals) * 1000, percentile(vals, 90) * 1000,
                 min(vals) * 1000, max(vals) * 1000)
 
         say("")
@@ -502,63 +334,29 @@ def main():
         if vs and vr and ss:
             r_serv = statistics.median(vs) / statistics.median(ss)
             r_ready = statistics.median(vr) / statistics.median(ss)
-            r_serv90 = pct(vs, 90) / pct(ss, 90)
-            r_ready90 = pct(vr, 90) / pct(ss, 90)
+            r_serv90 = percentile(vs, 90) / percentile(ss, 90)
+            r_ready90 = percentile(vr, 90) / percentile(ss, 90)
             say("")
             say("ratio volant/supervisord (median): serving %.2f, READY %.2f; (p90): serving %.2f, READY %.2f"
                 % (r_serv, r_ready, r_serv90, r_ready90))
             say("goal:     volant kill -> READY median <= supervisord kill -> serving median: %s (%.2fx); "
                 "serving vs serving: %s (%.2fx)" % ("MET" if r_ready <= 1 else "MISSED", r_ready,
                                                   "MET" if r_serv <= 1 else "MISSED", r_serv))
-        for f_ in failures:
-            say("FAILED:   " + f_)
-    except Watchdog as e:
-        say("ABORTED:  %s" % e)
-        failures.append(str(e))
-    except Exception as e:  # report, clean up, exit non-zero
-        say("ERROR:    %s: %s" % (type(e).__name__, e))
-        failures.append(str(e))
+        say_failures(say, failures)
+    except Exception as e:  # Watchdog too: report, clean up, exit non-zero
+        report_error(say, failures, e)
     finally:
-        signal.alarm(0)
+        disarm_watchdog()
         if d is not None:
-            try:
-                for dep in json.loads(d.volar("deployments", "list", "--json", check=False).stdout or "[]"):
-                    d.volar("deployments", "delete", dep["name"], "--force", check=False)
-                t0 = mono()
-                while mono() - t0 < 20:
-                    r = d.volar("vms", "list", "--json", check=False)
-                    if r.returncode != 0 or json.loads(r.stdout or "[]") == []:
-                        break
-                    time.sleep(0.2)
-            except Exception as e:
-                say("cleanup: %s" % e)
-            d.stop()
+            d.shut_down(say, timeout=20, poll=0.2)
         if s is not None:
             s.stop()
-        left = pids_with_env_prefix("VOLANT_VM_DIR=" + os.path.join(tmp, "data") + "/")
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        left = kill_workloads(os.path.join(tmp, "data"))
         if d is not None:
-            with open(d.logpath, errors="replace") as f:
-                log = f.read().splitlines()
-            warn = [l for l in log if "[warning]" in l or "[error]" in l or "[critical]" in l]
-            say("")
-            say("daemon log: %d lines, %d warning/error lines%s" % (len(log), len(warn),
-                                                                   ":" if warn else ""))
-            for l in warn[:10]:
-                say("  " + l)
+            say_daemon_log(say, d.logpath)
         say("cleanup:  deployments deleted, volantd and supervisord stopped, %d leftover workload "
             "processes killed, listeners left on 127.81.*:80: %d" % (len(left), len(listeners("127.81."))))
-        if a.out:
-            with open(a.out, "w") as f:
-                f.write("\n".join(lines) + "\n")
-        if not failures:
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            say("kept:     %s (logs)" % tmp)
+        finish(say, a.out, tmp, failures)
     sys.exit(1 if failures else 0)
 
 

@@ -88,6 +88,8 @@ using controller_actor = caf::typed_actor<
   caf::replies_to<plan_atom, std::string>::with<plan>,
   /// What a VM is launched from.
   caf::replies_to<launch_atom, std::string>::with<launch_info>,
+  /// Respawn the deployment actor of this name after its crash back-off.
+  caf::reacts_to<restart_atom, std::string>,
   /// Live state as JSON.
   caf::replies_to<inspect_atom>::with<std::string>>;
 
@@ -101,6 +103,8 @@ using deployment_actor = caf::typed_actor<
   caf::reacts_to<changed_atom>,
   /// Timer and explicit trigger of one reconcile round.
   caf::reacts_to<reconcile_atom>,
+  /// Respawn the VM actor of this VM after its crash back-off.
+  caf::reacts_to<restart_atom, std::string>,
   /// Live state as JSON.
   caf::replies_to<inspect_atom>::with<std::string>>;
 

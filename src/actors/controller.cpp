@@ -121,10 +121,17 @@ void on_child_exit(self_ptr self, const caf::exit_msg& msg) {
       return;
     auto count = ++st.crashes[name];
     auto reason = self->system().render(msg.reason);
-    VLOG_WARN("controller", "deployment actor {} crashed ({}), restarting", name, reason);
     run_command(self, record_actor_crash{"deployment/" + name, reason, count});
-    if (st.w.deployments.count(name) || !vms_of(st.w, name).empty())
-      spawn_deployment(self, name);
+    auto response = on_crash(st.recent[name], now_nanos());
+    if (response.escalate) {
+      VLOG_ERROR("controller", "deployment actor {} keeps crashing: giving up", name);
+      self->quit(msg.reason);
+      return;
+    }
+    VLOG_WARN("controller", "deployment actor {} crashed ({}), restarting in {} ms", name,
+              reason, response.delay_ms);
+    self->delayed_send(self, std::chrono::milliseconds(response.delay_ms),
+                       restart_atom::value, name);
     return;
   }
   self->quit(msg.reason); // from our parent or a peer: shut down
@@ -164,6 +171,11 @@ controller(controller_actor::stateful_pointer<controller_state> self,
       if (!info)
         return to_caf(info.error_value());
       return std::move(*info);
+    },
+    [=](restart_atom, const std::string& name) {
+      auto& st = self->state;
+      if (st.w.deployments.count(name) || !vms_of(st.w, name).empty())
+        spawn_deployment(self, name);
     },
     [=](crash_atom, const std::string& path) {
       auto& st = self->state;

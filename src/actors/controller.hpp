@@ -18,6 +18,7 @@ struct controller_state {
   std::uint64_t snapshot_seq = 0;
   std::map<std::string, deployment_actor> deployments;
   std::map<std::string, std::uint32_t> crashes; ///< deployment actor -> count
+  std::map<std::string, crash_history> recent;  ///< for back-off and escalation
   static inline const char* name = "controller";
 };
 

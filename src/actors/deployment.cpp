@@ -114,10 +114,18 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
     if (msg.reason != caf::exit_reason::normal) {
       auto count = ++st.crashes[vm];
       auto reason = self->system().render(msg.reason);
-      VLOG_WARN(st.name, "vm actor {} crashed ({}), restarting it", vm, reason);
       caf::anon_send(st.controller, command_atom::value,
                      command{record_actor_crash{"vm/" + vm, reason, count}});
-      with_vm(self, vm, [](const vm_actor&) {});
+      auto response = on_crash(st.recent[vm], now_nanos());
+      if (response.escalate) {
+        VLOG_ERROR(st.name, "vm actor {} keeps crashing: giving up", vm);
+        self->quit(msg.reason);
+        return;
+      }
+      VLOG_WARN(st.name, "vm actor {} crashed ({}), restarting it in {} ms", vm, reason,
+                response.delay_ms);
+      self->delayed_send(self, std::chrono::milliseconds(response.delay_ms),
+                         restart_atom::value, vm);
     }
     reconcile_now(self);
     return;
@@ -148,6 +156,9 @@ deployment(deployment_actor::stateful_pointer<deployment_actor_state> self,
   self->delayed_send(self, ctx->reconcile_every, reconcile_atom::value);
   return {
     [=](changed_atom) { reconcile_now(self); },
+    [=](restart_atom, const std::string& vm) {
+      with_vm(self, vm, [](const vm_actor&) {}); // it adopts its workload
+    },
     [=](reconcile_atom) {
       reconcile_now(self);
       self->delayed_send(self, self->state.ctx->reconcile_every, reconcile_atom::value);

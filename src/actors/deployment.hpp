@@ -21,6 +21,7 @@ struct deployment_actor_state {
   /// Work for VM actors being spawned (waiting for their launch info).
   std::map<std::string, std::vector<std::function<void(const vm_actor&)>>> spawning;
   std::map<std::string, std::uint32_t> crashes;
+  std::map<std::string, crash_history> recent; ///< for back-off and escalation
   bool reconciling = false;
   bool dirty = false;  ///< a change arrived during a round: run another
   std::uint64_t rounds = 0;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <fstream>
 
 namespace volant {
@@ -20,6 +21,7 @@ namespace {
 using self_ptr = caf::stateful_actor<root_state>*;
 
 std::atomic<std::uint16_t> bound_port{0};
+std::atomic<bool> gave_up{false};
 
 void spawn_journal(self_ptr self) {
   auto& st = self->state;
@@ -67,6 +69,19 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
   }
   auto reason = self->system().render(msg.reason);
   auto count = ++st.crashes[who];
+  if (on_crash(st.recent[who], now_nanos()).escalate) {
+    // The top of the tree: escalate to the operating system (a service manager
+    // restarts volantd; the workloads keep running and are adopted).
+    VLOG_ERROR("root", "{} keeps crashing ({}): volantd gives up", who, reason);
+    gave_up = true;
+    self->system().registry().erase(controller_key);
+    self->system().registry().erase(journal_key);
+    self->quit(msg.reason);
+    ::raise(SIGTERM);
+    return;
+  }
+  // Restarted at once: these three are the daemon; a delay would only leave the
+  // endpoint without a controller or journal for longer.
   VLOG_WARN("root", "{} crashed ({}), restarting (crash {})", who, reason, count);
   if (who == "journal") {
     // Appends in flight to the old one fail, and the controller restarts from the
@@ -97,6 +112,10 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
 
 std::uint16_t published_port(const caf::actor&) {
   return bound_port;
+}
+
+bool root_gave_up() {
+  return gave_up;
 }
 
 caf::behavior root(caf::stateful_actor<root_state>* self, daemon_context* ctx,

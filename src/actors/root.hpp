@@ -18,6 +18,7 @@ struct root_state {
   std::string host;
   std::uint16_t port = 0;
   std::map<std::string, std::uint32_t> crashes;
+  std::map<std::string, crash_history> recent; ///< for back-off and escalation
   static inline const char* name = "root";
 };
 
@@ -30,5 +31,8 @@ caf::behavior root(caf::stateful_actor<root_state>* self, daemon_context* ctx,
 
 /// The published port, once `root` runs (0 before or on failure).
 std::uint16_t published_port(const caf::actor& root);
+
+/// Whether the root gave up on a child that kept crashing (volantd then exits 1).
+bool root_gave_up();
 
 } // namespace volant

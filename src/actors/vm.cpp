@@ -223,6 +223,10 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
       caf::anon_send(st.controller, command_atom::value,
                      command{record_actor_crash{"probe/" + vm_of(self), reason,
                                                 ++st.probe_crashes}});
+      if (on_crash(st.probe_recent, now_nanos()).escalate) {
+        self->quit(msg.reason); // the deployment restarts this actor, which adopts
+        return;
+      }
       if (st.phase == vm_phase::running)
         start_probe(self);
       return;

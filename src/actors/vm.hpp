@@ -31,6 +31,7 @@ struct vm_actor_state {
   std::shared_ptr<std::pair<std::int64_t, std::uint64_t>> watched
     = std::make_shared<std::pair<std::int64_t, std::uint64_t>>(0, 0); ///< pid, id
   std::uint32_t probe_crashes = 0;
+  crash_history probe_recent;
   static inline const char* name = "vm";
 };
 

@@ -4,6 +4,7 @@
 #include "events/validate.hpp"
 #include "wire/json.hpp"
 
+#include <charconv>
 #include <limits>
 #include <set>
 
@@ -88,6 +89,44 @@ build_strategy(const std::optional<std::string>& kind,
   return base;
 }
 
+error bad_health(std::string message) {
+  return bad(ec::invalid_health_check, std::move(message));
+}
+
+/// "1..65535" as the core words it; 0 is left to validate_health_check.
+expected<std::uint16_t> port_of(std::int64_t port, const std::string& field) {
+  if (port < 0 || port > 65535)
+    return bad_health(field + " must be 1..65535, got " + std::to_string(port));
+  return static_cast<std::uint16_t>(port);
+}
+
+expected<std::uint16_t> port_of(std::string_view text,
+                                const std::string& field) {
+  std::int64_t port = 0;
+  auto [end, err]
+      = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (text.empty() || err != std::errc{} || end != text.data() + text.size())
+    return bad_health(field + " must be 1..65535, got '" + std::string(text)
+                      + "'");
+  return port_of(port, field);
+}
+
+expected<std::uint32_t> positive_of(const std::optional<std::int64_t>& value,
+                                    std::uint32_t fallback,
+                                    const std::string& field) {
+  if (!value)
+    return fallback;
+  if (*value < 0 || *value > std::numeric_limits<std::uint32_t>::max())
+    return bad_health(field + " must be >= 1, got " + std::to_string(*value));
+  return static_cast<std::uint32_t>(*value); // 0 is the core's to reject
+}
+
+json health_to_json(const health_check& hc) {
+  deployment_spec carrier;
+  carrier.tmpl.health = hc;
+  return wire::encode_spec(carrier)["tmpl"]["health"];
+}
+
 json strategy_to_json(const update_strategy& s) {
   return {{"kind", std::string(to_string(s.kind))},
           {"max_surge", int_or_percent_to_json(s.max_surge)},
@@ -137,6 +176,71 @@ json int_or_percent_to_json(const int_or_percent& v) {
   return {{"value", v.value}, {"percent", v.percent}};
 }
 
+bool health_args::given() const {
+  return http || tcp || process || interval || timeout || threshold || disable;
+}
+
+expected<std::optional<health_check>> build_health(const health_args& a) {
+  if (!a.given())
+    return std::optional<health_check>{};
+  const int kinds = (a.http ? 1 : 0) + (a.tcp ? 1 : 0) + (a.process ? 1 : 0);
+  const bool timing = a.interval || a.timeout || a.threshold;
+  if (a.disable && (kinds > 0 || timing))
+    return bad_health("--no-health-check cannot be combined with other "
+                      "--health-* flags");
+  if (kinds > 1)
+    return bad_health("give at most one of --health-http, --health-tcp and "
+                      "--health-process");
+  health_check hc;
+  if (a.disable) {
+    hc.enabled = false; // probe none: the plugin's check is switched off
+    return std::optional<health_check>{hc};
+  }
+  if (kinds == 0)
+    return bad_health("--health-interval, --health-timeout and "
+                      "--health-threshold need --health-http, --health-tcp or "
+                      "--health-process");
+  const std::string f = "health_check";
+  hc.enabled = true;
+  if (a.http) {
+    std::string_view text = *a.http;
+    auto colon = text.find(':');
+    http_check http;
+    auto port = port_of(text.substr(0, colon), f + ".http.port");
+    if (!port)
+      return port.error_value();
+    http.port = *port;
+    if (colon != std::string_view::npos)
+      http.path = std::string(text.substr(colon + 1));
+    hc.probe = std::move(http);
+  } else if (a.tcp) {
+    auto port = port_of(*a.tcp, f + ".tcp.port");
+    if (!port)
+      return port.error_value();
+    hc.probe = tcp_check{*port};
+  } else {
+    hc.probe = process_check{*a.process};
+  }
+  auto interval
+      = positive_of(a.interval, hc.interval_seconds, f + ".interval_seconds");
+  if (!interval)
+    return interval.error_value();
+  hc.interval_seconds = *interval;
+  auto timeout
+      = positive_of(a.timeout, hc.timeout_seconds, f + ".timeout_seconds");
+  if (!timeout)
+    return timeout.error_value();
+  hc.timeout_seconds = *timeout;
+  auto threshold = positive_of(a.threshold, hc.unhealthy_threshold,
+                               f + ".unhealthy_threshold");
+  if (!threshold)
+    return threshold.error_value();
+  hc.unhealthy_threshold = *threshold;
+  if (auto st = validate_health_check(hc, f); !st)
+    return st.error_value();
+  return std::optional<health_check>{std::move(hc)};
+}
+
 expected<deployment_spec> build_spec(const create_args& a) {
   deployment_spec spec;
   spec.name = a.name;
@@ -175,6 +279,10 @@ expected<deployment_spec> build_spec(const create_args& a) {
   if (!strategy)
     return strategy.error_value();
   spec.strategy = *strategy;
+  auto health = build_health(a.health);
+  if (!health)
+    return health.error_value();
+  spec.tmpl.health = std::move(*health);
   if (auto st = validate_spec(spec, int32_max); !st)
     return st.error_value();
   return spec;
@@ -235,12 +343,18 @@ expected<json> update_request(const update_args& a,
       return s.error_value();
     out["strategy"] = strategy_to_json(*s);
   }
+  auto health = build_health(a.health);
+  if (!health)
+    return health.error_value();
+  if (*health)
+    out["health"] = health_to_json(**health);
   if (out.size() == 1)
     return bad(
         ec::invalid_argument,
         "nothing to update: give at least one of --plugin, --cpu, --memory, "
         "--labels, --env, --auto-restart, --no-auto-restart, --strategy, "
-        "--max-surge or --max-unavailable");
+        "--max-surge, --max-unavailable, --health-http, --health-tcp, "
+        "--health-process or --no-health-check");
   return req;
 }
 

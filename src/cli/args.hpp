@@ -16,6 +16,26 @@
 
 namespace volant::cli {
 
+/// The --health-* flags of `deployments create` / `update` as typed. At most
+/// one of http / tcp / process; the timings need one of them; `disable`
+/// (--no-health-check) stands alone.
+struct health_args {
+  std::optional<std::string> http;      ///< "PORT[:PATH]", PATH default /health
+  std::optional<std::int64_t> tcp;      ///< PORT
+  std::optional<std::string> process;   ///< process NAME
+  std::optional<std::int64_t> interval; ///< seconds
+  std::optional<std::int64_t> timeout;  ///< seconds
+  std::optional<std::int64_t> threshold; ///< failures in a row
+  bool disable = false;
+  /// True when any health flag was given.
+  bool given() const;
+};
+
+/// The health check the flags describe (nullopt when none was given: the
+/// plugin's check applies), validated with the core's validate_health_check
+/// (messages name "health_check.<field>").
+expected<std::optional<health_check>> build_health(const health_args& args);
+
 /// `deployments create NAME ...` as typed. Numbers are signed and wide so that
 /// "--replicas -3" reaches validation and gets the core's message.
 struct create_args {
@@ -31,6 +51,7 @@ struct create_args {
   std::optional<std::string> strategy;
   std::optional<std::string> max_surge;
   std::optional<std::string> max_unavailable;
+  health_args health; ///< sets spec.tmpl.health when given
 };
 
 /// The spec of `deployments create`, validated as the daemon validates it
@@ -52,6 +73,7 @@ struct update_args {
   std::optional<std::string> strategy;
   std::optional<std::string> max_surge;
   std::optional<std::string> max_unavailable;
+  health_args health; ///< sent as "health" (spec spelling) when given
 };
 
 /// True when the update changes max-surge/-unavailable without naming the

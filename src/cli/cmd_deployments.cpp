@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -137,6 +138,53 @@ void run_delete(const globals& g, const std::string& name, bool force) {
   say(g, "deployment " + name + " deleted", reply);
 }
 
+/// Registers the --health-* flags; the returned function copies what was given
+/// into `out` (call it from the subcommand's callback).
+std::function<void(health_args&)> add_health_options(CLI::App& cmd) {
+  auto http = std::make_shared<std::string>();
+  auto tcp = std::make_shared<std::int64_t>(0);
+  auto process = std::make_shared<std::string>();
+  auto interval = std::make_shared<std::int64_t>(0);
+  auto timeout = std::make_shared<std::int64_t>(0);
+  auto threshold = std::make_shared<std::int64_t>(0);
+  auto* o_http = cmd.add_option(
+      "--health-http", *http,
+      "Health check: HTTP GET on PORT[:PATH] (PATH default /health)");
+  auto* o_tcp = cmd.add_option("--health-tcp", *tcp,
+                               "Health check: TCP connect to PORT");
+  auto* o_process = cmd.add_option("--health-process", *process,
+                                   "Health check: a process NAME runs");
+  auto* o_interval = cmd.add_option("--health-interval", *interval,
+                                    "Health check period in SECONDS (10)");
+  auto* o_timeout = cmd.add_option("--health-timeout", *timeout,
+                                   "Health check timeout in SECONDS (1)");
+  auto* o_threshold
+      = cmd.add_option("--health-threshold", *threshold,
+                       "Failures in a row before a VM is unhealthy (3)");
+  auto* o_off = cmd.add_flag("--no-health-check")
+                    ->description("Disable the plugin's health check");
+  o_http->excludes(o_tcp)->excludes(o_process)->excludes(o_off);
+  o_tcp->excludes(o_process)->excludes(o_off);
+  o_process->excludes(o_off);
+  for (auto* o : {o_interval, o_timeout, o_threshold})
+    o->excludes(o_off);
+  return [=](health_args& out) {
+    if (o_http->count())
+      out.http = *http;
+    if (o_tcp->count())
+      out.tcp = *tcp;
+    if (o_process->count())
+      out.process = *process;
+    if (o_interval->count())
+      out.interval = *interval;
+    if (o_timeout->count())
+      out.timeout = *timeout;
+    if (o_threshold->count())
+      out.threshold = *threshold;
+    out.disable = o_off->count() > 0;
+  };
+}
+
 } // namespace
 
 void add_wait_options(CLI::App& cmd, wait_opts& w) {
@@ -221,8 +269,10 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     auto* o_unavail
         = cmd->add_option("--max-unavailable", *unavail,
                           "Rolling: VMs that may be down (1 or 25%)");
+    auto health = add_health_options(*cmd);
     add_wait_options(*cmd, *w);
     cmd->callback([=, &g, &run] {
+      health(a->health);
       if (o_strategy->count())
         a->strategy = *strategy;
       if (o_surge->count())
@@ -291,8 +341,10 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     auto* o_unavail
         = cmd->add_option("--max-unavailable", *unavail,
                           "Rolling: VMs that may be down (1 or 25%)");
+    auto health = add_health_options(*cmd);
     add_wait_options(*cmd, *w);
     cmd->callback([=, &g, &run] {
+      health(a->health);
       if (o_plugin->count())
         a->plugin = *plugin;
       if (o_cpu->count())

@@ -178,5 +178,5 @@ int main(int argc, char** argv) {
     spdlog::info("[volantd] signal {}: shutting down (workloads keep running)", sig);
     caf::anon_send_exit(root_actor, caf::exit_reason::user_shutdown);
   }
-  return 0;
+  return root_gave_up() ? 1 : 0;
 }

@@ -154,6 +154,33 @@ std::uint64_t probe_delay_ms(const probe_state& state, const health_check& check
 bool failure_counts(const probe_state& state, const health_check& check,
                     std::uint64_t ms_since_start);
 
+// -- supervision --------------------------------------------------------------------
+
+/// Recent crashes of one supervised actor.
+struct crash_history {
+  std::uint32_t recent = 0; ///< crashes within `crash_window_ms` of each other
+  unix_nanos last_at = 0;
+  friend bool operator==(const crash_history&, const crash_history&) = default;
+};
+
+/// Crashes further apart than this start a new count.
+inline constexpr std::uint64_t crash_window_ms = 60000;
+
+/// A supervisor gives up on a child (and crashes itself, escalating to its own
+/// supervisor) after this many crashes in a row within the window.
+inline constexpr std::uint32_t crash_limit = 10;
+
+/// What a supervisor does about a crash.
+struct crash_response {
+  std::uint64_t delay_ms = 0; ///< wait this long before restarting the child
+  bool escalate = false;      ///< too many: give up and crash the supervisor
+  friend bool operator==(const crash_response&, const crash_response&) = default;
+};
+
+/// Records a crash at `now`: the first three in a window restart at once, then
+/// the delay doubles from 100 ms (capped at 10 s); the `crash_limit`-th escalates.
+crash_response on_crash(crash_history& history, unix_nanos now);
+
 /// The health check in force for a deployment: its override or its plugin's.
 health_check effective_health_check(const world& w, const deployment_state& d);
 

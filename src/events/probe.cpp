@@ -47,4 +47,22 @@ bool failure_counts(const probe_state& state, const health_check& check,
   return ms_since_start >= grace;
 }
 
+crash_response on_crash(crash_history& history, unix_nanos now) {
+  auto window = static_cast<unix_nanos>(crash_window_ms) * 1'000'000;
+  if (history.last_at == 0 || now - history.last_at > window)
+    history.recent = 0;
+  history.recent += 1;
+  history.last_at = now;
+  crash_response r;
+  if (history.recent >= crash_limit) {
+    r.escalate = true;
+    return r;
+  }
+  if (history.recent > 3) {
+    auto shift = std::min<std::uint32_t>(history.recent - 4, 20);
+    r.delay_ms = std::min<std::uint64_t>(std::uint64_t{100} << shift, 10000);
+  }
+  return r;
+}
+
 } // namespace volant

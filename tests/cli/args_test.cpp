@@ -272,3 +272,148 @@ TEST_CASE("apply: an existing deployment gets only the fields that differ") {
   want.tmpl.plugin.version = "2.0.0";
   CHECK(apply_update_request(want, have)["plugin"] == "nginx:2.0.0");
 }
+
+TEST_CASE("create: --health-* flags become spec.tmpl.health") {
+  auto a = web();
+  a.health.http = "8080";
+  auto spec = build_spec(a);
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  auto s = create_request(*spec).at("spec");
+  CHECK(s["tmpl"]["health"]
+        == json{
+            {"enabled", true},
+            {"probe", {{"kind", "http"}, {"port", 8080}, {"path", "/health"}}},
+            {"interval_seconds", 10},
+            {"timeout_seconds", 1},
+            {"unhealthy_threshold", 3}});
+  auto decoded = wire::spec_from_json(s);
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == *spec);
+
+  a = web();
+  a.health.http = "80:/ready";
+  a.health.interval = 5;
+  a.health.timeout = 2;
+  a.health.threshold = 4;
+  spec = build_spec(a);
+  REQUIRE(spec.has_value());
+  CHECK(spec->tmpl.health
+        == health_check{true, http_check{80, "/ready"}, 5, 2, 4});
+
+  a = web();
+  a.health.tcp = 5432;
+  spec = build_spec(a);
+  REQUIRE(spec.has_value());
+  s = create_request(*spec).at("spec");
+  CHECK(s["tmpl"]["health"]["probe"] == json{{"kind", "tcp"}, {"port", 5432}});
+
+  a = web();
+  a.health.process = "celery";
+  spec = build_spec(a);
+  REQUIRE(spec.has_value());
+  CHECK(spec->tmpl.health == health_check{true, process_check{"celery"}});
+
+  a = web();
+  a.health.disable = true;
+  spec = build_spec(a);
+  REQUIRE(spec.has_value());
+  s = create_request(*spec).at("spec");
+  CHECK(s["tmpl"]["health"]["enabled"] == false);
+  CHECK(s["tmpl"]["health"]["probe"] == json{{"kind", "none"}});
+}
+
+TEST_CASE("create: conflicting --health-* flags are refused") {
+  auto a = web();
+  a.health.http = "80";
+  a.health.tcp = 80;
+  CHECK(create_error(a)
+        == "give at most one of --health-http, --health-tcp and "
+           "--health-process");
+  a = web();
+  a.health.process = "x";
+  a.health.disable = true;
+  CHECK(create_error(a)
+        == "--no-health-check cannot be combined with other --health-* flags");
+  a = web();
+  a.health.disable = true;
+  a.health.interval = 5;
+  CHECK(create_error(a)
+        == "--no-health-check cannot be combined with other --health-* flags");
+  a = web();
+  a.health.threshold = 2;
+  CHECK(create_error(a)
+        == "--health-interval, --health-timeout and --health-threshold need "
+           "--health-http, --health-tcp or --health-process");
+}
+
+TEST_CASE("create: bad --health-* values fail with the core's message") {
+  auto a = web();
+  a.health.http = "0";
+  CHECK(create_error(a) == "health_check.http.port must be 1..65535, got 0");
+  a.health.http = "70000:/x";
+  CHECK(create_error(a)
+        == "health_check.http.port must be 1..65535, got 70000");
+  a.health.http = "web:/x";
+  CHECK(create_error(a)
+        == "health_check.http.port must be 1..65535, got 'web'");
+  a.health.http = "80:health";
+  CHECK(create_error(a)
+        == "health_check.http.path must start with '/', got 'health'");
+  a = web();
+  a.health.tcp = 0;
+  CHECK(create_error(a) == "health_check.tcp.port must be 1..65535, got 0");
+  a.health.tcp = -1;
+  CHECK(create_error(a) == "health_check.tcp.port must be 1..65535, got -1");
+  a = web();
+  a.health.process = "";
+  CHECK(create_error(a) == "health_check.process.name must not be empty");
+  a = web();
+  a.health.tcp = 80;
+  a.health.interval = 0;
+  CHECK(create_error(a) == "health_check.interval_seconds must be >= 1, got 0");
+  a.health.interval.reset();
+  a.health.timeout = -2;
+  CHECK(create_error(a) == "health_check.timeout_seconds must be >= 1, got -2");
+  a.health.timeout.reset();
+  a.health.threshold = 0;
+  CHECK(create_error(a)
+        == "health_check.unhealthy_threshold must be >= 1, got 0");
+  auto spec = build_spec(a);
+  REQUIRE_FALSE(spec.has_value());
+  CHECK(spec.error_value().code == ec::invalid_health_check);
+}
+
+TEST_CASE("update: --health-* flags are sent as \"health\"") {
+  update_args a;
+  a.name = "web";
+  a.health.tcp = 80;
+  a.health.interval = 3;
+  auto req = update_request(a);
+  REQUIRE_MESSAGE(req.has_value(), (req ? "" : req.error_value().message));
+  CHECK(req->size() == 2);
+  // What the daemon's update_from decodes is what volar meant.
+  auto hc = wire::health_from_json((*req)["health"]);
+  REQUIRE(hc.has_value());
+  CHECK(*hc == health_check{true, tcp_check{80}, 3, 1, 3});
+
+  update_args off;
+  off.name = "web";
+  off.health.disable = true;
+  req = update_request(off);
+  REQUIRE(req.has_value());
+  hc = wire::health_from_json((*req)["health"]);
+  REQUIRE(hc.has_value());
+  CHECK_FALSE(hc->enabled);
+
+  update_args bad;
+  bad.name = "web";
+  bad.health.http = "80:/ok";
+  bad.health.timeout = 0;
+  CHECK(update_request(bad).error_value().message
+        == "health_check.timeout_seconds must be >= 1, got 0");
+  bad.health.timeout.reset();
+  bad.health.http.reset();
+  bad.health.interval = 5;
+  CHECK(update_request(bad).error_value().message.starts_with(
+      "--health-interval, --health-timeout and --health-threshold need"));
+}

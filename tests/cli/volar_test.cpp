@@ -178,3 +178,28 @@ TEST_CASE("version works without a daemon") {
   CHECK(r.out.find("volantd: not reachable at 127.0.0.1:1")
         != std::string::npos);
 }
+
+TEST_CASE("health-check flags are checked before contacting anything") {
+  temp_dir dir;
+  auto r = no_daemon(dir, "deployments create web --plugin nginx "
+                          "--health-http 0:/health");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: health_check.http.port must be 1..65535, got 0\n");
+  r = no_daemon(dir, "deployments update web --health-tcp 80 "
+                     "--health-interval 0");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: health_check.interval_seconds must be >= 1, got 0\n");
+  r = no_daemon(dir, "deployments create web --plugin nginx --health-tcp 80 "
+                     "--health-process nginx");
+  CHECK(r.exit_code == 2);
+  CHECK(lines(r.err) == 1);
+  r = no_daemon(dir, "deployments update web --no-health-check --health-tcp 1");
+  CHECK(r.exit_code == 2);
+  CHECK(lines(r.err) == 1);
+  r = no_daemon(dir, "deployments create web --plugin nginx --health-http "
+                     "8080:/ready --health-interval 5 --health-timeout 2 "
+                     "--health-threshold 4");
+  CHECK(r.exit_code == 3);
+  r = no_daemon(dir, "deployments update web --no-health-check");
+  CHECK(r.exit_code == 3);
+}

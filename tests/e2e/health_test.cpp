@@ -277,3 +277,39 @@ TEST_CASE("Crashed VM, probe, deployment and controller actors are restarted wit
 }
 
 } // namespace volant::e2e
+
+namespace volant::e2e {
+
+TEST_CASE("A VM actor that keeps crashing escalates to its deployment; the workload lives "
+          "on") {
+  daemon d({.pool_octet = 68, .extra = {"--enable-crash-hook"}});
+  d.install(checked_manifest("hc-escalate", "http"));
+  REQUIRE(d.volar("deployments create web --plugin hc-escalate --replicas 1 --wait --timeout 30")
+            .exit_code == 0);
+  auto pid = d.vm("web-0").value("pid", 0);
+  auto crashes_of = [&](const std::string& actor) {
+    auto r = test::run(replay_bin() + " events --json --data-dir " + sh_quote(d.dir()));
+    int n = 0;
+    for (const auto& line : lines_of(r.out)) {
+      auto j = json::parse(line);
+      n += j.value("event", "") == "actor_crashed" && j["fields"].value("actor", "") == actor;
+    }
+    return n;
+  };
+  // Crash the VM actor again each time it is back (its restarts back off).
+  bool escalated = eventually(
+    [&] {
+      if (crashes_of("deployment/web") > 0)
+        return true;
+      d.volar("debug crash vm/web-0");
+      return false;
+    },
+    60s, 200ms);
+  REQUIRE_MESSAGE(escalated, d.log_tail());
+  CHECK(crashes_of("vm/web-0") >= 10);
+  CHECK(d.settled("web", 1, 20s));
+  CHECK(d.vm("web-0").value("pid", 0) == pid);
+  CHECK(d.log().find("keeps crashing") != std::string::npos);
+}
+
+} // namespace volant::e2e

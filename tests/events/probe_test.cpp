@@ -122,3 +122,22 @@ TEST_CASE("failures during the start-up grace do not count toward the threshold"
   (void) observe(s, "web-0", check, ok_at(1));
   CHECK(failure_counts(s, check, 0)); // once healthy, every failure counts
 }
+
+TEST_CASE("a supervisor restarts a crashing child at once, then backs off, then escalates") {
+  crash_history h;
+  unix_nanos t = 1'000'000'000'000;
+  std::vector<std::uint64_t> delays;
+  crash_response r;
+  for (int i = 0; i < 9; ++i) {
+    r = on_crash(h, t + i * 1'000'000);
+    CHECK_FALSE(r.escalate);
+    delays.push_back(r.delay_ms);
+  }
+  CHECK(delays == std::vector<std::uint64_t>{0, 0, 0, 100, 200, 400, 800, 1600, 3200});
+  CHECK(on_crash(h, t + 10'000'000).escalate);
+  // A quiet minute later the count starts over.
+  crash_history calm{5, t};
+  r = on_crash(calm, t + 61'000'000'000);
+  CHECK(r == crash_response{0, false});
+  CHECK(calm.recent == 1);
+}
