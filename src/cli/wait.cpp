@@ -9,6 +9,7 @@ progress progress_of(const nlohmann::json& d) {
   p.desired = field_int(d, "desired");
   p.current = field_int(d, "current");
   p.ready = field_int(d, "ready");
+  p.updated = d.contains("updated") ? field_int(d, "updated") : p.ready;
   p.blocked = field_text(d, "blocked", "");
   p.paused = flag(d, "paused");
   return p;
@@ -27,7 +28,9 @@ wait_tracker::verdict wait_tracker::observe(const progress& p,
                                             duration elapsed) {
   changed_ = !last_ || *last_ != p;
   last_ = p;
-  if (p.ready == p.desired && p.current == p.desired)
+  // Done when every replica is ready and made from the current revision (an
+  // update's old VMs still count as ready until they are replaced).
+  if (p.updated == p.desired && p.ready == p.desired && p.current == p.desired)
     return verdict::done;
   if (p.paused) {
     failure_ = name_ + " is paused (resume it with: volar deployments resume "

@@ -17,6 +17,7 @@ struct progress {
   std::int64_t desired = 0;
   std::int64_t current = 0;
   std::int64_t ready = 0;
+  std::int64_t updated = 0; ///< ready VMs of the current revision
   std::string blocked; ///< why it cannot progress; empty if it can
   bool paused = false;
   friend bool operator==(const progress&, const progress&) = default;

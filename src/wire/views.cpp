@@ -60,13 +60,17 @@ nlohmann::json deployment_row(const world& w, const deployment_state& d,
                               const restart_policy& policy) {
   auto vms = vms_of(w, d.spec.name);
   std::size_t ready = 0;
-  for (const auto* vm : vms)
+  std::size_t updated = 0; // ready and made from the current revision
+  for (const auto* vm : vms) {
     ready += is_ready(*vm);
+    updated += is_ready(*vm) && vm->revision == d.revision;
+  }
   return {{"name", d.spec.name},
           {"plugin", plugin_label(d.spec.tmpl.plugin)},
           {"desired", d.spec.replicas},
           {"current", vms.size()},
           {"ready", ready},
+          {"updated", updated},
           {"created_at", format_time(d.created_at)},
           {"updated_at", format_time(d.updated_at)},
           {"revision", d.revision},

@@ -12,7 +12,7 @@ namespace {
 
 progress at(std::int64_t desired, std::int64_t current, std::int64_t ready,
             std::string blocked = "") {
-  return progress{desired, current, ready, std::move(blocked), false};
+  return progress{desired, current, ready, ready, std::move(blocked), false};
 }
 
 } // namespace
@@ -78,4 +78,15 @@ TEST_CASE("waiting on a paused deployment fails at once") {
   p.paused = true;
   CHECK(t.observe(p, 0ms) == wait_tracker::verdict::failed);
   CHECK(t.failure().starts_with("web is paused"));
+}
+
+TEST_CASE("an update is not done while ready replicas are of the old revision") {
+  wait_tracker w("web", 300s, 3s);
+  auto old = at(2, 2, 2);
+  old.updated = 0; // both ready, neither made from the new template yet
+  CHECK(w.observe(old, 0s) != wait_tracker::verdict::done);
+  CHECK(w.observe(at(2, 2, 2), 1s) == wait_tracker::verdict::done);
+  auto reply = json{{"desired", 2}, {"current", 2}, {"ready", 2}, {"updated", 1}};
+  CHECK(progress_of(reply).updated == 1);
+  CHECK(progress_of(json{{"desired", 1}, {"current", 1}, {"ready", 1}}).updated == 1);
 }
