@@ -6,6 +6,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -21,6 +22,18 @@ std::vector<std::string> vm_events(const daemon& d, const std::string& vm) {
   for (const auto& line : lines_of(r.out))
     kinds.push_back(json::parse(line).value("event", ""));
   return kinds;
+}
+
+/// The actors of every actor_crashed event in the log, in order.
+std::vector<std::string> crashed_actors(const daemon& d) {
+  auto r = test::run(replay_bin() + " events --json --data-dir " + sh_quote(d.dir()));
+  std::vector<std::string> actors;
+  for (const auto& line : lines_of(r.out)) {
+    auto j = json::parse(line);
+    if (j.value("event", "") == "actor_crashed")
+      actors.push_back(j["fields"].value("actor", ""));
+  }
+  return actors;
 }
 
 /// Whether `want` occurs in `have` in this order (not necessarily adjacent).
@@ -242,16 +255,7 @@ TEST_CASE("Crashed VM, probe, deployment and controller actors are restarted wit
             .exit_code == 0);
   auto pid0 = d.vm("web-0").value("pid", 0);
   auto pid1 = d.vm("web-1").value("pid", 0);
-  auto crashes = [&] {
-    auto r = test::run(replay_bin() + " events --json --data-dir " + sh_quote(d.dir()));
-    std::vector<std::string> actors;
-    for (const auto& line : lines_of(r.out)) {
-      auto j = json::parse(line);
-      if (j.value("event", "") == "actor_crashed")
-        actors.push_back(j["fields"].value("actor", ""));
-    }
-    return actors;
-  };
+  auto crashes = [&] { return crashed_actors(d); };
   for (std::string target : {"vm/web-0", "probe/web-1", "deployment/web", "controller"}) {
     CAPTURE(target);
     REQUIRE(d.volar("debug crash " + target).exit_code == 0);
@@ -288,13 +292,8 @@ TEST_CASE("A VM actor that keeps crashing escalates to its deployment; the workl
             .exit_code == 0);
   auto pid = d.vm("web-0").value("pid", 0);
   auto crashes_of = [&](const std::string& actor) {
-    auto r = test::run(replay_bin() + " events --json --data-dir " + sh_quote(d.dir()));
-    int n = 0;
-    for (const auto& line : lines_of(r.out)) {
-      auto j = json::parse(line);
-      n += j.value("event", "") == "actor_crashed" && j["fields"].value("actor", "") == actor;
-    }
-    return n;
+    auto all = crashed_actors(d);
+    return std::count(all.begin(), all.end(), actor);
   };
   // Crash the VM actor again each time it is back (its restarts back off).
   bool escalated = eventually(
