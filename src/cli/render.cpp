@@ -223,6 +223,20 @@ std::string render_deployments(const json& reply, unix_nanos now) {
   return t.render();
 }
 
+bool any_backoff(const json& vms) {
+  for (const auto& vm : vms)
+    if (vm.is_object() && field_int(vm, "backoff_ms") > 0)
+      return true;
+  return false;
+}
+
+std::string backoff_text(const json& vm) {
+  auto ms = field_int(vm, "backoff_ms");
+  if (ms <= 0)
+    return "-";
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
 std::string render_vms(const json& reply, unix_nanos now, bool resources) {
   const auto& list = list_of(reply, "vms");
   bool usage = false;
@@ -230,8 +244,11 @@ std::string render_vms(const json& reply, unix_nanos now, bool resources) {
     usage = usage
             || (vm.is_object() && vm.contains("usage")
                 && vm["usage"].is_object());
+  bool backing_off = any_backoff(list);
   std::vector<std::string> header
       = {"NAME", "DEPLOYMENT", "IP", "STATUS", "RESTARTS"};
+  if (backing_off)
+    header.push_back("BACK-OFF");
   if (resources) {
     header.insert(header.end(), {"CPU", "MEMORY"});
     if (usage)
@@ -244,6 +261,8 @@ std::string render_vms(const json& reply, unix_nanos now, bool resources) {
         = {field_text(vm, "name"), field_text(vm, "deployment"),
            field_text(vm, "ip"), field_text(vm, "status"),
            field_text(vm, "restarts", "0")};
+    if (backing_off)
+      row.push_back(backoff_text(vm));
     if (resources) {
       row.push_back(field_text(vm, "cpu"));
       auto mem = field_int(vm, "memory", -1);

@@ -46,6 +46,12 @@ std::string render_deployments(const nlohmann::json& list, unix_nanos now);
 
 /// vms.list -> NAME DEPLOYMENT IP STATUS RESTARTS AGE; with `resources` also
 /// CPU MEMORY, and CPU% (average since start) and RSS when the reply has usage.
+/// Whether any VM of `vms` is waiting out a crash-loop back-off.
+bool any_backoff(const nlohmann::json& vms);
+
+/// A VM's current back-off for the BACK-OFF column: "4s", "1500ms" or "-".
+std::string backoff_text(const nlohmann::json& vm);
+
 std::string render_vms(const nlohmann::json& list, unix_nanos now,
                        bool resources);
 

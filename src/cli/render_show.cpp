@@ -102,11 +102,21 @@ std::vector<std::string> env_lines(const json& env) {
 }
 
 std::string vm_table(const json& vms, unix_nanos now) {
-  wire::table t({"NAME", "IP", "STATUS", "RESTARTS", "AGE"});
-  for (const auto& vm : vms)
-    t.add_row({field_text(vm, "name"), field_text(vm, "ip"),
-               field_text(vm, "status"), field_text(vm, "restarts", "0"),
-               age_of(member(vm, "created_at"), now)});
+  bool backing_off = any_backoff(vms);
+  std::vector<std::string> header = {"NAME", "IP", "STATUS", "RESTARTS"};
+  if (backing_off)
+    header.push_back("BACK-OFF");
+  header.push_back("AGE");
+  wire::table t(header);
+  for (const auto& vm : vms) {
+    std::vector<std::string> row = {field_text(vm, "name"), field_text(vm, "ip"),
+                                    field_text(vm, "status"),
+                                    field_text(vm, "restarts", "0")};
+    if (backing_off)
+      row.push_back(backoff_text(vm));
+    row.push_back(age_of(member(vm, "created_at"), now));
+    t.add_row(std::move(row));
+  }
   return t.render();
 }
 

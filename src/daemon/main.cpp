@@ -35,6 +35,7 @@ struct options {
   std::int64_t reconcile_ms = 2000;
   std::uint64_t snapshot_every = 10000;
   bool crash_hook = false;
+  volant::restart_policy restarts;
 };
 
 int fail(const std::string& message) {
@@ -65,6 +66,15 @@ int main(int argc, char** argv) {
     ->check(CLI::Range(0, 3600000));
   app.add_option("--reconcile-ms", opts.reconcile_ms, "Reconcile timer period")
     ->check(CLI::Range(50, 600000));
+  app.add_option("--restart-backoff-ms", opts.restarts.initial_ms,
+                 "Crash-loop back-off before the second restart (then doubling)")
+    ->check(CLI::Range(0, 3600000));
+  app.add_option("--restart-backoff-max-ms", opts.restarts.max_ms,
+                 "Cap of the crash-loop back-off")
+    ->check(CLI::Range(0, 86400000));
+  app.add_option("--restart-reset-ms", opts.restarts.reset_after_ms,
+                 "A VM up this long restarts without back-off again")
+    ->check(CLI::Range(0, 86400000));
   app.add_option("--snapshot-every", opts.snapshot_every,
                  "Write a state snapshot every N events")
     ->check(CLI::Range(1, 100000000));
@@ -147,6 +157,7 @@ int main(int argc, char** argv) {
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
   ctx.snapshot_every = opts.snapshot_every;
   ctx.crash_hook = opts.crash_hook;
+  ctx.policy = opts.restarts;
   ctx.started_at = now_nanos();
   {
     caf::actor_system_config cfg;

@@ -283,3 +283,17 @@ TEST_CASE("vm show lists its fields; odd replies do not throw") {
   CHECK_NOTHROW(render_vms(json{{"vms", json::array({1, "x"})}}, now, true));
   CHECK_NOTHROW(render_resources(json::array()));
 }
+
+TEST_CASE("vms list shows a BACK-OFF column while a VM backs off") {
+  auto reply = json::array(
+    {json{{"name", "web-0"}, {"deployment", "web"}, {"ip", "127.77.0.1"},
+          {"status", "restarting"}, {"restarts", 4}, {"backoff_ms", 4000}},
+     json{{"name", "web-1"}, {"deployment", "web"}, {"ip", "127.77.0.2"},
+          {"status", "ready"}, {"restarts", 0}, {"backoff_ms", 0}}});
+  auto text = render_vms(reply, 0, false);
+  CHECK(text.find("RESTARTS   BACK-OFF") != std::string::npos);
+  CHECK(text.find("4          4s") != std::string::npos);
+  CHECK(text.find("0          -") != std::string::npos);
+  CHECK(backoff_text(json{{"backoff_ms", 1500}}) == "1500ms");
+  CHECK_FALSE(any_backoff(json::array({json{{"backoff_ms", 0}}})));
+}
