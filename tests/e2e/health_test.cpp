@@ -84,6 +84,16 @@ json checked_manifest(const std::string& name, const std::string& kind,
             {"health_check", check}}}};
 }
 
+/// Installs a `kind`-checked plugin `plugin` and creates deployment `name` with
+/// `replicas` (plus `flags`), waiting until it is ready.
+void deploy_checked(daemon& d, const std::string& plugin, const std::string& kind,
+                    const std::string& name, int replicas, const std::string& flags = "") {
+  d.install(checked_manifest(plugin, kind));
+  auto r = d.volar("deployments create " + name + " --plugin " + plugin + " --replicas "
+                   + std::to_string(replicas) + " " + flags + " --wait --timeout 30");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+}
+
 /// Waits until `vm` was restarted `restarts` times and is ready again.
 json ready_after_restarts(const daemon& d, const std::string& vm, int restarts,
                           std::chrono::milliseconds timeout = 30s) {
@@ -126,9 +136,7 @@ bool kill_child_named(int parent, const std::string& comm) {
 TEST_CASE("A failing HTTP check makes the VM unhealthy, restarts it in place and it is ready "
           "again") {
   daemon d({.pool_octet = 61});
-  d.install(checked_manifest("hc-http", "http"));
-  REQUIRE(d.volar("deployments create web --plugin hc-http --replicas 2 --wait --timeout 30")
-            .exit_code == 0);
+  deploy_checked(d, "hc-http", "http", "web", 2);
   auto before = d.vm("web-1");
   auto ip = before.value("ip", "");
   REQUIRE(http_get(ip, 80, "/health").value_or(http_reply{}).status == 200);
@@ -157,9 +165,7 @@ TEST_CASE("A failing HTTP check makes the VM unhealthy, restarts it in place and
 
 TEST_CASE("A TCP check fails when the port closes and the VM is restarted") {
   daemon d({.pool_octet = 62});
-  d.install(checked_manifest("hc-tcp", "tcp"));
-  REQUIRE(d.volar("deployments create db --plugin hc-tcp --replicas 1 --wait --timeout 30")
-            .exit_code == 0);
+  deploy_checked(d, "hc-tcp", "tcp", "db", 1);
   auto before = d.vm("db-0");
   auto ip = before.value("ip", "");
   REQUIRE(listeners_on(ip, 80) == 1);
@@ -178,9 +184,7 @@ TEST_CASE("A TCP check fails when the port closes and the VM is restarted") {
 
 TEST_CASE("A process check fails when the named process is gone and the VM is restarted") {
   daemon d({.pool_octet = 63});
-  d.install(checked_manifest("hc-proc", "process"));
-  REQUIRE(d.volar("deployments create worker --plugin hc-proc --replicas 1 --wait --timeout 30")
-            .exit_code == 0);
+  deploy_checked(d, "hc-proc", "process", "worker", 1);
   auto before = d.vm("worker-0");
   int pid = before.value("pid", 0);
   REQUIRE(kill_child_named(pid, "busybox"));
@@ -221,10 +225,7 @@ TEST_CASE("A workload that crashes at once is restarted with a growing, visible 
 
 TEST_CASE("With auto-restart off an unhealthy VM stays for inspection until it is turned on") {
   daemon d({.pool_octet = 65});
-  d.install(checked_manifest("hc-keep", "http"));
-  REQUIRE(d.volar("deployments create web --plugin hc-keep --replicas 1 --no-auto-restart "
-                  "--wait --timeout 30")
-            .exit_code == 0);
+  deploy_checked(d, "hc-keep", "http", "web", 1, "--no-auto-restart");
   auto before = d.vm("web-0");
   std::filesystem::remove(d.dir() + "/vms/web-0/www/health");
   json vm;
@@ -250,9 +251,7 @@ TEST_CASE("With auto-restart off an unhealthy VM stays for inspection until it i
 TEST_CASE("Crashed VM, probe, deployment and controller actors are restarted without "
           "touching the workload") {
   daemon d({.pool_octet = 66, .extra = {"--enable-crash-hook"}});
-  d.install(checked_manifest("hc-crash", "http"));
-  REQUIRE(d.volar("deployments create web --plugin hc-crash --replicas 2 --wait --timeout 30")
-            .exit_code == 0);
+  deploy_checked(d, "hc-crash", "http", "web", 2);
   auto pid0 = d.vm("web-0").value("pid", 0);
   auto pid1 = d.vm("web-1").value("pid", 0);
   auto crashes = [&] { return crashed_actors(d); };
@@ -280,16 +279,10 @@ TEST_CASE("Crashed VM, probe, deployment and controller actors are restarted wit
   CHECK(one_line(refused.err));
 }
 
-} // namespace volant::e2e
-
-namespace volant::e2e {
-
 TEST_CASE("A VM actor that keeps crashing escalates to its deployment; the workload lives "
           "on") {
   daemon d({.pool_octet = 68, .extra = {"--enable-crash-hook"}});
-  d.install(checked_manifest("hc-escalate", "http"));
-  REQUIRE(d.volar("deployments create web --plugin hc-escalate --replicas 1 --wait --timeout 30")
-            .exit_code == 0);
+  deploy_checked(d, "hc-escalate", "http", "web", 1);
   auto pid = d.vm("web-0").value("pid", 0);
   auto crashes_of = [&](const std::string& actor) {
     auto all = crashed_actors(d);
