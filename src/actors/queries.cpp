@@ -66,8 +66,12 @@ expected<json> answer(const world& w, const daemon_context& ctx, const std::stri
     auto d = find_deployment(w, args);
     if (!d)
       return d.error_value();
-    return wire::deployment_detail(w, **d, ctx.policy,
-                                   recent_events(ctx, (*d)->spec.name, 20));
+    // Recent events cost a scan of the log's tail: pollers (--wait) ask for none.
+    auto events = args.value("events", std::int64_t{20});
+    return wire::deployment_detail(
+      w, **d, ctx.policy,
+      events > 0 ? recent_events(ctx, (*d)->spec.name, static_cast<std::size_t>(events))
+                 : json::array());
   }
   if (verb == "vms.list") {
     wire::vm_filter filter;

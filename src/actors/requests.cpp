@@ -73,11 +73,10 @@ expected<command> update_from(const json& args, std::string name) {
     upd.health = *hc;
   }
   if (auto it = args.find("strategy"); it != args.end() && !it->is_null()) {
-    json wrapped = {{"name", "x"}, {"strategy", *it}};
-    auto spec = wire::spec_from_json(wrapped);
-    if (!spec)
-      return spec.error_value();
-    upd.strategy = spec->strategy;
+    auto strategy = wire::strategy_from_json(*it);
+    if (!strategy)
+      return strategy.error_value();
+    upd.strategy = *strategy;
   }
   return command{std::move(upd)};
 }

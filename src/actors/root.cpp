@@ -110,7 +110,7 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
 
 } // namespace
 
-std::uint16_t published_port(const caf::actor&) {
+std::uint16_t published_port() {
   return bound_port;
 }
 

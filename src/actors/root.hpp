@@ -29,8 +29,8 @@ struct root_state {
 caf::behavior root(caf::stateful_actor<root_state>* self, daemon_context* ctx,
                    world initial, std::string host, std::uint16_t port);
 
-/// The published port, once `root` runs (0 before or on failure).
-std::uint16_t published_port(const caf::actor& root);
+/// The published port, once the root runs (0 before or on failure).
+std::uint16_t published_port();
 
 /// Whether the root gave up on a child that kept crashing (volantd then exits 1).
 bool root_gave_up();

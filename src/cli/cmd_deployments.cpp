@@ -203,7 +203,8 @@ void wait_for(session& s, const std::string& name, std::chrono::seconds timeout,
   const bool live = !quiet && isatty(1);
   wait_tracker tracker(name, timeout);
   auto start = clock::now();
-  json req = {{"name", name}};
+  // Progress needs the counts only: no event history on every poll.
+  json req = {{"name", name}, {"events", 0}};
   json reply = first && first->is_object() && first->contains("desired")
                    ? *first
                    : s.call("deployments.show", req);
@@ -220,7 +221,7 @@ void wait_for(session& s, const std::string& name, std::chrono::seconds timeout,
       std::cout << "\n" << std::flush;
     if (verdict == wait_tracker::verdict::done) {
       if (quiet)
-        print_json(reply);
+        print_json(s.call("deployments.show", json{{"name", name}}));
       return;
     }
     if (verdict == wait_tracker::verdict::failed)

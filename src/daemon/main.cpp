@@ -174,15 +174,15 @@ int main(int argc, char** argv) {
     auto root_actor = sys.spawn(root, &ctx, std::move(*w), listen_host,
                                 static_cast<std::uint16_t>(listen_port));
     // Wait until the endpoint is bound (or the root gave up).
-    for (int i = 0; i < 500 && published_port(root_actor) == 0; ++i) {
+    for (int i = 0; i < 500 && published_port() == 0; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    if (published_port(root_actor) == 0) {
+    if (published_port() == 0) {
       caf::anon_send_exit(root_actor, caf::exit_reason::user_shutdown);
       return fail("cannot listen on " + opts.listen);
     }
     spdlog::info("[volantd] listening on {}:{}, data dir {}, driver {}{}", listen_host,
-                 published_port(root_actor), ctx.data_dir, driver.name(),
+                 published_port(), ctx.data_dir, driver.name(),
                  driver.limits().note.empty() ? "" : " (" + driver.limits().note + ")");
     int sig = 0;
     sigwait(&signals, &sig);

@@ -241,6 +241,13 @@ expected<deployment_spec> spec_from_json(const nlohmann::json& j) {
   return spec;
 }
 
+expected<update_strategy> strategy_from_json(const nlohmann::json& j) {
+  update_strategy s;
+  if (auto st = decode(j, s, "strategy"); !st)
+    return st.error_value();
+  return s;
+}
+
 expected<health_check> health_from_json(const nlohmann::json& j) {
   health_check hc;
   if (auto st = decode(j, hc, "health"); !st)

@@ -40,6 +40,9 @@ nlohmann::json to_json(const world& w);
 /// the encoding above); errors name the field (ec::invalid_argument).
 expected<deployment_spec> spec_from_json(const nlohmann::json& j);
 
+/// Decodes an update strategy ({"kind", "max_surge": {"value","percent"}, ...}).
+expected<update_strategy> strategy_from_json(const nlohmann::json& j);
+
 /// Decodes a health check (types.hpp spelling, `probe.kind` selects the variant).
 expected<health_check> health_from_json(const nlohmann::json& j);
 
