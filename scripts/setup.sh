@@ -8,8 +8,8 @@ packages=(
   build-essential g++ pkg-config cmake meson ninja-build ccache git
   libcaf-dev librocksdb-dev libflatbuffers-dev flatbuffers-compiler
   libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev
-  libcli11-dev nlohmann-json3-dev libsqlite3-dev
-  jq curl python3 busybox procps iproute2 nginx
+  libcli11-dev nlohmann-json3-dev libsqlite3-dev libedit-dev
+  jq curl python3 busybox procps iproute2 nginx qemu-system-x86 lz4
 )
 
 # Without starting their services (nginx): see scripts/apt-install.sh.

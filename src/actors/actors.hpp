@@ -60,9 +60,18 @@ using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using pause_atom = caf::atom_constant<caf::atom("pause")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+
+/// What every actor of volantd answers, whatever its role: its live state as a
+/// JSON object with at least "actor" (kind), "name", "status" and "mailbox"
+/// (messages waiting), plus what its role holds (docs/protocol.md, `shell.*`).
+/// Answering reads the state only: it never blocks the actor's work nor changes
+/// anything. Each role's interface below extends this one.
+using inspectable_actor = caf::typed_actor<caf::replies_to<inspect_atom>::with<std::string>>;
 
 /// The single writer of the event log.
-using journal_actor = caf::typed_actor<
+using journal_actor = inspectable_actor::extend<
   /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
   /// pass it on to the child that leads there.
@@ -70,12 +79,10 @@ using journal_actor = caf::typed_actor<
   /// Appends atomically; replies once durable (group-committed with other appends).
   caf::replies_to<append_atom, event_batch>::with<record_batch>,
   /// Committed records with seq >= from, at most `limit`.
-  caf::replies_to<read_atom, std::uint64_t, std::uint64_t>::with<record_batch>,
-  /// Live state as JSON (last seq, pending, appends/s, sync latency).
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::replies_to<read_atom, std::uint64_t, std::uint64_t>::with<record_batch>>;
 
 /// Holds the folded state, decides every command, parents the deployments.
-using controller_actor = caf::typed_actor<
+using controller_actor = inspectable_actor::extend<
   /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
   /// pass it on to the child that leads there.
@@ -89,12 +96,10 @@ using controller_actor = caf::typed_actor<
   /// What a VM is launched from.
   caf::replies_to<launch_atom, std::string>::with<launch_info>,
   /// Respawn the deployment actor of this name after its crash back-off.
-  caf::reacts_to<restart_atom, std::string>,
-  /// Live state as JSON.
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::reacts_to<restart_atom, std::string>>;
 
 /// One per deployment: runs the reconcile loop and parents its VM actors.
-using deployment_actor = caf::typed_actor<
+using deployment_actor = inspectable_actor::extend<
   /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
   /// pass it on to the child that leads there.
@@ -104,12 +109,10 @@ using deployment_actor = caf::typed_actor<
   /// Timer and explicit trigger of one reconcile round.
   caf::reacts_to<reconcile_atom>,
   /// Respawn the VM actor of this VM after its crash back-off.
-  caf::reacts_to<restart_atom, std::string>,
-  /// Live state as JSON.
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::reacts_to<restart_atom, std::string>>;
 
 /// One per replica: drives the driver for it.
-using vm_actor = caf::typed_actor<
+using vm_actor = inspectable_actor::extend<
   /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
   /// pass it on to the child that leads there.
@@ -120,16 +123,17 @@ using vm_actor = caf::typed_actor<
   caf::reacts_to<stop_atom, bool>,
   /// Restart in place after the back-off (ms), for the reason given.
   caf::reacts_to<restart_atom, std::uint64_t, std::string>,
+  /// Freeze the running workload in place (its memory is kept), and thaw it.
+  caf::reacts_to<pause_atom>,
+  caf::reacts_to<resume_atom>,
   /// From the exit watcher: the workload ended.
   caf::reacts_to<exited_atom, runtime::exit_status>,
   /// Grace period over: force the stop.
-  caf::reacts_to<kill_atom, std::uint64_t>,
-  /// Live state as JSON.
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::reacts_to<kill_atom, std::uint64_t>>;
 
 /// One per running VM with a health check: checks on a timer through the shared
 /// prober and journals transitions only (ready, unhealthy), never every sample.
-using probe_actor = caf::typed_actor<
+using probe_actor = inspectable_actor::extend<
   /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
   /// pass it on to the child that leads there.
@@ -137,9 +141,7 @@ using probe_actor = caf::typed_actor<
   /// Time for the next check.
   caf::reacts_to<tick_atom>,
   /// A check finished.
-  caf::reacts_to<sample_atom, probe_sample>,
-  /// Live state as JSON: verdict, runs, the latest samples.
-  caf::replies_to<inspect_atom>::with<std::string>>;
+  caf::reacts_to<sample_atom, probe_sample>>;
 
 /// The registry key of the live controller: holders that outlive a controller
 /// restart (the api) look it up per request instead of keeping a stale handle.

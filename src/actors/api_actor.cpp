@@ -2,6 +2,9 @@
 
 #include "actors/auth.hpp"
 #include "actors/crash.hpp"
+#include "actors/directory.hpp"
+#include "actors/inspect.hpp"
+#include "actors/shell.hpp"
 #include "actors/log.hpp"
 #include "actors/requests.hpp"
 #include "actors/wire_error.hpp"
@@ -46,6 +49,7 @@ expected<std::string> read_log(const daemon_context& ctx, const json& args) {
 } // namespace
 
 api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
+  enlist(self, ctx, "api");
   return {
     [=](request_atom, const std::string& token, const std::string& verb,
         const std::string& args_text) -> caf::result<std::string> {
@@ -79,19 +83,36 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
         return std::move(*chunk);
       }
       auto rp = self->make_response_promise<std::string>();
-      if (verb == "events") {
-        auto from = args.value("from", std::uint64_t{1});
-        auto limit = args.value("limit", std::uint64_t{1000});
-        auto aggregate = args.value("aggregate", std::string{});
-        self->request(current<journal_actor>(self->system(), journal_key), caf::infinite,
-                      read_atom::value, from, limit)
+      if (is_shell_verb(verb)) {
+        answer_shell(self, ctx, verb, args, rp);
+        return rp;
+      }
+      if (verb == "vms.show") {
+        // The record as committed, plus the live probe's latest samples.
+        auto name = args.value("name", std::string{});
+        self->request(controller, caf::infinite, query_atom::value, verb, args_text)
           .then(
-            [=](record_batch& recs) mutable {
-              json events = json::array();
-              for (const auto& rec : recs)
-                if (aggregate.empty() || aggregate_of(rec.ev).id == aggregate)
-                  events.push_back(wire::to_json(rec));
-              rp.deliver(dump({{"events", events}, {"last_seq", ctx->store->last_seq()}}));
+            [=](std::string& reply) mutable {
+              auto probe = ctx->actors ? ctx->actors->find("probe/" + name) : std::nullopt;
+              auto target = probe ? caf::actor_cast<inspectable_actor>(probe->addr)
+                                  : inspectable_actor{};
+              if (!target) {
+                rp.deliver(std::move(reply));
+                return;
+              }
+              self->request(target, std::chrono::seconds(2), inspect_atom::value)
+                .then(
+                  [=](const std::string& live) mutable {
+                    auto vm = json::parse(reply, nullptr, false);
+                    auto p = json::parse(live, nullptr, false);
+                    if (vm.is_object() && p.is_object())
+                      vm["probe"] = {{"verdict", p.value("verdict", "")},
+                                     {"checks", p.value("checks", 0)},
+                                     {"failures_in_row", p.value("failures_in_row", 0)},
+                                     {"samples", p.value("samples", json::array())}};
+                    rp.deliver(dump(vm));
+                  },
+                  [=](caf::error&) mutable { rp.deliver(reply); });
             },
             [=](caf::error& err) mutable { rp.deliver(err); });
         return rp;

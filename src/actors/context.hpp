@@ -14,12 +14,18 @@
 
 namespace volant {
 
+class actor_directory;
+
 struct daemon_context {
   std::string data_dir;
   store::journal* store = nullptr;
-  runtime::driver* driver = nullptr;
+  runtime::driver* driver = nullptr; ///< the process driver (the default runtime)
+  runtime::driver* qemu = nullptr;   ///< microVMs (runtime "qemu"), when available
+  std::string qemu_accelerator;      ///< "kvm" or "tcg", decided once at start
+  std::string qemu_bridge;           ///< "vbr0 192.168.127.1/24"
   runtime::exit_watcher* watcher = nullptr;
   runtime::prober* prober = nullptr;
+  actor_directory* actors = nullptr; ///< live actors, for the remote shell
   restart_policy policy;
   std::chrono::milliseconds stop_grace{10000};
   std::chrono::milliseconds reconcile_every{2000};
@@ -28,6 +34,12 @@ struct daemon_context {
   bool crash_hook = false; ///< route debug.crash (tests only)
   std::string version = "0.1.0";
   std::int64_t started_at = 0;
+
+  /// The driver of a runtime or handle ("process", "qemu"); the process driver
+  /// for an empty or unknown name.
+  runtime::driver& driver_for(std::string_view runtime) const {
+    return runtime == "qemu" && qemu != nullptr ? *qemu : *driver;
+  }
 
   std::string vm_dir(const std::string& vm) const { return data_dir + "/vms/" + vm; }
   std::string log_path(const std::string& vm) const {

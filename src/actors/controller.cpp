@@ -1,6 +1,7 @@
 #include "actors/controller.hpp"
 
 #include "actors/crash.hpp"
+#include "actors/inspect.hpp"
 #include "actors/deployment.hpp"
 #include "actors/log.hpp"
 #include "actors/queries.hpp"
@@ -144,6 +145,7 @@ controller(controller_actor::stateful_pointer<controller_state> self,
            daemon_context* ctx, world initial) {
   auto& st = self->state;
   st.ctx = ctx;
+  enlist(self, ctx, "controller");
   st.w = std::move(initial);
   st.snapshot_seq = st.w.last_seq;
   self->set_exit_handler([=](caf::exit_msg& msg) { on_child_exit(self, msg); });
@@ -195,12 +197,12 @@ controller(controller_actor::stateful_pointer<controller_state> self,
     },
     [=](inspect_atom) -> std::string {
       auto& st = self->state;
-      nlohmann::json j = {{"actor", "controller"},
-                          {"last_seq", st.w.last_seq},
+      auto j = inspect_header(self, "controller", "controller", "running");
+      j.update({{"last_seq", st.w.last_seq},
                           {"in_flight", st.in_flight},
                           {"snapshot_seq", st.snapshot_seq},
                           {"deployments", st.deployments.size()},
-                          {"vms", st.w.vms.size()}};
+                          {"vms", st.w.vms.size()}});
       return j.dump();
     },
   };

@@ -1,6 +1,7 @@
 #include "actors/deployment.hpp"
 
 #include "actors/crash.hpp"
+#include "actors/inspect.hpp"
 #include "actors/log.hpp"
 #include "actors/vm.hpp"
 #include "actors/wire_error.hpp"
@@ -50,11 +51,22 @@ void carry_out(self_ptr self, const action& a) {
   auto& st = self->state;
   if (auto* c = std::get_if<create_vm_action>(&a)) {
     auto vm = vm_name(c->deployment, c->index);
-    self->request(st.controller, caf::infinite, command_atom::value,
-                  command{create_vm{c->deployment, c->index}})
+    create_vm cmd{c->deployment, c->index};
+    if (auto it = st.carried.find(vm); it != st.carried.end()) {
+      cmd = it->second;
+      cmd.index = c->index;
+      st.carried.erase(it);
+    }
+    auto delay = std::chrono::milliseconds(cmd.backoff_ms);
+    self->request(st.controller, caf::infinite, command_atom::value, command{cmd})
       .then(
         [=](record_batch&) {
-          with_vm(self, vm, [=](const vm_actor& h) { self->send(h, start_atom::value); });
+          with_vm(self, vm, [=](const vm_actor& h) {
+            if (delay.count() == 0)
+              self->send(h, start_atom::value);
+            else
+              self->delayed_send(h, delay, start_atom::value);
+          });
         },
         [=](caf::error& err) {
           VLOG_DEBUG(self->state.name, "create {} refused: {}", vm,
@@ -68,10 +80,18 @@ void carry_out(self_ptr self, const action& a) {
     with_vm(self, r->vm, [=, backoff = r->backoff_ms, reason = r->reason](const vm_actor& h) {
       self->send(h, restart_atom::value, backoff, reason);
     });
+  } else if (auto* p = std::get_if<pause_vm_action>(&a)) {
+    with_vm(self, p->vm, [=](const vm_actor& h) { self->send(h, pause_atom::value); });
+  } else if (auto* r = std::get_if<resume_vm_action>(&a)) {
+    with_vm(self, r->vm, [=](const vm_actor& h) { self->send(h, resume_atom::value); });
   } else if (auto* r = std::get_if<remove_vm_action>(&a)) {
     with_vm(self, r->vm, [=](const vm_actor& h) { self->send(h, stop_atom::value, true); });
   } else if (auto* r = std::get_if<recreate_vm_action>(&a)) {
     VLOG_INFO(st.name, "recreating {}: {}", r->vm, r->reason);
+    if (r->failure) {
+      st.carried[r->vm] = create_vm{st.name, 0, r->restarts, r->backoff_ms,
+                                    "recreated: " + r->reason};
+    }
     with_vm(self, r->vm, [=](const vm_actor& h) { self->send(h, stop_atom::value, true); });
   }
 }
@@ -142,6 +162,7 @@ deployment(deployment_actor::stateful_pointer<deployment_actor_state> self,
   st.ctx = ctx;
   st.name = std::move(name);
   st.controller = std::move(controller);
+  enlist(self, ctx, "deployment", st.name);
   self->set_exit_handler([=](caf::exit_msg& msg) { on_exit(self, msg); });
   // Adopt what the log says exists before planning anything new.
   self->request(st.controller, caf::infinite, query_atom::value, std::string("vms.list"),
@@ -171,15 +192,36 @@ deployment(deployment_actor::stateful_pointer<deployment_actor_state> self,
         if (auto it = st.vms.find(crash_target(path, kind)); it != st.vms.end())
           self->send(it->second, crash_atom::value, path);
     },
-    [=](inspect_atom) -> std::string {
+    [=](inspect_atom) -> caf::result<std::string> {
       auto& st = self->state;
       nlohmann::json vms = nlohmann::json::array();
       for (const auto& [vm, h] : st.vms)
         vms.push_back(vm);
-      return nlohmann::json{{"actor", "deployment"}, {"name", st.name},
-                            {"vm_actors", vms},      {"rounds", st.rounds},
-                            {"reconciling", st.reconciling}, {"blocked", st.blocked}}
-        .dump();
+      auto status = st.reconciling ? "reconciling" : st.blocked.empty() ? "idle" : "blocked";
+      auto j = inspect_header(self, "deployment", st.name, status);
+      j.update({{"vm_actors", vms},
+                {"spawning", st.spawning.size()},
+                {"rounds", st.rounds},
+                {"reconciling", st.reconciling},
+                {"blocked", st.blocked},
+                {"carried_over", st.carried.size()}});
+      // desired / current / ready and the rollout, as the log has them right now
+      auto rp = self->make_response_promise<std::string>();
+      self->request(st.controller, std::chrono::seconds(5), query_atom::value,
+                    std::string("deployments.show"),
+                    nlohmann::json{{"name", st.name}, {"events", 0}}.dump())
+        .then(
+          [=](const std::string& text) mutable {
+            auto row = nlohmann::json::parse(text, nullptr, false);
+            if (row.is_object())
+              for (const char* key : {"desired", "current", "ready", "updated", "revision",
+                                      "paused", "auto_restart", "strategy", "rollout"})
+                if (row.contains(key))
+                  j[key] = row[key];
+            rp.deliver(j.dump());
+          },
+          [=](caf::error&) mutable { rp.deliver(j.dump()); });
+      return rp;
     },
   };
 }

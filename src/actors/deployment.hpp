@@ -26,6 +26,9 @@ struct deployment_actor_state {
   bool dirty = false;  ///< a change arrived during a round: run another
   std::uint64_t rounds = 0;
   std::string blocked; ///< the last plan's reason for not progressing
+  /// What a VM recreated for a failure hands to its successor (restarts,
+  /// back-off, reason), by VM name, from the recreate until the create.
+  std::map<std::string, create_vm> carried;
   static inline const char* name_ = "deployment";
 };
 

@@ -1,6 +1,7 @@
 #include "actors/journal.hpp"
 
 #include "actors/crash.hpp"
+#include "actors/inspect.hpp"
 #include "actors/wire_error.hpp"
 #include "wire/json.hpp"
 
@@ -9,6 +10,8 @@
 #include <chrono>
 
 namespace volant {
+
+using namespace std::chrono_literals;
 
 std::int64_t now_nanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -52,6 +55,13 @@ void flush(journal_actor::stateful_pointer<journal_state> self) {
         auto& st = self->state;
         st.writing = false;
         ++st.batches;
+        st.window_appends += batch->size();
+        if (auto now = std::chrono::steady_clock::now(); now - st.window_start >= 1s) {
+          st.append_rate = static_cast<double>(st.window_appends)
+                           / std::chrono::duration<double>(now - st.window_start).count();
+          st.window_start = now;
+          st.window_appends = 0;
+        }
         st.last_batch_us = std::chrono::duration_cast<std::chrono::microseconds>(
                              std::chrono::steady_clock::now() - started)
                              .count();
@@ -78,6 +88,7 @@ void flush(journal_actor::stateful_pointer<journal_state> self) {
 journal_actor::behavior_type
 journal(journal_actor::stateful_pointer<journal_state> self, daemon_context* ctx) {
   self->state.ctx = ctx;
+  enlist(self, ctx, "journal");
   self->state.writer = self->spawn<caf::detached + caf::linked>(writer, ctx->store);
   return {
     [=](append_atom, event_batch& events) -> caf::result<record_batch> {
@@ -103,15 +114,17 @@ journal(journal_actor::stateful_pointer<journal_state> self, daemon_context* ctx
     [=](inspect_atom) -> std::string {
       auto& st = self->state;
       auto stats = st.ctx->store->stats();
-      nlohmann::json j = {{"actor", "journal"},
-                          {"last_seq", st.ctx->store->last_seq()},
+      auto idle = std::chrono::steady_clock::now() - st.window_start >= 2s;
+      auto j = inspect_header(self, "journal", "journal", st.writing ? "writing" : "idle");
+      j.update({{"last_seq", st.ctx->store->last_seq()},
+                          {"appends_per_s", idle ? 0.0 : st.append_rate},
                           {"pending", st.queue.size()},
                           {"writing", st.writing},
                           {"appends", st.appends},
                           {"batches", st.batches},
                           {"last_batch_us", st.last_batch_us},
                           {"syncs", stats.syncs},
-                          {"last_sync_us", stats.last_sync_us}};
+                          {"last_sync_us", stats.last_sync_us}});
       return j.dump();
     },
   };

@@ -6,6 +6,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <deque>
 
 namespace volant {
@@ -27,6 +28,10 @@ struct journal_state {
   std::uint64_t batches = 0;
   std::uint64_t appends = 0;
   std::int64_t last_batch_us = 0;
+  /// Appends per second over the last full window of at least a second.
+  double append_rate = 0;
+  std::chrono::steady_clock::time_point window_start = std::chrono::steady_clock::now();
+  std::uint64_t window_appends = 0;
   static inline const char* name = "journal";
 };
 

@@ -1,6 +1,7 @@
 #include "actors/probe.hpp"
 
 #include "actors/crash.hpp"
+#include "actors/inspect.hpp"
 #include "actors/log.hpp"
 #include "wire/json.hpp"
 
@@ -27,7 +28,7 @@ void check_now(self_ptr self) {
   ++st.checks;
   auto me = caf::actor_cast<probe_actor>(self);
   if (auto* proc = std::get_if<process_check>(&st.check.probe)) {
-    auto names = st.ctx->driver->processes(st.handle);
+    auto names = st.ctx->driver_for(st.handle.driver).processes(st.handle);
     bool found = std::find(names.begin(), names.end(), proc->name) != names.end();
     self->send(self, sample_atom::value,
                probe_sample{found, found ? "" : "no process named '" + proc->name + "'", 0,
@@ -89,6 +90,7 @@ probe(probe_actor::stateful_pointer<probe_actor_state> self, daemon_context* ctx
   st.handle = std::move(handle);
   st.check = std::move(check);
   st.started = std::chrono::steady_clock::now();
+  enlist(self, ctx, "probe", st.vm);
   // A first look shortly after the start: most servers listen within tens of ms.
   self->delayed_send(self, std::chrono::milliseconds(first_probe_ms), tick_atom::value);
   return {
@@ -102,19 +104,22 @@ probe(probe_actor::stateful_pointer<probe_actor_state> self, daemon_context* ctx
       auto& st = self->state;
       nlohmann::json samples = nlohmann::json::array();
       for (const auto& s : st.probe.recent)
-        samples.push_back({{"ok", s.ok},
+          samples.push_back({{"ok", s.ok},
                            {"error", s.error},
-                           {"latency_us", s.latency_us},
+                           {"latency_ms", static_cast<double>(s.latency_us) / 1000.0},
                            {"at", wire::format_time(s.at)}});
       const char* verdicts[] = {"unknown", "healthy", "unhealthy"};
-      return nlohmann::json{{"actor", "probe"},
-                            {"vm", st.vm},
-                            {"verdict", verdicts[static_cast<int>(st.probe.verdict)]},
-                            {"failures_in_row", st.probe.failures_in_row},
-                            {"successes_in_row", st.probe.successes_in_row},
-                            {"checks", st.checks},
-                            {"recent", samples}}
-        .dump();
+      auto verdict = verdicts[static_cast<int>(st.probe.verdict)];
+      auto j = inspect_header(self, "probe", st.vm, verdict);
+      j.update({{"vm", st.vm},
+                {"check", wire::to_json(st.check)},
+                {"verdict", verdict},
+                {"failures_in_row", st.probe.failures_in_row},
+                {"successes_in_row", st.probe.successes_in_row},
+                {"checks", st.checks},
+                {"checking", st.checking},
+                {"samples", samples}});
+      return j.dump();
     },
   };
 }

@@ -84,7 +84,7 @@ expected<json> answer(const world& w, const daemon_context& ctx, const std::stri
     if (args.value("usage", false))
       for (auto& row : rows) {
         auto& vm = w.vms.at(row["name"].get<std::string>());
-        auto u = ctx.driver->measure(vm.handle);
+        auto u = ctx.driver_for(vm.handle.driver).measure(vm.handle);
         row["usage"] = {{"cpu_seconds", u.cpu_seconds}, {"rss_bytes", u.rss_bytes}};
       }
     return rows;
@@ -97,7 +97,7 @@ expected<json> answer(const world& w, const daemon_context& ctx, const std::stri
     if (it == w.vms.end())
       return make_error(ec::unknown_vm, "VM '" + *name + "' not found");
     auto row = wire::vm_view(w, it->second);
-    auto u = ctx.driver->measure(it->second.handle);
+    auto u = ctx.driver_for(it->second.handle.driver).measure(it->second.handle);
     row["usage"] = {{"cpu_seconds", u.cpu_seconds}, {"rss_bytes", u.rss_bytes}};
     row["log"] = ctx.log_path(*name);
     return row;
@@ -108,6 +108,10 @@ expected<json> answer(const world& w, const daemon_context& ctx, const std::stri
     j["driver"] = std::string(ctx.driver->name());
     j["limits"] = {{"memory", caps.memory_limit}, {"cpu", caps.cpu_limit},
                    {"note", caps.note}};
+    if (ctx.qemu != nullptr)
+      j["qemu"] = {{"accelerator", ctx.qemu_accelerator},
+                   {"bridge", ctx.qemu_bridge},
+                   {"note", ctx.qemu->limits().note}};
     return j;
   }
   if (verb == "plugins.list")

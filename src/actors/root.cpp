@@ -2,6 +2,7 @@
 
 #include "actors/api_actor.hpp"
 #include "actors/controller.hpp"
+#include "actors/inspect.hpp"
 #include "actors/journal.hpp"
 #include "actors/log.hpp"
 
@@ -125,12 +126,19 @@ caf::behavior root(caf::stateful_actor<root_state>* self, daemon_context* ctx,
   st.host = std::move(host);
   st.port = port;
   self->set_exit_handler([=](caf::exit_msg& msg) { on_exit(self, msg); });
+  enlist(self, ctx, "root");
   spawn_journal(self);
   spawn_controller(self, std::move(initial));
   spawn_api(self);
   return {
     [=](inspect_atom) -> std::string {
-      return nlohmann::json{{"actor", "root"}, {"port", self->state.port}}.dump();
+      auto& st = self->state;
+      auto j = inspect_header(self, "root", "root", "supervising");
+      j.update({{"host", st.host},
+                {"port", st.port},
+                {"child_crashes", st.crashes},
+                {"children", {"journal", "controller", "api"}}});
+      return j.dump();
     },
   };
 }

@@ -1,6 +1,7 @@
 #include "actors/vm.hpp"
 
 #include "actors/crash.hpp"
+#include "actors/inspect.hpp"
 #include "actors/log.hpp"
 #include "actors/probe.hpp"
 #include "actors/wire_error.hpp"
@@ -9,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 namespace volant {
@@ -19,6 +21,13 @@ using self_ptr = vm_actor::stateful_pointer<vm_actor_state>;
 
 const std::string& vm_of(self_ptr self) {
   return self->state.info.vm.name;
+}
+
+/// The driver of this VM: the one that started its workload, else its plugin's.
+runtime::driver& drv(self_ptr self) {
+  auto& st = self->state;
+  return st.ctx->driver_for(!st.handle.driver.empty() ? st.handle.driver
+                                                      : st.info.plugin.runtime);
 }
 
 /// Appends a marker line to the VM's log, so that `vms logs` tells runs apart.
@@ -75,8 +84,10 @@ void stop_probe(self_ptr self) {
 void begin_stop(self_ptr self) {
   auto& st = self->state;
   stop_probe(self);
+  if (st.phase == vm_phase::paused) // a frozen workload cannot act on SIGTERM
+    (void) drv(self).resume(st.handle);
   st.phase = vm_phase::stopping;
-  if (auto ok_ = st.ctx->driver->terminate(st.handle); !ok_)
+  if (auto ok_ = drv(self).terminate(st.handle); !ok_)
     VLOG_WARN(vm_of(self), "terminate failed: {}", ok_.error_value().message);
   self->delayed_send(self, st.ctx->stop_grace, kill_atom::value, ++st.stop_generation);
 }
@@ -99,7 +110,7 @@ void launch(self_ptr self, const launch_info& info) {
                             info.vm.memory_mib, info.vm.ip,   info.plugin.kernel,
                             info.plugin.initramfs};
   log_marker(self, "starting (" + std::to_string(++st.starts) + ")");
-  auto handle = st.ctx->driver->start(spec);
+  auto handle = drv(self).start(spec);
   if (!handle) {
     st.phase = vm_phase::idle;
     log_marker(self, "start failed: " + handle.error_value().message);
@@ -127,7 +138,9 @@ void remove_and_quit(self_ptr self) {
   auto vm = vm_of(self);
   // Release the host's resources first: once vm_removed commits, this actor may
   // be gone before it hears back (its deployment retires with its last VM).
-  self->state.ctx->driver->cleanup(vm);
+  drv(self).cleanup(vm);
+  std::error_code ignored; // a recreated VM starts with a fresh directory
+  std::filesystem::remove_all(self->state.ctx->vm_dir(vm), ignored);
   auto finish = [=] { self->quit(); };
   self->request(self->state.controller, caf::infinite, command_atom::value,
                 command{remove_vm{vm}})
@@ -145,7 +158,7 @@ void remove_and_quit(self_ptr self) {
 void on_exited(self_ptr self, const runtime::exit_status& s) {
   auto& st = self->state;
   if (s.pid != st.handle.pid || st.phase == vm_phase::idle)
-    return; // a previous run's exit
+    return; // a previous run's exit (a paused workload can still be killed)
   const auto& vm = vm_of(self);
   stop_probe(self);
   log_marker(self, s.reason);
@@ -176,13 +189,15 @@ void adopt(self_ptr self) {
                      || rec.status == vm_status::stopping;
   if (!was_running || rec.handle.pid == 0)
     return;
-  if (st.ctx->driver->alive(rec.handle)) {
+  if (st.ctx->driver_for(rec.handle.driver).alive(rec.handle)) {
     st.handle = rec.handle;
-    st.phase = vm_phase::running;
+    bool paused = rec.status == vm_status::paused;
+    st.phase = paused ? vm_phase::paused : vm_phase::running;
     watch(self);
-    VLOG_INFO(rec.name, "adopted pid {}", rec.handle.pid);
+    VLOG_INFO(rec.name, "adopted pid {}{}", rec.handle.pid, paused ? " (paused)" : "");
     report(self, record_vm_adopted{rec.name, rec.handle});
-    start_probe(self);
+    if (!paused)
+      start_probe(self);
   } else {
     report(self, record_vm_exited{rec.name, 0,
                                   "not running when the daemon came back (exit status "
@@ -202,6 +217,8 @@ std::string_view to_string(vm_phase phase) {
       return "running";
     case vm_phase::stopping:
       return "stopping";
+    case vm_phase::paused:
+      return "paused";
   }
   return "unknown";
 }
@@ -213,6 +230,7 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
   st.ctx = ctx;
   st.info = std::move(info);
   st.controller = std::move(controller);
+  enlist(self, ctx, "vm", st.info.vm.name);
   self->set_exit_handler([=](caf::exit_msg& msg) {
     auto& st = self->state;
     if (st.prober && msg.source == st.prober.address()) {
@@ -254,6 +272,7 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
       st.remove_after_stop = st.remove_after_stop || remove;
       switch (st.phase) {
         case vm_phase::running:
+        case vm_phase::paused:
           begin_stop(self);
           break;
         case vm_phase::starting:
@@ -269,7 +288,8 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
     },
     [=](restart_atom, std::uint64_t backoff, const std::string& reason) {
       auto& st = self->state;
-      if (st.phase == vm_phase::stopping || st.phase == vm_phase::starting)
+      if (st.phase == vm_phase::stopping || st.phase == vm_phase::starting
+          || st.phase == vm_phase::paused)
         return;
       report(self, schedule_vm_restart{vm_of(self), reason, backoff}, [=] {
         auto& st = self->state;
@@ -283,12 +303,45 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
         }
       });
     },
+    [=](pause_atom) {
+      auto& st = self->state;
+      if (st.phase != vm_phase::running)
+        return; // starting: the next reconcile round pauses it once it runs
+      if (auto ok_ = drv(self).pause(st.handle); !ok_) {
+        VLOG_WARN(vm_of(self), "pause failed: {}", ok_.error_value().message);
+        return;
+      }
+      stop_probe(self);
+      st.phase = vm_phase::paused;
+      log_marker(self, "paused");
+      report(self, record_vm_paused{vm_of(self)});
+    },
+    [=](resume_atom) {
+      auto& st = self->state;
+      if (st.phase != vm_phase::paused)
+        return;
+      if (auto ok_ = drv(self).resume(st.handle); !ok_) {
+        VLOG_WARN(vm_of(self), "resume failed: {}", ok_.error_value().message);
+        return;
+      }
+      st.phase = vm_phase::running;
+      log_marker(self, "resumed");
+      bool ready_now = !st.info.health.enabled;
+      report(self, record_vm_resumed{vm_of(self)}, [=] {
+        if (self->state.phase != vm_phase::running)
+          return;
+        if (ready_now)
+          report(self, record_vm_ready{vm_of(self)});
+        else
+          start_probe(self);
+      });
+    },
     [=](exited_atom, const runtime::exit_status& s) { on_exited(self, s); },
     [=](kill_atom, std::uint64_t generation) {
       auto& st = self->state;
       if (st.phase == vm_phase::stopping && generation == st.stop_generation) {
         VLOG_WARN(vm_of(self), "did not stop within the grace period: killing");
-        (void) st.ctx->driver->kill(st.handle);
+        (void) drv(self).kill(st.handle);
       }
     },
     [=](crash_atom, const std::string& path) {
@@ -298,14 +351,60 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
       if (crash_target(path, "probe") == vm_of(self) && st.prober)
         self->send(st.prober, crash_atom::value, path);
     },
-    [=](inspect_atom) -> std::string {
+    [=](inspect_atom) -> caf::result<std::string> {
       auto& st = self->state;
-      nlohmann::json j = wire::to_json(st.info.vm);
-      j["actor"] = "vm";
-      j["phase"] = std::string(to_string(st.phase));
-      j["pid"] = st.handle.pid;
-      j["starts"] = st.starts;
-      return j.dump();
+      // The record as this actor was launched with it (the log has the live
+      // status; `vms show` shows both), what it drives right now, and its probe.
+      auto j = inspect_header(self, "vm", vm_of(self), to_string(st.phase));
+      j.update({{"phase", to_string(st.phase)},
+                {"driver", drv(self).name()},
+                {"handle",
+                 {{"pid", st.handle.pid},
+                  {"start_ticks", st.handle.start_ticks},
+                  {"control", st.handle.control}}},
+                {"pid", st.handle.pid},
+                {"ip", to_string_ip(st.info.vm.ip)},
+                {"starts", st.starts},
+                {"probe_crashes", st.probe_crashes},
+                {"plugin", st.info.plugin.name + ":" + st.info.plugin.version},
+                {"spec",
+                 {{"cpu", st.info.vm.cpu},
+                  {"memory_mib", st.info.vm.memory_mib},
+                  {"revision", st.info.vm.revision},
+                  {"labels", st.info.tmpl.vm_labels},
+                  {"auto_restart", st.info.auto_restart},
+                  {"health", st.info.health.enabled ? wire::to_json(st.info.health)
+                                                    : nlohmann::json(nullptr)}}}});
+      auto rp = self->make_response_promise<std::string>();
+      auto finish = [=](nlohmann::json probe) mutable {
+        j["probe"] = std::move(probe);
+        // restarts, back-off and status as committed
+        self->request(self->state.controller, std::chrono::seconds(5), query_atom::value,
+                      std::string("vms.show"), nlohmann::json{{"name", vm_of(self)}}.dump())
+          .then(
+            [=](const std::string& text) mutable {
+              auto rec = nlohmann::json::parse(text, nullptr, false);
+              if (rec.is_object())
+                for (const char* key : {"status", "restarts", "backoff_ms", "last_error",
+                                        "started_at", "ready_at", "created_at", "deployment",
+                                        "index"})
+                  if (rec.contains(key))
+                    j[key] = rec[key];
+              rp.deliver(j.dump());
+            },
+            [=](caf::error&) mutable { rp.deliver(j.dump()); });
+      };
+      if (!st.prober) {
+        finish(nullptr);
+        return rp;
+      }
+      self->request(st.prober, std::chrono::seconds(5), inspect_atom::value)
+        .then(
+          [=](const std::string& text) mutable {
+            finish(nlohmann::json::parse(text, nullptr, false));
+          },
+          [=](caf::error&) mutable { finish(nullptr); });
+      return rp;
     },
   };
 }

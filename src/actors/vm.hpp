@@ -11,7 +11,7 @@
 namespace volant {
 
 /// Where the VM actor is with its workload (the journal has the durable status).
-enum class vm_phase : std::uint8_t { idle, starting, running, stopping };
+enum class vm_phase : std::uint8_t { idle, starting, running, stopping, paused };
 
 struct vm_actor_state {
   daemon_context* ctx = nullptr;

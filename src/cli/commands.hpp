@@ -22,6 +22,8 @@ void add_vm_commands(CLI::App& app, globals& g, action& run);
 void add_plugin_commands(CLI::App& app, globals& g, action& run);
 /// apply, debug resources, version.
 void add_misc_commands(CLI::App& app, globals& g, action& run);
+/// shell: the operator's prompt (ls, inspect, events, state, explain).
+void add_shell_commands(CLI::App& app, globals& g, action& run);
 
 /// Polls deployments.show every 250 ms until READY == CURRENT == DESIRED; a
 /// live line on a terminal, plain lines when the numbers change otherwise.

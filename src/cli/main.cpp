@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   add_vm_commands(app, g, run);
   add_plugin_commands(app, g, run);
   add_misc_commands(app, g, run);
+  add_shell_commands(app, g, run);
 
   try {
     app.parse(argc, argv);
@@ -72,7 +73,9 @@ int main(int argc, char** argv) {
       run();
   } catch (const cli_error& e) {
     std::cout.flush();
-    std::cerr << "volar: " << first_line(e.err.message) << "\n";
+    // An empty message: reported already (the shell's piped mode).
+    if (!e.err.message.empty())
+      std::cerr << "volar: " << first_line(e.err.message) << "\n";
     return e.exit_code;
   } catch (const std::exception& e) {
     std::cout.flush();

@@ -326,6 +326,12 @@ std::string render_resources(const json& r) {
   }
   if (!note.empty())
     out += "Note: " + note + "\n";
+  if (const json qemu = member(r, "qemu"); qemu.is_object()) {
+    out += "\nMicroVMs (qemu): accelerator " + field_text(qemu, "accelerator", "-")
+           + ", bridge " + field_text(qemu, "bridge", "-") + "\n";
+    if (auto why = field_text(qemu, "note", ""); !why.empty())
+      out += "  " + why + "\n";
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include "wire/table.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <utility>
 #include <vector>
 
@@ -221,6 +222,30 @@ std::string render_vm(const json& vm, unix_nanos now) {
     auto bytes = field_int(*usage, "rss_bytes", -1);
     b.add("RSS",
           bytes < 0 ? std::string("-") : short_mib((bytes + (1 << 19)) >> 20));
+  }
+  if (auto probe = vm.find("probe"); probe != vm.end() && probe->is_object()) {
+    // The live probe (never journaled sample by sample): verdict and the latest
+    // checks, newest last.
+    b.add("Health", field_text(*probe, "verdict", "unknown") + " ("
+                      + field_text(*probe, "checks", "0") + " checks, "
+                      + field_text(*probe, "failures_in_row", "0")
+                      + " failing in a row)");
+    std::vector<std::string> lines;
+    const json samples = member(*probe, "samples");
+    if (samples.is_array())
+      for (const auto& s : samples) {
+        auto line = field_text(s, "at", "-") + "  "
+                    + (flag(s, "ok") ? std::string("ok  ") : std::string("FAIL"));
+        if (s.contains("latency_ms") && s["latency_ms"].is_number()) {
+          char buf[32];
+          std::snprintf(buf, sizeof buf, "  %.1f ms", s["latency_ms"].get<double>());
+          line += buf;
+        }
+        if (auto err = field_text(s, "error", ""); !err.empty())
+          line += "  " + err;
+        lines.push_back(line);
+      }
+    b.add_many("Recent checks", lines);
   }
   return b.render();
 }

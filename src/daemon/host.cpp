@@ -47,6 +47,14 @@ expected<host_config> host_config_from(const host_options& opts) {
   host_config c;
   c.pool_first = pool->first;
   c.pool_last = pool->second;
+  if (opts.reserved != 0 && opts.reserved >= c.pool_first && opts.reserved <= c.pool_last) {
+    if (opts.reserved != c.pool_first)
+      return make_error(ec::invalid_host_config,
+                        "--pool '" + opts.pool + "' contains the bridge address "
+                          + to_string_ip(opts.reserved)
+                          + " in its middle: use a pool that starts at it or after it");
+    c.pool_first += 1; // 192.168.127.0/24 with the bridge on .1: VMs from .2
+  }
   c.cpu_total = opts.cpus > 0 ? opts.cpus : static_cast<std::int32_t>(sysconf(_SC_NPROCESSORS_ONLN));
   if (opts.memory_mib > 0) {
     c.memory_total_mib = opts.memory_mib;

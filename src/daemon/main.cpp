@@ -4,11 +4,13 @@
 
 #include "actors/auth.hpp"
 #include "actors/context.hpp"
+#include "actors/directory.hpp"
 #include "actors/log.hpp"
 #include "actors/root.hpp"
 #include "daemon/host.hpp"
 #include "runtime/exit_watcher.hpp"
 #include "runtime/process_driver.hpp"
+#include "runtime/qemu_driver.hpp"
 #include "runtime/prober.hpp"
 #include "store/journal.hpp"
 #include "store/paths.hpp"
@@ -35,6 +37,7 @@ struct options {
   std::int64_t reconcile_ms = 2000;
   std::uint64_t snapshot_every = 10000;
   bool crash_hook = false;
+  volant::runtime::qemu_options qemu;
   volant::restart_policy restarts;
 };
 
@@ -75,9 +78,23 @@ int main(int argc, char** argv) {
   app.add_option("--restart-reset-ms", opts.restarts.reset_after_ms,
                  "A VM up this long restarts without back-off again")
     ->check(CLI::Range(0, 86400000));
+  app.add_option("--ready-deadline-ms", opts.restarts.ready_deadline_ms,
+                 "A VM restarted in place that is not ready this long after its "
+                 "start is recreated")
+    ->check(CLI::Range(100, 86400000));
   app.add_option("--snapshot-every", opts.snapshot_every,
                  "Write a state snapshot every N events")
     ->check(CLI::Range(1, 100000000));
+  app.add_option("--qemu-accel", opts.qemu.accelerator,
+                 "Accelerator of microVMs: kvm or tcg (default: KVM where it can boot "
+                 "stock kernels, else TCG)")
+    ->check(CLI::IsMember({"kvm", "tcg"}));
+  app.add_option("--qemu-binary", opts.qemu.binary, "QEMU binary of microVMs");
+  app.add_option("--bridge", opts.qemu.bridge.name,
+                 "Bridge of microVM TAPs (created at the first microVM start)");
+  app.add_option("--bridge-cidr", opts.qemu.bridge.cidr,
+                 "Address of the bridge, which microVMs use as their gateway; the "
+                 "--pool of a microVM host lies in its subnet");
   app.add_flag("--enable-crash-hook", opts.crash_hook,
                "Test hook: let `debug.crash` requests make a chosen actor throw")
     ->group(""); // hidden
@@ -129,6 +146,10 @@ int main(int argc, char** argv) {
   auto w = (*store)->load();
   if (!w)
     return fail("cannot rebuild state from the log: " + w.error_value().message);
+  if (auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr); !bridge)
+    return fail("--bridge-cidr: " + bridge.error_value().message);
+  else
+    opts.host.reserved = bridge->address;
   if (auto st = configure_host_if_needed(**store, *w, opts.host); !st)
     return fail(st.error_value().message);
 
@@ -144,14 +165,22 @@ int main(int argc, char** argv) {
   runtime::prober prober;
   runtime::process_driver driver{runtime::cgroups{"/sys/fs/cgroup", cgroup_group(ctx.data_dir)}};
   ctx.driver = &driver;
+  runtime::qemu_driver qemu{opts.qemu};
+  ctx.qemu = &qemu;
+  ctx.qemu_accelerator = qemu.accelerator();
+  ctx.qemu_bridge = opts.qemu.bridge.name + " " + opts.qemu.bridge.cidr;
   {
     std::vector<std::string> known;
     for (const auto& [name, vm] : w->vms)
       known.push_back(name);
-    for (const auto& vm : driver.reap_unknown(known))
-      spdlog::warn("[volantd] {}: released a leftover workload of a VM not in the log", vm);
+    for (runtime::driver* d : {ctx.driver, ctx.qemu})
+      for (const auto& vm : d->reap_unknown(known))
+        spdlog::warn("[volantd] {}: released a leftover {} VM that is not in the log", vm,
+                     d->name());
   }
   ctx.watcher = &watcher;
+  actor_directory actors;
+  ctx.actors = &actors;
   ctx.prober = &prober;
   ctx.stop_grace = std::chrono::milliseconds(opts.stop_grace_ms);
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);

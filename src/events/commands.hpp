@@ -55,12 +55,12 @@ struct update_deployment {
   std::optional<update_strategy> strategy;
 };
 
-/// Stop every VM of the deployment and keep them.
+/// Freeze every running VM of the deployment, keeping its memory state.
 struct pause_deployment {
   std::string name;
 };
 
-/// Start the paused deployment's VMs again.
+/// Thaw the paused deployment's VMs (and start any that are stopped).
 struct resume_deployment {
   std::string name;
 };
@@ -75,6 +75,10 @@ struct delete_deployment {
 struct create_vm {
   std::string deployment;
   std::uint32_t index = 0;
+  /// Set when the VM replaces one recreated for a failure (see vm_created).
+  std::uint32_t restarts = 0;
+  std::uint64_t backoff_ms = 0;
+  std::string reason{};
 };
 
 /// The driver reports that it launched `name`.
@@ -137,12 +141,23 @@ struct record_actor_crash {
   std::uint32_t count = 0;
 };
 
+/// The driver reports that it froze `name` (running, ready or unhealthy).
+struct record_vm_paused {
+  std::string name;
+};
+
+/// The driver reports that it thawed the paused `name`.
+struct record_vm_resumed {
+  std::string name;
+};
+
 using command =
   std::variant<install_plugin, remove_plugin, configure_host, create_deployment,
                scale_deployment, update_deployment, pause_deployment,
                resume_deployment, delete_deployment, create_vm, record_vm_started,
                record_vm_adopted, record_vm_ready, record_vm_unhealthy,
                record_vm_exited, record_vm_start_failed, schedule_vm_restart,
-               record_vm_stopped, remove_vm, record_actor_crash>;
+               record_vm_stopped, remove_vm, record_actor_crash,
+               record_vm_paused, record_vm_resumed>;
 
 } // namespace volant

@@ -405,19 +405,20 @@ result decide_one(const world& w, const create_vm& cmd, unix_nanos now) {
     return ip.error_value();
   return events{vm_created{name, cmd.deployment, cmd.index, c.id, *ip,
                            d.revision, d.spec.tmpl.cpu, d.spec.tmpl.memory_mib,
-                           now}};
+                           now, cmd.restarts, cmd.backoff_ms, cmd.reason}};
 }
 
 bool is_one_of(vm_status s, std::initializer_list<vm_status> set) {
   return std::find(set.begin(), set.end(), s) != set.end();
 }
 
-/// A workload is (or may be) up: it must be stopped before removal or a new
-/// start.
+/// A workload is (or may be) up, frozen included: it must be stopped before
+/// removal or a new start.
 bool is_live(vm_status s) {
   return is_one_of(s,
                    {vm_status::starting, vm_status::running, vm_status::ready,
-                    vm_status::unhealthy, vm_status::stopping});
+                    vm_status::unhealthy, vm_status::stopping,
+                    vm_status::paused});
 }
 
 error vm_conflict(const vm_record& vm, std::string_view what) {
@@ -497,7 +498,7 @@ result decide_one(const world& w, const schedule_vm_restart& cmd,
                   unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
     if (is_one_of(vm.status, {vm_status::pending, vm_status::stopping,
-                              vm_status::restarting}))
+                              vm_status::restarting, vm_status::paused}))
       return vm_conflict(vm, "restart");
     return events{
         vm_restart_scheduled{cmd.name, cmd.reason, cmd.backoff_ms, now}};
@@ -510,6 +511,30 @@ result decide_one(const world& w, const record_vm_stopped& cmd,
     if (vm.status == vm_status::stopped)
       return events{};
     return events{vm_stopped{cmd.name, now}};
+  });
+}
+
+result decide_one(const world& w, const record_vm_paused& cmd,
+                  unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (vm.status == vm_status::paused)
+      return events{}; // the same report again
+    if (!is_one_of(vm.status,
+                   {vm_status::running, vm_status::ready, vm_status::unhealthy}))
+      return vm_conflict(vm, "pause");
+    return events{vm_paused{cmd.name, now}};
+  });
+}
+
+result decide_one(const world& w, const record_vm_resumed& cmd,
+                  unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (vm.status != vm_status::paused)
+      return make_error(ec::conflict, "cannot resume VM " + quoted(vm.name)
+                                          + ": it is "
+                                          + std::string(to_string(vm.status))
+                                          + ", not paused");
+    return events{vm_resumed{cmd.name, now}};
   });
 }
 

@@ -89,6 +89,8 @@ std::string_view to_string(vm_status status) noexcept {
     return "failed";
   case vm_status::restarting:
     return "restarting";
+  case vm_status::paused:
+    return "paused";
   }
   return "unknown";
 }

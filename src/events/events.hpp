@@ -100,7 +100,7 @@ struct deployment_auto_restart_set {
                          const deployment_auto_restart_set&) = default;
 };
 
-/// The deployment was paused: its VMs are stopped and kept.
+/// The deployment was paused: its running VMs are frozen and kept.
 struct deployment_paused {
   static constexpr std::string_view kind_name = "deployment_paused";
   std::string name;
@@ -108,7 +108,7 @@ struct deployment_paused {
   friend bool operator==(const deployment_paused&, const deployment_paused&) = default;
 };
 
-/// The deployment was resumed: its VMs start again.
+/// The deployment was resumed: its VMs thaw (or start, if stopped).
 struct deployment_resumed {
   static constexpr std::string_view kind_name = "deployment_resumed";
   std::string name;
@@ -138,6 +138,11 @@ struct vm_created {
   std::int32_t cpu = 1;
   std::int64_t memory_mib = 128;
   unix_nanos at = 0;
+  /// A recreate carries the replaced VM's restart count and back-off over, so
+  /// that a VM that keeps failing keeps backing off; empty reason: a plain create.
+  std::uint32_t restarts = 0;
+  std::uint64_t backoff_ms = 0;
+  std::string reason{};
   friend bool operator==(const vm_created&, const vm_created&) = default;
 };
 
@@ -206,7 +211,7 @@ struct vm_restart_scheduled {
                          const vm_restart_scheduled&) = default;
 };
 
-/// The VM was stopped on purpose (pause, restart, before removal).
+/// The VM was stopped on purpose (restart, before removal; pause in old logs).
 struct vm_stopped {
   static constexpr std::string_view kind_name = "vm_stopped";
   std::string name;
@@ -220,6 +225,24 @@ struct vm_removed {
   std::string name;
   unix_nanos at = 0;
   friend bool operator==(const vm_removed&, const vm_removed&) = default;
+};
+
+/// The VM was frozen with its memory kept (QMP `stop`, SIGSTOP): its deployment
+/// is paused. It keeps its IP and capacity.
+struct vm_paused {
+  static constexpr std::string_view kind_name = "vm_paused";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_paused&, const vm_paused&) = default;
+};
+
+/// A paused VM was thawed (QMP `cont`, SIGCONT); it is `running` until its
+/// probe (or, without a check, its actor) reports it ready again.
+struct vm_resumed {
+  static constexpr std::string_view kind_name = "vm_resumed";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_resumed&, const vm_resumed&) = default;
 };
 
 // -- system -------------------------------------------------------------------------
@@ -241,7 +264,7 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            deployment_resumed, deployment_deleted, vm_created,
                            vm_started, vm_adopted, vm_ready, vm_unhealthy, vm_exited,
                            vm_start_failed, vm_restart_scheduled, vm_stopped,
-                           vm_removed, actor_crashed>;
+                           vm_removed, actor_crashed, vm_paused, vm_resumed>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {

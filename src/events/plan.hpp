@@ -30,7 +30,8 @@ struct start_vm_action {
   friend bool operator==(const start_vm_action&, const start_vm_action&) = default;
 };
 
-/// Stop a running VM and keep it (pause).
+/// Stop a running VM and keep it. No longer planned (a pause freezes VMs with
+/// `pause_vm_action`); kept so that the variant's alternatives stay stable.
 struct stop_vm_action {
   std::string vm;
   friend bool operator==(const stop_vm_action&, const stop_vm_action&) = default;
@@ -44,10 +45,16 @@ struct restart_vm_action {
   friend bool operator==(const restart_vm_action&, const restart_vm_action&) = default;
 };
 
-/// Stop, remove and create afresh (same name and index, a new record).
+/// Stop, remove and create afresh (same name and index, a new record). A
+/// recreate for a failure carries the restart count and the back-off over to the
+/// new VM (`failure`), which then starts once the back-off has passed; one for a
+/// new revision starts a clean record at once.
 struct recreate_vm_action {
   std::string vm;
   std::string reason;
+  bool failure = false;
+  std::uint32_t restarts = 0;
+  std::uint64_t backoff_ms = 0;
   friend bool operator==(const recreate_vm_action&,
                          const recreate_vm_action&) = default;
 };
@@ -58,8 +65,24 @@ struct remove_vm_action {
   friend bool operator==(const remove_vm_action&, const remove_vm_action&) = default;
 };
 
+/// Freeze a running, ready or unhealthy VM of a paused deployment, keeping its
+/// memory (QMP `stop`, SIGSTOP); reported with `record_vm_paused`.
+struct pause_vm_action {
+  std::string vm;
+  friend bool operator==(const pause_vm_action&, const pause_vm_action&) = default;
+};
+
+/// Thaw a paused VM of a deployment that is no longer paused (QMP `cont`,
+/// SIGCONT); reported with `record_vm_resumed`.
+struct resume_vm_action {
+  std::string vm;
+  friend bool operator==(const resume_vm_action&, const resume_vm_action&) = default;
+};
+
+/// Append only: tests and actors dispatch on the alternatives.
 using action = std::variant<create_vm_action, start_vm_action, stop_vm_action,
-                            restart_vm_action, recreate_vm_action, remove_vm_action>;
+                            restart_vm_action, recreate_vm_action, remove_vm_action,
+                            pause_vm_action, resume_vm_action>;
 
 /// A reconcile step: what to do now, and why the deployment cannot progress (empty
 /// when it can), e.g. "insufficient memory: need 4096 MiB, 1024 MiB free".
@@ -75,6 +98,9 @@ struct restart_policy {
   std::uint64_t initial_ms = 1000;
   std::uint64_t max_ms = 60000;
   std::uint64_t reset_after_ms = 60000;
+  /// A VM restarted in place must become ready within this long of its start;
+  /// if it does not (or fails again before it is ready) it is recreated.
+  std::uint64_t ready_deadline_ms = 300000;
   friend bool operator==(const restart_policy&, const restart_policy&) = default;
 };
 

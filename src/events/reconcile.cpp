@@ -68,6 +68,14 @@ struct admission {
   }
 };
 
+/// "5 s", "1.5 s".
+std::string seconds_text(std::uint64_t ms) {
+  auto text = std::to_string(ms / 1000);
+  if (auto tenths = ms % 1000 / 100; tenths != 0)
+    text += "." + std::to_string(tenths);
+  return text + " s";
+}
+
 /// One reconcile pass over one live deployment.
 struct planner {
   const deployment_state& d;
@@ -86,10 +94,12 @@ struct planner {
       out.actions.emplace_back(create_vm_action{d.spec.name, index});
   }
 
+  /// Paused deployment: freeze what runs. A starting VM is left to settle
+  /// first; pending, stopped and failed ones stay as they are.
   void pause(const vm_record& vm) {
-    if (is_one_of(vm.status, {vm_status::starting, vm_status::running,
-                              vm_status::ready, vm_status::unhealthy}))
-      out.actions.emplace_back(stop_vm_action{vm.name});
+    if (is_one_of(vm.status,
+                  {vm_status::running, vm_status::ready, vm_status::unhealthy}))
+      out.actions.emplace_back(pause_vm_action{vm.name});
   }
 
   /// A VM from an older revision. Recreate strategy: all at once. Rolling: VMs
@@ -98,8 +108,9 @@ struct planner {
   /// replicas keep fixed names: a replica is replaced in place.)
   void outdated(const vm_record& vm) {
     if (is_one_of(vm.status, {vm_status::starting, vm_status::stopping,
-                              vm_status::restarting}))
-      return; // an actor owns it right now; the next pass sees it settled
+                              vm_status::restarting, vm_status::paused}))
+      return; // an actor owns it right now (or it is frozen); the next pass
+              // sees it settled
     if (d.spec.strategy.kind == strategy_kind::rolling
         && vm.status == vm_status::ready) {
       if (rolling_budget < 1)
@@ -111,28 +122,75 @@ struct planner {
                                         + " -> " + std::to_string(d.revision)});
   }
 
+  static bool ready_since_start(const vm_record& vm) {
+    return vm.ready_at != 0 && vm.ready_at >= vm.started_at;
+  }
+
+  /// Restarted in place, and not ready since that start: a restart in place
+  /// did not help, so the next remedy is a fresh VM.
+  static bool failed_since_restart(const vm_record& vm) {
+    return vm.restarts > 0 && !ready_since_start(vm);
+  }
+
+  /// A VM resumed after a pause is `running` again but was ready since its
+  /// start: the deadline does not apply to it.
+  bool past_ready_deadline(const vm_record& vm) const {
+    auto deadline = static_cast<unix_nanos>(policy.ready_deadline_ms) * 1'000'000;
+    return vm.restarts > 0 && now != 0 && vm.started_at != 0
+           && !ready_since_start(vm) && now - vm.started_at >= deadline;
+  }
+
+  /// A recreated VM waits out the back-off it carried over before its start.
+  bool backing_off(const vm_record& vm) const {
+    auto until = vm.created_at + static_cast<unix_nanos>(vm.backoff_ms) * 1'000'000;
+    return vm.status == vm_status::pending && vm.backoff_ms > 0 && now != 0
+           && now < until;
+  }
+
+  void recreate_failed(const vm_record& vm, std::string reason) {
+    out.actions.emplace_back(recreate_vm_action{
+        vm.name, std::move(reason), true, vm.restarts + 1,
+        next_backoff_ms(vm, now, policy)});
+  }
+
   void existing(const vm_record& vm) {
     if (d.spec.paused)
       return pause(vm);
+    if (vm.status == vm_status::paused) {
+      // Thaw first; the other rules (revision, health) apply once it runs.
+      out.actions.emplace_back(resume_vm_action{vm.name});
+      return;
+    }
     if (vm.revision != d.revision)
       return outdated(vm);
     switch (vm.status) {
     case vm_status::pending:
     case vm_status::stopped:
-      out.actions.emplace_back(start_vm_action{vm.name});
+      if (!backing_off(vm))
+        out.actions.emplace_back(start_vm_action{vm.name});
       break;
     case vm_status::exited:
     case vm_status::unhealthy:
-      if (d.spec.auto_restart)
+      if (!d.spec.auto_restart)
+        break; // left for inspection
+      if (failed_since_restart(vm))
+        recreate_failed(vm, reason_of(vm) + " (again after a restart)");
+      else
         out.actions.emplace_back(restart_vm_action{
             vm.name, reason_of(vm), next_backoff_ms(vm, now, policy)});
-      break; // without auto-restart: left for inspection
+      break;
     case vm_status::failed:
       if (d.spec.auto_restart)
-        out.actions.emplace_back(recreate_vm_action{vm.name, reason_of(vm)});
+        recreate_failed(vm, reason_of(vm));
+      break;
+    case vm_status::running:
+      if (d.spec.auto_restart && past_ready_deadline(vm))
+        recreate_failed(vm, "not ready within " + seconds_text(policy.ready_deadline_ms)
+                                + " of its restart");
       break;
     default:
-      break; // starting, running, ready, stopping, restarting: nothing to do
+      break; // starting, ready, stopping, restarting: nothing to do (paused
+             // was resumed above)
     }
   }
 };

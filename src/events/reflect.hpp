@@ -211,6 +211,9 @@ VOLANT_FIELDS(vm_created) {
   f("cpu", x.cpu);
   f("memory_mib", x.memory_mib);
   f("at", x.at);
+  f("restarts", x.restarts);
+  f("backoff_ms", x.backoff_ms);
+  f("reason", x.reason);
 }
 
 VOLANT_FIELDS(vm_started) {
@@ -270,6 +273,16 @@ VOLANT_FIELDS(actor_crashed) {
   f("actor", x.actor);
   f("reason", x.reason);
   f("count", x.count);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_paused) {
+  f("name", x.name);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_resumed) {
+  f("name", x.name);
   f("at", x.at);
 }
 

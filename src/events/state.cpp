@@ -95,6 +95,9 @@ void apply_one(world& w, const vm_created& e) {
   vm.cpu = e.cpu;
   vm.memory_mib = e.memory_mib;
   vm.created_at = e.at;
+  vm.restarts = e.restarts;
+  vm.backoff_ms = e.backoff_ms;
+  vm.last_error = e.reason;
   w.vms.emplace(e.name, std::move(vm));
   w.host.leases.emplace(e.ip, e.name);
   w.host.memory_used_mib += e.memory_mib;
@@ -181,6 +184,25 @@ void apply_one(world& w, const vm_removed& e) {
 
 void apply_one(world&, const actor_crashed&) {
   // Audit only: the supervisor already restarted the actor from the log.
+}
+
+// A paused VM keeps its lease and capacity: only its status changes.
+
+void apply_one(world& w, const vm_paused& e) {
+  update_vm(w, e.name, [](vm_record& vm) {
+    if (vm.status == vm_status::starting || vm.status == vm_status::running
+        || vm.status == vm_status::ready || vm.status == vm_status::unhealthy)
+      vm.status = vm_status::paused;
+  });
+}
+
+void apply_one(world& w, const vm_resumed& e) {
+  // `running` until the probe (or the actor, without a check) reports ready
+  // again; `ready_at` keeps the last readiness.
+  update_vm(w, e.name, [](vm_record& vm) {
+    if (vm.status == vm_status::paused)
+      vm.status = vm_status::running;
+  });
 }
 
 } // namespace

@@ -161,10 +161,11 @@ enum class vm_status : std::uint8_t {
   ready = 3,     ///< Passing its health check (or running without one).
   unhealthy = 4, ///< Failed its check `unhealthy_threshold` times in a row.
   stopping = 5,  ///< Stop requested, graceful period running.
-  stopped = 6,   ///< Stopped on purpose (pause, scale-down, restart).
+  stopped = 6,   ///< Stopped on purpose (scale-down, restart; pause in old logs).
   exited = 7,    ///< The workload exited on its own.
   failed = 8,    ///< The driver could not start it.
   restarting = 9, ///< Waiting out its crash-loop back-off before starting again.
+  paused = 10,    ///< Frozen with its memory, IP and capacity kept (deployment paused).
 };
 
 /// How a driver finds a workload again after a daemon restart.

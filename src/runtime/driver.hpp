@@ -58,6 +58,13 @@ public:
   /// Stops the VM at once (SIGKILL to the process group).
   virtual status kill(const driver_handle& handle) = 0;
 
+  /// Freezes the VM in place (SIGSTOP to the process group, QMP `stop`); its
+  /// memory and uptime are kept.
+  virtual status pause(const driver_handle& handle) = 0;
+
+  /// Continues a paused VM (SIGCONT, QMP `cont`).
+  virtual status resume(const driver_handle& handle) = 0;
+
   /// Whether the VM `handle` names still runs (pid alive with the same start time).
   virtual bool alive(const driver_handle& handle) const = 0;
 

@@ -151,6 +151,14 @@ status process_driver::kill(const driver_handle& handle) {
   return signal_group(handle, SIGKILL);
 }
 
+status process_driver::pause(const driver_handle& handle) {
+  return signal_group(handle, SIGSTOP);
+}
+
+status process_driver::resume(const driver_handle& handle) {
+  return signal_group(handle, SIGCONT);
+}
+
 bool process_driver::alive(const driver_handle& handle) const {
   return process_alive(handle.pid, handle.start_ticks);
 }

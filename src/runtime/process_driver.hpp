@@ -17,6 +17,8 @@ public:
   expected<driver_handle> start(const launch_spec& spec) override;
   status terminate(const driver_handle& handle) override;
   status kill(const driver_handle& handle) override;
+  status pause(const driver_handle& handle) override;
+  status resume(const driver_handle& handle) override;
   bool alive(const driver_handle& handle) const override;
   void cleanup(const std::string& vm_name) override;
   std::vector<std::string> reap_unknown(const std::vector<std::string>& known) override;

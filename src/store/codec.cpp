@@ -37,7 +37,7 @@ constexpr flatbuffers::uoffset_t max_snapshot_tables = 1u << 30;
 
 // -- the persisted numbering is pinned to the core's --------------------------
 
-static_assert(num(fb::VmStatus::MAX) == num(vm_status::restarting));
+static_assert(num(fb::VmStatus::MAX) == num(vm_status::paused));
 static_assert(num(fb::VmStatus::pending) == num(vm_status::pending));
 static_assert(num(fb::VmStatus::starting) == num(vm_status::starting));
 static_assert(num(fb::VmStatus::running) == num(vm_status::running));
@@ -47,6 +47,8 @@ static_assert(num(fb::VmStatus::stopping) == num(vm_status::stopping));
 static_assert(num(fb::VmStatus::stopped) == num(vm_status::stopped));
 static_assert(num(fb::VmStatus::exited) == num(vm_status::exited));
 static_assert(num(fb::VmStatus::failed) == num(vm_status::failed));
+static_assert(num(fb::VmStatus::restarting) == num(vm_status::restarting));
+static_assert(num(fb::VmStatus::paused) == num(vm_status::paused));
 static_assert(num(fb::StrategyKind::MAX) == num(strategy_kind::rolling));
 static_assert(num(fb::StrategyKind::recreate) == num(strategy_kind::recreate));
 static_assert(num(fb::AggregateKind::MAX) == num(aggregate_kind::probe));
@@ -94,6 +96,8 @@ VOLANT_TABLE(vm_restart_scheduled, VmRestartScheduled);
 VOLANT_TABLE(vm_stopped, VmStopped);
 VOLANT_TABLE(vm_removed, VmRemoved);
 VOLANT_TABLE(actor_crashed, ActorCrashed);
+VOLANT_TABLE(vm_paused, VmPaused);
+VOLANT_TABLE(vm_resumed, VmResumed);
 
 #undef VOLANT_TABLE
 
@@ -152,7 +156,8 @@ off<void> body(builder& b, const deployment_deleted& e) {
 off<void> body(builder& b, const vm_created& e) {
   return fb::CreateVmCreated(b, str(b, e.name), str(b, e.deployment), e.index,
                              str(b, e.host), e.ip, e.revision, e.cpu,
-                             e.memory_mib, e.at)
+                             e.memory_mib, e.at, e.restarts, e.backoff_ms,
+                             e.reason.empty() ? off<flatbuffers::String>{} : str(b, e.reason))
       .Union();
 }
 off<void> body(builder& b, const vm_started& e) {
@@ -194,6 +199,12 @@ off<void> body(builder& b, const actor_crashed& e) {
   return fb::CreateActorCrashed(b, str(b, e.actor), str(b, e.reason), e.count,
                                 e.at)
       .Union();
+}
+off<void> body(builder& b, const vm_paused& e) {
+  return fb::CreateVmPaused(b, str(b, e.name), e.at).Union();
+}
+off<void> body(builder& b, const vm_resumed& e) {
+  return fb::CreateVmResumed(b, str(b, e.name), e.at).Union();
 }
 
 std::vector<std::uint8_t> finished(const builder& b) {
@@ -247,7 +258,10 @@ vm_created get(const fb::VmCreated& x, const path& at) {
           x.revision(),
           x.cpu(),
           x.memory_mib(),
-          x.at()};
+          x.at(),
+          x.restarts(),
+          x.backoff_ms(),
+          x.reason() ? x.reason()->str() : std::string()};
 }
 vm_started get(const fb::VmStarted& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.handle(), {&at, "handle"}),
@@ -284,6 +298,12 @@ vm_removed get(const fb::VmRemoved& x, const path& at) {
 actor_crashed get(const fb::ActorCrashed& x, const path& at) {
   return {get(x.actor(), {&at, "actor"}), get(x.reason(), {&at, "reason"}),
           x.count(), x.at()};
+}
+vm_paused get(const fb::VmPaused& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
+}
+vm_resumed get(const fb::VmResumed& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
 }
 
 /// Decodes the union body of alternative `I`; errors name the event kind.

@@ -347,6 +347,10 @@ nlohmann::json to_json(const plugin_manifest& m) {
   return encode(m, "");
 }
 
+nlohmann::json to_json(const health_check& h) {
+  return encode(h, "");
+}
+
 nlohmann::json to_json(const host_state& h) {
   auto obj = encode(h.config, "");
   obj["configured"] = h.configured;

@@ -155,6 +155,12 @@ TEST_CASE("debug resources prints the spec's lines, memory in binary units") {
   reply["limits"]["note"] = "cgroup v2 is not delegated to this user";
   CHECK(render_resources(reply).ends_with(
       "Note: cgroup v2 is not delegated to this user\n"));
+  reply["qemu"] = {{"accelerator", "tcg"},
+                   {"bridge", "vbr0 192.168.127.1/24"},
+                   {"note", "TCG: kvm_pvm cannot boot stock kernels"}};
+  CHECK(render_resources(reply).ends_with(
+      "\nMicroVMs (qemu): accelerator tcg, bridge vbr0 192.168.127.1/24\n"
+      "  TCG: kvm_pvm cannot boot stock kernels\n"));
 }
 
 TEST_CASE("percentages round half to even like the spec's examples") {
@@ -282,6 +288,28 @@ TEST_CASE("vm show lists its fields; odd replies do not throw") {
   CHECK_NOTHROW(render_deployment(json{{"spec", nullptr}, {"vms", 3}}, now));
   CHECK_NOTHROW(render_vms(json{{"vms", json::array({1, "x"})}}, now, true));
   CHECK_NOTHROW(render_resources(json::array()));
+}
+
+TEST_CASE("vm show lists the live probe's verdict and latest checks") {
+  json vm = {{"name", "web-0"},
+             {"status", "unhealthy"},
+             {"probe",
+              {{"verdict", "unhealthy"},
+               {"checks", 7},
+               {"failures_in_row", 3},
+               {"samples",
+                json::array({json{{"at", "2026-11-28T10:00:01Z"}, {"ok", true},
+                                  {"latency_ms", 1.25}, {"error", ""}},
+                             json{{"at", "2026-11-28T10:00:02Z"}, {"ok", false},
+                                  {"latency_ms", 0.5},
+                                  {"error", "connection refused"}}})}}}};
+  auto out = render_vm(vm, now);
+  CHECK(out.find("unhealthy (7 checks, 3 failing in a row)\n") != std::string::npos);
+  CHECK(out.find("2026-11-28T10:00:01Z  ok    1.2 ms\n") != std::string::npos);
+  CHECK(out.find("2026-11-28T10:00:02Z  FAIL  0.5 ms  connection refused\n")
+        != std::string::npos);
+  // Without a probe (no health check, or not running) there is no such section.
+  CHECK(render_vm(json{{"name", "web-1"}}, now).find("Recent checks") == std::string::npos);
 }
 
 TEST_CASE("vms list shows a BACK-OFF column while a VM backs off") {

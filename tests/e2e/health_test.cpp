@@ -77,11 +77,20 @@ json checked_manifest(const std::string& name, const std::string& kind,
           {"workload",
            {{"entrypoint",
              {"/bin/sh", "-c",
-              "mkdir -p \"$VOLANT_VM_DIR/www\" && echo ok > \"$VOLANT_VM_DIR/www/health\" "
+              "mkdir -p \"$VOLANT_VM_DIR/www\" "
+              "&& { [ -e \"$VOLANT_VM_DIR/broken\" ] || echo ok > \"$VOLANT_VM_DIR/www/health\"; } "
               "&& echo \"$VOLANT_VM_NAME\" > \"$VOLANT_VM_DIR/www/index.html\" "
               "&& { busybox httpd -f -p \"$VOLANT_IP:80\" -h \"$VOLANT_VM_DIR/www\" & } "
               "&& exec tail -f /dev/null"}},
             {"health_check", check}}}};
+}
+
+/// A workload of `checked_manifest` that a restart in place does not heal: it
+/// serves no /health while its VM directory holds `broken` (a recreate starts
+/// with a fresh directory).
+void break_for_good(const daemon& d, const std::string& vm) {
+  std::ofstream(d.dir() + "/vms/" + vm + "/broken") << "x\n";
+  std::filesystem::remove(d.dir() + "/vms/" + vm + "/www/health");
 }
 
 /// Installs a `kind`-checked plugin `plugin` and creates deployment `name` with
@@ -163,6 +172,48 @@ TEST_CASE("A failing HTTP check makes the VM unhealthy, restarts it in place and
   CHECK(show.find("HTTP 404") != std::string::npos);
 }
 
+TEST_CASE("A VM that a restart in place does not heal is recreated, its restarts and "
+          "back-off carried over") {
+  daemon d({.pool_octet = 69});
+  deploy_checked(d, "hc-recreate", "http", "web", 1);
+  auto before = d.vm("web-0");
+  break_for_good(d, "web-0");
+  auto after = ready_after_restarts(d, "web-0", 2, 60s);
+  CHECK(after.value("name", "") == "web-0");
+  CHECK(after.value("pid", 0) != before.value("pid", 0));
+  CHECK(after.value("last_error", "").find("recreated: HTTP 404 (again after a restart)")
+        != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(d.dir() + "/vms/web-0/broken"));
+  auto kinds = vm_events(d, "web-0");
+  CHECK_MESSAGE(in_order(kinds, {"vm_ready", "vm_unhealthy", "vm_restart_scheduled",
+                                 "vm_started", "vm_unhealthy", "vm_removed", "vm_created",
+                                 "vm_started", "vm_ready"}),
+                join(kinds));
+  // `vms show` tells the story.
+  auto show = d.ok("vms show web-0");
+  CHECK(show.find("recreated") != std::string::npos);
+}
+
+TEST_CASE("A VM restarted in place that is not ready within --ready-deadline-ms is "
+          "recreated") {
+  daemon d({.pool_octet = 70, .extra = {"--ready-deadline-ms", "1000"}});
+  d.install(checked_manifest("hc-deadline", "http", 1, 3));
+  REQUIRE(d.volar("deployments create web --plugin hc-deadline --replicas 1 --wait "
+                  "--timeout 30")
+            .exit_code
+          == 0);
+  break_for_good(d, "web-0");
+  // Unhealthy after 3 failures -> restarted; the restarted VM does not pass its
+  // check within 1 s (its start-up failures are not even counted yet) -> recreated.
+  auto after = ready_after_restarts(d, "web-0", 2, 60s);
+  CHECK(after.value("last_error", "").find("not ready within 1 s of its restart")
+        != std::string::npos);
+  auto kinds = vm_events(d, "web-0");
+  CHECK_MESSAGE(in_order(kinds, {"vm_unhealthy", "vm_restart_scheduled", "vm_started",
+                                 "vm_removed", "vm_created", "vm_started", "vm_ready"}),
+                join(kinds));
+}
+
 TEST_CASE("A TCP check fails when the port closes and the VM is restarted") {
   daemon d({.pool_octet = 62});
   deploy_checked(d, "hc-tcp", "tcp", "db", 1);
@@ -240,6 +291,16 @@ TEST_CASE("With auto-restart off an unhealthy VM stays for inspection until it i
   CHECK(vm.value("restarts", -1) == 0);
   CHECK(vm.value("pid", 0) == before.value("pid", 0));
   CHECK(pid_alive(before.value("pid", 0)));
+  // The probe keeps checking, and its latest samples are visible live (they are
+  // never journaled one by one).
+  auto shown = d.ok("vms show web-0");
+  CHECK_MESSAGE(shown.find("Recent checks") != std::string::npos, shown);
+  CHECK_MESSAGE(shown.find("FAIL") != std::string::npos, shown);
+  CHECK_MESSAGE(shown.find("HTTP 404") != std::string::npos, shown);
+  auto live = json::parse(d.ok("vms show web-0 --json"));
+  REQUIRE(live.contains("probe"));
+  CHECK(live["probe"]["samples"].size() >= 1);
+  CHECK(live["probe"]["verdict"] == "unhealthy");
 
   // The spec's troubleshooting sequence: fix, re-enable.
   REQUIRE(d.volar("deployments update web --auto-restart").exit_code == 0);

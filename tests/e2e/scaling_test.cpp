@@ -5,6 +5,7 @@
 #include "e2e/e2e.hpp"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <regex>
 
@@ -242,6 +243,57 @@ TEST_CASE("Scaling reuses the lowest free IPs across deployments and keeps the k
   check_every_replica_answers(d, d.vms());
   check_list_table(d.ok("deployments list"),
                    {{"api", "e2e-httpd", "4", "4", "4"}, {"web", "e2e-httpd", "1", "1", "1"}});
+}
+
+} // namespace volant::e2e
+
+namespace volant::e2e {
+
+namespace {
+
+/// The state letter of /proc/PID/stat ('S' sleeping, 'T' stopped, ...).
+char proc_state(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
+}
+
+} // namespace
+
+TEST_CASE("pause freezes the replicas in place (same process, memory kept) and resume "
+          "thaws them") {
+  daemon d({.pool_octet = 57});
+  d.install(httpd_manifest());
+  REQUIRE(d.volar("deployments create web --plugin e2e-httpd --replicas 2 --wait --timeout 30")
+            .exit_code
+          == 0);
+  auto before = d.vm("web-0");
+  int pid = before.value("pid", 0);
+  auto ip = before.value("ip", "");
+  REQUIRE(http_get(ip, 80, "/").has_value());
+
+  auto r = d.volar("deployments pause web");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  bool frozen = eventually([&] {
+    return d.vm("web-0").value("status", "") == "paused"
+           && d.vm("web-1").value("status", "") == "paused";
+  });
+  REQUIRE_MESSAGE(frozen, d.vm("web-0").dump() << d.log_tail());
+  CHECK(proc_state(pid) == 'T');
+  CHECK(d.vm("web-0").value("pid", 0) == pid);
+  CHECK_FALSE(http_get(ip, 80, "/", 500ms).has_value()); // frozen: no answer
+  CHECK(json::parse(d.ok("deployments list --json"))[0].value("ready", -1) == 0);
+
+  r = d.volar("deployments resume web");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(d.settled("web", 2, 20s));
+  auto after = d.vm("web-0");
+  CHECK(after.value("pid", 0) == pid); // the same process: thawed, not restarted
+  CHECK(after.value("restarts", -1) == 0);
+  CHECK(proc_state(pid) != 'T');
+  CHECK(http_get(ip, 80, "/").value_or(http_reply{}).body.find("web-0") != std::string::npos);
 }
 
 } // namespace volant::e2e

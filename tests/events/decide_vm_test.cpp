@@ -74,7 +74,9 @@ TEST_CASE("lifecycle reports for an unknown VM fail with unknown_vm") {
                             record_vm_start_failed{"x", ""},
                             schedule_vm_restart{"x", "", 0},
                             record_vm_stopped{"x"},
-                            remove_vm{"x"}};
+                            remove_vm{"x"},
+                            record_vm_paused{"x"},
+                            record_vm_resumed{"x"}};
   for (const auto& cmd : cmds) {
     auto e = h.fails(cmd);
     CHECK(e.code == ec::unknown_vm);
@@ -180,6 +182,78 @@ TEST_CASE("a running VM must be stopped before it is removed") {
   CHECK(h.w.host.leases.empty());
   CHECK(h.w.host.memory_used_mib == 0);
   CHECK(h.w.host.cpu_used == 0);
+}
+
+// -- pause and resume ---------------------------------------------------------
+
+TEST_CASE("a running, ready or unhealthy VM can be paused and resumed") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 3)});
+  h.create_vms("web", 3);
+  h.must(record_vm_started{"web-0", {}}); // running
+  h.must(record_vm_started{"web-1", {}});
+  h.must(record_vm_ready{"web-1"});
+  h.must(record_vm_started{"web-2", {}});
+  h.must(record_vm_unhealthy{"web-2", "HTTP 503"});
+  for (std::string name : {"web-0", "web-1", "web-2"}) {
+    CAPTURE(name);
+    auto before = h.vm(name);
+    auto paused = only<vm_paused>(h.must(record_vm_paused{name}));
+    CHECK(paused.name == name);
+    CHECK(paused.at == h.now);
+    CHECK(h.vm(name).status == vm_status::paused);
+    CHECK(h.must(record_vm_paused{name}).empty()); // the same report again
+    only<vm_resumed>(h.must(record_vm_resumed{name}));
+    CHECK(h.vm(name).status == vm_status::running);
+    CHECK(h.vm(name).ready_at == before.ready_at);
+  }
+  CHECK(replay(h.log) == h.w);
+}
+
+TEST_CASE("only a VM that runs can be paused, only a paused one resumed") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 3)});
+  h.create_vms("web", 3);
+  h.must(record_vm_started{"web-1", {}});
+  h.must(record_vm_exited{"web-1", 1, "exit status 1"});
+  h.must(record_vm_start_failed{"web-2", "boom"});
+  auto e = h.fails(record_vm_paused{"web-0"});
+  CHECK(e.code == ec::conflict);
+  CHECK(e.message == "cannot pause VM 'web-0': it is pending");
+  CHECK(h.fails(record_vm_paused{"web-1"}).code == ec::conflict);
+  CHECK(h.fails(record_vm_paused{"web-2"}).code == ec::conflict);
+  h.must(record_vm_started{"web-0", {}});
+  e = h.fails(record_vm_resumed{"web-0"});
+  CHECK(e.code == ec::conflict);
+  CHECK(e.message == "cannot resume VM 'web-0': it is running, not paused");
+  CHECK(h.fails(record_vm_resumed{"web-1"}).code == ec::conflict);
+}
+
+TEST_CASE("a paused VM must be stopped before it is removed, restarted or "
+          "started") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.bring_up("web", 1);
+  h.must(record_vm_paused{"web-0"});
+  auto e = h.fails(remove_vm{"web-0"});
+  CHECK(e.code == ec::conflict);
+  CHECK(e.message == "VM 'web-0' is paused: stop it before removing it");
+  CHECK(h.fails(schedule_vm_restart{"web-0", "x", 0}).code == ec::conflict);
+  CHECK(h.fails(record_vm_started{"web-0", {}}).code == ec::conflict);
+  CHECK(h.fails(record_vm_ready{"web-0"}).code == ec::conflict);
+  CHECK(h.fails(record_vm_unhealthy{"web-0", "x"}).code == ec::conflict);
+  only<vm_stopped>(h.must(record_vm_stopped{"web-0"}));
+  only<vm_removed>(h.must(remove_vm{"web-0"}));
+  CHECK(h.w.host.leases.empty());
+}
+
+TEST_CASE("a paused VM whose workload dies is recorded as exited") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.bring_up("web", 1);
+  h.must(record_vm_paused{"web-0"});
+  only<vm_exited>(h.must(record_vm_exited{"web-0", -9, "killed by signal 9"}));
+  CHECK(h.vm("web-0").status == vm_status::exited);
 }
 
 TEST_CASE("pending, exited and failed VMs can be removed directly") {

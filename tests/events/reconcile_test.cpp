@@ -75,18 +75,44 @@ TEST_CASE("a missing replica in the middle is recreated under its own index") {
 
 // -- pause and resume ---------------------------------------------------------
 
-TEST_CASE("a paused deployment stops its running VMs and creates nothing") {
+TEST_CASE("a paused deployment freezes its running VMs and creates nothing") {
   auto h = harness::ready();
-  h.must(create_deployment{spec("web", 4)});
+  h.must(create_deployment{spec("web", 5)});
   h.bring_up("web", 3);
   h.must(record_vm_unhealthy{"web-1", "HTTP 500"});
   h.must(record_vm_exited{"web-2", 0, ""});
+  h.must(create_vm{"web", 3});
+  h.must(record_vm_started{"web-3", {}}); // running, not ready yet
   h.must(pause_deployment{"web"});
   CHECK(reconcile(h.w, "web").actions
-        == actions{stop_vm_action{"web-0"}, stop_vm_action{"web-1"}});
-  h.must(record_vm_stopped{"web-0"});
-  h.must(record_vm_stopped{"web-1"});
+        == actions{pause_vm_action{"web-0"}, pause_vm_action{"web-1"},
+                   pause_vm_action{"web-3"}});
+  h.must(record_vm_paused{"web-0"});
+  h.must(record_vm_paused{"web-1"});
+  h.must(record_vm_paused{"web-3"});
   CHECK(reconcile(h.w, "web") == plan{});
+}
+
+TEST_CASE("a paused deployment leaves pending, stopped and failed VMs as they "
+          "are") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 3)});
+  h.create_vms("web", 3);
+  h.must(record_vm_started{"web-1", {}});
+  h.must(record_vm_stopped{"web-1"});
+  h.must(record_vm_start_failed{"web-2", "boom"});
+  h.must(pause_deployment{"web"});
+  CHECK(reconcile(h.w, "web") == plan{});
+}
+
+TEST_CASE("a paused deployment never restarts or recreates its VMs") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.bring_up("web", 2);
+  h.must(pause_deployment{"web"});
+  h.must(record_vm_paused{"web-0"});
+  h.must(record_vm_exited{"web-1", 137, "killed by signal 9"});
+  CHECK(reconcile(h.w, "web", {}, h.now + 3'600'000'000'000) == plan{});
 }
 
 TEST_CASE("a paused deployment still removes replicas above its count") {
@@ -96,11 +122,70 @@ TEST_CASE("a paused deployment still removes replicas above its count") {
   h.must(pause_deployment{"web"});
   h.must(scale_deployment{"web", 2});
   CHECK(reconcile(h.w, "web").actions
-        == actions{remove_vm_action{"web-2"}, stop_vm_action{"web-0"},
-                   stop_vm_action{"web-1"}});
+        == actions{remove_vm_action{"web-2"}, pause_vm_action{"web-0"},
+                   pause_vm_action{"web-1"}});
 }
 
-TEST_CASE("resuming starts the stopped VMs") {
+TEST_CASE("a template change waits while the deployment is paused") {
+  auto h = harness::ready();
+  auto s = spec("web", 2);
+  s.strategy = {strategy_kind::rolling, {1, false}, {1, false}};
+  h.must(create_deployment{s});
+  h.bring_up("web", 2);
+  h.must(pause_deployment{"web"});
+  h.must(record_vm_paused{"web-0"});
+  h.must(record_vm_paused{"web-1"});
+  update_deployment u;
+  u.name = "web";
+  u.cpu = 2;
+  h.must(u);
+  CHECK(reconcile(h.w, "web") == plan{});
+  // Resumed: thawed first, replaced once they run again.
+  h.must(resume_deployment{"web"});
+  CHECK(reconcile(h.w, "web").actions
+        == actions{resume_vm_action{"web-0"}, resume_vm_action{"web-1"}});
+  h.must(record_vm_resumed{"web-0"});
+  h.must(record_vm_resumed{"web-1"});
+  h.must(record_vm_ready{"web-0"});
+  h.must(record_vm_ready{"web-1"});
+  CHECK(reconcile(h.w, "web").actions
+        == actions{recreate_vm_action{"web-0", "revision 1 -> 2"}});
+}
+
+TEST_CASE("resuming thaws the paused VMs") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.bring_up("web", 2);
+  h.must(pause_deployment{"web"});
+  h.must(record_vm_paused{"web-0"});
+  h.must(record_vm_paused{"web-1"});
+  h.must(resume_deployment{"web"});
+  CHECK(reconcile(h.w, "web").actions
+        == actions{resume_vm_action{"web-0"}, resume_vm_action{"web-1"}});
+  h.must(record_vm_resumed{"web-0"});
+  h.must(record_vm_resumed{"web-1"});
+  CHECK(reconcile(h.w, "web") == plan{}); // running: the probe decides
+}
+
+TEST_CASE("a resumed VM that was restarted before is not held to the ready "
+          "deadline") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.bring_up("web", 1);
+  restart_policy policy{1000, 60000, 60000, 5000};
+  h.must(record_vm_exited{"web-0", 1, "exit status 1"});
+  h.must(schedule_vm_restart{"web-0", "exit status 1", 0});
+  h.must(record_vm_started{"web-0", {}});
+  h.must(record_vm_ready{"web-0"});
+  h.must(pause_deployment{"web"});
+  h.must(record_vm_paused{"web-0"});
+  h.must(resume_deployment{"web"});
+  h.must(record_vm_resumed{"web-0"});
+  auto started = h.vm("web-0").started_at;
+  CHECK(reconcile(h.w, "web", policy, started + 3'600'000'000'000) == plan{});
+}
+
+TEST_CASE("resuming starts the stopped VMs (stopped by an older pause)") {
   auto h = harness::ready();
   h.must(create_deployment{spec("web", 2)});
   h.bring_up("web", 2);
@@ -126,15 +211,85 @@ TEST_CASE(
         == actions{restart_vm_action{"web-0", "killed by signal 9", 0},
                    restart_vm_action{"web-1", "connection refused", 0}});
 
-  // Third crash of web-0: two restarts so far, so 500 << 1.
+  // web-0 came back and was ready before it crashed again: another restart in
+  // place, with two restarts so far, so 500 << 1.
   h.must(schedule_vm_restart{"web-0", "x", 0});
   h.must(record_vm_started{"web-0", {}});
+  h.must(record_vm_ready{"web-0"});
   h.must(record_vm_exited{"web-0", 1, "exit status 1"});
   h.must(schedule_vm_restart{"web-0", "x", 500});
   h.must(record_vm_started{"web-0", {}});
+  h.must(record_vm_ready{"web-0"});
   h.must(record_vm_exited{"web-0", 1, "exit status 1"});
   CHECK(reconcile(h.w, "web", policy).actions.front()
         == action{restart_vm_action{"web-0", "exit status 1", 1000}});
+}
+
+TEST_CASE("a VM that fails again after a restart, before it was ready, is "
+          "recreated with its restarts and back-off carried over") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.bring_up("web", 1);
+  restart_policy policy{500, 8000, 60000};
+  h.must(record_vm_unhealthy{"web-0", "HTTP 503"});
+  h.must(schedule_vm_restart{"web-0", "HTTP 503", 0});
+  h.must(record_vm_started{"web-0", {}});
+  h.must(record_vm_unhealthy{"web-0", "connection refused"});
+  CHECK(reconcile(h.w, "web", policy).actions
+        == actions{recreate_vm_action{"web-0",
+                                      "connection refused (again after a restart)",
+                                      true, 2, 500}});
+  // Likewise for a workload that exits before it was ever ready.
+  h.must(record_vm_exited{"web-0", 1, "exit status 1"});
+  CHECK(reconcile(h.w, "web", policy).actions
+        == actions{recreate_vm_action{"web-0", "exit status 1 (again after a restart)",
+                                      true, 2, 500}});
+}
+
+TEST_CASE("a VM restarted in place that is not ready within the deadline is "
+          "recreated") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.bring_up("web", 1);
+  restart_policy policy{1000, 60000, 60000, 5000};
+  h.must(record_vm_unhealthy{"web-0", "HTTP 503"});
+  h.must(schedule_vm_restart{"web-0", "HTTP 503", 0});
+  h.must(record_vm_started{"web-0", {}});
+  auto started = h.w.vms.at("web-0").started_at;
+  CHECK(reconcile(h.w, "web", policy, started + 4'999'000'000) == plan{});
+  CHECK(reconcile(h.w, "web", policy, started + 5'000'000'000).actions
+        == actions{recreate_vm_action{"web-0", "not ready within 5 s of its restart",
+                                      true, 2, 1000}});
+  SUBCASE("the first start has no deadline (the probe decides)") {
+    auto g = harness::ready();
+    g.must(create_deployment{spec("web", 1)});
+    g.create_vms("web", 1);
+    g.must(record_vm_started{"web-0", {}});
+    CHECK(reconcile(g.w, "web", policy, g.now + 3'600'000'000'000) == plan{});
+  }
+  SUBCASE("without auto-restart it stays for inspection") {
+    update_deployment off;
+    off.name = "web";
+    off.auto_restart = false;
+    h.must(off);
+    CHECK(reconcile(h.w, "web", policy, started + 10'000'000'000) == plan{});
+  }
+}
+
+TEST_CASE("a recreated VM waits out its carried back-off before it starts") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  auto ev = only<vm_created>(h.must(create_vm{"web", 0, 4, 2000, "HTTP 503"}));
+  CHECK(ev.restarts == 4);
+  CHECK(ev.backoff_ms == 2000);
+  CHECK(ev.reason == "HTTP 503");
+  const auto& vm = h.w.vms.at("web-0");
+  CHECK(vm.restarts == 4);
+  CHECK(vm.backoff_ms == 2000);
+  CHECK(vm.last_error == "HTTP 503");
+  CHECK(reconcile(h.w, "web", {}, vm.created_at + 1'999'000'000) == plan{});
+  CHECK(reconcile(h.w, "web", {}, vm.created_at + 2'000'000'000).actions
+        == actions{start_vm_action{"web-0"}});
 }
 
 TEST_CASE("a restarting VM is left to its actor") {
@@ -166,7 +321,7 @@ TEST_CASE("a VM that failed to start is recreated") {
   h.create_vms("web", 1);
   h.must(record_vm_start_failed{"web-0", "qemu: kernel not found"});
   CHECK(reconcile(h.w, "web").actions
-        == actions{recreate_vm_action{"web-0", "qemu: kernel not found"}});
+        == actions{recreate_vm_action{"web-0", "qemu: kernel not found", true, 1, 0}});
 }
 
 // -- new revisions ------------------------------------------------------------

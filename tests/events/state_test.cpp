@@ -97,6 +97,8 @@ std::vector<event> all_events() {
       vm_stopped{"web-1", 19},
       vm_removed{"web-1", 20},
       actor_crashed{"deployment/web", "boom", 2, 21},
+      vm_paused{"web-1", 22},
+      vm_resumed{"web-1", 23},
   };
 }
 
@@ -248,7 +250,7 @@ TEST_CASE("every event names its kind and its aggregate") {
   for (const auto& ev : samples)
     kinds.emplace_back(kind_name(ev));
   CHECK(kinds.front() == "plugin_installed");
-  CHECK(kinds.back() == "actor_crashed");
+  CHECK(kinds.back() == "vm_resumed");
   CHECK(std::set<std::string>(kinds.begin(), kinds.end()).size()
         == kinds.size());
   CHECK(aggregate_of(samples[0])
@@ -264,6 +266,11 @@ TEST_CASE("every event names its kind and its aggregate") {
           == aggregate_id{aggregate_kind::vm, "web-1"});
   CHECK(aggregate_of(samples[20])
         == aggregate_id{aggregate_kind::system, "deployment/web"});
+  CHECK(kinds[21] == "vm_paused");
+  CHECK(kinds[22] == "vm_resumed");
+  for (std::size_t i = 21; i <= 22; ++i)
+    CHECK(aggregate_of(samples[i])
+          == aggregate_id{aggregate_kind::vm, "web-1"});
 }
 
 // -- apply --------------------------------------------------------------------
@@ -426,6 +433,54 @@ TEST_CASE("VM lifecycle events set status, times and errors") {
   CHECK(vm().status == vm_status::stopped);
 }
 
+TEST_CASE("a paused VM keeps its lease, capacity and readiness time") {
+  world w;
+  apply(w, host_configured{small_host(), 1});
+  apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 2, 128, 1});
+  auto vm = [&]() -> const vm_record& { return w.vms.at("web-0"); };
+  apply(w, vm_started{"web-0", full_handle(), 10});
+  apply(w, vm_ready{"web-0", 20});
+  auto held = w.host;
+
+  apply(w, vm_paused{"web-0", 30});
+  CHECK(vm().status == vm_status::paused);
+  CHECK(to_string(vm().status) == "paused");
+  CHECK(w.host == held);
+  CHECK(vm().ip == ip(10));
+  CHECK(vm().handle == full_handle());
+
+  apply(w, vm_resumed{"web-0", 40});
+  CHECK(vm().status == vm_status::running); // until the probe says ready
+  CHECK(vm().ready_at == 20);
+  CHECK(vm().started_at == 10);
+  CHECK(w.host == held);
+
+  apply(w, vm_adopted{"web-0", full_handle(), 45});
+  apply(w, vm_paused{"web-0", 50});
+  apply(w, vm_adopted{"web-0", full_handle(), 55});
+  CHECK(vm().status == vm_status::paused); // adoption keeps a frozen VM frozen
+}
+
+TEST_CASE("pause and resume events that do not fit the status change nothing") {
+  world w;
+  apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 1});
+  auto before = w;
+  apply(w, vm_paused{"web-0", 2}); // pending: nothing to freeze
+  apply(w, vm_resumed{"web-0", 3}); // not paused
+  CHECK(w == before);
+  apply(w, vm_started{"web-0", full_handle(), 4});
+  apply(w, vm_exited{"web-0", 1, "exit", 5});
+  before = w;
+  apply(w, vm_paused{"web-0", 6});
+  CHECK(w == before);
+  apply(w, vm_started{"web-0", full_handle(), 7});
+  for (auto status : {vm_status::running, vm_status::unhealthy}) {
+    w.vms.at("web-0").status = status;
+    apply(w, vm_paused{"web-0", 8});
+    CHECK(w.vms.at("web-0").status == vm_status::paused);
+  }
+}
+
 TEST_CASE("adopting a pending VM marks it running") {
   world w;
   apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 1});
@@ -450,7 +505,7 @@ TEST_CASE("VM events for an absent VM change nothing") {
   world w;
   auto before = w;
   for (const auto& ev : all_events()) {
-    if (ev.index() >= 11 && ev.index() <= 19)
+    if ((ev.index() >= 11 && ev.index() <= 19) || ev.index() >= 21)
       apply(w, ev);
   }
   CHECK(w == before);

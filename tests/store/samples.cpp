@@ -131,7 +131,8 @@ event sample(std::in_place_type_t<deployment_deleted>) {
 }
 event sample(std::in_place_type_t<vm_created>) {
   return vm_created{"web1-3", "web1", 3,   "host-a", 0xC0A87F05,
-                    2,        4,      768, t0 + 11};
+                    2,        4,      768, t0 + 11,
+                    3,        4000,   "not ready within 60 s after a restart"};
 }
 event sample(std::in_place_type_t<vm_started>) {
   return vm_started{"web1-3", sample_vm(3).handle, t0 + 12};
@@ -162,6 +163,12 @@ event sample(std::in_place_type_t<vm_removed>) {
 }
 event sample(std::in_place_type_t<actor_crashed>) {
   return actor_crashed{"deployment web1", "std::bad_alloc", 3, t0 + 21};
+}
+event sample(std::in_place_type_t<vm_paused>) {
+  return vm_paused{"web1-3", t0 + 22};
+}
+event sample(std::in_place_type_t<vm_resumed>) {
+  return vm_resumed{"web1-3", t0 + 23};
 }
 
 template <std::size_t... Is>
@@ -241,7 +248,9 @@ std::vector<event> valid_history(int n) {
       out.push_back(
         vm_restart_scheduled{live.front(), "exited", 1000, next()});
       out.push_back(deployment_paused{spec.name, next()});
+      out.push_back(vm_paused{live.back(), next()});
       out.push_back(deployment_resumed{spec.name, next()});
+      out.push_back(vm_resumed{live.back(), next()});
     }
     if (d % 4 == 3) {
       auto victim = "dep" + std::to_string(d - 1);

@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <type_traits>
+#include <variant>
 #include <iostream>
 
 namespace volant::replay {
@@ -67,19 +69,29 @@ private:
   }
 
   bool carry_out(const action& a) {
-    if (auto* c = std::get_if<create_vm_action>(&a))
-      return run(create_vm{c->deployment, c->index})
-             && start(vm_name(c->deployment, c->index));
-    if (auto* s = std::get_if<start_vm_action>(&a))
-      return start(s->vm);
-    if (auto* s = std::get_if<stop_vm_action>(&a))
-      return run(record_vm_stopped{s->vm});
-    if (auto* r = std::get_if<restart_vm_action>(&a))
-      return run(schedule_vm_restart{r->vm, r->reason, r->backoff_ms}) && start(r->vm);
-    if (auto* r = std::get_if<remove_vm_action>(&a))
-      return run(record_vm_stopped{r->vm}) && run(remove_vm{r->vm});
-    auto* r = std::get_if<recreate_vm_action>(&a);
-    return run(record_vm_stopped{r->vm}) && run(remove_vm{r->vm});
+    // Exhaustive: a new kind of action does not compile until handled here.
+    return std::visit(
+      [&](const auto& x) -> bool {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, create_vm_action>)
+          return run(create_vm{x.deployment, x.index}) && start(vm_name(x.deployment, x.index));
+        else if constexpr (std::is_same_v<T, start_vm_action>)
+          return start(x.vm);
+        else if constexpr (std::is_same_v<T, stop_vm_action>)
+          return run(record_vm_stopped{x.vm});
+        else if constexpr (std::is_same_v<T, restart_vm_action>)
+          return run(schedule_vm_restart{x.vm, x.reason, x.backoff_ms}) && start(x.vm);
+        else if constexpr (std::is_same_v<T, pause_vm_action>)
+          return run(record_vm_paused{x.vm});
+        else if constexpr (std::is_same_v<T, resume_vm_action>)
+          return run(record_vm_resumed{x.vm}) && run(record_vm_ready{x.vm});
+        else if constexpr (std::is_same_v<T, remove_vm_action>
+                           || std::is_same_v<T, recreate_vm_action>)
+          return run(record_vm_stopped{x.vm}) && run(remove_vm{x.vm});
+        else
+          static_assert(!sizeof(T), "unhandled action");
+      },
+      a);
   }
 
   store::journal& journal_;

@@ -1,0 +1,462 @@
+#include "runtime/qemu_driver.hpp"
+
+#include "events/events.hpp"
+#include "runtime/proc.hpp"
+#include "runtime/qmp.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+namespace volant::runtime {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// x86's COMMAND_LINE_SIZE, terminating NUL included.
+constexpr std::size_t max_append = 2047;
+
+/// A NULL-terminated char* array over owned strings, built before fork.
+class c_strings {
+public:
+  explicit c_strings(std::vector<std::string> items)
+      : items_(std::move(items)) {
+    for (auto& s : items_)
+      ptrs_.push_back(s.data());
+    ptrs_.push_back(nullptr);
+  }
+  char** get() { return ptrs_.data(); }
+
+private:
+  std::vector<std::string> items_;
+  std::vector<char*> ptrs_;
+};
+
+[[noreturn]] void child_fail(int report_fd) {
+  int err = errno;
+  (void)!write(report_fd, &err, sizeof err);
+  _exit(127);
+}
+
+/// QEMU option values separate sub-options with ','; a literal comma is
+/// doubled.
+std::string qemu_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    out += c;
+    if (c == ',')
+      out += ',';
+  }
+  return out;
+}
+
+/// Kernel command-line words end at whitespace and the guest's init splits on
+/// it: everything but a few safe characters is sent as %XX (decoded by the
+/// init).
+std::string percent_encode(const std::string& s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+                || (c >= '0' && c <= '9')
+                || std::strchr("._-/:@+=,", c) != nullptr;
+    if (safe && c != '\0') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+/// Waits until `pid` (started at `ticks`) is gone or a zombie, up to `limit`.
+bool wait_gone(std::int64_t pid, std::uint64_t ticks,
+               std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (process_alive(pid, ticks)) {
+    if (std::chrono::steady_clock::now() >= until)
+      return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+/// Removes a TAP, retrying while the QEMU that held it is still going away.
+void delete_tap_patiently(const std::string& tap) {
+  for (int i = 0; i < 100; ++i) {
+    if (delete_tap(tap))
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+/// SIGKILLs `pid` (a QEMU found by its marker) and waits for it to go.
+void kill_and_wait(std::int64_t pid) {
+  auto ticks = start_ticks(pid).value_or(0);
+  ::kill(static_cast<pid_t>(pid), SIGKILL);
+  wait_gone(pid, ticks, std::chrono::seconds(3));
+}
+
+std::vector<std::string> split_nul(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\0', start);
+    if (end == std::string::npos)
+      end = text.size();
+    out.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+} // namespace
+
+accelerator_choice detect_accelerator(const std::string& dev_kvm,
+                                      const std::string& kvm_pvm_module) {
+  if (::access(kvm_pvm_module.c_str(), F_OK) == 0)
+    return {"tcg", "tcg: " + dev_kvm + " is kvm_pvm (" + kvm_pvm_module
+                       + " exists), which cannot boot stock kernels"};
+  int fd = ::open(dev_kvm.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return {"tcg",
+            "tcg: " + dev_kvm + " is not usable: " + std::strerror(errno)};
+  ::close(fd);
+  return {"kvm", "kvm: " + dev_kvm + " is usable"};
+}
+
+std::string qemu_marker(const std::string& vm_name) {
+  return "volant:" + vm_name;
+}
+
+expected<std::vector<std::string>>
+qemu_command(const launch_spec& spec, const qemu_options& options,
+             const std::string& accelerator) {
+  auto bad = [&](const std::string& what) {
+    return make_error(ec::invalid_argument, spec.vm_name + ": " + what);
+  };
+  if (spec.vm_name.empty())
+    return make_error(ec::invalid_argument, "qemu: empty VM name");
+  if (spec.kernel.empty() || spec.initramfs.empty())
+    return bad("the qemu runtime needs a kernel and an initramfs");
+  if (spec.workdir.empty())
+    return bad("the qemu runtime needs a run directory (QMP socket)");
+  if (spec.cpu < 1 || spec.memory_mib < 16)
+    return bad("needs at least 1 CPU and 16 MiB");
+  if (accelerator != "kvm" && accelerator != "tcg")
+    return bad("unknown accelerator '" + accelerator + "'");
+
+  std::string append = "console=ttyS0 panic=-1 quiet";
+  // Under TCG the TSC calibration sometimes hangs the boot (one in three).
+  if (accelerator == "tcg")
+    append += " tsc_early_khz=2000000 tsc=reliable";
+  append += " volant.name=" + percent_encode(spec.vm_name);
+  if (options.network) {
+    auto net = parse_cidr(options.bridge.cidr);
+    if (!net)
+      return net.error_value();
+    if (spec.ip == 0)
+      return bad("no IP address for the VM's network");
+    append += " volant.ip=" + to_string_ip(spec.ip) + "/"
+              + std::to_string(net->prefix);
+    append += " volant.gw=" + to_string_ip(net->address);
+  }
+  for (const auto& v : spec.env)
+    append += " volant.env=" + percent_encode(v.key) + "="
+              + percent_encode(v.value);
+  if (!options.extra_append.empty())
+    append += " " + options.extra_append;
+  if (append.size() > max_append)
+    return bad("kernel command line too long (" + std::to_string(append.size())
+               + " > " + std::to_string(max_append)
+               + " bytes): fewer or shorter env");
+
+  std::vector<std::string> argv = {
+      options.binary,
+      "-name",
+      qemu_marker(spec.vm_name),
+      // acpi=on: Debian's cloud kernel finds virtio-mmio devices through
+      // microvm's ACPI tables only (no VIRTIO_MMIO_CMDLINE_DEVICES), and the
+      // ACPI power button is what makes `system_powerdown` a graceful stop.
+      "-M",
+      "microvm,acpi=on",
+      "-accel",
+      accelerator,
+  };
+  if (accelerator == "kvm")
+    argv.insert(argv.end(), {"-cpu", "host"});
+  argv.insert(argv.end(), {
+                              "-smp",
+                              std::to_string(spec.cpu),
+                              "-m",
+                              std::to_string(spec.memory_mib),
+                              "-kernel",
+                              spec.kernel,
+                              "-initrd",
+                              spec.initramfs,
+                              "-append",
+                              append,
+                              "-nodefaults",
+                              "-no-user-config",
+                              "-nographic",
+                              "-no-reboot",
+                              "-chardev",
+                              "file,id=console,append=on,path="
+                                  + qemu_escape(spec.log_path),
+                              "-serial",
+                              "chardev:console",
+                              // Relative to the working directory (the run
+                              // directory): sun_path is short.
+                              "-qmp",
+                              "unix:qmp.sock,server=on,wait=off",
+                          });
+  if (options.network) {
+    argv.insert(argv.end(), {
+                                "-netdev",
+                                "tap,id=n0,ifname=" + tap_name(spec.vm_name)
+                                    + ",script=no,downscript=no",
+                                "-device",
+                                "virtio-net-device,netdev=n0,mac="
+                                    + mac_address(spec.vm_name),
+                            });
+  }
+  return argv;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> find_qemu_processes() {
+  std::vector<std::pair<std::string, std::int64_t>> found;
+  std::error_code ec_;
+  auto own_netns = fs::read_symlink("/proc/self/ns/net", ec_);
+  DIR* proc = ::opendir("/proc");
+  if (!proc)
+    return found;
+  while (auto* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    auto pid = std::strtoll(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0')
+      continue;
+    std::ifstream in("/proc/" + std::string(entry->d_name) + "/cmdline",
+                     std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    auto args = split_nul(text);
+    if (args.empty()
+        || fs::path(args[0]).filename().string().rfind("qemu", 0) != 0)
+      continue;
+    for (std::size_t i = 1; i + 1 < args.size(); ++i)
+      if (args[i] == "-name" && args[i + 1].rfind("volant:", 0) == 0) {
+        auto netns = fs::read_symlink(
+            "/proc/" + std::string(entry->d_name) + "/ns/net", ec_);
+        if (netns == own_netns && process_alive(pid, 0))
+          found.emplace_back(args[i + 1].substr(7), pid);
+        break;
+      }
+  }
+  ::closedir(proc);
+  return found;
+}
+
+qemu_driver::qemu_driver(qemu_options options) : options_(std::move(options)) {
+  auto& wanted = options_.accelerator;
+  if (wanted == "kvm" || wanted == "tcg") {
+    accel_ = {wanted, wanted + ": set by configuration"};
+  } else {
+    accel_ = detect_accelerator();
+    if (!wanted.empty())
+      accel_.reason
+          = "unknown accelerator '" + wanted + "' ignored; " + accel_.reason;
+  }
+}
+
+expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
+  auto argv_list = qemu_command(spec, options_, accel_.name);
+  if (!argv_list)
+    return argv_list.error_value();
+  std::error_code fs_err;
+  auto workdir = fs::absolute(spec.workdir, fs_err).string();
+  fs::create_directories(workdir, fs_err);
+  if (auto parent = fs::path(spec.log_path).parent_path(); !parent.empty())
+    fs::create_directories(parent, fs_err);
+  int log = ::open(spec.log_path.c_str(),
+                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (log < 0)
+    return make_error(ec::io_error, "cannot open log " + spec.log_path + ": "
+                                        + std::strerror(errno));
+  // One VM never runs twice: a QEMU started just before a daemon crash goes
+  // first.
+  for (const auto& [vm, pid] : find_qemu_processes())
+    if (vm == spec.vm_name)
+      kill_and_wait(pid);
+  if (options_.network) {
+    auto st = ensure_bridge(options_.bridge);
+    if (st)
+      st = create_tap(tap_name(spec.vm_name), options_.bridge.name);
+    if (!st) {
+      ::close(log);
+      return st.error_value();
+    }
+  }
+  auto qmp_path = workdir + "/qmp.sock";
+  fs::remove(qmp_path, fs_err);
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    ::close(log);
+    return make_error(ec::io_error,
+                      "pipe: " + std::string(std::strerror(errno)));
+  }
+  c_strings argv(*argv_list);
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Child: only async-signal-safe calls from here to exec.
+    setsid();
+    int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(log, 1) < 0
+        || dup2(log, 2) < 0)
+      child_fail(report[1]);
+    if (chdir(workdir.c_str()) != 0)
+      child_fail(report[1]);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execvp(argv.get()[0], argv.get());
+    child_fail(report[1]);
+  }
+  int fork_errno = errno;
+  ::close(report[1]);
+  ::close(log);
+  if (pid < 0) {
+    ::close(report[0]);
+    return make_error(ec::io_error,
+                      "fork: " + std::string(std::strerror(fork_errno)));
+  }
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(report[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n > 0) {
+    int ignored;
+    waitpid(pid, &ignored, 0);
+    if (options_.network)
+      (void)delete_tap(tap_name(spec.vm_name));
+    return make_error(ec::io_error, "cannot run " + options_.binary + ": "
+                                        + std::strerror(child_errno));
+  }
+  driver_handle handle;
+  handle.driver = "qemu";
+  handle.pid = pid;
+  handle.start_ticks = start_ticks(pid).value_or(0);
+  handle.control = qmp_path;
+  return handle;
+}
+
+status qemu_driver::qmp(const driver_handle& handle, std::string_view command) {
+  if (!alive(handle))
+    return make_error(ec::io_error,
+                      "qemu " + std::to_string(handle.pid) + " is not running");
+  auto reply = qmp_execute(handle.control, command, {}, options_.qmp_timeout);
+  if (!reply)
+    return reply.error_value();
+  return ok();
+}
+
+status qemu_driver::signal(const driver_handle& handle, int sig) {
+  if (!alive(handle))
+    return ok(); // already gone (or the pid was reused: never signal a
+                 // stranger)
+  if (::kill(-static_cast<pid_t>(handle.pid), sig) != 0
+      && ::kill(static_cast<pid_t>(handle.pid), sig) != 0)
+    return make_error(ec::io_error, "kill " + std::to_string(handle.pid) + ": "
+                                        + std::strerror(errno));
+  return ok();
+}
+
+status qemu_driver::terminate(const driver_handle& handle) {
+  if (!alive(handle))
+    return ok();
+  // A paused guest cannot see the power button: continue it first.
+  auto client = qmp_client::connect(handle.control, options_.qmp_timeout);
+  if (client && client->execute("cont") && client->execute("system_powerdown"))
+    return ok();
+  // No QMP (socket gone, QEMU wedged): QEMU exits on SIGTERM, the guest does
+  // not shut down cleanly.
+  return signal(handle, SIGTERM);
+}
+
+status qemu_driver::kill(const driver_handle& handle) {
+  return signal(handle, SIGKILL);
+}
+
+status qemu_driver::pause(const driver_handle& handle) {
+  return qmp(handle, "stop");
+}
+
+status qemu_driver::resume(const driver_handle& handle) {
+  return qmp(handle, "cont");
+}
+
+bool qemu_driver::alive(const driver_handle& handle) const {
+  return process_alive(handle.pid, handle.start_ticks);
+}
+
+void qemu_driver::cleanup(const std::string& vm_name) {
+  for (const auto& [vm, pid] : find_qemu_processes())
+    if (vm == vm_name)
+      kill_and_wait(pid);
+  delete_tap_patiently(tap_name(vm_name));
+}
+
+std::vector<std::string>
+qemu_driver::reap_unknown(const std::vector<std::string>& known) {
+  std::set<std::string> reaped;
+  for (const auto& [vm, pid] : find_qemu_processes())
+    if (std::find(known.begin(), known.end(), vm) == known.end()) {
+      kill_and_wait(pid);
+      reaped.insert(vm);
+    }
+  std::set<std::string> owned;
+  for (const auto& vm : known)
+    owned.insert(tap_name(vm));
+  for (const auto& tap : links_with_prefix(tap_prefix))
+    if (owned.count(tap) == 0)
+      delete_tap_patiently(tap);
+  return {reaped.begin(), reaped.end()};
+}
+
+usage qemu_driver::measure(const driver_handle& handle) const {
+  usage u;
+  if (alive(handle))
+    process_usage(process_tree(handle.pid), u.cpu_seconds, u.rss_bytes);
+  return u;
+}
+
+std::vector<std::string>
+qemu_driver::processes(const driver_handle& handle) const {
+  if (!alive(handle))
+    return {};
+  return {process_name(handle.pid)};
+}
+
+capabilities qemu_driver::limits() const {
+  return {true, true,
+          "qemu: accelerator " + accel_.reason
+              + "; memory through -m, CPUs through -smp (the guest cannot "
+                "exceed them)"};
+}
+
+} // namespace volant::runtime
