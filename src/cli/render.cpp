@@ -245,8 +245,15 @@ std::string render_vms(const json& reply, unix_nanos now, bool resources) {
             || (vm.is_object() && vm.contains("usage")
                 && vm["usage"].is_object());
   bool backing_off = any_backoff(list);
+  // The spec's columns; DRIVER only once some VM is not a plain process.
+  bool drivers = std::any_of(list.begin(), list.end(), [](const json& vm) {
+    auto d = field_text(vm, "driver", "process");
+    return d != "process" && d != "-" && !d.empty();
+  });
   std::vector<std::string> header
       = {"NAME", "DEPLOYMENT", "IP", "STATUS", "RESTARTS"};
+  if (drivers)
+    header.push_back("DRIVER");
   if (backing_off)
     header.push_back("BACK-OFF");
   if (resources) {
@@ -261,6 +268,8 @@ std::string render_vms(const json& reply, unix_nanos now, bool resources) {
         = {field_text(vm, "name"), field_text(vm, "deployment"),
            field_text(vm, "ip"), field_text(vm, "status"),
            field_text(vm, "restarts", "0")};
+    if (drivers)
+      row.push_back(field_text(vm, "driver", "process"));
     if (backing_off)
       row.push_back(backoff_text(vm));
     if (resources) {

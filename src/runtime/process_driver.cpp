@@ -1,5 +1,6 @@
 #include "runtime/process_driver.hpp"
 
+#include "runtime/c_strings.hpp"
 #include "runtime/proc.hpp"
 
 #include <fcntl.h>
@@ -19,20 +20,6 @@ namespace volant::runtime {
 
 namespace {
 
-/// A NULL-terminated char* array over owned strings, built before fork.
-class c_strings {
-public:
-  explicit c_strings(std::vector<std::string> items) : items_(std::move(items)) {
-    for (auto& s : items_)
-      ptrs_.push_back(s.data());
-    ptrs_.push_back(nullptr);
-  }
-  char** get() { return ptrs_.data(); }
-
-private:
-  std::vector<std::string> items_;
-  std::vector<char*> ptrs_;
-};
 
 /// The daemon's environment with `extra` added (overriding same-named entries).
 std::vector<std::string> merged_env(const std::vector<env_var>& extra) {

@@ -1,6 +1,7 @@
 #include "runtime/qemu_driver.hpp"
 
 #include "events/events.hpp"
+#include "runtime/c_strings.hpp"
 #include "runtime/proc.hpp"
 #include "runtime/qmp.hpp"
 
@@ -28,21 +29,6 @@ namespace fs = std::filesystem;
 /// x86's COMMAND_LINE_SIZE, terminating NUL included.
 constexpr std::size_t max_append = 2047;
 
-/// A NULL-terminated char* array over owned strings, built before fork.
-class c_strings {
-public:
-  explicit c_strings(std::vector<std::string> items)
-      : items_(std::move(items)) {
-    for (auto& s : items_)
-      ptrs_.push_back(s.data());
-    ptrs_.push_back(nullptr);
-  }
-  char** get() { return ptrs_.data(); }
-
-private:
-  std::vector<std::string> items_;
-  std::vector<char*> ptrs_;
-};
 
 [[noreturn]] void child_fail(int report_fd) {
   int err = errno;

@@ -312,6 +312,16 @@ TEST_CASE("vm show lists the live probe's verdict and latest checks") {
   CHECK(render_vm(json{{"name", "web-1"}}, now).find("Recent checks") == std::string::npos);
 }
 
+TEST_CASE("vms list shows a DRIVER column once a VM is a microVM") {
+  auto plain = json::array({json{{"name", "web-0"}, {"driver", "process"}}});
+  CHECK(render_vms(plain, now, false).find("DRIVER") == std::string::npos);
+  auto mixed = json::array({json{{"name", "web-0"}, {"driver", "process"}},
+                            json{{"name", "vm-0"}, {"driver", "qemu"}}});
+  auto out = render_vms(mixed, now, false);
+  CHECK(out.find("DRIVER") != std::string::npos);
+  CHECK(out.find("qemu") != std::string::npos);
+}
+
 TEST_CASE("vms list shows a BACK-OFF column while a VM backs off") {
   auto reply = json::array(
     {json{{"name", "web-0"}, {"deployment", "web"}, {"ip", "127.77.0.1"},

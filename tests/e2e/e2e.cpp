@@ -296,6 +296,8 @@ std::string daemon::ip(int host) const {
 }
 
 std::string daemon::pool() const {
+  if (!opts_.pool_cidr.empty())
+    return opts_.pool_cidr;
   return "127.78." + std::to_string(opts_.pool_octet) + ".0/24";
 }
 

@@ -83,6 +83,7 @@ public:
     int reconcile_ms = 500;
     int stop_grace_ms = 2000;
     std::vector<std::string> extra = {}; // more volantd flags
+    std::string pool_cidr = {}; ///< instead of 127.78.N.0/24 (microVMs: the bridge's)
   };
 
   explicit daemon(options opts);

@@ -1,0 +1,190 @@
+// volantd with real QEMU microVMs (suite "microvm"), end to end: the test moves
+// itself into a network namespace it creates, so volantd, the bridge
+// (192.168.127.1/24), the TAPs and every packet stay inside it. Guests are built by
+// tools/mkguest. Under TCG each boot takes seconds: one deployment, few boots, all
+// assertions real. Needs root and qemu-system-x86 (scripts/setup.sh installs it);
+// fails, never skips, without them.
+
+#include "e2e/e2e.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace volant::e2e {
+
+namespace {
+
+/// Creates volant-e2e-<pid>, brings its loopback up and moves this process into
+/// it; on destruction kills whatever still runs in it (QEMUs, a daemon), returns
+/// and deletes it, also after a failed assertion.
+class netns_scope {
+public:
+  netns_scope() {
+    name_ = "volant-e2e-" + std::to_string(::getpid());
+    auto add = test::run("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up");
+    REQUIRE_MESSAGE(add.exit_code == 0, "ip netns add " << name_ << ": " << add.err);
+    created_ = true;
+    original_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int fd = ::open(("/var/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    int rc = ::setns(fd, CLONE_NEWNET);
+    ::close(fd);
+    REQUIRE_MESSAGE(rc == 0, "setns: " << std::strerror(errno));
+    entered_ = true;
+  }
+  ~netns_scope() {
+    if (entered_)
+      (void) ::setns(original_, CLONE_NEWNET);
+    if (original_ >= 0)
+      ::close(original_);
+    if (created_)
+      test::run("ip netns pids " + name_ + " | xargs -r kill -9; sleep 0.2; ip netns del "
+                + name_);
+  }
+  netns_scope(const netns_scope&) = delete;
+  netns_scope& operator=(const netns_scope&) = delete;
+
+private:
+  std::string name_;
+  int original_ = -1;
+  bool created_ = false;
+  bool entered_ = false;
+};
+
+/// The guest image (built or found up to date by tools/mkguest); its manifest.
+std::string build_guest() {
+  auto mkguest = test::binary("VOLANT_MKGUEST");
+  auto out = test::binary("VOLANT_GUEST_DIR");
+  auto r = test::run(mkguest + " --out " + sh_quote(out));
+  REQUIRE_MESSAGE(r.exit_code == 0, "mkguest failed (" << r.exit_code << "): " << r.err);
+  REQUIRE(std::filesystem::exists(out + "/manifest.json"));
+  return out + "/manifest.json";
+}
+
+/// QEMU processes of `vm` (by the `-name volant:<vm>` marker on their command line).
+std::vector<int> qemu_pids(const std::string& vm) {
+  std::vector<int> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find("qemu-system") != std::string::npos
+        && cmdline.find("volant:" + vm + " ") != std::string::npos && pid_alive(std::stoi(name)))
+      pids.push_back(std::stoi(name));
+  }
+  return pids;
+}
+
+/// The guest's own uptime in seconds (its /proc/uptime over HTTP), -1 if silent.
+double guest_uptime(const std::string& ip) {
+  auto r = http_get(ip, 80, "/cgi-bin/uptime", 5s);
+  return r && r->status == 200 ? std::atof(r->body.c_str()) : -1;
+}
+
+bool serves(const std::string& ip, const std::string& vm) {
+  auto health = http_get(ip, 80, "/health", 5s);
+  auto root = http_get(ip, 80, "/", 5s);
+  return health && health->status == 200 && health->body.find("ok") != std::string::npos
+         && root && root->body.find(vm) != std::string::npos;
+}
+
+} // namespace
+
+TEST_CASE("microVM deployments: ready, serving on pool IPs, replaced, scaled, paused "
+          "and resumed in place, adopted after a daemon crash") {
+  REQUIRE_MESSAGE(::geteuid() == 0, "the microVM test needs root (network namespace, TAPs)");
+  REQUIRE_MESSAGE(test::run("command -v qemu-system-x86_64").exit_code == 0,
+                  "qemu-system-x86_64 is missing: run scripts/setup.sh (qemu-system-x86)");
+  auto manifest = build_guest();
+  netns_scope ns;
+  daemon d({.pool_octet = 90,
+            .stop_grace_ms = 8000,
+            .pool_cidr = "192.168.127.0/24"});
+  d.install_file(manifest);
+  auto plugin = json::parse(std::ifstream(manifest)).value("name", "");
+  auto r = d.volar("deployments create web --plugin " + plugin
+                   + " --replicas 2 --memory 128 --wait --timeout 240");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+
+  // Two microVMs on the bridge, IPs from the pool (the bridge keeps .1).
+  auto vm0 = d.vm("web-0");
+  auto vm1 = d.vm("web-1");
+  CHECK(vm0.value("ip", "") == "192.168.127.2");
+  CHECK(vm1.value("ip", "") == "192.168.127.3");
+  CHECK(vm0.value("driver", "") == "qemu");
+  CHECK(d.ok("vms list").find("qemu") != std::string::npos);
+  CHECK(serves("192.168.127.2", "web-0"));
+  CHECK(serves("192.168.127.3", "web-1"));
+  CHECK(qemu_pids("web-0").size() == 1);
+  CHECK(d.ok("vms logs web-0").find("VOLANT-READY web-0") != std::string::npos);
+  CHECK(d.ok("debug resources").find("accelerator") != std::string::npos);
+
+  SUBCASE("a killed QEMU is replaced; scale 2 -> 3 -> 1 names and addresses as the spec") {
+    int pid1 = vm1.value("pid", 0);
+    REQUIRE(pid1 > 0);
+    REQUIRE(::kill(pid1, SIGKILL) == 0);
+    json now;
+    bool replaced = eventually(
+      [&] {
+        now = d.vm("web-1");
+        return now.value("status", "") == "ready" && now.value("pid", 0) != pid1;
+      },
+      180s, 250ms);
+    CHECK_MESSAGE(replaced, now.dump() << d.log_tail());
+    CHECK(now.value("ip", "") == "192.168.127.3");
+    CHECK(serves("192.168.127.3", "web-1"));
+
+    REQUIRE(d.volar("deployments scale web --replicas 3 --wait --timeout 240").exit_code == 0);
+    CHECK(d.vm("web-2").value("ip", "") == "192.168.127.4");
+    CHECK(serves("192.168.127.4", "web-2"));
+    REQUIRE(d.volar("deployments scale web --replicas 1 --wait --timeout 120").exit_code == 0);
+    CHECK(d.settled("web", 1, 60s));
+    CHECK(d.vm("web-1").is_null());
+    CHECK(d.vm("web-2").is_null());
+    CHECK(eventually([] { return qemu_pids("web-1").empty() && qemu_pids("web-2").empty(); },
+                     30s));
+    CHECK(serves("192.168.127.2", "web-0"));
+  }
+
+  SUBCASE("pause freezes the guest (QMP stop) and resume thaws it: uptime kept") {
+    int pid0 = vm0.value("pid", 0);
+    auto before = guest_uptime("192.168.127.2");
+    REQUIRE(before > 0);
+    REQUIRE(d.volar("deployments pause web").exit_code == 0);
+    REQUIRE_MESSAGE(eventually([&] { return d.vm("web-0").value("status", "") == "paused"; },
+                               60s),
+                    d.log_tail());
+    CHECK_FALSE(http_get("192.168.127.2", 80, "/health", 1s).has_value());
+    std::this_thread::sleep_for(2s);
+    REQUIRE(d.volar("deployments resume web").exit_code == 0);
+    CHECK(d.settled("web", 2, 120s));
+    auto after = guest_uptime("192.168.127.2");
+    CHECK(after >= before); // a reboot would start again near 0
+    CHECK(d.vm("web-0").value("pid", 0) == pid0);
+    CHECK(d.vm("web-0").value("restarts", -1) == 0);
+  }
+
+  SUBCASE("kill -9 of volantd: the microVMs keep serving and are adopted, not duplicated") {
+    int pid0 = vm0.value("pid", 0);
+    d.kill9();
+    CHECK(serves("192.168.127.2", "web-0"));
+    CHECK(serves("192.168.127.3", "web-1"));
+    d.start();
+    CHECK(d.settled("web", 2, 120s));
+    CHECK(d.vm("web-0").value("pid", 0) == pid0);
+    CHECK(qemu_pids("web-0").size() == 1);
+    CHECK(qemu_pids("web-1").size() == 1);
+    CHECK(d.log().find("adopted") != std::string::npos);
+  }
+}
+
+} // namespace volant::e2e
