@@ -113,6 +113,8 @@ std::string step_text(const event& ev) {
                    + (x.reason.empty() ? std::string() : ": " + x.reason);
           },
           [](const vm_stopped& x) { return "stopped " + x.name; },
+          [](const vm_paused& x) { return "paused " + x.name + " (frozen in place)"; },
+          [](const vm_resumed& x) { return "resumed " + x.name; },
           [](const vm_removed& x) { return "removed " + x.name; },
           [](const actor_crashed& x) {
             return "actor " + x.actor + " crashed (#" + std::to_string(x.count)
@@ -234,6 +236,11 @@ struct vm_story {
               set(vm_status::restarting, at);
             },
             [&](const vm_stopped&) { set(vm_status::stopped, at); },
+            [&](const vm_paused&) { set(vm_status::paused, at); },
+            [&](const vm_resumed&) {
+              if (status == vm_status::paused)
+                set(vm_status::running, at);
+            },
             [&](const vm_removed&) {
               removed = true;
               removed_at = at;

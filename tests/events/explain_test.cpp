@@ -110,6 +110,21 @@ TEST_CASE("a VM that became ready without trouble says so") {
   CHECK(x.chain[2] == explain_step{3, at(10, 0, 5), "vm_ready", "web-3 ready"});
 }
 
+TEST_CASE("a paused VM says it is frozen, and running again once resumed") {
+  history h;
+  h.add(at(10, 0, 0), created("web-3"))
+      .add(at(10, 0, 1), started("web-3", 100))
+      .add(at(10, 0, 5), vm_ready{"web-3", 0})
+      .add(at(10, 1, 0), vm_paused{"web-3", 0});
+  auto x = explain(h.log, "web-3");
+  CHECK(x.summary == "web-3 is paused since 10:01:00");
+  CHECK(x.chain.back().text == "paused web-3 (frozen in place)");
+  h.add(at(10, 2, 0), vm_resumed{"web-3", 0});
+  x = explain(h.log, "web-3");
+  CHECK(x.summary == "web-3 is running since 10:02:00");
+  CHECK(x.chain.back().text == "resumed web-3");
+}
+
 TEST_CASE("repeated health failures condense into one cause with a count") {
   auto h = crash_looping_vm(4);
   h.add(at(10, 7, 0), vm_ready{"web-3", 0});
