@@ -130,9 +130,9 @@ class VM:
         subprocess.run(["ip", "link", "del", self.tap], stderr=subprocess.DEVNULL)
 
 
-def http_ok(ip):
+def http_ok(ip, port=80):
     try:
-        with socket.create_connection((ip, 80), timeout=0.3) as s:
+        with socket.create_connection((ip, port), timeout=0.3) as s:
             s.settimeout(1)
             s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
             data = b""
@@ -156,6 +156,31 @@ def boot(vms, deadline):
             raise RuntimeError("not ready after %d s: %s" % (deadline, ", ".join(v.name for v in pending)))
         pending = [v for v in pending if not v.poll()]
         time.sleep(0.02)
+
+
+def process_baseline(runs, tmp):
+    """The same workload (busybox httpd serving /health) as a plain host process:
+    launch -> first HTTP 200, the baseline the microVM figures are divided by."""
+    www = os.path.join(tmp, "baseline-www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "health"), "w") as f:
+        f.write("ok\n")
+    times = []
+    for i in range(runs):
+        port = 18080 + i
+        t0 = mono()
+        proc = subprocess.Popen(["busybox", "httpd", "-f", "-p", "127.0.0.1:%d" % port, "-h", www],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while not http_ok("127.0.0.1", port):
+                if mono() - t0 > 10:
+                    raise RuntimeError("baseline httpd did not answer within 10 s")
+                time.sleep(0.002)
+            times.append(mono() - t0)
+        finally:
+            proc.kill()
+            proc.wait()
+    return times
 
 
 def status_kib(pid, key):
@@ -199,6 +224,11 @@ def inside(args):
                          ("system_powerdown -> exited", stop)):
             say("  %-28s median %5.2f s, p90 %5.2f s (min %.2f, max %.2f)"
                 % (label, percentile(v, 50), percentile(v, 90), min(v), max(v)))
+        base = process_baseline(args["runs"], tmp)
+        say("  %-28s median %5.3f s, p90 %5.3f s (same workload as a host process: baseline)"
+            % ("process launch -> HTTP 200", percentile(base, 50), percentile(base, 90)))
+        say("  ratio microVM / process (launch -> HTTP 200, medians): %.0fx"
+            % (percentile(http, 50) / max(percentile(base, 50), 1e-6)))
         say()
         say("0 -> N ready (launched at once, until every VM answered /health):")
         for n in args["ns"]:

@@ -186,7 +186,7 @@ void adopt(self_ptr self) {
   const auto& rec = st.info.vm;
   bool was_running = rec.status == vm_status::starting || rec.status == vm_status::running
                      || rec.status == vm_status::ready || rec.status == vm_status::unhealthy
-                     || rec.status == vm_status::stopping;
+                     || rec.status == vm_status::stopping || rec.status == vm_status::paused;
   if (!was_running || rec.handle.pid == 0)
     return;
   if (st.ctx->driver_for(rec.handle.driver).alive(rec.handle)) {

@@ -286,6 +286,14 @@ TEST_CASE("pause freezes the replicas in place (same process, memory kept) and r
   CHECK_FALSE(http_get(ip, 80, "/", 500ms).has_value()); // frozen: no answer
   CHECK(json::parse(d.ok("deployments list --json"))[0].value("ready", -1) == 0);
 
+  // A daemon crash while paused: the frozen workloads are adopted as they are.
+  d.kill9();
+  d.start();
+  std::this_thread::sleep_for(1s); // a reconcile round: nothing may thaw or restart them
+  CHECK(d.vm("web-0").value("status", "") == "paused");
+  CHECK(d.vm("web-0").value("pid", 0) == pid);
+  CHECK(proc_state(pid) == 'T');
+
   r = d.volar("deployments resume web");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(d.settled("web", 2, 20s));
