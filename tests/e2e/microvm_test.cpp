@@ -84,6 +84,12 @@ std::vector<int> qemu_pids(const std::string& vm) {
   return pids;
 }
 
+/// TAP devices volantd made in this namespace (names "vlt" + hash).
+int tap_count() {
+  auto r = test::run("ip -o link show | grep -c ': vlt' || true");
+  return std::atoi(r.out.c_str());
+}
+
 /// The guest's own uptime in seconds (its /proc/uptime over HTTP), -1 if silent.
 double guest_uptime(const std::string& ip) {
   auto r = http_get(ip, 80, "/cgi-bin/uptime", 5s);
@@ -125,6 +131,7 @@ TEST_CASE("microVM deployments: ready, serving on pool IPs, replaced, scaled, pa
   CHECK(serves("192.168.127.2", "web-0"));
   CHECK(serves("192.168.127.3", "web-1"));
   CHECK(qemu_pids("web-0").size() == 1);
+  CHECK(tap_count() == 2);
   CHECK(d.ok("vms logs web-0").find("VOLANT-READY web-0") != std::string::npos);
   CHECK(d.ok("debug resources").find("accelerator") != std::string::npos);
 
@@ -152,6 +159,8 @@ TEST_CASE("microVM deployments: ready, serving on pool IPs, replaced, scaled, pa
     CHECK(d.vm("web-2").is_null());
     CHECK(eventually([] { return qemu_pids("web-1").empty() && qemu_pids("web-2").empty(); },
                      30s));
+    // Their TAPs went with them: one TAP (vlt...) left on the bridge, web-0's.
+    CHECK(eventually([] { return tap_count() == 1; }, 30s));
     CHECK(serves("192.168.127.2", "web-0"));
   }
 
