@@ -1,6 +1,6 @@
 #include "runtime/process_driver.hpp"
 
-#include "runtime/c_strings.hpp"
+#include "runtime/spawn.hpp"
 #include "runtime/proc.hpp"
 
 #include <fcntl.h>
@@ -100,16 +100,7 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
     ::close(report[0]);
     return make_error(ec::io_error, "fork: " + std::string(std::strerror(fork_errno)));
   }
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = read(report[0], &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  ::close(report[0]);
-  if (n > 0) {
-    // exec failed: the child exited with 127; the exit watcher is not involved yet.
-    int ignored;
-    waitpid(pid, &ignored, 0);
+  if (int child_errno = exec_errno(report[0], pid); child_errno != 0) {
     return make_error(ec::io_error, "cannot run " + spec.argv.front() + ": "
                                       + std::strerror(child_errno));
   }

@@ -1,7 +1,7 @@
 #include "runtime/qemu_driver.hpp"
 
 #include "events/events.hpp"
-#include "runtime/c_strings.hpp"
+#include "runtime/spawn.hpp"
 #include "runtime/proc.hpp"
 #include "runtime/qmp.hpp"
 
@@ -329,15 +329,7 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
     return make_error(ec::io_error,
                       "fork: " + std::string(std::strerror(fork_errno)));
   }
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = read(report[0], &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  ::close(report[0]);
-  if (n > 0) {
-    int ignored;
-    waitpid(pid, &ignored, 0);
+  if (int child_errno = exec_errno(report[0], pid); child_errno != 0) {
     if (options_.network)
       (void)delete_tap(tap_name(spec.vm_name));
     return make_error(ec::io_error, "cannot run " + options_.binary + ": "

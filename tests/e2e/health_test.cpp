@@ -214,6 +214,36 @@ TEST_CASE("A VM restarted in place that is not ready within --ready-deadline-ms 
                 join(kinds));
 }
 
+TEST_CASE("A VM whose workload cannot be started is recreated with a growing back-off, "
+          "the reason in vms show") {
+  daemon d({.pool_octet = 74});
+  d.install({{"name", "missing-binary"},
+             {"version", "1.0.0"},
+             {"workload", {{"entrypoint", {"/nonexistent/volant-e2e-binary"}}}}});
+  REQUIRE(d.volar("deployments create broken --plugin missing-binary --replicas 1").exit_code
+          == 0);
+  json vm;
+  bool backing_off = eventually(
+    [&] {
+      vm = d.vm("broken-0");
+      return vm.is_object() && vm.value("restarts", 0) >= 3 && vm.value("backoff_ms", 0) >= 2000;
+    },
+    30s, 100ms);
+  REQUIRE_MESSAGE(backing_off, vm.dump() << "\n" << d.log_tail());
+  CHECK(vm.value("last_error", "").find(
+          "cannot run /nonexistent/volant-e2e-binary: No such file or directory")
+        != std::string::npos);
+  auto kinds = vm_events(d, "broken-0");
+  CHECK_MESSAGE(in_order(kinds, {"vm_created", "vm_start_failed", "vm_removed", "vm_created",
+                                 "vm_start_failed", "vm_removed", "vm_created"}),
+                join(kinds));
+  // Not a tight loop: the back-off holds the next attempt.
+  auto restarts = vm.value("restarts", 0);
+  std::this_thread::sleep_for(1s);
+  CHECK(d.vm("broken-0").value("restarts", 0) <= restarts + 1);
+  CHECK(d.ok("vms show broken-0").find("No such file or directory") != std::string::npos);
+}
+
 TEST_CASE("A TCP check fails when the port closes and the VM is restarted") {
   daemon d({.pool_octet = 62});
   deploy_checked(d, "hc-tcp", "tcp", "db", 1);
