@@ -44,7 +44,6 @@ struct launch_info {
 };
 
 using append_atom = caf::atom_constant<caf::atom("append")>;
-using read_atom = caf::atom_constant<caf::atom("read")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using query_atom = caf::atom_constant<caf::atom("query")>;
 using plan_atom = caf::atom_constant<caf::atom("plan")>;
@@ -77,9 +76,7 @@ using journal_actor = inspectable_actor::extend<
   /// pass it on to the child that leads there.
   caf::reacts_to<crash_atom, std::string>,
   /// Appends atomically; replies once durable (group-committed with other appends).
-  caf::replies_to<append_atom, event_batch>::with<record_batch>,
-  /// Committed records with seq >= from, at most `limit`.
-  caf::replies_to<read_atom, std::uint64_t, std::uint64_t>::with<record_batch>>;
+  caf::replies_to<append_atom, event_batch>::with<record_batch>>;
 
 /// Holds the folded state, decides every command, parents the deployments.
 using controller_actor = inspectable_actor::extend<

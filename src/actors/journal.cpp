@@ -99,17 +99,6 @@ journal(journal_actor::stateful_pointer<journal_state> self, daemon_context* ctx
       flush(self);
       return rp;
     },
-    [=](read_atom, std::uint64_t from, std::uint64_t limit) -> caf::result<record_batch> {
-      record_batch out;
-      auto st = self->state.ctx->store->read(from, store::max_seq,
-                                             [&](const recorded_event& rec) {
-                                               out.push_back(rec);
-                                               return out.size() < limit;
-                                             });
-      if (!st)
-        return to_caf(st.error_value());
-      return out;
-    },
     [=](crash_atom, const std::string& path) { crash_now(path); },
     [=](inspect_atom) -> std::string {
       auto& st = self->state;

@@ -72,6 +72,21 @@ void start_probe(self_ptr self) {
                                        st.info.vm.ip, st.handle, st.info.health);
 }
 
+/// Reports that the workload runs (started, resumed); once that committed a
+/// verdict follows while it still runs: ready at once without a health check,
+/// else from the probe.
+void report_running(self_ptr self, command cmd) {
+  bool ready_now = !self->state.info.health.enabled;
+  report(self, std::move(cmd), [=] {
+    if (self->state.phase != vm_phase::running)
+      return;
+    if (ready_now)
+      report(self, record_vm_ready{vm_of(self)});
+    else
+      start_probe(self);
+  });
+}
+
 void stop_probe(self_ptr self) {
   auto& st = self->state;
   if (!st.prober)
@@ -121,13 +136,7 @@ void launch(self_ptr self, const launch_info& info) {
   st.phase = vm_phase::running;
   watch(self);
   VLOG_INFO(vm, "started pid {}", st.handle.pid);
-  bool ready_now = !info.health.enabled;
-  report(self, record_vm_started{vm, st.handle}, [=] {
-    if (ready_now)
-      report(self, record_vm_ready{vm_of(self)});
-    else if (self->state.phase == vm_phase::running)
-      start_probe(self); // after vm_started: a verdict must follow the start
-  });
+  report_running(self, record_vm_started{vm, st.handle});
   if (st.stop_when_started) {
     st.stop_when_started = false;
     begin_stop(self);
@@ -326,15 +335,7 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
       }
       st.phase = vm_phase::running;
       log_marker(self, "resumed");
-      bool ready_now = !st.info.health.enabled;
-      report(self, record_vm_resumed{vm_of(self)}, [=] {
-        if (self->state.phase != vm_phase::running)
-          return;
-        if (ready_now)
-          report(self, record_vm_ready{vm_of(self)});
-        else
-          start_probe(self);
-      });
+      report_running(self, record_vm_resumed{vm_of(self)});
     },
     [=](exited_atom, const runtime::exit_status& s) { on_exited(self, s); },
     [=](kill_atom, std::uint64_t generation) {

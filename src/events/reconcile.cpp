@@ -108,9 +108,8 @@ struct planner {
   /// replicas keep fixed names: a replica is replaced in place.)
   void outdated(const vm_record& vm) {
     if (is_one_of(vm.status, {vm_status::starting, vm_status::stopping,
-                              vm_status::restarting, vm_status::paused}))
-      return; // an actor owns it right now (or it is frozen); the next pass
-              // sees it settled
+                              vm_status::restarting}))
+      return; // an actor owns it right now; the next pass sees it settled
     if (d.spec.strategy.kind == strategy_kind::rolling
         && vm.status == vm_status::ready) {
       if (rolling_budget < 1)

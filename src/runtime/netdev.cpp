@@ -174,24 +174,35 @@ status ensure_bridge(const bridge_config& bridge) {
   return link_up(sock.get(), bridge.name);
 }
 
+namespace {
+
+/// Opens (creating it if missing) the TAP `tap` and makes it outlive this
+/// descriptor (`persist`) or not. Attaching to a TAP another process holds (a
+/// running QEMU) fails with EBUSY.
+status set_persist(const std::string& tap, bool persist) {
+  fd_guard tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
+  if (tun.get() < 0)
+    return sys_error("/dev/net/tun");
+  ifreq ifr;
+  set_name(ifr, tap);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (ioctl(tun.get(), TUNSETIFF, &ifr) != 0)
+    return sys_error((persist ? "cannot create TAP " : "cannot open TAP ") + tap);
+  if (ioctl(tun.get(), TUNSETPERSIST, persist ? 1 : 0) != 0)
+    return sys_error("TUNSETPERSIST " + tap);
+  return ok();
+}
+
+} // namespace
+
 status create_tap(const std::string& tap, const std::string& bridge) {
   if (auto st = check_name(tap); !st)
     return st;
   if (link_exists(tap))
     if (auto st = delete_tap(tap); !st)
       return st;
-  {
-    fd_guard tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-    if (tun.get() < 0)
-      return sys_error("/dev/net/tun");
-    ifreq ifr;
-    set_name(ifr, tap);
-    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-    if (ioctl(tun.get(), TUNSETIFF, &ifr) != 0)
-      return sys_error("cannot create TAP " + tap);
-    if (ioctl(tun.get(), TUNSETPERSIST, 1) != 0)
-      return sys_error("TUNSETPERSIST " + tap);
-  }
+  if (auto st = set_persist(tap, true); !st)
+    return st;
   fd_guard sock(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (sock.get() < 0)
     return sys_error("socket");
@@ -211,18 +222,7 @@ status delete_tap(const std::string& tap) {
     return st;
   if (!link_exists(tap))
     return ok();
-  fd_guard tun(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-  if (tun.get() < 0)
-    return sys_error("/dev/net/tun");
-  ifreq ifr;
-  set_name(ifr, tap);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
-  // Attaching to a TAP another process holds fails with EBUSY.
-  if (ioctl(tun.get(), TUNSETIFF, &ifr) != 0)
-    return sys_error("cannot open TAP " + tap);
-  if (ioctl(tun.get(), TUNSETPERSIST, 0) != 0)
-    return sys_error("TUNSETPERSIST " + tap);
-  return ok(); // the device goes away with the last descriptor
+  return set_persist(tap, false); // unpersisted, it goes with the last descriptor
 }
 
 } // namespace volant::runtime

@@ -6,56 +6,17 @@
 // fails, never skips, without them.
 
 #include "e2e/e2e.hpp"
+#include "support/netns.hpp"
 
-#include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 namespace volant::e2e {
 
 namespace {
-
-/// Creates volant-e2e-<pid>, brings its loopback up and moves this process into
-/// it; on destruction kills whatever still runs in it (QEMUs, a daemon), returns
-/// and deletes it, also after a failed assertion.
-class netns_scope {
-public:
-  netns_scope() {
-    name_ = "volant-e2e-" + std::to_string(::getpid());
-    auto add = test::run("ip netns add " + name_ + " && ip -n " + name_ + " link set lo up");
-    REQUIRE_MESSAGE(add.exit_code == 0, "ip netns add " << name_ << ": " << add.err);
-    created_ = true;
-    original_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    int fd = ::open(("/var/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
-    REQUIRE(fd >= 0);
-    int rc = ::setns(fd, CLONE_NEWNET);
-    ::close(fd);
-    REQUIRE_MESSAGE(rc == 0, "setns: " << std::strerror(errno));
-    entered_ = true;
-  }
-  ~netns_scope() {
-    if (entered_)
-      (void) ::setns(original_, CLONE_NEWNET);
-    if (original_ >= 0)
-      ::close(original_);
-    if (created_)
-      test::run("ip netns pids " + name_ + " | xargs -r kill -9; sleep 0.2; ip netns del "
-                + name_);
-  }
-  netns_scope(const netns_scope&) = delete;
-  netns_scope& operator=(const netns_scope&) = delete;
-
-private:
-  std::string name_;
-  int original_ = -1;
-  bool created_ = false;
-  bool entered_ = false;
-};
 
 /// The guest image (built or found up to date by tools/mkguest); its manifest.
 std::string build_guest() {
@@ -111,7 +72,7 @@ TEST_CASE("microVM deployments: ready, serving on pool IPs, replaced, scaled, pa
   REQUIRE_MESSAGE(test::run("command -v qemu-system-x86_64").exit_code == 0,
                   "qemu-system-x86_64 is missing: run scripts/setup.sh (qemu-system-x86)");
   auto manifest = build_guest();
-  netns_scope ns;
+  test::netns_scope ns("volant-e2e-");
   daemon d({.pool_octet = 90,
             .stop_grace_ms = 8000,
             .pool_cidr = "192.168.127.0/24"});

@@ -9,6 +9,7 @@
 #include "runtime/netdev.hpp"
 #include "runtime/qemu_driver.hpp"
 #include "runtime/qmp.hpp"
+#include "support/netns.hpp"
 #include "support/process.hpp"
 
 #include <doctest/doctest.h>
@@ -122,81 +123,6 @@ std::optional<double> wait_until(std::chrono::milliseconds limit,
   return std::chrono::duration<double>(steady::now() - t0).count();
 }
 
-std::string ns_inode(const char* path) {
-  struct stat st {};
-  return stat(path, &st) == 0 ? std::to_string(st.st_ino) : "";
-}
-
-/// Creates the network namespace volant-t-<pid>, moves this (single-threaded)
-/// process into it, and on destruction kills this test's QEMUs, returns to the
-/// original namespace and deletes it, also after a failed assertion. Namespaces
-/// left by earlier runs that died (their pid is gone) are deleted first.
-class netns_scope {
-public:
-  explicit netns_scope(std::vector<std::string> vms) : vms_(std::move(vms)) {
-    delete_stale();
-    name_ = "volant-t-" + std::to_string(getpid());
-    auto add = volant::test::run("ip netns add " + name_);
-    REQUIRE_MESSAGE(add.exit_code == 0,
-                    "ip netns add " << name_ << ": " << add.err);
-    created_ = true;
-    original_ = ::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    REQUIRE(original_ >= 0);
-    auto before = ns_inode("/proc/self/ns/net");
-    int fd = ::open(("/var/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
-    REQUIRE_MESSAGE(fd >= 0, "open /var/run/netns/"
-                                 << name_ << ": "
-                                 << std::string(std::strerror(errno)));
-    int rc = setns(fd, CLONE_NEWNET);
-    int err = errno;
-    ::close(fd);
-    REQUIRE_MESSAGE(rc == 0, "setns: " << std::string(std::strerror(err)));
-    // Never build the bridge in the host's namespace.
-    REQUIRE_MESSAGE(ns_inode("/proc/self/ns/net") != before,
-                    "still in the original network namespace");
-    entered_ = true;
-  }
-
-  ~netns_scope() {
-    for (const auto& [vm, pid] : find_qemu_processes())
-      if (std::find(vms_.begin(), vms_.end(), vm) != vms_.end())
-        ::kill(static_cast<pid_t>(pid), SIGKILL);
-    while (waitpid(-1, nullptr, 0) > 0) {
-    }
-    if (entered_ && setns(original_, CLONE_NEWNET) != 0)
-      std::fprintf(stderr, "cannot return to the original namespace: %s\n",
-                   std::strerror(errno));
-    if (original_ >= 0)
-      ::close(original_);
-    if (created_)
-      volant::test::run("ip netns del " + name_);
-  }
-
-  const std::string& name() const { return name_; }
-
-private:
-  static void delete_stale() {
-    std::error_code ec_;
-    for (const auto& e :
-         std::filesystem::directory_iterator("/var/run/netns", ec_)) {
-      auto n = e.path().filename().string();
-      if (n.rfind("volant-t-", 0) != 0)
-        continue;
-      auto pid = std::atoll(n.c_str() + 9);
-      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0)
-        continue; // its test still runs
-      volant::test::run("ip netns pids " + n
-                        + " | xargs -r kill -9; ip netns del " + n);
-    }
-  }
-
-  std::vector<std::string> vms_;
-  std::string name_;
-  int original_ = -1;
-  bool created_ = false;
-  bool entered_ = false;
-};
-
 /// Builds (or finds up to date) the guest with tools/mkguest; returns its dir.
 std::string build_guest() {
   auto mkguest = volant::test::binary("VOLANT_MKGUEST");
@@ -249,7 +175,7 @@ TEST_SUITE("microvm") {
     std::string a = "qa" + tag + "-0", b = "qa" + tag + "-1",
                 c = "qa" + tag + "-2";
     std::string ip_a = "192.168.127.10", ip_b = "192.168.127.11";
-    netns_scope ns({a, b, c});
+    volant::test::netns_scope ns("volant-t-");
 
     qemu_driver d1;
     MESSAGE("accelerator: " << d1.limits().note);
