@@ -71,37 +71,41 @@ struct delete_deployment {
 };
 
 /// Record replica `index` of `deployment`: allocates the lowest free IP and admits
-/// its memory. Issued by the reconcile loop.
+/// its memory. Issued by the controller from the reconcile plan.
 struct create_vm {
   std::string deployment;
   std::uint32_t index = 0;
-  /// Set when the VM replaces one recreated for a failure (see vm_created).
-  std::uint32_t restarts = 0;
-  std::uint64_t backoff_ms = 0;
-  std::string reason{};
 };
 
 /// The driver reports that it launched `name`.
 struct record_vm_started {
   std::string name;
   driver_handle handle;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 /// A running workload was re-found after a daemon restart.
 struct record_vm_adopted {
   std::string name;
   driver_handle handle;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 /// The probe reports that `name` became ready.
 struct record_vm_ready {
   std::string name;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 /// The probe reports that `name` crossed its failure threshold.
 struct record_vm_unhealthy {
   std::string name;
   std::string reason;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 /// The driver reports that the workload exited.
@@ -109,12 +113,16 @@ struct record_vm_exited {
   std::string name;
   std::int32_t exit_code = 0;
   std::string reason;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 /// The driver reports that it could not start `name`.
 struct record_vm_start_failed {
   std::string name;
   std::string error;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 /// Restart `name` in place after its back-off (computed by the restart planner).
@@ -122,16 +130,34 @@ struct schedule_vm_restart {
   std::string name;
   std::string reason;
   std::uint64_t backoff_ms = 0;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 /// The driver reports that `name` stopped on purpose.
 struct record_vm_stopped {
   std::string name;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 /// Forget `name` and release its IP and capacity (it must not be running).
 struct remove_vm {
   std::string name;
+  /// The run whose end the caller observed (0: none was started); a VM whose
+  /// record still says it runs is removed only with its current run named here.
+  std::uint64_t ended = 0;
+};
+
+/// Make `name` afresh at `revision` under the same name, index and IP (see
+/// vm_recreated); the same rule as remove_vm about a run that may be live.
+struct recreate_vm {
+  std::string name;
+  std::uint64_t ended = 0;
+  std::uint64_t revision = 0;
+  std::uint32_t restarts = 0;
+  std::uint64_t backoff_ms = 0;
+  std::string reason;
 };
 
 /// A supervisor restarted a crashed actor.
@@ -144,11 +170,15 @@ struct record_actor_crash {
 /// The driver reports that it froze `name` (running, ready or unhealthy).
 struct record_vm_paused {
   std::string name;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 /// The driver reports that it thawed the paused `name`.
 struct record_vm_resumed {
   std::string name;
+  /// The run it concerns; 0: the current one (the next one for a start).
+  std::uint64_t incarnation = 0;
 };
 
 using command =
@@ -158,6 +188,6 @@ using command =
                record_vm_adopted, record_vm_ready, record_vm_unhealthy,
                record_vm_exited, record_vm_start_failed, schedule_vm_restart,
                record_vm_stopped, remove_vm, record_actor_crash,
-               record_vm_paused, record_vm_resumed>;
+               record_vm_paused, record_vm_resumed, recreate_vm>;
 
 } // namespace volant

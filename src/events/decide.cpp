@@ -405,15 +405,14 @@ result decide_one(const world& w, const create_vm& cmd, unix_nanos now) {
     return ip.error_value();
   return events{vm_created{name, cmd.deployment, cmd.index, c.id, *ip,
                            d.revision, d.spec.tmpl.cpu, d.spec.tmpl.memory_mib,
-                           now, cmd.restarts, cmd.backoff_ms, cmd.reason}};
+                           now}};
 }
 
 bool is_one_of(vm_status s, std::initializer_list<vm_status> set) {
   return std::find(set.begin(), set.end(), s) != set.end();
 }
 
-/// A workload is (or may be) up, frozen included: it must be stopped before
-/// removal or a new start.
+/// The record says a run is (or may be) up, frozen included.
 bool is_live(vm_status s) {
   return is_one_of(s,
                    {vm_status::starting, vm_status::running, vm_status::ready,
@@ -421,10 +420,40 @@ bool is_live(vm_status s) {
                     vm_status::paused});
 }
 
+/// A restarting VM's run may still be up: it ends before the next starts.
+bool may_be_live(vm_status s) {
+  return is_live(s) || s == vm_status::restarting;
+}
+
 error vm_conflict(const vm_record& vm, std::string_view what) {
   return make_error(ec::conflict, "cannot " + std::string(what) + " VM "
                                       + quoted(vm.name) + ": it is "
                                       + std::string(to_string(vm.status)));
+}
+
+/// A report about a run other than the current one is stale.
+status check_run(const vm_record& vm, std::uint64_t incarnation) {
+  if (incarnation == 0 || incarnation == vm.incarnation)
+    return ok();
+  return make_error(ec::conflict, "stale report for VM " + quoted(vm.name)
+                                      + ": run " + std::to_string(incarnation)
+                                      + " is not its current run "
+                                      + std::to_string(vm.incarnation));
+}
+
+/// The current run, whatever `named` said (0: current).
+std::uint64_t current_run(const vm_record& vm, std::uint64_t named) {
+  return named != 0 ? named : vm.incarnation;
+}
+
+/// A remove or recreate: allowed once the caller saw the current run end.
+status check_ended(const vm_record& vm, std::uint64_t ended, std::string_view what) {
+  if (!may_be_live(vm.status) || (ended != 0 && ended == vm.incarnation))
+    return ok();
+  return make_error(ec::conflict, "VM " + quoted(vm.name) + " is "
+                                      + std::string(to_string(vm.status))
+                                      + ": stop it before " + std::string(what)
+                                      + " it");
 }
 
 /// Looks up the VM and hands it to `fn`, which returns the events.
@@ -441,45 +470,58 @@ result decide_one(const world& w, const record_vm_started& cmd,
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
     if (is_live(vm.status) && vm.status != vm_status::starting)
       return vm_conflict(vm, "record a start of");
-    return events{vm_started{cmd.name, cmd.handle, now}};
+    auto n = cmd.incarnation != 0 ? cmd.incarnation : vm.incarnation + 1;
+    if (n <= vm.incarnation)
+      return make_error(ec::conflict, "VM " + quoted(vm.name) + " already had run "
+                                          + std::to_string(n)
+                                          + ": a start takes a new number");
+    return events{vm_started{cmd.name, cmd.handle, now, n}};
   });
 }
 
 result decide_one(const world& w, const record_vm_adopted& cmd,
                   unix_nanos now) {
-  return with_vm(w, cmd.name, [&](const vm_record&) -> result {
-    return events{vm_adopted{cmd.name, cmd.handle, now}};
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
+    return events{vm_adopted{cmd.name, cmd.handle, now, current_run(vm, cmd.incarnation)}};
   });
 }
 
 result decide_one(const world& w, const record_vm_ready& cmd, unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
     if (vm.status == vm_status::ready)
       return events{};
     if (!is_one_of(vm.status, {vm_status::starting, vm_status::running,
                                vm_status::unhealthy}))
       return vm_conflict(vm, "mark ready");
-    return events{vm_ready{cmd.name, now}};
+    return events{vm_ready{cmd.name, now, vm.incarnation}};
   });
 }
 
 result decide_one(const world& w, const record_vm_unhealthy& cmd,
                   unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
     if (vm.status == vm_status::unhealthy)
       return events{};
     if (!is_one_of(vm.status,
                    {vm_status::starting, vm_status::running, vm_status::ready}))
       return vm_conflict(vm, "mark unhealthy");
-    return events{vm_unhealthy{cmd.name, cmd.reason, now}};
+    return events{vm_unhealthy{cmd.name, cmd.reason, now, vm.incarnation}};
   });
 }
 
 result decide_one(const world& w, const record_vm_exited& cmd, unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
     if (!is_live(vm.status))
       return vm_conflict(vm, "record an exit of");
-    return events{vm_exited{cmd.name, cmd.exit_code, cmd.reason, now}};
+    return events{vm_exited{cmd.name, cmd.exit_code, cmd.reason, now, vm.incarnation}};
   });
 }
 
@@ -488,63 +530,97 @@ result decide_one(const world& w, const record_vm_start_failed& cmd,
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
     if (is_live(vm.status) && vm.status != vm_status::starting)
       return vm_conflict(vm, "record a failed start of");
-    if (vm.status == vm_status::failed && vm.last_error == cmd.error)
+    if (cmd.incarnation != 0 && cmd.incarnation <= vm.incarnation)
+      return make_error(ec::conflict, "stale report for VM " + quoted(vm.name)
+                                          + ": run " + std::to_string(cmd.incarnation)
+                                          + " is not a new run");
+    if (vm.status == vm_status::failed && vm.last_error == cmd.error
+        && cmd.incarnation == 0)
       return events{}; // the same report again
-    return events{vm_start_failed{cmd.name, cmd.error, now}};
+    return events{vm_start_failed{cmd.name, cmd.error, now, cmd.incarnation}};
   });
 }
 
 result decide_one(const world& w, const schedule_vm_restart& cmd,
                   unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
     if (is_one_of(vm.status, {vm_status::pending, vm_status::stopping,
                               vm_status::restarting, vm_status::paused}))
       return vm_conflict(vm, "restart");
-    return events{
-        vm_restart_scheduled{cmd.name, cmd.reason, cmd.backoff_ms, now}};
+    return events{vm_restart_scheduled{cmd.name, cmd.reason, cmd.backoff_ms, now,
+                                       vm.incarnation}};
   });
 }
 
 result decide_one(const world& w, const record_vm_stopped& cmd,
                   unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
     if (vm.status == vm_status::stopped)
       return events{};
-    return events{vm_stopped{cmd.name, now}};
+    return events{vm_stopped{cmd.name, now, vm.incarnation}};
   });
 }
 
 result decide_one(const world& w, const record_vm_paused& cmd,
                   unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
     if (vm.status == vm_status::paused)
       return events{}; // the same report again
     if (!is_one_of(vm.status,
                    {vm_status::running, vm_status::ready, vm_status::unhealthy}))
       return vm_conflict(vm, "pause");
-    return events{vm_paused{cmd.name, now}};
+    return events{vm_paused{cmd.name, now, vm.incarnation}};
   });
 }
 
 result decide_one(const world& w, const record_vm_resumed& cmd,
                   unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
     if (vm.status != vm_status::paused)
       return make_error(ec::conflict, "cannot resume VM " + quoted(vm.name)
                                           + ": it is "
                                           + std::string(to_string(vm.status))
                                           + ", not paused");
-    return events{vm_resumed{cmd.name, now}};
+    return events{vm_resumed{cmd.name, now, vm.incarnation}};
   });
 }
 
 result decide_one(const world& w, const remove_vm& cmd, unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
-    if (is_live(vm.status))
-      return make_error(ec::conflict, "VM " + quoted(vm.name) + " is "
-                                          + std::string(to_string(vm.status))
-                                          + ": stop it before removing it");
+    if (auto st = check_ended(vm, cmd.ended, "removing"); !st)
+      return st.error_value();
     return events{vm_removed{cmd.name, now}};
+  });
+}
+
+result decide_one(const world& w, const recreate_vm& cmd, unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_ended(vm, cmd.ended, "recreating"); !st)
+      return st.error_value();
+    auto d = w.deployments.find(vm.deployment);
+    if (d == w.deployments.end())
+      return no_deployment(vm.deployment);
+    if (cmd.revision != d->second.revision)
+      return make_error(ec::conflict, "cannot recreate VM " + quoted(vm.name)
+                                          + " at revision "
+                                          + std::to_string(cmd.revision)
+                                          + ": deployment " + quoted(vm.deployment)
+                                          + " is at revision "
+                                          + std::to_string(d->second.revision));
+    const auto& tmpl = d->second.spec.tmpl;
+    auto growth = tmpl.memory_mib - vm.memory_mib;
+    if (growth > 0 && growth > memory_free_mib(w))
+      return insufficient_memory(tmpl.memory_mib, memory_free_mib(w) + vm.memory_mib);
+    return events{vm_recreated{cmd.name, cmd.revision, tmpl.cpu, tmpl.memory_mib,
+                               cmd.restarts, cmd.backoff_ms, cmd.reason, now}};
   });
 }
 

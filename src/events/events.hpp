@@ -146,12 +146,13 @@ struct vm_created {
   friend bool operator==(const vm_created&, const vm_created&) = default;
 };
 
-/// The driver launched the VM.
+/// The driver launched the VM: incarnation `incarnation` of it runs.
 struct vm_started {
   static constexpr std::string_view kind_name = "vm_started";
   std::string name;
   driver_handle handle;
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The run it starts (0 in old logs: the next).
   friend bool operator==(const vm_started&, const vm_started&) = default;
 };
 
@@ -161,6 +162,7 @@ struct vm_adopted {
   std::string name;
   driver_handle handle;
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The incarnation it concerns.
   friend bool operator==(const vm_adopted&, const vm_adopted&) = default;
 };
 
@@ -169,6 +171,7 @@ struct vm_ready {
   static constexpr std::string_view kind_name = "vm_ready";
   std::string name;
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The incarnation it concerns.
   friend bool operator==(const vm_ready&, const vm_ready&) = default;
 };
 
@@ -178,6 +181,7 @@ struct vm_unhealthy {
   std::string name;
   std::string reason; ///< The last probe error, e.g. "connection refused".
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The incarnation it concerns.
   friend bool operator==(const vm_unhealthy&, const vm_unhealthy&) = default;
 };
 
@@ -188,6 +192,7 @@ struct vm_exited {
   std::int32_t exit_code = 0; ///< >= 0 exit status, < 0 killed by signal -N.
   std::string reason;
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The run that ended.
   friend bool operator==(const vm_exited&, const vm_exited&) = default;
 };
 
@@ -197,16 +202,19 @@ struct vm_start_failed {
   std::string name;
   std::string error;
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The run that could not start (its number is used up).
   friend bool operator==(const vm_start_failed&, const vm_start_failed&) = default;
 };
 
-/// A restart in place was scheduled after `backoff_ms`; counts as one restart.
+/// A restart in place: the run `incarnation` ends (if still up) and the next one
+/// starts `backoff_ms` after this event. Counts as one restart.
 struct vm_restart_scheduled {
   static constexpr std::string_view kind_name = "vm_restart_scheduled";
   std::string name;
   std::string reason;
   std::uint64_t backoff_ms = 0;
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The run it ends (0: none was live).
   friend bool operator==(const vm_restart_scheduled&,
                          const vm_restart_scheduled&) = default;
 };
@@ -216,6 +224,7 @@ struct vm_stopped {
   static constexpr std::string_view kind_name = "vm_stopped";
   std::string name;
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The run that was stopped.
   friend bool operator==(const vm_stopped&, const vm_stopped&) = default;
 };
 
@@ -233,6 +242,7 @@ struct vm_paused {
   static constexpr std::string_view kind_name = "vm_paused";
   std::string name;
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The incarnation it concerns.
   friend bool operator==(const vm_paused&, const vm_paused&) = default;
 };
 
@@ -242,7 +252,27 @@ struct vm_resumed {
   static constexpr std::string_view kind_name = "vm_resumed";
   std::string name;
   unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The incarnation it concerns.
   friend bool operator==(const vm_resumed&, const vm_resumed&) = default;
+};
+
+/// The VM was made afresh under its name, index and IP (docs/lifecycle.md): for a
+/// new revision (its template's cpu and memory; restarts reset) or after a
+/// failure that a restart in place did not heal (restarts and back-off carried
+/// over, so that a VM that keeps failing keeps backing off). Its run directory
+/// starts empty; it is `pending` until its next run starts, not before
+/// `backoff_ms` after this event.
+struct vm_recreated {
+  static constexpr std::string_view kind_name = "vm_recreated";
+  std::string name;
+  std::uint64_t revision = 0;
+  std::int32_t cpu = 1;
+  std::int64_t memory_mib = 128;
+  std::uint32_t restarts = 0;
+  std::uint64_t backoff_ms = 0;
+  std::string reason; ///< "revision 1 -> 2", "recreated: HTTP 503 (again ...)"
+  unix_nanos at = 0;
+  friend bool operator==(const vm_recreated&, const vm_recreated&) = default;
 };
 
 // -- system -------------------------------------------------------------------------
@@ -264,7 +294,8 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            deployment_resumed, deployment_deleted, vm_created,
                            vm_started, vm_adopted, vm_ready, vm_unhealthy, vm_exited,
                            vm_start_failed, vm_restart_scheduled, vm_stopped,
-                           vm_removed, actor_crashed, vm_paused, vm_resumed>;
+                           vm_removed, actor_crashed, vm_paused, vm_resumed,
+                           vm_recreated>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {

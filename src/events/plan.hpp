@@ -8,6 +8,7 @@
 #include "events/state.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <variant>
@@ -16,78 +17,32 @@
 namespace volant {
 
 // -- reconcile ----------------------------------------------------------------------
+//
+// Two levels (docs/lifecycle.md): `reconcile` plans a deployment's *slots* (which
+// indices to create, and a goal for every VM it has); each VM's machine
+// (vm_machine.hpp) reaches its goal on its own: starts, restarts after failures,
+// recreates, stops and removal.
 
-/// Record replica `index` (then start it): becomes a `create_vm` command.
-struct create_vm_action {
-  std::string deployment;
-  std::uint32_t index = 0;
-  friend bool operator==(const create_vm_action&, const create_vm_action&) = default;
+/// What a deployment wants of one of its VMs.
+struct vm_goal {
+  bool keep = true;            ///< false: stop and remove (scale-down, deleted)
+  bool paused = false;         ///< freeze in place (the deployment is paused)
+  std::uint64_t revision = 0;  ///< the deployment's revision
+  /// The VM is of an older revision and may be recreated now (a rolling
+  /// update's budget; never restarted in place meanwhile).
+  bool replace = false;
+  bool auto_restart = true;
+  bool probed = false;         ///< has a health check: READY comes from its probe
+  friend bool operator==(const vm_goal&, const vm_goal&) = default;
 };
 
-/// Start a pending or stopped VM.
-struct start_vm_action {
-  std::string vm;
-  friend bool operator==(const start_vm_action&, const start_vm_action&) = default;
-};
-
-/// Stop a running VM and keep it. No longer planned (a pause freezes VMs with
-/// `pause_vm_action`); kept so that the variant's alternatives stay stable.
-struct stop_vm_action {
-  std::string vm;
-  friend bool operator==(const stop_vm_action&, const stop_vm_action&) = default;
-};
-
-/// Restart in place (same name, same IP) after `backoff_ms`.
-struct restart_vm_action {
-  std::string vm;
-  std::string reason;
-  std::uint64_t backoff_ms = 0;
-  friend bool operator==(const restart_vm_action&, const restart_vm_action&) = default;
-};
-
-/// Stop, remove and create afresh (same name and index, a new record). A
-/// recreate for a failure carries the restart count and the back-off over to the
-/// new VM (`failure`), which then starts once the back-off has passed; one for a
-/// new revision starts a clean record at once.
-struct recreate_vm_action {
-  std::string vm;
-  std::string reason;
-  bool failure = false;
-  std::uint32_t restarts = 0;
-  std::uint64_t backoff_ms = 0;
-  friend bool operator==(const recreate_vm_action&,
-                         const recreate_vm_action&) = default;
-};
-
-/// Stop (if running) and remove; releases the IP.
-struct remove_vm_action {
-  std::string vm;
-  friend bool operator==(const remove_vm_action&, const remove_vm_action&) = default;
-};
-
-/// Freeze a running, ready or unhealthy VM of a paused deployment, keeping its
-/// memory (QMP `stop`, SIGSTOP); reported with `record_vm_paused`.
-struct pause_vm_action {
-  std::string vm;
-  friend bool operator==(const pause_vm_action&, const pause_vm_action&) = default;
-};
-
-/// Thaw a paused VM of a deployment that is no longer paused (QMP `cont`,
-/// SIGCONT); reported with `record_vm_resumed`.
-struct resume_vm_action {
-  std::string vm;
-  friend bool operator==(const resume_vm_action&, const resume_vm_action&) = default;
-};
-
-/// Append only: tests and actors dispatch on the alternatives.
-using action = std::variant<create_vm_action, start_vm_action, stop_vm_action,
-                            restart_vm_action, recreate_vm_action, remove_vm_action,
-                            pause_vm_action, resume_vm_action>;
-
-/// A reconcile step: what to do now, and why the deployment cannot progress (empty
-/// when it can), e.g. "insufficient memory: need 4096 MiB, 1024 MiB free".
+/// One reconcile round of a deployment: the replica indices to record now
+/// (admitted against capacity, lowest first), a goal for every VM it has, and
+/// why it cannot progress (empty when it can), e.g. "insufficient memory: need
+/// 4096 MiB, 1024 MiB free".
 struct plan {
-  std::vector<action> actions;
+  std::vector<std::uint32_t> create;
+  std::map<std::string, vm_goal> goals;
   std::string blocked;
   friend bool operator==(const plan&, const plan&) = default;
 };
@@ -114,11 +69,12 @@ std::uint64_t next_backoff_ms(const vm_record& vm, unix_nanos now,
                               const restart_policy& policy);
 
 /// Desired vs observed for one deployment (or, when it was deleted, the removal of
-/// its leftover VMs). Scale-down removes the highest indices first; creates are
-/// admitted against free memory, the host VM limit and the IP pool in index order
-/// and stop at the first that does not fit, with `blocked` saying why.
-plan reconcile(const world& w, const std::string& deployment,
-               const restart_policy& policy = {}, unix_nanos now = 0);
+/// its leftover VMs). Indices at or above the desired count are removed (their
+/// goal is not `keep`); creates are admitted against free memory, the host VM
+/// limit and the IP pool in index order and stop at the first that does not fit,
+/// with `blocked` saying why. Outdated VMs may be replaced at once (recreate
+/// strategy, or not ready) or within max_unavailable, lowest index first.
+plan reconcile(const world& w, const std::string& deployment);
 
 /// VMs whose deployment no longer exists, highest index first.
 std::vector<std::string> orphans(const world& w);

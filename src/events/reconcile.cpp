@@ -21,16 +21,6 @@ std::int64_t free_addresses(const host_state& host) {
   return pool_size(c) - std::distance(first, last);
 }
 
-bool is_one_of(vm_status s, std::initializer_list<vm_status> set) {
-  return std::find(set.begin(), set.end(), s) != set.end();
-}
-
-/// The reason a VM is restarted or recreated: its last error, else its status.
-std::string reason_of(const vm_record& vm) {
-  return vm.last_error.empty() ? std::string(to_string(vm.status))
-                               : vm.last_error;
-}
-
 /// Simulated host capacity while a plan admits its creates one by one. Only
 /// what is recorded counts: removals release capacity once they are carried
 /// out.
@@ -68,132 +58,6 @@ struct admission {
   }
 };
 
-/// "5 s", "1.5 s".
-std::string seconds_text(std::uint64_t ms) {
-  auto text = std::to_string(ms / 1000);
-  if (auto tenths = ms % 1000 / 100; tenths != 0)
-    text += "." + std::to_string(tenths);
-  return text + " s";
-}
-
-/// One reconcile pass over one live deployment.
-struct planner {
-  const deployment_state& d;
-  const restart_policy& policy;
-  unix_nanos now;
-  admission capacity;
-  plan out;
-  /// Recreates of ready VMs still allowed by a rolling update in this plan.
-  std::int64_t rolling_budget = std::numeric_limits<std::int64_t>::max();
-
-  void create(std::uint32_t index) {
-    if (!out.blocked.empty())
-      return; // creates are admitted in index order: stop at the first misfit
-    out.blocked = capacity.take(d.spec.tmpl.memory_mib);
-    if (out.blocked.empty())
-      out.actions.emplace_back(create_vm_action{d.spec.name, index});
-  }
-
-  /// Paused deployment: freeze what runs. A starting VM is left to settle
-  /// first; pending, stopped and failed ones stay as they are.
-  void pause(const vm_record& vm) {
-    if (is_one_of(vm.status,
-                  {vm_status::running, vm_status::ready, vm_status::unhealthy}))
-      out.actions.emplace_back(pause_vm_action{vm.name});
-  }
-
-  /// A VM from an older revision. Recreate strategy: all at once. Rolling: VMs
-  /// that are not ready cost no availability and go at once; ready ones go
-  /// while the budget of max_unavailable lasts. (max_surge has no use while
-  /// replicas keep fixed names: a replica is replaced in place.)
-  void outdated(const vm_record& vm) {
-    if (is_one_of(vm.status, {vm_status::starting, vm_status::stopping,
-                              vm_status::restarting}))
-      return; // an actor owns it right now; the next pass sees it settled
-    if (d.spec.strategy.kind == strategy_kind::rolling
-        && vm.status == vm_status::ready) {
-      if (rolling_budget < 1)
-        return;
-      --rolling_budget;
-    }
-    out.actions.emplace_back(
-        recreate_vm_action{vm.name, "revision " + std::to_string(vm.revision)
-                                        + " -> " + std::to_string(d.revision)});
-  }
-
-  static bool ready_since_start(const vm_record& vm) {
-    return vm.ready_at != 0 && vm.ready_at >= vm.started_at;
-  }
-
-  /// Restarted in place, and not ready since that start: a restart in place
-  /// did not help, so the next remedy is a fresh VM.
-  static bool failed_since_restart(const vm_record& vm) {
-    return vm.restarts > 0 && !ready_since_start(vm);
-  }
-
-  /// A VM resumed after a pause is `running` again but was ready since its
-  /// start: the deadline does not apply to it.
-  bool past_ready_deadline(const vm_record& vm) const {
-    auto deadline = static_cast<unix_nanos>(policy.ready_deadline_ms) * 1'000'000;
-    return vm.restarts > 0 && now != 0 && vm.started_at != 0
-           && !ready_since_start(vm) && now - vm.started_at >= deadline;
-  }
-
-  /// A recreated VM waits out the back-off it carried over before its start.
-  bool backing_off(const vm_record& vm) const {
-    auto until = vm.created_at + static_cast<unix_nanos>(vm.backoff_ms) * 1'000'000;
-    return vm.status == vm_status::pending && vm.backoff_ms > 0 && now != 0
-           && now < until;
-  }
-
-  void recreate_failed(const vm_record& vm, std::string reason) {
-    out.actions.emplace_back(recreate_vm_action{
-        vm.name, std::move(reason), true, vm.restarts + 1,
-        next_backoff_ms(vm, now, policy)});
-  }
-
-  void existing(const vm_record& vm) {
-    if (d.spec.paused)
-      return pause(vm);
-    if (vm.status == vm_status::paused) {
-      // Thaw first; the other rules (revision, health) apply once it runs.
-      out.actions.emplace_back(resume_vm_action{vm.name});
-      return;
-    }
-    if (vm.revision != d.revision)
-      return outdated(vm);
-    switch (vm.status) {
-    case vm_status::pending:
-    case vm_status::stopped:
-      if (!backing_off(vm))
-        out.actions.emplace_back(start_vm_action{vm.name});
-      break;
-    case vm_status::exited:
-    case vm_status::unhealthy:
-      if (!d.spec.auto_restart)
-        break; // left for inspection
-      if (failed_since_restart(vm))
-        recreate_failed(vm, reason_of(vm) + " (again after a restart)");
-      else
-        out.actions.emplace_back(restart_vm_action{
-            vm.name, reason_of(vm), next_backoff_ms(vm, now, policy)});
-      break;
-    case vm_status::failed:
-      if (d.spec.auto_restart)
-        recreate_failed(vm, reason_of(vm));
-      break;
-    case vm_status::running:
-      if (d.spec.auto_restart && past_ready_deadline(vm))
-        recreate_failed(vm, "not ready within " + seconds_text(policy.ready_deadline_ms)
-                                + " of its restart");
-      break;
-    default:
-      break; // starting, ready, stopping, restarting: nothing to do (paused
-             // was resumed above)
-    }
-  }
-};
-
 /// max_unavailable resolved against `replicas` (percentages round down, as
 /// Kubernetes), at least 1 so that a rollout always progresses.
 std::int64_t max_unavailable(const update_strategy& s, std::int64_t replicas) {
@@ -216,11 +80,11 @@ std::int64_t unavailable(const std::vector<const vm_record*>& vms,
   return (n - present) + not_ready;
 }
 
+/// A deleted deployment's leftovers: every VM goes.
 plan remove_all(const world& w, const std::string& deployment) {
   plan out;
-  auto vms = vms_of(w, deployment);
-  for (auto i = vms.rbegin(); i != vms.rend(); ++i)
-    out.actions.emplace_back(remove_vm_action{(*i)->name});
+  for (const auto* vm : vms_of(w, deployment))
+    out.goals[vm->name] = vm_goal{false, false, vm->revision, false, false, false};
   return out;
 }
 
@@ -248,28 +112,44 @@ std::uint64_t next_backoff_ms(const vm_record& vm, unix_nanos now,
   return vm.backoff_ms > policy.max_ms / 2 ? policy.max_ms : vm.backoff_ms * 2;
 }
 
-plan reconcile(const world& w, const std::string& deployment,
-               const restart_policy& policy, unix_nanos now) {
+plan reconcile(const world& w, const std::string& deployment) {
   auto i = w.deployments.find(deployment);
   if (i == w.deployments.end())
     return remove_all(w, deployment);
   const auto& d = i->second;
   auto n = static_cast<std::uint32_t>(std::max(d.spec.replicas, 0));
-  planner p{d, policy, now, admission{w}, {}};
-  for (auto& victim : scale_down_victims(w, deployment, n))
-    p.out.actions.emplace_back(remove_vm_action{std::move(victim)});
   auto vms = vms_of(w, deployment);
-  if (d.spec.strategy.kind == strategy_kind::rolling)
-    p.rolling_budget
-        = max_unavailable(d.spec.strategy, n) - unavailable(vms, n);
+  plan out;
+  vm_goal base{true, d.spec.paused, d.revision, false, d.spec.auto_restart,
+               effective_health_check(w, d).enabled};
+  // Recreates of ready VMs still allowed by a rolling update now.
+  auto budget = d.spec.strategy.kind == strategy_kind::rolling
+                  ? max_unavailable(d.spec.strategy, n) - unavailable(vms, n)
+                  : std::numeric_limits<std::int64_t>::max();
+  admission capacity{w};
   auto next = vms.begin();
   for (std::uint32_t index = 0; index < n; ++index) {
-    if (next != vms.end() && (*next)->index == index)
-      p.existing(**next++);
-    else if (!d.spec.paused)
-      p.create(index);
+    if (next != vms.end() && (*next)->index == index) {
+      const auto& vm = **next++;
+      auto goal = base;
+      if (vm.revision != d.revision) {
+        // A VM that is not ready costs no availability: it goes at once.
+        goal.replace = vm.status != vm_status::ready || budget-- > 0;
+      }
+      out.goals[vm.name] = goal;
+    } else if (!d.spec.paused && out.blocked.empty()) {
+      // Creates are admitted in index order: stop at the first misfit.
+      out.blocked = capacity.take(d.spec.tmpl.memory_mib);
+      if (out.blocked.empty())
+        out.create.push_back(index);
+    }
   }
-  return p.out;
+  for (; next != vms.end(); ++next) {
+    auto goal = base;
+    goal.keep = false;
+    out.goals[(*next)->name] = goal;
+  }
+  return out;
 }
 
 std::vector<std::string> orphans(const world& w) {

@@ -129,6 +129,8 @@ VOLANT_FIELDS(vm_record) {
   f("created_at", x.created_at);
   f("started_at", x.started_at);
   f("ready_at", x.ready_at);
+  f("incarnation", x.incarnation);
+  f("not_before", x.not_before);
 }
 
 VOLANT_FIELDS(host_config) {
@@ -220,23 +222,27 @@ VOLANT_FIELDS(vm_started) {
   f("name", x.name);
   f("handle", x.handle);
   f("at", x.at);
+  f("incarnation", x.incarnation);
 }
 
 VOLANT_FIELDS(vm_adopted) {
   f("name", x.name);
   f("handle", x.handle);
   f("at", x.at);
+  f("incarnation", x.incarnation);
 }
 
 VOLANT_FIELDS(vm_ready) {
   f("name", x.name);
   f("at", x.at);
+  f("incarnation", x.incarnation);
 }
 
 VOLANT_FIELDS(vm_unhealthy) {
   f("name", x.name);
   f("reason", x.reason);
   f("at", x.at);
+  f("incarnation", x.incarnation);
 }
 
 VOLANT_FIELDS(vm_exited) {
@@ -244,12 +250,14 @@ VOLANT_FIELDS(vm_exited) {
   f("exit_code", x.exit_code);
   f("reason", x.reason);
   f("at", x.at);
+  f("incarnation", x.incarnation);
 }
 
 VOLANT_FIELDS(vm_start_failed) {
   f("name", x.name);
   f("error", x.error);
   f("at", x.at);
+  f("incarnation", x.incarnation);
 }
 
 VOLANT_FIELDS(vm_restart_scheduled) {
@@ -257,11 +265,13 @@ VOLANT_FIELDS(vm_restart_scheduled) {
   f("reason", x.reason);
   f("backoff_ms", x.backoff_ms);
   f("at", x.at);
+  f("incarnation", x.incarnation);
 }
 
 VOLANT_FIELDS(vm_stopped) {
   f("name", x.name);
   f("at", x.at);
+  f("incarnation", x.incarnation);
 }
 
 VOLANT_FIELDS(vm_removed) {
@@ -279,10 +289,23 @@ VOLANT_FIELDS(actor_crashed) {
 VOLANT_FIELDS(vm_paused) {
   f("name", x.name);
   f("at", x.at);
+  f("incarnation", x.incarnation);
 }
 
 VOLANT_FIELDS(vm_resumed) {
   f("name", x.name);
+  f("at", x.at);
+  f("incarnation", x.incarnation);
+}
+
+VOLANT_FIELDS(vm_recreated) {
+  f("name", x.name);
+  f("revision", x.revision);
+  f("cpu", x.cpu);
+  f("memory_mib", x.memory_mib);
+  f("restarts", x.restarts);
+  f("backoff_ms", x.backoff_ms);
+  f("reason", x.reason);
   f("at", x.at);
 }
 

@@ -98,75 +98,14 @@ void apply_one(world& w, const vm_created& e) {
   vm.restarts = e.restarts;
   vm.backoff_ms = e.backoff_ms;
   vm.last_error = e.reason;
+  vm.not_before = e.at + static_cast<unix_nanos>(e.backoff_ms) * 1'000'000;
+  // Its runs are numbered above every run ever recorded, so that a new VM of a
+  // reused name never repeats an old one's number.
+  vm.incarnation = w.last_incarnation;
   w.vms.emplace(e.name, std::move(vm));
   w.host.leases.emplace(e.ip, e.name);
   w.host.memory_used_mib += e.memory_mib;
   w.host.cpu_used += e.cpu;
-}
-
-/// Runs `fn` on the named VM, if it exists.
-template <class Fn> void update_vm(world& w, const std::string& name, Fn fn) {
-  if (auto i = w.vms.find(name); i != w.vms.end())
-    fn(i->second);
-}
-
-void apply_one(world& w, const vm_started& e) {
-  update_vm(w, e.name, [&](vm_record& vm) {
-    vm.status = vm_status::running;
-    vm.handle = e.handle;
-    vm.started_at = e.at;
-  });
-}
-
-void apply_one(world& w, const vm_adopted& e) {
-  update_vm(w, e.name, [&](vm_record& vm) {
-    vm.handle = e.handle;
-    if (vm.status == vm_status::pending || vm.status == vm_status::starting)
-      vm.status = vm_status::running;
-    if (vm.started_at == 0)
-      vm.started_at = e.at;
-  });
-}
-
-void apply_one(world& w, const vm_ready& e) {
-  update_vm(w, e.name, [&](vm_record& vm) {
-    vm.status = vm_status::ready;
-    vm.ready_at = e.at;
-  });
-}
-
-void apply_one(world& w, const vm_unhealthy& e) {
-  update_vm(w, e.name, [&](vm_record& vm) {
-    vm.status = vm_status::unhealthy;
-    vm.last_error = e.reason;
-  });
-}
-
-void apply_one(world& w, const vm_exited& e) {
-  update_vm(w, e.name, [&](vm_record& vm) {
-    vm.status = vm_status::exited;
-    vm.last_exit_code = e.exit_code;
-    vm.last_error = e.reason;
-  });
-}
-
-void apply_one(world& w, const vm_start_failed& e) {
-  update_vm(w, e.name, [&](vm_record& vm) {
-    vm.status = vm_status::failed;
-    vm.last_error = e.error;
-  });
-}
-
-void apply_one(world& w, const vm_restart_scheduled& e) {
-  update_vm(w, e.name, [&](vm_record& vm) {
-    vm.status = vm_status::restarting;
-    vm.restarts += 1;
-    vm.backoff_ms = e.backoff_ms;
-  });
-}
-
-void apply_one(world& w, const vm_stopped& e) {
-  update_vm(w, e.name, [](vm_record& vm) { vm.status = vm_status::stopped; });
 }
 
 void apply_one(world& w, const vm_removed& e) {
@@ -182,28 +121,118 @@ void apply_one(world& w, const vm_removed& e) {
   w.vms.erase(i);
 }
 
+void apply_one(world& w, const vm_recreated& e) {
+  auto i = w.vms.find(e.name);
+  if (i == w.vms.end())
+    return;
+  w.host.memory_used_mib += e.memory_mib - i->second.memory_mib;
+  w.host.cpu_used += e.cpu - i->second.cpu;
+  volant::apply(i->second, event{e});
+}
+
 void apply_one(world&, const actor_crashed&) {
   // Audit only: the supervisor already restarted the actor from the log.
 }
 
+/// Every other VM event changes only the VM's record (and the run numbering).
+template <class E>
+  requires(E::kind_name.starts_with("vm_"))
+void apply_one(world& w, const E& e) {
+  auto i = w.vms.find(e.name);
+  if (i == w.vms.end())
+    return;
+  volant::apply(i->second, event{e});
+  w.last_incarnation = std::max(w.last_incarnation, i->second.incarnation);
+}
+
+// -- one record -----------------------------------------------------------------------
+
+/// A run number from an event: the one it names, else (old logs) the next.
+std::uint64_t run_of(const vm_record& vm, std::uint64_t named) {
+  return named != 0 ? named : vm.incarnation + 1;
+}
+
+void fold(vm_record& vm, const vm_started& e) {
+  vm.status = vm_status::running;
+  vm.handle = e.handle;
+  vm.started_at = e.at;
+  vm.incarnation = run_of(vm, e.incarnation);
+}
+
+void fold(vm_record& vm, const vm_adopted& e) {
+  vm.handle = e.handle;
+  if (vm.status == vm_status::pending || vm.status == vm_status::starting)
+    vm.status = vm_status::running;
+  if (vm.started_at == 0)
+    vm.started_at = e.at;
+}
+
+void fold(vm_record& vm, const vm_ready& e) {
+  vm.status = vm_status::ready;
+  vm.ready_at = e.at;
+}
+
+void fold(vm_record& vm, const vm_unhealthy& e) {
+  vm.status = vm_status::unhealthy;
+  vm.last_error = e.reason;
+}
+
+void fold(vm_record& vm, const vm_exited& e) {
+  vm.status = vm_status::exited;
+  vm.last_exit_code = e.exit_code;
+  vm.last_error = e.reason;
+}
+
+void fold(vm_record& vm, const vm_start_failed& e) {
+  vm.status = vm_status::failed;
+  vm.last_error = e.error;
+  if (e.incarnation != 0) // its number is used up: the next try takes the next
+    vm.incarnation = std::max(vm.incarnation, e.incarnation);
+}
+
+void fold(vm_record& vm, const vm_restart_scheduled& e) {
+  vm.status = vm_status::restarting;
+  vm.restarts += 1;
+  vm.backoff_ms = e.backoff_ms;
+  vm.not_before = e.at + static_cast<unix_nanos>(e.backoff_ms) * 1'000'000;
+}
+
+void fold(vm_record& vm, const vm_stopped&) {
+  vm.status = vm_status::stopped;
+}
+
 // A paused VM keeps its lease and capacity: only its status changes.
 
-void apply_one(world& w, const vm_paused& e) {
-  update_vm(w, e.name, [](vm_record& vm) {
-    if (vm.status == vm_status::starting || vm.status == vm_status::running
-        || vm.status == vm_status::ready || vm.status == vm_status::unhealthy)
-      vm.status = vm_status::paused;
-  });
+void fold(vm_record& vm, const vm_paused&) {
+  if (vm.status == vm_status::starting || vm.status == vm_status::running
+      || vm.status == vm_status::ready || vm.status == vm_status::unhealthy)
+    vm.status = vm_status::paused;
 }
 
-void apply_one(world& w, const vm_resumed& e) {
+void fold(vm_record& vm, const vm_resumed&) {
   // `running` until the probe (or the actor, without a check) reports ready
   // again; `ready_at` keeps the last readiness.
-  update_vm(w, e.name, [](vm_record& vm) {
-    if (vm.status == vm_status::paused)
-      vm.status = vm_status::running;
-  });
+  if (vm.status == vm_status::paused)
+    vm.status = vm_status::running;
 }
+
+void fold(vm_record& vm, const vm_recreated& e) {
+  vm.revision = e.revision;
+  vm.cpu = e.cpu;
+  vm.memory_mib = e.memory_mib;
+  vm.status = vm_status::pending;
+  vm.handle = {};
+  vm.restarts = e.restarts;
+  vm.backoff_ms = e.backoff_ms;
+  vm.last_error = e.reason;
+  vm.created_at = e.at;
+  vm.started_at = 0;
+  vm.ready_at = 0;
+  vm.not_before = e.at + static_cast<unix_nanos>(e.backoff_ms) * 1'000'000;
+}
+
+/// Events that are not about one VM's own record.
+template <class E> void fold(vm_record&, const E&) {}
 
 } // namespace
 
@@ -222,6 +251,10 @@ const plugin_manifest* plugin_registry::find(const plugin_ref& ref) const {
         return compare_versions(a.first, b.first) < 0;
       });
   return &newest->second;
+}
+
+void apply(vm_record& vm, const event& ev) {
+  std::visit([&vm](const auto& e) { fold(vm, e); }, ev);
 }
 
 void apply(world& w, const event& ev) {

@@ -53,6 +53,8 @@ struct world {
   plugin_registry plugins;
   std::map<std::string, deployment_state> deployments;
   std::map<std::string, vm_record> vms;
+  /// The highest run number (incarnation) ever recorded for any VM.
+  std::uint64_t last_incarnation = 0;
   std::uint64_t last_seq = 0;   ///< Seq of the last applied record (0: none).
   unix_nanos last_at = 0;       ///< Commit time of the last applied record.
   friend bool operator==(const world&, const world&) = default;
@@ -61,6 +63,12 @@ struct world {
 /// Folds one event into the state. Total: an event that refers to something absent
 /// (possible only in a hand-edited log) leaves the state unchanged.
 void apply(world& w, const event& ev);
+
+/// Folds one of a VM's own events (vm_started ... vm_recreated) into its record:
+/// what `apply` does to the VM in `world::vms`, without the host's leases and
+/// capacity. Other events leave it unchanged. (The VM machine keeps its record
+/// with this.)
+void apply(vm_record& vm, const event& ev);
 
 /// Folds a committed record: the event plus `last_seq` / `last_at`.
 void apply(world& w, const recorded_event& rec);

@@ -177,7 +177,10 @@ struct driver_handle {
   friend bool operator==(const driver_handle&, const driver_handle&) = default;
 };
 
-/// One replica of a deployment, `<deployment>-<index>`.
+/// One replica of a deployment, `<deployment>-<index>`: the holder of a slot
+/// (docs/lifecycle.md). Each start of its workload is an *incarnation*, numbered
+/// upwards and never reused for the same name, so that everything the driver
+/// does (cgroup, exit watch, stop, kill, adoption) names exactly one run.
 struct vm_record {
   std::string name;
   std::string deployment;
@@ -196,6 +199,11 @@ struct vm_record {
   unix_nanos created_at = 0;
   unix_nanos started_at = 0;
   unix_nanos ready_at = 0;
+  /// The incarnation started last; for a VM never started yet, the number below
+  /// its first (so that a new VM of a reused name never repeats an old number).
+  std::uint64_t incarnation = 0;
+  /// A restart or a recreate for a failure waits until then (its back-off).
+  unix_nanos not_before = 0;
   friend bool operator==(const vm_record&, const vm_record&) = default;
 };
 
