@@ -15,6 +15,7 @@
 #include "events/events.hpp"
 #include "events/plan.hpp"
 #include "events/state.hpp"
+#include "events/vm_machine.hpp"
 #include "runtime/exit_watcher.hpp"
 
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -23,6 +24,7 @@
 #include <caf/typed_actor.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,33 +36,40 @@ using event_batch = std::vector<event>;
 /// Events as committed (with seq and time).
 using record_batch = std::vector<recorded_event>;
 
-/// What a vm actor needs to launch its replica.
-struct launch_info {
-  vm_record vm;
+/// What a deployment's VMs are launched from at its current revision. An empty
+/// `plugin.name`: nothing can be started (the deployment is gone, or its plugin).
+struct launch_template {
   plugin_manifest plugin;
   vm_template tmpl;
   health_check health;
-  bool auto_restart = true;
+};
+
+/// The controller's word to a deployment actor after each committed change of
+/// the deployment (and on a timer): the plan's goal for every VM, what they are
+/// launched from, and the records of VMs whose actors it may not have yet.
+struct deployment_push {
+  plan goals;
+  launch_template launch;
+  std::map<std::string, vm_record> records;
+  /// Pushed when the controller (re)started: VM actors spawned from it adopt
+  /// what the daemon ran before ("when volantd came back").
+  bool recovering = false;
 };
 
 using append_atom = caf::atom_constant<caf::atom("append")>;
 using command_atom = caf::atom_constant<caf::atom("command")>;
 using query_atom = caf::atom_constant<caf::atom("query")>;
 using plan_atom = caf::atom_constant<caf::atom("plan")>;
+using goal_atom = caf::atom_constant<caf::atom("goal")>;
+using verdict_atom = caf::atom_constant<caf::atom("verdict")>;
 using launch_atom = caf::atom_constant<caf::atom("launch")>;
-using changed_atom = caf::atom_constant<caf::atom("changed")>;
 using reconcile_atom = caf::atom_constant<caf::atom("reconcile")>;
-using start_atom = caf::atom_constant<caf::atom("start")>;
-using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using restart_atom = caf::atom_constant<caf::atom("restart")>;
 using exited_atom = caf::atom_constant<caf::atom("exited")>;
-using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
-using pause_atom = caf::atom_constant<caf::atom("pause")>;
-using resume_atom = caf::atom_constant<caf::atom("resume")>;
 
 /// What every actor of volantd answers, whatever its role: its live state as a
 /// JSON object with at least "actor" (kind), "name", "status" and "mailbox"
@@ -78,7 +87,8 @@ using journal_actor = inspectable_actor::extend<
   /// Appends atomically; replies once durable (group-committed with other appends).
   caf::replies_to<append_atom, event_batch>::with<record_batch>>;
 
-/// Holds the folded state, decides every command, parents the deployments.
+/// Holds the folded state, decides every command, plans every deployment and
+/// pushes the plans to the deployment actors it parents.
 using controller_actor = inspectable_actor::extend<
   /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
@@ -86,50 +96,47 @@ using controller_actor = inspectable_actor::extend<
   caf::reacts_to<crash_atom, std::string>,
   /// decide -> append -> apply; replies with the committed events.
   caf::replies_to<command_atom, command>::with<record_batch>,
-  /// Read-only views (docs/protocol.md verb + JSON args) -> JSON.
+  /// Read-only views for the api (docs/protocol.md verb + JSON args) -> JSON,
+  /// answered by src/wire from the folded state.
   caf::replies_to<query_atom, std::string, std::string>::with<std::string>,
-  /// The reconcile plan of one deployment, from the current state.
-  caf::replies_to<plan_atom, std::string>::with<plan>,
-  /// What a VM is launched from.
-  caf::replies_to<launch_atom, std::string>::with<launch_info>,
+  /// The record of a VM as decided now (a VM actor respawned after its crash).
+  caf::replies_to<launch_atom, std::string>::with<vm_record>,
+  /// Plan every deployment again and push the plans (its own timer).
+  caf::reacts_to<reconcile_atom>,
   /// Respawn the deployment actor of this name after its crash back-off.
   caf::reacts_to<restart_atom, std::string>>;
 
-/// One per deployment: runs the reconcile loop and parents its VM actors.
+/// One per deployment: parents its VM actors and hands each the goal the
+/// controller's plan sets for it.
 using deployment_actor = inspectable_actor::extend<
   /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
   /// pass it on to the child that leads there.
   caf::reacts_to<crash_atom, std::string>,
-  /// Something about this deployment changed: reconcile soon.
-  caf::reacts_to<changed_atom>,
-  /// Timer and explicit trigger of one reconcile round.
-  caf::reacts_to<reconcile_atom>,
+  /// The controller's plan after a committed change (and on its timer).
+  caf::reacts_to<plan_atom, deployment_push>,
   /// Respawn the VM actor of this VM after its crash back-off.
   caf::reacts_to<restart_atom, std::string>>;
 
-/// One per replica: drives the driver for it.
+/// One per replica: runs the VM's lifecycle machine (src/events/vm_machine.hpp)
+/// and carries out its effects through the driver.
 using vm_actor = inspectable_actor::extend<
   /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
   /// pass it on to the child that leads there.
   caf::reacts_to<crash_atom, std::string>,
-  /// Launch (no-op if running or starting).
-  caf::reacts_to<start_atom>,
-  /// Stop; with `true` also remove the VM (then the actor quits).
-  caf::reacts_to<stop_atom, bool>,
-  /// Restart in place after the back-off (ms), for the reason given.
-  caf::reacts_to<restart_atom, std::uint64_t, std::string>,
-  /// Freeze the running workload in place (its memory is kept), and thaw it.
-  caf::reacts_to<pause_atom>,
-  caf::reacts_to<resume_atom>,
-  /// From the exit watcher: the workload ended.
-  caf::reacts_to<exited_atom, runtime::exit_status>,
-  /// Grace period over: force the stop.
-  caf::reacts_to<kill_atom, std::uint64_t>>;
+  /// The deployment's goal for this VM, and what it is launched from.
+  caf::reacts_to<goal_atom, vm_goal, launch_template>,
+  /// From the exit watcher: run `n` ended.
+  caf::reacts_to<exited_atom, std::uint64_t, runtime::exit_status>,
+  /// From its probe: run `n` became healthy (true) or crossed its failure
+  /// threshold (false, with the last error).
+  caf::reacts_to<verdict_atom, std::uint64_t, bool, std::string>,
+  /// A timer the machine asked for.
+  caf::reacts_to<tick_atom>>;
 
 /// One per running VM with a health check: checks on a timer through the shared
-/// prober and journals transitions only (ready, unhealthy), never every sample.
+/// prober and tells its VM actor the transitions only (healthy, unhealthy).
 using probe_actor = inspectable_actor::extend<
   /// Test hook (volantd --enable-crash-hook): throw if the path names this actor
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
@@ -158,7 +165,9 @@ Handle current(caf::actor_system& sys, caf::atom_value key) {
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::event_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::record_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::command)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::plan)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::launch_info)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::vm_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::vm_goal)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::launch_template)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::deployment_push)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::runtime::exit_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::probe_sample)

@@ -6,9 +6,10 @@
 #include "actors/inspect.hpp"
 #include "actors/shell.hpp"
 #include "actors/log.hpp"
-#include "actors/requests.hpp"
+#include "actors/api_reads.hpp"
 #include "actors/wire_error.hpp"
 #include "wire/json.hpp"
+#include "wire/requests.hpp"
 
 #include <caf/all.hpp>
 
@@ -88,48 +89,69 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
         return rp;
       }
       if (verb == "vms.show") {
-        // The record as committed, plus the live probe's latest samples.
+        // The record as committed, its resource use, plus the live probe's
+        // latest samples.
         auto name = args.value("name", std::string{});
         self->request(controller, caf::infinite, query_atom::value, verb, args_text)
           .then(
             [=](std::string& reply) mutable {
+              auto vm = json::parse(reply, nullptr, false);
+              if (vm.is_object()) {
+                add_usage(vm, *ctx);
+                vm["log"] = ctx->log_path(name);
+              }
               auto probe = ctx->actors ? ctx->actors->find("probe/" + name) : std::nullopt;
               auto target = probe ? caf::actor_cast<inspectable_actor>(probe->addr)
                                   : inspectable_actor{};
-              if (!target) {
-                rp.deliver(std::move(reply));
+              if (!target || !vm.is_object()) {
+                rp.deliver(dump(vm));
                 return;
               }
               self->request(target, std::chrono::seconds(2), inspect_atom::value)
                 .then(
                   [=](const std::string& live) mutable {
-                    auto vm = json::parse(reply, nullptr, false);
                     auto p = json::parse(live, nullptr, false);
-                    if (vm.is_object() && p.is_object())
+                    if (p.is_object())
                       vm["probe"] = {{"verdict", p.value("verdict", "")},
                                      {"checks", p.value("checks", 0)},
                                      {"failures_in_row", p.value("failures_in_row", 0)},
                                      {"samples", p.value("samples", json::array())}};
                     rp.deliver(dump(vm));
                   },
-                  [=](caf::error&) mutable { rp.deliver(reply); });
+                  [=](caf::error&) mutable { rp.deliver(dump(vm)); });
             },
             [=](caf::error& err) mutable { rp.deliver(err); });
         return rp;
       }
-      if (!is_mutation(verb)) {
+      if (!wire::is_mutation(verb)) {
+        // Resource use and recent events are read here, not on the controller.
+        bool usage = verb == "vms.list" && args.value("usage", false);
+        auto events = verb == "deployments.show" ? args.value("events", std::int64_t{20}) : 0;
+        auto name = args.value("name", std::string{});
         self->request(controller, caf::infinite, query_atom::value, verb, args_text)
-          .then([=](std::string& reply) mutable { rp.deliver(std::move(reply)); },
-                [=](caf::error& err) mutable { rp.deliver(err); });
+          .then(
+            [=](std::string& reply) mutable {
+              if (!usage && events <= 0) {
+                rp.deliver(std::move(reply));
+                return;
+              }
+              auto j = json::parse(reply, nullptr, false);
+              if (usage)
+                add_usage(j, *ctx);
+              if (events > 0 && j.is_object())
+                j["events"] = recent_events(*ctx, name, static_cast<std::size_t>(events));
+              rp.deliver(dump(j));
+            },
+            [=](caf::error& err) mutable { rp.deliver(err); });
         return rp;
       }
-      auto cmd = command_from_request(verb, args);
+      auto cmd = wire::command_from_request(verb, args);
       if (!cmd)
         return to_caf(cmd.error_value());
       json fixed = json::object();
       if (auto* install = std::get_if<install_plugin>(&*cmd))
         fixed = {{"name", install->manifest.name}, {"version", install->manifest.version}};
-      auto [query, query_args] = reply_query(verb, args);
+      auto [query, query_args] = wire::reply_query(verb, args);
       self->request(controller, caf::infinite, command_atom::value, std::move(*cmd))
         .then(
           [=](record_batch&) mutable {

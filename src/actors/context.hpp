@@ -4,6 +4,7 @@
 // the whole actor system. Holding pointers keeps the actors' state plain data.
 
 #include "events/plan.hpp"
+#include "events/vm_machine.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/exit_watcher.hpp"
 #include "runtime/prober.hpp"
@@ -27,6 +28,7 @@ struct daemon_context {
   runtime::prober* prober = nullptr;
   actor_directory* actors = nullptr; ///< live actors, for the remote shell
   restart_policy policy;
+  vm_config machine;                   ///< timing of every VM's lifecycle machine
   std::chrono::milliseconds stop_grace{10000};
   std::chrono::milliseconds reconcile_every{2000};
   std::uint64_t snapshot_every = 10000; ///< events between snapshots

@@ -1,10 +1,9 @@
 #include "actors/controller.hpp"
 
 #include "actors/crash.hpp"
-#include "actors/inspect.hpp"
 #include "actors/deployment.hpp"
+#include "actors/inspect.hpp"
 #include "actors/log.hpp"
-#include "actors/queries.hpp"
 #include "actors/wire_error.hpp"
 
 #include <caf/all.hpp>
@@ -25,18 +24,18 @@ std::string deployment_of(const event& ev) {
   if (agg.kind == aggregate_kind::deployment)
     return agg.id;
   if (agg.kind == aggregate_kind::vm)
-    return agg.id.substr(0, agg.id.rfind('-'));
+    return deployment_of_vm(agg.id);
   return {};
 }
 
-void spawn_deployment(self_ptr self, const std::string& name) {
+void spawn_deployment(self_ptr self, const std::string& name, bool recovering) {
   auto& st = self->state;
   if (st.deployments.count(name))
     return;
   auto child = self->spawn<caf::linked>(deployment, st.ctx, name,
                                         caf::actor_cast<controller_actor>(self));
   st.deployments.emplace(name, child);
-  VLOG_DEBUG("controller", "spawned deployment actor {}", name);
+  st.fresh[name] = recovering;
 }
 
 /// A deployment that is gone and has no VMs left needs no actor.
@@ -47,6 +46,7 @@ void retire_if_done(self_ptr self, const std::string& name) {
   if (auto it = st.deployments.find(name); it != st.deployments.end()) {
     self->send_exit(it->second, caf::exit_reason::normal);
     st.deployments.erase(it);
+    st.fresh.erase(name);
   }
 }
 
@@ -60,20 +60,61 @@ void maybe_snapshot(self_ptr self) {
     st.snapshot_seq = st.w.last_seq;
 }
 
+launch_template launch_of(const world& w, const std::string& name) {
+  launch_template out;
+  auto d = w.deployments.find(name);
+  if (d == w.deployments.end())
+    return out; // deleted: its VMs are only ever stopped and removed
+  out.tmpl = d->second.spec.tmpl;
+  out.health = effective_health_check(w, d->second);
+  if (const auto* plugin = w.plugins.find(out.tmpl.plugin))
+    out.plugin = *plugin;
+  return out;
+}
+
+caf::result<record_batch> run_command(self_ptr self, const command& cmd);
+
+/// Plans deployment `name`: records the replicas it lacks, then pushes the goal
+/// of every VM (and the records of `created` VMs) to its actor.
+void plan_and_push(self_ptr self, const std::string& name,
+                   const std::set<std::string>& created = {}) {
+  auto& st = self->state;
+  auto p = reconcile(st.w, name);
+  for (auto index : p.create)
+    run_command(self, create_vm{name, index}); // pushed once committed
+  auto it = st.deployments.find(name);
+  if (it == st.deployments.end())
+    return;
+  deployment_push push{std::move(p), launch_of(st.w, name), {}, false};
+  auto fresh = st.fresh.find(name);
+  for (const auto& [vm, goal] : push.goals.goals)
+    if (fresh != st.fresh.end() || created.count(vm))
+      push.records.emplace(vm, st.w.vms.at(vm));
+  if (fresh != st.fresh.end()) {
+    push.recovering = fresh->second;
+    st.fresh.erase(fresh);
+  }
+  ++st.pushes;
+  self->send(it->second, plan_atom::value, std::move(push));
+}
+
 void after_commit(self_ptr self, const record_batch& recs) {
   auto& st = self->state;
-  std::set<std::string> touched;
+  std::map<std::string, std::set<std::string>> touched; // deployment -> created VMs
   for (const auto& rec : recs) {
     st.w.last_seq = std::max(st.w.last_seq, rec.seq);
     st.w.last_at = std::max(st.w.last_at, rec.at);
-    if (auto dep = deployment_of(rec.ev); !dep.empty())
-      touched.insert(dep);
+    auto dep = deployment_of(rec.ev);
+    if (dep.empty())
+      continue;
+    auto& created = touched[dep];
     if (std::holds_alternative<deployment_created>(rec.ev))
-      spawn_deployment(self, deployment_of(rec.ev));
+      spawn_deployment(self, dep, false);
+    if (const auto* c = std::get_if<vm_created>(&rec.ev); c && st.w.vms.count(c->name))
+      created.insert(c->name);
   }
-  for (const auto& dep : touched) {
-    if (auto it = st.deployments.find(dep); it != st.deployments.end())
-      self->send(it->second, changed_atom::value);
+  for (const auto& [dep, created] : touched) {
+    plan_and_push(self, dep, created);
     retire_if_done(self, dep);
   }
   maybe_snapshot(self);
@@ -118,24 +159,32 @@ void on_child_exit(self_ptr self, const caf::exit_msg& msg) {
       continue;
     auto name = it->first;
     st.deployments.erase(it);
+    st.fresh.erase(name);
     if (msg.reason == caf::exit_reason::normal)
       return;
-    auto count = ++st.crashes[name];
-    auto reason = self->system().render(msg.reason);
-    run_command(self, record_actor_crash{"deployment/" + name, reason, count});
-    auto response = on_crash(st.recent[name], now_nanos());
-    if (response.escalate) {
-      VLOG_ERROR("controller", "deployment actor {} keeps crashing: giving up", name);
-      self->quit(msg.reason);
-      return;
-    }
-    VLOG_WARN("controller", "deployment actor {} crashed ({}), restarting in {} ms", name,
-              reason, response.delay_ms);
-    self->delayed_send(self, std::chrono::milliseconds(response.delay_ms),
-                       restart_atom::value, name);
+    supervise_crash(self, st.children, "controller", "deployment/" + name, msg.reason,
+                    caf::actor_cast<controller_actor>(self),
+                    [=](std::chrono::milliseconds delay) {
+                      self->delayed_send(self, delay, restart_atom::value, name);
+                    });
     return;
   }
   self->quit(msg.reason); // from our parent or a peer: shut down
+}
+
+wire::daemon_info info_of(const daemon_context& ctx) {
+  wire::daemon_info info;
+  info.version = ctx.version;
+  info.started_at = ctx.started_at;
+  info.data_dir = ctx.data_dir;
+  info.driver = std::string(ctx.driver->name());
+  auto caps = ctx.driver->limits();
+  info.limits = {{"memory", caps.memory_limit}, {"cpu", caps.cpu_limit}, {"note", caps.note}};
+  if (ctx.qemu != nullptr)
+    info.qemu = {{"accelerator", ctx.qemu_accelerator},
+                 {"bridge", ctx.qemu_bridge},
+                 {"note", ctx.qemu->limits().note}};
+  return info;
 }
 
 } // namespace
@@ -145,6 +194,7 @@ controller(controller_actor::stateful_pointer<controller_state> self,
            daemon_context* ctx, world initial) {
   auto& st = self->state;
   st.ctx = ctx;
+  st.info = info_of(*ctx);
   enlist(self, ctx, "controller");
   st.w = std::move(initial);
   st.snapshot_seq = st.w.last_seq;
@@ -154,30 +204,46 @@ controller(controller_actor::stateful_pointer<controller_state> self,
     live.insert(name);
   for (const auto& [name, vm] : st.w.vms)
     live.insert(vm.deployment);
-  for (const auto& name : live)
-    spawn_deployment(self, name);
+  for (const auto& name : live) {
+    spawn_deployment(self, name, true);
+    plan_and_push(self, name);
+  }
+  self->delayed_send(self, ctx->reconcile_every, reconcile_atom::value);
   return {
     [=](command_atom, command& cmd) { return run_command(self, cmd); },
     [=](query_atom, const std::string& verb,
         const std::string& args) -> caf::result<std::string> {
-      auto reply = answer_query(self->state.w, *self->state.ctx, verb, args);
+      auto parsed = nlohmann::json::parse(args, nullptr, false);
+      if (parsed.is_discarded() || !parsed.is_object())
+        return to_caf({ec::invalid_argument, "request arguments are not a JSON object"});
+      auto reply = wire::answer_query(self->state.w, self->state.info, verb, parsed);
       if (!reply)
         return to_caf(reply.error_value());
-      return std::move(*reply);
+      return reply->dump();
     },
-    [=](plan_atom, const std::string& name) -> plan {
-      return reconcile(self->state.w, name, self->state.ctx->policy, now_nanos());
+    [=](launch_atom, const std::string& name) -> caf::result<vm_record> {
+      auto& w = self->state.w;
+      auto vm = w.vms.find(name);
+      if (vm == w.vms.end())
+        return to_caf({ec::unknown_vm, "VM '" + name + "' not found"});
+      return vm->second;
     },
-    [=](launch_atom, const std::string& name) -> caf::result<launch_info> {
-      auto info = launch_for(self->state.w, name);
-      if (!info)
-        return to_caf(info.error_value());
-      return std::move(*info);
+    [=](reconcile_atom) {
+      // The plans are pushed on every change; this round lets time-based work
+      // (capacity freed elsewhere, liveness audits) happen without one.
+      std::vector<std::string> names;
+      for (const auto& [name, actor] : self->state.deployments)
+        names.push_back(name);
+      for (const auto& name : names)
+        plan_and_push(self, name);
+      self->delayed_send(self, self->state.ctx->reconcile_every, reconcile_atom::value);
     },
     [=](restart_atom, const std::string& name) {
       auto& st = self->state;
-      if (st.w.deployments.count(name) || !vms_of(st.w, name).empty())
-        spawn_deployment(self, name);
+      if (st.w.deployments.count(name) || !vms_of(st.w, name).empty()) {
+        spawn_deployment(self, name, false);
+        plan_and_push(self, name);
+      }
     },
     [=](crash_atom, const std::string& path) {
       auto& st = self->state;
@@ -199,10 +265,11 @@ controller(controller_actor::stateful_pointer<controller_state> self,
       auto& st = self->state;
       auto j = inspect_header(self, "controller", "controller", "running");
       j.update({{"last_seq", st.w.last_seq},
-                          {"in_flight", st.in_flight},
-                          {"snapshot_seq", st.snapshot_seq},
-                          {"deployments", st.deployments.size()},
-                          {"vms", st.w.vms.size()}});
+                {"in_flight", st.in_flight},
+                {"snapshot_seq", st.snapshot_seq},
+                {"deployments", st.deployments.size()},
+                {"vms", st.w.vms.size()},
+                {"pushes", st.pushes}});
       return j.dump();
     },
   };

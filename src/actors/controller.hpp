@@ -2,11 +2,14 @@
 
 #include "actors/actors.hpp"
 #include "actors/context.hpp"
+#include "actors/supervise.hpp"
+#include "wire/queries.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <map>
+#include <set>
 #include <string>
 
 namespace volant {
@@ -17,13 +20,18 @@ struct controller_state {
   std::uint64_t in_flight = 0;  ///< appends not yet committed
   std::uint64_t snapshot_seq = 0;
   std::map<std::string, deployment_actor> deployments;
-  std::map<std::string, std::uint32_t> crashes; ///< deployment actor -> count
-  std::map<std::string, crash_history> recent;  ///< for back-off and escalation
+  /// Deployment actors that have not had a push with every record yet, and
+  /// whether that push adopts what the daemon ran before it came back.
+  std::map<std::string, bool> fresh;
+  supervision children;         ///< its deployment actors' crashes
+  wire::daemon_info info;
+  std::uint64_t pushes = 0;
   static inline const char* name = "controller";
 };
 
 /// Holds the folded state, decides every command (so admission, IP allocation and
-/// names are decided in one place, in order), and parents the deployment actors.
+/// names are decided in one place, in order), plans every deployment after each
+/// committed change and pushes the plan to the deployment actors it parents.
 /// `initial` is the state loaded from the log at start.
 controller_actor::behavior_type
 controller(controller_actor::stateful_pointer<controller_state> self,

@@ -66,12 +66,10 @@ void on_sample(self_ptr self, const probe_sample& sample) {
       st.probe.recent.erase(st.probe.recent.begin());
   }
   if (transition) {
-    command cmd = std::holds_alternative<vm_ready>(*transition)
-                    ? command{record_vm_ready{st.vm}}
-                    : command{record_vm_unhealthy{st.vm, sample.error}};
-    VLOG_INFO(st.vm, "health: {}", sample.ok ? "ready" : "unhealthy: " + sample.error);
-    self->request(st.controller, caf::infinite, command_atom::value, std::move(cmd))
-      .then([](record_batch&) {}, [](caf::error&) {});
+    // Only transitions go to the VM, whose machine journals them.
+    bool ok = std::holds_alternative<vm_ready>(*transition);
+    self->send(st.parent, verdict_atom::value, st.incarnation, ok,
+               ok ? std::string() : sample.error);
   }
   schedule(self);
 }
@@ -80,12 +78,13 @@ void on_sample(self_ptr self, const probe_sample& sample) {
 
 probe_actor::behavior_type
 probe(probe_actor::stateful_pointer<probe_actor_state> self, daemon_context* ctx,
-      controller_actor controller, std::string vm, ipv4 ip, driver_handle handle,
-      health_check check) {
+      vm_actor parent, std::string vm, std::uint64_t incarnation, ipv4 ip,
+      driver_handle handle, health_check check) {
   auto& st = self->state;
   st.ctx = ctx;
-  st.controller = std::move(controller);
+  st.parent = std::move(parent);
   st.vm = std::move(vm);
+  st.incarnation = incarnation;
   st.ip = ip;
   st.handle = std::move(handle);
   st.check = std::move(check);
@@ -112,6 +111,7 @@ probe(probe_actor::stateful_pointer<probe_actor_state> self, daemon_context* ctx
       auto verdict = verdicts[static_cast<int>(st.probe.verdict)];
       auto j = inspect_header(self, "probe", st.vm, verdict);
       j.update({{"vm", st.vm},
+                {"run", st.incarnation},
                 {"check", wire::to_json(st.check)},
                 {"verdict", verdict},
                 {"failures_in_row", st.probe.failures_in_row},

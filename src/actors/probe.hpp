@@ -12,8 +12,9 @@ namespace volant {
 
 struct probe_actor_state {
   daemon_context* ctx = nullptr;
-  controller_actor controller;
+  vm_actor parent;  ///< its VM actor, told the transitions
   std::string vm;
+  std::uint64_t incarnation = 0; ///< the run it checks
   ipv4 ip = 0;
   driver_handle handle;
   health_check check;
@@ -24,10 +25,11 @@ struct probe_actor_state {
   static inline const char* name = "probe";
 };
 
-/// Checks VM `vm` (at `ip`, workload `handle`) with `check` until told to exit.
+/// Checks run `incarnation` of VM `vm` (at `ip`, workload `handle`) with `check`
+/// until told to exit, and tells `parent` each transition (healthy, unhealthy).
 probe_actor::behavior_type
 probe(probe_actor::stateful_pointer<probe_actor_state> self, daemon_context* ctx,
-      controller_actor controller, std::string vm, ipv4 ip, driver_handle handle,
-      health_check check);
+      vm_actor parent, std::string vm, std::uint64_t incarnation, ipv4 ip,
+      driver_handle handle, health_check check);
 
 } // namespace volant

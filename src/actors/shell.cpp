@@ -362,12 +362,12 @@ expected<std::string> state_at(daemon_context* ctx, const json& args) {
               {"at", w->last_at == 0 ? json(nullptr) : json(wire::format_time(w->last_at))}};
   auto name = args.value("name", std::string{});
   if (name.empty()) {
-    out["deployments"] = wire::deployments_view(*w, ctx->policy);
+    out["deployments"] = wire::deployments_view(*w);
     out["vms"] = wire::vms_view(*w, {});
     return dump(out);
   }
   if (auto d = w->deployments.find(name); d != w->deployments.end()) {
-    out["deployment"] = wire::deployment_row(*w, d->second, ctx->policy);
+    out["deployment"] = wire::deployment_row(*w, d->second);
     out["vms"] = wire::vms_view(*w, {name, {}});
     return dump(out);
   }

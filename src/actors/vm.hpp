@@ -2,46 +2,38 @@
 
 #include "actors/actors.hpp"
 #include "actors/context.hpp"
+#include "actors/supervise.hpp"
 
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <deque>
 #include <memory>
 
 namespace volant {
 
-/// Where the VM actor is with its workload (the journal has the durable status).
-enum class vm_phase : std::uint8_t { idle, starting, running, stopping, paused };
-
 struct vm_actor_state {
   daemon_context* ctx = nullptr;
   controller_actor controller;
-  launch_info info;
-  vm_phase phase = vm_phase::idle;
-  driver_handle handle;
-  bool remove_after_stop = false;
-  bool restart_after_stop = false;
-  bool stop_when_started = false;
-  std::uint64_t restart_backoff_ms = 0;
-  std::uint64_t stop_generation = 0;
-  std::uint32_t starts = 0;
-  probe_actor prober;          ///< while running with a health check
-  /// The watched pid, shared with the exit functor (which runs after the state is
-  /// gone) so that a dying actor ends its watch.
+  vm_machine machine;              ///< all lifecycle policy lives in here
+  launch_template launch;          ///< from the deployment's latest push
+  std::deque<vm_input> inputs;     ///< answers of effects, fed in order
+  bool stepping = false;
+  probe_actor prober;              ///< while a run is probed
+  /// The watched pid and watch id, shared with the exit functor (which runs
+  /// after the state is gone) so that a dying actor ends its watch.
   std::shared_ptr<std::pair<std::int64_t, std::uint64_t>> watched
-    = std::make_shared<std::pair<std::int64_t, std::uint64_t>>(0, 0); ///< pid, id
-  std::uint32_t probe_crashes = 0;
-  crash_history probe_recent;
+    = std::make_shared<std::pair<std::int64_t, std::uint64_t>>(0, 0);
+  supervision probes;              ///< its probe's crashes
+  std::uint64_t starts = 0;        ///< runs started by this actor
   static inline const char* name = "vm";
 };
 
-/// Drives one replica through the driver: start, stop (graceful, then forced),
-/// restart after a back-off, and reports what happened as commands. Spawned with
-/// the VM's record, it adopts a workload that still runs or reports it gone.
+/// Runs the lifecycle machine of one VM, spawned on its record as decided now.
+/// `recovering`: spawned because the daemon (or its controller) came back, so a
+/// run found dead is reported as such.
 vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> self,
-                                    daemon_context* ctx, launch_info info,
-                                    controller_actor controller);
-
-std::string_view to_string(vm_phase phase);
+                                    daemon_context* ctx, vm_record record,
+                                    controller_actor controller, bool recovering);
 
 } // namespace volant

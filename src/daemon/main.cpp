@@ -170,12 +170,17 @@ int main(int argc, char** argv) {
   ctx.qemu_accelerator = qemu.accelerator();
   ctx.qemu_bridge = opts.qemu.bridge.name + " " + opts.qemu.bridge.cidr;
   {
+    // The runs the log says may be up are adopted (or found dead) by their VM
+    // actors; any other run still on the host was forked just before a crash and
+    // never recorded, or belongs to a VM deleted since: released now.
     std::vector<std::string> known;
-    for (const auto& [name, vm] : w->vms)
-      known.push_back(name);
+    for (const auto& [name, vm] : w->vms) {
+      known.push_back(runtime::run_id(name, vm.incarnation));
+      known.push_back(name); // a run of a daemon from before runs were numbered
+    }
     for (runtime::driver* d : {ctx.driver, ctx.qemu})
-      for (const auto& vm : d->reap_unknown(known))
-        spdlog::warn("[volantd] {}: released a leftover {} VM that is not in the log", vm,
+      for (const auto& run : d->reap_unknown(known))
+        spdlog::warn("[volantd] {}: released a leftover {} run that is not in the log", run,
                      d->name());
   }
   ctx.watcher = &watcher;
@@ -187,6 +192,8 @@ int main(int argc, char** argv) {
   ctx.snapshot_every = opts.snapshot_every;
   ctx.crash_hook = opts.crash_hook;
   ctx.policy = opts.restarts;
+  ctx.machine.policy = opts.restarts;
+  ctx.machine.stop_grace_ms = static_cast<std::uint64_t>(opts.stop_grace_ms);
   ctx.started_at = now_nanos();
   {
     caf::actor_system_config cfg;

@@ -130,6 +130,9 @@ struct stepper {
 
   void absorb(const in_spawned& in) {
     const auto& rec = m.rec;
+    // A predecessor may have forked the next run and crashed before recording
+    // it: that run is nobody's now.
+    emit(fx_release{rec.incarnation + 1});
     m.awaiting = false;
     m.run = vm_run{};
     m.run.n = rec.incarnation;
@@ -365,11 +368,17 @@ struct stepper {
       return;
     if (r.phase == run_phase::ended && !says_up(rec.status))
       r.phase = run_phase::none; // the record agrees (a restart's stop)
-    if ((r.phase == run_phase::up || r.phase == run_phase::frozen)
-        && now - r.audited_at >= ms(cfg.audit_ms)) {
-      r.audited_at = now;
-      emit(fx_check_alive{r.n, r.handle});
-      return;
+    bool has_run = r.phase == run_phase::up || r.phase == run_phase::frozen
+                   || r.phase == run_phase::stopping;
+    if (has_run) {
+      // Besides its exit watch: a lost exit report must not leave a dead run
+      // "up" (or a stop waiting) for ever.
+      if (now - r.audited_at >= ms(cfg.audit_ms)) {
+        r.audited_at = now;
+        emit(fx_check_alive{r.n, r.handle});
+        return;
+      }
+      wake(r.audited_at + ms(cfg.audit_ms));
     }
     if (r.phase == run_phase::stopping) {
       auto deadline = r.stop_at + ms(cfg.stop_grace_ms);

@@ -15,9 +15,19 @@
 
 namespace volant::runtime {
 
-/// Everything a driver needs to launch one VM; built by the core's `launch_for`.
+/// The key of one run (incarnation) of a VM on the host, "<vm>.<n>": its cgroups,
+/// QEMU's `-name` marker. A stop, a cleanup or an adoption meant for one run never
+/// touches another run of the same VM. (n == 0: the bare VM name, as before runs
+/// were numbered.)
+std::string run_id(const std::string& vm, std::uint64_t incarnation);
+
+/// The VM a run id belongs to: "web-3.7" -> "web-3" (a bare name stays).
+std::string vm_of_run(const std::string& run);
+
+/// Everything a driver needs to launch one run of a VM.
 struct launch_spec {
   std::string vm_name;
+  std::uint64_t incarnation = 0; ///< the run; host resources are keyed by run_id
   std::vector<std::string> argv; ///< Entrypoint, variables already substituted.
   std::vector<env_var> env;      ///< Added to the daemon's environment.
   std::string workdir;           ///< Working directory (the VM's run directory).
@@ -27,6 +37,8 @@ struct launch_spec {
   ipv4 ip = 0;
   std::string kernel;    ///< microVM runtimes only
   std::string initramfs; ///< microVM runtimes only
+
+  std::string run() const { return run_id(vm_name, incarnation); }
 };
 
 /// Resource use of a running VM.
@@ -68,13 +80,16 @@ public:
   /// Whether the VM `handle` names still runs (pid alive with the same start time).
   virtual bool alive(const driver_handle& handle) const = 0;
 
-  /// Releases what the VM held on the host (cgroups, TAP devices) after it exited,
-  /// killing whatever of it is left.
-  virtual void cleanup(const std::string& vm_name) = 0;
+  /// Releases what run `run` (a run_id) held on the host (cgroups, a QEMU left
+  /// over) once it ended, killing whatever of it is left. Other runs are untouched.
+  virtual void release(const std::string& run) = 0;
 
-  /// At start-up: releases every VM the host still holds that is not in `known`
-  /// (e.g. a workload forked just before a crash, for a VM deleted since). Returns
-  /// the names released.
+  /// The VM is removed: releases what it held across its runs (a TAP device).
+  virtual void forget(const std::string& vm_name) = 0;
+
+  /// At start-up: releases every run the host still holds that is not in `known`
+  /// (run ids; e.g. a workload forked just before a crash and never recorded, or
+  /// of a VM deleted since). Returns the run ids released.
   virtual std::vector<std::string> reap_unknown(const std::vector<std::string>& known) = 0;
 
   /// Current resource use; zeros when unknown.

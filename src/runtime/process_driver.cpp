@@ -60,12 +60,13 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
   if (log < 0)
     return make_error(ec::io_error, "cannot open log " + spec.log_path + ": "
                                       + std::strerror(errno));
-  groups_.kill_strays(spec.vm_name);
-  if (auto st = groups_.prepare(spec.vm_name, spec.memory_mib, spec.cpu); !st) {
+  // A run forked just before a daemon crash and never recorded goes first.
+  groups_.kill_strays(spec.run());
+  if (auto st = groups_.prepare(spec.run(), spec.memory_mib, spec.cpu); !st) {
     ::close(log);
     return st.error_value();
   }
-  auto cgroup_fds = groups_.open_procs(spec.vm_name);
+  auto cgroup_fds = groups_.open_procs(spec.run());
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
     ::close(log);
@@ -141,17 +142,21 @@ bool process_driver::alive(const driver_handle& handle) const {
   return process_alive(handle.pid, handle.start_ticks);
 }
 
-void process_driver::cleanup(const std::string& vm_name) {
-  groups_.remove(vm_name);
+void process_driver::release(const std::string& run) {
+  groups_.remove(run);
+}
+
+void process_driver::forget(const std::string& vm_name) {
+  groups_.remove(vm_name); // a group of a daemon from before runs were numbered
 }
 
 std::vector<std::string> process_driver::reap_unknown(
   const std::vector<std::string>& known) {
   std::vector<std::string> reaped;
-  for (const auto& vm : groups_.vm_groups())
-    if (std::find(known.begin(), known.end(), vm) == known.end()) {
-      groups_.remove(vm);
-      reaped.push_back(vm);
+  for (const auto& run : groups_.vm_groups())
+    if (std::find(known.begin(), known.end(), run) == known.end()) {
+      groups_.remove(run);
+      reaped.push_back(run);
     }
   return reaped;
 }

@@ -20,7 +20,8 @@ public:
   status pause(const driver_handle& handle) override;
   status resume(const driver_handle& handle) override;
   bool alive(const driver_handle& handle) const override;
-  void cleanup(const std::string& vm_name) override;
+  void release(const std::string& run) override;
+  void forget(const std::string& vm_name) override;
   std::vector<std::string> reap_unknown(const std::vector<std::string>& known) override;
   usage measure(const driver_handle& handle) const override;
   std::vector<std::string> processes(const driver_handle& handle) const override;

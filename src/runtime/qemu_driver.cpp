@@ -174,7 +174,7 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
   std::vector<std::string> argv = {
       options.binary,
       "-name",
-      qemu_marker(spec.vm_name),
+      qemu_marker(spec.run()),
       // acpi=on: Debian's cloud kernel finds virtio-mmio devices through
       // microvm's ACPI tables only (no VIRTIO_MMIO_CMDLINE_DEVICES), and the
       // ACPI power button is what makes `system_powerdown` a graceful stop.
@@ -284,8 +284,8 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
                                         + std::strerror(errno));
   // One VM never runs twice: a QEMU started just before a daemon crash goes
   // first.
-  for (const auto& [vm, pid] : find_qemu_processes())
-    if (vm == spec.vm_name)
+  for (const auto& [run, pid] : find_qemu_processes())
+    if (run == spec.run())
       kill_and_wait(pid);
   if (options_.network) {
     auto st = ensure_bridge(options_.bridge);
@@ -392,9 +392,15 @@ bool qemu_driver::alive(const driver_handle& handle) const {
   return process_alive(handle.pid, handle.start_ticks);
 }
 
-void qemu_driver::cleanup(const std::string& vm_name) {
-  for (const auto& [vm, pid] : find_qemu_processes())
-    if (vm == vm_name)
+void qemu_driver::release(const std::string& run) {
+  for (const auto& [found, pid] : find_qemu_processes())
+    if (found == run)
+      kill_and_wait(pid);
+}
+
+void qemu_driver::forget(const std::string& vm_name) {
+  for (const auto& [run, pid] : find_qemu_processes())
+    if (vm_of_run(run) == vm_name)
       kill_and_wait(pid);
   delete_tap_patiently(tap_name(vm_name));
 }
@@ -402,14 +408,14 @@ void qemu_driver::cleanup(const std::string& vm_name) {
 std::vector<std::string>
 qemu_driver::reap_unknown(const std::vector<std::string>& known) {
   std::set<std::string> reaped;
-  for (const auto& [vm, pid] : find_qemu_processes())
-    if (std::find(known.begin(), known.end(), vm) == known.end()) {
+  for (const auto& [run, pid] : find_qemu_processes())
+    if (std::find(known.begin(), known.end(), run) == known.end()) {
       kill_and_wait(pid);
-      reaped.insert(vm);
+      reaped.insert(run);
     }
   std::set<std::string> owned;
-  for (const auto& vm : known)
-    owned.insert(tap_name(vm));
+  for (const auto& run : known)
+    owned.insert(tap_name(vm_of_run(run)));
   for (const auto& tap : links_with_prefix(tap_prefix))
     if (owned.count(tap) == 0)
       delete_tap_patiently(tap);

@@ -52,10 +52,10 @@ expected<std::vector<std::string>> qemu_command(const launch_spec& spec,
                                                 const qemu_options& options,
                                                 const std::string& accelerator);
 
-/// The marker `-name` value of a VM's QEMU: "volant:<vm>".
-std::string qemu_marker(const std::string& vm_name);
+/// The marker `-name` value of one run's QEMU: "volant:<run id>" ("volant:web-0.3").
+std::string qemu_marker(const std::string& run);
 
-/// Pids of running QEMU processes carrying a `volant:` marker, by VM name; only
+/// Pids of running QEMU processes carrying a `volant:` marker, by run id; only
 /// those in the caller's network namespace (a daemon owns the VMs on its
 /// bridge; a test in its own namespace never touches another daemon's VMs).
 std::vector<std::pair<std::string, std::int64_t>> find_qemu_processes();
@@ -83,7 +83,8 @@ public:
   status resume(const driver_handle& handle) override;
   bool alive(const driver_handle& handle) const override;
   /// Kills what is left of the VM's QEMU, removes its TAP.
-  void cleanup(const std::string& vm_name) override;
+  void release(const std::string& run) override;
+  void forget(const std::string& vm_name) override;
   /// Kills marked QEMU processes of VMs not in `known` and removes TAPs (prefix
   /// `tap_prefix`) that no known VM owns. Returns the VM names of the
   /// processes.

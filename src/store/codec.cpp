@@ -98,6 +98,7 @@ VOLANT_TABLE(vm_removed, VmRemoved);
 VOLANT_TABLE(actor_crashed, ActorCrashed);
 VOLANT_TABLE(vm_paused, VmPaused);
 VOLANT_TABLE(vm_resumed, VmResumed);
+VOLANT_TABLE(vm_recreated, VmRecreated);
 
 #undef VOLANT_TABLE
 
@@ -161,36 +162,36 @@ off<void> body(builder& b, const vm_created& e) {
       .Union();
 }
 off<void> body(builder& b, const vm_started& e) {
-  return fb::CreateVmStarted(b, str(b, e.name), pack(b, e.handle), e.at)
+  return fb::CreateVmStarted(b, str(b, e.name), pack(b, e.handle), e.at, e.incarnation)
       .Union();
 }
 off<void> body(builder& b, const vm_adopted& e) {
-  return fb::CreateVmAdopted(b, str(b, e.name), pack(b, e.handle), e.at)
+  return fb::CreateVmAdopted(b, str(b, e.name), pack(b, e.handle), e.at, e.incarnation)
       .Union();
 }
 off<void> body(builder& b, const vm_ready& e) {
-  return fb::CreateVmReady(b, str(b, e.name), e.at).Union();
+  return fb::CreateVmReady(b, str(b, e.name), e.at, e.incarnation).Union();
 }
 off<void> body(builder& b, const vm_unhealthy& e) {
-  return fb::CreateVmUnhealthy(b, str(b, e.name), str(b, e.reason), e.at)
+  return fb::CreateVmUnhealthy(b, str(b, e.name), str(b, e.reason), e.at, e.incarnation)
       .Union();
 }
 off<void> body(builder& b, const vm_exited& e) {
   return fb::CreateVmExited(b, str(b, e.name), e.exit_code, str(b, e.reason),
-                            e.at)
+                            e.at, e.incarnation)
       .Union();
 }
 off<void> body(builder& b, const vm_start_failed& e) {
-  return fb::CreateVmStartFailed(b, str(b, e.name), str(b, e.error), e.at)
+  return fb::CreateVmStartFailed(b, str(b, e.name), str(b, e.error), e.at, e.incarnation)
       .Union();
 }
 off<void> body(builder& b, const vm_restart_scheduled& e) {
   return fb::CreateVmRestartScheduled(b, str(b, e.name), str(b, e.reason),
-                                      e.backoff_ms, e.at)
+                                      e.backoff_ms, e.at, e.incarnation)
       .Union();
 }
 off<void> body(builder& b, const vm_stopped& e) {
-  return fb::CreateVmStopped(b, str(b, e.name), e.at).Union();
+  return fb::CreateVmStopped(b, str(b, e.name), e.at, e.incarnation).Union();
 }
 off<void> body(builder& b, const vm_removed& e) {
   return fb::CreateVmRemoved(b, str(b, e.name), e.at).Union();
@@ -201,10 +202,16 @@ off<void> body(builder& b, const actor_crashed& e) {
       .Union();
 }
 off<void> body(builder& b, const vm_paused& e) {
-  return fb::CreateVmPaused(b, str(b, e.name), e.at).Union();
+  return fb::CreateVmPaused(b, str(b, e.name), e.at, e.incarnation).Union();
 }
 off<void> body(builder& b, const vm_resumed& e) {
-  return fb::CreateVmResumed(b, str(b, e.name), e.at).Union();
+  return fb::CreateVmResumed(b, str(b, e.name), e.at, e.incarnation).Union();
+}
+off<void> body(builder& b, const vm_recreated& e) {
+  return fb::CreateVmRecreated(b, str(b, e.name), e.revision, e.cpu,
+                               e.memory_mib, e.restarts, e.backoff_ms,
+                               str(b, e.reason), e.at)
+      .Union();
 }
 
 std::vector<std::uint8_t> finished(const builder& b) {
@@ -265,32 +272,33 @@ vm_created get(const fb::VmCreated& x, const path& at) {
 }
 vm_started get(const fb::VmStarted& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.handle(), {&at, "handle"}),
-          x.at()};
+          x.at(), x.incarnation()};
 }
 vm_adopted get(const fb::VmAdopted& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.handle(), {&at, "handle"}),
-          x.at()};
+          x.at(), x.incarnation()};
 }
 vm_ready get(const fb::VmReady& x, const path& at) {
-  return {get(x.name(), {&at, "name"}), x.at()};
+  return {get(x.name(), {&at, "name"}), x.at(), x.incarnation()};
 }
 vm_unhealthy get(const fb::VmUnhealthy& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.reason(), {&at, "reason"}),
-          x.at()};
+          x.at(), x.incarnation()};
 }
 vm_exited get(const fb::VmExited& x, const path& at) {
   return {get(x.name(), {&at, "name"}), x.exit_code(),
-          get(x.reason(), {&at, "reason"}), x.at()};
+          get(x.reason(), {&at, "reason"}), x.at(), x.incarnation()};
 }
 vm_start_failed get(const fb::VmStartFailed& x, const path& at) {
-  return {get(x.name(), {&at, "name"}), get(x.error(), {&at, "error"}), x.at()};
+  return {get(x.name(), {&at, "name"}), get(x.error(), {&at, "error"}), x.at(),
+          x.incarnation()};
 }
 vm_restart_scheduled get(const fb::VmRestartScheduled& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.reason(), {&at, "reason"}),
-          x.backoff_ms(), x.at()};
+          x.backoff_ms(), x.at(), x.incarnation()};
 }
 vm_stopped get(const fb::VmStopped& x, const path& at) {
-  return {get(x.name(), {&at, "name"}), x.at()};
+  return {get(x.name(), {&at, "name"}), x.at(), x.incarnation()};
 }
 vm_removed get(const fb::VmRemoved& x, const path& at) {
   return {get(x.name(), {&at, "name"}), x.at()};
@@ -300,10 +308,15 @@ actor_crashed get(const fb::ActorCrashed& x, const path& at) {
           x.count(), x.at()};
 }
 vm_paused get(const fb::VmPaused& x, const path& at) {
-  return {get(x.name(), {&at, "name"}), x.at()};
+  return {get(x.name(), {&at, "name"}), x.at(), x.incarnation()};
 }
 vm_resumed get(const fb::VmResumed& x, const path& at) {
-  return {get(x.name(), {&at, "name"}), x.at()};
+  return {get(x.name(), {&at, "name"}), x.at(), x.incarnation()};
+}
+vm_recreated get(const fb::VmRecreated& x, const path& at) {
+  return {get(x.name(), {&at, "name"}),   x.revision(), x.cpu(),
+          x.memory_mib(),                 x.restarts(), x.backoff_ms(),
+          get(x.reason(), {&at, "reason"}), x.at()};
 }
 
 /// Decodes the union body of alternative `I`; errors name the event kind.
@@ -425,6 +438,7 @@ world get(const fb::Snapshot& x) {
   });
   w.last_seq = x.last_seq();
   w.last_at = x.last_at();
+  w.last_incarnation = x.last_incarnation();
   return w;
 }
 
@@ -504,7 +518,8 @@ std::vector<std::uint8_t> pack_snapshot(const world& w) {
     vms.push_back(fb::CreateVmEntry(b, str(b, name), pack(b, vm)));
   auto vm_vec = b.CreateVector(vms);
   auto snap = fb::CreateSnapshot(b, snapshot_version, host, plugin_vec, dep_vec,
-                                 vm_vec, w.last_seq, w.last_at);
+                                 vm_vec, w.last_seq, w.last_at,
+                                 w.last_incarnation);
   fb::FinishSnapshotBuffer(b, snap);
   return finished(b);
 }

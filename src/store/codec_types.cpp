@@ -108,7 +108,8 @@ off<fb::VmRecord> pack(builder& b, const vm_record& x) {
       b, str(b, x.name), str(b, x.deployment), x.index, str(b, x.host), x.ip,
       x.revision, x.cpu, x.memory_mib, static_cast<fb::VmStatus>(x.status),
       pack(b, x.handle), x.restarts, x.last_exit_code, str(b, x.last_error),
-      x.backoff_ms, x.created_at, x.started_at, x.ready_at);
+      x.backoff_ms, x.created_at, x.started_at, x.ready_at, x.incarnation,
+      x.not_before);
 }
 
 off<fb::HostConfig> pack(builder& b, const host_config& x) {
@@ -310,6 +311,8 @@ vm_record get(const fb::VmRecord* t, const path& at) {
   out.created_at = x.created_at();
   out.started_at = x.started_at();
   out.ready_at = x.ready_at();
+  out.incarnation = x.incarnation();
+  out.not_before = x.not_before();
   return out;
 }
 

@@ -56,8 +56,7 @@ nlohmann::json vms_view(const world& w, const vm_filter& filter) {
   return rows;
 }
 
-nlohmann::json deployment_row(const world& w, const deployment_state& d,
-                              const restart_policy& policy) {
+nlohmann::json deployment_row(const world& w, const deployment_state& d) {
   auto vms = vms_of(w, d.spec.name);
   std::size_t ready = 0;
   std::size_t updated = 0; // ready and made from the current revision
@@ -76,20 +75,19 @@ nlohmann::json deployment_row(const world& w, const deployment_state& d,
           {"revision", d.revision},
           {"paused", d.spec.paused},
           {"auto_restart", d.spec.auto_restart},
-          {"blocked", reconcile(w, d.spec.name, policy).blocked}};
+          {"blocked", reconcile(w, d.spec.name).blocked}};
 }
 
-nlohmann::json deployments_view(const world& w, const restart_policy& policy) {
+nlohmann::json deployments_view(const world& w) {
   auto rows = nlohmann::json::array();
   for (const auto& [name, d] : w.deployments)
-    rows.push_back(deployment_row(w, d, policy));
+    rows.push_back(deployment_row(w, d));
   return rows;
 }
 
 nlohmann::json deployment_detail(const world& w, const deployment_state& d,
-                                 const restart_policy& policy,
                                  const nlohmann::json& events) {
-  auto j = deployment_row(w, d, policy);
+  auto j = deployment_row(w, d);
   j["spec"] = encode_spec(d.spec);
   vm_filter only{d.spec.name, {}};
   j["vms"] = vms_view(w, only);
@@ -124,6 +122,53 @@ nlohmann::json plugins_view(const world& w) {
                       {"health", j["health"]}});
     }
   return rows;
+}
+
+nlohmann::json vm_machine_view(const vm_machine& m) {
+  const auto& rec = m.rec;
+  const auto& r = m.run;
+  nlohmann::json goal = nullptr;
+  if (m.has_goal)
+    goal = {{"keep", m.goal.keep},       {"paused", m.goal.paused},
+            {"revision", m.goal.revision}, {"replace", m.goal.replace},
+            {"auto_restart", m.goal.auto_restart}, {"probed", m.goal.probed}};
+  return {{"status", to_string(rec.status)},
+          {"phase", to_string(r.phase)},
+          {"ip", to_string_ip(rec.ip)},
+          {"pid", rec.handle.pid},
+          {"handle",
+           {{"pid", r.handle.pid}, {"start_ticks", r.handle.start_ticks},
+            {"control", r.handle.control}}},
+          {"run", r.n},
+          {"incarnation", rec.incarnation},
+          {"restarts", rec.restarts},
+          {"backoff_ms", rec.backoff_ms},
+          {"last_error", rec.last_error},
+          {"deployment", rec.deployment},
+          {"index", rec.index},
+          {"revision", rec.revision},
+          {"spec", {{"cpu", rec.cpu}, {"memory_mib", rec.memory_mib}}},
+          {"created_at", format_time(rec.created_at)},
+          {"started_at", format_time(rec.started_at)},
+          {"ready_at", format_time(rec.ready_at)},
+          {"goal", goal},
+          {"verdict", r.verdict == probe_verdict::healthy     ? "healthy"
+                      : r.verdict == probe_verdict::unhealthy ? "unhealthy"
+                                                              : "unknown"},
+          {"awaiting", m.awaiting_what},
+          {"last_rejection", m.last_rejection}};
+}
+
+nlohmann::json deployment_actor_view(const plan& p, std::size_t vm_actors,
+                                     std::uint64_t pushes) {
+  auto goals = nlohmann::json::object();
+  for (const auto& [vm, g] : p.goals)
+    goals[vm] = g.keep ? (g.paused ? "paused" : g.replace ? "replace" : "keep") : "remove";
+  return {{"vm_actors", vm_actors},
+          {"pushes", pushes},
+          {"goals", goals},
+          {"creating", p.create},
+          {"blocked", p.blocked}};
 }
 
 } // namespace volant::wire

@@ -6,6 +6,7 @@
 
 #include "events/plan.hpp"
 #include "events/state.hpp"
+#include "events/vm_machine.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -28,15 +29,13 @@ nlohmann::json vm_view(const world& w, const vm_record& vm);
 
 /// One `deployments.list` row: name, plugin, desired, current, ready, created_at,
 /// revision, paused, auto_restart, blocked.
-nlohmann::json deployment_row(const world& w, const deployment_state& d,
-                              const restart_policy& policy);
+nlohmann::json deployment_row(const world& w, const deployment_state& d);
 
 /// `deployments.list`.
-nlohmann::json deployments_view(const world& w, const restart_policy& policy);
+nlohmann::json deployments_view(const world& w);
 
 /// `deployments.show`: the row plus spec, vms and the given recent events.
 nlohmann::json deployment_detail(const world& w, const deployment_state& d,
-                                 const restart_policy& policy,
                                  const nlohmann::json& events);
 
 /// `debug.resources` without the driver's limits (the caller adds "limits").
@@ -47,6 +46,14 @@ nlohmann::json plugins_view(const world& w);
 
 /// "nginx" or "nginx:1.0.0".
 std::string plugin_label(const plugin_ref& ref);
+
+/// A VM actor's inspection (`volar shell inspect web-0`): the record as its
+/// machine has it (ip, pid, status, restarts as `vms list`), its goal and its run.
+nlohmann::json vm_machine_view(const vm_machine& m);
+
+/// A deployment actor's inspection: the latest plan it was pushed.
+nlohmann::json deployment_actor_view(const plan& p, std::size_t vm_actors,
+                                     std::uint64_t pushes);
 
 /// Whether a VM counts as READY.
 bool is_ready(const vm_record& vm);

@@ -1,10 +1,10 @@
-#include "actors/requests.hpp"
+#include "wire/requests.hpp"
 
 #include "events/validate.hpp"
 #include "wire/json.hpp"
 #include "wire/manifest.hpp"
 
-namespace volant {
+namespace volant::wire {
 
 namespace {
 
@@ -67,13 +67,13 @@ expected<command> update_from(const json& args, std::string name) {
     upd.auto_restart = it->get<bool>();
   }
   if (auto it = args.find("health"); it != args.end() && !it->is_null()) {
-    auto hc = wire::health_from_json(*it);
+    auto hc = health_from_json(*it);
     if (!hc)
       return hc.error_value();
     upd.health = *hc;
   }
   if (auto it = args.find("strategy"); it != args.end() && !it->is_null()) {
-    auto strategy = wire::strategy_from_json(*it);
+    auto strategy = strategy_from_json(*it);
     if (!strategy)
       return strategy.error_value();
     upd.strategy = *strategy;
@@ -94,7 +94,7 @@ expected<command> command_from_request(const std::string& verb, const json& args
     auto it = args.find("manifest");
     if (it == args.end())
       return make_error(ec::invalid_argument, "missing argument 'manifest'");
-    auto m = wire::parse_manifest(it->dump());
+    auto m = parse_manifest(it->dump());
     if (!m)
       return m.error_value();
     return command{install_plugin{std::move(*m)}};
@@ -103,7 +103,7 @@ expected<command> command_from_request(const std::string& verb, const json& args
     auto it = args.find("spec");
     if (it == args.end())
       return make_error(ec::invalid_argument, "missing argument 'spec'");
-    auto spec = wire::spec_from_json(*it);
+    auto spec = spec_from_json(*it);
     if (!spec)
       return spec.error_value();
     return command{create_deployment{std::move(*spec)}};
@@ -140,4 +140,4 @@ std::pair<std::string, json> reply_query(const std::string& verb, const json& ar
   return {"deployments.show", {{"name", args.value("name", std::string{})}}};
 }
 
-} // namespace volant
+} // namespace volant::wire

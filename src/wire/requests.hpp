@@ -9,7 +9,7 @@
 
 #include <string>
 
-namespace volant {
+namespace volant::wire {
 
 /// Whether `verb` changes state (and so becomes a command).
 bool is_mutation(const std::string& verb);
@@ -22,4 +22,4 @@ expected<command> command_from_request(const std::string& verb, const nlohmann::
 std::pair<std::string, nlohmann::json> reply_query(const std::string& verb,
                                                    const nlohmann::json& args);
 
-} // namespace volant
+} // namespace volant::wire

@@ -1,0 +1,91 @@
+#include "wire/queries.hpp"
+
+#include "events/validate.hpp"
+#include "wire/json.hpp"
+#include "wire/manifest.hpp"
+#include "wire/views.hpp"
+
+namespace volant::wire {
+
+namespace {
+
+using json = nlohmann::json;
+
+expected<std::string> string_arg(const json& args, const char* key) {
+  auto it = args.find(key);
+  if (it == args.end() || !it->is_string() || it->get<std::string>().empty())
+    return make_error(ec::invalid_argument, std::string("missing argument '") + key + "'");
+  return it->get<std::string>();
+}
+
+expected<const deployment_state*> find_deployment(const world& w, const json& args) {
+  auto name = string_arg(args, "name");
+  if (!name)
+    return name.error_value();
+  auto it = w.deployments.find(*name);
+  if (it == w.deployments.end())
+    return make_error(ec::unknown_deployment, "deployment '" + *name + "' not found");
+  return &it->second;
+}
+
+} // namespace
+
+expected<json> answer_query(const world& w, const daemon_info& info, const std::string& verb,
+                            const json& args) {
+  if (verb == "ping")
+    return json{{"version", info.version},
+                {"started_at", format_time(info.started_at)},
+                {"data_dir", info.data_dir},
+                {"driver", info.driver},
+                {"last_seq", w.last_seq}};
+  if (verb == "deployments.list")
+    return deployments_view(w);
+  if (verb == "deployments.show") {
+    auto d = find_deployment(w, args);
+    if (!d)
+      return d.error_value();
+    return deployment_detail(w, **d, json::array());
+  }
+  if (verb == "vms.list") {
+    vm_filter filter;
+    if (auto it = args.find("deployment"); it != args.end() && it->is_string())
+      filter.deployment = it->get<std::string>();
+    if (auto it = args.find("labels"); it != args.end() && it->is_object())
+      for (const auto& [k, v] : it->items())
+        filter.match[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    return vms_view(w, filter);
+  }
+  if (verb == "vms.show") {
+    auto name = string_arg(args, "name");
+    if (!name)
+      return name.error_value();
+    auto it = w.vms.find(*name);
+    if (it == w.vms.end())
+      return make_error(ec::unknown_vm, "VM '" + *name + "' not found");
+    return vm_view(w, it->second);
+  }
+  if (verb == "debug.resources") {
+    auto j = resources_view(w);
+    j["driver"] = info.driver;
+    j["limits"] = info.limits;
+    if (!info.qemu.is_null())
+      j["qemu"] = info.qemu;
+    return j;
+  }
+  if (verb == "plugins.list")
+    return plugins_view(w);
+  if (verb == "plugins.show") {
+    auto name = string_arg(args, "name");
+    if (!name)
+      return name.error_value();
+    plugin_ref ref{*name, args.value("version", std::string{})};
+    const auto* m = w.plugins.find(ref);
+    if (!m)
+      return make_error(ec::unknown_plugin, "plugin '" + plugin_label(ref)
+                                              + "' is not installed (see: volar plugins list)");
+    return manifest_to_json(*m);
+  }
+  return make_error(ec::invalid_argument, "unknown request '" + verb + "'");
+}
+
+} // namespace volant::wire
