@@ -317,25 +317,34 @@ struct stepper {
                        next_backoff_ms(rec, now, cfg.policy), "recreated: " + why};
   }
 
-  /// Tells the record what happened to the run, before anything else.
+  /// Tells the record what happened to the run, before anything else (after
+  /// a rejection, not before retry_at: nothing else goes first meanwhile).
   bool record_facts() {
     auto& r = m.run;
     const auto& rec = m.rec;
     bool ran = r.phase == run_phase::up || r.phase == run_phase::frozen
                || r.phase == run_phase::stopping || r.phase == run_phase::ended;
+    std::optional<volant::command> fact;
+    std::string_view what;
     if (ran && r.n > rec.incarnation) {
-      command(record_vm_started{name(), r.handle, r.n}, "record_vm_started");
-      return true;
+      fact = record_vm_started{name(), r.handle, r.n};
+      what = "record_vm_started";
+    } else if (r.phase == run_phase::none && !r.start_error.empty()
+               && r.n > rec.incarnation) {
+      fact = record_vm_start_failed{name(), r.start_error, r.n};
+      what = "record_vm_start_failed";
+    } else if (r.adoption_unrecorded
+               && (r.phase == run_phase::up || r.phase == run_phase::frozen)) {
+      fact = record_vm_adopted{name(), r.handle, r.n};
+      what = "record_vm_adopted";
     }
-    if (r.phase == run_phase::none && !r.start_error.empty() && r.n > rec.incarnation) {
-      command(record_vm_start_failed{name(), r.start_error, r.n}, "record_vm_start_failed");
-      return true;
-    }
-    if (r.adoption_unrecorded && (r.phase == run_phase::up || r.phase == run_phase::frozen)) {
-      command(record_vm_adopted{name(), r.handle, r.n}, "record_vm_adopted");
-      return true;
-    }
-    return false;
+    if (!fact)
+      return false;
+    if (now < m.retry_at)
+      wake(m.retry_at);
+    else
+      command(std::move(*fact), what);
+    return true;
   }
 
   /// A run that ended while the record says it is up: record its end, or go

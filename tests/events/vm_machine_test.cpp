@@ -1049,3 +1049,16 @@ TEST_CASE("a rejected command is retried after retry_ms") {
   r.commit();
   CHECK(r.m.last_rejection.empty());
 }
+TEST_CASE("a rejected record of a start is retried after retry_ms, not at once") {
+  rig r;
+  r.replan();
+  r.step(in_started{1, handle(1)});
+  REQUIRE(r.in_flight);
+  auto t = r.h.now;
+  r.reject("journal unavailable");
+  CHECK_FALSE(has<fx_command>(r.fx));
+  CHECK(one<fx_timer>(r.fx).at == t + 500 * ms);
+  CHECK_FALSE(has<fx_command>(r.advance_to(t + 499 * ms)));
+  CHECK(cmd<record_vm_started>(r.advance_to(t + 500 * ms)).incarnation == 1);
+}
+
