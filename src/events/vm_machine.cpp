@@ -365,6 +365,22 @@ struct stepper {
   }
 
   void drive() {
+    step_once();
+    // The liveness audit needs a wake-up of its own: a VM that is up and
+    // idle gets no other input, and a lost exit report would leave it
+    // "running" for ever.
+    const auto& r = m.run;
+    auto audit_at = r.audited_at + ms(cfg.audit_ms);
+    if (!m.gone && !m.awaiting && audited(r) && audit_at > now)
+      wake(audit_at);
+  }
+
+  /// A run whose liveness is audited besides its exit watch.
+  static bool audited(const vm_run& r) {
+    return r.phase == run_phase::up || r.phase == run_phase::frozen;
+  }
+
+  void step_once() {
     auto& r = m.run;
     const auto& rec = m.rec;
     if (m.gone || m.awaiting || r.phase == run_phase::unknown
@@ -374,8 +390,7 @@ struct stepper {
       return;
     if (r.phase == run_phase::ended && !says_up(rec.status))
       r.phase = run_phase::none; // the record agrees (a restart's stop)
-    if ((r.phase == run_phase::up || r.phase == run_phase::frozen)
-        && now - r.audited_at >= ms(cfg.audit_ms)) {
+    if (audited(r) && now - r.audited_at >= ms(cfg.audit_ms)) {
       r.audited_at = now;
       emit(fx_check_alive{r.n, r.handle});
       return;

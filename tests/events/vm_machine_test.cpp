@@ -1062,3 +1062,30 @@ TEST_CASE("a rejected record of a start is retried after retry_ms, not at once")
   CHECK(cmd<record_vm_started>(r.advance_to(t + 500 * ms)).incarnation == 1);
 }
 
+
+// -- liveness audit -----------------------------------------------------------
+
+TEST_CASE("a running workload's liveness is checked every audit_ms; a dead "
+          "answer is an exit") {
+  rig r;
+  r.cfg.audit_ms = 5000;
+  r.up();
+  auto up_at = r.m.run.audited_at;
+  // An idle VM gets no other input: the machine asks for the audit's wake-up.
+  CHECK_FALSE(has<fx_check_alive>(r.advance_to(up_at + 5 * s - 1)));
+  auto first = r.advance_to(up_at + 5 * s);
+  CHECK(one<fx_check_alive>(first).n == 1);
+  CHECK(one<fx_check_alive>(first).handle == handle(1));
+  r.step(in_alive{1, true});
+  CHECK_FALSE(r.in_flight);
+  auto second = r.advance_to(up_at + 10 * s);
+  CHECK(one<fx_check_alive>(second).n == 1);
+  r.step(in_alive{1, false});
+  CHECK(one<fx_release>(r.fx).n == 1);
+  auto x = cmd<record_vm_exited>(r.fx);
+  CHECK(x.incarnation == 1);
+  CHECK(x.reason == "found not running (exit status unknown)");
+  r.commit();
+  CHECK(cmd<schedule_vm_restart>(r.fx).incarnation == 1);
+}
+
