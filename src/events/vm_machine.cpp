@@ -375,9 +375,11 @@ struct stepper {
       wake(audit_at);
   }
 
-  /// A run whose liveness is audited besides its exit watch.
+  /// A run whose liveness is audited besides its exit watch (a killed one
+  /// too: nothing else would notice that its exit report was lost).
   static bool audited(const vm_run& r) {
-    return r.phase == run_phase::up || r.phase == run_phase::frozen;
+    return r.phase == run_phase::up || r.phase == run_phase::frozen
+           || (r.phase == run_phase::stopping && r.killed);
   }
 
   void step_once() {
@@ -401,6 +403,7 @@ struct stepper {
         emit(fx_note{run_text(r.n) + " did not stop within the grace period: killing"});
         emit(fx_kill{r.n, r.handle});
         r.killed = true;
+        r.audited_at = now;
       } else if (!r.killed) {
         wake(deadline);
       }

@@ -408,7 +408,7 @@ TEST_CASE("an unhealthy run is stopped before the next one starts: terminate, "
   CHECK_FALSE(has<fx_kill>(waiting));
   CHECK_FALSE(has<fx_start>(waiting));
   auto grace = r.advance_to(stop_at + 10 * s);
-  CHECK(kinds_of(grace) == kinds{"fx_kill"});
+  CHECK(acts(grace) == kinds{"fx_kill"});
   CHECK(one<fx_kill>(grace).n == 1);
   CHECK(one<fx_kill>(grace).handle == handle(1));
   CHECK(quiet(r.step(in_tick{}))); // killed once
@@ -1089,3 +1089,17 @@ TEST_CASE("a running workload's liveness is checked every audit_ms; a dead "
   CHECK(cmd<schedule_vm_restart>(r.fx).incarnation == 1);
 }
 
+TEST_CASE("a killed run whose exit report is lost is still found gone") {
+  rig r;
+  r.cfg.audit_ms = 5000;
+  r.up();
+  r.h.must(scale_deployment{"web", 0});
+  r.replan();
+  auto effects = r.advance_to(r.h.now + 60 * s);
+  CHECK(one<fx_kill>(effects).n == 1);
+  auto checks = all<fx_check_alive>(effects);
+  REQUIRE_FALSE(checks.empty());
+  CHECK(checks.back().n == 1);
+  r.step(in_alive{1, false});
+  CHECK(cmd<remove_vm>(r.fx).ended == 1);
+}
