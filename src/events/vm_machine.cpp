@@ -194,7 +194,9 @@ struct stepper {
   void absorb(const in_started& in) {
     auto& r = m.run;
     if (r.phase != run_phase::launching || in.n != r.n) {
-      if (in.n != r.n) // a run this machine does not own: never two at once
+      // A run this machine does not own (another number, or one whose failed
+      // start or end it saw already): never two at once.
+      if (in.n != r.n || r.phase == run_phase::none || r.phase == run_phase::ended)
         emit(fx_kill{in.n, in.handle});
       return;
     }

@@ -907,6 +907,21 @@ TEST_CASE("a start report for a run the machine does not own is killed") {
   CHECK(r.step(in_started{1, handle(1)}).empty());
 }
 
+TEST_CASE("a start reported after the machine saw that start fail is killed") {
+  rig r;
+  r.replan();
+  r.step(in_start_failed{1, "no exec report within 10 s"});
+  REQUIRE(cmd<record_vm_start_failed>(r.fx).incarnation == 1);
+  // The workload turns up after all: run 1 is given up, so it must not live.
+  r.step(in_started{1, handle(1)});
+  CHECK(one<fx_kill>(r.fx).n == 1);
+  CHECK(one<fx_kill>(r.fx).handle == handle(1));
+  CHECK(r.m.run.phase == run_phase::none);
+  r.commit();
+  r.commit(); // recreated
+  CHECK(one<fx_start>(r.fx).n == 2);
+}
+
 // -- after a restart of the actor or the daemon -------------------------------
 
 TEST_CASE("spawned on a record whose run may be up, the machine checks it "
