@@ -173,7 +173,8 @@ struct stepper {
         m.run = vm_run{};
         m.run.phase = run_phase::none;
         m.run.n = m.rec.incarnation;
-        emit(fx_note{"recreated: " + m.rec.last_error});
+        const auto& why = m.rec.last_error; // a failure's says "recreated: " already
+        emit(fx_note{why.starts_with("recreated: ") ? why : "recreated: " + why});
         emit(fx_wipe{false});
       } else if (std::holds_alternative<vm_exited>(ev)
                  || std::holds_alternative<vm_stopped>(ev)) {

@@ -487,6 +487,8 @@ TEST_CASE("a VM that fails its check again after a restart, before it was "
   r.commit();
   CHECK(r.journaled_since(before) == kinds{"vm_recreated"});
   CHECK(one<fx_wipe>(r.fx).removed == false);
+  CHECK(has_note(r.fx, "recreated: connection refused (again after a restart)"));
+  CHECK_FALSE(has_note(r.fx, "recreated: recreated:"));
   CHECK(r.rec().status == vm_status::pending);
   CHECK(r.rec().restarts == 2);
   CHECK(r.rec().ip == ip);
@@ -805,6 +807,7 @@ TEST_CASE("an outdated VM is never restarted in place; it waits for its plan to 
   CHECK(re.backoff_ms == 0);
   CHECK(re.reason == "revision 1 -> 2");
   r.commit();
+  CHECK(has_note(r.fx, "recreated: revision 1 -> 2"));
   CHECK(r.rec().cpu == 2);
   CHECK(one<fx_start>(r.fx).n == 2);
 }
