@@ -35,6 +35,27 @@ TEST_CASE("a paused goal freezes the run, journals the pause and restarts "
   CHECK(cmd<schedule_vm_restart>(r.fx).incarnation == 1);
 }
 
+TEST_CASE("a paused goal freezes a run that is not READY too") {
+  rig r({.probed = true, .auto_restart = false});
+  r.replan();
+  r.started(1);
+  SUBCASE("running, no verdict yet") {
+    CHECK(r.rec().status == vm_status::running);
+  }
+  SUBCASE("unhealthy") {
+    r.step(in_verdict{1, false, "HTTP 503"});
+    r.commit();
+    CHECK(r.rec().status == vm_status::unhealthy);
+  }
+  r.h.must(pause_deployment{"web"});
+  r.replan();
+  CHECK(one<fx_freeze>(r.fx).n == 1);
+  r.step(in_frozen{1, true, ""});
+  CHECK(cmd<record_vm_paused>(r.fx).incarnation == 1);
+  r.commit();
+  CHECK(r.rec().status == vm_status::paused);
+}
+
 TEST_CASE("a paused goal starts no pending VM") {
   rig r;
   r.h.must(pause_deployment{"web"});

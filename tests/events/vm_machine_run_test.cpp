@@ -242,6 +242,24 @@ TEST_CASE("a running workload's liveness is checked every audit_ms; a dead "
   CHECK(cmd<schedule_vm_restart>(r.fx).incarnation == 1);
 }
 
+TEST_CASE("a frozen workload's liveness is audited too") {
+  rig r;
+  r.cfg.audit_ms = 5000;
+  r.up();
+  r.h.must(pause_deployment{"web"});
+  r.replan();
+  r.step(in_frozen{1, true, ""});
+  r.settle();
+  auto effects = r.advance_to(r.h.now + 10 * s);
+  REQUIRE_FALSE(all<fx_check_alive>(effects).empty());
+  r.step(in_alive{1, false});
+  auto x = cmd<record_vm_exited>(r.fx);
+  CHECK(x.incarnation == 1);
+  CHECK(x.reason == "found not running (exit status unknown)");
+  r.commit();
+  CHECK(quiet(r.fx)); // paused: not restarted
+}
+
 TEST_CASE("a killed run whose exit report is lost is still found gone") {
   rig r;
   r.cfg.audit_ms = 5000;
