@@ -36,6 +36,22 @@ std::string exit_text(const vm_exited& x) {
   return "exited with status " + std::to_string(x.exit_code);
 }
 
+/// A recreate's reason without the machine's "recreated: " prefix (the step
+/// says "recreated" already).
+std::string recreate_reason(const vm_recreated& x) {
+  constexpr std::string_view prefix = "recreated: ";
+  std::string_view r = x.reason;
+  if (r.starts_with(prefix))
+    r.remove_prefix(prefix.size());
+  return std::string(r);
+}
+
+/// A recreate for a new revision resets the restart count; one for a failure
+/// carries it over, so it is never 0.
+bool for_revision(const vm_recreated& x) {
+  return x.restarts == 0;
+}
+
 /// What went wrong, as the cause of a restart: empty for events that are not
 /// failures.
 std::string cause_of(const event& ev) {
@@ -88,6 +104,16 @@ std::string step_text(const event& ev) {
                    + " (revision " + std::to_string(x.revision) + ", ip "
                    + to_string_ip(x.ip) + ")"
                    + (x.reason.empty() ? std::string() : ": " + x.reason);
+          },
+          [](const vm_recreated& x) {
+            auto why = recreate_reason(x);
+            return "recreated " + x.name + " in place (revision "
+                   + std::to_string(x.revision)
+                   + (x.backoff_ms > 0
+                        ? ", next start after a " + millis_text(x.backoff_ms)
+                            + " back-off"
+                        : std::string())
+                   + ")" + (why.empty() ? std::string() : ": " + why);
           },
           [](const vm_started& x) {
             return "started " + x.name + " (" + x.handle.driver + " pid "
@@ -170,6 +196,7 @@ struct vm_story {
   std::uint32_t recreations = 0;
   unix_nanos recreated_at = 0;
   std::string recreate_cause;
+  bool recreated_for_revision = false;
   std::uint32_t crashes = 0;
   std::string last_crash;
 
@@ -198,12 +225,36 @@ struct vm_story {
                 // Without the earlier incarnation in the history, the
                 // recreate's own reason is all there is to tell.
                 recreate_cause = previous.empty() ? x.reason : previous;
+                recreated_for_revision = false;
                 restart_causes.clear();
                 pending_cause.clear();
                 trouble_since = 0;
               }
               known = true;
               removed = false;
+              backoff_ms = x.backoff_ms;
+              set(vm_status::pending, at);
+            },
+            [&](const vm_recreated& x) {
+              // In place: same name, index and IP; its story goes on.
+              ++recreations;
+              recreated_at = at;
+              recreated_for_revision = for_revision(x);
+              if (recreated_for_revision) {
+                recreate_cause = x.reason;
+              } else {
+                // What the previous runs went through, ending with the
+                // failure that no restart healed; a recreate with no recorded
+                // failure behind it (a missed ready deadline) adds its reason.
+                auto previous = condense(restart_causes);
+                auto last = !pending_cause.empty() ? pending_cause : recreate_reason(x);
+                recreate_cause = previous.empty() ? last : previous + " → " + last;
+              }
+              restart_causes.clear();
+              pending_cause.clear();
+              trouble_since = 0;
+              known = true;
+              backoff_ms = x.backoff_ms;
               set(vm_status::pending, at);
             },
             [&](const vm_started&) { set(vm_status::running, at); },
@@ -257,7 +308,8 @@ struct vm_story {
   /// "ready since 10:05:00", "unhealthy since 10:02:41: health check failed (…)"
   std::string state_text() const {
     std::string out = std::string(to_string(status)) + " since " + clock_text(since);
-    if (status == vm_status::restarting)
+    if (status == vm_status::restarting
+        || (status == vm_status::pending && backoff_ms > 0))
       out += ", next start after a " + millis_text(backoff_ms) + " back-off";
     else if (!problem.empty())
       out += ": " + problem;
@@ -286,7 +338,9 @@ struct vm_story {
     if (recreations > 0)
       out += "; recreated" + (recreations > 1 ? " " + std::to_string(recreations) + "×" : std::string())
              + " (last at " + clock_text(recreated_at) + ")"
-             + (recreate_cause.empty() ? std::string() : " after: " + recreate_cause);
+             + (recreate_cause.empty() ? std::string()
+                : recreated_for_revision ? " for " + recreate_cause
+                                         : " after: " + recreate_cause);
     if (crashes > 0)
       out += "; its actors crashed " + std::to_string(crashes) + "×"
              + in_parens(last_crash.empty() ? std::string() : "last: " + last_crash);

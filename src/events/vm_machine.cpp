@@ -176,7 +176,8 @@ struct stepper {
         m.run = vm_run{};
         m.run.phase = run_phase::none;
         m.run.n = m.rec.incarnation;
-        emit(fx_note{"recreated: " + m.rec.last_error});
+        const auto& why = m.rec.last_error; // a failure's says "recreated: " already
+        emit(fx_note{why.starts_with("recreated: ") ? why : "recreated: " + why});
         emit(fx_wipe{false});
       } else if (std::holds_alternative<vm_exited>(ev)
                  || std::holds_alternative<vm_stopped>(ev)) {
@@ -197,7 +198,9 @@ struct stepper {
   void absorb(const in_started& in) {
     auto& r = m.run;
     if (r.phase != run_phase::launching || in.n != r.n) {
-      if (in.n != r.n) // a run this machine does not own: never two at once
+      // A run this machine does not own (another number, or one whose failed
+      // start or end it saw already): never two at once.
+      if (in.n != r.n || r.phase == run_phase::none || r.phase == run_phase::ended)
         emit(fx_kill{in.n, in.handle});
       return;
     }
@@ -320,25 +323,34 @@ struct stepper {
                        next_backoff_ms(rec, now, cfg.policy), "recreated: " + why};
   }
 
-  /// Tells the record what happened to the run, before anything else.
+  /// Tells the record what happened to the run, before anything else (after
+  /// a rejection, not before retry_at: nothing else goes first meanwhile).
   bool record_facts() {
     auto& r = m.run;
     const auto& rec = m.rec;
     bool ran = r.phase == run_phase::up || r.phase == run_phase::frozen
                || r.phase == run_phase::stopping || r.phase == run_phase::ended;
+    std::optional<volant::command> fact;
+    std::string_view what;
     if (ran && r.n > rec.incarnation) {
-      command(record_vm_started{name(), r.handle, r.n}, "record_vm_started");
-      return true;
+      fact = record_vm_started{name(), r.handle, r.n};
+      what = "record_vm_started";
+    } else if (r.phase == run_phase::none && !r.start_error.empty()
+               && r.n > rec.incarnation) {
+      fact = record_vm_start_failed{name(), r.start_error, r.n};
+      what = "record_vm_start_failed";
+    } else if (r.adoption_unrecorded
+               && (r.phase == run_phase::up || r.phase == run_phase::frozen)) {
+      fact = record_vm_adopted{name(), r.handle, r.n};
+      what = "record_vm_adopted";
     }
-    if (r.phase == run_phase::none && !r.start_error.empty() && r.n > rec.incarnation) {
-      command(record_vm_start_failed{name(), r.start_error, r.n}, "record_vm_start_failed");
-      return true;
-    }
-    if (r.adoption_unrecorded && (r.phase == run_phase::up || r.phase == run_phase::frozen)) {
-      command(record_vm_adopted{name(), r.handle, r.n}, "record_vm_adopted");
-      return true;
-    }
-    return false;
+    if (!fact)
+      return false;
+    if (now < m.retry_at)
+      wake(m.retry_at);
+    else
+      command(std::move(*fact), what);
+    return true;
   }
 
   /// A run that ended while the record says it is up: record its end, or go
@@ -359,6 +371,24 @@ struct stepper {
   }
 
   void drive() {
+    step_once();
+    // The liveness audit needs a wake-up of its own: a VM that is up and
+    // idle gets no other input, and a lost exit report would leave it
+    // "running" for ever.
+    const auto& r = m.run;
+    auto audit_at = r.audited_at + ms(cfg.audit_ms);
+    if (!m.gone && !m.awaiting && audited(r) && audit_at > now)
+      wake(audit_at);
+  }
+
+  /// A run whose liveness is audited besides its exit watch (a killed one
+  /// too: nothing else would notice that its exit report was lost).
+  static bool audited(const vm_run& r) {
+    return r.phase == run_phase::up || r.phase == run_phase::frozen
+           || (r.phase == run_phase::stopping && r.killed);
+  }
+
+  void step_once() {
     auto& r = m.run;
     const auto& rec = m.rec;
     if (m.gone || m.awaiting || r.phase == run_phase::unknown
@@ -368,17 +398,10 @@ struct stepper {
       return;
     if (r.phase == run_phase::ended && !says_up(rec.status))
       r.phase = run_phase::none; // the record agrees (a restart's stop)
-    bool has_run = r.phase == run_phase::up || r.phase == run_phase::frozen
-                   || r.phase == run_phase::stopping;
-    if (has_run) {
-      // Besides its exit watch: a lost exit report must not leave a dead run
-      // "up" (or a stop waiting) for ever.
-      if (now - r.audited_at >= ms(cfg.audit_ms)) {
-        r.audited_at = now;
-        emit(fx_check_alive{r.n, r.handle});
-        return;
-      }
-      wake(r.audited_at + ms(cfg.audit_ms));
+    if (audited(r) && now - r.audited_at >= ms(cfg.audit_ms)) {
+      r.audited_at = now;
+      emit(fx_check_alive{r.n, r.handle});
+      return;
     }
     if (r.phase == run_phase::stopping) {
       auto deadline = r.stop_at + ms(cfg.stop_grace_ms);
@@ -386,6 +409,7 @@ struct stepper {
         emit(fx_note{run_text(r.n) + " did not stop within the grace period: killing"});
         emit(fx_kill{r.n, r.handle});
         r.killed = true;
+        r.audited_at = now;
       } else if (!r.killed) {
         wake(deadline);
       }

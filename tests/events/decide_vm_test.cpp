@@ -76,7 +76,8 @@ TEST_CASE("lifecycle reports for an unknown VM fail with unknown_vm") {
                             record_vm_stopped{"x"},
                             remove_vm{"x"},
                             record_vm_paused{"x"},
-                            record_vm_resumed{"x"}};
+                            record_vm_resumed{"x"},
+                            recreate_vm{"x", 0, 1, 0, 0, ""}};
   for (const auto& cmd : cmds) {
     auto e = h.fails(cmd);
     CHECK(e.code == ec::unknown_vm);
@@ -182,6 +183,183 @@ TEST_CASE("a running VM must be stopped before it is removed") {
   CHECK(h.w.host.leases.empty());
   CHECK(h.w.host.memory_used_mib == 0);
   CHECK(h.w.host.cpu_used == 0);
+}
+
+// -- runs (incarnations) ------------------------------------------------------
+
+TEST_CASE("every start takes a new run number, recorded on its events") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.create_vms("web", 1);
+  CHECK(h.vm("web-0").incarnation == 0);
+  CHECK(only<vm_started>(h.must(record_vm_started{"web-0", {}, 1})).incarnation
+        == 1);
+  CHECK(only<vm_ready>(h.must(record_vm_ready{"web-0"})).incarnation == 1);
+  CHECK(only<vm_exited>(h.must(record_vm_exited{"web-0", 1, "x", 1})).incarnation
+        == 1);
+  CHECK(only<vm_restart_scheduled>(h.must(schedule_vm_restart{"web-0", "x", 0}))
+          .incarnation
+        == 1);
+  auto again = h.fails(record_vm_started{"web-0", {}, 1});
+  CHECK(again.code == ec::conflict);
+  CHECK(again.message == "VM 'web-0' already had run 1: a start takes a new number");
+  // Without a number (an old caller) a start takes the next one.
+  CHECK(only<vm_started>(h.must(record_vm_started{"web-0", {}})).incarnation == 2);
+  CHECK(h.vm("web-0").incarnation == 2);
+}
+
+TEST_CASE("a failed start uses up its run number") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.create_vms("web", 1);
+  CHECK(only<vm_start_failed>(h.must(record_vm_start_failed{"web-0", "ENOENT", 1}))
+          .incarnation
+        == 1);
+  CHECK(h.vm("web-0").incarnation == 1);
+  auto stale = h.fails(record_vm_start_failed{"web-0", "ENOENT", 1});
+  CHECK(stale.code == ec::conflict);
+  CHECK(stale.message == "stale report for VM 'web-0': run 1 is not a new run");
+  CHECK(h.fails(record_vm_started{"web-0", {}, 1}).code == ec::conflict);
+  h.must(record_vm_started{"web-0", {}, 2});
+}
+
+TEST_CASE("reports about another run than the current one are refused as stale") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.bring_up("web", 1); // run 1
+  h.must(record_vm_exited{"web-0", 1, "x", 1});
+  h.must(schedule_vm_restart{"web-0", "x", 0, 1});
+  h.must(record_vm_started{"web-0", {}, 2});
+  std::vector<command> stale{record_vm_adopted{"web-0", {}, 1},
+                             record_vm_ready{"web-0", 1},
+                             record_vm_unhealthy{"web-0", "x", 1},
+                             record_vm_exited{"web-0", 1, "x", 1},
+                             schedule_vm_restart{"web-0", "x", 0, 1},
+                             record_vm_stopped{"web-0", 1},
+                             record_vm_paused{"web-0", 1},
+                             record_vm_resumed{"web-0", 3},
+                             record_vm_ready{"web-0", 3}};
+  for (const auto& cmd : stale) {
+    auto e = h.fails(cmd);
+    CHECK(e.code == ec::conflict);
+    CHECK(contains(e.message, "stale report for VM 'web-0': run "));
+    CHECK(contains(e.message, " is not its current run 2"));
+  }
+  // The current run's reports (or unnumbered ones) are taken.
+  CHECK(only<vm_ready>(h.must(record_vm_ready{"web-0", 2})).incarnation == 2);
+  CHECK(only<vm_paused>(h.must(record_vm_paused{"web-0", 2})).incarnation == 2);
+  CHECK(only<vm_resumed>(h.must(record_vm_resumed{"web-0"})).incarnation == 2);
+}
+
+TEST_CASE("a VM that may run is removed or recreated only naming its current run "
+          "as ended") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.bring_up("web", 2); // web-0 run 1, web-1 run 2
+  auto e = h.fails(remove_vm{"web-0"});
+  CHECK(e.code == ec::conflict);
+  CHECK(e.message == "VM 'web-0' is ready: stop it before removing it");
+  CHECK(h.fails(remove_vm{"web-0", 2}).code == ec::conflict);
+  auto r = h.fails(recreate_vm{"web-0", 0, 1, 0, 0, "x"});
+  CHECK(r.message == "VM 'web-0' is ready: stop it before recreating it");
+  CHECK(h.fails(recreate_vm{"web-0", 2, 1, 0, 0, "x"}).code == ec::conflict);
+  only<vm_recreated>(h.must(recreate_vm{"web-0", 1, 1, 0, 0, "x"}));
+  only<vm_removed>(h.must(remove_vm{"web-1", 2}));
+
+  // A restarting VM's run may still be up until it is seen to end.
+  h.must(record_vm_started{"web-0", {}});
+  h.must(record_vm_exited{"web-0", 1, "x"});
+  h.must(schedule_vm_restart{"web-0", "x", 1000});
+  CHECK(h.fails(remove_vm{"web-0"}).message
+        == "VM 'web-0' is restarting: stop it before removing it");
+  only<vm_removed>(h.must(remove_vm{"web-0", h.vm("web-0").incarnation}));
+}
+
+TEST_CASE("a recreate keeps the VM's name, index, IP and lease and takes the "
+          "deployment's template") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.bring_up("web", 2);
+  update_deployment u;
+  u.name = "web";
+  u.cpu = 3;
+  u.memory_mib = 512;
+  h.must(u);
+  auto before = h.vm("web-1");
+  auto ev = only<vm_recreated>(
+    h.must(recreate_vm{"web-1", before.incarnation, 2, 0, 0, "revision 1 -> 2"}));
+  CHECK(ev == vm_recreated{"web-1", 2, 3, 512, 0, 0, "revision 1 -> 2", h.now});
+  const auto& vm = h.vm("web-1");
+  CHECK(vm.index == 1);
+  CHECK(vm.ip == before.ip);
+  CHECK(h.w.host.leases.at(before.ip) == "web-1");
+  CHECK(h.w.host.leases.size() == 2);
+  CHECK(vm.status == vm_status::pending);
+  CHECK(vm.incarnation == before.incarnation);
+  CHECK(h.w.host.memory_used_mib == 128 + 512);
+  CHECK(h.w.host.cpu_used == 1 + 3);
+  // Failure recreates carry their restart count and back-off.
+  auto failed = only<vm_recreated>(h.must(
+    recreate_vm{"web-1", 0, 2, 3, 4000, "recreated: ENOENT"}));
+  CHECK(failed.restarts == 3);
+  CHECK(failed.backoff_ms == 4000);
+  CHECK(h.vm("web-1").not_before == h.now + 4'000'000'000);
+  CHECK(replay(h.log) == h.w);
+}
+
+TEST_CASE("a recreate is refused at a stale revision or for a deleted deployment") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.create_vms("web", 1);
+  update_deployment u;
+  u.name = "web";
+  u.cpu = 2;
+  h.must(u);
+  auto e = h.fails(recreate_vm{"web-0", 0, 1, 0, 0, "x"});
+  CHECK(e.code == ec::conflict);
+  CHECK(e.message
+        == "cannot recreate VM 'web-0' at revision 1: deployment 'web' is at "
+           "revision 2");
+  CHECK(h.fails(recreate_vm{"web-0", 0, 3, 0, 0, "x"}).code == ec::conflict);
+  h.must(delete_deployment{"web"});
+  CHECK(h.fails(recreate_vm{"web-0", 0, 2, 0, 0, "x"}).code
+        == ec::unknown_deployment);
+}
+
+TEST_CASE("a recreate is refused when the memory it grows by does not fit") {
+  auto h = harness::ready(); // 4096 MiB
+  h.must(create_deployment{spec("web", 2, 512)});
+  h.create_vms("web", 2); // 1024 MiB held
+  update_deployment u;
+  u.name = "web";
+  u.memory_mib = 1024;
+  h.must(u); // admitted: the growth is reserved
+  auto c = small_host();
+  c.memory_total_mib = 1200; // still above what the VMs hold
+  h.must(configure_host{c});
+  auto e = h.fails(recreate_vm{"web-0", 0, 2, 0, 0, "revision 1 -> 2"});
+  CHECK(e.code == ec::insufficient_memory);
+  CHECK(e.message == "insufficient memory: need 1024 MiB, 688 MiB free");
+  // Shrinking always fits.
+  u.memory_mib = 256;
+  h.must(u);
+  only<vm_recreated>(h.must(recreate_vm{"web-0", 0, 3, 0, 0, "revision 2 -> 3"}));
+  CHECK(h.w.host.memory_used_mib == 512 + 256);
+}
+
+TEST_CASE("a new VM of a reused name numbers its runs above every recorded run") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.bring_up("web", 2); // runs 1 and 2
+  h.must(record_vm_exited{"web-0", 0, "", 1});
+  h.must(remove_vm{"web-0"});
+  h.must(create_vm{"web", 0});
+  CHECK(h.w.last_incarnation == 2);
+  CHECK(h.vm("web-0").incarnation == 2);
+  CHECK(h.fails(record_vm_started{"web-0", {}, 1}).code == ec::conflict);
+  CHECK(h.fails(record_vm_started{"web-0", {}, 2}).code == ec::conflict);
+  CHECK(only<vm_started>(h.must(record_vm_started{"web-0", {}})).incarnation == 3);
+  CHECK(replay(h.log) == h.w);
 }
 
 // -- pause and resume ---------------------------------------------------------

@@ -213,7 +213,8 @@ TEST_CASE("a removed VM says when, and what it went through") {
                                        "vm_removed", "removed web-3"});
 }
 
-TEST_CASE("a re-created VM starts a new story and remembers the old one") {
+TEST_CASE("an old log's recreate (removed, then created) starts a new story "
+          "and remembers the old one") {
   auto h = crash_looping_vm(2);
   h.add(at(10, 9, 1), vm_removed{"web-3", 0})
       .add(at(10, 9, 2), created("web-3"))
@@ -349,7 +350,8 @@ TEST_CASE("a deployment ignores VMs of other deployments and their crashes") {
   CHECK(x.chain[2].text == "actor vm/web-0 crashed (#2): bang");
 }
 
-TEST_CASE("a recreate's own reason is told when the old VM's story is missing") {
+TEST_CASE("an old log's recreate (vm_created with a reason) is told by its "
+          "reason when the old VM's story is missing") {
   auto x = created("web-3");
   x.reason = "connection refused (again after a restart)";
   history h;
@@ -361,4 +363,105 @@ TEST_CASE("a recreate's own reason is told when the old VM's story is missing") 
   CHECK(e.chain[0].text
         == "recreated web-3 (revision 1, ip 10.0.0.13): connection refused "
            "(again after a restart)");
+}
+
+// -- recreates in place (vm_recreated) ------------------------------------------
+
+TEST_CASE("a VM recreated in place after a failure tells what its runs went "
+          "through") {
+  history h;
+  h.add(at(10, 0, 0), created("web-3"))
+      .add(at(10, 0, 1), started("web-3", 100))
+      .add(at(10, 0, 2), vm_ready{"web-3", 0, 1})
+      .add(at(10, 1, 0), vm_unhealthy{"web-3", "HTTP 503", 0, 1})
+      .add(at(10, 1, 0), vm_restart_scheduled{"web-3", "HTTP 503", 0, 0, 1})
+      .add(at(10, 1, 1), started("web-3", 101))
+      .add(at(10, 1, 30), vm_unhealthy{"web-3", "connection refused", 0, 2})
+      .add(at(10, 1, 31),
+           vm_recreated{"web-3", 1, 1, 128, 2, 1000,
+                        "recreated: connection refused (again after a restart)", 0});
+  auto x = explain(h.log, "web-3");
+  CHECK(x.summary
+        == "web-3 is pending since 10:01:31, next start after a 1s back-off; "
+           "recreated (last at 10:01:31) after: health check failed (HTTP 503) → "
+           "health check failed (connection refused)");
+  CHECK(x.chain.size() == h.log.size());
+  CHECK(x.chain.back()
+        == explain_step{h.log.back().seq, at(10, 1, 31), "vm_recreated",
+                        "recreated web-3 in place (revision 1, next start after a "
+                        "1s back-off): connection refused (again after a "
+                        "restart)"});
+  // The new runs start a new count; the recreate stays in the summary.
+  h.add(at(10, 1, 32), started("web-3", 102)).add(at(10, 1, 33), vm_ready{"web-3", 0, 3});
+  CHECK(explain(h.log, "web-3").summary
+        == "web-3 is ready since 10:01:33; recreated (last at 10:01:31) after: "
+           "health check failed (HTTP 503) → health check failed (connection "
+           "refused)");
+}
+
+TEST_CASE("a recreate for a missed ready deadline names the deadline") {
+  history h;
+  h.add(at(10, 0, 0), created("web-3"))
+      .add(at(10, 0, 1), started("web-3", 100))
+      .add(at(10, 0, 9), vm_exited{"web-3", 1, "", 0, 1})
+      .add(at(10, 0, 9), vm_restart_scheduled{"web-3", "exited", 0, 0, 1})
+      .add(at(10, 0, 10), started("web-3", 101))
+      .add(at(10, 0, 15), vm_recreated{"web-3", 1, 1, 128, 2, 1000,
+                                       "recreated: not ready within 5 s of its "
+                                       "restart",
+                                       0});
+  CHECK(explain(h.log, "web-3").summary
+        == "web-3 is pending since 10:00:15, next start after a 1s back-off; "
+           "recreated (last at 10:00:15) after: exited with status 1 → not ready "
+           "within 5 s of its restart");
+}
+
+TEST_CASE("a failed start recreated in place names the failure") {
+  history h;
+  h.add(at(10, 0, 0), created("web-3"))
+      .add(at(10, 0, 1), vm_start_failed{"web-3", "exec: no such file", 0, 1})
+      .add(at(10, 0, 1), vm_recreated{"web-3", 1, 1, 128, 1, 0,
+                                      "recreated: exec: no such file", 0})
+      .add(at(10, 0, 2), vm_start_failed{"web-3", "exec: no such file", 0, 2})
+      .add(at(10, 0, 2), vm_recreated{"web-3", 1, 1, 128, 2, 1000,
+                                      "recreated: exec: no such file", 0});
+  auto x = explain(h.log, "web-3");
+  CHECK(x.summary
+        == "web-3 is pending since 10:00:02, next start after a 1s back-off; "
+           "recreated 2× (last at 10:00:02) after: failed to start (exec: no "
+           "such file)");
+  CHECK(x.chain[2].text
+        == "recreated web-3 in place (revision 1): exec: no such file");
+}
+
+TEST_CASE("a VM recreated for a new revision says which") {
+  auto h = crash_looping_vm(1);
+  h.add(at(10, 5, 0), vm_ready{"web-3", 0, 2})
+      .add(at(10, 6, 0), vm_stopped{"web-3", 0, 2})
+      .add(at(10, 6, 0), vm_recreated{"web-3", 2, 2, 256, 0, 0, "revision 1 -> 2", 0})
+      .add(at(10, 6, 1), started("web-3", 300))
+      .add(at(10, 6, 2), vm_ready{"web-3", 0, 3});
+  auto x = explain(h.log, "web-3");
+  CHECK(x.summary
+        == "web-3 is ready since 10:06:02; recreated (last at 10:06:00) for "
+           "revision 1 -> 2");
+  CHECK(x.chain[x.chain.size() - 3].text
+        == "recreated web-3 in place (revision 2): revision 1 -> 2");
+}
+
+TEST_CASE("a deployment's VMs recreated in place stay in its story") {
+  history h;
+  h.add(at(10, 0, 0), dep_created("web", 1))
+      .add(at(10, 0, 0), created("web-0", "web", 0))
+      .add(at(10, 0, 1), started("web-0", 100))
+      .add(at(10, 0, 2), vm_ready{"web-0", 0, 1})
+      .add(at(10, 1, 0), updated("web", {"nginx", "2.0.0"}, 2))
+      .add(at(10, 1, 1), vm_stopped{"web-0", 0, 1})
+      .add(at(10, 1, 1), vm_recreated{"web-0", 2, 1, 128, 0, 0, "revision 1 -> 2", 0});
+  auto x = explain(h.log, "web");
+  CHECK(x.summary
+        == "web wants 1 replica of nginx:2.0.0; revision 2 (updated at "
+           "10:01:00); VMs: 1 pending");
+  REQUIRE(x.chain.size() == h.log.size());
+  CHECK(x.chain.back().text == "recreated web-0 in place (revision 2): revision 1 -> 2");
 }

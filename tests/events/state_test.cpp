@@ -70,6 +70,8 @@ vm_record full_vm() {
   vm.created_at = 10;
   vm.started_at = 20;
   vm.ready_at = 30;
+  vm.incarnation = 5;
+  vm.not_before = 40;
   return vm;
 }
 
@@ -86,19 +88,21 @@ std::vector<event> all_events() {
       deployment_paused{"web", 8},
       deployment_resumed{"web", 9},
       deployment_deleted{"web", 10},
-      vm_created{"web-1", "web", 1, "h1", ip(11), 2, 2, 256, 11},
-      vm_started{"web-1", full_handle(), 12},
-      vm_adopted{"web-1", full_handle(), 13},
-      vm_ready{"web-1", 14},
-      vm_unhealthy{"web-1", "HTTP 503", 15},
-      vm_exited{"web-1", -9, "killed", 16},
-      vm_start_failed{"web-1", "no such file", 17},
-      vm_restart_scheduled{"web-1", "exited", 2000, 18},
-      vm_stopped{"web-1", 19},
+      vm_created{"web-1", "web", 1, "h1", ip(11), 2, 2, 256, 11, 4, 8000,
+                 "HTTP 503"},
+      vm_started{"web-1", full_handle(), 12, 5},
+      vm_adopted{"web-1", full_handle(), 13, 5},
+      vm_ready{"web-1", 14, 5},
+      vm_unhealthy{"web-1", "HTTP 503", 15, 5},
+      vm_exited{"web-1", -9, "killed", 16, 5},
+      vm_start_failed{"web-1", "no such file", 17, 6},
+      vm_restart_scheduled{"web-1", "exited", 2000, 18, 5},
+      vm_stopped{"web-1", 19, 5},
       vm_removed{"web-1", 20},
       actor_crashed{"deployment/web", "boom", 2, 21},
-      vm_paused{"web-1", 22},
-      vm_resumed{"web-1", 23},
+      vm_paused{"web-1", 22, 5},
+      vm_resumed{"web-1", 23, 5},
+      vm_recreated{"web-1", 3, 4, 512, 2, 1000, "revision 2 -> 3", 24},
   };
 }
 
@@ -225,12 +229,17 @@ TEST_CASE("reflect uses the members' own names") {
                                     "revision", "cpu", "memory_mib", "status",
                                     "handle", "restarts", "last_exit_code",
                                     "last_error", "backoff_ms", "created_at",
-                                    "started_at", "ready_at"});
+                                    "started_at", "ready_at", "incarnation",
+                                    "not_before"});
   CHECK(field_names(full_spec())
         == std::vector<std::string>{"name", "replicas", "tmpl", "auto_restart",
                                     "strategy", "paused"});
   CHECK(field_names(vm_exited{})
-        == std::vector<std::string>{"name", "exit_code", "reason", "at"});
+        == std::vector<std::string>{"name", "exit_code", "reason", "at",
+                                    "incarnation"});
+  CHECK(field_names(vm_recreated{})
+        == std::vector<std::string>{"name", "revision", "cpu", "memory_mib",
+                                    "restarts", "backoff_ms", "reason", "at"});
 }
 
 TEST_CASE("a codec written over reflect reaches nested values") {
@@ -250,7 +259,7 @@ TEST_CASE("every event names its kind and its aggregate") {
   for (const auto& ev : samples)
     kinds.emplace_back(kind_name(ev));
   CHECK(kinds.front() == "plugin_installed");
-  CHECK(kinds.back() == "vm_resumed");
+  CHECK(kinds.back() == "vm_recreated");
   CHECK(std::set<std::string>(kinds.begin(), kinds.end()).size()
         == kinds.size());
   CHECK(aggregate_of(samples[0])
@@ -268,7 +277,8 @@ TEST_CASE("every event names its kind and its aggregate") {
         == aggregate_id{aggregate_kind::system, "deployment/web"});
   CHECK(kinds[21] == "vm_paused");
   CHECK(kinds[22] == "vm_resumed");
-  for (std::size_t i = 21; i <= 22; ++i)
+  CHECK(kinds[23] == "vm_recreated");
+  for (std::size_t i = 21; i <= 23; ++i)
     CHECK(aggregate_of(samples[i])
           == aggregate_id{aggregate_kind::vm, "web-1"});
 }
@@ -398,10 +408,11 @@ TEST_CASE("VM lifecycle events set status, times and errors") {
   apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 1});
   auto vm = [&]() -> const vm_record& { return w.vms.at("web-0"); };
 
-  apply(w, vm_started{"web-0", full_handle(), 10});
+  apply(w, vm_started{"web-0", full_handle(), 10, 1});
   CHECK(vm().status == vm_status::running);
   CHECK(vm().handle == full_handle());
   CHECK(vm().started_at == 10);
+  CHECK(vm().incarnation == 1);
 
   apply(w, vm_ready{"web-0", 20});
   CHECK(vm().status == vm_status::ready);
@@ -509,6 +520,136 @@ TEST_CASE("VM events for an absent VM change nothing") {
       apply(w, ev);
   }
   CHECK(w == before);
+}
+
+TEST_CASE("a start takes the run number it names; an old log's start the next") {
+  world w;
+  apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 1});
+  auto vm = [&]() -> const vm_record& { return w.vms.at("web-0"); };
+  CHECK(vm().incarnation == 0);
+  apply(w, vm_started{"web-0", full_handle(), 10, 3});
+  CHECK(vm().incarnation == 3);
+  CHECK(w.last_incarnation == 3);
+  apply(w, vm_exited{"web-0", 1, "exit status 1", 11, 3});
+  apply(w, vm_started{"web-0", full_handle(), 12}); // no number: the next
+  CHECK(vm().incarnation == 4);
+  CHECK(w.last_incarnation == 4);
+}
+
+TEST_CASE("a failed start uses up its run number") {
+  world w;
+  apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 1});
+  apply(w, vm_start_failed{"web-0", "ENOENT", 2, 1});
+  CHECK(w.vms.at("web-0").incarnation == 1);
+  CHECK(w.last_incarnation == 1);
+  apply(w, vm_start_failed{"web-0", "ENOENT", 3}); // old log: no number
+  CHECK(w.vms.at("web-0").incarnation == 1);
+}
+
+TEST_CASE("a restart records its back-off as the earliest next start") {
+  world w;
+  apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 1});
+  apply(w, vm_started{"web-0", full_handle(), 10, 1});
+  apply(w, vm_exited{"web-0", 1, "exit status 1", 20, 1});
+  apply(w, vm_restart_scheduled{"web-0", "exit status 1", 2000, 30, 1});
+  CHECK(w.vms.at("web-0").not_before == 30 + 2'000'000'000);
+}
+
+TEST_CASE("a new VM of a reused name numbers its runs above every recorded run") {
+  world w;
+  apply(w, host_configured{small_host(), 1});
+  apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 1});
+  apply(w, vm_created{"api-0", "api", 0, "local", ip(11), 1, 1, 128, 1});
+  apply(w, vm_started{"api-0", full_handle(), 2, 7});
+  apply(w, vm_started{"web-0", full_handle(), 3, 2});
+  apply(w, vm_exited{"web-0", 0, "", 4, 2});
+  apply(w, vm_removed{"web-0", 5});
+  CHECK(w.last_incarnation == 7); // removing a VM forgets no run number
+  apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 6});
+  CHECK(w.vms.at("web-0").incarnation == 7);
+  apply(w, vm_started{"web-0", full_handle(), 7});
+  CHECK(w.vms.at("web-0").incarnation == 8);
+}
+
+TEST_CASE("a recreated VM keeps its name, index, IP and lease and takes the new "
+          "revision's cpu and memory") {
+  world w;
+  apply(w, host_configured{small_host(), 1});
+  apply(w, vm_created{"web-1", "web", 1, "local", ip(11), 1, 1, 128, 1});
+  apply(w, vm_started{"web-1", full_handle(), 10, 1});
+  apply(w, vm_ready{"web-1", 11, 1});
+  apply(w, vm_exited{"web-1", 1, "exit status 1", 12, 1});
+  apply(w, vm_restart_scheduled{"web-1", "exit status 1", 1000, 13, 1});
+  apply(w, vm_recreated{"web-1", 2, 3, 512, 0, 0, "revision 1 -> 2", 20});
+  const auto& vm = w.vms.at("web-1");
+  CHECK(vm.index == 1);
+  CHECK(vm.ip == ip(11));
+  CHECK(w.host.leases == std::map<ipv4, std::string>{{ip(11), "web-1"}});
+  CHECK(vm.revision == 2);
+  CHECK(vm.cpu == 3);
+  CHECK(vm.memory_mib == 512);
+  CHECK(w.host.memory_used_mib == 512);
+  CHECK(w.host.cpu_used == 3);
+  CHECK(vm.status == vm_status::pending);
+  CHECK(vm.handle == driver_handle{});
+  CHECK(vm.restarts == 0);
+  CHECK(vm.backoff_ms == 0);
+  CHECK(vm.last_error == "revision 1 -> 2");
+  CHECK(vm.created_at == 20);
+  CHECK(vm.started_at == 0);
+  CHECK(vm.ready_at == 0);
+  CHECK(vm.not_before == 20);
+  CHECK(vm.incarnation == 1); // its next run is 2: numbers are never reused
+
+  // A recreate for a failure carries restarts and back-off over.
+  apply(w, vm_recreated{"web-1", 2, 1, 64, 3, 4000, "recreated: HTTP 503", 30});
+  CHECK(w.vms.at("web-1").restarts == 3);
+  CHECK(w.vms.at("web-1").backoff_ms == 4000);
+  CHECK(w.vms.at("web-1").not_before == 30 + 4'000'000'000);
+  CHECK(w.host.memory_used_mib == 64);
+  CHECK(w.host.cpu_used == 1);
+}
+
+TEST_CASE("an old log's recreate (vm_created with a reason) still carries "
+          "restarts and back-off") {
+  world w;
+  apply(w, host_configured{small_host(), 1});
+  apply(w, vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 50, 4,
+                      2000, "HTTP 503"});
+  const auto& vm = w.vms.at("web-0");
+  CHECK(vm.restarts == 4);
+  CHECK(vm.backoff_ms == 2000);
+  CHECK(vm.last_error == "HTTP 503");
+  CHECK(vm.not_before == 50 + 2'000'000'000);
+}
+
+TEST_CASE("a VM's own record folds its events as the world does") {
+  world w;
+  apply(w, host_configured{small_host(), 1});
+  std::vector<event> evs{
+    vm_created{"web-0", "web", 0, "local", ip(10), 1, 1, 128, 1},
+    vm_started{"web-0", full_handle(), 2, 1},
+    vm_ready{"web-0", 3, 1},
+    vm_paused{"web-0", 4, 1},
+    vm_resumed{"web-0", 5, 1},
+    vm_unhealthy{"web-0", "HTTP 503", 6, 1},
+    vm_restart_scheduled{"web-0", "HTTP 503", 0, 7, 1},
+    vm_started{"web-0", full_handle(), 8, 2},
+    vm_exited{"web-0", 1, "exit status 1", 9, 2},
+    vm_recreated{"web-0", 1, 2, 256, 2, 1000, "recreated: exit status 1", 10},
+    vm_start_failed{"web-0", "ENOENT", 11, 3},
+    vm_adopted{"web-0", full_handle(), 12, 3},
+    vm_stopped{"web-0", 13, 3},
+    actor_crashed{"vm/web-0", "boom", 1, 14}, // not the record's: no change
+  };
+  volant::apply(w, evs.front());
+  auto rec = w.vms.at("web-0");
+  for (std::size_t i = 1; i < evs.size(); ++i) {
+    CAPTURE(kind_name(evs[i]));
+    volant::apply(w, evs[i]);
+    volant::apply(rec, evs[i]);
+    CHECK(rec == w.vms.at("web-0"));
+  }
 }
 
 TEST_CASE("an actor crash is audit only") {
