@@ -12,7 +12,10 @@ using namespace volant::test;
 
 TEST_CASE("a pending VM starts run incarnation + 1 once it has a goal, not before") {
   rig r;
-  CHECK(r.fx.empty()); // spawned on a pending record: nothing to check
+  // Spawned on a pending record: nothing to check; only a run its predecessor
+  // may have forked without recording it is released.
+  CHECK(kinds_of(r.fx) == kinds{"fx_release"});
+  CHECK(one<fx_release>(r.fx).n == 1);
   CHECK(r.m.run.phase == run_phase::none);
   CHECK(r.step(in_tick{}).empty());
   CHECK(r.advance_to(r.h.now + 3600 * s).empty());

@@ -281,9 +281,9 @@ TEST_SUITE("microvm") {
     CHECK(link_exists(tap_name(b)));
     waitpid(static_cast<pid_t>(hc->pid), nullptr, 0);
 
-    // Cleanup removes the TAPs.
-    d2.cleanup(a);
-    d2.cleanup(b);
+    // Forgetting a removed VM removes its TAP.
+    d2.forget(a);
+    d2.forget(b);
     CHECK_FALSE(link_exists(tap_name(a)));
     CHECK_FALSE(link_exists(tap_name(b)));
   }

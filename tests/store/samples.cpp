@@ -85,6 +85,8 @@ vm_record sample_vm(int n) {
   vm.created_at = 1'700'000'000'000'000'001;
   vm.started_at = 1'700'000'000'000'000'002;
   vm.ready_at = 1'700'000'000'000'000'003;
+  vm.incarnation = 11 + static_cast<std::uint64_t>(n);
+  vm.not_before = 1'700'000'000'000'000'004;
   return vm;
 }
 
@@ -135,28 +137,28 @@ event sample(std::in_place_type_t<vm_created>) {
                     3,        4000,   "not ready within 60 s after a restart"};
 }
 event sample(std::in_place_type_t<vm_started>) {
-  return vm_started{"web1-3", sample_vm(3).handle, t0 + 12};
+  return vm_started{"web1-3", sample_vm(3).handle, t0 + 12, 3};
 }
 event sample(std::in_place_type_t<vm_adopted>) {
-  return vm_adopted{"web1-3", sample_vm(4).handle, t0 + 13};
+  return vm_adopted{"web1-3", sample_vm(4).handle, t0 + 13, 3};
 }
 event sample(std::in_place_type_t<vm_ready>) {
-  return vm_ready{"web1-3", t0 + 14};
+  return vm_ready{"web1-3", t0 + 14, 3};
 }
 event sample(std::in_place_type_t<vm_unhealthy>) {
-  return vm_unhealthy{"web1-3", "connection refused", t0 + 15};
+  return vm_unhealthy{"web1-3", "connection refused", t0 + 15, 3};
 }
 event sample(std::in_place_type_t<vm_exited>) {
-  return vm_exited{"web1-3", -15, "terminated by SIGTERM", t0 + 16};
+  return vm_exited{"web1-3", -15, "terminated by SIGTERM", t0 + 16, 3};
 }
 event sample(std::in_place_type_t<vm_start_failed>) {
-  return vm_start_failed{"web1-3", "no such file: /usr/sbin/nginx", t0 + 17};
+  return vm_start_failed{"web1-3", "no such file: /usr/sbin/nginx", t0 + 17, 4};
 }
 event sample(std::in_place_type_t<vm_restart_scheduled>) {
-  return vm_restart_scheduled{"web1-3", "exited with 1", 16000, t0 + 18};
+  return vm_restart_scheduled{"web1-3", "exited with 1", 16000, t0 + 18, 5};
 }
 event sample(std::in_place_type_t<vm_stopped>) {
-  return vm_stopped{"web1-3", t0 + 19};
+  return vm_stopped{"web1-3", t0 + 19, 6};
 }
 event sample(std::in_place_type_t<vm_removed>) {
   return vm_removed{"web1-3", t0 + 20};
@@ -165,10 +167,14 @@ event sample(std::in_place_type_t<actor_crashed>) {
   return actor_crashed{"deployment web1", "std::bad_alloc", 3, t0 + 21};
 }
 event sample(std::in_place_type_t<vm_paused>) {
-  return vm_paused{"web1-3", t0 + 22};
+  return vm_paused{"web1-3", t0 + 22, 7};
 }
 event sample(std::in_place_type_t<vm_resumed>) {
-  return vm_resumed{"web1-3", t0 + 23};
+  return vm_resumed{"web1-3", t0 + 23, 7};
+}
+event sample(std::in_place_type_t<vm_recreated>) {
+  return vm_recreated{"web1-3", 4, 2, 512, 3, 4000, "recreated: HTTP 503 (again after a restart)",
+                      t0 + 24};
 }
 
 template <std::size_t... Is>
@@ -213,6 +219,7 @@ world sample_world() {
   }
   w.last_seq = 123456;
   w.last_at = 1'764'000'000'999'999'999;
+  w.last_incarnation = 17;
   return w;
 }
 
