@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <csignal>
+#include <unistd.h>
 #include <fstream>
 
 namespace volant {
@@ -56,6 +57,28 @@ bool spawn_api(self_ptr self) {
   return true;
 }
 
+/// Restarts the journal, controller or api at once (they are the daemon: a
+/// delay would only leave the endpoint without them for longer).
+void respawn(self_ptr self, const std::string& who) {
+  auto& st = self->state;
+  if (who == "journal") {
+    // Appends in flight to the old one fail, and the controller restarts from the
+    // log; everybody else finds the new journal in the registry.
+    spawn_journal(self);
+  } else if (who == "controller") {
+    auto w = st.ctx->store->load();
+    if (!w) {
+      VLOG_ERROR("root", "cannot reload state: {}", w.error_value().message);
+      self->quit(caf::make_error(caf::sec::runtime_error));
+      return;
+    }
+    spawn_controller(self, std::move(*w)); // the api finds it in the registry
+  } else {
+    self->system().middleman().unpublish(caf::actor_cast<caf::actor>(st.api), st.port);
+    spawn_api(self);
+  }
+}
+
 void on_exit(self_ptr self, const caf::exit_msg& msg) {
   auto& st = self->state;
   std::string who = msg.source == st.journal.address()      ? "journal"
@@ -68,45 +91,25 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
     self->quit(msg.reason);
     return;
   }
-  auto reason = self->system().render(msg.reason);
-  auto count = ++st.crashes[who];
-  if (on_crash(st.recent[who], now_nanos()).escalate) {
-    // The top of the tree: escalate to the operating system (a service manager
-    // restarts volantd; the workloads keep running and are adopted).
-    VLOG_ERROR("root", "{} keeps crashing ({}): volantd gives up", who, reason);
-    gave_up = true;
-    self->system().registry().erase(controller_key);
-    self->system().registry().erase(journal_key);
-    self->quit(msg.reason);
-    ::raise(SIGTERM);
-    return;
-  }
-  // Restarted at once: these three are the daemon; a delay would only leave the
-  // endpoint without a controller or journal for longer.
-  VLOG_WARN("root", "{} crashed ({}), restarting (crash {})", who, reason, count);
-  if (who == "journal") {
-    // Appends in flight to the old one fail, and the controller restarts from the
-    // log; everybody else finds the new journal in the registry.
-    spawn_journal(self);
+  // Journaled after the respawn, through the controller of the moment (a new
+  // one when the controller itself crashed).
+  bool restarted = supervise_crash(self, st.children, "root", who, msg.reason,
+                                   controller_actor{}, [=](std::chrono::milliseconds) {
+                                     respawn(self, who);
+                                   });
+  if (restarted) {
+    auto count = st.children.crashes[who];
     caf::anon_send(st.controller, command_atom::value,
-                   command{record_actor_crash{who, reason, count}});
+                   command{record_actor_crash{who, self->system().render(msg.reason), count}});
     return;
   }
-  if (who == "controller") {
-    auto w = st.ctx->store->load();
-    if (!w) {
-      VLOG_ERROR("root", "cannot reload state: {}", w.error_value().message);
-      self->quit(msg.reason);
-      return;
-    }
-    spawn_controller(self, std::move(*w)); // the api finds it in the registry
-  } else if (who == "api") {
-    self->system().middleman().unpublish(caf::actor_cast<caf::actor>(st.api), st.port);
-    spawn_api(self);
-  }
-  // anon: the root has no use for the reply (and no handler for it).
-  caf::anon_send(st.controller, command_atom::value,
-                 command{record_actor_crash{who, reason, count}});
+  // The top of the tree gave up: escalate to the operating system (a service
+  // manager restarts volantd; the workloads keep running and are adopted). The
+  // signal goes to the process, not this thread: only main waits for it.
+  gave_up = true;
+  self->system().registry().erase(controller_key);
+  self->system().registry().erase(journal_key);
+  ::kill(::getpid(), SIGTERM);
 }
 
 } // namespace
@@ -136,7 +139,7 @@ caf::behavior root(caf::stateful_actor<root_state>* self, daemon_context* ctx,
       auto j = inspect_header(self, "root", "root", "supervising");
       j.update({{"host", st.host},
                 {"port", st.port},
-                {"child_crashes", st.crashes},
+                {"child_crashes", st.children.crashes},
                 {"children", {"journal", "controller", "api"}}});
       return j.dump();
     },

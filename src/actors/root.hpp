@@ -2,6 +2,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/context.hpp"
+#include "actors/supervise.hpp"
 
 #include <caf/stateful_actor.hpp>
 
@@ -17,8 +18,7 @@ struct root_state {
   api_actor api;
   std::string host;
   std::uint16_t port = 0;
-  std::map<std::string, std::uint32_t> crashes;
-  std::map<std::string, crash_history> recent; ///< for back-off and escalation
+  supervision children; ///< crashes of the journal, controller and api
   static inline const char* name = "root";
 };
 

@@ -184,10 +184,12 @@ TEST_CASE("A VM that a restart in place does not heal is recreated, its restarts
   CHECK(after.value("last_error", "").find("recreated: HTTP 404 (again after a restart)")
         != std::string::npos);
   CHECK_FALSE(std::filesystem::exists(d.dir() + "/vms/web-0/broken"));
+  // Recreated in place: a fresh VM under the same name, index and IP.
+  CHECK(after.value("ip", "") == before.value("ip", ""));
   auto kinds = vm_events(d, "web-0");
   CHECK_MESSAGE(in_order(kinds, {"vm_ready", "vm_unhealthy", "vm_restart_scheduled",
-                                 "vm_started", "vm_unhealthy", "vm_removed", "vm_created",
-                                 "vm_started", "vm_ready"}),
+                                 "vm_started", "vm_unhealthy", "vm_recreated", "vm_started",
+                                 "vm_ready"}),
                 join(kinds));
   // `vms show` tells the story.
   auto show = d.ok("vms show web-0");
@@ -210,7 +212,7 @@ TEST_CASE("A VM restarted in place that is not ready within --ready-deadline-ms 
         != std::string::npos);
   auto kinds = vm_events(d, "web-0");
   CHECK_MESSAGE(in_order(kinds, {"vm_unhealthy", "vm_restart_scheduled", "vm_started",
-                                 "vm_removed", "vm_created", "vm_started", "vm_ready"}),
+                                 "vm_recreated", "vm_started", "vm_ready"}),
                 join(kinds));
 }
 
@@ -234,8 +236,8 @@ TEST_CASE("A VM whose workload cannot be started is recreated with a growing bac
           "cannot run /nonexistent/volant-e2e-binary: No such file or directory")
         != std::string::npos);
   auto kinds = vm_events(d, "broken-0");
-  CHECK_MESSAGE(in_order(kinds, {"vm_created", "vm_start_failed", "vm_removed", "vm_created",
-                                 "vm_start_failed", "vm_removed", "vm_created"}),
+  CHECK_MESSAGE(in_order(kinds, {"vm_created", "vm_start_failed", "vm_recreated",
+                                 "vm_start_failed", "vm_recreated"}),
                 join(kinds));
   // Not a tight loop: the back-off holds the next attempt.
   auto restarts = vm.value("restarts", 0);
