@@ -44,12 +44,24 @@ struct launch_template {
   health_check health;
 };
 
+/// Where a deployment stands, as its actor shows it on inspection.
+struct deployment_summary {
+  std::int32_t desired = 0;
+  std::size_t current = 0;
+  std::size_t ready = 0;
+  std::size_t updated = 0; ///< ready and of the current revision
+  std::uint64_t revision = 0;
+  update_strategy strategy;
+  bool paused = false;
+};
+
 /// The controller's word to a deployment actor after each committed change of
 /// the deployment (and on a timer): the plan's goal for every VM, what they are
 /// launched from, and the records of VMs whose actors it may not have yet.
 struct deployment_push {
   plan goals;
   launch_template launch;
+  deployment_summary summary;
   std::map<std::string, vm_record> records;
   /// Pushed when the controller (re)started: VM actors spawned from it adopt
   /// what the daemon ran before ("when volantd came back").

@@ -72,6 +72,23 @@ launch_template launch_of(const world& w, const std::string& name) {
   return out;
 }
 
+deployment_summary summary_of(const world& w, const std::string& name) {
+  deployment_summary out;
+  if (auto d = w.deployments.find(name); d != w.deployments.end()) {
+    out.desired = d->second.spec.replicas;
+    out.revision = d->second.revision;
+    out.strategy = d->second.spec.strategy;
+    out.paused = d->second.spec.paused;
+  }
+  for (const auto* vm : vms_of(w, name)) {
+    ++out.current;
+    bool ready = vm->status == vm_status::ready;
+    out.ready += ready;
+    out.updated += ready && vm->revision == out.revision;
+  }
+  return out;
+}
+
 caf::result<record_batch> run_command(self_ptr self, const command& cmd);
 
 /// Plans deployment `name`: records the replicas it lacks, then pushes the goal
@@ -85,7 +102,8 @@ void plan_and_push(self_ptr self, const std::string& name,
   auto it = st.deployments.find(name);
   if (it == st.deployments.end())
     return;
-  deployment_push push{std::move(p), launch_of(st.w, name), {}, false};
+  deployment_push push{std::move(p), launch_of(st.w, name), summary_of(st.w, name), {},
+                       false};
   auto fresh = st.fresh.find(name);
   for (const auto& [vm, goal] : push.goals.goals)
     if (fresh != st.fresh.end() || created.count(vm))

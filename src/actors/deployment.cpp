@@ -115,7 +115,10 @@ deployment(deployment_actor::stateful_pointer<deployment_actor_state> self,
       auto& st = self->state;
       auto status = st.last.goals.blocked.empty() ? "idle" : "blocked";
       auto j = inspect_header(self, "deployment", st.name, status);
-      j.update(wire::deployment_actor_view(st.last.goals, st.vms.size(), st.pushes));
+      const auto& sum = st.last.summary;
+      j.update(wire::deployment_actor_view(sum.desired, sum.current, sum.ready, sum.updated,
+                                           sum.revision, sum.strategy, st.last.goals,
+                                           st.vms.size(), st.pushes));
       return j.dump();
     },
   };

@@ -351,6 +351,10 @@ nlohmann::json to_json(const health_check& h) {
   return encode(h, "");
 }
 
+nlohmann::json to_json(const update_strategy& s) {
+  return encode(s, "");
+}
+
 nlohmann::json to_json(const host_state& h) {
   auto obj = encode(h.config, "");
   obj["configured"] = h.configured;

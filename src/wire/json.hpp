@@ -33,6 +33,7 @@ nlohmann::json to_json(const deployment_state& d);
 nlohmann::json to_json(const plugin_manifest& m);
 nlohmann::json to_json(const host_state& h);
 nlohmann::json to_json(const health_check& h);
+nlohmann::json to_json(const update_strategy& s);
 
 /// The whole state: host, plugins, deployments, vms, last_seq, last_at.
 nlohmann::json to_json(const world& w);

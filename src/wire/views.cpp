@@ -159,12 +159,21 @@ nlohmann::json vm_machine_view(const vm_machine& m) {
           {"last_rejection", m.last_rejection}};
 }
 
-nlohmann::json deployment_actor_view(const plan& p, std::size_t vm_actors,
+nlohmann::json deployment_actor_view(std::int32_t desired, std::size_t current,
+                                     std::size_t ready, std::size_t updated,
+                                     std::uint64_t revision, const update_strategy& strategy,
+                                     const plan& p, std::size_t vm_actors,
                                      std::uint64_t pushes) {
   auto goals = nlohmann::json::object();
   for (const auto& [vm, g] : p.goals)
     goals[vm] = g.keep ? (g.paused ? "paused" : g.replace ? "replace" : "keep") : "remove";
-  return {{"vm_actors", vm_actors},
+  return {{"desired", desired},
+          {"current", current},
+          {"ready", ready},
+          {"updated", updated},
+          {"revision", revision},
+          {"strategy", to_json(strategy)},
+          {"vm_actors", vm_actors},
           {"pushes", pushes},
           {"goals", goals},
           {"creating", p.create},

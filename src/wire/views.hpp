@@ -51,8 +51,12 @@ std::string plugin_label(const plugin_ref& ref);
 /// machine has it (ip, pid, status, restarts as `vms list`), its goal and its run.
 nlohmann::json vm_machine_view(const vm_machine& m);
 
-/// A deployment actor's inspection: the latest plan it was pushed.
-nlohmann::json deployment_actor_view(const plan& p, std::size_t vm_actors,
+/// A deployment actor's inspection: where the deployment stood at the latest
+/// plan it was pushed, and the plan.
+nlohmann::json deployment_actor_view(std::int32_t desired, std::size_t current,
+                                     std::size_t ready, std::size_t updated,
+                                     std::uint64_t revision, const update_strategy& strategy,
+                                     const plan& p, std::size_t vm_actors,
                                      std::uint64_t pushes);
 
 /// Whether a VM counts as READY.
