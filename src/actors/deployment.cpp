@@ -16,11 +16,19 @@ namespace {
 
 using self_ptr = deployment_actor::stateful_pointer<deployment_actor_state>;
 
-/// Hands `vm` its goal from the latest plan (none: the VM is gone).
-void tell(self_ptr self, const std::string& vm, const vm_actor& h) {
+/// Hands `vm` its goal from the latest plan (none: the VM is gone), unless it
+/// has that goal and launch template already: most commits change nothing for
+/// most VMs.
+void tell(self_ptr self, const std::string& vm, const vm_actor& h, bool launch_changed) {
   auto& st = self->state;
-  if (auto g = st.last.goals.goals.find(vm); g != st.last.goals.goals.end())
-    self->send(h, goal_atom::value, g->second, st.last.launch);
+  auto g = st.last.goals.goals.find(vm);
+  if (g == st.last.goals.goals.end())
+    return;
+  auto [told, fresh] = st.told.try_emplace(vm, g->second);
+  if (!fresh && !launch_changed && told->second == g->second)
+    return;
+  told->second = g->second;
+  self->send(h, goal_atom::value, g->second, st.last.launch);
 }
 
 void spawn_vm(self_ptr self, vm_record rec, bool recovering) {
@@ -32,7 +40,8 @@ void spawn_vm(self_ptr self, vm_record rec, bool recovering) {
   auto child = self->spawn<caf::linked>(vm_actor_fn, st.ctx, std::move(rec), st.controller,
                                         recovering);
   st.vms.emplace(vm, child);
-  tell(self, vm, child);
+  st.told.erase(vm);
+  tell(self, vm, child, true);
 }
 
 /// A VM actor respawned after its crash starts on its record as decided now.
@@ -51,10 +60,13 @@ void on_push(self_ptr self, deployment_push& push) {
   if (push.goals.blocked != st.last.goals.blocked && !push.goals.blocked.empty())
     VLOG_WARN(st.name, "blocked: {}", push.goals.blocked);
   auto records = std::move(push.records);
+  bool launch_changed = !(push.launch.plugin == st.last.launch.plugin
+                          && push.launch.tmpl == st.last.launch.tmpl
+                          && push.launch.health == st.last.launch.health);
   st.last = std::move(push);
   for (const auto& [vm, goal] : st.last.goals.goals) {
     if (auto it = st.vms.find(vm); it != st.vms.end())
-      tell(self, vm, it->second);
+      tell(self, vm, it->second, launch_changed);
     else if (auto rec = records.find(vm); rec != records.end())
       spawn_vm(self, std::move(rec->second), st.last.recovering);
     else
@@ -70,6 +82,7 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
       continue;
     auto vm = it->first;
     st.vms.erase(it);
+    st.told.erase(vm);
     if (msg.reason == caf::exit_reason::normal) {
       // Removed; a new VM of the same name (scaled up again meanwhile) gets an
       // actor of its own now.

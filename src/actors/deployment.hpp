@@ -20,6 +20,7 @@ struct deployment_actor_state {
   std::map<std::string, vm_actor> vms; ///< live VM actors by VM name
   std::set<std::string> fetching;      ///< VM records asked of the controller
   deployment_push last;                ///< the latest plan (records dropped)
+  std::map<std::string, vm_goal> told; ///< the goal each VM actor has now
   supervision children;                ///< its VM actors' crashes
   std::uint64_t pushes = 0;
   static inline const char* name_ = "deployment";

@@ -67,9 +67,9 @@ vm_input start(self_ptr self, std::uint64_t n) {
 
 void unwatch(self_ptr self) {
   auto& w = *self->state.watched;
-  if (w.first != 0)
-    self->state.ctx->watcher->unwatch(w.first, w.second);
-  w = {0, 0};
+  if (w.pid != 0)
+    self->state.ctx->watcher->unwatch(w.pid, w.id);
+  w = {};
 }
 
 void watch(self_ptr self, std::uint64_t n, const driver_handle& h) {
@@ -83,7 +83,7 @@ void watch(self_ptr self, std::uint64_t n, const driver_handle& h) {
     VLOG_WARN(vm_of(self), "cannot watch pid {}: {} (the liveness audit still checks it)",
               h.pid, id.error_value().message);
   else
-    *self->state.watched = {h.pid, *id};
+    *self->state.watched = {h.pid, *id, n};
 }
 
 void stop_probe(self_ptr self) {
@@ -159,7 +159,8 @@ void carry_out(self_ptr self, vm_effect& fx) {
         if (x.reply)
           inputs.push_back(in_thawed{x.n, bool(r), r ? "" : r.error_value().message});
       } else if constexpr (std::is_same_v<T, fx_release>) {
-        unwatch(self);
+        if (st.watched->run == x.n)
+          unwatch(self);
         drv(self).release(runtime::run_id(vm_of(self), x.n));
       } else if constexpr (std::is_same_v<T, fx_wipe>) {
         wipe(self, x.removed);
@@ -228,8 +229,8 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
   });
   self->attach_functor([ctx, watched = st.watched] {
     // The workload outlives its actor; only the watch ends here.
-    if (watched->first != 0)
-      ctx->watcher->unwatch(watched->first, watched->second);
+    if (watched->pid != 0)
+      ctx->watcher->unwatch(watched->pid, watched->id);
   });
   step(self, in_spawned{recovering});
   return {

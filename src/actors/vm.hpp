@@ -20,10 +20,14 @@ struct vm_actor_state {
   std::deque<vm_input> inputs;     ///< answers of effects, fed in order
   bool stepping = false;
   probe_actor prober;              ///< while a run is probed
-  /// The watched pid and watch id, shared with the exit functor (which runs
-  /// after the state is gone) so that a dying actor ends its watch.
-  std::shared_ptr<std::pair<std::int64_t, std::uint64_t>> watched
-    = std::make_shared<std::pair<std::int64_t, std::uint64_t>>(0, 0);
+  /// The exit watch of the current run, shared with the exit functor (which
+  /// runs after the state is gone) so that a dying actor ends its watch.
+  struct watch_slot {
+    std::int64_t pid = 0;
+    std::uint64_t id = 0;
+    std::uint64_t run = 0;
+  };
+  std::shared_ptr<watch_slot> watched = std::make_shared<watch_slot>();
   supervision probes;              ///< its probe's crashes
   std::uint64_t starts = 0;        ///< runs started by this actor
   static inline const char* name = "vm";
