@@ -89,7 +89,8 @@ deployment_summary summary_of(const world& w, const std::string& name) {
   return out;
 }
 
-caf::result<record_batch> run_command(self_ptr self, const command& cmd);
+void run_command(self_ptr self, const command& cmd,
+                 std::function<void(expected<record_batch>)> done);
 
 /// Plans deployment `name`: records the replicas it lacks, then pushes the goal
 /// of every VM (and the records of `created` VMs) to its actor.
@@ -98,7 +99,7 @@ void plan_and_push(self_ptr self, const std::string& name,
   auto& st = self->state;
   auto p = reconcile(st.w, name);
   for (auto index : p.create)
-    run_command(self, create_vm{name, index}); // pushed once committed
+    run_command(self, create_vm{name, index}, {}); // pushed once committed
   auto it = st.deployments.find(name);
   if (it == st.deployments.end())
     return;
@@ -138,35 +139,39 @@ void after_commit(self_ptr self, const record_batch& recs) {
   maybe_snapshot(self);
 }
 
-caf::result<record_batch> run_command(self_ptr self, const command& cmd) {
+/// decide -> apply -> append; `done` gets the committed events or the error.
+/// Applied at once so that the next decision sees this one (IPs, admission);
+/// every effect (a reply, a VM start) waits for the commit.
+void run_command(self_ptr self, const command& cmd,
+                 std::function<void(expected<record_batch>)> done = {}) {
   auto& st = self->state;
   auto evs = decide(st.w, cmd, now_nanos());
-  if (!evs)
-    return to_caf(evs.error_value());
-  if (evs->empty())
-    return record_batch{};
-  // Apply at once so that the next decision sees this one (IPs, admission); every
-  // effect (a reply, a VM start) waits for the commit.
+  if (!evs || evs->empty()) {
+    if (done)
+      done(evs ? expected<record_batch>{record_batch{}}
+               : expected<record_batch>{evs.error_value()});
+    return;
+  }
   for (const auto& ev : *evs)
     apply(st.w, ev);
   ++st.in_flight;
-  auto rp = self->make_response_promise<record_batch>();
   self->request(current<journal_actor>(self->system(), journal_key), caf::infinite,
                 append_atom::value, std::move(*evs))
     .then(
-      [=](record_batch& recs) mutable {
+      [=](record_batch& recs) {
         --self->state.in_flight;
         after_commit(self, recs);
-        rp.deliver(std::move(recs));
+        if (done)
+          done(std::move(recs));
       },
-      [=](caf::error& err) mutable {
+      [=](caf::error& err) {
         // The state now holds events the log does not: start over from the log.
         VLOG_ERROR("controller", "journal append failed, restarting: {}",
                    self->system().render(err));
-        rp.deliver(err);
+        if (done)
+          done(error{ec::io_error, self->system().render(err)});
         self->quit(err);
       });
-  return rp;
 }
 
 /// Restarts a crashed deployment actor and records the crash.
@@ -228,7 +233,16 @@ controller(controller_actor::stateful_pointer<controller_state> self,
   }
   self->delayed_send(self, ctx->reconcile_every, reconcile_atom::value);
   return {
-    [=](command_atom, command& cmd) { return run_command(self, cmd); },
+    [=](command_atom, command& cmd) -> caf::result<record_batch> {
+      auto rp = self->make_response_promise<record_batch>();
+      run_command(self, cmd, [rp](expected<record_batch> r) mutable {
+        if (r)
+          rp.deliver(std::move(*r));
+        else
+          rp.deliver(to_caf(r.error_value()));
+      });
+      return rp;
+    },
     [=](query_atom, const std::string& verb,
         const std::string& args) -> caf::result<std::string> {
       auto parsed = nlohmann::json::parse(args, nullptr, false);
