@@ -186,6 +186,11 @@ void apply_one(world&, const actor_crashed&) {
   // Audit only: the supervisor already restarted the actor from the log.
 }
 
+void apply_one(world&, const journal_loss_accepted&) {
+  // Audit only: what the lost events did is unknown, so nothing is undone or
+  // guessed; the state is the fold of what survived.
+}
+
 // A paused VM keeps its lease and capacity: only its status changes.
 
 void apply_one(world& w, const vm_paused& e) {

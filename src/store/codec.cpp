@@ -98,6 +98,7 @@ VOLANT_TABLE(vm_removed, VmRemoved);
 VOLANT_TABLE(actor_crashed, ActorCrashed);
 VOLANT_TABLE(vm_paused, VmPaused);
 VOLANT_TABLE(vm_resumed, VmResumed);
+VOLANT_TABLE(journal_loss_accepted, JournalLossAccepted);
 
 #undef VOLANT_TABLE
 
@@ -206,6 +207,12 @@ off<void> body(builder& b, const vm_paused& e) {
 off<void> body(builder& b, const vm_resumed& e) {
   return fb::CreateVmResumed(b, str(b, e.name), e.at).Union();
 }
+off<void> body(builder& b, const journal_loss_accepted& e) {
+  return fb::CreateJournalLossAccepted(b, e.last_good_seq, e.high_water_seq,
+                                       e.lost, str(b, e.damage),
+                                       str(b, e.saved_to), e.at)
+      .Union();
+}
 
 std::vector<std::uint8_t> finished(const builder& b) {
   const auto* p = b.GetBufferPointer();
@@ -304,6 +311,14 @@ vm_paused get(const fb::VmPaused& x, const path& at) {
 }
 vm_resumed get(const fb::VmResumed& x, const path& at) {
   return {get(x.name(), {&at, "name"}), x.at()};
+}
+journal_loss_accepted get(const fb::JournalLossAccepted& x, const path& at) {
+  return {x.last_good_seq(),
+          x.high_water_seq(),
+          x.lost(),
+          get(x.damage(), {&at, "damage"}),
+          get(x.saved_to(), {&at, "saved_to"}),
+          x.at()};
 }
 
 /// Decodes the union body of alternative `I`; errors name the event kind.

@@ -99,6 +99,7 @@ std::vector<event> all_events() {
       actor_crashed{"deployment/web", "boom", 2, 21},
       vm_paused{"web-1", 22},
       vm_resumed{"web-1", 23},
+      journal_loss_accepted{40, 50, 10, "000012.log is missing", "/saved", 24},
   };
 }
 
@@ -250,7 +251,7 @@ TEST_CASE("every event names its kind and its aggregate") {
   for (const auto& ev : samples)
     kinds.emplace_back(kind_name(ev));
   CHECK(kinds.front() == "plugin_installed");
-  CHECK(kinds.back() == "vm_resumed");
+  CHECK(kinds.back() == "journal_loss_accepted");
   CHECK(std::set<std::string>(kinds.begin(), kinds.end()).size()
         == kinds.size());
   CHECK(aggregate_of(samples[0])
@@ -271,6 +272,9 @@ TEST_CASE("every event names its kind and its aggregate") {
   for (std::size_t i = 21; i <= 22; ++i)
     CHECK(aggregate_of(samples[i])
           == aggregate_id{aggregate_kind::vm, "web-1"});
+  CHECK(kinds[23] == "journal_loss_accepted");
+  CHECK(aggregate_of(samples[23])
+        == aggregate_id{aggregate_kind::system, "journal"});
 }
 
 // -- apply --------------------------------------------------------------------
@@ -517,6 +521,18 @@ TEST_CASE("an actor crash is audit only") {
   auto before = w;
   apply(w, actor_crashed{"vm/web-0", "boom", 1, 2});
   CHECK(w == before);
+}
+
+TEST_CASE("an accepted journal loss is audit only: nothing is undone or guessed") {
+  world w;
+  apply(w, host_configured{small_host(), 1});
+  apply(w, deployment_created{full_spec(), 1, 2});
+  auto before = w;
+  apply(w, journal_loss_accepted{2, 9, 7, "000012.log is missing", "/saved", 3});
+  CHECK(w == before);
+  apply(w, recorded_event{10, 4321, journal_loss_accepted{2, 9, 7, "", "", 4}});
+  CHECK(w.last_seq == 10);
+  CHECK(w.deployments.at("web").spec.paused);
 }
 
 TEST_CASE("applying a record stamps its seq and time") {

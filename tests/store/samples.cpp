@@ -170,6 +170,11 @@ event sample(std::in_place_type_t<vm_paused>) {
 event sample(std::in_place_type_t<vm_resumed>) {
   return vm_resumed{"web1-3", t0 + 23};
 }
+event sample(std::in_place_type_t<journal_loss_accepted>) {
+  return journal_loss_accepted{
+      40, 50, 10, "the write-ahead log /d/journal/000012.log is missing",
+      "/d/journal.before-repair-20261201T042100Z", t0 + 24};
+}
 
 template <std::size_t... Is>
 std::vector<event> all_samples(std::index_sequence<Is...>) {
