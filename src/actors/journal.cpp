@@ -113,7 +113,9 @@ journal(journal_actor::stateful_pointer<journal_state> self, daemon_context* ctx
                           {"batches", st.batches},
                           {"last_batch_us", st.last_batch_us},
                           {"syncs", stats.syncs},
-                          {"last_sync_us", stats.last_sync_us}});
+                          {"last_sync_us", stats.last_sync_us},
+                          {"high_water", stats.high_water},
+                          {"high_water_error", stats.high_water_error}});
       return j.dump();
     },
   };

@@ -393,13 +393,18 @@ expected<std::string> explain_of(daemon_context* ctx, const json& args) {
     return make_error(ec::invalid_argument, "explain: missing NAME");
   std::vector<recorded_event> history;
   bool deployment = false;
+  bool named = false; // an event of the subject itself, not only losses
   auto read = ctx->store->read(1, store::max_seq, [&](const recorded_event& rec) {
     auto agg = aggregate_of(rec.ev);
-    bool mine = agg.id == name
-                || (agg.kind == aggregate_kind::vm && replica_of(agg.id, name))
-                || (std::holds_alternative<actor_crashed>(rec.ev)
-                    && (agg.id.ends_with("/" + name)));
-    if (mine) {
+    // A loss of events may touch any story: explain tells it everywhere.
+    bool loss = std::holds_alternative<journal_loss_accepted>(rec.ev);
+    bool mine = !loss
+                && (agg.id == name
+                    || (agg.kind == aggregate_kind::vm && replica_of(agg.id, name))
+                    || (std::holds_alternative<actor_crashed>(rec.ev)
+                        && (agg.id.ends_with("/" + name))));
+    if (mine || loss) {
+      named = named || mine;
       deployment = deployment || agg.kind == aggregate_kind::deployment;
       history.push_back(rec);
     }
@@ -407,7 +412,7 @@ expected<std::string> explain_of(daemon_context* ctx, const json& args) {
   });
   if (!read)
     return read.error_value();
-  if (history.empty())
+  if (!named)
     return make_error(ec::invalid_argument,
                       "explain: no deployment or VM named '" + name + "' in the log");
   if (!deployment) // a VM: replicas of a same-named deployment do not belong here

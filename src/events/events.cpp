@@ -31,6 +31,10 @@ aggregate_id aggregate_of_one(const actor_crashed& x) {
   return {aggregate_kind::system, x.actor};
 }
 
+aggregate_id aggregate_of_one(const journal_loss_accepted&) {
+  return {aggregate_kind::system, "journal"};
+}
+
 /// Every other event names its aggregate in `name`: deployments by
 /// `deployment_*`, VMs by `vm_*`.
 template <named_event T> aggregate_id aggregate_of_one(const T& x) {

@@ -287,6 +287,23 @@ struct actor_crashed {
   friend bool operator==(const actor_crashed&, const actor_crashed&) = default;
 };
 
+/// Acknowledged events were found lost (a damaged or missing write-ahead log)
+/// and an operator accepted it (`volant-replay repair --accept-loss`). Recorded
+/// at seq `high_water_seq + 1`, so that no seq ever names two events: the seqs
+/// `last_good_seq + 1 ..= high_water_seq` stay a gap in the log, and this record
+/// is the one thing that lets a reader step over it. Audit only.
+struct journal_loss_accepted {
+  static constexpr std::string_view kind_name = "journal_loss_accepted";
+  std::uint64_t last_good_seq = 0;  ///< The log ends here before the gap.
+  std::uint64_t high_water_seq = 0; ///< The journal had acknowledged up to here.
+  std::uint64_t lost = 0; ///< high_water_seq - last_good_seq, or 0 if none.
+  std::string damage;     ///< What was found, e.g. "... 000012.log is missing".
+  std::string saved_to;   ///< Where the damaged write-ahead logs were copied.
+  unix_nanos at = 0;
+  friend bool operator==(const journal_loss_accepted&,
+                         const journal_loss_accepted&) = default;
+};
+
 /// Every event. Alternative order == on-disk union order: append only.
 using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            deployment_created, deployment_scaled, deployment_updated,
@@ -295,7 +312,7 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            vm_started, vm_adopted, vm_ready, vm_unhealthy, vm_exited,
                            vm_start_failed, vm_restart_scheduled, vm_stopped,
                            vm_removed, actor_crashed, vm_paused, vm_resumed,
-                           vm_recreated>;
+                           vm_recreated, journal_loss_accepted>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {

@@ -52,6 +52,21 @@ bool for_revision(const vm_recreated& x) {
   return x.restarts == 0;
 }
 
+/// "seq 41..50", or "seq 41" for a single one.
+std::string seq_range(std::uint64_t first, std::uint64_t last) {
+  return first == last ? "seq " + std::to_string(first)
+                       : "seq " + std::to_string(first) + ".." + std::to_string(last);
+}
+
+std::string loss_text(const journal_loss_accepted& x) {
+  if (x.lost == 0)
+    return "the journal was repaired: " + x.damage;
+  return "the journal lost " + std::to_string(x.lost) + " acknowledged event"
+         + (x.lost == 1 ? "" : "s") + " ("
+         + seq_range(x.last_good_seq + 1, x.high_water_seq)
+         + "), accepted: " + x.damage;
+}
+
 /// What went wrong, as the cause of a restart: empty for events that are not
 /// failures.
 std::string cause_of(const event& ev) {
@@ -146,6 +161,7 @@ std::string step_text(const event& ev) {
             return "actor " + x.actor + " crashed (#" + std::to_string(x.count)
                    + ")" + (x.reason.empty() ? std::string() : ": " + x.reason);
           },
+          [](const journal_loss_accepted& x) { return loss_text(x); },
           [](const auto& x) { return std::string(x.kind_name); },
       },
       ev);
@@ -523,10 +539,19 @@ explanation explain(const std::vector<recorded_event>& history,
   deployment_story dep;
   dep.name = name;
   std::map<std::string, vm_story> vms;
+  // A loss of events concerns every story: what it did is not in the log.
+  std::string losses;
   for (const auto& rec : history) {
     auto agg = aggregate_of(rec.ev);
     bool relevant = false;
-    if (auto* crash = std::get_if<actor_crashed>(&rec.ev)) {
+    if (auto* loss = std::get_if<journal_loss_accepted>(&rec.ev)) {
+      relevant = true;
+      if (loss->lost > 0)
+        losses += "; the journal lost "
+                  + seq_range(loss->last_good_seq + 1, loss->high_water_seq)
+                  + " (accepted at " + clock_text(rec.at)
+                  + "), so this story may miss events";
+    } else if (auto* crash = std::get_if<actor_crashed>(&rec.ev)) {
       if (actor_of(crash->actor, name)) {
         relevant = true;
         if (deployment)
@@ -569,6 +594,7 @@ explanation explain(const std::vector<recorded_event>& history,
     out.subject = story.known ? "vm/" + name : name;
     out.summary = story.summary();
   }
+  out.summary += losses;
   return out;
 }
 

@@ -36,7 +36,8 @@ struct explanation {
 /// that aggregate in seq order (for a deployment: its own events plus those of its
 /// VMs; `actor_crashed` events of the subject's actors may be included). A name
 /// with a deployment event in `history` is a deployment, otherwise a VM. Events
-/// of other aggregates are ignored.
+/// of other aggregates are ignored, except `journal_loss_accepted`: a loss of
+/// events may touch any story, so it is in every chain and summary.
 explanation explain(const std::vector<recorded_event>& history,
                     std::string_view name);
 

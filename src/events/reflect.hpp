@@ -309,4 +309,13 @@ VOLANT_FIELDS(vm_recreated) {
   f("at", x.at);
 }
 
+VOLANT_FIELDS(journal_loss_accepted) {
+  f("last_good_seq", x.last_good_seq);
+  f("high_water_seq", x.high_water_seq);
+  f("lost", x.lost);
+  f("damage", x.damage);
+  f("saved_to", x.saved_to);
+  f("at", x.at);
+}
+
 } // namespace volant

@@ -201,6 +201,11 @@ void fold(vm_record& vm, const vm_stopped&) {
   vm.status = vm_status::stopped;
 }
 
+void apply_one(world&, const journal_loss_accepted&) {
+  // Audit only: what the lost events did is unknown, so nothing is undone or
+  // guessed; the state is the fold of what survived.
+}
+
 // A paused VM keeps its lease and capacity: only its status changes.
 
 void fold(vm_record& vm, const vm_paused&) {

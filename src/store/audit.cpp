@@ -13,10 +13,19 @@ expected<verify_report> verify(const journal& j) {
   auto next_snap = snaps.begin();
   world folded;
   std::optional<error> mismatch;
-  auto check_snapshots_at = [&](std::uint64_t seq) {
+  // Checks the snapshots up to `seq`, the record after `prev`.
+  auto check_snapshots_at = [&](std::uint64_t prev, std::uint64_t seq) {
     for (; next_snap != snaps.end() && *next_snap <= seq; ++next_snap) {
+      if (*next_snap != seq && *next_snap > prev) {
+        mismatch = make_error(ec::corrupt_record,
+                              "snapshot at seq " + std::to_string(*next_snap)
+                                + " lies in the seqs of an accepted loss ("
+                                + std::to_string(prev + 1) + ".."
+                                + std::to_string(seq - 1) + ")");
+        return false;
+      }
       if (*next_snap != seq)
-        continue; // beyond the log; reported below
+        continue; // a snapshot of the empty log (seq 0)
       auto snap = j.read_snapshot(seq);
       if (!snap) {
         mismatch = snap.error_value();
@@ -35,17 +44,25 @@ expected<verify_report> verify(const journal& j) {
   auto st = j.read(1, max_seq, [&](const recorded_event& rec) {
     if (report.events == 0)
       report.first_seq = rec.seq;
-    if (rec.seq != report.last_seq + 1) {
+    const auto* loss = std::get_if<journal_loss_accepted>(&rec.ev);
+    if (rec.seq != report.last_seq + 1
+        && !(loss && loss->last_good_seq == report.last_seq
+             && loss->high_water_seq + 1 == rec.seq)) {
       mismatch = make_error(ec::corrupt_record,
                             "seq " + std::to_string(report.last_seq + 1)
                               + " is missing (next record is seq "
                               + std::to_string(rec.seq) + ")");
       return false;
     }
+    if (loss) {
+      ++report.losses;
+      report.lost += loss->lost;
+    }
     apply(folded, rec);
     ++report.events;
+    auto prev = report.last_seq;
     report.last_seq = rec.seq;
-    return check_snapshots_at(rec.seq);
+    return check_snapshots_at(prev, rec.seq);
   });
   if (!st)
     return st.error_value();

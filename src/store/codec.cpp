@@ -99,6 +99,7 @@ VOLANT_TABLE(actor_crashed, ActorCrashed);
 VOLANT_TABLE(vm_paused, VmPaused);
 VOLANT_TABLE(vm_resumed, VmResumed);
 VOLANT_TABLE(vm_recreated, VmRecreated);
+VOLANT_TABLE(journal_loss_accepted, JournalLossAccepted);
 
 #undef VOLANT_TABLE
 
@@ -213,6 +214,12 @@ off<void> body(builder& b, const vm_recreated& e) {
                                str(b, e.reason), e.at)
       .Union();
 }
+off<void> body(builder& b, const journal_loss_accepted& e) {
+  return fb::CreateJournalLossAccepted(b, e.last_good_seq, e.high_water_seq,
+                                       e.lost, str(b, e.damage),
+                                       str(b, e.saved_to), e.at)
+      .Union();
+}
 
 std::vector<std::uint8_t> finished(const builder& b) {
   const auto* p = b.GetBufferPointer();
@@ -317,6 +324,14 @@ vm_recreated get(const fb::VmRecreated& x, const path& at) {
   return {get(x.name(), {&at, "name"}),   x.revision(), x.cpu(),
           x.memory_mib(),                 x.restarts(), x.backoff_ms(),
           get(x.reason(), {&at, "reason"}), x.at()};
+}
+journal_loss_accepted get(const fb::JournalLossAccepted& x, const path& at) {
+  return {x.last_good_seq(),
+          x.high_water_seq(),
+          x.lost(),
+          get(x.damage(), {&at, "damage"}),
+          get(x.saved_to(), {&at, "saved_to"}),
+          x.at()};
 }
 
 /// Decodes the union body of alternative `I`; errors name the event kind.

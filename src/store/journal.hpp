@@ -4,10 +4,7 @@
 //
 // Column families: `events` (key: big-endian u64 seq -> EventEnvelope bytes),
 // `snapshots` (key: big-endian u64 seq of the last folded event -> Snapshot bytes)
-// and `meta` (small string keys: "format" -> "1"). Next to the database, the file
-// `volant-high-water` holds the last seq seen at the latest open or close of a
-// primary; a database that ends before it (a damaged MANIFEST, lost files) fails
-// to open with ec::corrupt_record instead of reading as a shorter log.
+// and `meta` (small string keys: "format" -> "1").
 //
 // `append` is group-committed: every call queued while a synced write is in flight
 // goes out with the next one, in a single WriteBatch with `sync = true`; each call
@@ -16,10 +13,41 @@
 // backwards. Reads verify every record and report the first bad one by seq;
 // nothing is ever skipped.
 //
+// Durability and recovery: the high-water mark. RocksDB recovers its write-ahead
+// log (WAL) to the last whole record, so that a kill -9 in the middle of a write
+// (a torn record nobody was told about) costs nothing but that record. The same
+// recovery reads a WAL that was cut, zeroed or deleted as a shorter log. So the
+// journal keeps its own record of what it acknowledged: the file
+// `volant-high-water` in the database directory holds the highest seq known
+// durable (with the WAL current then). A primary advances it off the append
+// path: a background thread rewrites it (write, fsync, rename) at most once a
+// second when the log grew, and `write_snapshot` and a clean close advance it at
+// once. It never goes backwards and never runs ahead of what is durable.
+//
+// The window: opening (primary or secondary) checks the recovered last seq
+// against the mark. Events acknowledged more than about one second (one mark
+// interval plus one mark write) before a crash are covered: if damage to the
+// WAL (or to other database files: a cut MANIFEST, lost table files) loses any
+// of them, the open fails with ec::corrupt_record naming the WAL, the last good
+// seq and the lost seqs, and changes nothing on disk (a primary checks with a
+// read-only open first, because RocksDB's own recovery would replace the
+// damaged WAL). Events acknowledged within that last second before a crash are
+// not covered: damage that loses only them can look like a torn record (a cut,
+// zeros from a record boundary on), and then the journal opens without them;
+// damage that RocksDB's strict recovery refuses (a bad checksum inside the WAL)
+// is refused wherever it is. After a clean close or a snapshot, everything
+// before it is covered.
+//
+// `accept_loss` (volant-replay repair --accept-loss) goes on knowingly: it keeps
+// copies of the WALs, recovers what RocksDB can, and appends a
+// `journal_loss_accepted` event at seq mark + 1. The lost seqs stay a gap that
+// only this record bridges (`read` reports any other gap), so a seq never names
+// two events and the mark never goes backwards.
+//
 // Errors: ec::io_error (disk, open), ec::corrupt_record (damaged record or
-// database; names the seq where known), ec::unsupported_version (written by a
-// newer volant), ec::conflict (a write on a secondary, a snapshot ahead of the
-// log).
+// database, lost acknowledged records; names the seq where known),
+// ec::unsupported_version (written by a newer volant), ec::conflict (a write on
+// a secondary, a snapshot ahead of the log).
 
 #include "events/error.hpp"
 #include "events/events.hpp"
@@ -43,6 +71,20 @@ struct journal_stats {
   std::uint64_t events = 0;        ///< events written
   std::uint64_t syncs = 0;         ///< synced WriteBatches (group commits)
   std::uint64_t last_sync_us = 0;  ///< duration of the latest synced write
+  std::uint64_t high_water = 0;    ///< the durable high-water mark
+  std::string high_water_error;    ///< why the latest mark write failed, or ""
+};
+
+/// What a journal lost, as `find_loss` and `accept_loss` report it.
+struct loss_report {
+  std::uint64_t last_good_seq = 0;  ///< the recovered log ends here
+  std::uint64_t high_water_seq = 0; ///< the journal had acknowledged up to here
+  std::uint64_t lost = 0;           ///< acknowledged records missing
+  std::string damage;               ///< what was found, one line
+  bool damaged = false;             ///< whether there is anything to accept
+  std::uint64_t snapshots_dropped = 0; ///< accept_loss: snapshots past the loss
+  std::string saved_to;             ///< accept_loss: copies of the WALs
+  std::optional<recorded_event> recorded; ///< accept_loss: the event appended
 };
 
 class journal;
@@ -50,6 +92,8 @@ class journal;
 namespace testing {
 void fail_next_writes(journal& j, int n); // see journal_testing.hpp
 void skip_flush_on_close(journal& j);     // see journal_testing.hpp
+void crash_on_close(journal& j);          // see journal_testing.hpp
+void hold_high_water(journal& j);         // see journal_testing.hpp
 } // namespace testing
 
 class journal {
@@ -62,6 +106,19 @@ public:
   /// (a RocksDB secondary instance; `scratch_dir` holds its own info log).
   static expected<std::unique_ptr<journal>>
   open_secondary(const std::string& dir, const std::string& scratch_dir);
+
+  /// What `open` would find lost in `dir`, without changing anything: records
+  /// below the high-water mark missing, or a WAL that RocksDB's strict
+  /// recovery refuses. `damaged` is false for a whole journal. Errors: the
+  /// database cannot be read even by point-in-time recovery, or is not there.
+  static expected<loss_report> find_loss(const std::string& dir);
+
+  /// Accepts the loss `find_loss` reports and makes `dir` open again: copies the
+  /// WAL files to `<dir>.before-repair-<time>/`, recovers to the last whole
+  /// record, drops snapshots past it, appends `journal_loss_accepted` at seq
+  /// max(last good, mark) + 1 and advances the mark to it. A whole journal is
+  /// left alone (`damaged` false). Needs the database to itself (no volantd).
+  static expected<loss_report> accept_loss(const std::string& dir);
 
   ~journal();
   journal(const journal&) = delete;
@@ -77,12 +134,15 @@ public:
 
   /// Calls `visit` for each record with seq in [from, to] in order until it returns
   /// false. A record that fails verification stops the read with ec::corrupt_record
-  /// naming its seq; a gap in the seqs likewise.
+  /// naming its seq; a gap in the seqs likewise, except the gap of an accepted
+  /// loss, which the `journal_loss_accepted` record right after it names.
   status read(std::uint64_t from, std::uint64_t to,
               const std::function<bool(const recorded_event&)>& visit) const;
 
-  /// Stores `w` as the snapshot at `w.last_seq` (synced); ec::conflict when
-  /// `w.last_seq` is beyond the log.
+  /// Stores `w` as the snapshot at `w.last_seq` (synced) and advances the
+  /// high-water mark; ec::conflict when `w.last_seq` is beyond the log. A failed
+  /// mark write does not fail the stored snapshot: it shows in `stats()` and the
+  /// background thread retries it.
   status write_snapshot(const world& w);
 
   /// The newest snapshot with seq <= `at_most`, if any (verified).
@@ -108,6 +168,8 @@ public:
 private:
   friend void testing::fail_next_writes(journal& j, int n);
   friend void testing::skip_flush_on_close(journal& j);
+  friend void testing::crash_on_close(journal& j);
+  friend void testing::hold_high_water(journal& j);
   explicit journal(std::unique_ptr<impl> p);
   std::unique_ptr<impl> impl_;
 };

@@ -465,3 +465,32 @@ TEST_CASE("a deployment's VMs recreated in place stay in its story") {
   REQUIRE(x.chain.size() == h.log.size());
   CHECK(x.chain.back().text == "recreated web-0 in place (revision 2): revision 1 -> 2");
 }
+
+TEST_CASE("an accepted journal loss is told in every story it may have touched") {
+  // The deployment was paused at seq 4, which the journal lost: the story says
+  // it is not paused, and that events may be missing.
+  history h;
+  h.add(at(10, 0, 0), dep_created("web", 1))
+      .add(at(10, 0, 1), created("web-0", "web", 0))
+      .add(at(10, 0, 2), started("web-0", 100));
+  h.log.push_back({5, at(10, 7, 0),
+                   journal_loss_accepted{3, 4, 1,
+                                         "the write-ahead log /d/000012.log "
+                                         "is missing",
+                                         "/d.before-repair", 0}});
+  auto dep = explain(h.log, "web");
+  CHECK(dep.summary.find("paused") == std::string::npos);
+  CHECK(dep.summary.ends_with("; the journal lost seq 4 (accepted at "
+                              "10:07:00), so this story may miss events"));
+  REQUIRE(dep.chain.size() == 4);
+  CHECK(dep.chain[3].kind == "journal_loss_accepted");
+  CHECK(dep.chain[3].seq == 5);
+  CHECK(dep.chain[3].text
+        == "the journal lost 1 acknowledged event (seq 4), accepted: the "
+           "write-ahead log /d/000012.log is missing");
+  auto vm = explain(h.log, "web-0");
+  CHECK(vm.summary
+        == "web-0 is running since 10:00:02; the journal lost seq 4 (accepted "
+           "at 10:07:00), so this story may miss events");
+  CHECK(vm.chain.back().kind == "journal_loss_accepted");
+}

@@ -103,6 +103,8 @@ std::vector<event> all_events() {
       vm_paused{"web-1", 22, 5},
       vm_resumed{"web-1", 23, 5},
       vm_recreated{"web-1", 3, 4, 512, 2, 1000, "revision 2 -> 3", 24},
+
+      journal_loss_accepted{40, 50, 10, "000012.log is missing", "/saved", 25},
   };
 }
 
@@ -259,7 +261,7 @@ TEST_CASE("every event names its kind and its aggregate") {
   for (const auto& ev : samples)
     kinds.emplace_back(kind_name(ev));
   CHECK(kinds.front() == "plugin_installed");
-  CHECK(kinds.back() == "vm_recreated");
+  CHECK(kinds.back() == "journal_loss_accepted");
   CHECK(std::set<std::string>(kinds.begin(), kinds.end()).size()
         == kinds.size());
   CHECK(aggregate_of(samples[0])
@@ -281,6 +283,9 @@ TEST_CASE("every event names its kind and its aggregate") {
   for (std::size_t i = 21; i <= 23; ++i)
     CHECK(aggregate_of(samples[i])
           == aggregate_id{aggregate_kind::vm, "web-1"});
+  CHECK(kinds[24] == "journal_loss_accepted");
+  CHECK(aggregate_of(samples[24])
+        == aggregate_id{aggregate_kind::system, "journal"});
 }
 
 // -- apply --------------------------------------------------------------------
@@ -658,6 +663,18 @@ TEST_CASE("an actor crash is audit only") {
   auto before = w;
   apply(w, actor_crashed{"vm/web-0", "boom", 1, 2});
   CHECK(w == before);
+}
+
+TEST_CASE("an accepted journal loss is audit only: nothing is undone or guessed") {
+  world w;
+  apply(w, host_configured{small_host(), 1});
+  apply(w, deployment_created{full_spec(), 1, 2});
+  auto before = w;
+  apply(w, journal_loss_accepted{2, 9, 7, "000012.log is missing", "/saved", 3});
+  CHECK(w == before);
+  apply(w, recorded_event{10, 4321, journal_loss_accepted{2, 9, 7, "", "", 4}});
+  CHECK(w.last_seq == 10);
+  CHECK(w.deployments.at("web").spec.paused);
 }
 
 TEST_CASE("applying a record stamps its seq and time") {

@@ -1,6 +1,7 @@
 // Damaged databases: every damage is reported (with the seq where one is
 // known), nothing is skipped, nothing crashes.
 
+#include "raw_db.hpp"
 #include "samples.hpp"
 
 #include "store/codec.hpp"
@@ -9,73 +10,17 @@
 
 #include <doctest/doctest.h>
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-
 #include <filesystem>
 #include <fstream>
 
 using namespace volant;
 using namespace volant::store;
+using volant::test::files_named;
+using volant::test::raw_db;
 using volant::test::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// The database under a journal, opened with plain RocksDB (journal closed).
-class raw_db {
-public:
-  explicit raw_db(const std::string& dir) {
-    rocksdb::DBOptions opts;
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (const char* name : {"default", "events", "snapshots", "meta"})
-      cfs.emplace_back(name, rocksdb::ColumnFamilyOptions{});
-    rocksdb::DB* db = nullptr;
-    auto s = rocksdb::DB::Open(opts, dir, cfs, &handles_, &db);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-    db_.reset(db);
-  }
-
-  ~raw_db() {
-    for (auto* h : handles_)
-      db_->DestroyColumnFamilyHandle(h);
-    db_->Close().PermitUncheckedError();
-  }
-
-  rocksdb::ColumnFamilyHandle* events() const { return handles_[1]; }
-  rocksdb::ColumnFamilyHandle* snapshots() const { return handles_[2]; }
-  rocksdb::ColumnFamilyHandle* meta() const { return handles_[3]; }
-
-  std::string get(rocksdb::ColumnFamilyHandle* cf, const std::string& key) {
-    std::string value;
-    auto s = db_->Get({}, cf, key, &value);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-    return value;
-  }
-
-  void put(rocksdb::ColumnFamilyHandle* cf, const std::string& key,
-           const std::string& value) {
-    auto s = db_->Put({}, cf, key, value);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-  }
-
-  void del(rocksdb::ColumnFamilyHandle* cf, const std::string& key) {
-    auto s = db_->Delete({}, cf, key);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-  }
-
-  /// Moves everything into SST files, and the WAL out of the way.
-  void compact() {
-    auto s = db_->Flush({}, handles_);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-    s = db_->CompactRange({}, events(), nullptr, nullptr);
-    REQUIRE_MESSAGE(s.ok(), s.ToString());
-  }
-
-private:
-  std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
-};
 
 std::string as_string(const std::vector<std::uint8_t>& bytes) {
   return {bytes.begin(), bytes.end()};
@@ -121,19 +66,6 @@ std::vector<std::uint64_t> iota(std::uint64_t from, std::uint64_t to) {
   std::vector<std::uint64_t> out;
   for (auto s = from; s <= to; ++s)
     out.push_back(s);
-  return out;
-}
-
-std::vector<fs::path> files_named(const std::string& dir,
-                                  const std::string& prefix,
-                                  const std::string& suffix) {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(dir)) {
-    auto name = e.path().filename().string();
-    if (name.starts_with(prefix) && name.ends_with(suffix))
-      out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -264,8 +196,10 @@ TEST_CASE("a log cut at its end is reported with the lost seqs") {
     REQUIRE_FALSE(j.has_value());
     CHECK(j.error_value().code == ec::corrupt_record);
     CHECK(contains(j.error_value().message,
-                   "ends at seq " + std::to_string(n - 3) + " but held seq "
-                     + std::to_string(n)));
+                   "ends at seq " + std::to_string(n - 3) + " but seq "
+                     + std::to_string(n) + " was durable"));
+    CHECK(contains(j.error_value().message,
+                   "last good seq " + std::to_string(n - 3)));
     auto s = journal::open_secondary(tmp.path(), tmp.sub("scratch"));
     REQUIRE_FALSE(s.has_value());
     CHECK(s.error_value().code == ec::corrupt_record);
@@ -464,8 +398,9 @@ TEST_CASE("a damaged write-ahead log") {
     REQUIRE_FALSE(j.has_value());
     CHECK(j.error_value().code == ec::corrupt_record);
     CHECK(contains(j.error_value().message,
-                   "records from seq " + std::to_string(recs.size())
-                     + " on are lost"));
+                   "seq " + std::to_string(recs.size()) + " is lost (last good seq "
+                     + std::to_string(recs.size() - 1) + ")"));
+    CHECK(contains(j.error_value().message, logs.front().string() + " was cut"));
   }
 }
 

@@ -176,6 +176,11 @@ event sample(std::in_place_type_t<vm_recreated>) {
   return vm_recreated{"web1-3", 4, 2, 512, 3, 4000, "recreated: HTTP 503 (again after a restart)",
                       t0 + 24};
 }
+event sample(std::in_place_type_t<journal_loss_accepted>) {
+  return journal_loss_accepted{
+      40, 50, 10, "the write-ahead log /d/journal/000012.log is missing",
+      "/d/journal.before-repair-20261201T042100Z", t0 + 24};
+}
 
 template <std::size_t... Is>
 std::vector<event> all_samples(std::index_sequence<Is...>) {

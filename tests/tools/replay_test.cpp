@@ -2,6 +2,7 @@
 
 #include "events/state.hpp"
 #include "store/journal.hpp"
+#include "store/journal_testing.hpp"
 #include "store/paths.hpp"
 #include "support/process.hpp"
 
@@ -26,9 +27,21 @@ std::string replay() {
 /// Writes commands through decide + journal.append, folding as the daemon does.
 class history {
 public:
-  explicit history(const std::string& data_dir) {
+  explicit history(const std::string& data_dir)
+      : path(store::journal_dir(data_dir)) {
     std::filesystem::create_directories(data_dir);
-    auto j = store::journal::open(store::journal_dir(data_dir));
+    auto j = store::journal::open(path);
+    REQUIRE(j.has_value());
+    journal = std::move(*j);
+  }
+
+  std::string path; ///< the journal's directory
+
+  /// Closes the journal cleanly (its events go to table files) and opens it
+  /// again: what is appended next is only in the write-ahead log.
+  void reopen() {
+    journal.reset();
+    auto j = store::journal::open(path);
     REQUIRE(j.has_value());
     journal = std::move(*j);
   }
@@ -231,4 +244,82 @@ TEST_CASE("the demo writes a history that verifies") {
   auto again = run(replay() + " demo --data-dir " + dir.path());
   CHECK(again.exit_code != 0);
   CHECK(again.err.find("already holds") != std::string::npos);
+}
+
+TEST_CASE("verify reports acknowledged events a lost write-ahead log took, and "
+          "repair --accept-loss records the loss so that verify passes again") {
+  test::temp_dir dir;
+  history h(dir.path());
+  h.write_standard();
+  auto last_good = h.state.last_seq;
+  h.reopen();
+  h.run(scale_deployment{"web", 4});
+  for (std::uint32_t i = 2; i < 4; ++i)
+    h.run(create_vm{"web", i});
+  auto acknowledged = h.state.last_seq;
+  store::testing::skip_flush_on_close(*h.journal); // the events stay in the WAL
+  h.journal.reset();
+  std::vector<std::string> wals;
+  for (const auto& e : std::filesystem::directory_iterator(h.path))
+    if (e.path().extension() == ".log") {
+      wals.push_back(e.path().string());
+      std::filesystem::remove(e.path());
+    }
+  REQUIRE_FALSE(wals.empty());
+  std::sort(wals.begin(), wals.end()); // the newest held the lost events
+
+  auto bad = run(replay() + " verify --data-dir " + dir.path());
+  CHECK(bad.exit_code == 1);
+  CHECK_MESSAGE(lines(bad.err) == 1, bad.err);
+  CHECK(bad.err.find(wals.back() + " is missing") != std::string::npos);
+  CHECK(bad.err.find("last good seq " + std::to_string(last_good)) != std::string::npos);
+  CHECK(bad.err.find("seqs " + std::to_string(last_good + 1) + ".."
+                     + std::to_string(acknowledged) + " are lost")
+        != std::string::npos);
+  CHECK(bad.out.empty());
+  CHECK(run(replay() + " events --data-dir " + dir.path()).exit_code == 1);
+
+  // Without --accept-loss, repair only says what it would accept.
+  auto asked = run(replay() + " repair --data-dir " + dir.path());
+  CHECK(asked.exit_code == 1);
+  CHECK_MESSAGE(lines(asked.err) == 1, asked.err);
+  CHECK(asked.err.find("--accept-loss") != std::string::npos);
+  CHECK(run(replay() + " verify --data-dir " + dir.path()).exit_code == 1);
+
+  auto repaired = run(replay() + " repair --accept-loss --data-dir " + dir.path());
+  REQUIRE_MESSAGE(repaired.exit_code == 0, repaired.err);
+  CHECK(lines(repaired.out) == 1);
+  CHECK(repaired.out.find("journal_loss_accepted at seq "
+                          + std::to_string(acknowledged + 1))
+        != std::string::npos);
+
+  auto good = run(replay() + " verify --data-dir " + dir.path());
+  CHECK_MESSAGE(good.exit_code == 0, good.err);
+  CHECK(good.out.find(std::to_string(acknowledged - last_good)
+                      + " acknowledged events lost")
+        != std::string::npos);
+  auto listing = run(replay() + " events --json --data-dir " + dir.path());
+  REQUIRE_MESSAGE(listing.exit_code == 0, listing.err);
+  std::istringstream in(listing.out);
+  std::string line, final_line;
+  while (std::getline(in, line))
+    final_line = line;
+  auto loss = nlohmann::json::parse(final_line);
+  CHECK(loss["event"] == "journal_loss_accepted");
+  CHECK(loss["seq"] == acknowledged + 1);
+  CHECK(loss["aggregate"] == "system");
+  CHECK(loss["fields"]["last_good_seq"] == last_good);
+  CHECK(loss["fields"]["high_water_seq"] == acknowledged);
+  CHECK(loss["fields"]["lost"] == acknowledged - last_good);
+  CHECK(loss["fields"]["damage"].get<std::string>().find(wals.back())
+        != std::string::npos);
+  auto human = run(replay() + " events --data-dir " + dir.path());
+  CHECK(human.out.find("journal_loss_accepted") != std::string::npos);
+  // The scale to 4 was lost, knowingly: the state is what survived.
+  auto state = run(replay() + " state --json --data-dir " + dir.path());
+  REQUIRE(state.exit_code == 0);
+  CHECK(nlohmann::json::parse(state.out)["deployments"][0]["replicas"] == 2);
+  auto again = run(replay() + " repair --accept-loss --data-dir " + dir.path());
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.find("nothing to repair") != std::string::npos);
 }

@@ -32,6 +32,14 @@ int main(int argc, char** argv) {
   auto* verify = app.add_subcommand("verify", "Check every record, seq and snapshot");
   verify->add_option("--data-dir", data_dir, "Data directory");
 
+  bool accept_loss = false;
+  auto* repair = app.add_subcommand(
+    "repair", "Go on from a journal that lost acknowledged events, recording the loss");
+  repair->add_option("--data-dir", data_dir, "Data directory");
+  repair->add_flag("--accept-loss", accept_loss,
+                   "Record the loss and make the journal open again (without it: "
+                   "only report what was lost)");
+
   auto* demo = app.add_subcommand("demo", "Write a demo history into an empty data directory");
   demo->add_option("--data-dir", data_dir, "Data directory");
 
@@ -56,5 +64,7 @@ int main(int argc, char** argv) {
   }
   if (*verify)
     return replay::run_verify(data_dir);
+  if (*repair)
+    return replay::run_repair(data_dir, accept_loss);
   return replay::run_demo(data_dir);
 }

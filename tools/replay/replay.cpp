@@ -193,7 +193,44 @@ int run_verify(const std::string& data_dir) {
     return fail("verify failed: " + report.error_value().message);
   std::cout << "ok: " << report->events << " events (seq " << report->first_seq
             << ".." << report->last_seq << "), " << report->snapshots
-            << " snapshots equal to the replay\n";
+            << " snapshots equal to the replay";
+  if (report->losses > 0)
+    std::cout << "; " << report->lost << " acknowledged events lost in "
+              << report->losses
+              << " accepted loss(es) (journal_loss_accepted)";
+  std::cout << '\n';
+  return 0;
+}
+
+int run_repair(const std::string& data_dir, bool accept_loss) {
+  auto dir = store::journal_dir(data_dir);
+  if (!std::filesystem::exists(dir + "/CURRENT"))
+    return fail("no event log in " + data_dir + " (expected " + dir
+                + "); is this a Volant data directory?");
+  auto found = accept_loss ? store::journal::accept_loss(dir)
+                           : store::journal::find_loss(dir);
+  if (!found)
+    return fail("repair failed: " + found.error_value().message);
+  const auto& r = *found;
+  if (!r.damaged) {
+    std::cout << "nothing to repair: the journal at " << dir
+              << " is whole (last seq " << r.last_good_seq << ")\n";
+    return 0;
+  }
+  auto what = (r.lost > 0 ? std::to_string(r.lost)
+                                + " acknowledged events (seq "
+                                + std::to_string(r.last_good_seq + 1) + ".."
+                                + std::to_string(r.high_water_seq) + ")"
+                          : std::string{"no acknowledged event"})
+              + ", last good seq " + std::to_string(r.last_good_seq) + ": "
+              + r.damage;
+  if (!accept_loss)
+    return fail("the journal lost " + what
+                + "; rerun with --accept-loss to record the loss and go on");
+  std::cout << "repaired: accepted the loss of " << what
+            << "; recorded as journal_loss_accepted at seq "
+            << (r.recorded ? r.recorded->seq : 0) << "; the files RocksDB "
+            << "recovered from are kept in " << r.saved_to << '\n';
   return 0;
 }
 

@@ -29,6 +29,11 @@ int run_events(const events_options& opts);
 int run_state(const state_options& opts);
 int run_verify(const std::string& data_dir);
 
+/// Without `accept_loss`: reports what the journal lost (exit 1) or that it is
+/// whole (exit 0), changing nothing. With it: records the loss as a
+/// `journal_loss_accepted` event and makes the journal open again.
+int run_repair(const std::string& data_dir, bool accept_loss);
+
 /// Writes a scripted history (host, plugin, a deployment scaled up and down, a
 /// crash and restart, a snapshot) through the core's decide, into an empty journal.
 int run_demo(const std::string& data_dir);
