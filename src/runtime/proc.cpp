@@ -1,8 +1,10 @@
 #include "runtime/proc.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -71,6 +73,24 @@ std::vector<std::int64_t> process_tree(std::int64_t pid) {
       tree.push_back(it->second);
   }
   return tree;
+}
+
+std::string read_proc_file(const std::string& path) {
+  std::string out;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return out;
+  char buf[4096];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
 }
 
 std::string process_name(std::int64_t pid) {

@@ -235,10 +235,7 @@ std::vector<std::pair<std::string, std::int64_t>> find_qemu_processes() {
     auto pid = std::strtoll(entry->d_name, &end, 10);
     if (pid <= 0 || *end != '\0')
       continue;
-    std::ifstream in("/proc/" + std::string(entry->d_name) + "/cmdline",
-                     std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)),
-                     std::istreambuf_iterator<char>());
+    auto text = read_proc_file("/proc/" + std::string(entry->d_name) + "/cmdline");
     auto args = split_nul(text);
     if (args.empty()
         || fs::path(args[0]).filename().string().rfind("qemu", 0) != 0)
