@@ -15,7 +15,14 @@ packages=(
 # Without starting their services (nginx): see scripts/apt-install.sh.
 bash scripts/apt-install.sh --as setup "${packages[@]}"
 
+# Debian's packages are found first; subprojects/*.wrap (WrapDB) would only stand
+# in for a missing one. Never download here (CI has no network, and a silent
+# download would hide a missing package): --wrap-mode=nodownload.
 if [ ! -f build/build.ninja ]; then
-  meson setup build
+  meson setup --wrap-mode=nodownload build
+else
+  mode=$(meson introspect --buildoptions build | python3 -c \
+    'import json, sys; print(*[o["value"] for o in json.load(sys.stdin) if o["name"] == "wrap_mode"])')
+  [ "$mode" = nodownload ] || meson configure build -Dwrap_mode=nodownload
 fi
 ninja -C build

@@ -37,7 +37,7 @@ from volant_bench import (Daemon, Say, arm_watchdog, copy_binaries, disarm_watch
                           listeners, mono, parse_args, report_error, rss_mib,
                           say_daemon_log, say_failures, say_header, status_field)
 
-POOL = "127.82.0.0/16"
+POOL = "127.82.0.0/16"  # default; --pool 127.N.0.0/16 runs two benches side by side
 POOL_PREFIX = "127.82."
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -137,10 +137,14 @@ def own_flags(ap):
     ap.add_argument("--vms", type=int, default=500)
     ap.add_argument("--small", type=int, default=50)
     ap.add_argument("--window", type=int, default=20, help="seconds of sampling at --vms")
+    ap.add_argument("--pool", default=POOL, help="a 127.N.0.0/16 pool (default %s)" % POOL)
 
 
 def main():
     a = parse_args(560, own_flags)
+    global POOL, POOL_PREFIX
+    POOL = a.pool
+    POOL_PREFIX = ".".join(POOL.split(".")[:2]) + "."
 
     say = Say()
     arm_watchdog("probes", a.deadline)

@@ -16,7 +16,7 @@ while [[ $# -gt 0 ]]; do
     *) args+=("$1"); shift ;;
   esac
 done
-[[ -d "$build" ]] || meson setup "$build"
+[[ -d "$build" ]] || meson setup --wrap-mode=nodownload "$build"
 ninja -C "$build" src/daemon/volantd src/cli/volar >/dev/null
 command="bench/scale/run.sh --build $build${args[*]:+ ${args[*]}}"
 exec python3 bench/scale/scale_bench.py --build "$build" --results bench/RESULTS.md \

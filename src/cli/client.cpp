@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <future>
+#include <memory>
 
 namespace volant::cli {
 
@@ -35,6 +37,19 @@ expected<std::string> resolve_token(const client_options& opts) {
   std::string token;
   std::getline(in, token);
   return token;
+}
+
+/// What to tell the user when the connection to volantd drops mid-request: the
+/// command may have been carried out before it went, and where to look.
+std::string went_away(const std::string& verb, const std::string& endpoint) {
+  std::string check = "volar deployments list";
+  if (verb.rfind("plugins.", 0) == 0)
+    check = "volar plugins list";
+  else if (verb.rfind("vms.", 0) == 0)
+    check = "volar vms list";
+  return "volantd went away during the request (connection to " + endpoint
+         + " lost); the command may or may not have taken effect: check with `"
+         + check + "` once volantd is back";
 }
 
 } // namespace
@@ -116,23 +131,42 @@ expected<std::unique_ptr<client>> client::connect(const client_options& opts) {
 
 expected<nlohmann::json> client::call(const std::string& verb,
                                       const nlohmann::json& args) {
-  caf::scoped_actor self{impl_->sys};
-  expected<nlohmann::json> result = make_error(ec::io_error, "no reply");
-  self
-    ->request(impl_->api, impl_->timeout, request_atom::value, impl_->token, verb,
-              args.dump())
-    .receive(
-      [&](const std::string& reply) {
-        auto j = nlohmann::json::parse(reply, nullptr, false);
-        if (j.is_discarded())
-          result = make_error(ec::io_error, "volantd sent a malformed reply");
-        else
-          result = std::move(j);
-      },
-      [&](const caf::error& err) {
-        result = from_caf(err, impl_->sys.render(err));
-      });
-  return result;
+  // The request runs in a helper actor that also monitors the daemon's api
+  // proxy. When the connection drops, CAF's BASP broker kills every proxy of
+  // that node, and the monitor's down_msg arrives at once; the request's own
+  // response would never come (it would wait the whole timeout). A proxy that
+  // died before this call (between two polls of a long wait) is noticed the
+  // same way: monitoring a dead actor sends its down_msg right away.
+  auto outcome = std::make_shared<std::promise<expected<nlohmann::json>>>();
+  auto result = outcome->get_future();
+  auto gone = make_error(ec::daemon_unreachable, went_away(verb, impl_->endpoint));
+  auto* sys = &impl_->sys;
+  sys->spawn([=, api = impl_->api, token = impl_->token, timeout = impl_->timeout,
+              body = args.dump()](caf::event_based_actor* self) {
+    self->monitor(api);
+    self->set_down_handler([=](caf::down_msg&) {
+      outcome->set_value(gone);
+      self->quit();
+    });
+    self->request(api, timeout, request_atom::value, token, verb, body)
+      .then(
+        [=](const std::string& reply) {
+          auto j = nlohmann::json::parse(reply, nullptr, false);
+          if (j.is_discarded())
+            outcome->set_value(make_error(ec::io_error, "volantd sent a malformed reply"));
+          else
+            outcome->set_value(std::move(j));
+          self->quit();
+        },
+        [=](const caf::error& err) {
+          if (err == caf::sec::request_receiver_down)
+            outcome->set_value(gone);
+          else
+            outcome->set_value(from_caf(err, sys->render(err)));
+          self->quit();
+        });
+  });
+  return result.get();
 }
 
 } // namespace volant::cli

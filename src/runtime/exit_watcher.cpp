@@ -4,7 +4,6 @@
 
 #include <signal.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,29 +45,14 @@ exit_status reap(int pidfd) {
 
 } // namespace
 
-exit_watcher::exit_watcher() {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = 0; // pid 0 == wake-up
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-  thread_ = std::thread([this] { loop(); });
-}
+exit_watcher::exit_watcher() : loop_("volant.exits") {}
 
 exit_watcher::~exit_watcher() {
-  {
-    std::lock_guard guard(mtx_);
-    for (auto& [pid, e] : watched_)
-      ::close(e.fd);
-    watched_.clear();
-    watched_.emplace(-1, entry{}); // marks shutdown
-  }
-  std::uint64_t one = 1;
-  (void) !write(wake_fd_, &one, sizeof one);
-  thread_.join();
-  ::close(wake_fd_);
-  ::close(epoll_fd_);
+  loop_.stop();
+  std::lock_guard guard(mtx_);
+  for (auto& [pid, e] : watched_)
+    ::close(e.fd);
+  watched_.clear();
 }
 
 expected<std::uint64_t> exit_watcher::watch(std::int64_t pid, std::uint64_t ticks,
@@ -85,24 +69,23 @@ expected<std::uint64_t> exit_watcher::watch(std::int64_t pid, std::uint64_t tick
   }
   std::lock_guard guard(mtx_);
   if (fd < 0) {
-    gone_.emplace_back(pid, std::move(on_exit));
-    std::uint64_t one = 1;
-    (void) !write(wake_fd_, &one, sizeof one);
+    loop_.post([pid, cb = std::move(on_exit)] {
+      cb({pid, 0, false, "not running (found gone)"});
+    });
     return next_id_++;
   }
   if (auto it = watched_.find(pid); it != watched_.end()) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+    loop_.remove(it->second.fd);
     ::close(it->second.fd);
     watched_.erase(it);
   }
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = static_cast<std::uint64_t>(pid);
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-    ::close(fd);
-    return make_error(ec::io_error, "epoll_ctl: " + std::string(std::strerror(errno)));
-  }
   auto id = next_id_++;
+  auto added
+    = loop_.add(fd, EPOLLIN, [this, pid, id](std::uint32_t) { on_pidfd_ready(pid, id); });
+  if (!added) {
+    ::close(fd);
+    return added.error_value();
+  }
   watched_.emplace(pid, entry{fd, std::move(on_exit), id});
   return id;
 }
@@ -110,7 +93,7 @@ expected<std::uint64_t> exit_watcher::watch(std::int64_t pid, std::uint64_t tick
 void exit_watcher::unwatch(std::int64_t pid, std::uint64_t id) {
   std::lock_guard guard(mtx_);
   if (auto it = watched_.find(pid); it != watched_.end() && it->second.id == id) {
-    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->second.fd, nullptr);
+    loop_.remove(it->second.fd);
     ::close(it->second.fd);
     watched_.erase(it);
   }
@@ -121,45 +104,24 @@ std::size_t exit_watcher::size() const {
   return watched_.size();
 }
 
-void exit_watcher::loop() {
-  epoll_event events[64];
-  std::vector<std::pair<std::int64_t, callback>> gone;
-  for (;;) {
-    int n = epoll_wait(epoll_fd_, events, 64, -1);
-    if (n < 0 && errno == EINTR)
-      continue;
-    for (int i = 0; i < n; ++i) {
-      auto pid = static_cast<std::int64_t>(events[i].data.u64);
-      callback cb;
-      exit_status st;
-      {
-        std::lock_guard guard(mtx_);
-        if (pid == 0) {
-          std::uint64_t count;
-          (void) !read(wake_fd_, &count, sizeof count);
-          if (watched_.count(-1))
-            return;
-          gone.swap(gone_);
-          continue;
-        }
-        auto it = watched_.find(pid);
-        if (it == watched_.end())
-          continue;
-        int fd = it->second.fd;
-        st = reap(fd);
-        st.pid = pid;
-        cb = std::move(it->second.cb);
-        epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
-        ::close(fd);
-        watched_.erase(it);
-      }
-      if (cb)
-        cb(st);
-    }
-    for (auto& [pid, cb] : gone)
-      cb({pid, 0, false, "not running (found gone)"});
-    gone.clear();
+void exit_watcher::on_pidfd_ready(std::int64_t pid, std::uint64_t id) {
+  callback cb;
+  exit_status st;
+  {
+    std::lock_guard guard(mtx_);
+    auto it = watched_.find(pid);
+    if (it == watched_.end() || it->second.id != id)
+      return;
+    int fd = it->second.fd;
+    st = reap(fd);
+    st.pid = pid;
+    cb = std::move(it->second.cb);
+    loop_.remove(fd);
+    ::close(fd);
+    watched_.erase(it);
   }
+  if (cb)
+    cb(st);
 }
 
 } // namespace volant::runtime

@@ -1,19 +1,18 @@
 #pragma once
 
-// One thread watches every workload's exit through pidfds and epoll, so that a
-// thousand VMs cost one thread. Children of this process are reaped with their
-// exit status; adopted workloads (started by an earlier daemon) report exit
-// without a status.
+// One thread watches every workload's exit through pidfds on an event_loop, so
+// that a thousand VMs cost one thread. Children of this process are reaped with
+// their exit status; adopted workloads (started by an earlier daemon) report
+// exit without a status.
 
 #include "events/error.hpp"
+#include "runtime/event_loop.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
-#include <vector>
 
 namespace volant::runtime {
 
@@ -47,10 +46,8 @@ public:
   std::size_t size() const;
 
 private:
-  void loop();
+  void on_pidfd_ready(std::int64_t pid, std::uint64_t id);
 
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
   mutable std::mutex mtx_;
   struct entry {
     int fd = -1;
@@ -59,8 +56,8 @@ private:
   };
   std::map<std::int64_t, entry> watched_; // pid -> its watch
   std::uint64_t next_id_ = 1;
-  std::vector<std::pair<std::int64_t, callback>> gone_; // ended before watch()
-  std::thread thread_;
+  // Last: stopped (first) before the watches its handlers touch are destroyed.
+  event_loop loop_;
 };
 
 } // namespace volant::runtime

@@ -5,11 +5,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
 
@@ -66,28 +64,13 @@ int status_code(const std::string& in) {
 
 } // namespace
 
-prober::prober(std::size_t max_in_flight) : max_in_flight_(max_in_flight) {
-  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = 0;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-  thread_ = std::thread([this] { loop(); });
-}
+prober::prober(std::size_t max_in_flight)
+  : max_in_flight_(max_in_flight), loop_("volant.probes", [this] { return tick(); }) {}
 
 prober::~prober() {
-  {
-    std::lock_guard guard(mtx_);
-    stopping_ = true;
-  }
-  std::uint64_t one = 1;
-  (void) !write(wake_fd_, &one, sizeof one);
-  thread_.join();
+  loop_.stop();
   for (auto& [id, c] : live_)
     ::close(c->fd);
-  ::close(wake_fd_);
-  ::close(epoll_fd_);
 }
 
 void prober::submit(check_request request) {
@@ -95,8 +78,7 @@ void prober::submit(check_request request) {
     std::lock_guard guard(mtx_);
     queue_.push_back(std::move(request));
   }
-  std::uint64_t one = 1;
-  (void) !write(wake_fd_, &one, sizeof one);
+  loop_.wake();
 }
 
 std::size_t prober::in_flight() const {
@@ -129,10 +111,13 @@ void prober::start(check_request request) {
     c->request.done({false, errno_text(err), micros_since(c->started)});
     return;
   }
-  epoll_event ev{};
-  ev.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP;
-  ev.data.u64 = id;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->fd, &ev);
+  auto added = loop_.add(c->fd, EPOLLOUT | EPOLLIN | EPOLLRDHUP,
+                         [this, id](std::uint32_t events) { on_ready(id, events); });
+  if (!added) {
+    ::close(c->fd);
+    c->request.done({false, added.error_value().message, micros_since(c->started)});
+    return;
+  }
   deadlines_.emplace(c->deadline, id);
   live_.emplace(id, std::move(c));
 }
@@ -149,7 +134,7 @@ void prober::finish(std::uint64_t id, check_result result) {
       deadlines_.erase(d);
       break;
     }
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
+  loop_.remove(c->fd);
   ::close(c->fd);
   result.latency_us = micros_since(c->started);
   c->request.done(result);
@@ -184,12 +169,8 @@ void prober::on_ready(std::uint64_t id, std::uint32_t events) {
     }
     if (n > 0)
       c.out.erase(0, static_cast<std::size_t>(n));
-    if (c.out.empty()) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLRDHUP;
-      ev.data.u64 = id;
-      epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, c.fd, &ev);
-    }
+    if (c.out.empty())
+      loop_.modify(c.fd, EPOLLIN | EPOLLRDHUP);
   }
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
     char buf[512];
@@ -213,48 +194,32 @@ void prober::on_ready(std::uint64_t id, std::uint32_t events) {
   }
 }
 
-void prober::loop() {
-  epoll_event events[128];
-  for (;;) {
-    int timeout_ms = -1;
-    if (!deadlines_.empty()) {
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadlines_.begin()->first - clock_type::now())
-                    .count();
-      timeout_ms = static_cast<int>(std::max<std::int64_t>(0, wait + 1));
+std::optional<clock_type::time_point> prober::tick() {
+  auto now = clock_type::now();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+    auto id = deadlines_.begin()->second;
+    auto& c = *live_.at(id);
+    finish(id, {false,
+                "timed out after " + std::to_string(c.request.timeout.count()) + " ms",
+                0});
+  }
+  std::deque<check_request> starting;
+  {
+    std::lock_guard guard(mtx_);
+    while (!queue_.empty() && live_.size() + starting.size() < max_in_flight_) {
+      starting.push_back(std::move(queue_.front()));
+      queue_.pop_front();
     }
-    int n = epoll_wait(epoll_fd_, events, 128, timeout_ms);
-    for (int i = 0; i < n; ++i) {
-      if (events[i].data.u64 == 0) {
-        std::uint64_t count;
-        (void) !read(wake_fd_, &count, sizeof count);
-        continue;
-      }
-      on_ready(events[i].data.u64, events[i].events);
-    }
-    auto now = clock_type::now();
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-      auto id = deadlines_.begin()->second;
-      auto& c = *live_.at(id);
-      finish(id, {false,
-                  "timed out after " + std::to_string(c.request.timeout.count()) + " ms",
-                  0});
-    }
-    std::deque<check_request> starting;
-    {
-      std::lock_guard guard(mtx_);
-      if (stopping_)
-        return;
-      while (!queue_.empty() && live_.size() + starting.size() < max_in_flight_) {
-        starting.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    for (auto& r : starting)
-      start(std::move(r));
+  }
+  for (auto& r : starting)
+    start(std::move(r));
+  {
     std::lock_guard guard(mtx_);
     live_count_ = live_.size();
   }
+  if (deadlines_.empty())
+    return std::nullopt;
+  return deadlines_.begin()->first;
 }
 
 } // namespace volant::runtime

@@ -1,11 +1,12 @@
 #pragma once
 
-// The shared, bounded I/O facility of health checks: one thread multiplexes every
-// HTTP and TCP check over non-blocking sockets and epoll, with per-check
+// The shared, bounded I/O facility of health checks: one event_loop thread
+// multiplexes every HTTP and TCP check over non-blocking sockets, with per-check
 // deadlines. Hundreds of probes cost one thread and at most `max_in_flight`
 // sockets; checks beyond that wait in a queue.
 
 #include "events/types.hpp"
+#include "runtime/event_loop.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -14,8 +15,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
 
 namespace volant::runtime {
 
@@ -51,23 +52,23 @@ public:
   struct connection;
 
 private:
-  void loop();
+  /// After every wake-up of the loop: expires deadlines, starts queued checks;
+  /// returns the next deadline.
+  std::optional<std::chrono::steady_clock::time_point> tick();
   void start(check_request request);
   void finish(std::uint64_t id, check_result result);
   void on_ready(std::uint64_t id, std::uint32_t events);
 
   std::size_t max_in_flight_;
-  int epoll_fd_ = -1;
-  int wake_fd_ = -1;
   mutable std::mutex mtx_;
   std::deque<check_request> queue_; ///< submitted, not started (guarded by mtx_)
-  bool stopping_ = false;           ///< guarded by mtx_
-  // Below: touched only by the prober thread.
+  // Below: touched only by the loop thread.
   std::uint64_t next_id_ = 1;
   std::map<std::uint64_t, std::unique_ptr<connection>> live_;
   std::multimap<std::chrono::steady_clock::time_point, std::uint64_t> deadlines_;
-  std::size_t live_count_ = 0; ///< mirror of live_.size() for in_flight()
-  std::thread thread_;
+  std::size_t live_count_ = 0; ///< mirror of live_.size() for in_flight() (guarded by mtx_)
+  // Last: stopped (first) before the connections its handlers touch are destroyed.
+  event_loop loop_;
 };
 
 } // namespace volant::runtime

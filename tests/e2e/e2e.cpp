@@ -270,6 +270,62 @@ json httpd_manifest(const std::string& name) {
   };
 }
 
+int unread_bytes_on(int port) {
+  char want[32];
+  std::snprintf(want, sizeof want, "0100007F:%04X", port); // 127.0.0.1, see listeners_on
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line); // header
+  int bytes = 0;
+  while (std::getline(in, line)) {
+    auto f = fields_of(line); // sl local remote st tx_queue:rx_queue ...
+    if (f.size() > 4 && f[1] == want && f[3] == "01")
+      bytes += static_cast<int>(std::stoul(f[4].substr(f[4].find(':') + 1), nullptr, 16));
+  }
+  return bytes;
+}
+
+// -- background volar -------------------------------------------------------------
+
+background_volar::background_volar(const daemon& d, const std::string& args) {
+  auto command = "exec " + sh_quote(volar_bin()) + " --data-dir " + sh_quote(d.dir()) + " "
+                 + args + " >" + sh_quote(files_ / "out") + " 2>" + sh_quote(files_ / "err")
+                 + " </dev/null";
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  pid_ = pid;
+}
+
+background_volar::~background_volar() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+std::optional<int> background_volar::wait_exit(std::chrono::milliseconds limit) {
+  if (pid_ <= 0)
+    return std::nullopt;
+  int status = 0;
+  bool done = eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, limit, 20ms);
+  if (!done)
+    return std::nullopt;
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string background_volar::out() const {
+  return read_all(files_ / "out");
+}
+
+std::string background_volar::err() const {
+  return read_all(files_ / "err");
+}
+
 // -- daemon ---------------------------------------------------------------------
 
 daemon::daemon(options opts) : opts_(std::move(opts)) {

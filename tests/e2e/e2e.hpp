@@ -56,6 +56,11 @@ bool pid_alive(int pid);
 /// Number of TCP sockets listening on ip:port (from /proc/net/tcp).
 int listeners_on(const std::string& ip, int port);
 
+/// Bytes received and not yet read by the sockets of established TCP connections
+/// whose local end is 127.0.0.1:port (from /proc/net/tcp): what a stopped server
+/// has been sent and has not read.
+int unread_bytes_on(int port);
+
 /// Pids of live processes whose environment has `key` = `value` exactly.
 std::vector<int> pids_with_env(const std::string& key, const std::string& value);
 
@@ -72,6 +77,28 @@ bool one_line(const std::string& err);
 /// busybox httpd on ${VOLANT_IP}:80 serving / (the VM name) and /env.txt (the
 /// workload's environment, sorted).
 json httpd_manifest(const std::string& name = "e2e-httpd");
+
+class daemon;
+
+/// A `volar` command running in the background as this test's child, its
+/// stdout and stderr in files; killed (and reaped) on destruction if still running.
+class background_volar {
+public:
+  background_volar(const daemon& d, const std::string& args);
+  ~background_volar();
+  background_volar(const background_volar&) = delete;
+  background_volar& operator=(const background_volar&) = delete;
+
+  /// Waits up to `limit` for volar to exit: its exit code, or nullopt if it is
+  /// still running.
+  std::optional<int> wait_exit(std::chrono::milliseconds limit);
+  std::string out() const;
+  std::string err() const;
+
+private:
+  test::temp_dir files_;
+  int pid_ = -1;
+};
 
 class daemon {
 public:

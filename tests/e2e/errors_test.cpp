@@ -2,6 +2,8 @@
 
 #include "e2e/e2e.hpp"
 
+#include <signal.h>
+
 #include <fstream>
 
 namespace volant::e2e {
@@ -42,7 +44,71 @@ struct rejected {
   }
 };
 
+/// The daemon's control port, from its endpoint file ("127.0.0.1:PORT").
+int control_port(const daemon& d) {
+  auto endpoint = test::read_file(d.dir() + "/endpoint");
+  return std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str());
+}
+
 } // namespace
+
+TEST_CASE("volar gives up within seconds when volantd dies during its request, and says "
+          "what to check") {
+  daemon d({.pool_octet = 43});
+  // A workload that logs a line, so that `vms logs --follow` has shown something
+  // (and so is connected) before the daemon is stopped.
+  auto manifest = httpd_manifest("gone-httpd");
+  auto& argv = manifest["workload"]["entrypoint"];
+  argv[2] = "echo \"hello from $VOLANT_VM_NAME\"; " + argv[2].get<std::string>();
+  d.install(manifest);
+  d.ok("deployments create web --plugin gone-httpd --replicas 1 --wait --timeout 30");
+
+  std::string args, shown; // the command, and what it prints once it is running
+  SUBCASE("a shell following the event stream") {
+    args = "shell -c 'events --follow'";
+    shown = "deployment_created";
+  }
+  SUBCASE("a VM's log followed") {
+    args = "vms logs web-0 --follow";
+    shown = "hello from web-0";
+  }
+  SUBCASE("a create waiting for replicas that never get ready") {
+    args = "deployments create never --plugin gone-httpd --replicas 1 --health-tcp 81 --wait";
+    shown = "never: 0/1 ready";
+  }
+  CAPTURE(args);
+  background_volar volar(d, args);
+  REQUIRE_MESSAGE(eventually([&] { return volar.out().find(shown) != std::string::npos; }),
+                  "volar " << args << " printed: " << volar.out() << volar.err());
+
+  // Stopped, the daemon answers nothing: volar's request is then in flight,
+  // held by the daemon (a long poll) or, once a polling volar sent its next one
+  // (it sleeps at most 250 ms between polls), waiting unread in the daemon's
+  // socket. Then the daemon dies. (No REQUIRE before the kill: a daemon left
+  // stopped would hang the fixture's cleanup.)
+  auto port = control_port(d);
+  REQUIRE(::kill(d.pid(), SIGSTOP) == 0);
+  bool unread = eventually([&] { return unread_bytes_on(port) > 0; }, 1s, 20ms);
+  d.kill9();
+  CAPTURE(unread);
+
+  // Before, volar waited its whole 60 s request timeout here.
+  auto code = volar.wait_exit(10s);
+  REQUIRE_MESSAGE(code, "volar still waits 10 s after volantd died");
+  CHECK(*code == 3);
+  auto err = volar.err();
+  CHECK_MESSAGE(one_line(err), err);
+  CHECK_MESSAGE(err.rfind("volar: volantd went away during the request", 0) == 0, err);
+  CHECK_MESSAGE(err.find("may or may not have taken effect") != std::string::npos, err);
+  auto check = args.rfind("vms", 0) == 0 ? "volar vms list" : "volar deployments list";
+  CHECK_MESSAGE(err.find(std::string("check with `") + check + "` once volantd is back")
+                    != std::string::npos,
+                err);
+
+  // And that check works once volantd is back: the deployment is there.
+  d.start();
+  CHECK(d.settled("web", 1, 20s));
+}
 
 TEST_CASE("Over-capacity memory is refused with the numbers and nothing is created") {
   daemon d({.pool_octet = 41, .memory_mib = 1024});
