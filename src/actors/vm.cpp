@@ -39,7 +39,7 @@ void note(self_ptr self, const std::string& text) {
   std::ofstream out(self->state.ctx->log_path(vm_of(self)), std::ios::app);
   out << "--- volant " << wire::format_time(now_nanos()) << " " << vm_of(self) << ": "
       << text << " ---\n";
-  VLOG_DEBUG(vm_of(self), "{}", text);
+  VLOG_INFO(vm_of(self), "{}", text);
 }
 
 void step(self_ptr self, vm_input in);

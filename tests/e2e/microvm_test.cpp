@@ -28,7 +28,7 @@ std::string build_guest() {
   return out + "/manifest.json";
 }
 
-/// QEMU processes of `vm` (by the `-name volant:<vm>` marker on their command line).
+/// QEMU processes of `vm` (by the `-name volant:<vm>.<run>` marker on their command line).
 std::vector<int> qemu_pids(const std::string& vm) {
   std::vector<int> pids;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
@@ -36,10 +36,11 @@ std::vector<int> qemu_pids(const std::string& vm) {
     if (name.find_first_not_of("0123456789") != std::string::npos)
       continue;
     std::ifstream in(entry.path() / "cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    std::string cmdline;
+    std::getline(in, cmdline, '\x01'); // no iterator over the filebuf: a process may end mid-read
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
     if (cmdline.find("qemu-system") != std::string::npos
-        && cmdline.find("volant:" + vm + " ") != std::string::npos && pid_alive(std::stoi(name)))
+        && cmdline.find("volant:" + vm + ".") != std::string::npos && pid_alive(std::stoi(name)))
       pids.push_back(std::stoi(name));
   }
   return pids;
