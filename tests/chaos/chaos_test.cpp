@@ -290,7 +290,7 @@ private:
         break;
       case chaos_kind::kill_twice:
         d_.kill9();
-        d_.start();
+        start(i, to_string(kind));
         std::this_thread::sleep_for(std::chrono::milliseconds(second / 3));
         d_.kill9();
         break;
@@ -308,7 +308,7 @@ private:
       ++kills_;
     auto t0 = clock_type::now();
     if (killed) {
-      d_.start();
+      start(i, to_string(kind));
       line << " | up in " << fmt_ms(ms_since(t0));
     }
     if (kind == chaos_kind::none) {
@@ -321,6 +321,22 @@ private:
       settle_ms_.push_back(settled);
     line << " | " << (settled >= 0 ? "settled in " + fmt_ms(settled) : "NOT settled");
     std::cout << line.str() << std::endl;
+  }
+
+  /// Starts volantd. One that does not come up (it exits, or writes no
+  /// endpoint within 20 s: the fixture's REQUIRE fails) is a violation; it is
+  /// started again, up to three times.
+  void start(int i, const std::string& what) {
+    for (int attempt = 1; attempt < 3; ++attempt) {
+      try {
+        d_.start();
+        return;
+      } catch (...) {
+        violation(i, what, "volantd did not come up (attempt " + std::to_string(attempt)
+                               + "):\n" + d_.log_tail(8));
+      }
+    }
+    d_.start();
   }
 
   void violation(int i, const std::string& what, const std::string& text) {
