@@ -19,6 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+command="bench/chaos/run.sh $*"
 build=build iterations=500 seconds="" seed="" out=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -56,7 +57,7 @@ status=0
 echo '```'
 sed -n '/^bench\/chaos:/,/^| kill -> settled, max/p' "$out" | sed -n '1p'
 echo "date:        $started"
-echo "command:     bench/chaos/run.sh $*"
+echo "command:     $command"
 echo "commit:      $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (plus uncommitted changes)')"
 echo "machine:     nproc=$(nproc), Linux $(uname -r), load average $load at start"
 sed -n '/^bench\/chaos:/,/^| kill -> settled, max/p' "$out" | sed -n '2,$p'

@@ -15,8 +15,7 @@ void set_or_add(std::set<T>& field, const T& value, bool certain) {
     field.insert(value);
 }
 
-template <class T>
-std::string show(const std::set<T>& values) {
+template <class T> std::string show(const std::set<T>& values) {
   std::ostringstream out;
   out << "{";
   bool first = true;
@@ -30,8 +29,8 @@ std::string show(const std::set<T>& values) {
 
 /// "alpha: paused false, acknowledged {true}" when `seen` is not in `allowed`.
 template <class T>
-void compare(std::vector<std::string>& out, const std::string& name, const char* field,
-             const T& seen, const std::set<T>& allowed) {
+void compare(std::vector<std::string>& out, const std::string& name,
+             const char* field, const T& seen, const std::set<T>& allowed) {
   if (allowed.empty() || allowed.count(seen))
     return;
   std::ostringstream line;
@@ -48,18 +47,18 @@ int pick(std::mt19937_64& rng, int lo, int hi) {
 
 std::string to_string(op_kind k) {
   switch (k) {
-    case op_kind::create:
-      return "create";
-    case op_kind::scale:
-      return "scale";
-    case op_kind::update:
-      return "update";
-    case op_kind::pause:
-      return "pause";
-    case op_kind::resume:
-      return "resume";
-    case op_kind::remove:
-      return "delete";
+  case op_kind::create:
+    return "create";
+  case op_kind::scale:
+    return "scale";
+  case op_kind::update:
+    return "update";
+  case op_kind::pause:
+    return "pause";
+  case op_kind::resume:
+    return "resume";
+  case op_kind::remove:
+    return "delete";
   }
   return "?";
 }
@@ -67,20 +66,21 @@ std::string to_string(op_kind k) {
 std::string op::args() const {
   auto gen_env = " --env CHAOS_GEN=" + std::to_string(gen);
   switch (kind) {
-    case op_kind::create:
-      return "deployments create " + deployment + " --plugin " + plugin + " --replicas "
-             + std::to_string(replicas) + gen_env;
-    case op_kind::scale:
-      return "deployments scale " + deployment + " --replicas " + std::to_string(replicas);
-    case op_kind::update:
-      return "deployments update " + deployment + gen_env
-             + (cpu > 0 ? " --cpu " + std::to_string(cpu) : "");
-    case op_kind::pause:
-      return "deployments pause " + deployment;
-    case op_kind::resume:
-      return "deployments resume " + deployment;
-    case op_kind::remove:
-      return "deployments delete " + deployment + " --force";
+  case op_kind::create:
+    return "deployments create " + deployment + " --plugin " + plugin
+           + " --replicas " + std::to_string(replicas) + gen_env;
+  case op_kind::scale:
+    return "deployments scale " + deployment + " --replicas "
+           + std::to_string(replicas);
+  case op_kind::update:
+    return "deployments update " + deployment + gen_env
+           + (cpu > 0 ? " --cpu " + std::to_string(cpu) : "");
+  case op_kind::pause:
+    return "deployments pause " + deployment;
+  case op_kind::resume:
+    return "deployments resume " + deployment;
+  case op_kind::remove:
+    return "deployments delete " + deployment + " --force";
   }
   return "";
 }
@@ -90,52 +90,52 @@ bool expected_deployment::certain() const {
     return false;
   if (!*exists.begin())
     return true;
-  return replicas.size() == 1 && paused.size() == 1 && gen.size() == 1 && cpu.size() == 1
-         && plugin.size() == 1;
+  return replicas.size() == 1 && paused.size() == 1 && gen.size() == 1
+         && cpu.size() == 1 && plugin.size() == 1;
 }
 
 void model::record(const op& o, bool ack) {
   auto& e = d_[o.deployment];
   switch (o.kind) {
-    case op_kind::create:
-      if (ack)
-        e = expected_deployment{};
-      set_or_add(e.exists, true, ack);
-      set_or_add(e.replicas, o.replicas, ack);
-      set_or_add(e.paused, false, ack);
-      set_or_add(e.gen, o.gen, ack);
-      set_or_add(e.cpu, 1, ack);
-      set_or_add(e.plugin, o.plugin, ack);
-      break;
-    case op_kind::scale:
-      if (ack)
-        e.exists = {true};
-      set_or_add(e.replicas, o.replicas, ack);
-      break;
-    case op_kind::update:
-      if (ack)
-        e.exists = {true};
-      set_or_add(e.gen, o.gen, ack);
-      if (o.cpu > 0)
-        set_or_add(e.cpu, o.cpu, ack);
-      break;
-    case op_kind::pause:
-    case op_kind::resume:
-      if (ack)
-        e.exists = {true};
-      set_or_add(e.paused, o.kind == op_kind::pause, ack);
-      break;
-    case op_kind::remove:
-      if (ack)
-        e = expected_deployment{};
-      else
-        e.exists.insert(false);
-      break;
+  case op_kind::create:
+    if (ack)
+      e = expected_deployment{};
+    set_or_add(e.exists, true, ack);
+    set_or_add(e.replicas, o.replicas, ack);
+    set_or_add(e.paused, false, ack);
+    set_or_add(e.gen, o.gen, ack);
+    set_or_add(e.cpu, 1, ack);
+    set_or_add(e.plugin, o.plugin, ack);
+    break;
+  case op_kind::scale:
+    if (ack)
+      e.exists = {true};
+    set_or_add(e.replicas, o.replicas, ack);
+    break;
+  case op_kind::update:
+    if (ack)
+      e.exists = {true};
+    set_or_add(e.gen, o.gen, ack);
+    if (o.cpu > 0)
+      set_or_add(e.cpu, o.cpu, ack);
+    break;
+  case op_kind::pause:
+  case op_kind::resume:
+    if (ack)
+      e.exists = {true};
+    set_or_add(e.paused, o.kind == op_kind::pause, ack);
+    break;
+  case op_kind::remove:
+    if (ack)
+      e = expected_deployment{};
+    else
+      e.exists.insert(false);
+    break;
   }
 }
 
-std::vector<std::string>
-model::violations(const std::map<std::string, observed_deployment>& seen) const {
+std::vector<std::string> model::violations(
+    const std::map<std::string, observed_deployment>& seen) const {
   std::vector<std::string> out;
   for (const auto& name : names) {
     auto it = d_.find(name);
@@ -143,9 +143,11 @@ model::violations(const std::map<std::string, observed_deployment>& seen) const 
     auto s = seen.find(name);
     bool present = s != seen.end();
     if (!e.exists.count(present)) {
-      out.push_back(name + (present ? ": listed, but its delete was acknowledged (or it "
-                                      "was never created)"
-                                    : ": not listed, but its create was acknowledged"));
+      out.push_back(name
+                    + (present
+                           ? ": listed, but its delete was acknowledged (or it "
+                             "was never created)"
+                           : ": not listed, but its create was acknowledged"));
       continue;
     }
     if (!present)
@@ -210,9 +212,10 @@ op model::next_op(std::mt19937_64& rng, const std::string& name) {
     if (pick(rng, 0, 1) == 0)
       o.cpu = e.cpu == std::set<int>{2} ? 1 : 2;
   } else if (roll < 65) {
-    o.kind = paused ? op_kind::resume : running ? op_kind::pause
-             : pick(rng, 0, 1) == 0   ? op_kind::pause
-                                      : op_kind::resume;
+    o.kind = paused                 ? op_kind::resume
+             : running              ? op_kind::pause
+             : pick(rng, 0, 1) == 0 ? op_kind::pause
+                                    : op_kind::resume;
   } else {
     o.kind = paused && pick(rng, 0, 2) > 0 ? op_kind::resume : op_kind::remove;
   }
@@ -222,7 +225,8 @@ op model::next_op(std::mt19937_64& rng, const std::string& name) {
 std::vector<op> model::next_batch(std::mt19937_64& rng) {
   auto order = names;
   std::shuffle(order.begin(), order.end(), rng);
-  auto n = static_cast<std::size_t>(pick(rng, 1, static_cast<int>(names.size())));
+  auto n
+      = static_cast<std::size_t>(pick(rng, 1, static_cast<int>(names.size())));
   std::vector<op> out;
   for (std::size_t i = 0; i < n; ++i)
     out.push_back(next_op(rng, order[i]));

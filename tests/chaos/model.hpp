@@ -1,11 +1,11 @@
 #pragma once
 
-// What the chaos harness knows about the deployments it drives: every command it
-// ran and whether volantd acknowledged it (volar exit 0). An acknowledged effect
-// is certain; a command that failed (the daemon was killed or stopped under it,
-// or refused it) may or may not have taken effect, so each field is the set of
-// values it may have. After a kill the harness observes the daemon, checks the
-// observation against these sets and narrows them to what it saw.
+// What the chaos harness knows about the deployments it drives: every command
+// it ran and whether volantd acknowledged it (volar exit 0). An acknowledged
+// effect is certain; a command that failed (the daemon was killed or stopped
+// under it, or refused it) may or may not have taken effect, so each field is
+// the set of values it may have. After a kill the harness observes the daemon,
+// checks the observation against these sets and narrows them to what it saw.
 
 #include <cstdint>
 #include <map>
@@ -18,10 +18,12 @@ namespace volant::chaos {
 
 /// The two workloads: busybox httpd without a health check, and the same with
 /// an HTTP check on /health.
-inline const std::vector<std::string> plugins = {"chaos-plain", "chaos-checked"};
+inline const std::vector<std::string> plugins
+    = {"chaos-plain", "chaos-checked"};
 
 /// The deployment names the harness uses (short, so that VM names stay short).
-inline const std::vector<std::string> names = {"alpha", "bravo", "charlie", "delta"};
+inline const std::vector<std::string> names
+    = {"alpha", "bravo", "charlie", "delta"};
 
 /// The most replicas a deployment gets.
 constexpr int max_replicas = 4;
@@ -71,9 +73,10 @@ public:
   /// Records the outcome of `o`: certain when acknowledged, possible otherwise.
   void record(const op& o, bool acknowledged);
 
-  /// The differences between `seen` (every deployment the daemon lists) and what
-  /// the acknowledged commands require, one line each.
-  std::vector<std::string> violations(const std::map<std::string, observed_deployment>& seen) const;
+  /// The differences between `seen` (every deployment the daemon lists) and
+  /// what the acknowledged commands require, one line each.
+  std::vector<std::string>
+  violations(const std::map<std::string, observed_deployment>& seen) const;
 
   /// Narrows every field to what was observed (the daemon's log now holds it).
   void observe(const std::map<std::string, observed_deployment>& seen);
@@ -82,7 +85,9 @@ public:
   /// concurrently leaves one possible order per deployment).
   std::vector<op> next_batch(std::mt19937_64& rng);
 
-  const std::map<std::string, expected_deployment>& deployments() const { return d_; }
+  const std::map<std::string, expected_deployment>& deployments() const {
+    return d_;
+  }
 
 private:
   op next_op(std::mt19937_64& rng, const std::string& name);

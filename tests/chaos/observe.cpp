@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
-#include <thread>
 #include <set>
 #include <sstream>
+#include <thread>
 
 namespace volant::chaos {
 
@@ -52,7 +52,8 @@ std::map<int, process> workload_processes(const e2e::daemon& d) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     auto name = entry.path().filename().string();
-    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
+    if (name.empty()
+        || name.find_first_not_of("0123456789") != std::string::npos)
       continue;
     auto environ = read_all(entry.path() / "environ");
     if (env_value(environ, "VOLANT_VM_DIR").rfind(vm_dirs, 0) != 0)
@@ -77,7 +78,8 @@ std::map<int, process> workload_processes(const e2e::daemon& d) {
 
 /// The tops of the workload process trees: a workload's own children (busybox
 /// httpd forks one per connection) are part of it, not another copy.
-std::map<std::string, std::vector<int>> tops_by_vm(const std::map<int, process>& procs) {
+std::map<std::string, std::vector<int>>
+tops_by_vm(const std::map<int, process>& procs) {
   std::map<std::string, std::vector<int>> out;
   for (const auto& [pid, p] : procs)
     if (!procs.count(p.ppid))
@@ -100,28 +102,29 @@ std::optional<std::string> live_summary(const e2e::daemon& d) {
     return std::nullopt;
   std::ostringstream out;
   for (const auto& r : *deps)
-    out << "deployment " << r.value("name", "") << " replicas " << r.value("desired", -1)
-        << " paused " << r.value("paused", false) << " revision "
-        << r.value("revision", std::uint64_t{0}) << "\n";
+    out << "deployment " << r.value("name", "") << " replicas "
+        << r.value("desired", -1) << " paused " << r.value("paused", false)
+        << " revision " << r.value("revision", std::uint64_t{0}) << "\n";
   for (const auto& v : *vms)
-    out << "vm " << v.value("name", "") << " of " << v.value("deployment", "") << " "
-        << v.value("status", "") << " ip " << v.value("ip", "") << " pid "
-        << v.value("pid", 0) << " revision " << v.value("revision", std::uint64_t{0})
-        << " restarts " << v.value("restarts", 0) << "\n";
+    out << "vm " << v.value("name", "") << " of " << v.value("deployment", "")
+        << " " << v.value("status", "") << " ip " << v.value("ip", "")
+        << " pid " << v.value("pid", 0) << " revision "
+        << v.value("revision", std::uint64_t{0}) << " restarts "
+        << v.value("restarts", 0) << "\n";
   return out.str();
 }
 
 std::optional<std::string> replay_summary(const e2e::daemon& d) {
   auto r = test::run("timeout -s KILL 60 " + e2e::sh_quote(e2e::replay_bin())
-                          + " state --json --data-dir " + e2e::sh_quote(d.dir()));
+                     + " state --json --data-dir " + e2e::sh_quote(d.dir()));
   auto w = json::parse(r.out, nullptr, false);
   if (r.exit_code != 0 || w.is_discarded())
     return std::nullopt;
   std::ostringstream out;
   for (const auto& s : w["deployments"])
-    out << "deployment " << s.value("name", "") << " replicas " << s.value("replicas", -1)
-        << " paused " << s.value("paused", false) << " revision "
-        << s.value("revision", std::uint64_t{0}) << "\n";
+    out << "deployment " << s.value("name", "") << " replicas "
+        << s.value("replicas", -1) << " paused " << s.value("paused", false)
+        << " revision " << s.value("revision", std::uint64_t{0}) << "\n";
   std::vector<json> vms(w["vms"].begin(), w["vms"].end());
   // `vms list` orders by deployment, then index.
   std::sort(vms.begin(), vms.end(), [](const json& a, const json& b) {
@@ -129,15 +132,17 @@ std::optional<std::string> replay_summary(const e2e::daemon& d) {
            < std::make_pair(b.value("deployment", ""), b.value("index", 0));
   });
   for (const auto& v : vms)
-    out << "vm " << v.value("name", "") << " of " << v.value("deployment", "") << " "
-        << v.value("status", "") << " ip " << v.value("ip", "") << " pid "
-        << v["handle"].value("pid", 0) << " revision " << v.value("revision", std::uint64_t{0})
-        << " restarts " << v.value("restarts", 0) << "\n";
+    out << "vm " << v.value("name", "") << " of " << v.value("deployment", "")
+        << " " << v.value("status", "") << " ip " << v.value("ip", "")
+        << " pid " << v["handle"].value("pid", 0) << " revision "
+        << v.value("revision", std::uint64_t{0}) << " restarts "
+        << v.value("restarts", 0) << "\n";
   return out.str();
 }
 
 /// The lines of `a` not in `b`, prefixed.
-std::string lines_not_in(const std::string& a, const std::string& b, const std::string& prefix) {
+std::string lines_not_in(const std::string& a, const std::string& b,
+                         const std::string& prefix) {
   auto lb = e2e::lines_of(b);
   std::set<std::string> in_b(lb.begin(), lb.end());
   std::string out;
@@ -163,8 +168,9 @@ e2e::run_result run_volar(const e2e::daemon& d, const std::string& args) {
                      + e2e::sh_quote(d.dir()) + " " + args + " </dev/null");
   if (r.exit_code == 0) {
     std::lock_guard lock(call_mutex);
-    call_ms.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    call_ms.push_back(std::chrono::duration<double, std::milli>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count());
   }
   return r;
 }
@@ -174,7 +180,8 @@ double volar_median_ms() {
   if (call_ms.empty())
     return 0;
   auto sorted = call_ms;
-  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+  std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2,
+                   sorted.end());
   return sorted[sorted.size() / 2];
 }
 
@@ -188,7 +195,8 @@ std::optional<json> volar_json(const e2e::daemon& d, const std::string& args) {
   return j;
 }
 
-std::optional<std::map<std::string, observed_deployment>> observe_deployments(const e2e::daemon& d) {
+std::optional<std::map<std::string, observed_deployment>>
+observe_deployments(const e2e::daemon& d) {
   auto list = volar_json(d, "deployments list");
   if (!list || !list->is_array())
     return std::nullopt;
@@ -197,7 +205,8 @@ std::optional<std::map<std::string, observed_deployment>> observe_deployments(co
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < list->size(); ++i)
     threads.emplace_back([&, i] {
-      shows[i] = volar_json(d, "deployments show " + (*list)[i].value("name", ""));
+      shows[i]
+          = volar_json(d, "deployments show " + (*list)[i].value("name", ""));
     });
   for (auto& t : threads)
     t.join();
@@ -223,13 +232,18 @@ std::optional<std::map<std::string, observed_deployment>> observe_deployments(co
   return out;
 }
 
-std::string unsettled(const e2e::daemon& d, const std::map<std::string, observed_deployment>& deps,
-                      std::chrono::steady_clock::time_point* seen_at) {
+verdict settle_verdict(const e2e::daemon& d,
+                       const std::map<std::string, observed_deployment>& deps) {
+  verdict v;
+  auto fail = [&](const std::string& deployment, std::string why) {
+    v.deployment = deployment;
+    v.why = std::move(why);
+    return v;
+  };
   auto vms = volar_json(d, "vms list");
   if (!vms)
-    return "volar vms list failed";
-  if (seen_at)
-    *seen_at = std::chrono::steady_clock::now();
+    return fail("", "volar vms list failed");
+  v.seen_at = std::chrono::steady_clock::now();
   auto procs = workload_processes(d);
   auto tops = tops_by_vm(procs);
   std::map<std::string, std::set<int>> indices;
@@ -240,62 +254,79 @@ std::string unsettled(const e2e::daemon& d, const std::map<std::string, observed
     auto status = vm.value("status", "");
     int pid = vm.value("pid", 0);
     auto ip = vm.value("ip", "");
-    auto where = name + " (" + status + ", pid " + std::to_string(pid) + ", ip " + ip + ")";
-    auto dep = deps.find(vm.value("deployment", ""));
+    auto where = name + " (" + status + ", pid " + std::to_string(pid) + ", ip "
+                 + ip + ")";
+    auto dep_name = vm.value("deployment", "");
+    auto dep = deps.find(dep_name);
     if (dep == deps.end())
-      return where + ": its deployment is not listed";
+      return fail(dep_name, where + ": its deployment is not listed");
     const auto& spec = dep->second;
     int index = vm.value("index", -1);
     if (index < 0 || index >= spec.replicas)
-      return where + ": index " + std::to_string(index) + " beyond the "
-             + std::to_string(spec.replicas) + " desired";
+      return fail(dep_name, where + ": index " + std::to_string(index)
+                                + " beyond the " + std::to_string(spec.replicas)
+                                + " desired");
     indices[dep->first].insert(index);
     if (!ips.insert(ip).second)
-      return where + ": another VM has the same IP";
+      return fail(dep_name, where + ": another VM has the same IP");
     const auto& mine = tops[name];
     if (spec.paused) {
       if (mine.empty()) {
         if (status == "ready" || status == "running" || status == "paused")
-          return where + ": listed as " + status + " but has no process";
+          return fail(dep_name,
+                      where + ": listed as " + status + " but has no process");
         continue;
       }
       listed_pids.insert(pid);
-      if (status != "paused" || mine != std::vector<int>{pid} || procs[pid].state != 'T')
-        return where + ": in a paused deployment, processes " + join(mine) + " not frozen";
+      if (status != "paused" || mine != std::vector<int>{pid}
+          || procs[pid].state != 'T')
+        return fail(dep_name, where + ": in a paused deployment, processes "
+                                  + join(mine) + " not frozen");
       continue;
     }
     listed_pids.insert(pid);
     if (status != "ready")
-      return where + ": not ready";
+      return fail(dep_name, where + ": not ready, its pid "
+                                + (procs.count(pid) ? "alive" : "dead"));
     if (mine != std::vector<int>{pid})
-      return where + ": its processes are [" + join(mine) + "]";
+      return fail(dep_name, where + ": its processes are [" + join(mine) + "]");
     if (vm.value("revision", std::uint64_t{0}) != spec.revision)
-      return where + ": revision " + std::to_string(vm.value("revision", std::uint64_t{0}))
-             + ", the deployment's is " + std::to_string(spec.revision);
+      return fail(dep_name,
+                  where + ": revision "
+                      + std::to_string(vm.value("revision", std::uint64_t{0}))
+                      + ", the deployment's is "
+                      + std::to_string(spec.revision));
     if (vm.value("cpu", 0) != spec.cpu)
-      return where + ": cpu " + std::to_string(vm.value("cpu", 0)) + ", the template says "
-             + std::to_string(spec.cpu);
+      return fail(dep_name,
+                  where + ": cpu " + std::to_string(vm.value("cpu", 0))
+                      + ", the template says " + std::to_string(spec.cpu));
     auto root = e2e::http_get(ip, 80, "/", 1s);
     if (!root || root->status != 200 || root->body.rfind(name, 0) != 0)
-      return where + ": GET / does not answer its name";
+      return fail(dep_name, where + ": GET / does not answer its name");
     auto env = e2e::http_get(ip, 80, "/env.txt", 1s);
     auto gen = "\nCHAOS_GEN=" + std::to_string(spec.gen) + "\n";
     if (!env || ("\n" + env->body).find(gen) == std::string::npos)
-      return where + ": its workload does not run with CHAOS_GEN=" + std::to_string(spec.gen);
+      return fail(dep_name, where
+                                + ": its workload does not run with CHAOS_GEN="
+                                + std::to_string(spec.gen));
   }
   for (const auto& [name, spec] : deps) {
     if (spec.paused)
       continue;
     if (static_cast<int>(indices[name].size()) != spec.replicas)
-      return name + ": " + std::to_string(indices[name].size()) + " VMs listed, "
-             + std::to_string(spec.replicas) + " desired";
+      return fail(name, name + ": " + std::to_string(indices[name].size())
+                            + " VMs listed, " + std::to_string(spec.replicas)
+                            + " desired");
   }
   for (const auto& [vm, pids] : tops)
     for (int pid : pids)
-      if (!listed_pids.count(pid))
-        return "workload process " + std::to_string(pid) + " (VOLANT_VM_NAME=" + vm
-               + ") belongs to no listed VM";
-  return "";
+      if (!listed_pids.count(pid)) {
+        v.leaked.push_back(pid);
+        if (v.why.empty())
+          v.why = "workload process " + std::to_string(pid)
+                  + " (VOLANT_VM_NAME=" + vm + ") belongs to no listed VM";
+      }
+  return v;
 }
 
 std::string replay_differs(const e2e::daemon& d) {
@@ -316,7 +347,8 @@ std::string replay_differs(const e2e::daemon& d) {
            + lines_not_in(*before, *replayed, "  live only:   ")
            + lines_not_in(*replayed, *before, "  replay only: ");
   }
-  return last.empty() ? "the live state did not hold still for three reads" : last;
+  return last.empty() ? "the live state did not hold still for three reads"
+                      : last;
 }
 
 } // namespace volant::chaos

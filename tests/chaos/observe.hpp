@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace volant::chaos {
 
@@ -30,20 +31,31 @@ std::optional<json> volar_json(const e2e::daemon& d, const std::string& args);
 
 /// Every deployment the daemon lists, with its template (`deployments list` and
 /// `deployments show`); nullopt when volar fails.
-std::optional<std::map<std::string, observed_deployment>> observe_deployments(const e2e::daemon& d);
+std::optional<std::map<std::string, observed_deployment>>
+observe_deployments(const e2e::daemon& d);
 
-/// Why the daemon has not settled on `deps` yet ("" once it has):
+/// Whether the daemon has settled on `deps`.
+struct verdict {
+  std::string why;        ///< "" once settled, else the first thing that is not
+  std::string deployment; ///< the deployment `why` is about, if any
+  std::vector<int> leaked; ///< workload processes that belong to no listed VM
+  std::chrono::steady_clock::time_point
+      seen_at; ///< when its `vms list` returned
+};
+
+/// Settled means:
 /// - every VM belongs to a listed deployment and has an index below its desired
 ///   replicas; a running deployment has exactly the VMs name-0..name-(n-1);
-/// - a running deployment's VMs are ready, on its current revision and cpu, each
+/// - a running deployment's VMs are ready, on its current revision and cpu,
+/// each
 ///   with one live process (the listed pid), serving its name on GET / and the
 ///   template's CHAOS_GEN in GET /env.txt;
-/// - a paused deployment's VMs are frozen (status paused, the process stopped) or
+/// - a paused deployment's VMs are frozen (status paused, the process stopped)
+/// or
 ///   have no process;
 /// - the IPs are distinct; every workload process belongs to a listed VM.
-/// `seen_at` gets the moment the `vms list` this verdict rests on returned.
-std::string unsettled(const e2e::daemon& d, const std::map<std::string, observed_deployment>& deps,
-                      std::chrono::steady_clock::time_point* seen_at = nullptr);
+verdict settle_verdict(const e2e::daemon& d,
+                       const std::map<std::string, observed_deployment>& deps);
 
 /// The median duration of the volar calls so far (the harness's resolution).
 double volar_median_ms();
