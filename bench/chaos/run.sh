@@ -55,18 +55,23 @@ status=0
 "$bin" >"$out" 2>&1 || status=$?
 
 echo '```'
-sed -n '/^bench\/chaos:/,/^| kill -> settled, max/p' "$out" | sed -n '1p'
+# The summary block the harness prints (up to the table's last row).
+summary() { sed -n '/^bench\/chaos:/,/^| volar call, median/p' "$out"; }
+summary | sed -n '1p'
 echo "date:        $started"
 echo "command:     $command"
 echo "commit:      $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (plus uncommitted changes)')"
 echo "machine:     nproc=$(nproc), Linux $(uname -r), load average $load at start"
-sed -n '/^bench\/chaos:/,/^| kill -> settled, max/p' "$out" | sed -n '2,$p'
+summary | sed -n '2,$p'
 echo '```'
-violations=$(grep -c '^chaos VIOLATION' "$out" || true)
+# The violations as they happened (the test's final message repeats them).
+sed '/^bench\/chaos:/q' "$out" >"$out.run"
+violations=$(grep -c '^chaos VIOLATION' "$out.run" || true)
 if [ "$violations" -gt 0 ]; then
   echo
   echo "violations (first 20 of $violations):"
-  grep '^chaos VIOLATION' "$out" | head -20 | cut -c1-400
+  grep '^chaos VIOLATION' "$out.run" | head -20 | cut -c1-400
 fi
 echo
+rm -f "$out.run"
 echo "log: $out (harness exit status $status)"
