@@ -369,10 +369,9 @@ std::string daemon::log_tail(std::size_t n) const {
   return out;
 }
 
-void daemon::start() {
+void daemon::launch() {
   REQUIRE(pid_ <= 0);
-  auto endpoint = dir_ / "endpoint";
-  ::unlink(endpoint.c_str());
+  ::unlink((dir_ / "endpoint").c_str());
   std::vector<std::string> args = {volantd_bin(),
                                    "--data-dir",
                                    dir(),
@@ -407,6 +406,11 @@ void daemon::start() {
     ::_exit(127);
   }
   pid_ = pid;
+}
+
+void daemon::start() {
+  launch();
+  auto endpoint = dir_ / "endpoint";
   bool up = eventually(
       [&] {
         int status;

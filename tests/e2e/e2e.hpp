@@ -121,6 +121,9 @@ public:
   /// Starts volantd on the data directory (again, after kill9/stop) and waits until
   /// it wrote its endpoint.
   void start();
+  /// Starts volantd without waiting for it: a kill9() right after hits it while
+  /// it opens and replays its log.
+  void launch();
   /// SIGKILL, as a crash: the workloads keep running.
   void kill9();
   /// SIGTERM, then SIGKILL after a few seconds.
