@@ -401,8 +401,8 @@ private:
         50ms);
     if (!seen) {
       violation(i, what,
-                "volar cannot list the deployments for 10 s\n"
-                    + d_.log_tail(20));
+                "volar cannot list the deployments for 10 s (last: "
+                    + last_volar_failure() + ")\n" + d_.log_tail(20));
       return;
     }
     for (const auto& v : model_.violations(*seen))

@@ -185,13 +185,33 @@ double volar_median_ms() {
   return sorted[sorted.size() / 2];
 }
 
+namespace {
+std::mutex failure_mutex;
+std::string failure;
+
+void remember_failure(std::string text) {
+  std::lock_guard lock(failure_mutex);
+  failure = std::move(text);
+}
+} // namespace
+
+std::string last_volar_failure() {
+  std::lock_guard lock(failure_mutex);
+  return failure;
+}
+
 std::optional<json> volar_json(const e2e::daemon& d, const std::string& args) {
   auto r = run_volar(d, args + " --json");
-  if (r.exit_code != 0)
+  if (r.exit_code != 0) {
+    remember_failure("volar " + args + " --json: exit "
+                     + std::to_string(r.exit_code) + ": " + r.err);
     return std::nullopt;
+  }
   auto j = json::parse(r.out, nullptr, false);
-  if (j.is_discarded())
+  if (j.is_discarded()) {
+    remember_failure("volar " + args + " --json printed no JSON: " + r.out);
     return std::nullopt;
+  }
   return j;
 }
 

@@ -29,6 +29,9 @@ e2e::run_result run_volar(const e2e::daemon& d, const std::string& args);
 /// `ARGS --json` parsed, or nullopt when volar fails.
 std::optional<json> volar_json(const e2e::daemon& d, const std::string& args);
 
+/// The last failed volar_json call: its command line, exit code and stderr.
+std::string last_volar_failure();
+
 /// Every deployment the daemon lists, with its template (`deployments list` and
 /// `deployments show`); nullopt when volar fails.
 std::optional<std::map<std::string, observed_deployment>>
