@@ -394,6 +394,9 @@ expected<std::string> explain_of(daemon_context* ctx, const json& args) {
   std::vector<recorded_event> history;
   bool deployment = false;
   bool named = false; // an event of the subject itself, not only losses
+  // For a VM "web-3": the events of deployment "web" tell what caused it.
+  auto dash = name.rfind('-');
+  auto owner = dash == std::string::npos ? std::string() : name.substr(0, dash);
   auto read = ctx->store->read(1, store::max_seq, [&](const recorded_event& rec) {
     auto agg = aggregate_of(rec.ev);
     // A loss of events may touch any story: explain tells it everywhere.
@@ -403,9 +406,11 @@ expected<std::string> explain_of(daemon_context* ctx, const json& args) {
                     || (agg.kind == aggregate_kind::vm && replica_of(agg.id, name))
                     || (std::holds_alternative<actor_crashed>(rec.ev)
                         && (agg.id.ends_with("/" + name))));
-    if (mine || loss) {
+    bool cause = !mine && agg.kind == aggregate_kind::deployment && !owner.empty()
+                 && agg.id == owner && replica_of(name, owner);
+    if (mine || loss || cause) {
       named = named || mine;
-      deployment = deployment || agg.kind == aggregate_kind::deployment;
+      deployment = deployment || (mine && agg.kind == aggregate_kind::deployment);
       history.push_back(rec);
     }
     return true;

@@ -30,16 +30,23 @@ void say(const globals& g, const std::string& line, const json& reply) {
     std::cout << line << "\n" << std::flush;
 }
 
+/// " (plugin nginx:1.25.0)": the version a create or update picked.
+std::string picked(const json& reply) {
+  auto label = field_text(reply, "plugin", "");
+  return label.empty() ? "" : " (plugin " + label + ")";
+}
+
 void run_create(const globals& g, const create_args& a, const wait_opts& w) {
   auto spec = must(build_spec(a));
   session s(g);
   auto reply = s.call("deployments.create", create_request(spec));
+  auto line = "deployment " + spec.name + " created" + picked(reply);
   if (!w.wait) {
-    say(g, "deployment " + spec.name + " created", reply);
+    say(g, line, reply);
     return;
   }
   if (!g.json)
-    std::cout << "deployment " << spec.name << " created\n";
+    std::cout << line << "\n";
   wait_for(s, spec.name, std::chrono::seconds(w.timeout), &reply);
 }
 
@@ -75,12 +82,13 @@ void run_update(const globals& g, const update_args& a, const wait_opts& w) {
     req = must(update_request(a));
   }
   auto reply = s.call("deployments.update", req);
+  auto line = "deployment " + a.name + " updated" + picked(reply);
   if (!w.wait) {
-    say(g, "deployment " + a.name + " updated", reply);
+    say(g, line, reply);
     return;
   }
   if (!g.json)
-    std::cout << "deployment " << a.name << " updated\n";
+    std::cout << line << "\n";
   wait_for(s, a.name, std::chrono::seconds(w.timeout), &reply);
 }
 

@@ -160,7 +160,7 @@ std::string plugin_text(const json& plugin) {
   return version.empty() ? name : name + ":" + version;
 }
 
-std::string health_text(const json& h) {
+std::string health_text(const json& h, bool detailed) {
   if (h.is_string())
     return h.get<std::string>().empty() ? "none" : h.get<std::string>();
   if (!h.is_object())
@@ -195,6 +195,13 @@ std::string health_text(const json& h) {
     out += " " + field_text(*probe, "name");
   if (auto every = field_int(*timing, "interval_seconds", 0); every > 0)
     out += " every " + std::to_string(every) + "s";
+  if (!detailed)
+    return out;
+  if (auto timeout = field_int(*timing, "timeout_seconds", 0); timeout > 0)
+    out += ", timeout " + std::to_string(timeout) + "s";
+  if (auto after = field_int(*timing, "unhealthy_threshold", 0); after > 0)
+    out += ", unhealthy after " + std::to_string(after)
+           + (after == 1 ? " failure" : " failures");
   return out;
 }
 

@@ -36,7 +36,7 @@ std::string plugin_text(const nlohmann::json& plugin);
 /// One-line summary of a health check in either spelling (manifest's
 /// {"http": {...}} or the spec's {"probe": {"kind": ...}}), e.g.
 /// "http :80/health every 10s"; "none" when disabled or absent.
-std::string health_text(const nlohmann::json& health);
+std::string health_text(const nlohmann::json& health, bool detailed = false);
 
 /// "k=v,k2=v2" from a labels object; "-" when empty.
 std::string labels_text(const nlohmann::json& labels);

@@ -168,7 +168,7 @@ std::string render_deployment(const json& d, unix_nanos now) {
   b.add_many("Volumes", volumes);
   auto health = member(tmpl, "health");
   b.add("Health check", health.is_null() ? std::string("from the plugin")
-                                         : health_text(health));
+                                         : health_text(health, true));
   json auto_restart = member(d, "auto_restart").is_null()
                           ? member(spec, "auto_restart")
                           : member(d, "auto_restart");
@@ -276,7 +276,7 @@ std::string render_plugin(const json& m) {
   if (health.is_null())
     health = member(m, "health_check").is_null() ? member(m, "health")
                                                  : member(m, "health_check");
-  b.add("Health check", health_text(health));
+  b.add("Health check", health_text(health, true));
   return b.render();
 }
 

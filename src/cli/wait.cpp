@@ -12,6 +12,19 @@ progress progress_of(const nlohmann::json& d) {
   p.updated = d.contains("updated") ? field_int(d, "updated") : p.ready;
   p.blocked = field_text(d, "blocked", "");
   p.paused = flag(d, "paused");
+  if (auto vms = d.find("vms"); vms != d.end() && vms->is_array()) {
+    for (const auto& vm : *vms) {
+      auto status = field_text(vm, "status", "");
+      if (status == "ready")
+        continue;
+      auto error = field_text(vm, "last_error", "");
+      auto line = field_text(vm, "name", "?") + " is " + status
+                  + (error.empty() ? "" : ": " + error);
+      // A VM with an error says more than one that is merely starting.
+      if (p.why.empty() || (!error.empty() && p.why.find(": ") == std::string::npos))
+        p.why = line;
+    }
+  }
   return p;
 }
 
@@ -52,6 +65,12 @@ wait_tracker::verdict wait_tracker::observe(const progress& p,
         = std::chrono::duration_cast<std::chrono::seconds>(timeout_).count();
     failure_ = "timed out after " + std::to_string(secs) + "s waiting for "
                + progress_line(name_, p);
+    if (!p.blocked.empty())
+      failure_ += "; blocked: " + p.blocked;
+    else if (p.current < p.desired)
+      failure_ += "; " + std::to_string(p.desired - p.current) + " VM(s) not created yet";
+    if (!p.why.empty())
+      failure_ += "; " + p.why;
     return verdict::failed;
   }
   return verdict::waiting;

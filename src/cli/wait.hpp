@@ -20,7 +20,13 @@ struct progress {
   std::int64_t updated = 0; ///< ready VMs of the current revision
   std::string blocked; ///< why it cannot progress; empty if it can
   bool paused = false;
-  friend bool operator==(const progress&, const progress&) = default;
+  /// Why the deployment is not there yet, from its VMs: the first VM that is
+  /// not ready, with its last start failure or health error if it has one.
+  std::string why;
+  friend bool operator==(const progress& a, const progress& b) {
+    return a.desired == b.desired && a.current == b.current && a.ready == b.ready
+           && a.updated == b.updated && a.blocked == b.blocked && a.paused == b.paused;
+  }
 };
 
 progress progress_of(const nlohmann::json& deployment);

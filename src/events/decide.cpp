@@ -37,9 +37,7 @@ error no_vm(const std::string& name) {
 }
 
 error no_plugin(const plugin_ref& ref) {
-  return make_error(ec::unknown_plugin,
-                    "plugin " + quoted(ref_text(ref))
-                        + " is not installed (see: volar plugins list)");
+  return plugin_not_installed(ref_text(ref));
 }
 
 error not_configured() {

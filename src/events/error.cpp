@@ -65,4 +65,12 @@ std::string_view to_string(ec code) noexcept {
   return "unknown_error";
 }
 
+error plugin_not_installed(const std::string& label) {
+  return make_error(ec::unknown_plugin,
+                    "plugin '" + label
+                        + "' is not installed: install it with volar plugins install "
+                          "--manifest FILE (examples/plugins/ has ready manifests; "
+                          "installed ones: volar plugins list)");
+}
+
 } // namespace volant

@@ -83,6 +83,10 @@ struct error {
 };
 
 /// Builds an error; `message` is a complete, user-facing sentence fragment.
+/// The error for a plugin that is not installed, with how to install one;
+/// `label` is its name or name:version.
+error plugin_not_installed(const std::string& label);
+
 inline error make_error(ec code, std::string message) {
   return error{code, std::move(message)};
 }

@@ -2,6 +2,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 
 namespace volant {
@@ -541,9 +542,33 @@ explanation explain(const std::vector<recorded_event>& history,
   std::map<std::string, vm_story> vms;
   // A loss of events concerns every story: what it did is not in the log.
   std::string losses;
+  // For a VM: the latest event of each deployment, the cause of the VM's
+  // creation, re-creation or removal (told once, right before it).
+  std::map<std::string, const recorded_event*> latest;
+  std::set<std::uint64_t> told;
+  auto tell_cause = [&](const std::string& of) {
+    auto it = latest.find(of);
+    if (it == latest.end() || !told.insert(it->second->seq).second)
+      return;
+    const auto& cause = *it->second;
+    out.chain.push_back({cause.seq, cause.at, std::string(kind_name(cause.ev)),
+                         step_text(cause.ev)});
+  };
   for (const auto& rec : history) {
     auto agg = aggregate_of(rec.ev);
     bool relevant = false;
+    if (!deployment && agg.kind == aggregate_kind::deployment) {
+      latest[agg.id] = &rec;
+      continue;
+    }
+    if (!deployment && agg.kind == aggregate_kind::vm && agg.id == name) {
+      if (const auto* c = std::get_if<vm_created>(&rec.ev))
+        tell_cause(c->deployment);
+      else if (const auto* r = std::get_if<vm_recreated>(&rec.ev); r && for_revision(*r))
+        tell_cause(name.substr(0, name.rfind('-')));
+      else if (std::holds_alternative<vm_removed>(rec.ev))
+        tell_cause(name.substr(0, name.rfind('-')));
+    }
     if (auto* loss = std::get_if<journal_loss_accepted>(&rec.ev)) {
       relevant = true;
       if (loss->lost > 0)

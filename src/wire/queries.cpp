@@ -1,5 +1,7 @@
 #include "wire/queries.hpp"
 
+#include <algorithm>
+
 #include "events/validate.hpp"
 #include "wire/json.hpp"
 #include "wire/manifest.hpp"
@@ -50,6 +52,14 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
     vm_filter filter;
     if (auto it = args.find("deployment"); it != args.end() && it->is_string())
       filter.deployment = it->get<std::string>();
+    // An unknown deployment is an error; one with no VMs is an empty list.
+    if (!filter.deployment.empty() && !w.deployments.count(filter.deployment)
+        && std::none_of(w.vms.begin(), w.vms.end(), [&](const auto& kv) {
+             return kv.second.deployment == filter.deployment;
+           }))
+      return make_error(ec::unknown_deployment,
+                        "deployment '" + filter.deployment
+                            + "' does not exist (see: volar deployments list)");
     if (auto it = args.find("labels"); it != args.end() && it->is_object())
       for (const auto& [k, v] : it->items())
         filter.match[k] = v.is_string() ? v.get<std::string>() : v.dump();
@@ -81,8 +91,7 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
     plugin_ref ref{*name, args.value("version", std::string{})};
     const auto* m = w.plugins.find(ref);
     if (!m)
-      return make_error(ec::unknown_plugin, "plugin '" + plugin_label(ref)
-                                              + "' is not installed (see: volar plugins list)");
+      return plugin_not_installed(plugin_label(ref));
     return manifest_to_json(*m);
   }
   return make_error(ec::invalid_argument, "unknown request '" + verb + "'");

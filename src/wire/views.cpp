@@ -15,10 +15,18 @@ std::string plugin_label(const plugin_ref& ref) {
   return ref.version.empty() ? ref.name : ref.name + ":" + ref.version;
 }
 
+std::string resolved_plugin_label(const world& w, const plugin_ref& ref) {
+  if (!ref.version.empty())
+    return plugin_label(ref);
+  const auto* m = w.plugins.find(ref);
+  return m == nullptr ? ref.name : ref.name + ":" + m->version;
+}
+
 nlohmann::json vm_view(const world& w, const vm_record& vm) {
   auto j = to_json(vm);
   auto d = w.deployments.find(vm.deployment);
-  j["plugin"] = d == w.deployments.end() ? "" : plugin_label(d->second.spec.tmpl.plugin);
+  j["plugin"]
+      = d == w.deployments.end() ? "" : resolved_plugin_label(w, d->second.spec.tmpl.plugin);
   j["labels"] = d == w.deployments.end() ? nlohmann::json::object()
                                          : nlohmann::json(d->second.spec.tmpl.vm_labels);
   j["memory"] = vm.memory_mib;
@@ -65,7 +73,7 @@ nlohmann::json deployment_row(const world& w, const deployment_state& d) {
     updated += is_ready(*vm) && vm->revision == d.revision;
   }
   return {{"name", d.spec.name},
-          {"plugin", plugin_label(d.spec.tmpl.plugin)},
+          {"plugin", resolved_plugin_label(w, d.spec.tmpl.plugin)},
           {"desired", d.spec.replicas},
           {"current", vms.size()},
           {"ready", ready},

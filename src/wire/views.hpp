@@ -46,6 +46,9 @@ nlohmann::json plugins_view(const world& w);
 
 /// "nginx" or "nginx:1.0.0".
 std::string plugin_label(const plugin_ref& ref);
+/// `name:version` of the installed plugin that `ref` picks (the newest when it
+/// names no version); just the name when none is installed.
+std::string resolved_plugin_label(const world& w, const plugin_ref& ref);
 
 /// A VM actor's inspection (`volar shell inspect web-0`): the record as its
 /// machine has it (ip, pid, status, restarts as `vms list`), its goal and its run.

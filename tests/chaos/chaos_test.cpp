@@ -374,8 +374,11 @@ private:
     model_.record(o, ack);
     bool gone = e2e::eventually(
         [&] {
-          auto vms = volar_json(d_, "vms list --deployment " + v.deployment);
-          return vms && vms->empty();
+          auto vms = volar_json(d_, "vms list");
+          return vms
+                 && std::none_of(vms->begin(), vms->end(), [&](const json& vm) {
+                      return vm.value("deployment", "") == v.deployment;
+                    });
         },
         30s, 100ms);
     std::cout << "chaos: reset after the violation: deleted " << v.deployment

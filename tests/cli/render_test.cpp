@@ -237,6 +237,18 @@ TEST_CASE("health checks summarise in both spellings") {
   spec.tmpl.health = hc;
   CHECK(health_text(wire::encode_spec(spec)["tmpl"]["health"])
         == "tcp :5432 every 15s");
+  // plugins show and deployments show give the whole check.
+  CHECK(health_text(wire::encode_spec(spec)["tmpl"]["health"], true)
+        == "tcp :5432 every 15s, timeout 3s, unhealthy after 3 failures");
+  CHECK(health_text(json{{"enabled", true},
+                         {"http",
+                          {{"port", 80},
+                           {"path", "/health"},
+                           {"interval_seconds", 5},
+                           {"timeout_seconds", 2},
+                           {"unhealthy_threshold", 1}}}},
+                    true)
+        == "http :80/health every 5s, timeout 2s, unhealthy after 1 failure");
   CHECK(health_text(json{{"enabled", false}}) == "disabled");
   CHECK(health_text(json()) == "none");
 }

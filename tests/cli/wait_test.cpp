@@ -72,6 +72,39 @@ TEST_CASE("the wait times out with the last numbers") {
         == "timed out after 10s waiting for web: 4/5 ready (5 current)");
 }
 
+TEST_CASE("a timeout says why: the first VM that is not ready, its error first") {
+  auto p = progress_of(json{
+      {"name", "web"},
+      {"desired", 3},
+      {"current", 3},
+      {"ready", 1},
+      {"vms",
+       {{{"name", "web-0"}, {"status", "ready"}, {"last_error", ""}},
+        {{"name", "web-1"}, {"status", "starting"}, {"last_error", ""}},
+        {{"name", "web-2"},
+         {"status", "restarting"},
+         {"last_error", "health check failed: connection refused"}}}}});
+  CHECK(p.why == "web-2 is restarting: health check failed: connection refused");
+  wait_tracker t("web", 10s);
+  CHECK(t.observe(p, 10s) == wait_tracker::verdict::failed);
+  CHECK(t.failure()
+        == "timed out after 10s waiting for web: 1/3 ready (3 current); web-2 is "
+           "restarting: health check failed: connection refused");
+  // Without errors the first VM that is not ready is named.
+  p.why.clear();
+  auto starting = progress_of(json{
+      {"desired", 2},
+      {"current", 1},
+      {"ready", 0},
+      {"vms", {{{"name", "web-0"}, {"status", "starting"}}}}});
+  CHECK(starting.why == "web-0 is starting");
+  wait_tracker t2("web", 5s);
+  CHECK(t2.observe(starting, 5s) == wait_tracker::verdict::failed);
+  CHECK(t2.failure()
+        == "timed out after 5s waiting for web: 0/2 ready (1 current); 1 VM(s) not "
+           "created yet; web-0 is starting");
+}
+
 TEST_CASE("waiting on a paused deployment fails at once") {
   wait_tracker t("web", 10s);
   progress p = at(5, 0, 0);

@@ -484,6 +484,14 @@ json daemon::vms(const std::string& args) const {
   return list;
 }
 
+json daemon::vms_of(const std::string& deployment) const {
+  json out = json::array();
+  for (const auto& v : vms())
+    if (v.value("deployment", "") == deployment)
+      out.push_back(v);
+  return out;
+}
+
 json daemon::vm(const std::string& name) const {
   for (const auto& v : vms())
     if (v.value("name", "") == name)

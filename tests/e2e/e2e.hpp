@@ -158,6 +158,9 @@ public:
   json deployment(const std::string& name) const;
   /// `vms list --json ARGS`.
   json vms(const std::string& args = "") const;
+  /// The VMs of `deployment` among all of `vms list` (also for one that was
+  /// deleted, which `vms list --deployment` refuses as unknown).
+  json vms_of(const std::string& deployment) const;
   /// The VM's `vms list` entry, or null.
   json vm(const std::string& name) const;
 

@@ -142,6 +142,9 @@ TEST_CASE("Bad inputs give one line on stderr, a non-zero exit and change nothin
   SUBCASE("unknown plugin") {
     check("deployments create x --plugin nope --replicas 1", "nope");
     check("deployments create x --plugin nope --replicas 1", "not installed");
+    // The hint says how to install one.
+    check("deployments create x --plugin nope --replicas 1",
+          "volar plugins install --manifest FILE");
   }
   SUBCASE("negative replicas") {
     check("deployments create x --plugin e2e-httpd --replicas -3", "replicas must be >= 0");
@@ -166,6 +169,13 @@ TEST_CASE("Bad inputs give one line on stderr, a non-zero exit and change nothin
     check("deployments scale nothere --replicas 2", "nothere");
     check("deployments delete nothere --force", "nothere");
     check("deployments create web --plugin e2e-httpd --replicas 1", "already exists");
+    check("vms list --deployment nothere", "deployment 'nothere' does not exist");
+    // An existing deployment with no VMs is an empty list, not an error.
+    REQUIRE(d.volar("deployments create idle --plugin e2e-httpd --replicas 0").exit_code == 0);
+    auto idle = d.volar("vms list --deployment idle");
+    CHECK(idle.exit_code == 0);
+    CHECK(d.vms("--deployment idle").empty());
+    REQUIRE(d.volar("deployments delete idle --force").exit_code == 0);
   }
   SUBCASE("a manifest without an entrypoint names the field") {
     auto path = d.scratch("broken.json");

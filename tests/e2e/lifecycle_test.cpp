@@ -356,7 +356,7 @@ TEST_CASE("A recreate update keeps each replica's IP") {
   r = d.volar("deployments scale web --replicas 5 --wait --timeout 30");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
   REQUIRE(d.volar("deployments delete api --force").exit_code == 0);
-  REQUIRE(eventually([&] { return d.vms("--deployment api").empty(); }));
+  REQUIRE(eventually([&] { return d.vms_of("api").empty(); }));
   auto ips = ips_of(d.vms("--deployment web"));
   REQUIRE(ips.size() == 5);
   for (int round = 1; round <= 3; ++round) {

@@ -225,7 +225,7 @@ TEST_CASE("Commands acknowledged just before kill -9 are in effect after the res
   CHECK_MESSAGE(d.settled("web", 1), d.ok("vms list") << d.log_tail());
   CHECK_MESSAGE(d.settled("extra", 2), d.ok("vms list") << d.log_tail());
   CHECK(d.deployment("gone").is_null());
-  CHECK(eventually([&] { return d.vms("--deployment gone").empty(); }, 15s));
+  CHECK(eventually([&] { return d.vms_of("gone").empty(); }, 15s));
   CHECK(eventually([&] { return d.vms().size() == 3; }, 15s));
   check_one_process_per_vm(d);
   // Nothing of the deleted or scaled-away replicas still runs.

@@ -112,7 +112,9 @@ TEST_CASE("The spec's Quick Start creates 3 replicas, scales to 10 and to 2, and
   // health check here, so READY follows RUNNING at once).
   auto r = d.volar("deployments create web --plugin e2e-httpd --replicas 3");
   CHECK_MESSAGE(r.exit_code == 0, r.err);
-  CHECK(r.out == "deployment web created\n");
+  // The reply names the version that `--plugin e2e-httpd` picked.
+  CHECK(r.out == "deployment web created (plugin e2e-httpd:1.0.0)\n");
+  CHECK(d.deployment("web").value("plugin", "") == "e2e-httpd:1.0.0");
   REQUIRE_MESSAGE(d.settled("web", 3), d.ok("deployments list") << d.log_tail());
   auto vms3 = d.vms("--deployment web");
   CHECK(names_of(vms3) == expected_names("web", 3));

@@ -89,7 +89,7 @@ TEST_CASE("removing an unknown plugin or version fails") {
   auto e = h.fails(remove_plugin{"redis", ""});
   CHECK(e.code == ec::unknown_plugin);
   CHECK(e.message
-        == "plugin 'redis' is not installed (see: volar plugins list)");
+        == "plugin 'redis' is not installed: install it with volar plugins install --manifest FILE (examples/plugins/ has ready manifests; installed ones: volar plugins list)");
   CHECK(h.fails(remove_plugin{"nginx", "9.9"}).code == ec::unknown_plugin);
 }
 
@@ -170,10 +170,10 @@ TEST_CASE("create needs an installed plugin") {
   auto e = h.fails(create_deployment{s});
   CHECK(e.code == ec::unknown_plugin);
   CHECK(e.message
-        == "plugin 'redis' is not installed (see: volar plugins list)");
+        == "plugin 'redis' is not installed: install it with volar plugins install --manifest FILE (examples/plugins/ has ready manifests; installed ones: volar plugins list)");
   s.tmpl.plugin = {"nginx", "v9"};
   CHECK(h.fails(create_deployment{s}).message
-        == "plugin 'nginx:v9' is not installed (see: volar plugins list)");
+        == "plugin 'nginx:v9' is not installed: install it with volar plugins install --manifest FILE (examples/plugins/ has ready manifests; installed ones: volar plugins list)");
 }
 
 TEST_CASE("a deployment name can only be used once") {

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -493,4 +494,30 @@ TEST_CASE("an accepted journal loss is told in every story it may have touched")
         == "web-0 is running since 10:00:02; the journal lost seq 4 (accepted "
            "at 10:07:00), so this story may miss events");
   CHECK(vm.chain.back().kind == "journal_loss_accepted");
+}
+
+TEST_CASE("a VM's chain starts with the deployment event that caused it") {
+  history h;
+  h.add(at(10, 0, 0), dep_created("web", 2))
+      .add(at(10, 0, 1), created("web-0", "web", 0))
+      .add(at(10, 5, 0), deployment_scaled{"web", 2, 4, 0})
+      .add(at(10, 5, 0), created("web-3"))
+      .add(at(10, 5, 1), started("web-3", 100))
+      .add(at(10, 5, 2), vm_ready{"web-3", 0})
+      .add(at(10, 9, 0), deployment_scaled{"web", 4, 1, 0})
+      .add(at(10, 9, 0), vm_removed{"web-3", 0});
+  auto x = explain(h.log, "web-3");
+  CHECK(x.subject == "vm/web-3");
+  REQUIRE(x.chain.size() == 6);
+  CHECK(x.chain[0]
+        == explain_step{3, at(10, 5, 0), "deployment_scaled", "scaled web 2 → 4"});
+  CHECK(x.chain[1].kind == "vm_created");
+  CHECK(x.chain[4]
+        == explain_step{7, at(10, 9, 0), "deployment_scaled", "scaled web 4 → 1"});
+  CHECK(x.chain[5].kind == "vm_removed");
+  // Events of the deployment that caused nothing of this VM are left out, and
+  // the deployment's own explanation is unchanged by this.
+  CHECK(std::none_of(x.chain.begin(), x.chain.end(),
+                     [](const explain_step& st) { return st.kind == "deployment_created"; }));
+  CHECK(explain(h.log, "web").subject == "deployment/web");
 }
