@@ -400,11 +400,14 @@ private:
              double* settled_ms) {
     std::optional<std::map<std::string, observed_deployment>> seen;
     e2e::eventually(
-        [&] { return (seen = observe_deployments(d_)).has_value(); }, 10s,
+        // 30 s, the window the checks give a restart: one volar call that
+        // hangs is killed after 10 s (counted in the summary, its stacks
+        // kept) and the next call decides (issue 10's note: a rare hang).
+        [&] { return (seen = observe_deployments(d_)).has_value(); }, 30s,
         50ms);
     if (!seen) {
       violation(i, what,
-                "volar cannot list the deployments for 10 s (last: "
+                "volar cannot list the deployments for 30 s (last: "
                     + last_volar_failure() + ")\n" + d_.log_tail(20));
       return;
     }
