@@ -4,7 +4,10 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 
+#include <dlfcn.h>
+
 #include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
@@ -39,3 +42,48 @@ status check_client_revocations() {
 }
 
 } // namespace volant::tls
+
+// OpenSSL requires the thread's error queue to be empty before an SSL I/O call
+// (SSL_get_error reads it), and CAF 0.17.6's sessions, which all run on the
+// multiplexer thread, neither clear it first nor drain it after a failure
+// unless CAF's logging is on. So one peer's failure (a client that exits
+// without a close_notify, a refused handshake) made the next SSL_read that
+// would block on another connection look failed, and CAF closed that connection
+// too: a `volar shell -c 'events --follow'` lost volantd whenever another volar
+// finished. These definitions in the executable take precedence over libssl's
+// for libcaf_openssl's calls (symbol interposition) and clear the queue first.
+namespace {
+
+template <class Fn> Fn next_symbol(const char* name) {
+  return reinterpret_cast<Fn>(::dlsym(RTLD_NEXT, name));
+}
+
+} // namespace
+
+extern "C" {
+
+int SSL_read(SSL* ssl, void* buf, int num) {
+  static auto real = next_symbol<int (*)(SSL*, void*, int)>("SSL_read");
+  ERR_clear_error();
+  return real(ssl, buf, num);
+}
+
+int SSL_write(SSL* ssl, const void* buf, int num) {
+  static auto real = next_symbol<int (*)(SSL*, const void*, int)>("SSL_write");
+  ERR_clear_error();
+  return real(ssl, buf, num);
+}
+
+int SSL_accept(SSL* ssl) {
+  static auto real = next_symbol<int (*)(SSL*)>("SSL_accept");
+  ERR_clear_error();
+  return real(ssl);
+}
+
+int SSL_connect(SSL* ssl) {
+  static auto real = next_symbol<int (*)(SSL*)>("SSL_connect");
+  ERR_clear_error();
+  return real(ssl);
+}
+
+} // extern "C"
