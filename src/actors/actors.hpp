@@ -159,19 +159,6 @@ using probe_actor = inspectable_actor::extend<
   /// A check finished.
   caf::reacts_to<sample_atom, probe_sample>>;
 
-/// The registry key of the live controller: holders that outlive a controller
-/// restart (the api) look it up per request instead of keeping a stale handle.
-inline constexpr caf::atom_value controller_key = caf::atom("controller");
-
-/// The registry key of the live journal (replaced by the root after a crash).
-inline constexpr caf::atom_value journal_key = caf::atom("journal");
-
-/// The actor registered under `key` right now (invalid while being replaced).
-template <class Handle>
-Handle current(caf::actor_system& sys, caf::atom_value key) {
-  return caf::actor_cast<Handle>(sys.registry().get(key));
-}
-
 } // namespace volant
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(volant::event_batch)

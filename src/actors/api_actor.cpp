@@ -4,8 +4,10 @@
 #include "actors/crash.hpp"
 #include "actors/directory.hpp"
 #include "actors/inspect.hpp"
+#include "actors/live.hpp"
 #include "actors/shell.hpp"
 #include "actors/log.hpp"
+#include "actors/api_credentials.hpp"
 #include "actors/api_reads.hpp"
 #include "actors/wire_error.hpp"
 #include "wire/json.hpp"
@@ -51,12 +53,21 @@ expected<std::string> read_log(const daemon_context& ctx, const json& args) {
 
 api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
   enlist(self, ctx, "api");
+  // Any peer with a certificate can send the published api any message,
+  // system messages included. An exit message would end it (one with reason
+  // `kill` still does: no handler sees it, and the root restarts the api), and
+  // an unhandled error message would too.
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    VLOG_WARN("api", "ignored an exit message ({})", self->system().render(msg.reason));
+  });
+  self->set_error_handler([=](caf::error& err) {
+    VLOG_WARN("api", "ignored an error message ({})", self->system().render(err));
+  });
   return {
     [=](request_atom, const std::string& token, const std::string& verb,
         const std::string& args_text) -> caf::result<std::string> {
       // The controller of the moment (the root replaces a crashed one).
-      auto controller = caf::actor_cast<controller_actor>(
-        self->system().registry().get(controller_key));
+      auto controller = ctx->live->controller();
       if (!controller)
         return to_caf({ec::daemon_unreachable, "volantd is restarting its controller; retry"});
       if (!token_equal(token, ctx->token))
@@ -76,6 +87,12 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
           crash_now(path);
         self->send(controller, crash_atom::value, path);
         return std::string("{}");
+      }
+      if (is_credentials_verb(verb)) {
+        auto reply = answer_credentials(*ctx, verb, args);
+        if (!reply)
+          return to_caf(reply.error_value());
+        return std::move(*reply);
       }
       if (verb == "vms.logs") {
         auto chunk = read_log(*ctx, args);

@@ -16,6 +16,7 @@
 namespace volant {
 
 class actor_directory;
+class live_actors;
 
 struct daemon_context {
   std::string data_dir;
@@ -27,6 +28,7 @@ struct daemon_context {
   runtime::exit_watcher* watcher = nullptr;
   runtime::prober* prober = nullptr;
   actor_directory* actors = nullptr; ///< live actors, for the remote shell
+  live_actors* live = nullptr;       ///< the journal and controller of the moment
   restart_policy policy;
   vm_config machine;                   ///< timing of every VM's lifecycle machine
   std::chrono::milliseconds stop_grace{10000};

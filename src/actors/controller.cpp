@@ -3,6 +3,7 @@
 #include "actors/crash.hpp"
 #include "actors/deployment.hpp"
 #include "actors/inspect.hpp"
+#include "actors/live.hpp"
 #include "actors/log.hpp"
 #include "actors/wire_error.hpp"
 
@@ -155,7 +156,7 @@ void run_command(self_ptr self, const command& cmd,
   for (const auto& ev : *evs)
     apply(st.w, ev);
   ++st.in_flight;
-  self->request(current<journal_actor>(self->system(), journal_key), caf::infinite,
+  self->request(st.ctx->live->journal(), caf::infinite,
                 append_atom::value, std::move(*evs))
     .then(
       [=](record_batch& recs) {
@@ -282,7 +283,7 @@ controller(controller_actor::stateful_pointer<controller_state> self,
       if (path == "controller")
         crash_now(path);
       if (path == "journal") {
-        self->send(current<journal_actor>(self->system(), journal_key), crash_atom::value,
+        self->send(st.ctx->live->journal(), crash_atom::value,
                    path);
         return;
       }

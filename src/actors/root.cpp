@@ -4,10 +4,12 @@
 #include "actors/controller.hpp"
 #include "actors/inspect.hpp"
 #include "actors/journal.hpp"
+#include "actors/live.hpp"
 #include "actors/log.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/publish.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -28,23 +30,25 @@ std::atomic<bool> gave_up{false};
 void spawn_journal(self_ptr self) {
   auto& st = self->state;
   st.journal = self->spawn<caf::linked>(journal, st.ctx);
-  self->system().registry().erase(journal_key); // put() does not overwrite
-  self->system().registry().put(journal_key,
-                                caf::actor_cast<caf::strong_actor_ptr>(st.journal));
+  st.ctx->live->set(st.journal);
 }
 
 void spawn_controller(self_ptr self, world w) {
   auto& st = self->state;
   st.controller = self->spawn<caf::linked>(controller, st.ctx, std::move(w));
-  self->system().registry().erase(controller_key); // put() does not overwrite
-  self->system().registry().put(controller_key,
-                                caf::actor_cast<caf::strong_actor_ptr>(st.controller));
+  st.ctx->live->set(st.controller);
 }
 
+/// The api is monitored, not linked: an exit message with reason `kill` always
+/// kills its receiver and travels along links, so a peer that sends one to
+/// the api would take the whole tree down with it. Published over TLS
+/// (docs/protocol.md, "Handshake").
 bool spawn_api(self_ptr self) {
   auto& st = self->state;
-  st.api = self->spawn<caf::linked>(api, st.ctx);
-  auto port = self->system().middleman().publish(st.api, st.port, st.host.c_str(), true);
+  st.api = self->spawn(api, st.ctx);
+  *st.api_cell = st.api;
+  self->monitor(st.api);
+  auto port = caf::openssl::publish(st.api, st.port, st.host.c_str(), true);
   if (!port) {
     VLOG_ERROR("root", "cannot listen on {}:{}: {}", st.host, st.port,
                self->system().render(port.error()));
@@ -63,7 +67,7 @@ void respawn(self_ptr self, const std::string& who) {
   auto& st = self->state;
   if (who == "journal") {
     // Appends in flight to the old one fail, and the controller restarts from the
-    // log; everybody else finds the new journal in the registry.
+    // log; everybody else finds the new journal in the context.
     spawn_journal(self);
   } else if (who == "controller") {
     auto w = st.ctx->store->load();
@@ -72,44 +76,64 @@ void respawn(self_ptr self, const std::string& who) {
       self->quit(caf::make_error(caf::sec::runtime_error));
       return;
     }
-    spawn_controller(self, std::move(*w)); // the api finds it in the registry
+    spawn_controller(self, std::move(*w)); // the api finds it in the context
   } else {
     self->system().middleman().unpublish(caf::actor_cast<caf::actor>(st.api), st.port);
     spawn_api(self);
   }
 }
 
-void on_exit(self_ptr self, const caf::exit_msg& msg) {
+/// A child crashed: restart it, or give up (after too many crashes in a row).
+void on_child_crash(self_ptr self, const std::string& who, const caf::error& reason) {
   auto& st = self->state;
-  std::string who = msg.source == st.journal.address()      ? "journal"
-                    : msg.source == st.controller.address() ? "controller"
-                    : msg.source == st.api.address()        ? "api"
-                                                            : "";
-  if (who.empty()) {
-    self->system().registry().erase(controller_key);
-    self->system().registry().erase(journal_key);
-    self->quit(msg.reason);
-    return;
-  }
   // Journaled after the respawn, through the controller of the moment (a new
   // one when the controller itself crashed).
-  bool restarted = supervise_crash(self, st.children, "root", who, msg.reason,
+  bool restarted = supervise_crash(self, st.children, "root", who, reason,
                                    controller_actor{}, [=](std::chrono::milliseconds) {
                                      respawn(self, who);
                                    });
   if (restarted) {
     auto count = st.children.crashes[who];
     caf::anon_send(st.controller, command_atom::value,
-                   command{record_actor_crash{who, self->system().render(msg.reason), count}});
+                   command{record_actor_crash{who, self->system().render(reason), count}});
     return;
   }
   // The top of the tree gave up: escalate to the operating system (a service
   // manager restarts volantd; the workloads keep running and are adopted). The
   // signal goes to the process, not this thread: only main waits for it.
   gave_up = true;
-  self->system().registry().erase(controller_key);
-  self->system().registry().erase(journal_key);
+  st.ctx->live->clear();
   ::kill(::getpid(), SIGTERM);
+}
+
+void on_exit(self_ptr self, const caf::exit_msg& msg) {
+  auto& st = self->state;
+  std::string who = msg.source == st.journal.address()      ? "journal"
+                    : msg.source == st.controller.address() ? "controller"
+                                                            : "";
+  if (who.empty()) {
+    st.ctx->live->clear();
+    self->quit(msg.reason);
+    return;
+  }
+  on_child_crash(self, who, msg.reason);
+}
+
+void on_down(self_ptr self, const caf::down_msg& msg) {
+  auto& st = self->state;
+  if (msg.source != st.api.address())
+    return;
+  if (msg.reason != caf::sec::runtime_error) {
+    // Not a crash of its own (an exception): something from outside stopped
+    // it, an exit message with reason `kill` (the only one its exit handler
+    // cannot ignore). Restarted at once and not counted, so that no peer can
+    // make the supervision give up.
+    VLOG_WARN("root", "the api was stopped from outside ({}): restarting it",
+              self->system().render(msg.reason));
+    respawn(self, "api");
+    return;
+  }
+  on_child_crash(self, "api", msg.reason);
 }
 
 } // namespace
@@ -129,6 +153,13 @@ caf::behavior root(caf::stateful_actor<root_state>* self, daemon_context* ctx,
   st.host = std::move(host);
   st.port = port;
   self->set_exit_handler([=](caf::exit_msg& msg) { on_exit(self, msg); });
+  self->set_down_handler([=](caf::down_msg& msg) { on_down(self, msg); });
+  // The api is not linked: it ends with the root (with `kill`, the one exit
+  // reason it does not ignore).
+  self->attach_functor([cell = st.api_cell](const caf::error&) {
+    if (*cell)
+      caf::anon_send_exit(*cell, caf::exit_reason::kill);
+  });
   enlist(self, ctx, "root");
   spawn_journal(self);
   spawn_controller(self, std::move(initial));

@@ -7,6 +7,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <map>
+#include <memory>
 #include <string>
 
 namespace volant {
@@ -16,6 +17,9 @@ struct root_state {
   journal_actor journal;
   controller_actor controller;
   api_actor api;
+  /// The api of the moment, for the functor that stops it when the root ends
+  /// (which runs after the state is gone).
+  std::shared_ptr<api_actor> api_cell = std::make_shared<api_actor>();
   std::string host;
   std::uint16_t port = 0;
   supervision children; ///< crashes of the journal, controller and api

@@ -2,14 +2,20 @@
 
 #include "actors/api.hpp"
 #include "actors/wire_error.hpp"
+#include "tls/credentials.hpp"
+#include "tls/endpoint.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/remote_actor.hpp>
 
 #include <cstdlib>
 #include <fstream>
 #include <future>
 #include <memory>
+
+#include <unistd.h>
 
 namespace volant::cli {
 
@@ -52,6 +58,20 @@ std::string went_away(const std::string& verb, const std::string& endpoint) {
          + check + "` once volantd is back";
 }
 
+/// volar's certificate, key and CA must be readable before CAF's openssl
+/// module loads them (it fails inside its middleman otherwise).
+status check_tls_files(const std::string& data_dir) {
+  tls::layout files{data_dir};
+  for (const auto& path : {files.client_cert(), files.client_key(), files.ca_cert()})
+    if (::access(path.c_str(), R_OK) != 0)
+      return make_error(ec::unauthorized,
+                        "cannot read " + path
+                          + " (volar presents the client certificate in <data-dir>/tls: "
+                            "run volar as the daemon's user with its --data-dir, or "
+                            "import a bundle with `volar credentials import FILE`)");
+  return ok();
+}
+
 } // namespace
 
 std::string resolve_endpoint(const client_options& opts) {
@@ -65,22 +85,29 @@ std::string resolve_endpoint(const client_options& opts) {
 }
 
 struct client::impl {
-  impl() : sys(make_config()) {}
+  /// Without `certified`, CAF's openssl module runs without certificates (it
+  /// then offers only anonymous ciphers, which volantd refuses): enough to
+  /// tell an absent daemon from a refused handshake.
+  impl(const std::string& data_dir, bool certified)
+    : sys(configure(cfg, data_dir, certified)) {}
 
-  static caf::actor_system_config& make_config() {
-    static caf::actor_system_config cfg;
-    static bool loaded = false;
-    if (!loaded) {
-      cfg.load<caf::io::middleman>();
-      cfg.set("logger.verbosity", caf::atom("quiet"));
-      cfg.set("logger.console", caf::atom("none"));
-      cfg.set("logger.file-name", "");
-      cfg.set("scheduler.max-threads", 1);
-      loaded = true;
-    }
+  static caf::actor_system_config& configure(caf::actor_system_config& cfg,
+                                             const std::string& data_dir,
+                                             bool certified) {
+    cfg.load<caf::io::middleman>();
+    tls::layout files{data_dir};
+    if (certified)
+      tls::use_tls(cfg, files.client_cert(), files.client_key(), files.ca_cert());
+    else
+      cfg.load<caf::openssl::manager>();
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    cfg.set("logger.console", caf::atom("none"));
+    cfg.set("logger.file-name", "");
+    cfg.set("scheduler.max-threads", 1);
     return cfg;
   }
 
+  caf::actor_system_config cfg;
   caf::actor_system sys;
   api_actor api;
   std::string token;
@@ -94,6 +121,10 @@ client::~client() = default;
 
 const std::string& client::endpoint() const {
   return impl_->endpoint;
+}
+
+const std::string& client::token() const {
+  return impl_->token;
 }
 
 expected<std::unique_ptr<client>> client::connect(const client_options& opts) {
@@ -113,8 +144,18 @@ expected<std::unique_ptr<client>> client::connect(const client_options& opts) {
                       "endpoint '" + endpoint + "' is not HOST:PORT");
   }
   auto host = endpoint.substr(0, colon);
-  auto p = std::make_unique<impl>();
-  auto api = p->sys.middleman().remote_actor<api_actor>(host, port);
+  auto files = check_tls_files(opts.data_dir);
+  auto p = std::make_unique<impl>(opts.data_dir, files.has_value());
+  auto api = caf::openssl::remote_actor<api_actor>(p->sys, host, port);
+  if (!files && (api || api.error() != caf::sec::cannot_connect_to_node))
+    return files.error_value();
+  if (!api && api.error() == caf::sec::disconnect_during_handshake)
+    return make_error(ec::unauthorized,
+                      "volantd at " + endpoint
+                        + " refused the TLS handshake: the client certificate in "
+                        + tls::layout{opts.data_dir}.dir
+                        + " is revoked, expired or not from that volantd's CA "
+                          "(import a current bundle: volar credentials import FILE)");
   if (!api)
     return make_error(ec::daemon_unreachable,
                       "cannot reach volantd at " + endpoint

@@ -33,6 +33,9 @@ public:
   /// The endpoint connected to, "HOST:PORT".
   const std::string& endpoint() const;
 
+  /// The token this client sends.
+  const std::string& token() const;
+
   struct impl;
 
 private:

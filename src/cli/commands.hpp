@@ -24,6 +24,8 @@ void add_plugin_commands(CLI::App& app, globals& g, action& run);
 void add_misc_commands(CLI::App& app, globals& g, action& run);
 /// shell: the operator's prompt (ls, inspect, events, state, explain).
 void add_shell_commands(CLI::App& app, globals& g, action& run);
+/// credentials: show, export, import, rotate, revoke (mutual TLS).
+void add_credentials_commands(CLI::App& app, globals& g, action& run);
 
 /// Polls deployments.show every 250 ms until READY == CURRENT == DESIRED; a
 /// live line on a terminal, plain lines when the numbers change otherwise.

@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   add_plugin_commands(app, g, run);
   add_misc_commands(app, g, run);
   add_shell_commands(app, g, run);
+  add_credentials_commands(app, g, run);
 
   try {
     app.parse(argc, argv);

@@ -5,6 +5,7 @@
 #include "actors/auth.hpp"
 #include "actors/context.hpp"
 #include "actors/directory.hpp"
+#include "actors/live.hpp"
 #include "actors/log.hpp"
 #include "actors/root.hpp"
 #include "daemon/host.hpp"
@@ -14,6 +15,8 @@
 #include "runtime/prober.hpp"
 #include "store/journal.hpp"
 #include "store/paths.hpp"
+#include "tls/credentials.hpp"
+#include "tls/endpoint.hpp"
 
 #include <CLI/CLI.hpp>
 #include <caf/all.hpp>
@@ -138,6 +141,14 @@ int main(int argc, char** argv) {
   if (!token)
     return fail(token.error_value().message);
   ctx.token = *token;
+  // The control endpoint's CA and certificates (docs/protocol.md, "Handshake").
+  auto credentials = tls::prepare_daemon(ctx.data_dir);
+  if (!credentials)
+    return fail(credentials.error_value().message);
+  for (const auto& line : *credentials)
+    spdlog::info("[volantd] {}", line);
+  if (auto st = tls::check_client_revocations(); !st)
+    return fail(st.error_value().message);
 
   auto store = store::journal::open(store::journal_dir(ctx.data_dir));
   if (!store)
@@ -186,6 +197,8 @@ int main(int argc, char** argv) {
   ctx.watcher = &watcher;
   actor_directory actors;
   ctx.actors = &actors;
+  live_actors live;
+  ctx.live = &live;
   ctx.prober = &prober;
   ctx.stop_grace = std::chrono::milliseconds(opts.stop_grace_ms);
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
@@ -198,6 +211,8 @@ int main(int argc, char** argv) {
   {
     caf::actor_system_config cfg;
     cfg.load<caf::io::middleman>();
+    tls::layout files{ctx.data_dir};
+    tls::use_tls(cfg, files.server_cert(), files.server_key(), files.trust());
     cfg.set("logger.verbosity", caf::atom("quiet"));
     cfg.set("logger.console", caf::atom("none"));
     cfg.set("logger.file-name", "");
