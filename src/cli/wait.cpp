@@ -12,19 +12,20 @@ progress progress_of(const nlohmann::json& d) {
   p.updated = d.contains("updated") ? field_int(d, "updated") : p.ready;
   p.blocked = field_text(d, "blocked", "");
   p.paused = flag(d, "paused");
-  if (auto vms = d.find("vms"); vms != d.end() && vms->is_array()) {
-    for (const auto& vm : *vms) {
-      auto status = field_text(vm, "status", "");
-      if (status == "ready")
-        continue;
-      auto error = field_text(vm, "last_error", "");
-      auto line = field_text(vm, "name", "?") + " is " + status
-                  + (error.empty() ? "" : ": " + error);
-      // A VM with an error says more than one that is merely starting.
-      if (p.why.empty() || (!error.empty() && p.why.find(": ") == std::string::npos))
-        p.why = line;
-    }
+  // The first VM not ready with an error says more than one merely starting.
+  std::string first, first_failing;
+  for (const auto& vm : member(d, "vms")) {
+    auto status = field_text(vm, "status", "");
+    if (status == "ready")
+      continue;
+    auto error = field_text(vm, "last_error", "");
+    auto line = field_text(vm, "name", "?") + " is " + status;
+    if (first.empty())
+      first = line;
+    if (first_failing.empty() && !error.empty())
+      first_failing = line + ": " + error;
   }
+  p.why = first_failing.empty() ? first : first_failing;
   return p;
 }
 

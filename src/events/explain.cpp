@@ -562,11 +562,11 @@ explanation explain(const std::vector<recorded_event>& history,
       continue;
     }
     if (!deployment && agg.kind == aggregate_kind::vm && agg.id == name) {
+      const auto* recreated = std::get_if<vm_recreated>(&rec.ev);
       if (const auto* c = std::get_if<vm_created>(&rec.ev))
         tell_cause(c->deployment);
-      else if (const auto* r = std::get_if<vm_recreated>(&rec.ev); r && for_revision(*r))
-        tell_cause(name.substr(0, name.rfind('-')));
-      else if (std::holds_alternative<vm_removed>(rec.ev))
+      else if ((recreated && for_revision(*recreated))
+               || std::holds_alternative<vm_removed>(rec.ev))
         tell_cause(name.substr(0, name.rfind('-')));
     }
     if (auto* loss = std::get_if<journal_loss_accepted>(&rec.ev)) {

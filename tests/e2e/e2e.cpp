@@ -492,6 +492,15 @@ json daemon::vms_of(const std::string& deployment) const {
   return out;
 }
 
+std::vector<json> daemon::journal() const {
+  auto r = test::run(sh_quote(replay_bin()) + " events --json --data-dir " + sh_quote(dir()));
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  std::vector<json> out;
+  for (const auto& line : lines_of(r.out))
+    out.push_back(json::parse(line));
+  return out;
+}
+
 json daemon::vm(const std::string& name) const {
   for (const auto& v : vms())
     if (v.value("name", "") == name)

@@ -161,6 +161,9 @@ public:
   /// The VMs of `deployment` among all of `vms list` (also for one that was
   /// deleted, which `vms list --deployment` refuses as unknown).
   json vms_of(const std::string& deployment) const;
+  /// Every committed event, one JSON object each, read by `volant-replay
+  /// events --json` (also while volantd runs).
+  std::vector<json> journal() const;
   /// The VM's `vms list` entry, or null.
   json vm(const std::string& name) const;
 

@@ -22,17 +22,6 @@ std::uint64_t high_water(const daemon& d) {
   return seq;
 }
 
-/// The committed events, read by volant-replay (also while volantd runs).
-std::vector<json> events_of(const daemon& d) {
-  auto r = test::run(sh_quote(replay_bin()) + " events --json --data-dir "
-                     + sh_quote(d.dir()));
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  std::vector<json> out;
-  for (const auto& line : lines_of(r.out))
-    out.push_back(json::parse(line));
-  return out;
-}
-
 } // namespace
 
 TEST_CASE("volantd refuses to start when its write-ahead log lost acknowledged "
@@ -41,13 +30,13 @@ TEST_CASE("volantd refuses to start when its write-ahead log lost acknowledged "
   d.install(httpd_manifest());
   REQUIRE(d.volar("deployments create web --plugin e2e-httpd --replicas 0").exit_code == 0);
   d.stop(); // a clean stop: everything so far is in table files
-  auto before_pause = events_of(d).back().value("seq", 0ull);
+  auto before_pause = d.journal().back().value("seq", 0ull);
 
   d.start();
   auto r = d.volar("deployments pause web");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   CHECK(d.deployment("web").value("paused", false));
-  auto acknowledged = events_of(d).back().value("seq", 0ull);
+  auto acknowledged = d.journal().back().value("seq", 0ull);
   REQUIRE(acknowledged > before_pause);
   // Once the journal's mark covers the pause (about a second), a lost log is
   // no longer a torn tail.
@@ -84,7 +73,7 @@ TEST_CASE("volantd refuses to start when its write-ahead log lost acknowledged "
   d.start();
   // The pause is gone, knowingly: the audit says what was lost.
   CHECK_FALSE(d.deployment("web").value("paused", true));
-  auto events = events_of(d);
+  auto events = d.journal();
   auto loss = std::find_if(events.begin(), events.end(), [](const json& e) {
     return e.value("event", "") == "journal_loss_accepted";
   });
@@ -96,7 +85,7 @@ TEST_CASE("volantd refuses to start when its write-ahead log lost acknowledged "
   CHECK(explained.out.find("the journal lost") != std::string::npos);
   // And the journal goes on: a new command is acknowledged after the loss.
   REQUIRE(d.volar("deployments pause web").exit_code == 0);
-  CHECK(events_of(d).back().value("seq", 0ull) > acknowledged + 1);
+  CHECK(d.journal().back().value("seq", 0ull) > acknowledged + 1);
 }
 
 } // namespace volant::e2e

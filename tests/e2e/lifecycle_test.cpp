@@ -123,22 +123,11 @@ std::string settle(const daemon& d, const std::string& name, int n,
   return why;
 }
 
-/// Every committed event as one JSON line each, read by volant-replay.
-std::vector<json> journal(const daemon& d) {
-  auto r = test::run(sh_quote(replay_bin()) + " events --json --data-dir "
-                     + sh_quote(d.dir()));
-  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  std::vector<json> out;
-  for (const auto& line : lines_of(r.out))
-    out.push_back(json::parse(line));
-  return out;
-}
-
 /// The journaled events whose fields mention `text` anywhere.
 std::vector<std::string> events_mentioning(const daemon& d,
                                            const std::string& text) {
   std::vector<std::string> out;
-  for (const auto& ev : journal(d))
+  for (const auto& ev : d.journal())
     if (ev["fields"].dump().find(text) != std::string::npos)
       out.push_back(ev.dump());
   return out;
