@@ -34,14 +34,15 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$seed" ] || seed=$(( $(date +%s) % 1000000 ))
 [ -n "$out" ] || out=$(mktemp /tmp/volant-bench-chaos-XXXXXX.log)
+build=$(realpath "$build") # also when given relative to the repository
 bin=$build/tests/chaos/test_chaos
 for f in "$bin" "$build/src/daemon/volantd" "$build/src/cli/volar" "$build/tools/replay/volant-replay"; do
   [ -x "$f" ] || { echo "bench/chaos: $f is not built" >&2; exit 2; }
 done
 
-export VOLANTD=$PWD/$build/src/daemon/volantd
-export VOLAR=$PWD/$build/src/cli/volar
-export VOLANT_REPLAY=$PWD/$build/tools/replay/volant-replay
+export VOLANTD=$build/src/daemon/volantd
+export VOLAR=$build/src/cli/volar
+export VOLANT_REPLAY=$build/tools/replay/volant-replay
 export VOLANT_EXAMPLES=$PWD/examples
 export VOLANT_CHAOS_SEED=$seed
 export VOLANT_CHAOS_ITERATIONS=$iterations
