@@ -235,8 +235,17 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
   step(self, in_spawned{recovering});
   return {
     [=](goal_atom, vm_goal& goal, launch_template& launch) {
-      self->state.launch = std::move(launch);
+      auto& st = self->state;
+      bool new_check = !(st.launch.health == launch.health);
+      st.launch = std::move(launch);
       step(self, in_goal{goal});
+      // A changed health check (an in-place update) applies to the run that
+      // is up: its probe restarts with the new check; the VM does not.
+      const auto& run = st.machine.run;
+      if (new_check && st.prober && run.probing) {
+        VLOG_INFO(vm_of(self), "health check changed: probe of run {} restarted", run.n);
+        start_probe(self, run.n, run.handle);
+      }
     },
     [=](exited_atom, std::uint64_t n, const runtime::exit_status& s) {
       step(self, in_exited{n, s.code, s.reason});

@@ -390,13 +390,19 @@ json apply_update_request(const deployment_spec& want,
   return out;
 }
 
-expected<json> scale_request(const std::string& name, std::int64_t replicas) {
+expected<json> scale_request(const std::string& name, std::int64_t replicas,
+                             const std::vector<std::string>& remove) {
   auto req = name_request(name, "deployment name");
   if (!req)
     return req;
   if (auto st = check_replicas(replicas); !st)
     return st.error_value();
   (*req)["replicas"] = replicas;
+  for (const auto& vm : remove) {
+    if (auto st = validate_name(vm, "VM name"); !st)
+      return st.error_value();
+    (*req)["remove"].push_back(vm);
+  }
   return req;
 }
 

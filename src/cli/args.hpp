@@ -96,9 +96,10 @@ expected<nlohmann::json> update_request(const update_args& args,
 nlohmann::json apply_update_request(const deployment_spec& want,
                                     const deployment_spec& have);
 
-/// {"name", "replicas"}; rejects negative counts as the daemon does.
-expected<nlohmann::json> scale_request(const std::string& name,
-                                       std::int64_t replicas);
+/// {"name", "replicas"[, "remove"]}; rejects negative counts as the daemon
+/// does, and VM names that are not well-formed.
+expected<nlohmann::json> scale_request(const std::string& name, std::int64_t replicas,
+                                       const std::vector<std::string>& remove = {});
 
 /// {"name"} for show / pause / resume / delete, the name checked.
 expected<nlohmann::json> name_request(const std::string& name,

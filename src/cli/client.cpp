@@ -149,13 +149,21 @@ expected<std::unique_ptr<client>> client::connect(const client_options& opts) {
   auto api = caf::openssl::remote_actor<api_actor>(p->sys, host, port);
   if (!files && (api || api.error() != caf::sec::cannot_connect_to_node))
     return files.error_value();
-  if (!api && api.error() == caf::sec::disconnect_during_handshake)
+  if (!api && api.error() == caf::sec::disconnect_during_handshake) {
+    // A refusal comes with the daemon's alert; a daemon that died or was
+    // stopped mid-handshake just closes the connection.
+    auto alert = tls::last_peer_alert();
+    if (alert.empty())
+      return make_error(ec::daemon_unreachable,
+                        "volantd at " + endpoint
+                          + " closed the connection during the TLS handshake (did it "
+                            "stop or restart? check that it runs, then retry)");
     return make_error(ec::unauthorized,
-                      "volantd at " + endpoint
-                        + " refused the TLS handshake: the client certificate in "
-                        + tls::layout{opts.data_dir}.dir
+                      "volantd at " + endpoint + " refused the TLS handshake (" + alert
+                        + "): the client certificate in " + tls::layout{opts.data_dir}.dir
                         + " is revoked, expired or not from that volantd's CA "
                           "(import a current bundle: volar credentials import FILE)");
+  }
   if (!api)
     return make_error(ec::daemon_unreachable,
                       "cannot reach volantd at " + endpoint

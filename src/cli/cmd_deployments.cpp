@@ -51,11 +51,13 @@ void run_create(const globals& g, const create_args& a, const wait_opts& w) {
 }
 
 void run_scale(const globals& g, const std::string& name, std::int64_t replicas,
-               const wait_opts& w) {
-  auto req = must(scale_request(name, replicas));
+               const std::vector<std::string>& remove, const wait_opts& w) {
+  auto req = must(scale_request(name, replicas, remove));
   session s(g);
   auto reply = s.call("deployments.scale", req);
   auto line = "deployment " + name + " scaled to " + std::to_string(replicas);
+  for (std::size_t i = 0; i < remove.size(); ++i)
+    line += (i == 0 ? " (removed " : ", ") + remove[i] + (i + 1 == remove.size() ? ")" : "");
   if (!w.wait) {
     say(g, line, reply);
     return;
@@ -297,11 +299,17 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     auto replicas = std::make_shared<std::int64_t>(0);
     auto w = std::make_shared<wait_opts>();
     cmd->add_option("NAME", *name, "Deployment name")->required();
+    auto remove = std::make_shared<std::vector<std::string>>();
     cmd->add_option("--replicas", *replicas, "Desired number of VMs")
         ->required();
+    cmd->add_option("--remove", *remove,
+                    "Remove this replica (repeatable); the others keep their names "
+                    "and IPs, and a later scale-up reuses its index first")
+        ->take_all()
+        ->allow_extra_args(false);
     add_wait_options(*cmd, *w);
     cmd->callback([=, &g, &run] {
-      run = [=, &g] { run_scale(g, *name, *replicas, *w); };
+      run = [=, &g] { run_scale(g, *name, *replicas, *remove, *w); };
     });
   }
   {

@@ -1,4 +1,4 @@
-// volar vms list | show | logs
+// volar vms list | show | delete | logs
 
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
@@ -70,6 +70,20 @@ void run_logs(const globals& g, const std::string& name, bool follow) {
   }
 }
 
+void run_delete(const globals& g, const std::string& name) {
+  auto req = must(name_request(name, "VM name"));
+  session s(g);
+  auto reply = s.call("vms.delete", req);
+  if (g.json) {
+    print_json(reply);
+    return;
+  }
+  auto deployment = member(reply, "deployment");
+  std::cout << "vm " << name << " deleted: deployment "
+            << (deployment.is_string() ? deployment.get<std::string>() : std::string("?"))
+            << " replaces it (same name and IP; see: volar vms show " << name << ")\n";
+}
+
 } // namespace
 
 void add_vm_commands(CLI::App& app, globals& g, action& run) {
@@ -95,6 +109,13 @@ void add_vm_commands(CLI::App& app, globals& g, action& run) {
     auto name = std::make_shared<std::string>();
     cmd->add_option("NAME", *name, "VM name, e.g. web-0")->required();
     cmd->callback([=, &g, &run] { run = [=, &g] { run_show(g, *name); }; });
+  }
+  {
+    auto* cmd = grp->add_subcommand(
+      "delete", "Delete a VM; its deployment replaces it (like deleting a pod)");
+    auto name = std::make_shared<std::string>();
+    cmd->add_option("NAME", *name, "VM name, e.g. web-1")->required();
+    cmd->callback([=, &g, &run] { run = [=, &g] { run_delete(g, *name); }; });
   }
   {
     auto* cmd = grp->add_subcommand("logs", "Print a VM's output");

@@ -8,6 +8,9 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -24,6 +27,47 @@ std::string command_path(const CLI::App& app) {
     cur = subs.front();
     path += " " + cur->get_name();
   }
+}
+
+/// `volar lb create`: the word where a command was expected that names none
+/// (CLI11 reports it among "arguments not expected", in reverse order).
+std::optional<std::string> unknown_command(const CLI::App& app, int argc, char** argv) {
+  std::vector<const CLI::App*> chain{&app};
+  while (!chain.back()->get_subcommands().empty())
+    chain.push_back(chain.back()->get_subcommands().front());
+  if (chain.back()->get_subcommands({}).empty())
+    return std::nullopt; // a command: what is left over are its arguments
+  std::size_t depth = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word.starts_with("-")) {
+      if (word.find('=') == std::string::npos)
+        for (const auto* a : chain)
+          if (const auto* opt = a->get_option_no_throw(word);
+              opt != nullptr && opt->get_items_expected_min() > 0) {
+            ++i; // its value
+            break;
+          }
+      continue;
+    }
+    if (depth < chain.size() && word == chain[depth]->get_name()) {
+      ++depth;
+      continue;
+    }
+    return word;
+  }
+  return std::nullopt;
+}
+
+/// "deployments, vms, plugins, ...": the commands of the deepest group parsed.
+std::string command_list(const CLI::App& app) {
+  const CLI::App* cur = &app;
+  while (!cur->get_subcommands().empty())
+    cur = cur->get_subcommands().front();
+  std::string names;
+  for (const auto* sub : cur->get_subcommands({}))
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  return names;
 }
 
 std::string first_line(std::string text) {
@@ -65,6 +109,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success))
       return app.exit(e); // --help
+    if (dynamic_cast<const CLI::ExtrasError*>(&e) != nullptr)
+      if (auto word = unknown_command(app, argc, argv)) {
+        std::cerr << "volar: unknown command '" << *word << "' for '" << command_path(app)
+                  << "' (commands: " << command_list(app) << "; see: " << command_path(app)
+                  << " --help)\n";
+        return exit_usage;
+      }
     std::cerr << "volar: " << first_line(e.what())
               << " (see: " << command_path(app) << " --help)\n";
     return exit_usage;

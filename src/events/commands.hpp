@@ -39,6 +39,9 @@ struct create_deployment {
 struct scale_deployment {
   std::string name;
   std::int64_t replicas = 0;
+  /// VMs to remove by name (`--remove web-1`): their indexes are left free
+  /// (the other replicas keep theirs) and a later scale-up fills them first.
+  std::vector<std::string> remove;
 };
 
 /// Change parts of a deployment; unset fields stay as they are. A change to any
@@ -149,6 +152,12 @@ struct remove_vm {
   std::uint64_t ended = 0;
 };
 
+/// The user deletes a deployment's VM (`volar vms delete`): the deployment
+/// replaces it in its slot (vm_replace_requested).
+struct delete_vm {
+  std::string name;
+};
+
 /// Make `name` afresh at `revision` under the same name, index and IP (see
 /// vm_recreated); the same rule as remove_vm about a run that may be live.
 struct recreate_vm {
@@ -188,6 +197,6 @@ using command =
                record_vm_adopted, record_vm_ready, record_vm_unhealthy,
                record_vm_exited, record_vm_start_failed, schedule_vm_restart,
                record_vm_stopped, remove_vm, record_actor_crash,
-               record_vm_paused, record_vm_resumed, recreate_vm>;
+               record_vm_paused, record_vm_resumed, recreate_vm, delete_vm>;
 
 } // namespace volant

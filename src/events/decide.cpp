@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 
 namespace volant {
 
@@ -93,8 +94,7 @@ std::int64_t mul_sat(std::int64_t a, std::int64_t b) {
 const deployment_state* reserving(const world& w, const vm_record& vm) {
   auto i = w.deployments.find(vm.deployment);
   if (i == w.deployments.end() || i->second.spec.paused
-      || vm.index >= static_cast<std::uint32_t>(
-             std::max(i->second.spec.replicas, 0)))
+      || !wants_index(i->second, vm.index))
     return nullptr;
   return &i->second;
 }
@@ -145,15 +145,15 @@ status admit(const world& w, std::int64_t memory_mib, std::int64_t vms) {
   return ok();
 }
 
-/// Replica indices in [from, to) that have no VM (scale-down not yet carried
-/// out leaves VMs there).
-std::int64_t missing_between(const world& w, const std::string& deployment,
-                             std::int64_t from, std::int64_t to) {
-  from = std::max<std::int64_t>(from, 0);
-  auto n = std::max<std::int64_t>(to - from, 0);
-  for (const auto* vm : vms_of(w, deployment))
-    if (vm->index >= from && vm->index < to)
-      --n;
+/// Wanted replica indexes of `d` that have no VM (a scale-down not yet
+/// carried out leaves VMs at indexes no longer wanted).
+std::int64_t missing(const world& w, const deployment_state& d, const std::string& name) {
+  std::set<std::uint32_t> present;
+  for (const auto* vm : vms_of(w, name))
+    present.insert(vm->index);
+  std::int64_t n = 0;
+  for (auto index : wanted_indexes(d))
+    n += present.contains(index) ? 0 : 1;
   return n;
 }
 
@@ -270,13 +270,39 @@ result decide_one(const world& w, const scale_deployment& cmd, unix_nanos now) {
                       "replicas " + std::to_string(cmd.replicas)
                           + " exceeds the limit of " + std::to_string(max)
                           + " per deployment");
+  deployment_scaled ev{cmd.name, spec.replicas, static_cast<std::int32_t>(cmd.replicas),
+                       now};
+  for (const auto& vm_name : cmd.remove) {
+    auto vm = w.vms.find(vm_name);
+    if (vm == w.vms.end() || vm->second.deployment != cmd.name
+        || !wants_index(i->second, vm->second.index))
+      return make_error(ec::unknown_vm, "VM " + quoted(vm_name)
+                                            + " is not a replica of deployment "
+                                            + quoted(cmd.name) + " (see: volar vms list "
+                                            "--deployment " + cmd.name + ")");
+    if (std::find(ev.removed.begin(), ev.removed.end(), vm->second.index) != ev.removed.end())
+      return make_error(ec::invalid_argument, "VM " + quoted(vm_name) + " is named twice");
+    ev.removed.push_back(vm->second.index);
+  }
+  if (!ev.removed.empty()
+      && static_cast<std::int64_t>(ev.removed.size()) > spec.replicas - cmd.replicas)
+    return make_error(ec::invalid_argument,
+                      "--remove names " + std::to_string(ev.removed.size())
+                        + " replica(s) but scaling " + cmd.name + " "
+                        + std::to_string(spec.replicas) + " → "
+                        + std::to_string(cmd.replicas) + " removes "
+                        + std::to_string(std::max<std::int64_t>(
+                            0, spec.replicas - cmd.replicas)));
   if (cmd.replicas == spec.replicas)
     return events{};
-  auto added = missing_between(w, cmd.name, spec.replicas, cmd.replicas);
+  std::sort(ev.removed.begin(), ev.removed.end());
+  auto next = i->second;
+  apply_scale(next, ev);
+  auto added = std::max<std::int64_t>(
+    0, missing(w, next, cmd.name) - missing(w, i->second, cmd.name));
   if (auto st = admit(w, mul_sat(added, spec.tmpl.memory_mib), added); !st)
     return st.error_value();
-  return events{deployment_scaled{
-      cmd.name, spec.replicas, static_cast<std::int32_t>(cmd.replicas), now}};
+  return events{std::move(ev)};
 }
 
 /// The template `cmd` asks for, or why not.
@@ -331,10 +357,16 @@ result decide_one(const world& w, const update_deployment& cmd,
       return st.error_value();
   events out;
   bool tmpl_changed = spec.tmpl != d.spec.tmpl;
+  // A change of the health check alone needs no new VM: the probe restarts.
+  auto but_health = [](vm_template t) {
+    t.health.reset();
+    return t;
+  };
+  bool health_only = tmpl_changed && but_health(spec.tmpl) == but_health(d.spec.tmpl);
   if (tmpl_changed || spec.strategy != d.spec.strategy)
     out.emplace_back(deployment_updated{cmd.name, spec.tmpl, spec.strategy,
-                                        d.revision + (tmpl_changed ? 1 : 0),
-                                        now});
+                                        d.revision + (tmpl_changed ? 1 : 0), now,
+                                        health_only});
   if (spec.auto_restart != d.spec.auto_restart)
     out.emplace_back(
         deployment_auto_restart_set{cmd.name, spec.auto_restart, now});
@@ -379,7 +411,7 @@ result decide_one(const world& w, const create_vm& cmd, unix_nanos now) {
   if (d.spec.paused)
     return make_error(ec::conflict, "deployment " + quoted(cmd.deployment)
                                         + " is paused: no VM is created");
-  if (cmd.index >= static_cast<std::uint32_t>(std::max(d.spec.replicas, 0)))
+  if (!wants_index(d, cmd.index))
     return make_error(ec::invalid_argument,
                       "replica index " + std::to_string(cmd.index)
                           + " is out of range for deployment "
@@ -620,6 +652,24 @@ result decide_one(const world& w, const recreate_vm& cmd, unix_nanos now) {
     return events{vm_recreated{cmd.name, cmd.revision, tmpl.cpu, tmpl.memory_mib,
                                cmd.restarts, cmd.backoff_ms, cmd.reason, now}};
   });
+}
+
+result decide_one(const world& w, const delete_vm& cmd, unix_nanos now) {
+  auto vm = w.vms.find(cmd.name);
+  if (vm == w.vms.end())
+    return make_error(ec::unknown_vm, "VM " + quoted(cmd.name) + " not found");
+  auto d = w.deployments.find(vm->second.deployment);
+  if (d == w.deployments.end() || !wants_index(d->second, vm->second.index))
+    return make_error(ec::conflict, "VM " + quoted(cmd.name)
+                                      + " is being removed already (its deployment no "
+                                        "longer wants it)");
+  if (d->second.spec.paused)
+    return make_error(ec::conflict, "deployment " + quoted(vm->second.deployment)
+                                      + " is paused: resume it before deleting one of "
+                                        "its VMs");
+  if (vm->second.replace_requested)
+    return events{}; // asked already: the replacement is under way
+  return events{vm_replace_requested{cmd.name, now}};
 }
 
 // -- system -------------------------------------------------------------------

@@ -75,6 +75,9 @@ struct deployment_scaled {
   std::int32_t from = 0;
   std::int32_t to = 0;
   unix_nanos at = 0;
+  /// Replica indexes removed by name (`scale --remove`); the rest of a
+  /// scale-down goes from the top.
+  std::vector<std::uint32_t> removed;
   friend bool operator==(const deployment_scaled&, const deployment_scaled&) = default;
 };
 
@@ -86,6 +89,9 @@ struct deployment_updated {
   update_strategy strategy;
   std::uint64_t revision = 0;
   unix_nanos at = 0;
+  /// Only the health check changed: the VMs at the previous revision move to
+  /// this one in place (their probe restarts with the new check; no VM does).
+  bool in_place = false;
   friend bool operator==(const deployment_updated&,
                          const deployment_updated&) = default;
 };
@@ -275,6 +281,18 @@ struct vm_recreated {
   friend bool operator==(const vm_recreated&, const vm_recreated&) = default;
 };
 
+/// The user deleted a deployment's VM (`volar vms delete`): its deployment
+/// replaces it in its slot, as a deleted pod is replaced: the run is stopped,
+/// then the VM recreated (same name, index and IP; a fresh run directory and
+/// log; restarts and back-off reset).
+struct vm_replace_requested {
+  static constexpr std::string_view kind_name = "vm_replace_requested";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const vm_replace_requested&,
+                         const vm_replace_requested&) = default;
+};
+
 // -- system -------------------------------------------------------------------------
 
 /// An actor crashed and was restarted by its supervisor.
@@ -312,7 +330,7 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            vm_started, vm_adopted, vm_ready, vm_unhealthy, vm_exited,
                            vm_start_failed, vm_restart_scheduled, vm_stopped,
                            vm_removed, actor_crashed, vm_paused, vm_resumed,
-                           vm_recreated, journal_loss_accepted>;
+                           vm_recreated, journal_loss_accepted, vm_replace_requested>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {

@@ -1,5 +1,7 @@
 #include "events/explain.hpp"
 
+#include "events/state.hpp"
+
 #include <map>
 #include <optional>
 #include <set>
@@ -50,7 +52,7 @@ std::string recreate_reason(const vm_recreated& x) {
 /// A recreate for a new revision resets the restart count; one for a failure
 /// carries it over, so it is never 0.
 bool for_revision(const vm_recreated& x) {
-  return x.restarts == 0;
+  return x.restarts == 0 && !x.reason.starts_with("deleted");
 }
 
 /// "seq 41..50", or "seq 41" for a single one.
@@ -99,14 +101,20 @@ std::string step_text(const event& ev) {
                    + std::to_string(x.revision) + ")";
           },
           [](const deployment_scaled& x) {
-            return "scaled " + x.name + " " + std::to_string(x.from) + " → "
-                   + std::to_string(x.to);
+            auto text = "scaled " + x.name + " " + std::to_string(x.from) + " → "
+                        + std::to_string(x.to);
+            for (std::size_t i = 0; i < x.removed.size(); ++i)
+              text += (i == 0 ? " (removed " : ", ") + vm_name(x.name, x.removed[i])
+                      + (i + 1 == x.removed.size() ? ")" : "");
+            return text;
           },
           [](const deployment_updated& x) {
             return "updated " + x.name + " to revision "
                    + std::to_string(x.revision) + " ("
                    + plugin_text(x.tmpl.plugin) + ", "
-                   + std::string(to_string(x.strategy.kind)) + ")";
+                   + std::string(to_string(x.strategy.kind))
+                   + (x.in_place ? ", health check only: in place, no VM recreated" : "")
+                   + ")";
           },
           [](const deployment_auto_restart_set& x) {
             return std::string("auto-restart of ") + x.name + " turned "

@@ -33,6 +33,12 @@ struct vm_goal {
   bool replace = false;
   bool auto_restart = true;
   bool probed = false;         ///< has a health check: READY comes from its probe
+  /// The user deleted the VM (`vms delete`): stop it and recreate it in its
+  /// slot, whatever its state.
+  bool recreate = false;
+  /// Made from an older revision than `revision` (else it is current, also
+  /// after an in-place update that moved it to `revision`).
+  bool outdated = false;
   friend bool operator==(const vm_goal&, const vm_goal&) = default;
 };
 

@@ -66,18 +66,18 @@ std::int64_t max_unavailable(const update_strategy& s, std::int64_t replicas) {
   return std::max<std::int64_t>(n, 1);
 }
 
-/// Replicas below `n` that are missing or not ready (of any revision): what a
+/// Wanted replicas that are missing or not ready (of any revision): what a
 /// rolling update counts as unavailable already.
-std::int64_t unavailable(const std::vector<const vm_record*>& vms,
-                         std::int64_t n) {
-  auto present
-      = std::count_if(vms.begin(), vms.end(),
-                      [&](const vm_record* vm) { return vm->index < n; });
-  auto not_ready
-      = std::count_if(vms.begin(), vms.end(), [&](const vm_record* vm) {
-          return vm->index < n && vm->status != vm_status::ready;
-        });
-  return (n - present) + not_ready;
+std::int64_t unavailable(const deployment_state& d,
+                         const std::vector<const vm_record*>& vms) {
+  std::int64_t present = 0;
+  std::int64_t not_ready = 0;
+  for (const auto* vm : vms)
+    if (wants_index(d, vm->index)) {
+      ++present;
+      not_ready += vm->status != vm_status::ready ? 1 : 0;
+    }
+  return (std::max(d.spec.replicas, 0) - present) + not_ready;
 }
 
 /// A deleted deployment's leftovers: every VM goes.
@@ -124,14 +124,25 @@ plan reconcile(const world& w, const std::string& deployment) {
                effective_health_check(w, d).enabled};
   // Recreates of ready VMs still allowed by a rolling update now.
   auto budget = d.spec.strategy.kind == strategy_kind::rolling
-                  ? max_unavailable(d.spec.strategy, n) - unavailable(vms, n)
+                  ? max_unavailable(d.spec.strategy, n) - unavailable(d, vms)
                   : std::numeric_limits<std::int64_t>::max();
   admission capacity{w};
+  // Both ascending: walk the wanted indexes and the VMs side by side; a VM
+  // at an index that is not wanted (above the count, or a hole) goes.
   auto next = vms.begin();
-  for (std::uint32_t index = 0; index < n; ++index) {
+  auto unwanted = [&](const vm_record& vm) {
+    auto goal = base;
+    goal.keep = false;
+    out.goals[vm.name] = goal;
+  };
+  for (auto index : wanted_indexes(d)) {
+    while (next != vms.end() && (*next)->index < index)
+      unwanted(**next++);
     if (next != vms.end() && (*next)->index == index) {
       const auto& vm = **next++;
       auto goal = base;
+      goal.recreate = vm.replace_requested;
+      goal.outdated = vm.revision != d.revision;
       if (vm.revision != d.revision) {
         // A VM that is not ready costs no availability: it goes at once.
         goal.replace = vm.status != vm_status::ready || budget-- > 0;
@@ -144,11 +155,8 @@ plan reconcile(const world& w, const std::string& deployment) {
         out.create.push_back(index);
     }
   }
-  for (; next != vms.end(); ++next) {
-    auto goal = base;
-    goal.keep = false;
-    out.goals[(*next)->name] = goal;
-  }
+  for (; next != vms.end(); ++next)
+    unwanted(**next);
   return out;
 }
 
@@ -173,9 +181,15 @@ std::vector<std::string> scale_down_victims(const world& w,
                                             const std::string& deployment,
                                             std::uint32_t keep) {
   std::vector<std::string> out;
+  auto d = w.deployments.find(deployment);
+  if (d == w.deployments.end())
+    return out;
+  auto kept = d->second;
+  kept.spec.replicas = static_cast<std::int32_t>(keep);
   auto vms = vms_of(w, deployment);
-  for (auto i = vms.rbegin(); i != vms.rend() && (*i)->index >= keep; ++i)
-    out.push_back((*i)->name);
+  for (auto i = vms.rbegin(); i != vms.rend(); ++i)
+    if (!wants_index(kept, (*i)->index))
+      out.push_back((*i)->name);
   return out;
 }
 

@@ -131,6 +131,7 @@ VOLANT_FIELDS(vm_record) {
   f("ready_at", x.ready_at);
   f("incarnation", x.incarnation);
   f("not_before", x.not_before);
+  f("replace_requested", x.replace_requested);
 }
 
 VOLANT_FIELDS(host_config) {
@@ -172,6 +173,7 @@ VOLANT_FIELDS(deployment_scaled) {
   f("from", x.from);
   f("to", x.to);
   f("at", x.at);
+  f("removed", x.removed);
 }
 
 VOLANT_FIELDS(deployment_updated) {
@@ -180,6 +182,7 @@ VOLANT_FIELDS(deployment_updated) {
   f("strategy", x.strategy);
   f("revision", x.revision);
   f("at", x.at);
+  f("in_place", x.in_place);
 }
 
 VOLANT_FIELDS(deployment_auto_restart_set) {
@@ -296,6 +299,11 @@ VOLANT_FIELDS(vm_resumed) {
   f("name", x.name);
   f("at", x.at);
   f("incarnation", x.incarnation);
+}
+
+VOLANT_FIELDS(vm_replace_requested) {
+  f("name", x.name);
+  f("at", x.at);
 }
 
 VOLANT_FIELDS(vm_recreated) {

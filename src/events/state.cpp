@@ -48,17 +48,39 @@ void update_deployment_state(world& w, const std::string& name, unix_nanos at,
   i->second.updated_at = at;
 }
 
+} // namespace
+
+void apply_scale(deployment_state& d, const deployment_scaled& e) {
+  d.holes.insert(e.removed.begin(), e.removed.end());
+  // A scale-up fills the lowest holes first.
+  for (auto n = e.to - e.from; n > 0 && !d.holes.empty(); --n)
+    d.holes.erase(d.holes.begin());
+  d.spec.replicas = e.to;
+  // Only holes below the highest wanted index mean anything.
+  auto wanted = wanted_indexes(d);
+  d.holes.erase(wanted.empty() ? d.holes.begin() : d.holes.upper_bound(wanted.back()),
+                d.holes.end());
+}
+
+namespace {
+
 void apply_one(world& w, const deployment_scaled& e) {
   update_deployment_state(w, e.name, e.at,
-                          [&](deployment_state& d) { d.spec.replicas = e.to; });
+                          [&](deployment_state& d) { apply_scale(d, e); });
 }
 
 void apply_one(world& w, const deployment_updated& e) {
+  std::uint64_t previous = 0;
   update_deployment_state(w, e.name, e.at, [&](deployment_state& d) {
+    previous = d.revision;
     d.spec.tmpl = e.tmpl;
     d.spec.strategy = e.strategy;
     d.revision = e.revision;
   });
+  if (e.in_place && previous != 0)
+    for (auto& [name, vm] : w.vms)
+      if (vm.deployment == e.name && vm.revision == previous)
+        vm.revision = e.revision;
 }
 
 void apply_one(world& w, const deployment_auto_restart_set& e) {
@@ -221,7 +243,12 @@ void fold(vm_record& vm, const vm_resumed&) {
     vm.status = vm_status::running;
 }
 
+void fold(vm_record& vm, const vm_replace_requested&) {
+  vm.replace_requested = true;
+}
+
 void fold(vm_record& vm, const vm_recreated& e) {
+  vm.replace_requested = false;
   vm.revision = e.revision;
   vm.cpu = e.cpu;
   vm.memory_mib = e.memory_mib;
@@ -286,6 +313,25 @@ std::vector<const vm_record*> vms_of(const world& w,
 
 std::int64_t memory_free_mib(const world& w) {
   return w.host.config.memory_total_mib - w.host.memory_used_mib;
+}
+
+std::vector<std::uint32_t> wanted_indexes(const deployment_state& d) {
+  std::vector<std::uint32_t> out;
+  auto n = static_cast<std::size_t>(std::max(d.spec.replicas, 0));
+  out.reserve(n);
+  for (std::uint32_t index = 0; out.size() < n; ++index)
+    if (!d.holes.contains(index))
+      out.push_back(index);
+  return out;
+}
+
+bool wants_index(const deployment_state& d, std::uint32_t index) {
+  if (d.holes.contains(index))
+    return false;
+  // Its rank among the indexes that are not holes.
+  auto below = static_cast<std::uint32_t>(
+      std::distance(d.holes.begin(), d.holes.lower_bound(index)));
+  return index - below < static_cast<std::uint32_t>(std::max(d.spec.replicas, 0));
 }
 
 std::string vm_name(const std::string& deployment, std::uint32_t index) {

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct deployment_state {
   std::uint64_t revision = 1;
   unix_nanos created_at = 0;
   unix_nanos updated_at = 0;
+  /// Replica indexes left free by `scale --remove`, each below the highest
+  /// wanted index: the replicas are the first `spec.replicas` indexes not here.
+  std::set<std::uint32_t> holes;
   friend bool operator==(const deployment_state&, const deployment_state&) = default;
 };
 
@@ -83,6 +87,16 @@ std::vector<const vm_record*> vms_of(const world& w, const std::string& deployme
 
 /// Free memory on the host: total minus what every recorded VM holds.
 std::int64_t memory_free_mib(const world& w);
+
+/// The replica indexes `d` wants, ascending: the first `spec.replicas` that
+/// are not holes.
+std::vector<std::uint32_t> wanted_indexes(const deployment_state& d);
+
+/// `e` applied to its deployment (`apply` does this and stamps updated_at).
+void apply_scale(deployment_state& d, const deployment_scaled& e);
+
+/// Whether replica `index` is one `d` wants.
+bool wants_index(const deployment_state& d, std::uint32_t index);
 
 /// The name of replica `index` of `deployment`: "<deployment>-<index>".
 std::string vm_name(const std::string& deployment, std::uint32_t index);

@@ -204,6 +204,8 @@ struct vm_record {
   std::uint64_t incarnation = 0;
   /// A restart or a recreate for a failure waits until then (its back-off).
   unix_nanos not_before = 0;
+  /// Deleted by the user (`vms delete`): to be recreated in its slot.
+  bool replace_requested = false;
   friend bool operator==(const vm_record&, const vm_record&) = default;
 };
 

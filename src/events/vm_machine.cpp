@@ -155,6 +155,15 @@ struct stepper {
   }
 
   void absorb(const in_goal& in) {
+    // `vms delete` was journaled by the api, not by this machine: the goal
+    // brings it. Only when it turns on: a goal sent before this machine's
+    // vm_recreated was committed may still say so, and must not repeat it.
+    if (in.goal.recreate && !m.goal.recreate)
+      m.rec.replace_requested = true;
+    // An in-place update (a new health check) moved the record to the new
+    // revision without an event of this VM's own: the goal brings it.
+    if (!in.goal.outdated && in.goal.keep && in.goal.revision > m.rec.revision)
+      m.rec.revision = in.goal.revision;
     m.goal = in.goal;
     m.has_goal = true;
     if (!m.goal.probed)
@@ -169,8 +178,7 @@ struct stepper {
     for (const auto& ev : in.events) {
       volant::apply(m.rec, ev);
       if (std::holds_alternative<vm_removed>(ev)) {
-        m.gone = true;
-        emit(fx_wipe{true});
+        m.gone = true; // wiped before the removal was asked for (remove())
         emit(fx_quit{});
       } else if (std::holds_alternative<vm_recreated>(ev)) {
         m.run = vm_run{};
@@ -298,6 +306,8 @@ struct stepper {
   std::optional<recreate_vm> recreate_due() const {
     const auto& rec = m.rec;
     const auto& g = m.goal;
+    if (rec.replace_requested)
+      return recreate_vm{name(), 0, g.revision, 0, 0, "deleted by the user: replaced"};
     if (rec.revision != g.revision) {
       if (!g.replace)
         return std::nullopt;
@@ -353,12 +363,20 @@ struct stepper {
     return true;
   }
 
+  /// Wipes the VM's files, then asks for its removal: once `vm_removed` is
+  /// journaled a new VM may take the name at once, and its run directory and
+  /// log must not be the ones this actor is still deleting.
+  void remove(std::uint64_t ended) {
+    emit(fx_wipe{true});
+    command(remove_vm{name(), ended}, "remove_vm");
+  }
+
   /// A run that ended while the record says it is up: record its end, or go
   /// straight to the removal or recreate it was stopped for.
   void record_end() {
     auto& r = m.run;
     if (m.has_goal && !m.goal.keep) {
-      command(remove_vm{name(), r.n}, "remove_vm");
+      remove(r.n);
     } else if (auto re = m.has_goal ? recreate_due() : std::nullopt) {
       re->ended = r.n;
       command(std::move(*re), "recreate_vm");
@@ -436,7 +454,7 @@ struct stepper {
     if (!g.keep) {
       if (running)
         return stop("removed");
-      return command(remove_vm{name(), rec.incarnation}, "remove_vm");
+      return remove(rec.incarnation);
     }
     if (s == vm_status::restarting && running)
       return stop("restarting: " + reason_of(rec));

@@ -100,6 +100,7 @@ VOLANT_TABLE(vm_paused, VmPaused);
 VOLANT_TABLE(vm_resumed, VmResumed);
 VOLANT_TABLE(vm_recreated, VmRecreated);
 VOLANT_TABLE(journal_loss_accepted, JournalLossAccepted);
+VOLANT_TABLE(vm_replace_requested, VmReplaceRequested);
 
 #undef VOLANT_TABLE
 
@@ -134,12 +135,14 @@ off<void> body(builder& b, const deployment_created& e) {
       .Union();
 }
 off<void> body(builder& b, const deployment_scaled& e) {
-  return fb::CreateDeploymentScaled(b, str(b, e.name), e.from, e.to, e.at)
+  auto removed = e.removed.empty() ? 0 : b.CreateVector(e.removed);
+  return fb::CreateDeploymentScaled(b, str(b, e.name), e.from, e.to, e.at, removed)
       .Union();
 }
 off<void> body(builder& b, const deployment_updated& e) {
   return fb::CreateDeploymentUpdated(b, str(b, e.name), pack(b, e.tmpl),
-                                     pack(b, e.strategy), e.revision, e.at)
+                                     pack(b, e.strategy), e.revision, e.at,
+                                     e.in_place)
       .Union();
 }
 off<void> body(builder& b, const deployment_auto_restart_set& e) {
@@ -214,6 +217,9 @@ off<void> body(builder& b, const vm_recreated& e) {
                                str(b, e.reason), e.at)
       .Union();
 }
+off<void> body(builder& b, const vm_replace_requested& e) {
+  return fb::CreateVmReplaceRequested(b, str(b, e.name), e.at).Union();
+}
 off<void> body(builder& b, const journal_loss_accepted& e) {
   return fb::CreateJournalLossAccepted(b, e.last_good_seq, e.high_water_seq,
                                        e.lost, str(b, e.damage),
@@ -244,11 +250,14 @@ deployment_created get(const fb::DeploymentCreated& x, const path& at) {
   return {get(x.spec(), {&at, "spec"}), x.revision(), x.at()};
 }
 deployment_scaled get(const fb::DeploymentScaled& x, const path& at) {
-  return {get(x.name(), {&at, "name"}), x.from(), x.to(), x.at()};
+  deployment_scaled e{get(x.name(), {&at, "name"}), x.from(), x.to(), x.at()};
+  if (const auto* removed = x.removed())
+    e.removed.assign(removed->begin(), removed->end());
+  return e;
 }
 deployment_updated get(const fb::DeploymentUpdated& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.tmpl(), {&at, "tmpl"}),
-          get(x.strategy(), {&at, "strategy"}), x.revision(), x.at()};
+          get(x.strategy(), {&at, "strategy"}), x.revision(), x.at(), x.in_place()};
 }
 deployment_auto_restart_set get(const fb::DeploymentAutoRestartSet& x,
                                 const path& at) {
@@ -324,6 +333,9 @@ vm_recreated get(const fb::VmRecreated& x, const path& at) {
   return {get(x.name(), {&at, "name"}),   x.revision(), x.cpu(),
           x.memory_mib(),                 x.restarts(), x.backoff_ms(),
           get(x.reason(), {&at, "reason"}), x.at()};
+}
+vm_replace_requested get(const fb::VmReplaceRequested& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
 }
 journal_loss_accepted get(const fb::JournalLossAccepted& x, const path& at) {
   return {x.last_good_seq(),
@@ -443,6 +455,8 @@ world get(const fb::Snapshot& x) {
          auto name = get(d.name(), {&p, "name"});
          deployment_state s{get(d.spec(), {&p, "spec"}), d.revision(),
                             d.created_at(), d.updated_at()};
+         if (const auto* holes = d.holes())
+           s.holes.insert(holes->begin(), holes->end());
          if (!w.deployments.emplace(name, std::move(s)).second)
            bad(p, "duplicate deployment '" + name + "'");
        });
@@ -524,9 +538,11 @@ std::vector<std::uint8_t> pack_snapshot(const world& w) {
   auto plugin_vec = b.CreateVector(plugins);
   std::vector<off<fb::DeploymentState>> deps;
   for (const auto& [name, d] : w.deployments)
-    deps.push_back(fb::CreateDeploymentState(b, str(b, name), pack(b, d.spec),
-                                             d.revision, d.created_at,
-                                             d.updated_at));
+    deps.push_back(fb::CreateDeploymentState(
+      b, str(b, name), pack(b, d.spec), d.revision, d.created_at, d.updated_at,
+      d.holes.empty() ? 0
+                      : b.CreateVector(std::vector<std::uint32_t>(d.holes.begin(),
+                                                                  d.holes.end()))));
   auto dep_vec = b.CreateVector(deps);
   std::vector<off<fb::VmEntry>> vms;
   for (const auto& [name, vm] : w.vms)

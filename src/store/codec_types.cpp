@@ -109,7 +109,7 @@ off<fb::VmRecord> pack(builder& b, const vm_record& x) {
       x.revision, x.cpu, x.memory_mib, static_cast<fb::VmStatus>(x.status),
       pack(b, x.handle), x.restarts, x.last_exit_code, str(b, x.last_error),
       x.backoff_ms, x.created_at, x.started_at, x.ready_at, x.incarnation,
-      x.not_before);
+      x.not_before, x.replace_requested);
 }
 
 off<fb::HostConfig> pack(builder& b, const host_config& x) {
@@ -313,6 +313,7 @@ vm_record get(const fb::VmRecord* t, const path& at) {
   out.ready_at = x.ready_at();
   out.incarnation = x.incarnation();
   out.not_before = x.not_before();
+  out.replace_requested = x.replace_requested();
   return out;
 }
 

@@ -6,6 +6,8 @@
 
 #include <dlfcn.h>
 
+#include <mutex>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
@@ -41,6 +43,34 @@ status check_client_revocations() {
   return ok();
 }
 
+namespace {
+
+std::mutex alert_mutex;
+std::string alert_text;
+
+} // namespace
+
+std::string last_peer_alert() {
+  std::lock_guard lock{alert_mutex};
+  return alert_text;
+}
+
+/// After a failed SSL call: remembers an alert the peer sent (OpenSSL files
+/// one as reason SSL_AD_REASON_OFFSET + the alert's code; +0 is close_notify).
+void note_peer_alert(int rc) {
+  if (rc > 0)
+    return;
+  auto e = ERR_peek_error();
+  if (e == 0 || ERR_GET_LIB(e) != ERR_LIB_SSL)
+    return;
+  auto reason = ERR_GET_REASON(e);
+  if (reason <= SSL_AD_REASON_OFFSET || reason > SSL_AD_REASON_OFFSET + 255)
+    return;
+  const char* text = ERR_reason_error_string(e);
+  std::lock_guard lock{alert_mutex};
+  alert_text = text != nullptr ? text : "alert " + std::to_string(reason - SSL_AD_REASON_OFFSET);
+}
+
 } // namespace volant::tls
 
 // OpenSSL requires the thread's error queue to be empty before an SSL I/O call
@@ -65,25 +95,33 @@ extern "C" {
 int SSL_read(SSL* ssl, void* buf, int num) {
   static auto real = next_symbol<int (*)(SSL*, void*, int)>("SSL_read");
   ERR_clear_error();
-  return real(ssl, buf, num);
+  auto rc = real(ssl, buf, num);
+  volant::tls::note_peer_alert(rc);
+  return rc;
 }
 
 int SSL_write(SSL* ssl, const void* buf, int num) {
   static auto real = next_symbol<int (*)(SSL*, const void*, int)>("SSL_write");
   ERR_clear_error();
-  return real(ssl, buf, num);
+  auto rc = real(ssl, buf, num);
+  volant::tls::note_peer_alert(rc);
+  return rc;
 }
 
 int SSL_accept(SSL* ssl) {
   static auto real = next_symbol<int (*)(SSL*)>("SSL_accept");
   ERR_clear_error();
-  return real(ssl);
+  auto rc = real(ssl);
+  volant::tls::note_peer_alert(rc);
+  return rc;
 }
 
 int SSL_connect(SSL* ssl) {
   static auto real = next_symbol<int (*)(SSL*)>("SSL_connect");
   ERR_clear_error();
-  return real(ssl);
+  auto rc = real(ssl);
+  volant::tls::note_peer_alert(rc);
+  return rc;
 }
 
 } // extern "C"

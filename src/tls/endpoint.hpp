@@ -29,4 +29,11 @@ void use_tls(caf::actor_system_config& cfg, const std::string& cert,
 /// before the first connection. Without a CRL for the CA every client fails.
 status check_client_revocations();
 
+/// The last TLS alert a peer sent this process that was not a normal close
+/// ("tlsv1 alert unknown ca", "sslv3 alert certificate revoked"), or empty.
+/// CAF 0.17.6 reports a refused client certificate and a peer that died
+/// mid-handshake alike (sec::disconnect_during_handshake); only a refusal
+/// comes with an alert.
+std::string last_peer_alert();
+
 } // namespace volant::tls

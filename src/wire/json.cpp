@@ -389,6 +389,8 @@ nlohmann::json to_json(const world& w) {
 std::string to_fields_line(const nlohmann::json& object) {
   std::string out;
   for (const auto& [key, value] : object.items()) {
+    if (value.is_array() && value.empty())
+      continue; // "removed=[]" on every scale says nothing
     if (!out.empty())
       out += ' ';
     out += key;

@@ -84,7 +84,7 @@ expected<command> update_from(const json& args, std::string name) {
 } // namespace
 
 bool is_mutation(const std::string& verb) {
-  return verb == "plugins.install" || verb == "plugins.remove"
+  return verb == "plugins.install" || verb == "plugins.remove" || verb == "vms.delete"
          || (verb.rfind("deployments.", 0) == 0 && verb != "deployments.list"
              && verb != "deployments.show");
 }
@@ -117,7 +117,18 @@ expected<command> command_from_request(const std::string& verb, const json& args
     auto n = int_arg(args, "replicas");
     if (!n)
       return n.error_value();
-    return command{scale_deployment{*name, *n}};
+    scale_deployment cmd{*name, *n, {}};
+    if (auto it = args.find("remove"); it != args.end()) {
+      if (!it->is_array())
+        return make_error(ec::invalid_argument, "argument 'remove' is not a list of VM names");
+      for (const auto& vm : *it) {
+        if (!vm.is_string())
+          return make_error(ec::invalid_argument,
+                            "argument 'remove' is not a list of VM names");
+        cmd.remove.push_back(vm.get<std::string>());
+      }
+    }
+    return command{std::move(cmd)};
   }
   if (verb == "deployments.update")
     return update_from(args, *name);
@@ -127,6 +138,8 @@ expected<command> command_from_request(const std::string& verb, const json& args
     return command{resume_deployment{*name}};
   if (verb == "deployments.delete")
     return command{delete_deployment{*name}};
+  if (verb == "vms.delete")
+    return command{delete_vm{*name}};
   return make_error(ec::invalid_argument, "unknown request '" + verb + "'");
 }
 
@@ -137,6 +150,8 @@ std::pair<std::string, json> reply_query(const std::string& verb, const json& ar
     return {"", json::object()};
   if (verb == "plugins.install")
     return {"", json::object()};
+  if (verb == "vms.delete")
+    return {"vms.show", {{"name", args.value("name", std::string{})}}};
   return {"deployments.show", {{"name", args.value("name", std::string{})}}};
 }
 

@@ -140,6 +140,16 @@ TEST_CASE("create: strategies are checked as the core checks them") {
         != std::string::npos);
 }
 
+TEST_CASE("scale --remove names the replicas to go; a malformed name is refused "
+          "before any request") {
+  auto req = scale_request("web", 3, {"web-1", "web-4"});
+  REQUIRE(req.has_value());
+  CHECK(*req == json{{"name", "web"}, {"replicas", 3}, {"remove", {"web-1", "web-4"}}});
+  auto bad = scale_request("web", 3, {"../etc"});
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error_value().message.find("VM name") != std::string::npos);
+}
+
 TEST_CASE("scale: negative replicas are refused before any request") {
   auto req = scale_request("web", 10);
   REQUIRE(req.has_value());

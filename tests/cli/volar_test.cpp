@@ -118,6 +118,37 @@ TEST_CASE("usage errors are one line and exit 2") {
   CHECK(lines(r.err) == 1);
 }
 
+TEST_CASE("an unknown command is named, with the commands there are") {
+  // Before: "The following arguments were not expected: round-robin
+  // --health-check /health ...", the arguments in reverse order.
+  auto r = run(volar() + " lb create web --health-check /health --strategy round-robin");
+  CHECK(r.exit_code == 2);
+  CHECK(lines(r.err) == 1);
+  CHECK_MESSAGE(r.err.rfind("volar: unknown command 'lb' for 'volar' (commands: "
+                            "deployments, ",
+                            0)
+                    == 0,
+                r.err);
+  CHECK_MESSAGE(r.err.find("plugins") != std::string::npos, r.err);
+  CHECK_MESSAGE(r.err.find("see: volar --help") != std::string::npos, r.err);
+  // A global option's value is not taken for the command.
+  r = run(volar() + " --data-dir /nonexistent frobnicate");
+  CHECK_MESSAGE(r.err.find("unknown command 'frobnicate' for 'volar'") != std::string::npos,
+                r.err);
+  r = run(volar() + " deployments --json frobnicate web");
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.rfind("volar: unknown command 'frobnicate' for 'volar deployments' "
+                            "(commands: ",
+                            0)
+                    == 0,
+                r.err);
+  CHECK_MESSAGE(r.err.find("scale") != std::string::npos, r.err);
+  // Extra arguments of a command are still reported as such.
+  r = run(volar() + " deployments scale web extra --replicas 2");
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("unknown command") == std::string::npos);
+}
+
 TEST_CASE("help is printed on --help and for a bare command group") {
   auto r = run(volar() + " --help");
   CHECK(r.exit_code == 0);

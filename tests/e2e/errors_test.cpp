@@ -110,6 +110,31 @@ TEST_CASE("volar gives up within seconds when volantd dies during its request, a
   CHECK(d.settled("web", 1, 20s));
 }
 
+TEST_CASE("volar whose TLS handshake volantd never finishes says volantd went away, "
+          "not that its certificate is bad") {
+  daemon d({.pool_octet = 44});
+  auto port = control_port(d);
+  // Stopped, the daemon accepts the connection (the kernel does) but never
+  // answers the handshake; then it dies.
+  REQUIRE(::kill(d.pid(), SIGSTOP) == 0);
+  background_volar volar(d, "deployments list");
+  bool unread = eventually([&] { return unread_bytes_on(port) > 0; }, 5s, 20ms);
+  d.kill9();
+  REQUIRE_MESSAGE(unread, "volar's ClientHello never reached the stopped daemon");
+  auto code = volar.wait_exit(30s);
+  REQUIRE_MESSAGE(code, "volar still waits 30 s after volantd died");
+  auto err = volar.err();
+  CHECK(*code == 3);
+  CHECK_MESSAGE(one_line(err), err);
+  CHECK_MESSAGE(err.find("certificate") == std::string::npos, err);
+  CHECK_MESSAGE(err.find("closed the connection during the TLS handshake")
+                    != std::string::npos,
+                err);
+  d.start();
+  auto listed = d.volar("deployments list");
+  CHECK_MESSAGE(listed.exit_code == 0, listed.err);
+}
+
 TEST_CASE("Over-capacity memory is refused with the numbers and nothing is created") {
   daemon d({.pool_octet = 41, .memory_mib = 1024});
   d.install(httpd_manifest());

@@ -170,6 +170,41 @@ TEST_CASE("A failing HTTP check makes the VM unhealthy, restarts it in place and
   CHECK(show.find("HTTP 404") != std::string::npos);
 }
 
+TEST_CASE("Changing only the health check is applied in place: a new revision, the "
+          "same VMs, and the new check in effect") {
+  daemon d({.pool_octet = 127});
+  deploy_checked(d, "hc-inplace", "http", "web", 2);
+  auto before = d.vms("--deployment web");
+  REQUIRE(before.size() == 2);
+  auto revision = d.deployment("web").value("revision", 0);
+
+  auto out = d.ok("deployments update web --health-http 80:/nosuch --health-interval 1 "
+                  "--health-threshold 2");
+  CHECK_MESSAGE(out.find("deployment web updated") != std::string::npos, out);
+  // Right after the update: the same processes, already at the new revision.
+  auto after = d.vms("--deployment web");
+  REQUIRE(after.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(after[i].value("pid", 0) == before[i].value("pid", 0));
+    CHECK(after[i].value("revision", 0) == revision + 1);
+  }
+  CHECK(d.deployment("web").value("revision", 0) == revision + 1);
+  auto explained = d.ok("shell -c 'explain web'");
+  CHECK_MESSAGE(explained.find("health check only: in place") != std::string::npos, explained);
+  // The new check is the one probing: /nosuch answers 404, so web-0 turns
+  // unhealthy, and it was not recreated or restarted before that.
+  std::vector<std::string> kinds;
+  CHECK_MESSAGE(eventually([&] {
+                  kinds = vm_events(d, "web-0");
+                  return std::find(kinds.begin(), kinds.end(), "vm_unhealthy") != kinds.end();
+                }),
+                join(kinds) << "\n" << d.log_tail());
+  auto first_unhealthy = std::find(kinds.begin(), kinds.end(), "vm_unhealthy");
+  CHECK_MESSAGE(std::find(kinds.begin(), first_unhealthy, "vm_recreated") == first_unhealthy,
+                join(kinds));
+  CHECK_MESSAGE(std::count(kinds.begin(), first_unhealthy, "vm_started") == 1, join(kinds));
+}
+
 TEST_CASE("A VM that a restart in place does not heal is recreated, its restarts and "
           "back-off carried over") {
   daemon d({.pool_octet = 69});

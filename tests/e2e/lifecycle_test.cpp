@@ -399,6 +399,114 @@ TEST_CASE(
         == free_lowest);
 }
 
+/// What keeps deployment web's VMs from being exactly `names`, each ready with
+/// a live pid and serving its own name ("" once they are).
+std::string not_exactly(const daemon& d, const std::set<std::string>& names) {
+  auto vms = d.try_json("vms list --deployment web");
+  if (!vms)
+    return "vms list failed";
+  std::set<std::string> seen;
+  for (const auto& vm : *vms) {
+    auto name = vm.value("name", "");
+    seen.insert(name);
+    if (vm.value("status", "") != "ready" || !pid_alive(vm.value("pid", 0)))
+      return name + " is not ready with a live pid\n" + describe(*vms);
+    auto body = http_get(vm.value("ip", ""), 80, "/", 1s);
+    if (!body || body->body.rfind(name, 0) != 0)
+      return name + " does not serve its name";
+  }
+  return seen == names ? "" : "the VMs are not the ones wanted\n" + describe(*vms);
+}
+
+TEST_CASE("scale --remove removes exactly the named replica; the others keep "
+          "their names and IPs; a scale-up reuses the freed index first") {
+  daemon d({.pool_octet = 125});
+  d.install(httpd_manifest());
+  d.ok("deployments create web --plugin e2e-httpd --replicas 5 --wait --timeout 30");
+  auto before = ips_of(d.vms("--deployment web"));
+  auto pid3 = d.vms("--deployment web")[3].value("pid", 0);
+
+  auto out = d.ok("deployments scale web --replicas 4 --remove web-1 --wait --timeout 30");
+  CHECK_MESSAGE(out.find("scaled to 4 (removed web-1)") != std::string::npos, out);
+  std::string why;
+  CHECK_MESSAGE(eventually([&] {
+                  why = not_exactly(d, {"web-0", "web-2", "web-3", "web-4"});
+                  return why.empty();
+                }, 30s),
+                why);
+  auto after = ips_of(d.vms("--deployment web"));
+  for (auto n : {"web-0", "web-2", "web-3", "web-4"})
+    CHECK(after[n] == before[n]);
+  // The others were not touched: web-3 still runs its first process.
+  CHECK(d.vms("--deployment web")[2].value("pid", 0) == pid3);
+  CHECK(d.vm_pids("web-1").empty());
+  auto explained = d.ok("shell -c 'explain web'");
+  CHECK_MESSAGE(explained.find("scaled web 5 → 4 (removed web-1)") != std::string::npos,
+                explained);
+
+  // A name that is not a replica: one line, exit 1, nothing changes.
+  auto bad = d.volar("deployments scale web --replicas 3 --remove web-1");
+  CHECK(bad.exit_code == 1);
+  CHECK_MESSAGE(bad.err.find("VM 'web-1' is not a replica of deployment 'web'")
+                  != std::string::npos,
+                bad.err);
+  CHECK(not_exactly(d, {"web-0", "web-2", "web-3", "web-4"}).empty());
+
+  // The freed index is reused first, at the lowest free address.
+  d.ok("deployments scale web --replicas 5 --wait --timeout 30");
+  CHECK_MESSAGE(eventually([&] {
+                  why = not_exactly(d, {"web-0", "web-1", "web-2", "web-3", "web-4"});
+                  return why.empty();
+                }, 30s),
+                why);
+
+  // The choice survives a restart of volantd: replayed, not re-planned.
+  d.ok("deployments scale web --replicas 4 --remove web-2");
+  CHECK(eventually([&] { return not_exactly(d, {"web-0", "web-1", "web-3", "web-4"}).empty(); },
+                   30s));
+  d.kill9();
+  d.start();
+  CHECK_MESSAGE(eventually([&] {
+                  why = not_exactly(d, {"web-0", "web-1", "web-3", "web-4"});
+                  return why.empty();
+                }, 30s),
+                why);
+}
+
+TEST_CASE("vms delete: the deployment replaces the VM in its slot, with the same "
+          "name and IP and a fresh process") {
+  daemon d({.pool_octet = 126});
+  d.install(httpd_manifest());
+  d.ok("deployments create web --plugin e2e-httpd --replicas 2 --wait --timeout 30");
+  auto vms = d.vms("--deployment web");
+  auto old_pid = vms[1].value("pid", 0);
+  auto other_pid = vms[0].value("pid", 0);
+  auto ip = vms[1].value("ip", "");
+  auto out = d.ok("vms delete web-1");
+  CHECK_MESSAGE(out.find("vm web-1 deleted: deployment web replaces it") != std::string::npos,
+                out);
+  std::string why;
+  CHECK_MESSAGE(eventually([&] {
+                  auto now = d.vms("--deployment web");
+                  why = not_exactly(d, {"web-0", "web-1"});
+                  return why.empty() && now[1].value("pid", 0) != old_pid;
+                }, 30s),
+                why);
+  auto now = d.vms("--deployment web");
+  CHECK(now[1].value("ip", "") == ip);
+  CHECK(now[1].value("restarts", -1) == 0);
+  CHECK(now[0].value("pid", 0) == other_pid);
+  CHECK_FALSE(pid_alive(old_pid));
+  int requested = 0;
+  for (const auto& j : d.journal())
+    requested += j.value("event", "") == "vm_replace_requested" ? 1 : 0;
+  CHECK(requested == 1);
+
+  auto bad = d.volar("vms delete web-7");
+  CHECK(bad.exit_code == 1);
+  CHECK_MESSAGE(bad.err.find("VM 'web-7' not found") != std::string::npos, bad.err);
+}
+
 TEST_CASE("A new VM with a reused name does not show the old VM's log") {
   daemon d({.pool_octet = 106});
   d.install(hello_manifest());

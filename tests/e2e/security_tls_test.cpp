@@ -309,6 +309,8 @@ TEST_CASE("an exported bundle lets volar on another data directory in, until "
   CHECK_MESSAGE(refused.err.find("refused the TLS handshake")
                     != std::string::npos,
                 refused.err);
+  // The daemon's alert is named (it tells a refusal from a daemon that died).
+  CHECK_MESSAGE(refused.err.find("alert") != std::string::npos, refused.err);
   auto again = d.volar("credentials revoke " + std::to_string(serial));
   CHECK(again.exit_code == 1);
   CHECK_MESSAGE(again.err.find("revoked already") != std::string::npos,

@@ -30,9 +30,17 @@ vm_goal removed(std::uint64_t revision = 1) {
   return g;
 }
 
+/// An outdated VM that waits for the rolling update's budget.
+vm_goal waiting(std::uint64_t revision) {
+  auto g = keep(revision);
+  g.outdated = true;
+  return g;
+}
+
 vm_goal replaced(std::uint64_t revision) {
   auto g = keep(revision);
   g.replace = true;
+  g.outdated = true;
   return g;
 }
 
@@ -60,6 +68,13 @@ update_deployment cpu_update(std::int64_t cpu = 2) {
   u.name = "web";
   u.cpu = cpu;
   return u;
+}
+
+/// Records `name`'s run stopped and the VM removed, as its machine does.
+void stop_and_remove(harness& h, const std::string& name) {
+  auto run = h.vm(name).incarnation;
+  h.must(record_vm_stopped{name, run});
+  h.must(remove_vm{name, run});
 }
 
 /// Recreates `name` at the deployment's revision, as its machine does once its
@@ -115,8 +130,45 @@ TEST_CASE("a goal carries the deployment's auto-restart and health check") {
   u.auto_restart = true;
   u.health = health_check{true, tcp_check{8080}, 5, 1, 2};
   h.must(u);
-  CHECK(reconcile(h.w, "web").goals.at("web-0")
-        == vm_goal{true, false, 2, true, true, true}); // a new revision
+  // A new revision; only the check changed, so the VM moved to it in place.
+  CHECK(reconcile(h.w, "web").goals.at("web-0") == vm_goal{true, false, 2, false, true, true});
+  CHECK(h.vm("web-0").revision == 2);
+}
+
+TEST_CASE("a change of the health check alone is applied in place; with anything "
+          "else the VMs are outdated") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.bring_up("web", 2);
+  update_deployment u;
+  u.name = "web";
+  u.health = health_check{true, tcp_check{8080}, 5, 1, 2};
+  auto evs = h.must(u);
+  REQUIRE(evs.size() == 1);
+  auto up = std::get<deployment_updated>(evs[0]);
+  CHECK(up.in_place);
+  CHECK(up.revision == 2);
+  CHECK(h.vm("web-0").revision == 2);
+  CHECK(h.vm("web-1").revision == 2);
+  auto p = reconcile(h.w, "web");
+  CHECK(p.goals.at("web-0") == keep(2));
+  CHECK(replacing(p).empty());
+  // The check and the CPU together: a real new revision, the VMs outdated.
+  auto both = cpu_update(2);
+  both.health = health_check{true, tcp_check{8081}, 5, 1, 2};
+  evs = h.must(both);
+  CHECK_FALSE(std::get<deployment_updated>(evs[0]).in_place);
+  CHECK(h.vm("web-0").revision == 2);
+  CHECK(reconcile(h.w, "web").goals.at("web-0").outdated);
+  // A check-only change now moves only the VMs of the current revision: the
+  // outdated ones stay outdated.
+  update_deployment again;
+  again.name = "web";
+  again.health = health_check{true, tcp_check{8082}, 5, 1, 2};
+  h.must(again);
+  CHECK(h.dep("web").revision == 4);
+  CHECK(h.vm("web-0").revision == 2);
+  CHECK(reconcile(h.w, "web").goals.at("web-0").outdated);
 }
 
 TEST_CASE("scaling 3 to 5 adds web-3 and web-4") {
@@ -215,7 +267,7 @@ TEST_CASE("a template change waits while the deployment is paused, then rolls") 
   h.must(record_vm_ready{"web-0"});
   h.must(record_vm_ready{"web-1"});
   CHECK(reconcile(h.w, "web").goals
-        == goals{{"web-0", replaced(2)}, {"web-1", keep(2)}});
+        == goals{{"web-0", replaced(2)}, {"web-1", waiting(2)}});
 }
 
 // -- new revisions ------------------------------------------------------------
@@ -240,8 +292,8 @@ TEST_CASE("a rolling update replaces ready VMs within max_unavailable, lowest "
   h.bring_up("web", 4);
   h.must(cpu_update());
   CHECK(reconcile(h.w, "web").goals
-        == goals{{"web-0", replaced(2)}, {"web-1", keep(2)}, {"web-2", keep(2)},
-                 {"web-3", keep(2)}});
+        == goals{{"web-0", replaced(2)}, {"web-1", waiting(2)}, {"web-2", waiting(2)},
+                 {"web-3", waiting(2)}});
 
   // web-0 recreated at revision 2 but not ready yet: the budget is used up.
   recreate(h, "web-0");
@@ -502,4 +554,121 @@ TEST_CASE("a VM that stayed up past the reset period restarts without back-off")
   CHECK(next_backoff_ms(vm, vm.started_at + 59'000'000'000, p) == 60000);
   CHECK(next_backoff_ms(vm, vm.started_at + 60'000'000'000, p) == 0);
   CHECK(next_backoff_ms(vm, 0, p) == 60000); // no clock given: no reset
+}
+
+// -- choosing the replica to remove (scale --remove) and vms delete -----------------
+
+TEST_CASE("scale --remove web-1 removes exactly web-1; the others keep their "
+          "indexes and IPs, and a scale-up fills index 1 first") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 5)});
+  h.bring_up("web", 5);
+  auto ip_of = [&](const std::string& n) { return h.vm(n).ip; };
+  std::map<std::string, ipv4> before;
+  for (auto n : {"web-0", "web-2", "web-3", "web-4"})
+    before[n] = ip_of(n);
+
+  auto evs = h.must(scale_deployment{"web", 4, {"web-1"}});
+  REQUIRE(evs.size() == 1);
+  CHECK(std::get<deployment_scaled>(evs[0]).removed == indices{1});
+  CHECK(wanted_indexes(h.dep("web")) == indices{0, 2, 3, 4});
+  CHECK(reconcile(h.w, "web")
+        == plan{{},
+                goals{{"web-0", keep()}, {"web-1", removed()}, {"web-2", keep()},
+                      {"web-3", keep()}, {"web-4", keep()}},
+                {}});
+  stop_and_remove(h, "web-1");
+  for (const auto& [n, ip] : before)
+    CHECK(ip_of(n) == ip);
+  CHECK(reconcile(h.w, "web").create.empty());
+
+  // Scaling down without --remove takes the top index, not the hole.
+  h.must(scale_deployment{"web", 3});
+  CHECK(wanted_indexes(h.dep("web")) == indices{0, 2, 3});
+  CHECK(reconcile(h.w, "web").goals.at("web-4") == removed());
+  stop_and_remove(h, "web-4");
+
+  // Scaling up fills the hole first, then grows at the top.
+  h.must(scale_deployment{"web", 5});
+  CHECK(wanted_indexes(h.dep("web")) == indices{0, 1, 2, 3, 4});
+  CHECK(h.dep("web").holes.empty());
+  CHECK(reconcile(h.w, "web").create == indices{1, 4});
+}
+
+TEST_CASE("scale --remove: several names, the rest from the top, and the holes "
+          "above the new top are forgotten") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 6)});
+  h.bring_up("web", 6);
+  h.must(scale_deployment{"web", 3, {"web-4", "web-1"}});
+  // 6 → 3 with web-1 and web-4 named: the third to go is the top one, web-5.
+  CHECK(wanted_indexes(h.dep("web")) == indices{0, 2, 3});
+  CHECK(h.dep("web").holes == std::set<std::uint32_t>{1});
+  CHECK(scale_down_victims(h.w, "web", 3) == std::vector<std::string>{"web-5", "web-4", "web-1"});
+  // To 0: no hole means anything any more.
+  h.must(scale_deployment{"web", 0});
+  CHECK(h.dep("web").holes.empty());
+}
+
+TEST_CASE("scale --remove refuses names that are not wanted replicas, a name "
+          "twice, and more names than the scale-down removes; nothing changes") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 3)});
+  h.must(create_deployment{spec("api", 2)});
+  h.bring_up("web", 3);
+  h.bring_up("api", 2);
+  auto e = h.fails(scale_deployment{"web", 2, {"api-1"}});
+  CHECK(e.code == ec::unknown_vm);
+  CHECK(contains(e.message, "VM 'api-1' is not a replica of deployment 'web'"));
+  CHECK(h.fails(scale_deployment{"web", 2, {"web-7"}}).code == ec::unknown_vm);
+  e = h.fails(scale_deployment{"web", 1, {"web-1", "web-1"}});
+  CHECK(contains(e.message, "named twice"));
+  e = h.fails(scale_deployment{"web", 2, {"web-0", "web-1"}});
+  CHECK(e.code == ec::invalid_argument);
+  CHECK(contains(e.message, "--remove names 2 replica(s) but scaling web 3 → 2 removes 1"));
+  CHECK(h.fails(scale_deployment{"web", 3, {"web-0"}}).code == ec::invalid_argument);
+  CHECK(h.fails(scale_deployment{"web", 4, {"web-0"}}).code == ec::invalid_argument);
+  // A name already let go is not a wanted replica.
+  h.must(scale_deployment{"web", 2, {"web-0"}});
+  CHECK(h.fails(scale_deployment{"web", 1, {"web-0"}}).code == ec::unknown_vm);
+  // A replica index that is a hole cannot be recorded.
+  CHECK(h.fails(create_vm{"web", 0}).code == ec::invalid_argument);
+}
+
+TEST_CASE("vms delete: the VM's goal asks for a recreate in its slot until it is "
+          "recreated; a second delete meanwhile changes nothing") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.bring_up("web", 2);
+  auto ip = h.vm("web-1").ip;
+  auto evs = h.must(delete_vm{"web-1"});
+  REQUIRE(evs.size() == 1);
+  CHECK(std::holds_alternative<vm_replace_requested>(evs[0]));
+  CHECK(h.vm("web-1").replace_requested);
+  auto p = reconcile(h.w, "web");
+  CHECK(p.goals.at("web-1").recreate);
+  CHECK_FALSE(p.goals.at("web-0").recreate);
+  CHECK(p.create.empty());
+  CHECK(h.must(delete_vm{"web-1"}).empty());
+  auto run = h.vm("web-1").incarnation;
+  h.must(record_vm_stopped{"web-1", run});
+  h.must(recreate_vm{"web-1", run, 1, 0, 0, "deleted by the user: replaced"});
+  CHECK_FALSE(h.vm("web-1").replace_requested);
+  CHECK(h.vm("web-1").ip == ip);
+  CHECK_FALSE(reconcile(h.w, "web").goals.at("web-1").recreate);
+}
+
+TEST_CASE("vms delete refuses unknown VMs, VMs being removed and VMs of a paused "
+          "deployment") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 3)});
+  h.bring_up("web", 3);
+  CHECK(h.fails(delete_vm{"web-9"}).code == ec::unknown_vm);
+  h.must(scale_deployment{"web", 2});
+  auto e = h.fails(delete_vm{"web-2"});
+  CHECK(e.code == ec::conflict);
+  CHECK(contains(e.message, "being removed already"));
+  h.must(pause_deployment{"web"});
+  e = h.fails(delete_vm{"web-0"});
+  CHECK(contains(e.message, "is paused"));
 }

@@ -72,6 +72,7 @@ vm_record full_vm() {
   vm.ready_at = 30;
   vm.incarnation = 5;
   vm.not_before = 40;
+  vm.replace_requested = true;
   return vm;
 }
 
@@ -82,8 +83,8 @@ std::vector<event> all_events() {
       plugin_removed{"nginx", "1.0.0", 2},
       host_configured{full_config(), 3},
       deployment_created{full_spec(), 4, 4},
-      deployment_scaled{"web", 3, 5, 5},
-      deployment_updated{"web", full_spec().tmpl, full_spec().strategy, 6, 6},
+      deployment_scaled{"web", 3, 5, 5, {1, 2}},
+      deployment_updated{"web", full_spec().tmpl, full_spec().strategy, 6, 6, true},
       deployment_auto_restart_set{"web", false, 7},
       deployment_paused{"web", 8},
       deployment_resumed{"web", 9},
@@ -105,6 +106,7 @@ std::vector<event> all_events() {
       vm_recreated{"web-1", 3, 4, 512, 2, 1000, "revision 2 -> 3", 24},
 
       journal_loss_accepted{40, 50, 10, "000012.log is missing", "/saved", 25},
+      vm_replace_requested{"web-1", 26},
   };
 }
 
@@ -232,7 +234,7 @@ TEST_CASE("reflect uses the members' own names") {
                                     "handle", "restarts", "last_exit_code",
                                     "last_error", "backoff_ms", "created_at",
                                     "started_at", "ready_at", "incarnation",
-                                    "not_before"});
+                                    "not_before", "replace_requested"});
   CHECK(field_names(full_spec())
         == std::vector<std::string>{"name", "replicas", "tmpl", "auto_restart",
                                     "strategy", "paused"});
@@ -261,7 +263,9 @@ TEST_CASE("every event names its kind and its aggregate") {
   for (const auto& ev : samples)
     kinds.emplace_back(kind_name(ev));
   CHECK(kinds.front() == "plugin_installed");
-  CHECK(kinds.back() == "journal_loss_accepted");
+  CHECK(kinds[24] == "journal_loss_accepted");
+  CHECK(kinds.back() == "vm_replace_requested");
+  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::vm, "web-1"});
   CHECK(std::set<std::string>(kinds.begin(), kinds.end()).size()
         == kinds.size());
   CHECK(aggregate_of(samples[0])

@@ -136,7 +136,7 @@ TEST_CASE("a failed freeze is retried after retry_ms") {
 // -- removal ------------------------------------------------------------------
 
 TEST_CASE("a VM its deployment lets go is stopped, removed naming the ended run, "
-          "then wiped and its actor ends") {
+          "its files wiped first, and its actor ends") {
   rig r({.probed = true});
   r.up();
   r.h.must(scale_deployment{"web", 0});
@@ -146,14 +146,17 @@ TEST_CASE("a VM its deployment lets go is stopped, removed naming the ended run,
   CHECK(one<fx_terminate>(r.fx).n == 1);
   CHECK(has_note(r.fx, "stopping run 1: removed"));
   r.step(in_exited{1, 143, "killed by signal 15"});
+  // Wiped before the removal is asked for: once vm_removed is journaled a
+  // new web-0 may start writing to the same run directory and log.
+  CHECK(kinds_of(r.fx) == kinds{"fx_release", "fx_wipe", "fx_command"});
+  CHECK(one<fx_wipe>(r.fx).removed);
   auto rm = cmd<remove_vm>(r.fx);
   CHECK(rm.name == "web-0");
   CHECK(rm.ended == 1);
   auto before = r.seq();
   r.commit();
   CHECK(r.journaled_since(before) == kinds{"vm_removed"});
-  CHECK(kinds_of(r.fx) == kinds{"fx_wipe", "fx_quit"});
-  CHECK(one<fx_wipe>(r.fx).removed);
+  CHECK(kinds_of(r.fx) == kinds{"fx_quit"});
   CHECK(r.m.gone);
   CHECK(r.step(in_tick{}).empty());
 }
@@ -276,4 +279,75 @@ TEST_CASE("a paused goal holds an outdated VM even when it may be replaced; "
   CHECK(cmd<record_vm_ready>(r.fx).incarnation == 1); // no check: READY at once
   r.commit();
   CHECK(one<fx_terminate>(r.fx).n == 1);
+}
+
+// -- vms delete ---------------------------------------------------------------------
+
+TEST_CASE("a deleted VM is stopped and recreated once in its slot: same name and "
+          "IP, restarts reset, a fresh run") {
+  rig r({.probed = true});
+  r.up();
+  auto ip = r.rec().ip;
+  r.h.must(delete_vm{"web-0"});
+  r.replan();
+  CHECK(r.m.goal.recreate);
+  CHECK(one<fx_terminate>(r.fx).n == 1);
+  CHECK(has_note(r.fx, "stopping run 1: deleted by the user: replaced"));
+  r.step(in_exited{1, 143, "killed by signal 15"});
+  auto re = cmd<recreate_vm>(r.fx);
+  CHECK(re.ended == 1);
+  CHECK(re.restarts == 0);
+  CHECK(re.backoff_ms == 0);
+  auto before = r.seq();
+  r.commit();
+  CHECK(r.journaled_since(before) == kinds{"vm_recreated"});
+  CHECK(one<fx_wipe>(r.fx).removed == false);
+  CHECK_FALSE(r.rec().replace_requested);
+  CHECK(r.rec().ip == ip);
+  // A goal from before the commit still says recreate: it is not repeated.
+  auto stale = r.m.goal;
+  r.step(in_goal{stale});
+  CHECK_FALSE(has<fx_terminate>(r.fx));
+  bool repeated = r.in_flight && std::holds_alternative<recreate_vm>(*r.in_flight);
+  CHECK_FALSE(repeated);
+  r.settle();
+  CHECK(r.m.run.phase == run_phase::launching); // its fresh run
+  // The next plan no longer asks; a later delete does it again.
+  r.replan();
+  CHECK_FALSE(r.m.goal.recreate);
+}
+
+TEST_CASE("a delete journaled before a daemon restart is carried out by the new "
+          "machine") {
+  rig r;
+  r.up();
+  r.h.must(delete_vm{"web-0"});
+  r.spawn(true);
+  CHECK(r.m.rec.replace_requested);
+}
+
+// -- in-place updates ---------------------------------------------------------------
+
+TEST_CASE("an in-place update (the health check only) moves the machine's record "
+          "to the new revision without stopping the run") {
+  rig r({.probed = true});
+  r.up();
+  update_deployment u;
+  u.name = "web";
+  u.health = health_check{true, tcp_check{8080}, 5, 1, 2};
+  r.h.must(u);
+  r.replan();
+  CHECK(r.m.goal.revision == 2);
+  CHECK_FALSE(r.m.goal.outdated);
+  CHECK(r.m.rec.revision == 2);
+  CHECK(r.m.rec == r.rec());
+  CHECK_FALSE(has<fx_terminate>(r.fx));
+  CHECK_FALSE(r.in_flight);
+  // Still restarted in place when its (new) check fails.
+  r.step(in_verdict{1, false, "connection refused"});
+  r.commit(); // vm_unhealthy
+  auto seen = r.fx;
+  auto more = r.settle();
+  seen.insert(seen.end(), more.begin(), more.end());
+  CHECK(one<fx_terminate>(seen).n == 1);
 }

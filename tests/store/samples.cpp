@@ -108,7 +108,7 @@ event sample(std::in_place_type_t<deployment_created>) {
   return deployment_created{sample_spec(1), 4, t0 + 4};
 }
 event sample(std::in_place_type_t<deployment_scaled>) {
-  return deployment_scaled{"web1", 3, -2, t0 + 5};
+  return deployment_scaled{"web1", 3, -2, t0 + 5, {1, 7}};
 }
 event sample(std::in_place_type_t<deployment_updated>) {
   auto spec = sample_spec(2);
@@ -182,6 +182,10 @@ event sample(std::in_place_type_t<journal_loss_accepted>) {
       "/d/journal.before-repair-20261201T042100Z", t0 + 24};
 }
 
+event sample(std::in_place_type_t<vm_replace_requested>) {
+  return vm_replace_requested{"web1-2", t0 + 26};
+}
+
 template <std::size_t... Is>
 std::vector<event> all_samples(std::index_sequence<Is...>) {
   // A missing overload above is a compile error: every alternative has a sample.
@@ -212,11 +216,13 @@ world sample_world() {
       s.tmpl.health.reset();
     w.deployments[s.name] = {s, 5ull + static_cast<std::uint64_t>(i),
                              1'700'000'000'000'000'000 + i,
-                             1'700'000'000'000'000'500 + i};
+                             1'700'000'000'000'000'500 + i,
+                             i == 0 ? std::set<std::uint32_t>{1, 4} : std::set<std::uint32_t>{}};
   }
   for (int i = 0; i < 5; ++i) {
     auto vm = sample_vm(i);
     vm.status = static_cast<vm_status>(i * 2);
+    vm.replace_requested = i == 3;
     w.host.leases[vm.ip] = vm.name;
     w.host.memory_used_mib += vm.memory_mib;
     w.host.cpu_used += vm.cpu;
