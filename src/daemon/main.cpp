@@ -40,6 +40,7 @@ struct options {
   std::int64_t reconcile_ms = 2000;
   std::uint64_t snapshot_every = 10000;
   bool crash_hook = false;
+  std::size_t max_request_bytes = volant::default_max_request_bytes;
   volant::runtime::qemu_options qemu;
   volant::restart_policy restarts;
 };
@@ -98,6 +99,9 @@ int main(int argc, char** argv) {
   app.add_option("--bridge-cidr", opts.qemu.bridge.cidr,
                  "Address of the bridge, which microVMs use as their gateway; the "
                  "--pool of a microVM host lies in its subnet");
+  app.add_option("--max-request-bytes", opts.max_request_bytes,
+                 "Largest request (verb and JSON arguments) volantd accepts, in bytes")
+    ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30));
   app.add_flag("--enable-crash-hook", opts.crash_hook,
                "Test hook: let `debug.crash` requests make a chosen actor throw")
     ->group(""); // hidden
@@ -204,6 +208,7 @@ int main(int argc, char** argv) {
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
   ctx.snapshot_every = opts.snapshot_every;
   ctx.crash_hook = opts.crash_hook;
+  ctx.max_request_bytes = opts.max_request_bytes;
   ctx.policy = opts.restarts;
   ctx.machine.policy = opts.restarts;
   ctx.machine.stop_grace_ms = static_cast<std::uint64_t>(opts.stop_grace_ms);
