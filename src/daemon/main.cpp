@@ -8,6 +8,7 @@
 #include "actors/live.hpp"
 #include "actors/log.hpp"
 #include "actors/root.hpp"
+#include "daemon/data_dir.hpp"
 #include "daemon/host.hpp"
 #include "runtime/exit_watcher.hpp"
 #include "runtime/process_driver.hpp"
@@ -135,12 +136,10 @@ int main(int argc, char** argv) {
 
   daemon_context ctx;
   ctx.data_dir = store::resolve_data_dir(opts.data_dir);
-  std::error_code fs_err;
-  std::filesystem::create_directories(ctx.data_dir, fs_err);
-  if (fs_err)
-    return fail("cannot create data directory " + ctx.data_dir + ": " + fs_err.message());
-  std::filesystem::permissions(ctx.data_dir, std::filesystem::perms::owner_all,
-                               std::filesystem::perm_options::replace, fs_err);
+  // An existing data directory, token or key others could read or change is
+  // refused as it is (README, "Security").
+  if (auto st = prepare_data_dir(ctx.data_dir); !st)
+    return fail(st.error_value().message);
   auto token = load_or_create_token(ctx.data_dir + "/token");
   if (!token)
     return fail(token.error_value().message);
