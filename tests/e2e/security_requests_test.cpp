@@ -182,8 +182,11 @@ TEST_CASE("every verb answers malformed arguments with one error naming the prob
 
 TEST_CASE("a name that would leave the data directory is refused before any path is built") {
   daemon d({.pool_octet = 141});
-  // A file a traversal would reach from <data-dir>/logs/.
+  // Files a traversal would reach from <data-dir>/logs/ (which exists once a
+  // VM has run).
+  std::filesystem::create_directories(d.dir() + "/logs");
   std::ofstream(d.dir() + "/secret.log") << "not for peers\n";
+  auto token = token_of(d);
   for (std::string name : {"../secret", "../../../../etc/passwd", "..", "web-0/x", ".",
                            "../token"}) {
     CAPTURE(name);
@@ -192,9 +195,14 @@ TEST_CASE("a name that would leave the data directory is refused before any path
     CHECK_FALSE(contains(got, "not for peers"));
     CHECK_FALSE(contains(got, "root:"));
   }
-  auto nul = send_one(d, "vms.logs", R"({"name":"../../../../etc/passwd\u0000"})");
-  CHECK(nul.starts_with("error invalid_name "));
-  CHECK_FALSE(contains(nul, "root:"));
+  for (std::string args : {R"({"name":"../../../../etc/passwd\u0000"})",
+                           R"({"name":"../token\u0000","max":100})"}) {
+    CAPTURE(args);
+    auto nul = send_one(d, "vms.logs", args);
+    CHECK(nul.starts_with("error invalid_name "));
+    CHECK_FALSE(contains(nul, "root:"));
+    CHECK_FALSE(contains(nul, token));
+  }
   for (auto [verb, key] : {std::pair{"vms.show", "name"}, {"deployments.show", "name"},
                            {"deployments.delete", "name"}, {"plugins.show", "name"},
                            {"shell.explain", "name"}, {"shell.state", "name"},
