@@ -127,6 +127,19 @@ int main(int argc, char** argv) {
                 + " is not a loopback address; add --allow-remote to expose the "
                   "control endpoint");
 
+  // Block the shutdown signals before any thread starts (the journal's
+  // high-water thread and RocksDB's start at its open): main waits for them
+  // with sigwait. A thread started with them unblocked would take a SIGTERM
+  // meant for main and end the process by the signal, without a clean
+  // shutdown and, when supervision gave up, without exit status 1. A signal
+  // during start-up waits until volantd is up, then shuts it down.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
   auto logger = spdlog::stderr_color_mt("volantd");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(opts.log_level));
@@ -166,14 +179,6 @@ int main(int argc, char** argv) {
     opts.host.reserved = bridge->address;
   if (auto st = configure_host_if_needed(**store, *w, opts.host); !st)
     return fail(st.error_value().message);
-
-  // Block the shutdown signals before any thread starts; main waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
 
   runtime::exit_watcher watcher;
   runtime::prober prober;
