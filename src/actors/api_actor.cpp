@@ -11,10 +11,12 @@
 #include "actors/api_reads.hpp"
 #include "actors/wire_error.hpp"
 #include "wire/json.hpp"
+#include "wire/request_check.hpp"
 #include "wire/requests.hpp"
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <fstream>
 
 namespace volant {
@@ -28,25 +30,154 @@ std::string dump(const json& j) {
 }
 
 /// `vms.logs`: a chunk of the VM's log file from `offset` (default: the tail).
+/// The arguments were checked (wire/request_check.cpp): the name is a VM name.
 expected<std::string> read_log(const daemon_context& ctx, const json& args) {
-  auto name = args.value("name", std::string{});
-  if (name.empty())
-    return make_error(ec::invalid_argument, "missing argument 'name'");
+  auto name = args.at("name").get<std::string>();
   std::ifstream in(ctx.log_path(name), std::ios::binary);
   if (!in)
     return make_error(ec::unknown_vm, "no logs for VM '" + name + "'");
   in.seekg(0, std::ios::end);
-  auto size = static_cast<std::int64_t>(in.tellg());
+  auto size = std::max<std::int64_t>(0, static_cast<std::int64_t>(in.tellg()));
   std::int64_t max = args.value("max", std::int64_t{65536});
-  std::int64_t offset = args.contains("offset") && args["offset"].is_number_integer()
-                          ? args["offset"].get<std::int64_t>()
-                          : std::max<std::int64_t>(0, size - max);
+  std::int64_t offset = args.contains("offset") ? args["offset"].get<std::int64_t>()
+                                                : std::max<std::int64_t>(0, size - max);
   offset = std::clamp<std::int64_t>(offset, 0, size);
   auto count = std::min(max, size - offset);
   std::string data(static_cast<std::size_t>(count), '\0');
   in.seekg(offset);
   in.read(data.data(), count);
   return dump({{"data", data}, {"offset", offset + count}, {"size", size}});
+}
+
+/// `vms.show`: the record as committed, its resource use, plus the live
+/// probe's latest samples.
+void show_vm(api_actor::pointer self, daemon_context* ctx, const controller_actor& controller,
+             const std::string& args_text, const std::string& name,
+             caf::typed_response_promise<std::string> rp) {
+  self->request(controller, caf::infinite, query_atom::value, std::string("vms.show"), args_text)
+    .then(
+      [=](std::string& reply) mutable {
+        auto vm = json::parse(reply, nullptr, false);
+        if (vm.is_object()) {
+          add_usage(vm, *ctx);
+          vm["log"] = ctx->log_path(name);
+        }
+        auto probe = ctx->actors ? ctx->actors->find("probe/" + name) : std::nullopt;
+        auto target = probe ? caf::actor_cast<inspectable_actor>(probe->addr)
+                            : inspectable_actor{};
+        if (!target || !vm.is_object()) {
+          rp.deliver(dump(vm));
+          return;
+        }
+        self->request(target, std::chrono::seconds(2), inspect_atom::value)
+          .then(
+            [=](const std::string& live) mutable {
+              auto p = json::parse(live, nullptr, false);
+              if (p.is_object())
+                vm["probe"] = {{"verdict", p.value("verdict", "")},
+                               {"checks", p.value("checks", 0)},
+                               {"failures_in_row", p.value("failures_in_row", 0)},
+                               {"samples", p.value("samples", json::array())}};
+              rp.deliver(dump(vm));
+            },
+            [=](caf::error&) mutable { rp.deliver(dump(vm)); });
+      },
+      [=](caf::error& err) mutable { rp.deliver(err); });
+}
+
+/// The other reads: answered by the controller; resource use and recent
+/// events are added here, not on the controller's thread.
+void read_query(api_actor::pointer self, daemon_context* ctx, const controller_actor& controller,
+                const std::string& verb, const std::string& args_text, const json& args,
+                caf::typed_response_promise<std::string> rp) {
+  bool usage = verb == "vms.list" && args.value("usage", false);
+  auto events = verb == "deployments.show" ? args.value("events", std::int64_t{20}) : 0;
+  auto name = args.value("name", std::string{});
+  self->request(controller, caf::infinite, query_atom::value, verb, args_text)
+    .then(
+      [=](std::string& reply) mutable {
+        if (!usage && events <= 0) {
+          rp.deliver(std::move(reply));
+          return;
+        }
+        auto j = json::parse(reply, nullptr, false);
+        if (usage)
+          add_usage(j, *ctx);
+        if (events > 0 && j.is_object())
+          j["events"] = recent_events(*ctx, name, static_cast<std::size_t>(events));
+        rp.deliver(dump(j));
+      },
+      [=](caf::error& err) mutable { rp.deliver(err); });
+}
+
+/// A mutating verb: the command is decoded (and refused) before any promise;
+/// once committed, the reply is the query `reply_query` names.
+caf::result<std::string> mutate(api_actor::pointer self, const controller_actor& controller,
+                                const std::string& verb, const json& args) {
+  auto cmd = wire::command_from_request(verb, args);
+  if (!cmd)
+    return to_caf(cmd.error_value());
+  json fixed = json::object();
+  if (auto* install = std::get_if<install_plugin>(&*cmd))
+    fixed = {{"name", install->manifest.name}, {"version", install->manifest.version}};
+  auto [query, query_args] = wire::reply_query(verb, args);
+  auto rp = self->make_response_promise<std::string>();
+  self->request(controller, caf::infinite, command_atom::value, std::move(*cmd))
+    .then(
+      [=, query = query, query_args = query_args](record_batch&) mutable {
+        if (query.empty()) {
+          rp.deliver(dump(fixed));
+          return;
+        }
+        self->request(controller, caf::infinite, query_atom::value, query, dump(query_args))
+          .then([=](std::string& reply) mutable { rp.deliver(std::move(reply)); },
+                [=](caf::error& err) mutable { rp.deliver(err); });
+      },
+      [=](caf::error& err) mutable { rp.deliver(err); });
+  return rp;
+}
+
+/// `debug.crash` (volantd --enable-crash-hook, tests only): makes the actor at
+/// `actor` throw; for the api itself, this handler.
+caf::result<std::string> crash_hook(api_actor::pointer self, daemon_context* ctx,
+                                    const controller_actor& controller, const json& args) {
+  if (!ctx->crash_hook)
+    return to_caf({ec::invalid_argument,
+                   "debug.crash needs volantd --enable-crash-hook (a test hook)"});
+  auto path = args.at("actor").get<std::string>();
+  if (path == "api")
+    crash_now(path);
+  self->send(controller, crash_atom::value, path);
+  return std::string("{}");
+}
+
+/// One checked request (wire::check_request passed): every path either returns
+/// its answer or makes exactly one promise after the last check that can fail.
+caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
+                                  const controller_actor& controller, const std::string& verb,
+                                  const std::string& args_text, const json& args) {
+  if (is_credentials_verb(verb)) {
+    auto reply = answer_credentials(*ctx, verb, args);
+    if (!reply)
+      return to_caf(reply.error_value());
+    return std::move(*reply);
+  }
+  if (verb == "vms.logs") {
+    auto chunk = read_log(*ctx, args);
+    if (!chunk)
+      return to_caf(chunk.error_value());
+    return std::move(*chunk);
+  }
+  if (wire::is_mutation(verb))
+    return mutate(self, controller, verb, args);
+  auto rp = self->make_response_promise<std::string>();
+  if (is_shell_verb(verb))
+    answer_shell(self, ctx, verb, args, rp);
+  else if (verb == "vms.show")
+    show_vm(self, ctx, controller, args_text, args.at("name").get<std::string>(), rp);
+  else
+    read_query(self, ctx, controller, verb, args_text, args, rp);
+  return rp;
 }
 
 } // namespace
@@ -74,115 +205,22 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
         return to_caf({ec::unauthorized,
                        "invalid token: use the one volantd wrote to <data-dir>/token "
                        "(or set VOLANT_TOKEN)"});
-      auto args = json::parse(args_text, nullptr, false);
-      if (args.is_discarded() || !args.is_object())
-        return to_caf({ec::invalid_argument, "request arguments are not a JSON object"});
-      VLOG_DEBUG("api", "{} {}", verb, args_text);
-      if (verb == "debug.crash") {
-        if (!ctx->crash_hook)
-          return to_caf({ec::invalid_argument,
-                         "debug.crash needs volantd --enable-crash-hook (a test hook)"});
-        auto path = args.value("actor", std::string{});
-        if (path == "api")
-          crash_now(path);
-        self->send(controller, crash_atom::value, path);
-        return std::string("{}");
+      // Everything a verb reads is checked here, before any promise.
+      auto args = wire::check_request(verb, args_text, ctx->max_request_bytes);
+      if (!args)
+        return to_caf(args.error_value());
+      VLOG_DEBUG("api", "{} {}", verb, args_text.substr(0, 512));
+      if (verb == "debug.crash") // throws on purpose, so outside the try below
+        return crash_hook(self, ctx, controller, *args);
+      try {
+        return dispatch(self, ctx, controller, verb, args_text, *args);
+      } catch (const std::exception& e) {
+        // A decoding step the check missed: still one error reply, and the
+        // api lives on.
+        VLOG_WARN("api", "{}: arguments failed to decode: {}", verb, e.what());
+        return to_caf({ec::invalid_argument,
+                       "request '" + verb + "': malformed arguments (" + e.what() + ")"});
       }
-      if (is_credentials_verb(verb)) {
-        auto reply = answer_credentials(*ctx, verb, args);
-        if (!reply)
-          return to_caf(reply.error_value());
-        return std::move(*reply);
-      }
-      if (verb == "vms.logs") {
-        auto chunk = read_log(*ctx, args);
-        if (!chunk)
-          return to_caf(chunk.error_value());
-        return std::move(*chunk);
-      }
-      auto rp = self->make_response_promise<std::string>();
-      if (is_shell_verb(verb)) {
-        answer_shell(self, ctx, verb, args, rp);
-        return rp;
-      }
-      if (verb == "vms.show") {
-        // The record as committed, its resource use, plus the live probe's
-        // latest samples.
-        auto name = args.value("name", std::string{});
-        self->request(controller, caf::infinite, query_atom::value, verb, args_text)
-          .then(
-            [=](std::string& reply) mutable {
-              auto vm = json::parse(reply, nullptr, false);
-              if (vm.is_object()) {
-                add_usage(vm, *ctx);
-                vm["log"] = ctx->log_path(name);
-              }
-              auto probe = ctx->actors ? ctx->actors->find("probe/" + name) : std::nullopt;
-              auto target = probe ? caf::actor_cast<inspectable_actor>(probe->addr)
-                                  : inspectable_actor{};
-              if (!target || !vm.is_object()) {
-                rp.deliver(dump(vm));
-                return;
-              }
-              self->request(target, std::chrono::seconds(2), inspect_atom::value)
-                .then(
-                  [=](const std::string& live) mutable {
-                    auto p = json::parse(live, nullptr, false);
-                    if (p.is_object())
-                      vm["probe"] = {{"verdict", p.value("verdict", "")},
-                                     {"checks", p.value("checks", 0)},
-                                     {"failures_in_row", p.value("failures_in_row", 0)},
-                                     {"samples", p.value("samples", json::array())}};
-                    rp.deliver(dump(vm));
-                  },
-                  [=](caf::error&) mutable { rp.deliver(dump(vm)); });
-            },
-            [=](caf::error& err) mutable { rp.deliver(err); });
-        return rp;
-      }
-      if (!wire::is_mutation(verb)) {
-        // Resource use and recent events are read here, not on the controller.
-        bool usage = verb == "vms.list" && args.value("usage", false);
-        auto events = verb == "deployments.show" ? args.value("events", std::int64_t{20}) : 0;
-        auto name = args.value("name", std::string{});
-        self->request(controller, caf::infinite, query_atom::value, verb, args_text)
-          .then(
-            [=](std::string& reply) mutable {
-              if (!usage && events <= 0) {
-                rp.deliver(std::move(reply));
-                return;
-              }
-              auto j = json::parse(reply, nullptr, false);
-              if (usage)
-                add_usage(j, *ctx);
-              if (events > 0 && j.is_object())
-                j["events"] = recent_events(*ctx, name, static_cast<std::size_t>(events));
-              rp.deliver(dump(j));
-            },
-            [=](caf::error& err) mutable { rp.deliver(err); });
-        return rp;
-      }
-      auto cmd = wire::command_from_request(verb, args);
-      if (!cmd)
-        return to_caf(cmd.error_value());
-      json fixed = json::object();
-      if (auto* install = std::get_if<install_plugin>(&*cmd))
-        fixed = {{"name", install->manifest.name}, {"version", install->manifest.version}};
-      auto [query, query_args] = wire::reply_query(verb, args);
-      self->request(controller, caf::infinite, command_atom::value, std::move(*cmd))
-        .then(
-          [=](record_batch&) mutable {
-            if (query.empty()) {
-              rp.deliver(dump(fixed));
-              return;
-            }
-            self->request(controller, caf::infinite, query_atom::value, query,
-                          dump(query_args))
-              .then([=](std::string& reply) mutable { rp.deliver(std::move(reply)); },
-                    [=](caf::error& err) mutable { rp.deliver(err); });
-          },
-          [=](caf::error& err) mutable { rp.deliver(err); });
-      return rp;
     },
   };
 }

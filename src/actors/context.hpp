@@ -3,6 +3,7 @@
 // The daemon-wide services actors share: created once in volantd's main, alive for
 // the whole actor system. Holding pointers keeps the actors' state plain data.
 
+#include "events/limits.hpp"
 #include "events/plan.hpp"
 #include "events/vm_machine.hpp"
 #include "runtime/driver.hpp"
@@ -36,6 +37,8 @@ struct daemon_context {
   std::uint64_t snapshot_every = 10000; ///< events between snapshots
   std::string token;
   bool crash_hook = false; ///< route debug.crash (tests only)
+  /// A request's verb and arguments together (volantd --max-request-bytes).
+  std::size_t max_request_bytes = default_max_request_bytes;
   std::string version = "0.1.0";
   std::int64_t started_at = 0;
 

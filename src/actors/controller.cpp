@@ -249,10 +249,17 @@ controller(controller_actor::stateful_pointer<controller_state> self,
       auto parsed = nlohmann::json::parse(args, nullptr, false);
       if (parsed.is_discarded() || !parsed.is_object())
         return to_caf({ec::invalid_argument, "request arguments are not a JSON object"});
-      auto reply = wire::answer_query(self->state.w, self->state.info, verb, parsed);
-      if (!reply)
-        return to_caf(reply.error_value());
-      return reply->dump();
+      // The api checked the arguments; a decoding step that still throws is an
+      // error reply, not a crash of the controller.
+      try {
+        auto reply = wire::answer_query(self->state.w, self->state.info, verb, parsed);
+        if (!reply)
+          return to_caf(reply.error_value());
+        return reply->dump();
+      } catch (const std::exception& e) {
+        return to_caf({ec::invalid_argument,
+                       "request '" + verb + "': malformed arguments (" + e.what() + ")"});
+      }
     },
     [=](launch_atom, const std::string& name) -> caf::result<vm_record> {
       auto& w = self->state.w;

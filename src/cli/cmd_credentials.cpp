@@ -2,6 +2,7 @@
 // (docs/protocol.md, "Handshake"; README, "Security").
 
 #include "cli/commands.hpp"
+#include "events/limits.hpp"
 #include "tls/credentials.hpp"
 #include "tls/pki.hpp"
 
@@ -123,7 +124,7 @@ void run_export(const globals& g, const std::string& file,
 
 void run_import(const globals& g, const std::string& file) {
   session s(g);
-  auto text = read_input(file);
+  auto text = must(read_input(file, max_manifest_bytes, "credentials bundle"));
   auto serial = must(tls::import_bundle(s.data_dir(), text));
   if (g.json) {
     print_json({{"data_dir", s.data_dir()}, {"serial", serial}});

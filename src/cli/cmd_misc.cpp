@@ -4,6 +4,7 @@
 #include "cli/commands.hpp"
 #include "cli/manifest_yaml.hpp"
 #include "cli/render.hpp"
+#include "events/limits.hpp"
 #include "wire/json.hpp"
 
 #include <CLI/CLI.hpp>
@@ -26,7 +27,7 @@ using json = nlohmann::json;
 namespace {
 
 void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
-  auto spec = must(deployment_from_yaml(read_input(file)));
+  auto spec = must(deployment_from_yaml(must(read_input(file, max_yaml_bytes, "YAML manifest"))));
   session s(g);
   auto* c = must(s.try_connect());
   json name = {{"name", spec.name}};
@@ -111,19 +112,6 @@ void run_version(const globals& g) {
 
 } // namespace
 
-std::string read_input(const std::string& path) {
-  std::stringstream ss;
-  if (path == "-") {
-    ss << std::cin.rdbuf();
-    return ss.str();
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    fail(make_error(ec::io_error,
-                    "cannot read " + path + ": " + std::strerror(errno)));
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void add_misc_commands(CLI::App& app, globals& g, action& run) {
   {

@@ -3,6 +3,7 @@
 #include "cli/args.hpp"
 #include "cli/commands.hpp"
 #include "cli/render.hpp"
+#include "events/limits.hpp"
 #include "wire/manifest.hpp"
 
 #include <CLI/CLI.hpp>
@@ -17,7 +18,7 @@ using json = nlohmann::json;
 namespace {
 
 void run_install(const globals& g, const std::string& file) {
-  auto text = read_input(file);
+  auto text = must(read_input(file, max_manifest_bytes, "plugin manifest"));
   auto manifest = must(wire::parse_manifest(text));
   // Sent as the user wrote it (it validated); the daemon validates it again.
   auto reply

@@ -4,6 +4,7 @@
 // command stores what to run in `run`, and main runs it after parsing succeeded
 // (so that global options given after the subcommand are already set).
 
+#include "cli/read_input.hpp"
 #include "cli/session.hpp"
 
 #include <chrono>
@@ -34,8 +35,6 @@ void add_credentials_commands(CLI::App& app, globals& g, action& run);
 void wait_for(session& s, const std::string& name, std::chrono::seconds timeout,
               const nlohmann::json* first);
 
-/// Reads a whole file ("-": stdin); fails naming the file.
-std::string read_input(const std::string& path);
 
 /// Adds `--wait` and `--timeout SECONDS` (default 300) to `cmd`.
 struct wait_opts {

@@ -1,5 +1,6 @@
 #include "cli/manifest_yaml.hpp"
 
+#include "events/limits.hpp"
 #include "events/validate.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -412,6 +413,10 @@ deployment_spec read_document(const YAML::Node& doc) {
 } // namespace
 
 expected<deployment_spec> deployment_from_yaml(std::string_view yaml_text) {
+  if (yaml_text.size() > max_yaml_bytes)
+    return make_error(ec::invalid_argument,
+                      "the manifest is " + describe_bytes(yaml_text.size())
+                          + ": at most " + describe_bytes(max_yaml_bytes));
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(yaml_text));

@@ -8,6 +8,7 @@
 #include "actors/live.hpp"
 #include "actors/log.hpp"
 #include "actors/root.hpp"
+#include "daemon/data_dir.hpp"
 #include "daemon/host.hpp"
 #include "runtime/exit_watcher.hpp"
 #include "runtime/process_driver.hpp"
@@ -40,6 +41,7 @@ struct options {
   std::int64_t reconcile_ms = 2000;
   std::uint64_t snapshot_every = 10000;
   bool crash_hook = false;
+  std::size_t max_request_bytes = volant::default_max_request_bytes;
   volant::runtime::qemu_options qemu;
   volant::restart_policy restarts;
 };
@@ -98,6 +100,9 @@ int main(int argc, char** argv) {
   app.add_option("--bridge-cidr", opts.qemu.bridge.cidr,
                  "Address of the bridge, which microVMs use as their gateway; the "
                  "--pool of a microVM host lies in its subnet");
+  app.add_option("--max-request-bytes", opts.max_request_bytes,
+                 "Largest request (verb and JSON arguments) volantd accepts, in bytes")
+    ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30));
   app.add_flag("--enable-crash-hook", opts.crash_hook,
                "Test hook: let `debug.crash` requests make a chosen actor throw")
     ->group(""); // hidden
@@ -122,6 +127,19 @@ int main(int argc, char** argv) {
                 + " is not a loopback address; add --allow-remote to expose the "
                   "control endpoint");
 
+  // Block the shutdown signals before any thread starts (the journal's
+  // high-water thread and RocksDB's start at its open): main waits for them
+  // with sigwait. A thread started with them unblocked would take a SIGTERM
+  // meant for main and end the process by the signal, without a clean
+  // shutdown and, when supervision gave up, without exit status 1. A signal
+  // during start-up waits until volantd is up, then shuts it down.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
   auto logger = spdlog::stderr_color_mt("volantd");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(opts.log_level));
@@ -131,12 +149,10 @@ int main(int argc, char** argv) {
 
   daemon_context ctx;
   ctx.data_dir = store::resolve_data_dir(opts.data_dir);
-  std::error_code fs_err;
-  std::filesystem::create_directories(ctx.data_dir, fs_err);
-  if (fs_err)
-    return fail("cannot create data directory " + ctx.data_dir + ": " + fs_err.message());
-  std::filesystem::permissions(ctx.data_dir, std::filesystem::perms::owner_all,
-                               std::filesystem::perm_options::replace, fs_err);
+  // An existing data directory, token or key others could read or change is
+  // refused as it is (README, "Security").
+  if (auto st = prepare_data_dir(ctx.data_dir); !st)
+    return fail(st.error_value().message);
   auto token = load_or_create_token(ctx.data_dir + "/token");
   if (!token)
     return fail(token.error_value().message);
@@ -163,14 +179,6 @@ int main(int argc, char** argv) {
     opts.host.reserved = bridge->address;
   if (auto st = configure_host_if_needed(**store, *w, opts.host); !st)
     return fail(st.error_value().message);
-
-  // Block the shutdown signals before any thread starts; main waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::signal(SIGPIPE, SIG_IGN);
 
   runtime::exit_watcher watcher;
   runtime::prober prober;
@@ -204,6 +212,7 @@ int main(int argc, char** argv) {
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
   ctx.snapshot_every = opts.snapshot_every;
   ctx.crash_hook = opts.crash_hook;
+  ctx.max_request_bytes = opts.max_request_bytes;
   ctx.policy = opts.restarts;
   ctx.machine.policy = opts.restarts;
   ctx.machine.stop_grace_ms = static_cast<std::uint64_t>(opts.stop_grace_ms);

@@ -1,6 +1,7 @@
 #include "events/validate.hpp"
 
 #include "events/events.hpp"
+#include "events/limits.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -180,33 +181,8 @@ status validate_replicas(std::int64_t replicas, std::uint32_t max_replicas) {
   return ok();
 }
 
-status validate_deployment_name(std::string_view name) {
-  if (name.size() > max_deployment_name)
-    return fail(ec::invalid_name,
-                "deployment name " + quoted(name) + " is too long (max "
-                    + std::to_string(max_deployment_name) + " characters)");
-  return validate_name(name, "deployment name");
-}
 
-status validate_plugin_ref(const plugin_ref& ref) {
-  if (auto st = validate_name(ref.name, "plugin name"); !st)
-    return st;
-  if (!ref.version.empty())
-    return validate_version(ref.version, "plugin version",
-                            ec::invalid_argument);
-  return ok();
-}
 
-status validate_labels(const labels& vm_labels) {
-  for (const auto& [key, value] : vm_labels) {
-    auto token = key + "=" + value;
-    if (auto st = validate_label_key(key, token); !st)
-      return st;
-    if (auto st = validate_label_value(value, token); !st)
-      return st;
-  }
-  return ok();
-}
 
 status validate_volume_path(std::string_view path, std::string_view token) {
   if (path.empty() || path.front() != '/')
@@ -310,6 +286,47 @@ int sign(int c) {
 
 } // namespace
 
+std::string describe_bytes(std::size_t bytes) {
+  auto text = std::to_string(bytes) + " bytes";
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0)
+    return text + " (" + std::to_string(bytes >> 20) + " MiB)";
+  if (bytes >= (1u << 10) && bytes % (1u << 10) == 0)
+    return text + " (" + std::to_string(bytes >> 10) + " KiB)";
+  return text;
+}
+
+status validate_deployment_name(std::string_view name) {
+  if (name.size() > max_deployment_name)
+    return fail(ec::invalid_name,
+                "deployment name " + quoted(name) + " is too long (max "
+                    + std::to_string(max_deployment_name) + " characters)");
+  return validate_name(name, "deployment name");
+}
+
+status validate_plugin_ref(const plugin_ref& ref) {
+  if (auto st = validate_name(ref.name, "plugin name"); !st)
+    return st;
+  if (!ref.version.empty())
+    return validate_version(ref.version, "plugin version",
+                            ec::invalid_argument);
+  return ok();
+}
+
+status validate_labels(const labels& vm_labels) {
+  if (vm_labels.size() > max_labels)
+    return fail(ec::invalid_label,
+                std::to_string(vm_labels.size()) + " labels: at most "
+                    + std::to_string(max_labels) + " per object");
+  for (const auto& [key, value] : vm_labels) {
+    auto token = key + "=" + value;
+    if (auto st = validate_label_key(key, token); !st)
+      return st;
+    if (auto st = validate_label_value(value, token); !st)
+      return st;
+  }
+  return ok();
+}
+
 status validate_name(std::string_view name, std::string_view what) {
   std::string prefix = std::string(what) + " ";
   if (name.empty())
@@ -348,6 +365,11 @@ expected<labels> parse_labels(std::string_view text) {
     if (!out.emplace(std::string(key), std::string(value)).second)
       return fail(ec::invalid_label, "invalid label " + quoted(token) + ": key "
                                          + quoted(key) + " is given twice");
+    if (out.size() > max_labels)
+      return fail(ec::invalid_label, "more than " + std::to_string(max_labels)
+                                         + " labels: at most "
+                                         + std::to_string(max_labels)
+                                         + " per object");
     if (token.size() == text.size())
       return out;
     text.remove_prefix(token.size() + 1);
@@ -432,6 +454,10 @@ status validate_manifest(const plugin_manifest& m) {
   if (auto st = validate_version(m.version, "version", ec::invalid_manifest);
       !st)
     return st;
+  if (m.description.size() > max_description_bytes)
+    return fail(ec::invalid_manifest,
+                "description is " + describe_bytes(m.description.size())
+                    + ": at most " + describe_bytes(max_description_bytes));
   if (auto st = validate_runtime(m); !st)
     return st;
   for (std::size_t i = 0; i < m.workload.env.size(); ++i) {

@@ -16,6 +16,16 @@ namespace volant {
 /// alphanumeric. `what` names the thing in the error ("deployment name").
 status validate_name(std::string_view name, std::string_view what);
 
+/// A deployment name: a DNS label short enough that `<name>-<index>` is one too.
+status validate_deployment_name(std::string_view name);
+
+/// A plugin reference: a plugin name and, when not empty, a version of
+/// 1-128 characters of [A-Za-z0-9._+-].
+status validate_plugin_ref(const plugin_ref& ref);
+
+/// At most `max_labels` (src/events/limits.hpp), each key and value valid.
+status validate_labels(const labels& vm_labels);
+
 /// "k=v,k2=v2" -> labels. Keys: optional DNS-subdomain prefix + '/' + name of
 /// [A-Za-z0-9._-] (as Kubernetes); values may be empty; duplicate keys rejected.
 expected<labels> parse_labels(std::string_view text);

@@ -1,5 +1,6 @@
 #include "wire/manifest.hpp"
 
+#include "events/limits.hpp"
 #include "events/validate.hpp"
 
 #include <nlohmann/json.hpp>
@@ -165,6 +166,10 @@ expected<health_check> parse_health_check(const json& j, std::string_view field)
 }
 
 expected<plugin_manifest> parse_manifest(std::string_view json_text) {
+  if (json_text.size() > max_manifest_bytes)
+    return make_error(ec::invalid_manifest,
+                      "manifest is " + describe_bytes(json_text.size()) + ": at most "
+                          + describe_bytes(max_manifest_bytes));
   json j = json::parse(json_text, nullptr, false);
   if (j.is_discarded())
     return make_error(ec::invalid_manifest, "manifest is not valid JSON");

@@ -54,10 +54,17 @@ expected<command> update_from(const json& args, std::string name) {
   }
   if (auto it = args.find("env"); it != args.end() && !it->is_null()) {
     std::vector<env_var> env;
+    if (!it->is_array())
+      return make_error(ec::invalid_env, "argument 'env' must be an array of {key, value}");
     for (const auto& item : *it) {
-      if (!item.is_object() || !item.contains("key"))
-        return make_error(ec::invalid_env, "env entries must be {key, value}");
-      env.push_back({item["key"].get<std::string>(), item.value("value", std::string{})});
+      auto key = item.is_object() ? item.find("key") : item.end();
+      auto value = item.is_object() ? item.find("value") : item.end();
+      if (!item.is_object() || key == item.end() || !key->is_string()
+          || (value != item.end() && !value->is_string()))
+        return make_error(ec::invalid_env,
+                          "argument 'env': entries must be {key: string, value: string}");
+      env.push_back({key->get<std::string>(),
+                     value == item.end() ? std::string{} : value->get<std::string>()});
     }
     upd.env = std::move(env);
   }
@@ -111,8 +118,13 @@ expected<command> command_from_request(const std::string& verb, const json& args
   auto name = name_arg(args);
   if (!name)
     return name.error_value();
-  if (verb == "plugins.remove")
-    return command{remove_plugin{*name, args.value("version", std::string{})}};
+  if (verb == "plugins.remove") {
+    auto version = args.find("version");
+    if (version != args.end() && !version->is_string())
+      return make_error(ec::invalid_argument, "argument 'version' must be a string");
+    return command{remove_plugin{
+      *name, version == args.end() ? std::string{} : version->get<std::string>()}};
+  }
   if (verb == "deployments.scale") {
     auto n = int_arg(args, "replicas");
     if (!n)

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+
 #include <fstream>
 
 using volant::test::run;
@@ -232,5 +234,67 @@ TEST_CASE("health-check flags are checked before contacting anything") {
                      "--health-threshold 4");
   CHECK(r.exit_code == 3);
   r = no_daemon(dir, "deployments update web --no-health-check");
+  CHECK(r.exit_code == 3);
+}
+
+TEST_CASE("volar refuses devices, FIFOs and directories as input files, in one line") {
+  temp_dir dir;
+  ::mkfifo((dir / "fifo").c_str(), 0600);
+  struct input {
+    std::string args, kind;
+  };
+  for (const auto& [args, kind] :
+       {input{"plugins install --manifest /dev/zero", "a character device"},
+        input{"apply -f /dev/zero", "a character device"},
+        input{"apply -f " + (dir / "fifo"), "a FIFO"},
+        input{"credentials import " + dir.path(), "a directory"}}) {
+    CAPTURE(args);
+    // `timeout`: a volar that reads /dev/zero to its end never returns.
+    auto r = run("timeout 20 " + volar() + " " + args + " --endpoint 127.0.0.1:1 --data-dir "
+                 + (dir / "data"));
+    CHECK(r.exit_code == 1);
+    CHECK(lines(r.err) == 1);
+    CHECK_MESSAGE(r.err.find("it is " + kind + ", not a file (give a file, or - for stdin)")
+                    != std::string::npos,
+                  r.err);
+  }
+}
+
+TEST_CASE("volar reads at most the limit: a manifest over 256 KiB and YAML over 1 MiB are "
+          "refused, also from stdin") {
+  temp_dir dir;
+  std::ofstream(dir / "big.json") << R"({"name": "big", "version": "1", "description": ")"
+                                  << std::string(300 << 10, 'd') << R"("})";
+  std::ofstream(dir / "big.yaml") << "apiVersion: volant.io/v1\nkind: Deployment\n# "
+                                  << std::string(2 << 20, 'x') << "\n";
+  auto r = no_daemon(dir, "plugins install --manifest " + (dir / "big.json"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: " + (dir / "big.json")
+                   + " is larger than 262144 bytes (256 KiB), the limit of a plugin "
+                     "manifest\n");
+  r = run("timeout 20 " + volar() + " apply -f - --endpoint 127.0.0.1:1 --data-dir "
+          + dir.path() + " < " + (dir / "big.yaml"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: stdin is larger than 1048576 bytes (1 MiB), the limit of a YAML "
+                 "manifest\n");
+  // Endless stdin ends at the limit too.
+  r = run("timeout 20 " + volar() + " plugins install --manifest - --endpoint 127.0.0.1:1 "
+          "--data-dir " + dir.path() + " < /dev/zero");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err.starts_with("volar: stdin is larger than 262144 bytes (256 KiB)"));
+}
+
+TEST_CASE("a manifest from stdin is read and checked like a file") {
+  temp_dir dir;
+  std::ofstream(dir / "ok.json")
+      << R"({"name": "ok", "version": "1", "workload": {"entrypoint": ["/bin/true"]}})";
+  std::ofstream(dir / "web.yaml") << "apiVersion: volant.io/v1\nkind: Deployment\n"
+                                     "metadata:\n  name: web\nspec:\n  plugin: nginx\n";
+  // Valid: read, checked, and only then is volantd needed (exit 3 here).
+  auto r = run(volar() + " plugins install --manifest - --endpoint 127.0.0.1:1 --data-dir "
+               + dir.path() + " < " + (dir / "ok.json"));
+  CHECK(r.exit_code == 3);
+  r = run(volar() + " apply -f - --endpoint 127.0.0.1:1 --data-dir " + dir.path() + " < "
+          + (dir / "web.yaml"));
   CHECK(r.exit_code == 3);
 }

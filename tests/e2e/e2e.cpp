@@ -436,6 +436,15 @@ void daemon::kill9() {
   pid_ = -1;
 }
 
+std::optional<int> daemon::wait_exit(std::chrono::milliseconds limit) {
+  REQUIRE(pid_ > 0);
+  int status = 0;
+  if (!eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, limit, 20ms))
+    return std::nullopt;
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 void daemon::stop() {
   if (pid_ <= 0)
     return;

@@ -128,6 +128,9 @@ public:
   void kill9();
   /// SIGTERM, then SIGKILL after a few seconds.
   void stop();
+  /// Waits up to `limit` for volantd to exit on its own: its exit status (128 +
+  /// the signal if a signal ended it), or nullopt if it still runs.
+  std::optional<int> wait_exit(std::chrono::milliseconds limit);
   int pid() const { return pid_; }
   bool running() const { return pid_ > 0; }
   options& opts() { return opts_; }

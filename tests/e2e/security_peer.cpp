@@ -12,8 +12,14 @@
 //                                            N times: connect, send the api an
 //                                            exit message (reason kill), wait
 //                                            for it to go down
+//   security_peer requests HOST PORT CERT KEY CA TOKEN
+//                                            one request per line of stdin,
+//                                            "VERB ARGS"; prints one line per
+//                                            request: "reply JSON", "error CODE
+//                                            MESSAGE" or "no-reply" (10 s)
 
 #include "actors/api.hpp"
+#include "actors/wire_error.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -54,6 +60,40 @@ void ping(caf::actor_system& sys, const api_actor& api) {
                [&](const caf::error& err) {
                  std::cout << "answered " << sys.render(err) << "\n";
                });
+}
+
+/// One line of output: newlines in `text` escaped.
+std::string one_line(std::string text) {
+  std::string out;
+  for (char c : text)
+    out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  return out;
+}
+
+/// Sends each stdin line "VERB ARGS" as a request with `token`; one line out
+/// per request.
+void requests(caf::actor_system& sys, const api_actor& api, const std::string& token) {
+  caf::scoped_actor self{sys};
+  for (std::string line; std::getline(std::cin, line);) {
+    auto space = line.find(' ');
+    auto verb = line.substr(0, space);
+    auto args = space == std::string::npos ? std::string() : line.substr(space + 1);
+    self->request(api, std::chrono::seconds(10), request_atom::value, token, verb, args)
+        .receive(
+            [&](const std::string& reply) {
+              std::cout << "reply " << one_line(reply) << "\n";
+            },
+            [&](const caf::error& err) {
+              if (err == caf::sec::request_timeout) {
+                std::cout << "no-reply\n";
+                return;
+              }
+              auto e = from_caf(err, sys.render(err));
+              std::cout << "error " << to_string(e.code) << " " << one_line(e.message)
+                        << "\n";
+            });
+    std::cout << std::flush;
+  }
 }
 
 } // namespace
@@ -119,7 +159,9 @@ int main(int argc, char** argv) {
     api_handle = *api;
   }
   std::cout << "connected\n";
-  if (mode == "lookup") {
+  if (mode == "requests") {
+    requests(sys, api_handle, args.size() > 6 ? args[6] : std::string());
+  } else if (mode == "lookup") {
     auto node = api_handle.node();
     for (std::size_t i = 6; i < args.size(); ++i) {
       auto found

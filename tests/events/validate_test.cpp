@@ -1,6 +1,7 @@
 #include "events/validate.hpp"
 
 #include "events/events.hpp"
+#include "events/limits.hpp"
 
 #include <doctest/doctest.h>
 
@@ -414,4 +415,36 @@ TEST_CASE("statuses, strategies and aggregate kinds have names") {
   CHECK(to_string(vm_status::restarting) == "restarting");
   CHECK(to_string(strategy_kind::rolling) == "rolling");
   CHECK(to_string(aggregate_kind::deployment) == "deployment");
+}
+
+TEST_CASE("a plugin description is at most 4 KiB") {
+  auto m = good_manifest();
+  m.description = std::string(4096, 'd');
+  CHECK(validate_manifest(m));
+  m.description += 'd';
+  auto err = failure(validate_manifest(m));
+  CHECK(err.code == ec::invalid_manifest);
+  CHECK(contains(err.message, "description is 4097 bytes: at most 4096 bytes (4 KiB)"));
+}
+
+TEST_CASE("an object has at most 64 labels, given as a spec or as k=v pairs") {
+  auto spec = good_spec();
+  for (int i = 0; i < 64; ++i)
+    spec.tmpl.vm_labels["k" + std::to_string(i)] = "v";
+  CHECK(validate_spec(spec, 100));
+  spec.tmpl.vm_labels["k64"] = "v";
+  auto err = failure(validate_spec(spec, 100));
+  CHECK(err.code == ec::invalid_label);
+  CHECK(contains(err.message, "65 labels: at most 64 per object"));
+  std::string pairs;
+  for (int i = 0; i < 65; ++i)
+    pairs += (i ? "," : "") + std::string("k") + std::to_string(i) + "=v";
+  CHECK(failure(parse_labels(pairs)).code == ec::invalid_label);
+  CHECK(parse_labels(pairs.substr(0, pairs.rfind(','))));
+}
+
+TEST_CASE("limits are spelled in bytes and in KiB or MiB") {
+  CHECK(describe_bytes(1 << 20) == "1048576 bytes (1 MiB)");
+  CHECK(describe_bytes(256 << 10) == "262144 bytes (256 KiB)");
+  CHECK(describe_bytes(1000) == "1000 bytes");
 }
