@@ -106,9 +106,11 @@ ip netns add "$ns"
 in_ns ip link set lo up
 
 say "volantd in $ns (data dir $data_dir, fresh)"
-rm -rf "$data_dir"
+rm -rf "$data_dir" "$data_dir.run"
 mkdir -p "$data_dir"
-daemon_args=(--data-dir "$data_dir" --pool "$pool" --listen 127.0.0.1:0)
+# A run directory of its own (the default /var/lib/volant/run may be another
+# volantd's, e.g. scripts/run.sh's).
+daemon_args=(--data-dir "$data_dir" --run-dir "$data_dir.run" --pool "$pool" --listen 127.0.0.1:0)
 [[ -n ${QEMU_ACCEL:-} ]] && daemon_args+=(--qemu-accel "$QEMU_ACCEL")
 echo "ip netns exec $ns $VOLANTD ${daemon_args[*]}"
 # setsid + nohup: the daemon outlives this script and its terminal.

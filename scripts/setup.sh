@@ -15,6 +15,20 @@ packages=(
 # Without starting their services (nginx): see scripts/apt-install.sh.
 bash scripts/apt-install.sh --as setup "${packages[@]}"
 
+# The unprivileged user volantd (as root) runs workloads as (--workload-user,
+# docs/security.md): a system user and group without a home or a login shell.
+# In the kvm group where there is one, so that QEMU could open /dev/kvm as it.
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+if ! getent passwd volant-workload >/dev/null; then
+  echo "setup: creating the system user volant-workload" >&2
+  $sudo useradd --system --user-group --no-create-home --home-dir /nonexistent \
+    --shell /usr/sbin/nologin volant-workload
+fi
+if getent group kvm >/dev/null && ! id -nG volant-workload | grep -qw kvm; then
+  $sudo usermod -a -G kvm volant-workload
+fi
+
 # Debian's packages are found first; subprojects/*.wrap (WrapDB) would only stand
 # in for a missing one. Never download here (CI has no network, and a silent
 # download would hide a missing package): --wrap-mode=nodownload.

@@ -249,11 +249,17 @@ def pids_with_env_prefix(prefix):
     return out
 
 
+def run_dir_for(data_dir):
+    """The --run-dir a Daemon on data_dir gives volantd: beside the data directory
+    (which the workload user cannot enter), DATA_DIR.run."""
+    return data_dir.rstrip("/") + ".run"
+
+
 def kill_workloads(data_dir, groups=False):
     """SIGKILLs what is left of the workloads of the daemon on data_dir (processes with
-    VOLANT_VM_DIR under it), with groups their process groups first; returns their
-    pids."""
-    left = pids_with_env_prefix("VOLANT_VM_DIR=" + data_dir + "/")
+    VOLANT_VM_DIR under its run directory), with groups their process groups first;
+    returns their pids."""
+    left = pids_with_env_prefix("VOLANT_VM_DIR=" + run_dir_for(data_dir) + "/")
     for pid in left:
         if groups:
             try:
@@ -320,9 +326,15 @@ class Daemon:
         self.stop_wait = stop_wait
         self.error = error
         os.makedirs(self.dir, exist_ok=True)
+        # The VMs' run directories (volantd makes it): the workload user must reach
+        # it, so the directory holding it must be traversable (a mkdtemp is 0700).
+        self.run_dir = run_dir_for(self.dir)
+        parent = os.path.dirname(self.run_dir)
+        if os.stat(parent).st_mode & 0o111 != 0o111:
+            os.chmod(parent, os.stat(parent).st_mode | 0o111)
         self.log = open(self.logpath, "ab")
         self.args = [self.volantd, "--data-dir", self.dir, "--listen", "127.0.0.1:0",
-                     "--pool", pool] + list(extra)
+                     "--pool", pool, "--run-dir", self.run_dir] + list(extra)
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.pid = self.proc.pid

@@ -86,7 +86,7 @@ class ScaleDaemon(Daemon):
         kill_workloads(self.dir, groups=True)
         # The VMs' cgroups (volant-<hash of the data dir>/<vm>), now empty.
         if self.group:
-            for controller in ("memory", "cpu"):
+            for controller in ("memory", "cpu", "pids"):
                 base = os.path.join("/sys/fs/cgroup", controller, self.group)
                 if not os.path.isdir(base):
                     continue
@@ -101,6 +101,7 @@ class ScaleDaemon(Daemon):
                 except OSError:
                     pass
         shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 def install_httpd_plugin(d, www):
@@ -151,6 +152,7 @@ def main():
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     www = tempfile.mkdtemp(prefix="volant-bench-www-")
+    os.chmod(www, 0o755)  # served by the workload user
     with open(os.path.join(www, "index.html"), "w") as f:
         f.write("ok\n")
     say = Say()

@@ -18,9 +18,9 @@ done
 ninja -C "$build" src/daemon/volantd src/cli/volar >/dev/null
 dir=$(mktemp -d /tmp/volant-bench-tls.XXXXXX)
 "$build/src/daemon/volantd" --data-dir "$dir" --listen 127.0.0.1:0 \
-  --pool 127.78.129.0/24 >"$dir/volantd.log" 2>&1 &
+  --pool 127.78.129.0/24 --run-dir "$dir.run" >"$dir/volantd.log" 2>&1 &
 daemon=$!
-trap 'volar deployments delete web --force >/dev/null 2>&1 || true; kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'volar deployments delete web --force >/dev/null 2>&1 || true; kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$dir" "$dir.run"' EXIT
 for _ in $(seq 100); do [[ -s "$dir/endpoint" ]] && break; sleep 0.1; done
 volar() { "$build/src/cli/volar" --data-dir "$dir" "$@"; }
 cat >"$dir/httpd.json" <<'JSON'

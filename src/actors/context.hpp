@@ -21,6 +21,7 @@ class live_actors;
 
 struct daemon_context {
   std::string data_dir;
+  std::string run_dir; ///< the VMs' run directories, reachable by the workload user
   store::journal* store = nullptr;
   runtime::driver* driver = nullptr; ///< the process driver (the default runtime)
   runtime::driver* qemu = nullptr;   ///< microVMs (runtime "qemu"), when available
@@ -48,7 +49,11 @@ struct daemon_context {
     return runtime == "qemu" && qemu != nullptr ? *qemu : *driver;
   }
 
-  std::string vm_dir(const std::string& vm) const { return data_dir + "/vms/" + vm; }
+  /// A VM's run directory (its workload's HOME and VOLANT_VM_DIR), outside the
+  /// private data directory: `<run-dir>/<vm>`, owned by the workload user.
+  std::string vm_dir(const std::string& vm) const {
+    return (run_dir.empty() ? data_dir + "/run" : run_dir) + "/" + vm;
+  }
   std::string log_path(const std::string& vm) const {
     return data_dir + "/logs/" + vm + ".log";
   }

@@ -203,7 +203,9 @@ wire::daemon_info info_of(const daemon_context& ctx) {
   info.data_dir = ctx.data_dir;
   info.driver = std::string(ctx.driver->name());
   auto caps = ctx.driver->limits();
-  info.limits = {{"memory", caps.memory_limit}, {"cpu", caps.cpu_limit}, {"note", caps.note}};
+  info.limits = {{"memory", caps.memory_limit}, {"cpu", caps.cpu_limit},
+                 {"pids", caps.max_pids},         {"user", caps.user},
+                 {"run_dir", ctx.run_dir},         {"note", caps.note}};
   if (ctx.qemu != nullptr)
     info.qemu = {{"accelerator", ctx.qemu_accelerator},
                  {"bridge", ctx.qemu_bridge},

@@ -5,6 +5,7 @@
 #include "actors/log.hpp"
 #include "actors/probe.hpp"
 #include "events/launch.hpp"
+#include "runtime/sandbox.hpp"
 #include "wire/json.hpp"
 #include "wire/views.hpp"
 
@@ -107,7 +108,7 @@ void start_probe(self_ptr self, std::uint64_t n, const driver_handle& h) {
 void wipe(self_ptr self, bool removed) {
   auto& st = self->state;
   std::error_code ignored;
-  std::filesystem::remove_all(st.ctx->vm_dir(vm_of(self)), ignored);
+  runtime::remove_run_dir(st.ctx->vm_dir(vm_of(self)));
   if (!removed)
     return;
   for (runtime::driver* d : {st.ctx->driver, st.ctx->qemu})

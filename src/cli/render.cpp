@@ -342,6 +342,13 @@ std::string render_resources(const json& r) {
   }
   if (!note.empty())
     out += "Note: " + note + "\n";
+  if (auto user = field_text(limits, "user", ""); !user.empty()) {
+    auto pids = field_int(limits, "pids");
+    out += "Workloads: run as " + user + ", "
+           + (pids > 0 ? "at most " + std::to_string(pids) + " processes each"
+                       : "processes not limited")
+           + ", in " + field_text(limits, "run_dir", "-") + "\n";
+  }
   if (const json qemu = member(r, "qemu"); qemu.is_object()) {
     out += "\nMicroVMs (qemu): accelerator " + field_text(qemu, "accelerator", "-")
            + ", bridge " + field_text(qemu, "bridge", "-") + "\n";

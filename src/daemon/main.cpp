@@ -10,6 +10,7 @@
 #include "actors/root.hpp"
 #include "daemon/data_dir.hpp"
 #include "daemon/host.hpp"
+#include "daemon/workloads.hpp"
 #include "runtime/exit_watcher.hpp"
 #include "runtime/process_driver.hpp"
 #include "runtime/qemu_driver.hpp"
@@ -37,6 +38,7 @@ struct options {
   bool allow_remote = false;
   std::string log_level = "info";
   volant::host_options host;
+  volant::workload_options workloads;
   std::int64_t stop_grace_ms = 10000;
   std::int64_t reconcile_ms = 2000;
   std::uint64_t snapshot_every = 10000;
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", opts.log_level, "trace, debug, info, warn, error")
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   add_host_options(app, opts.host);
+  add_workload_options(app, opts.workloads);
   app.add_option("--stop-grace-ms", opts.stop_grace_ms,
                  "Grace period between SIGTERM and SIGKILL when stopping a VM")
     ->check(CLI::Range(0, 3600000));
@@ -166,6 +169,11 @@ int main(int argc, char** argv) {
   if (auto st = tls::check_client_revocations(); !st)
     return fail(st.error_value().message);
 
+  auto workloads = prepare_workloads(opts.workloads, ctx.data_dir);
+  if (!workloads)
+    return fail(workloads.error_value().message);
+  ctx.run_dir = workloads->run_dir;
+
   auto store = store::journal::open(store::journal_dir(ctx.data_dir));
   if (!store)
     return fail(store.error_value().message);
@@ -182,8 +190,11 @@ int main(int argc, char** argv) {
 
   runtime::exit_watcher watcher;
   runtime::prober prober;
-  runtime::process_driver driver{runtime::cgroups{"/sys/fs/cgroup", cgroup_group(ctx.data_dir)}};
+  runtime::process_driver driver{
+    runtime::cgroups{"/sys/fs/cgroup", cgroup_group(ctx.data_dir), opts.workloads.max_pids},
+    workloads->identity};
   ctx.driver = &driver;
+  opts.qemu.user = workloads->identity;
   runtime::qemu_driver qemu{opts.qemu};
   ctx.qemu = &qemu;
   ctx.qemu_accelerator = qemu.accelerator();
@@ -241,6 +252,7 @@ int main(int argc, char** argv) {
       caf::anon_send_exit(root_actor, caf::exit_reason::user_shutdown);
       return fail("cannot listen on " + opts.listen);
     }
+    spdlog::info("[volantd] {}", workloads->summary);
     spdlog::info("[volantd] listening on {}:{}, data dir {}, driver {}{}", listen_host,
                  published_port(), ctx.data_dir, driver.name(),
                  driver.limits().note.empty() ? "" : " (" + driver.limits().note + ")");

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -28,31 +29,53 @@ bool writable_controller(const std::string& base) {
 
 } // namespace
 
-cgroups::cgroups(std::string root, std::string group)
-  : root_(std::move(root)), group_(std::move(group)) {
+cgroups::cgroups(std::string root, std::string group, std::int64_t max_pids)
+  : root_(std::move(root)), group_(std::move(group)), max_pids_(max_pids) {
   memory_ = writable_controller(root_ + "/memory/" + group_);
   cpu_ = writable_controller(root_ + "/cpu/" + group_);
-  if (!memory_ && !cpu_)
-    note_ = "cgroup v1 memory and cpu controllers are not writable: limits not enforced";
-  else if (!memory_)
-    note_ = "cgroup v1 memory controller is not writable: memory limits not enforced";
-  else if (!cpu_)
-    note_ = "cgroup v1 cpu controller is not writable: CPU limits not enforced";
+  pids_ = max_pids_ > 0 && writable_controller(root_ + "/pids/" + group_);
+  std::vector<std::string> missing;
+  if (!memory_)
+    missing.push_back("memory");
+  if (!cpu_)
+    missing.push_back("cpu");
+  if (!pids_ && max_pids_ > 0)
+    missing.push_back("pids");
+  for (std::size_t i = 0; i < missing.size(); ++i)
+    note_ += (i == 0 ? "" : i + 1 == missing.size() ? " and " : ", ") + missing[i];
+  if (!note_.empty())
+    note_ = "cgroup v1 " + note_ + (missing.size() == 1 ? " controller is" : " controllers are")
+            + " not writable: " + (missing.size() == 1 ? "its limits are" : "their limits are")
+            + " not enforced";
+}
+
+std::vector<std::string> cgroups::enabled() const {
+  std::vector<std::string> out;
+  if (memory_)
+    out.push_back("memory");
+  if (cpu_)
+    out.push_back("cpu");
+  if (pids_)
+    out.push_back("pids");
+  return out;
 }
 
 std::string cgroups::dir(const std::string& controller, const std::string& vm) const {
   return root_ + "/" + controller + "/" + group_ + "/" + vm;
 }
 
-std::vector<int> cgroups::open_procs(const std::string& vm) const {
+expected<std::vector<int>> cgroups::open_procs(const std::string& vm) const {
   std::vector<int> fds;
-  for (auto [enabled, controller] : {std::pair{memory_, "memory"}, {cpu_, "cpu"}}) {
-    if (!enabled)
-      continue;
-    int fd = ::open((dir(controller, vm) + "/cgroup.procs").c_str(),
-                    O_WRONLY | O_CLOEXEC);
-    if (fd >= 0)
-      fds.push_back(fd);
+  for (const auto& controller : enabled()) {
+    auto path = dir(controller, vm) + "/cgroup.procs";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+      auto err = make_error(ec::io_error, "cannot open " + path + ": " + std::strerror(errno));
+      for (int open_fd : fds)
+        ::close(open_fd);
+      return err;
+    }
+    fds.push_back(fd);
   }
   return fds;
 }
@@ -74,13 +97,17 @@ status cgroups::prepare(const std::string& vm, std::int64_t memory_mib,
                        std::to_string(period * cpus)))
       return make_error(ec::io_error, "cannot set the CPU limit of " + vm);
   }
+  if (pids_) {
+    std::filesystem::create_directories(dir("pids", vm), ec_);
+    if (ec_ || !write_file(dir("pids", vm) + "/pids.max", std::to_string(max_pids_)))
+      return make_error(ec::io_error, "cannot set the pids limit of " + vm + " in "
+                                        + dir("pids", vm));
+  }
   return ok();
 }
 
 void cgroups::kill_strays(const std::string& vm) {
-  for (auto [enabled, controller] : {std::pair{memory_, "memory"}, {cpu_, "cpu"}}) {
-    if (!enabled)
-      continue;
+  for (const auto& controller : enabled()) {
     std::ifstream in(dir(controller, vm) + "/cgroup.procs");
     for (pid_t pid; in >> pid;)
       ::kill(pid, SIGKILL);
@@ -89,7 +116,7 @@ void cgroups::kill_strays(const std::string& vm) {
 
 void cgroups::remove(const std::string& vm) {
   kill_strays(vm);
-  for (const char* controller : {"memory", "cpu"}) {
+  for (const char* controller : {"memory", "cpu", "pids"}) {
     // A killed process leaves its group a moment after SIGKILL.
     for (int i = 0; i < 100 && rmdir(dir(controller, vm).c_str()) != 0 && errno == EBUSY;
          ++i)
@@ -99,9 +126,7 @@ void cgroups::remove(const std::string& vm) {
 
 std::vector<std::string> cgroups::vm_groups() const {
   std::vector<std::string> names;
-  for (auto [enabled, controller] : {std::pair{memory_, "memory"}, {cpu_, "cpu"}}) {
-    if (!enabled)
-      continue;
+  for (const auto& controller : enabled()) {
     std::error_code ec_;
     for (const auto& entry :
          std::filesystem::directory_iterator(root_ + "/" + controller + "/" + group_, ec_))

@@ -1,8 +1,11 @@
 #pragma once
 
-// Per-VM resource limits through cgroups v1 (the `memory` and `cpu` controllers
-// mounted under /sys/fs/cgroup, as on these hosts). A group per VM:
-// /sys/fs/cgroup/{memory,cpu}/volant/<vm>.
+// Per-VM resource limits through cgroups v1 (the `memory`, `cpu` and `pids`
+// controllers mounted under /sys/fs/cgroup, as on these hosts). A group per VM
+// run: /sys/fs/cgroup/{memory,cpu,pids}/volant/<vm>.<n>. A controller the host
+// does not let volantd write is not used, and `note()` says so (`debug
+// resources`, volantd's start line); a group that cannot be made or limited on
+// a controller that is writable fails the VM's start.
 
 #include "events/error.hpp"
 
@@ -15,19 +18,24 @@ namespace volant::runtime {
 class cgroups {
 public:
   /// Probes the host once: which controllers can be written.
-  explicit cgroups(std::string root = "/sys/fs/cgroup", std::string group = "volant");
+  /// `max_pids`: the most processes (and threads) of one VM; 0: no limit.
+  explicit cgroups(std::string root = "/sys/fs/cgroup", std::string group = "volant",
+                   std::int64_t max_pids = 1024);
 
   bool memory() const noexcept { return memory_; }
   bool cpu() const noexcept { return cpu_; }
-  /// Why limits are not enforced (empty when both are).
+  bool pids() const noexcept { return pids_; }
+  std::int64_t max_pids() const noexcept { return max_pids_; }
+  /// Why limits are not enforced (empty when all are).
   const std::string& note() const noexcept { return note_; }
 
-  /// Creates the VM's groups and sets memory (MiB) and CPU (cores) limits.
+  /// Creates the VM's groups and sets memory (MiB), CPU (cores) and pids limits.
   status prepare(const std::string& vm, std::int64_t memory_mib, std::int32_t cpus);
 
   /// Opens the VM's `cgroup.procs` files for writing, before a fork: the child
-  /// writes "0" to each (async-signal-safe) to enter its groups before exec.
-  std::vector<int> open_procs(const std::string& vm) const;
+  /// writes "0" to each (async-signal-safe) to enter its groups before exec. A
+  /// group that cannot be opened is an error (the VM would run unlimited).
+  expected<std::vector<int>> open_procs(const std::string& vm) const;
 
   /// Kills every process left in the VM's groups (a workload started just before a
   /// daemon crash, never journaled): one VM never runs twice.
@@ -44,8 +52,12 @@ private:
 
   std::string root_;
   std::string group_;
+  std::vector<std::string> enabled() const;
+
   bool memory_ = false;
   bool cpu_ = false;
+  bool pids_ = false;
+  std::int64_t max_pids_ = 1024;
   std::string note_;
 };
 

@@ -51,6 +51,8 @@ struct usage {
 struct capabilities {
   bool memory_limit = false;
   bool cpu_limit = false;
+  std::int64_t max_pids = 0; ///< processes per VM; 0: not limited
+  std::string user;          ///< who workloads run as
   std::string note; ///< Why a limit is not enforced, for `debug resources`.
 };
 

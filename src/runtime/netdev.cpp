@@ -217,6 +217,23 @@ status create_tap(const std::string& tap, const std::string& bridge) {
   return link_up(sock.get(), tap);
 }
 
+expected<int> open_tap(const std::string& tap) {
+  if (auto st = check_name(tap); !st)
+    return st.error_value();
+  int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return sys_error("/dev/net/tun");
+  ifreq ifr;
+  set_name(ifr, tap);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+    auto err = sys_error("cannot open TAP " + tap);
+    ::close(fd);
+    return err;
+  }
+  return fd;
+}
+
 status delete_tap(const std::string& tap) {
   if (auto st = check_name(tap); !st)
     return st;

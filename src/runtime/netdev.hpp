@@ -55,6 +55,10 @@ status ensure_bridge(const bridge_config& bridge);
 /// attaches it to `bridge` and brings it up.
 status create_tap(const std::string& tap, const std::string& bridge);
 
+/// A descriptor attached to the existing TAP `tap` (close-on-exec), for QEMU's
+/// `-netdev tap,fd=N`: QEMU may run as a user who cannot open /dev/net/tun.
+expected<int> open_tap(const std::string& tap);
+
 /// Removes the TAP `tap`; ok if it does not exist. Fails (busy) while a process
 /// still holds it open.
 status delete_tap(const std::string& tap);

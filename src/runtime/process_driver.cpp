@@ -14,48 +14,33 @@
 #include <cstring>
 #include <filesystem>
 
-extern char** environ;
-
 namespace volant::runtime {
 
 namespace {
 
 
-/// The daemon's environment with `extra` added (overriding same-named entries).
-std::vector<std::string> merged_env(const std::vector<env_var>& extra) {
-  std::vector<std::string> out;
-  for (char** e = environ; e && *e; ++e) {
-    std::string_view entry(*e);
-    auto key = entry.substr(0, entry.find('='));
-    bool overridden = false;
-    for (const auto& v : extra)
-      overridden = overridden || v.key == key;
-    if (!overridden)
-      out.emplace_back(entry);
-  }
-  for (const auto& v : extra)
-    out.push_back(v.key + "=" + v.value);
-  return out;
-}
-
-[[noreturn]] void child_fail(int report_fd) {
-  int err = errno;
-  (void) !write(report_fd, &err, sizeof err);
-  _exit(127);
+[[noreturn]] void child_fail(int report_fd, const char* step) {
+  child_report(report_fd, errno, step);
 }
 
 } // namespace
 
-process_driver::process_driver(cgroups groups) : groups_(std::move(groups)) {}
+process_driver::process_driver(cgroups groups, workload_identity user)
+  : groups_(std::move(groups)), user_(std::move(user)) {}
 
 expected<driver_handle> process_driver::start(const launch_spec& spec) {
   if (spec.argv.empty())
     return make_error(ec::invalid_argument, spec.vm_name + ": empty entrypoint");
   std::error_code fs_err;
-  if (!spec.workdir.empty())
-    std::filesystem::create_directories(spec.workdir, fs_err);
+  if (!spec.workdir.empty()) {
+    if (auto parent = std::filesystem::path(spec.workdir).parent_path(); !parent.empty())
+      std::filesystem::create_directories(parent, fs_err);
+    if (auto st = prepare_run_dir(spec.workdir, user_); !st)
+      return st.error_value();
+  }
   if (auto parent = std::filesystem::path(spec.log_path).parent_path(); !parent.empty())
     std::filesystem::create_directories(parent, fs_err);
+  // The daemon opens the log: the workload user cannot reach the data directory.
   int log = ::open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
   if (log < 0)
     return make_error(ec::io_error, "cannot open log " + spec.log_path + ": "
@@ -67,43 +52,66 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
     return st.error_value();
   }
   auto cgroup_fds = groups_.open_procs(spec.run());
+  if (!cgroup_fds) {
+    ::close(log);
+    return cgroup_fds.error_value();
+  }
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
     ::close(log);
+    for (int fd : *cgroup_fds)
+      ::close(fd);
     return make_error(ec::io_error, "pipe: " + std::string(std::strerror(errno)));
   }
-  c_strings argv(spec.argv);
-  c_strings envp(merged_env(spec.env));
+  auto env = workload_environment(spec.env, spec.workdir);
+  auto args = spec.argv;
+  // The workload's PATH finds the entrypoint, not the daemon's.
+  for (const auto& e : env)
+    if (e.rfind("PATH=", 0) == 0)
+      args[0] = resolve_command(args[0], e.substr(5));
+  c_strings argv(std::move(args));
+  c_strings envp(std::move(env));
   const char* workdir = spec.workdir.empty() ? nullptr : spec.workdir.c_str();
+  const auto& user = user_;
   pid_t pid = fork();
   if (pid == 0) {
     // Child: only async-signal-safe calls from here to exec.
     setsid();
-    for (int fd : cgroup_fds)
-      (void) !write(fd, "0", 1);
+    for (int fd : *cgroup_fds)
+      if (write(fd, "0", 1) != 1)
+        child_fail(report[1], "joining its cgroup");
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
-      child_fail(report[1]);
+      child_fail(report[1], "redirecting stdio");
+    const char* step = "";
+    if (int err = become_workload(user, true, &step); err != 0) {
+      errno = err;
+      child_fail(report[1], step);
+    }
     if (workdir && chdir(workdir) != 0)
-      child_fail(report[1]);
+      child_fail(report[1], "entering its run directory");
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
     execvpe(argv.get()[0], argv.get(), envp.get());
-    child_fail(report[1]);
+    child_fail(report[1], nullptr);
   }
   int fork_errno = errno;
   ::close(report[1]);
   ::close(log);
-  for (int fd : cgroup_fds)
+  for (int fd : *cgroup_fds)
     ::close(fd);
   if (pid < 0) {
     ::close(report[0]);
     return make_error(ec::io_error, "fork: " + std::string(std::strerror(fork_errno)));
   }
-  if (int child_errno = exec_errno(report[0], pid); child_errno != 0) {
+  if (auto failure = exec_failure(report[0], pid); failure.err != 0) {
+    if (!failure.step.empty())
+      return make_error(ec::io_error, "cannot start " + spec.argv.front() + " as "
+                                        + user_.name + ": " + failure.step + ": "
+                                        + std::strerror(failure.err));
     return make_error(ec::io_error, "cannot run " + spec.argv.front() + ": "
-                                      + std::strerror(child_errno));
+                                      + std::strerror(failure.err));
   }
   driver_handle handle;
   handle.driver = "process";
@@ -178,7 +186,8 @@ std::vector<std::string> process_driver::processes(const driver_handle& handle) 
 }
 
 capabilities process_driver::limits() const {
-  return {groups_.memory(), groups_.cpu(), groups_.note()};
+  return {groups_.memory(), groups_.cpu(), groups_.pids() ? groups_.max_pids() : 0,
+          user_.name, groups_.note()};
 }
 
 } // namespace volant::runtime

@@ -1,17 +1,21 @@
 #pragma once
 
 // The embedded default driver: a replica is a host process in its own session
-// (process group == pid), stdout/stderr appended to the VM's log, limits through
-// cgroups v1 where the host allows. Workloads outlive the daemon.
+// (process group == pid), stdout/stderr appended to the VM's log (opened by the
+// daemon before the fork), limits through cgroups v1 where the host allows, run
+// as the workload user with the fixed environment of runtime/sandbox.hpp.
+// Workloads outlive the daemon.
 
 #include "runtime/cgroup.hpp"
 #include "runtime/driver.hpp"
+#include "runtime/sandbox.hpp"
 
 namespace volant::runtime {
 
 class process_driver final : public driver {
 public:
-  explicit process_driver(cgroups groups = cgroups{});
+  /// `user`: who workloads run as (by default volantd itself, no switch).
+  explicit process_driver(cgroups groups = cgroups{}, workload_identity user = {});
 
   std::string_view name() const override { return "process"; }
   expected<driver_handle> start(const launch_spec& spec) override;
@@ -31,6 +35,7 @@ private:
   status signal_group(const driver_handle& handle, int sig);
 
   cgroups groups_;
+  workload_identity user_;
 };
 
 } // namespace volant::runtime

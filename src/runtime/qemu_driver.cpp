@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -29,11 +30,15 @@ namespace fs = std::filesystem;
 /// x86's COMMAND_LINE_SIZE, terminating NUL included.
 constexpr std::size_t max_append = 2047;
 
+/// The descriptor of the VM's log in QEMU: opened by volantd (the workload
+/// user cannot open the data directory), handed over as fd set 1.
+constexpr int log_fd = 3;
+/// QEMU's end of the VM's TAP, opened by volantd (the workload user may not
+/// open /dev/net/tun): `-netdev tap,fd=4`.
+constexpr int tap_fd = 4;
 
-[[noreturn]] void child_fail(int report_fd) {
-  int err = errno;
-  (void)!write(report_fd, &err, sizeof err);
-  _exit(127);
+[[noreturn]] void child_fail(int report_fd, const char* step) {
+  child_report(report_fd, errno, step);
 }
 
 /// QEMU option values separate sub-options with ','; a literal comma is
@@ -200,9 +205,13 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
                               "-no-user-config",
                               "-nographic",
                               "-no-reboot",
-                              "-chardev",
-                              "file,id=console,append=on,path="
+                              // The log as the descriptor volantd opened:
+                              // QEMU may run as a user who cannot open it.
+                              "-add-fd",
+                              "fd=" + std::to_string(log_fd) + ",set=1,opaque="
                                   + qemu_escape(spec.log_path),
+                              "-chardev",
+                              "file,id=console,append=on,path=/dev/fdset/1",
                               "-serial",
                               "chardev:console",
                               // Relative to the working directory (the run
@@ -213,8 +222,9 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
   if (options.network) {
     argv.insert(argv.end(), {
                                 "-netdev",
-                                "tap,id=n0,ifname=" + tap_name(spec.vm_name)
-                                    + ",script=no,downscript=no",
+                                // The TAP (tap_name(vm)) as the descriptor
+                                // volantd opened.
+                                "tap,id=n0,fd=" + std::to_string(tap_fd),
                                 "-device",
                                 "virtio-net-device,netdev=n0,mac="
                                     + mac_address(spec.vm_name),
@@ -263,6 +273,15 @@ qemu_driver::qemu_driver(qemu_options options) : options_(std::move(options)) {
       accel_.reason
           = "unknown accelerator '" + wanted + "' ignored; " + accel_.reason;
   }
+  // KVM needs /dev/kvm; a workload user who cannot open it would make every
+  // start fail: QEMU then runs as volantd itself, and says so.
+  auto& user = options_.user;
+  if (user.switch_user && accel_.name == "kvm" && !may_read_write("/dev/kvm", user)) {
+    user_note_ = "; QEMU runs as volantd, not " + user.name + ", who cannot open /dev/kvm "
+                 "(add it to /dev/kvm's group)";
+    user.switch_user = false;
+    user.name.clear();
+  }
 }
 
 expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
@@ -271,7 +290,10 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
     return argv_list.error_value();
   std::error_code fs_err;
   auto workdir = fs::absolute(spec.workdir, fs_err).string();
-  fs::create_directories(workdir, fs_err);
+  if (auto parent = fs::path(workdir).parent_path(); !parent.empty())
+    fs::create_directories(parent, fs_err);
+  if (auto st = prepare_run_dir(workdir, options_.user); !st)
+    return st.error_value();
   if (auto parent = fs::path(spec.log_path).parent_path(); !parent.empty())
     fs::create_directories(parent, fs_err);
   int log = ::open(spec.log_path.c_str(),
@@ -284,10 +306,17 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
   for (const auto& [run, pid] : find_qemu_processes())
     if (run == spec.run())
       kill_and_wait(pid);
+  int tap = -1; // QEMU's end of the TAP, opened here
   if (options_.network) {
     auto st = ensure_bridge(options_.bridge);
     if (st)
       st = create_tap(tap_name(spec.vm_name), options_.bridge.name);
+    if (st) {
+      if (auto fd = open_tap(tap_name(spec.vm_name)); fd)
+        tap = *fd;
+      else
+        st = fd.error_value();
+    }
     if (!st) {
       ::close(log);
       return st.error_value();
@@ -298,39 +327,82 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) {
     ::close(log);
+    if (tap >= 0)
+      ::close(tap);
     return make_error(ec::io_error,
                       "pipe: " + std::string(std::strerror(errno)));
   }
+  // QEMU gets none of volantd's environment either (it may run as the workload
+  // user); its binary is still looked up in volantd's PATH, as before.
+  const char* daemon_path = std::getenv("PATH");
+  (*argv_list)[0] = resolve_command((*argv_list)[0], daemon_path ? daemon_path : "");
   c_strings argv(*argv_list);
+  c_strings envp(workload_environment({}, workdir));
+  const auto& user = options_.user;
+  const char* kernel = spec.kernel.c_str();
+  const char* initramfs = spec.initramfs.c_str();
   pid_t pid = fork();
   if (pid == 0) {
     // Child: only async-signal-safe calls from here to exec.
     setsid();
+    // Out of the way of the descriptors QEMU is given (3: log, 4: TAP).
+    int rep = fcntl(report[1], F_DUPFD_CLOEXEC, 10);
+    int lg = fcntl(log, F_DUPFD_CLOEXEC, 10);
+    int tp = tap >= 0 ? fcntl(tap, F_DUPFD_CLOEXEC, 10) : -1;
+    if (rep < 0 || lg < 0 || (tap >= 0 && tp < 0))
+      _exit(127);
     int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(log, 1) < 0
-        || dup2(log, 2) < 0)
-      child_fail(report[1]);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(lg, 1) < 0
+        || dup2(lg, 2) < 0)
+      child_fail(rep, "redirecting stdio");
+    const char* step = "";
+    if (int err = become_workload(user, false, &step); err != 0) {
+      errno = err;
+      child_fail(rep, step);
+    }
+    // After become_workload (which marks descriptors above 2 close-on-exec).
+    if (dup2(lg, log_fd) < 0)
+      child_fail(rep, "handing over the log");
+    if (tp >= 0 && dup2(tp, tap_fd) < 0)
+      child_fail(rep, "handing over the TAP");
     if (chdir(workdir.c_str()) != 0)
-      child_fail(report[1]);
+      child_fail(rep, "entering its run directory");
+    // As QEMU will open them: as its user, from the run directory.
+    if (access(kernel, R_OK) != 0)
+      child_fail(rep, "reading the kernel");
+    if (access(initramfs, R_OK) != 0)
+      child_fail(rep, "reading the initramfs");
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
-    execvp(argv.get()[0], argv.get());
-    child_fail(report[1]);
+    execve(argv.get()[0], argv.get(), envp.get());
+    child_fail(rep, nullptr);
   }
   int fork_errno = errno;
   ::close(report[1]);
   ::close(log);
+  if (tap >= 0)
+    ::close(tap);
   if (pid < 0) {
     ::close(report[0]);
     return make_error(ec::io_error,
                       "fork: " + std::string(std::strerror(fork_errno)));
   }
-  if (int child_errno = exec_errno(report[0], pid); child_errno != 0) {
+  if (auto failure = exec_failure(report[0], pid); failure.err != 0) {
     if (options_.network)
       (void)delete_tap(tap_name(spec.vm_name));
+    std::string what = failure.step;
+    if (what == "reading the kernel")
+      what += " " + spec.kernel;
+    else if (what == "reading the initramfs")
+      what += " " + spec.initramfs;
+    if (!what.empty())
+      return make_error(ec::io_error, "cannot start " + options_.binary + " as "
+                                          + (user.name.empty() ? "volantd" : user.name)
+                                          + ": " + what + ": "
+                                          + std::strerror(failure.err));
     return make_error(ec::io_error, "cannot run " + options_.binary + ": "
-                                        + std::strerror(child_errno));
+                                        + std::strerror(failure.err));
   }
   driver_handle handle;
   handle.driver = "qemu";
@@ -434,10 +506,11 @@ qemu_driver::processes(const driver_handle& handle) const {
 }
 
 capabilities qemu_driver::limits() const {
-  return {true, true,
+  return {true, true, 0, "",
           "qemu: accelerator " + accel_.reason
               + "; memory through -m, CPUs through -smp (the guest cannot "
-                "exceed them)"};
+                "exceed them)"
+              + user_note_};
 }
 
 } // namespace volant::runtime

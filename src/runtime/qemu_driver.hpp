@@ -15,6 +15,7 @@
 // on its console when the workload listens.
 
 #include "runtime/driver.hpp"
+#include "runtime/sandbox.hpp"
 #include "runtime/netdev.hpp"
 
 #include <chrono>
@@ -31,6 +32,10 @@ struct qemu_options {
   bridge_config bridge;     ///< created on first start if missing
   std::string extra_append; ///< appended to the kernel command line
   std::chrono::milliseconds qmp_timeout{3000};
+  /// Who QEMU runs as: the workload user when volantd is root (its TAP is
+  /// given to that user, the serial log is a descriptor volantd opened), else
+  /// volantd itself.
+  workload_identity user;
 };
 
 /// The accelerator a host supports, and why.
@@ -103,6 +108,7 @@ private:
 
   qemu_options options_;
   accelerator_choice accel_;
+  std::string user_note_; ///< why QEMU does not run as the workload user
 };
 
 } // namespace volant::runtime

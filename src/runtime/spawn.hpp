@@ -2,8 +2,8 @@
 
 // What both drivers share to fork and exec a workload: argument arrays built before
 // fork (the child only reads memory and calls async-signal-safe functions) and the
-// parent's side of the close-on-exec pipe through which a failed exec reports its
-// errno.
+// parent's side of the close-on-exec pipe through which a failed exec (or a step
+// before it) reports its errno.
 
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -29,21 +29,44 @@ private:
   std::vector<char*> ptrs_;
 };
 
-/// Reads the exec report of child `pid` from `report_fd` (and closes it): 0 once
-/// the exec succeeded (the pipe closed on exec), else the child's errno, the child
-/// then reaped (it exited 127 without the exit watcher knowing it).
-inline int exec_errno(int report_fd, pid_t pid) {
-  int child_errno = 0;
+/// What a child that failed before or at exec reports through the pipe.
+struct exec_report {
+  int err = 0;
+  char step[60] = {}; ///< the step before exec that failed; empty: exec itself
+};
+
+/// In the child: reports `err` (and the step, nullptr for exec itself) and exits
+/// 127. Async-signal-safe.
+[[noreturn]] inline void child_report(int report_fd, int err, const char* step) {
+  exec_report r;
+  r.err = err;
+  for (std::size_t i = 0; step && step[i] && i + 1 < sizeof r.step; ++i)
+    r.step[i] = step[i];
+  (void) !::write(report_fd, &r, sizeof r);
+  ::_exit(127);
+}
+
+/// The parent's view of an exec report.
+struct exec_outcome {
+  int err = 0;      ///< 0: the exec succeeded
+  std::string step; ///< empty: the exec itself failed
+};
+
+/// Reads the exec report of child `pid` from `report_fd` (and closes it); a
+/// failed child is reaped (it exited 127 without the exit watcher knowing it).
+inline exec_outcome exec_failure(int report_fd, pid_t pid) {
+  exec_report r;
   ssize_t n;
   do {
-    n = ::read(report_fd, &child_errno, sizeof child_errno);
+    n = ::read(report_fd, &r, sizeof r);
   } while (n < 0 && errno == EINTR);
   ::close(report_fd);
   if (n <= 0)
-    return 0;
+    return {};
   int ignored;
   ::waitpid(pid, &ignored, 0);
-  return child_errno;
+  r.step[sizeof r.step - 1] = '\0';
+  return {r.err != 0 ? r.err : EIO, r.step};
 }
 
 } // namespace volant::runtime

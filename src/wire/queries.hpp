@@ -21,7 +21,7 @@ struct daemon_info {
   std::int64_t started_at = 0;
   std::string data_dir;
   std::string driver;        ///< the default runtime's driver
-  nlohmann::json limits;     ///< {memory, cpu, note} of the default driver
+  nlohmann::json limits;     ///< {memory, cpu, pids, user, run_dir, note} of the default driver
   nlohmann::json qemu;       ///< {accelerator, bridge, note}, or null
 };
 

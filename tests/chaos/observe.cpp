@@ -48,7 +48,7 @@ struct process {
 /// from one pass over /proc.
 std::map<int, process> workload_processes(const e2e::daemon& d) {
   std::map<int, process> out;
-  auto vm_dirs = d.dir() + "/vms/";
+  auto vm_dirs = d.run_dir() + "/";
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/proc", ec)) {
     auto name = entry.path().filename().string();

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -329,7 +330,8 @@ std::string background_volar::err() const {
 // -- daemon ---------------------------------------------------------------------
 
 daemon::daemon(options opts) : opts_(std::move(opts)) {
-  REQUIRE_MESSAGE(!dir_.path().empty(), "cannot create a temp dir");
+  REQUIRE_MESSAGE((!dir_.path().empty() && !run_.path().empty()), "cannot create a temp dir");
+  ::chmod(run_.path().c_str(), 0711);
   // Nothing from the caller's environment may redirect volar.
   ::unsetenv("VOLANT_TOKEN");
   ::unsetenv("VOLANT_ENDPOINT");
@@ -386,7 +388,9 @@ void daemon::launch() {
                                    "--reconcile-ms",
                                    std::to_string(opts_.reconcile_ms),
                                    "--stop-grace-ms",
-                                   std::to_string(opts_.stop_grace_ms)};
+                                   std::to_string(opts_.stop_grace_ms),
+                                   "--run-dir",
+                                   run_dir()};
   args.insert(args.end(), opts_.extra.begin(), opts_.extra.end());
   std::vector<char*> argv;
   for (auto& a : args)
@@ -575,7 +579,7 @@ std::string daemon::cgroup_group() const {
 
 std::vector<int> daemon::workload_pids() const {
   std::vector<int> out;
-  auto env_prefix = "VOLANT_VM_DIR=" + dir() + "/";
+  auto env_prefix = "VOLANT_VM_DIR=" + run_dir() + "/";
   auto group = "/" + cgroup_group() + "/";
   for (int pid : all_pids()) {
     if (pid == pid_ || !pid_alive(pid))
@@ -590,7 +594,7 @@ std::vector<int> daemon::workload_pids() const {
 std::vector<int> daemon::vm_pids(const std::string& vm) const {
   std::set<int> all;
   auto name = "VOLANT_VM_NAME=" + vm;
-  auto dir_entry = "VOLANT_VM_DIR=" + dir() + "/vms/" + vm;
+  auto dir_entry = "VOLANT_VM_DIR=" + vm_dir(vm);
   for (int pid : all_pids()) {
     if (!pid_alive(pid))
       continue;
@@ -641,7 +645,7 @@ void daemon::cleanup() {
     }
     eventually([&] { return workload_pids().empty(); }, 5s, 50ms);
   }
-  for (const char* controller : {"memory", "cpu"}) {
+  for (const char* controller : {"memory", "cpu", "pids"}) {
     fs::path base = fs::path("/sys/fs/cgroup") / controller / cgroup_group();
     std::error_code ec;
     if (!fs::exists(base, ec))

@@ -1,7 +1,8 @@
 #pragma once
 
 // End-to-end fixture: a real `volantd` started as a child process on a fresh data
-// directory (its own IP pool 127.78.N.0/24, an ephemeral control port), driven
+// directory and run directory (its own IP pool 127.78.N.0/24, an ephemeral
+// control port), driven
 // with the real `volar`. On destruction every deployment is deleted, the daemon
 // stopped and any workload process still around killed, so that nothing leaks
 // from one test into the next.
@@ -136,6 +137,11 @@ public:
   options& opts() { return opts_; }
 
   const std::string& dir() const { return dir_.path(); }
+  /// The daemon's --run-dir (mode 0711, so that the workload user reaches its
+  /// VM's directory in it).
+  const std::string& run_dir() const { return run_.path(); }
+  /// A VM's run directory (its VOLANT_VM_DIR).
+  std::string vm_dir(const std::string& vm) const { return run_ / vm; }
   /// The data directory's volantd log (stderr of every run).
   std::string log() const;
   /// The last lines of the log, for failure messages.
@@ -196,6 +202,7 @@ private:
   options opts_;
   test::temp_dir dir_;
   test::temp_dir files_;
+  test::temp_dir run_;
   int pid_ = -1;
 };
 

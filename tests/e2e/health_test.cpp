@@ -87,8 +87,8 @@ json checked_manifest(const std::string& name, const std::string& kind,
 /// serves no /health while its VM directory holds `broken` (a recreate starts
 /// with a fresh directory).
 void break_for_good(const daemon& d, const std::string& vm) {
-  std::ofstream(d.dir() + "/vms/" + vm + "/broken") << "x\n";
-  std::filesystem::remove(d.dir() + "/vms/" + vm + "/www/health");
+  std::ofstream(d.run_dir() + "/" + vm + "/broken") << "x\n";
+  std::filesystem::remove(d.run_dir() + "/" + vm + "/www/health");
 }
 
 /// Installs a `kind`-checked plugin `plugin` and creates deployment `name` with
@@ -148,7 +148,7 @@ TEST_CASE("A failing HTTP check makes the VM unhealthy, restarts it in place and
   auto ip = before.value("ip", "");
   REQUIRE(http_get(ip, 80, "/health").value_or(http_reply{}).status == 200);
 
-  std::filesystem::remove(d.dir() + "/vms/web-1/www/health");
+  std::filesystem::remove(d.run_dir() + "/web-1/www/health");
   bool went_unhealthy = eventually([&] {
     auto kinds = vm_events(d, "web-1");
     return std::find(kinds.begin(), kinds.end(), "vm_unhealthy") != kinds.end();
@@ -216,7 +216,7 @@ TEST_CASE("A VM that a restart in place does not heal is recreated, its restarts
   CHECK(after.value("pid", 0) != before.value("pid", 0));
   CHECK(after.value("last_error", "").find("recreated: HTTP 404 (again after a restart)")
         != std::string::npos);
-  CHECK_FALSE(std::filesystem::exists(d.dir() + "/vms/web-0/broken"));
+  CHECK_FALSE(std::filesystem::exists(d.run_dir() + "/web-0/broken"));
   // Recreated in place: a fresh VM under the same name, index and IP.
   CHECK(after.value("ip", "") == before.value("ip", ""));
   auto kinds = vm_events(d, "web-0");
@@ -343,7 +343,7 @@ TEST_CASE("With auto-restart off an unhealthy VM stays for inspection until it i
   daemon d({.pool_octet = 65});
   deploy_checked(d, "hc-keep", "http", "web", 1, "--no-auto-restart");
   auto before = d.vm("web-0");
-  std::filesystem::remove(d.dir() + "/vms/web-0/www/health");
+  std::filesystem::remove(d.run_dir() + "/web-0/www/health");
   json vm;
   REQUIRE_MESSAGE(eventually([&] {
                     vm = d.vm("web-0");
@@ -395,7 +395,7 @@ TEST_CASE("Crashed VM, probe, deployment and controller actors are restarted wit
     CHECK(d.vm("web-0").value("restarts", -1) == 0);
   }
   // The restarted probe of web-1 still works: a failure is noticed and healed.
-  std::filesystem::remove(d.dir() + "/vms/web-1/www/health");
+  std::filesystem::remove(d.run_dir() + "/web-1/www/health");
   auto healed = ready_after_restarts(d, "web-1", 1);
   CHECK(healed.value("pid", 0) != pid1);
   // Without the hook the request is refused.

@@ -55,7 +55,8 @@ TEST_CASE("volantd refuses to start when its write-ahead log lost acknowledged "
   // `timeout`: a volantd that started anyway would run until killed (exit 124).
   auto refused = test::run("timeout 30 " + sh_quote(volantd_bin()) + " --data-dir "
                            + sh_quote(d.dir()) + " --listen 127.0.0.1:0 --pool "
-                           + d.pool() + " </dev/null");
+                           + d.pool() + " --run-dir " + sh_quote(d.run_dir())
+                           + " </dev/null");
   CHECK(refused.exit_code == 1);
   CHECK_MESSAGE(one_line(refused.err), refused.err);
   CHECK(refused.err.rfind("volantd: journal at ", 0) == 0);

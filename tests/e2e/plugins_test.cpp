@@ -77,7 +77,7 @@ TEST_CASE("A busybox-httpd replica whose /health fails is marked unhealthy and r
   auto victim = d.vm("tiny-0");
   int old_pid = victim.value("pid", 0);
   // The manifest says: delete www/health to make the check fail.
-  std::filesystem::remove(d.dir() + "/vms/tiny-0/www/health");
+  std::filesystem::remove(d.run_dir() + "/tiny-0/www/health");
   json now;
   CHECK_MESSAGE(eventually(
                     [&] {

@@ -184,7 +184,8 @@ TEST_CASE("After a restart with less host memory, deployments show says what no 
   // Less memory than the VMs hold: volantd refuses to start, saying why.
   auto refused = test::run("timeout 20 " + sh_quote(volantd_bin()) + " --data-dir "
                            + sh_quote(d.dir()) + " --listen 127.0.0.1:0 --pool " + d.pool()
-                           + " --memory-mib 256 --cpus 16 </dev/null");
+                           + " --memory-mib 256 --cpus 16 --run-dir " + sh_quote(d.run_dir())
+                           + " </dev/null");
   CHECK(refused.exit_code == 1);
   CHECK_MESSAGE(refused.err.find("512 MiB that VMs hold") != std::string::npos, refused.err);
 

@@ -200,7 +200,7 @@ TEST_CASE("explain names the health failures that caused a restart") {
   daemon d({.pool_octet = 84});
   d.install(checked_manifest("sh-checked"));
   d.ok("deployments create web --plugin sh-checked --replicas 2 --wait --timeout 30");
-  std::filesystem::remove(d.dir() + "/vms/web-1/www/health");
+  std::filesystem::remove(d.run_dir() + "/web-1/www/health");
   bool restarted = eventually(
     [&] {
       auto vm = d.vm("web-1");

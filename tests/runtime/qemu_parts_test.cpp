@@ -163,13 +163,13 @@ TEST_CASE(
   CHECK(has(a, "-nodefaults"));
   CHECK(has(a, "-no-reboot"));
   CHECK_FALSE(has(a, "-cpu"));
-  // The log path's comma is doubled (QEMU's option escaping).
-  CHECK(after(a, "-chardev")
-        == "file,id=console,append=on,path=/var/log/volant/web-0,,odd.log");
+  // The console goes to the log descriptor volantd opened (fd 3, fd set 1);
+  // the path is only its label, its comma doubled (QEMU's option escaping).
+  CHECK(after(a, "-add-fd") == "fd=3,set=1,opaque=/var/log/volant/web-0,,odd.log");
+  CHECK(after(a, "-chardev") == "file,id=console,append=on,path=/dev/fdset/1");
   CHECK(after(a, "-qmp") == "unix:qmp.sock,server=on,wait=off");
-  CHECK(after(a, "-netdev")
-        == "tap,id=n0,ifname=" + tap_name("web-0")
-               + ",script=no,downscript=no");
+  // The TAP as the descriptor volantd opened (fd 4).
+  CHECK(after(a, "-netdev") == "tap,id=n0,fd=4");
   CHECK(after(a, "-device")
         == "virtio-net-device,netdev=n0,mac=" + mac_address("web-0"));
   auto append = after(a, "-append");
