@@ -8,7 +8,7 @@ packages=(
   build-essential g++ pkg-config cmake meson ninja-build ccache git
   libcaf-dev librocksdb-dev libflatbuffers-dev flatbuffers-compiler
   libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev
-  libcli11-dev nlohmann-json3-dev libsqlite3-dev libedit-dev libssl-dev
+  libcli11-dev nlohmann-json3-dev libsqlite3-dev libedit-dev libssl-dev libsodium-dev
   jq curl python3 busybox procps iproute2 nginx qemu-system-x86 lz4
 )
 

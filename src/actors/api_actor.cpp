@@ -49,6 +49,17 @@ expected<std::string> read_log(const daemon_context& ctx, const json& args) {
   return dump({{"data", data}, {"offset", offset + count}, {"size", size}});
 }
 
+/// Seals secret env with the data dir's key: what a request carries in clear
+/// is sealed here, before it becomes a command, an event or a log line.
+wire::seal_fn sealing(const daemon_context* ctx) {
+  if (ctx->sealer == nullptr)
+    return {};
+  return [s = ctx->sealer](const std::string& deployment, const std::string& key,
+                           const std::string& value) {
+    return s->seal(deployment, key, value);
+  };
+}
+
 /// `vms.show`: the record as committed, its resource use, plus the live
 /// probe's latest samples.
 void show_vm(api_actor::pointer self, daemon_context* ctx, const controller_actor& controller,
@@ -112,9 +123,10 @@ void read_query(api_actor::pointer self, daemon_context* ctx, const controller_a
 
 /// A mutating verb: the command is decoded (and refused) before any promise;
 /// once committed, the reply is the query `reply_query` names.
-caf::result<std::string> mutate(api_actor::pointer self, const controller_actor& controller,
-                                const std::string& verb, const json& args) {
-  auto cmd = wire::command_from_request(verb, args);
+caf::result<std::string> mutate(api_actor::pointer self, const daemon_context* ctx,
+                                const controller_actor& controller, const std::string& verb,
+                                const json& args) {
+  auto cmd = wire::command_from_request(verb, args, sealing(ctx));
   if (!cmd)
     return to_caf(cmd.error_value());
   json fixed = json::object();
@@ -169,7 +181,7 @@ caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
     return std::move(*chunk);
   }
   if (wire::is_mutation(verb))
-    return mutate(self, controller, verb, args);
+    return mutate(self, ctx, controller, verb, args);
   auto rp = self->make_response_promise<std::string>();
   if (is_shell_verb(verb))
     answer_shell(self, ctx, verb, args, rp);
@@ -209,7 +221,9 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
       auto args = wire::check_request(verb, args_text, ctx->max_request_bytes);
       if (!args)
         return to_caf(args.error_value());
-      VLOG_DEBUG("api", "{} {}", verb, args_text.substr(0, 512));
+      // Secret env values never reach the log, not even at debug.
+      if (spdlog::should_log(spdlog::level::debug))
+        VLOG_DEBUG("api", "{} {}", verb, dump(wire::redact_request(*args)).substr(0, 512));
       if (verb == "debug.crash") // throws on purpose, so outside the try below
         return crash_hook(self, ctx, controller, *args);
       try {

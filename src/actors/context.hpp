@@ -9,6 +9,7 @@
 #include "runtime/driver.hpp"
 #include "runtime/exit_watcher.hpp"
 #include "runtime/prober.hpp"
+#include "secrets/sealer.hpp"
 #include "store/journal.hpp"
 
 #include <chrono>
@@ -37,6 +38,9 @@ struct daemon_context {
   std::chrono::milliseconds reconcile_every{2000};
   std::uint64_t snapshot_every = 10000; ///< events between snapshots
   std::string token;
+  /// Seals secret env at the api and opens it at a VM's launch; made from
+  /// `<data-dir>/secret.key` at start (null: secrets are refused).
+  const secrets::sealer* sealer = nullptr;
   bool crash_hook = false; ///< route debug.crash (tests only)
   /// A request's verb and arguments together (volantd --max-request-bytes).
   std::size_t max_request_bytes = default_max_request_bytes;

@@ -45,6 +45,26 @@ void note(self_ptr self, const std::string& text) {
 
 void step(self_ptr self, vm_input in);
 
+/// The template's secret env, opened for this launch only (it lives no longer
+/// than the launch spec). A value that does not open fails the start with one
+/// error naming the key, never the value.
+expected<std::vector<env_var>> open_secrets(const daemon_context& ctx,
+                                            const std::string& deployment,
+                                            const vm_template& tmpl) {
+  std::vector<env_var> out;
+  if (tmpl.secret_env.empty())
+    return out;
+  if (ctx.sealer == nullptr)
+    return make_error(ec::secret_unreadable, "volantd has no key to open secret env with");
+  for (const auto& var : tmpl.secret_env) {
+    auto value = ctx.sealer->open(deployment, var.key, var.sealed);
+    if (!value)
+      return value.error_value();
+    out.push_back({var.key, std::move(*value)});
+  }
+  return out;
+}
+
 /// Launches run `n` from the VM's record and its deployment's template.
 vm_input start(self_ptr self, std::uint64_t n) {
   auto& st = self->state;
@@ -53,11 +73,15 @@ vm_input start(self_ptr self, std::uint64_t n) {
   if (launch.plugin.name.empty())
     return in_start_failed{n, "plugin '" + launch.tmpl.plugin.name + "' is not installed"};
   auto dir = st.ctx->vm_dir(rec.name);
-  auto cmd = plan_launch(launch.plugin, launch.tmpl, rec, dir);
+  auto secrets = open_secrets(*st.ctx, rec.deployment, launch.tmpl);
+  if (!secrets)
+    return in_start_failed{n, secrets.error_value().message};
+  auto cmd = plan_launch(launch.plugin, launch.tmpl, rec, dir, *secrets);
   runtime::launch_spec spec{rec.name,     n,          cmd.argv,
                             cmd.env,      dir,        st.ctx->log_path(rec.name),
                             rec.cpu,      rec.memory_mib, rec.ip,
-                            launch.plugin.kernel, launch.plugin.initramfs};
+                            launch.plugin.kernel, launch.plugin.initramfs,
+                            std::move(cmd.secret_env)};
   ++st.starts;
   auto handle = st.ctx->driver_for(launch.plugin.runtime).start(spec);
   if (!handle)

@@ -4,7 +4,9 @@
 #include "events/validate.hpp"
 #include "wire/json.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <limits>
 #include <set>
 
@@ -165,6 +167,41 @@ parse_env_list(const std::vector<std::string>& args) {
   return out;
 }
 
+expected<std::vector<env_var>>
+parse_secret_env_list(const std::vector<std::string>& args,
+                      const std::vector<env_var>& env) {
+  std::vector<env_var> out;
+  std::set<std::string> seen;
+  for (const auto& arg : args) {
+    env_var var;
+    if (arg.find('=') == std::string::npos) {
+      if (auto st = validate_env_key(arg, "secret env"); !st)
+        return st.error_value();
+      const char* value = std::getenv(arg.c_str());
+      if (value == nullptr)
+        return bad(ec::invalid_env, "secret env '" + arg
+                                        + "' has no =VALUE and volar's environment "
+                                          "has no " + arg);
+      var = {arg, value};
+    } else {
+      auto parsed = parse_env(arg);
+      if (!parsed) // the message quotes the argument: name the key only
+        return bad(ec::invalid_env,
+                   "invalid secret env: the key before '=' must match "
+                   "[A-Za-z_][A-Za-z0-9_]*");
+      var = std::move(*parsed);
+    }
+    if (!seen.insert(var.key).second)
+      return bad(ec::invalid_env, "secret env key '" + var.key + "' is given twice");
+    for (const auto& plain : env)
+      if (plain.key == var.key)
+        return bad(ec::invalid_env, "key '" + var.key
+                                        + "' is in both env and secret env: give it once");
+    out.push_back(std::move(var));
+  }
+  return out;
+}
+
 json env_to_json(const std::vector<env_var>& env) {
   auto arr = json::array();
   for (const auto& var : env)
@@ -288,8 +325,12 @@ expected<deployment_spec> build_spec(const create_args& a) {
   return spec;
 }
 
-json create_request(const deployment_spec& spec) {
-  return {{"spec", wire::encode_spec(spec)}};
+json create_request(const deployment_spec& spec,
+                    const std::vector<env_var>& secrets) {
+  json out = {{"spec", wire::encode_spec(spec)}};
+  if (!secrets.empty())
+    out["secret_env"] = env_to_json(secrets);
+  return out;
 }
 
 bool update_needs_current_strategy(const update_args& a) {
@@ -324,11 +365,33 @@ expected<json> update_request(const update_args& a,
       return lbls.error_value();
     out["labels"] = *lbls;
   }
+  std::vector<env_var> plain;
   if (a.env) {
     auto env = parse_env_list(*a.env);
     if (!env)
       return env.error_value();
     out["env"] = env_to_json(*env);
+    plain = std::move(*env);
+  }
+  if (!a.secret_env.empty()) {
+    auto secrets = parse_secret_env_list(a.secret_env, plain);
+    if (!secrets)
+      return secrets.error_value();
+    out["secret_env"] = env_to_json(*secrets);
+  }
+  if (!a.secret_env_remove.empty()) {
+    auto removed = json::array();
+    for (const auto& key : a.secret_env_remove) {
+      if (auto st = validate_env_key(key, "--secret-env-remove"); !st)
+        return st.error_value();
+      if (out.contains("secret_env"))
+        for (const auto& set : out["secret_env"])
+          if (set["key"] == key)
+            return bad(ec::invalid_env, "secret env key '" + key
+                                            + "' is both set and removed");
+      removed.push_back(key);
+    }
+    out["secret_env_remove"] = removed;
   }
   if (a.auto_restart)
     out["auto_restart"] = *a.auto_restart;
@@ -352,14 +415,16 @@ expected<json> update_request(const update_args& a,
     return bad(
         ec::invalid_argument,
         "nothing to update: give at least one of --plugin, --cpu, --memory, "
-        "--labels, --env, --auto-restart, --no-auto-restart, --strategy, "
+        "--labels, --env, --secret-env, --secret-env-remove, --auto-restart, "
+        "--no-auto-restart, --strategy, "
         "--max-surge, --max-unavailable, --health-http, --health-tcp, "
         "--health-process or --no-health-check");
   return req;
 }
 
 json apply_update_request(const deployment_spec& want,
-                          const deployment_spec& have) {
+                          const deployment_spec& have,
+                          const std::vector<env_var>& secrets) {
   json out = {{"name", want.name}};
   const auto& w = want.tmpl;
   const auto& h = have.tmpl;
@@ -376,6 +441,15 @@ json apply_update_request(const deployment_spec& want,
     out["labels"] = w.vm_labels;
   if (w.env != h.env)
     out["env"] = env_to_json(w.env);
+  if (!secrets.empty())
+    out["secret_env"] = env_to_json(secrets);
+  auto removed = json::array();
+  for (const auto& var : h.secret_env)
+    if (std::none_of(secrets.begin(), secrets.end(),
+                     [&](const env_var& s) { return s.key == var.key; }))
+      removed.push_back(var.key);
+  if (!removed.empty())
+    out["secret_env_remove"] = removed;
   if (want.auto_restart != have.auto_restart)
     out["auto_restart"] = want.auto_restart;
   if (want.strategy != have.strategy)

@@ -46,6 +46,8 @@ struct create_args {
   std::int64_t memory = 128;
   std::vector<std::string> labels;  ///< each "k=v,k2=v2"; merged
   std::vector<std::string> env;     ///< each "KEY=VALUE"
+  /// each "KEY=VALUE", or "KEY": the value of KEY in volar's own environment
+  std::vector<std::string> secret_env;
   std::vector<std::string> volumes; ///< each "HOST_PATH[:persistent]"
   bool no_auto_restart = false;
   std::optional<std::string> strategy;
@@ -58,8 +60,11 @@ struct create_args {
 /// (except the per-deployment replica limit, which only the daemon knows).
 expected<deployment_spec> build_spec(const create_args& args);
 
-/// {"spec": <encode_spec(spec)>}
-nlohmann::json create_request(const deployment_spec& spec);
+/// {"spec": <encode_spec(spec)>, "secret_env"?: [{"key","value"}]}: secret
+/// values travel beside the spec, in clear over the authenticated channel,
+/// and volantd seals them before anything else sees them.
+nlohmann::json create_request(const deployment_spec& spec,
+                              const std::vector<env_var>& secrets = {});
 
 /// `deployments update NAME ...`: only what was given is sent.
 struct update_args {
@@ -69,6 +74,11 @@ struct update_args {
   std::optional<std::int64_t> memory;
   std::optional<std::vector<std::string>> labels;
   std::optional<std::vector<std::string>> env;
+  /// --secret-env: each sets the value of its key (the other secret keys
+  /// stay); "KEY" alone takes the value from volar's environment.
+  std::vector<std::string> secret_env;
+  /// --secret-env-remove KEY: each must be set.
+  std::vector<std::string> secret_env_remove;
   std::optional<bool> auto_restart;
   std::optional<std::string> strategy;
   std::optional<std::string> max_surge;
@@ -93,8 +103,13 @@ expected<nlohmann::json> update_request(const update_args& args,
 /// A plugin without a version matches any installed version of that name. A
 /// changed health check or volume list is sent as "health" / "volumes" (spec
 /// spelling), which the protocol table does not list for update.
+/// Secret env is never read back (views show "***"): every secret of `want`
+/// is sent as "secret_env" (volantd seals equal values to equal bytes, so an
+/// unchanged one changes nothing) and every secret key of `have` that
+/// `secrets` lacks as "secret_env_remove".
 nlohmann::json apply_update_request(const deployment_spec& want,
-                                    const deployment_spec& have);
+                                    const deployment_spec& have,
+                                    const std::vector<env_var>& secrets = {});
 
 /// {"name", "replicas"[, "remove"]}; rejects negative counts as the daemon
 /// does, and VM names that are not well-formed.
@@ -119,6 +134,13 @@ expected<labels> merge_labels(const std::vector<std::string>& args);
 /// Parses every "KEY=VALUE"; a key given twice is an error.
 expected<std::vector<env_var>>
 parse_env_list(const std::vector<std::string>& args);
+
+/// Parses every --secret-env "KEY=VALUE" or "KEY" (then the value of KEY in
+/// volar's environment, which must be set: it keeps the value off the command
+/// line). A key given twice, or also in `env`, is an error.
+expected<std::vector<env_var>>
+parse_secret_env_list(const std::vector<std::string>& args,
+                      const std::vector<env_var>& env = {});
 
 /// [{"key","value"}] as in the spec JSON.
 nlohmann::json env_to_json(const std::vector<env_var>& env);

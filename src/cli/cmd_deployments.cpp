@@ -38,8 +38,9 @@ std::string picked(const json& reply) {
 
 void run_create(const globals& g, const create_args& a, const wait_opts& w) {
   auto spec = must(build_spec(a));
+  auto secrets = must(parse_secret_env_list(a.secret_env, spec.tmpl.env));
   session s(g);
-  auto reply = s.call("deployments.create", create_request(spec));
+  auto reply = s.call("deployments.create", create_request(spec, secrets));
   auto line = "deployment " + spec.name + " created" + picked(reply);
   if (!w.wait) {
     say(g, line, reply);
@@ -268,6 +269,11 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     cmd->add_option("--env", a->env,
                     "Environment variable KEY=VALUE (repeatable)")
         ->allow_extra_args(false);
+    cmd->add_option("--secret-env", a->secret_env,
+                    "Secret environment variable KEY=VALUE, or KEY to take the "
+                    "value from volar's environment (repeatable; stored sealed, "
+                    "shown as ***)")
+        ->allow_extra_args(false);
     cmd->add_option("--volume", a->volumes,
                     "HOST_PATH[:persistent] (repeatable)")
         ->allow_extra_args(false);
@@ -346,6 +352,13 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     auto* o_env
         = cmd->add_option("--env", *ve, "KEY=VALUE (repeatable; replaces all)")
               ->allow_extra_args(false);
+    cmd->add_option("--secret-env", a->secret_env,
+                    "KEY=VALUE or KEY (from volar's environment): sets that "
+                    "secret, the others stay (repeatable)")
+        ->allow_extra_args(false);
+    cmd->add_option("--secret-env-remove", a->secret_env_remove,
+                    "KEY: removes that secret (repeatable)")
+        ->allow_extra_args(false);
     auto* o_on = cmd->add_flag("--auto-restart")
                      ->description("Restart unhealthy or exited VMs");
     auto* o_off

@@ -27,7 +27,9 @@ using json = nlohmann::json;
 namespace {
 
 void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
-  auto spec = must(deployment_from_yaml(must(read_input(file, max_yaml_bytes, "YAML manifest"))));
+  auto doc = must(deployment_document_from_yaml(
+      must(read_input(file, max_yaml_bytes, "YAML manifest"))));
+  const auto& spec = doc.spec;
   session s(g);
   auto* c = must(s.try_connect());
   json name = {{"name", spec.name}};
@@ -37,7 +39,7 @@ void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
   if (!shown) {
     if (shown.error_value().code != ec::unknown_deployment)
       fail(shown.error_value());
-    reply = s.call("deployments.create", create_request(spec));
+    reply = s.call("deployments.create", create_request(spec, doc.secret_env));
     line += "created";
   } else {
     auto have = wire::spec_from_json(member(*shown, "spec"));
@@ -46,11 +48,16 @@ void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
                                         + " in volantd's reply: "
                                         + have.error_value().message));
     reply = *shown;
-    auto update = apply_update_request(spec, *have);
+    auto update = apply_update_request(spec, *have, doc.secret_env);
     bool changed = false;
     if (update.size() > 1) {
       reply = s.call("deployments.update", update);
-      changed = true;
+      // Secrets are always sent (they cannot be compared here): only a new
+      // revision says that one of them changed.
+      std::size_t secret_fields
+          = (update.contains("secret_env") ? 1 : 0) + (update.contains("secret_env_remove") ? 1 : 0);
+      bool secrets_only = update.size() == 1 + secret_fields;
+      changed = !secrets_only || member(reply, "revision") != member(*shown, "revision");
     }
     if (spec.replicas != have->replicas) {
       reply = s.call("deployments.scale",

@@ -150,27 +150,36 @@ void read_labels(const YAML::Node& node, const std::string& path, labels& out) {
   }
 }
 
+/// `secret`: spec.secretEnv, whose errors name keys, never values.
 void add_env(std::vector<env_var>& out, const YAML::Node& at,
              const std::string& field, const std::string& key,
-             const std::string& value) {
-  auto var = parse_env(key + "=" + value);
-  if (!var)
-    fail(at, field, var.error_value().message);
+             const std::string& value, bool secret) {
+  env_var var{key, value};
+  if (secret) {
+    if (auto st = validate_env_key(key, "secret env"); !st)
+      fail(at, field, st.error_value().message);
+  } else {
+    auto parsed = parse_env(key + "=" + value);
+    if (!parsed)
+      fail(at, field, parsed.error_value().message);
+    var = std::move(*parsed);
+  }
   for (const auto& existing : out)
     if (existing.key == key)
-      fail(at, field, "env key '" + key + "' is given twice");
-  out.push_back(std::move(*var));
+      fail(at, field, (secret ? "secret env key '" : "env key '") + key
+                          + "' is given twice");
+  out.push_back(std::move(var));
 }
 
 void read_env(const YAML::Node& node, const std::string& path,
-              std::vector<env_var>& out) {
+              std::vector<env_var>& out, bool secret = false) {
   if (node.IsMap()) {
     for (const auto& item : node) {
       auto key = text(item.first, path);
       auto field = join(path, key);
       auto value
           = item.second.IsNull() ? std::string() : text(item.second, field);
-      add_env(out, item.first, field, key, value);
+      add_env(out, item.first, field, key, value, secret);
     }
     return;
   }
@@ -181,10 +190,18 @@ void read_env(const YAML::Node& node, const std::string& path,
     auto item = node[i];
     auto field = path + "[" + std::to_string(i) + "]";
     if (item.IsScalar()) {
-      auto var = parse_env(item.Scalar());
+      const auto& scalar = item.Scalar();
+      auto eq = scalar.find('=');
+      if (secret && eq == std::string::npos)
+        fail(item, field, "expected KEY=VALUE or {name, value}");
+      if (secret) {
+        add_env(out, item, field, scalar.substr(0, eq), scalar.substr(eq + 1), true);
+        continue;
+      }
+      auto var = parse_env(scalar);
       if (!var)
         fail(item, field, var.error_value().message);
-      add_env(out, item, field, var->key, var->value);
+      add_env(out, item, field, var->key, var->value, false);
       continue;
     }
     only(item, field, {"name", "value"});
@@ -193,7 +210,8 @@ void read_env(const YAML::Node& node, const std::string& path,
     auto value = item["value"] && !item["value"].IsNull()
                      ? text(item["value"], join(field, "value"))
                      : std::string();
-    add_env(out, item, field, text(item["name"], join(field, "name")), value);
+    add_env(out, item, field, text(item["name"], join(field, "name")), value,
+            secret);
   }
 }
 
@@ -325,9 +343,10 @@ update_strategy read_strategy(const YAML::Node& node, const std::string& path) {
   return s;
 }
 
-void read_spec(const YAML::Node& node, deployment_spec& spec) {
+void read_spec(const YAML::Node& node, deployment_spec& spec,
+               std::vector<env_var>& secrets) {
   only(node, "spec",
-       {"replicas", "plugin", "resources", "labels", "env", "volumes",
+       {"replicas", "plugin", "resources", "labels", "env", "secretEnv", "volumes",
         "autoRestart", "strategy", "networking", "healthCheck"});
   if (auto n = node["replicas"]) {
     auto replicas
@@ -357,6 +376,14 @@ void read_spec(const YAML::Node& node, deployment_spec& spec) {
     read_labels(n, "spec.labels", spec.tmpl.vm_labels);
   if (auto n = node["env"])
     read_env(n, "spec.env", spec.tmpl.env);
+  if (auto n = node["secretEnv"]) {
+    read_env(n, "spec.secretEnv", secrets, true);
+    for (const auto& var : secrets)
+      for (const auto& plain : spec.tmpl.env)
+        if (plain.key == var.key)
+          fail(n, "spec.secretEnv",
+               "key '" + var.key + "' is also in spec.env: give it once");
+  }
   if (auto n = node["volumes"])
     read_volumes(n, "spec.volumes", spec.tmpl.volumes);
   if (auto n = node["autoRestart"])
@@ -373,7 +400,7 @@ void read_spec(const YAML::Node& node, deployment_spec& spec) {
     spec.tmpl.health = read_health(n, "spec.healthCheck");
 }
 
-deployment_spec read_document(const YAML::Node& doc) {
+deployment_document read_document(const YAML::Node& doc) {
   if (!doc.IsMap())
     fail(doc, "manifest",
          "expected a mapping with apiVersion, kind, metadata "
@@ -406,13 +433,22 @@ deployment_spec read_document(const YAML::Node& doc) {
     read_labels(n, "metadata.labels", spec.tmpl.vm_labels);
   if (!doc["spec"])
     fail(doc, "spec", "required field is missing");
-  read_spec(doc["spec"], spec);
-  return spec;
+  std::vector<env_var> secrets;
+  read_spec(doc["spec"], spec, secrets);
+  return {std::move(spec), std::move(secrets)};
 }
 
 } // namespace
 
 expected<deployment_spec> deployment_from_yaml(std::string_view yaml_text) {
+  auto doc = deployment_document_from_yaml(yaml_text);
+  if (!doc)
+    return doc.error_value();
+  return std::move(doc->spec);
+}
+
+expected<deployment_document>
+deployment_document_from_yaml(std::string_view yaml_text) {
   if (yaml_text.size() > max_yaml_bytes)
     return make_error(ec::invalid_argument,
                       "the manifest is " + describe_bytes(yaml_text.size())
@@ -432,18 +468,18 @@ expected<deployment_spec> deployment_from_yaml(std::string_view yaml_text) {
     return make_error(ec::invalid_argument,
                       "the manifest holds " + std::to_string(docs.size())
                           + " documents; apply one at a time");
-  deployment_spec spec;
+  deployment_document doc;
   try {
-    spec = read_document(docs.front());
+    doc = read_document(docs.front());
   } catch (const field_error& e) {
     return e.err;
   } catch (const YAML::Exception& e) {
     return make_error(ec::invalid_argument, "not valid YAML: " + e.msg);
   }
-  if (auto st = validate_spec(spec, std::numeric_limits<std::int32_t>::max());
+  if (auto st = validate_spec(doc.spec, std::numeric_limits<std::int32_t>::max());
       !st)
     return st.error_value();
-  return spec;
+  return doc;
 }
 
 } // namespace volant::cli

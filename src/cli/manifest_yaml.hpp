@@ -10,6 +10,7 @@
 //   spec:
 //     replicas, plugin ("nginx" or "nginx:v2"), resources {cpu, memory (MiB, or
 //     "512Mi" / "2Gi")}, labels, env ({KEY: value} or [{name, value}]),
+//     secretEnv (as env; volantd stores it sealed and shows "***"),
 //     volumes (["/path:persistent"] or [{hostPath, persistent}]), autoRestart,
 //     strategy {type: recreate|rolling (or Recreate|RollingUpdate), maxSurge,
 //     maxUnavailable}, networking {mode: bridge},
@@ -23,6 +24,7 @@
 #include "events/types.hpp"
 
 #include <string_view>
+#include <vector>
 
 namespace volant::cli {
 
@@ -31,5 +33,16 @@ namespace volant::cli {
 /// documents, unknown fields and bad values are errors (ec::invalid_argument or
 /// the core's code), e.g. "spec.resources.cpu: expected an integer, got 'two'".
 expected<deployment_spec> deployment_from_yaml(std::string_view text);
+
+/// A Deployment manifest: its spec, and spec.secretEnv apart, in clear (only
+/// volantd seals it; the spec never holds it). Errors about secretEnv name
+/// keys, never values.
+struct deployment_document {
+  deployment_spec spec;
+  std::vector<env_var> secret_env;
+};
+
+/// As deployment_from_yaml, with spec.secretEnv.
+expected<deployment_document> deployment_document_from_yaml(std::string_view text);
 
 } // namespace volant::cli

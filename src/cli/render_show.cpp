@@ -161,6 +161,12 @@ std::string render_deployment(const json& d, unix_nanos now) {
             + " per VM");
   b.add("Labels", labels_text(member(tmpl, "vm_labels")));
   b.add_many("Env", env_lines(member(tmpl, "env")));
+  // Keys only, whatever a daemon sent as the value.
+  std::vector<std::string> secrets;
+  for (const auto& var : member(tmpl, "secret_env"))
+    secrets.push_back(field_text(var, "key", "") + "=***");
+  if (!secrets.empty())
+    b.add_many("Secret env", secrets);
   std::vector<std::string> volumes;
   for (const auto& v : member(tmpl, "volumes"))
     volumes.push_back(field_text(v, "host_path")

@@ -15,6 +15,7 @@
 #include "runtime/process_driver.hpp"
 #include "runtime/qemu_driver.hpp"
 #include "runtime/prober.hpp"
+#include "secrets/sealer.hpp"
 #include "store/journal.hpp"
 #include "store/paths.hpp"
 #include "tls/credentials.hpp"
@@ -160,6 +161,11 @@ int main(int argc, char** argv) {
   if (!token)
     return fail(token.error_value().message);
   ctx.token = *token;
+  // The key of secret env (docs/protocol.md, "Secret env").
+  auto sealer = secrets::sealer::load_or_create(secrets::key_path(ctx.data_dir));
+  if (!sealer)
+    return fail(sealer.error_value().message);
+  ctx.sealer = &*sealer;
   // The control endpoint's CA and certificates (docs/protocol.md, "Handshake").
   auto credentials = tls::prepare_daemon(ctx.data_dir);
   if (!credentials)
@@ -187,6 +193,13 @@ int main(int argc, char** argv) {
     opts.host.reserved = bridge->address;
   if (auto st = configure_host_if_needed(**store, *w, opts.host); !st)
     return fail(st.error_value().message);
+  for (const auto& [name, d] : w->deployments)
+    for (const auto& var : d.spec.tmpl.secret_env)
+      if (secrets::sealed_key_id(var.sealed) != sealer->key_id())
+        spdlog::error("[volantd] deployment {}: secret env {} was sealed with another key "
+                      "(not {}): its VMs cannot start until it is set again "
+                      "(volar deployments update {} --secret-env {}=...)",
+                      name, var.key, secrets::key_path(ctx.data_dir), name, var.key);
 
   runtime::exit_watcher watcher;
   runtime::prober prober;

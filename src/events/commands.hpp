@@ -53,6 +53,11 @@ struct update_deployment {
   std::optional<std::int64_t> memory_mib;
   std::optional<labels> vm_labels;
   std::optional<std::vector<env_var>> env;
+  /// Secret env to set (sealed at the api): each replaces the value of its key,
+  /// or adds the key; the other secret keys stay.
+  std::vector<sealed_env_var> secret_env_set;
+  /// Secret env keys to remove; each must be set (and not in secret_env_set).
+  std::vector<std::string> secret_env_remove;
   std::optional<health_check> health;
   std::optional<bool> auto_restart;
   std::optional<update_strategy> strategy;

@@ -305,6 +305,35 @@ result decide_one(const world& w, const scale_deployment& cmd, unix_nanos now) {
   return events{std::move(ev)};
 }
 
+/// Secret env after `cmd`: its removals, then its values, each replacing the
+/// value of its key in place or appended (`--secret-env` on update).
+status update_secret_env(std::vector<sealed_env_var>& secrets,
+                         const update_deployment& cmd) {
+  auto find = [&](const std::string& key) {
+    return std::find_if(secrets.begin(), secrets.end(),
+                        [&](const sealed_env_var& v) { return v.key == key; });
+  };
+  for (const auto& key : cmd.secret_env_remove) {
+    for (const auto& set : cmd.secret_env_set)
+      if (set.key == key)
+        return make_error(ec::invalid_env, "secret env key '" + key
+                                               + "' is both set and removed");
+    auto it = find(key);
+    if (it == secrets.end())
+      return make_error(ec::invalid_env, "secret env key '" + key
+                                             + "' is not set on deployment '"
+                                             + cmd.name + "'");
+    secrets.erase(it);
+  }
+  for (const auto& var : cmd.secret_env_set) {
+    if (auto it = find(var.key); it != secrets.end())
+      it->sealed = var.sealed;
+    else
+      secrets.push_back(var);
+  }
+  return ok();
+}
+
 /// The template `cmd` asks for, or why not.
 expected<vm_template> updated_template(const vm_template& old,
                                        const update_deployment& cmd) {
@@ -326,6 +355,8 @@ expected<vm_template> updated_template(const vm_template& old,
     tmpl.vm_labels = *cmd.vm_labels;
   if (cmd.env)
     tmpl.env = *cmd.env;
+  if (auto st = update_secret_env(tmpl.secret_env, cmd); !st)
+    return st.error_value();
   if (cmd.health)
     tmpl.health = *cmd.health;
   return tmpl;

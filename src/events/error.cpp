@@ -60,6 +60,8 @@ std::string_view to_string(ec code) noexcept {
     return "invalid_host_config";
   case ec::not_found:
     return "not_found";
+  case ec::secret_unreadable:
+    return "secret_unreadable";
   }
   // A number this build does not know, e.g. sent by a newer peer.
   return "unknown_error";

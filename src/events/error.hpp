@@ -69,6 +69,8 @@ enum class ec : std::uint8_t {
   invalid_host_config = 27,
   /// Something that was not found, generically (a snapshot, a seq).
   not_found = 28,
+  /// A sealed secret does not open: another key, or damaged.
+  secret_unreadable = 29,
 };
 
 /// The stable spelling of an error code, e.g. "insufficient_memory".

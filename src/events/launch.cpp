@@ -45,7 +45,8 @@ std::string substitute(std::string_view text, const std::vector<env_var>& vars) 
 }
 
 launch_command plan_launch(const plugin_manifest& plugin, const vm_template& tmpl,
-                           const vm_record& vm, const std::string& vm_dir) {
+                           const vm_record& vm, const std::string& vm_dir,
+                           const std::vector<env_var>& secrets) {
   auto vars = workload_vars(vm, vm_dir);
   launch_command cmd;
   for (const auto& arg : plugin.workload.entrypoint)
@@ -65,6 +66,16 @@ launch_command plan_launch(const plugin_manifest& plugin, const vm_template& tmp
     set(v);
   for (const auto& v : vars)
     set(v);
+  auto named = [](const std::vector<env_var>& list, const std::string& key) {
+    return std::any_of(list.begin(), list.end(),
+                       [&](const env_var& e) { return e.key == key; });
+  };
+  for (const auto& v : secrets) {
+    if (named(vars, v.key) || named(cmd.secret_env, v.key))
+      continue;
+    std::erase_if(cmd.env, [&](const env_var& e) { return e.key == v.key; });
+    cmd.secret_env.push_back(v);
+  }
   return cmd;
 }
 

@@ -23,13 +23,20 @@ std::string substitute(std::string_view text, const std::vector<env_var>& vars);
 struct launch_command {
   std::vector<std::string> argv;
   std::vector<env_var> env;
+  /// The deployment's secret env, opened: kept apart from `env` so that a
+  /// driver never puts it where others can read it (a command line, a log).
+  std::vector<env_var> secret_env;
   friend bool operator==(const launch_command&, const launch_command&) = default;
 };
 
 /// The plugin's entrypoint and env, then the deployment's env (overriding keys of
 /// the same name), then the VOLANT_* variables; every argument and value
-/// substituted with those variables.
+/// substituted with those variables. `secrets` (the template's secret env,
+/// opened by the caller) override the plugin's env of the same key, are passed
+/// as given (never substituted, never substituted into arguments), and give way
+/// to the VOLANT_* variables.
 launch_command plan_launch(const plugin_manifest& plugin, const vm_template& tmpl,
-                           const vm_record& vm, const std::string& vm_dir);
+                           const vm_record& vm, const std::string& vm_dir,
+                           const std::vector<env_var>& secrets = {});
 
 } // namespace volant

@@ -20,6 +20,13 @@ VOLANT_FIELDS(env_var) {
   f("value", x.value);
 }
 
+/// Every generic export (src/wire/json.cpp) writes this one as
+/// {"key": ..., "value": "***"}: the sealed bytes never leave the daemon.
+VOLANT_FIELDS(sealed_env_var) {
+  f("key", x.key);
+  f("sealed", x.sealed);
+}
+
 VOLANT_FIELDS(volume) {
   f("host_path", x.host_path);
   f("persistent", x.persistent);
@@ -91,6 +98,7 @@ VOLANT_FIELDS(vm_template) {
   f("memory_mib", x.memory_mib);
   f("vm_labels", x.vm_labels);
   f("env", x.env);
+  f("secret_env", x.secret_env);
   f("volumes", x.volumes);
   f("health", x.health);
 }

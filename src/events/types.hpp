@@ -29,6 +29,17 @@ struct env_var {
   friend bool operator==(const env_var&, const env_var&) = default;
 };
 
+/// A secret environment variable as the core holds it. `sealed` is the value
+/// sealed with the data dir's key by volantd's api (src/secrets/sealer.hpp):
+/// opaque here, opened only when a workload is launched, and shown as "***" by
+/// every view. Equal values seal to equal bytes (per deployment and key), so
+/// that re-applying the same secret changes nothing.
+struct sealed_env_var {
+  std::string key;
+  std::string sealed;
+  friend bool operator==(const sealed_env_var&, const sealed_env_var&) = default;
+};
+
 /// A host directory mounted into the VM; `persistent` survives VM recreation.
 struct volume {
   std::string host_path;
@@ -137,6 +148,9 @@ struct vm_template {
   std::vector<volume> volumes;
   /// Overrides the plugin's health check when set.
   std::optional<health_check> health;
+  /// Secret env, sealed; passed to the workload after `env` (keys differ from
+  /// env's), never substituted.
+  std::vector<sealed_env_var> secret_env;
   friend bool operator==(const vm_template&, const vm_template&) = default;
 };
 

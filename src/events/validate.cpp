@@ -102,7 +102,7 @@ bool is_env_key(std::string_view key) {
                      [](char c) { return is_alnum(c) || c == '_'; });
 }
 
-status validate_env_key(std::string_view key, std::string_view field) {
+status check_env_key(std::string_view key, std::string_view field) {
   if (!is_env_key(key))
     return fail(ec::invalid_env, std::string(field) + " key " + quoted(key)
                                      + " must match [A-Za-z_][A-Za-z0-9_]*");
@@ -113,11 +113,35 @@ status validate_env_list(const std::vector<env_var>& env,
                          std::string_view field) {
   std::set<std::string_view> seen;
   for (const auto& var : env) {
-    if (auto st = validate_env_key(var.key, field); !st)
+    if (auto st = check_env_key(var.key, field); !st)
       return st;
     if (!seen.insert(var.key).second)
       return fail(ec::invalid_env, std::string(field) + " key "
                                        + quoted(var.key) + " is given twice");
+  }
+  return ok();
+}
+
+/// Secret keys follow the env rules, are unique, are not also plain env (one
+/// value per key, and a secret never shown as plain env), and carry a sealed
+/// value (the core cannot check the seal itself: only its presence).
+status validate_secret_env(const std::vector<sealed_env_var>& secrets,
+                           const std::vector<env_var>& env) {
+  std::set<std::string_view> seen;
+  for (const auto& var : secrets) {
+    if (auto st = check_env_key(var.key, "secret_env"); !st)
+      return st;
+    if (!seen.insert(var.key).second)
+      return fail(ec::invalid_env, "secret_env key " + quoted(var.key)
+                                       + " is given twice");
+    if (var.sealed.empty())
+      return fail(ec::invalid_env, "secret_env key " + quoted(var.key)
+                                       + " has no sealed value");
+    for (const auto& plain : env)
+      if (plain.key == var.key)
+        return fail(ec::invalid_env,
+                    "key " + quoted(var.key)
+                        + " is in both env and secret_env: give it once");
   }
   return ok();
 }
@@ -209,6 +233,8 @@ status validate_template(const vm_template& tmpl) {
   if (auto st = validate_labels(tmpl.vm_labels); !st)
     return st;
   if (auto st = validate_env_list(tmpl.env, "env"); !st)
+    return st;
+  if (auto st = validate_secret_env(tmpl.secret_env, tmpl.env); !st)
     return st;
   for (const auto& vol : tmpl.volumes)
     if (auto st = validate_volume_path(vol.host_path, vol.host_path); !st)
@@ -325,6 +351,10 @@ status validate_labels(const labels& vm_labels) {
       return st;
   }
   return ok();
+}
+
+status validate_env_key(std::string_view key, std::string_view field) {
+  return check_env_key(key, field);
 }
 
 status validate_name(std::string_view name, std::string_view what) {

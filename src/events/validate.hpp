@@ -30,6 +30,9 @@ status validate_labels(const labels& vm_labels);
 /// [A-Za-z0-9._-] (as Kubernetes); values may be empty; duplicate keys rejected.
 expected<labels> parse_labels(std::string_view text);
 
+/// An env key: [A-Za-z_][A-Za-z0-9_]*; `field` names it in the error ("env").
+status validate_env_key(std::string_view key, std::string_view field);
+
 /// "KEY=VALUE" -> env_var. KEY: [A-Za-z_][A-Za-z0-9_]*; VALUE may contain '='.
 expected<env_var> parse_env(std::string_view text);
 

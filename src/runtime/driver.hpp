@@ -37,6 +37,10 @@ struct launch_spec {
   ipv4 ip = 0;
   std::string kernel;    ///< microVM runtimes only
   std::string initramfs; ///< microVM runtimes only
+  /// Secret env, opened: given to the workload like `env` (after it), never
+  /// put on a command line or in a log. A driver that cannot pass it privately
+  /// refuses the start.
+  std::vector<env_var> secret_env;
 
   std::string run() const { return run_id(vm_name, incarnation); }
 };

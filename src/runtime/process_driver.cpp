@@ -63,7 +63,9 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
       ::close(fd);
     return make_error(ec::io_error, "pipe: " + std::string(std::strerror(errno)));
   }
-  auto env = workload_environment(spec.env, spec.workdir);
+  auto extra = spec.env;
+  extra.insert(extra.end(), spec.secret_env.begin(), spec.secret_env.end());
+  auto env = workload_environment(extra, spec.workdir);
   auto args = spec.argv;
   // The workload's PATH finds the entrypoint, not the daemon's.
   for (const auto& e : env)

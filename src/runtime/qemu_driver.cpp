@@ -150,6 +150,12 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
     return bad("needs at least 1 CPU and 16 MiB");
   if (accelerator != "kvm" && accelerator != "tcg")
     return bad("unknown accelerator '" + accelerator + "'");
+  // The guest learns its env from the kernel command line, which every local
+  // user can read (/proc/PID/cmdline of QEMU): no place for a secret.
+  if (!spec.secret_env.empty())
+    return bad("the qemu runtime cannot pass secret env yet (the guest's env goes "
+               "on the kernel command line, which every local user can read); "
+               "use env, or the process runtime");
 
   std::string append = "console=ttyS0 panic=-1 quiet";
   // Under TCG the TSC calibration sometimes hangs the boot (one in three).

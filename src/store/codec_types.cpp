@@ -22,6 +22,15 @@ off<flatbuffers::Vector<off<fb::EnvVar>>> pack(builder& b,
   return b.CreateVector(out);
 }
 
+off<flatbuffers::Vector<off<fb::SecretEnvVar>>>
+pack(builder& b, const std::vector<sealed_env_var>& xs) {
+  std::vector<off<fb::SecretEnvVar>> out;
+  out.reserve(xs.size());
+  for (const auto& x : xs)
+    out.push_back(fb::CreateSecretEnvVar(b, str(b, x.key), str(b, x.sealed)));
+  return b.CreateVector(out);
+}
+
 off<flatbuffers::Vector<off<fb::Label>>> pack(builder& b, const labels& xs) {
   std::vector<off<fb::Label>> out;
   out.reserve(xs.size());
@@ -89,7 +98,8 @@ off<fb::VmTemplate> pack(builder& b, const vm_template& x) {
   auto health = x.health ? pack(b, *x.health) : off<fb::HealthCheck>{};
   return fb::CreateVmTemplate(b, plugin, x.cpu, x.memory_mib,
                               pack(b, x.vm_labels), pack(b, x.env),
-                              pack(b, x.volumes), health);
+                              pack(b, x.volumes), health,
+                              pack(b, x.secret_env));
 }
 
 off<fb::DeploymentSpec> pack(builder& b, const deployment_spec& x) {
@@ -158,6 +168,15 @@ std::vector<env_var> get(const vec_of<fb::EnvVar>* v, const path& at) {
   std::vector<env_var> out;
   each(v, at, [&](const fb::EnvVar& x, const path& p) {
     out.push_back({get(x.key(), {&p, "key"}), get(x.value(), {&p, "value"})});
+  });
+  return out;
+}
+
+std::vector<sealed_env_var> get(const vec_of<fb::SecretEnvVar>* v,
+                                const path& at) {
+  std::vector<sealed_env_var> out;
+  each(v, at, [&](const fb::SecretEnvVar& x, const path& p) {
+    out.push_back({get(x.key(), {&p, "key"}), get(x.sealed(), {&p, "sealed"})});
   });
   return out;
 }
@@ -268,6 +287,8 @@ vm_template get(const fb::VmTemplate* t, const path& at) {
   out.volumes = get(x.volumes(), {&at, "volumes"});
   if (x.health() != nullptr) // optional: absent = the plugin's check
     out.health = get(x.health(), {&at, "health"});
+  if (x.secret_env() != nullptr) // optional: absent in logs before secrets
+    out.secret_env = get(x.secret_env(), {&at, "secret_env"});
   return out;
 }
 

@@ -35,6 +35,8 @@ template <class E> constexpr std::uint8_t num(E x) {
 off<flatbuffers::String> str(builder& b, const std::string& x);
 off<flatbuffers::Vector<off<fb::EnvVar>>> pack(builder& b,
                                                const std::vector<env_var>& xs);
+off<flatbuffers::Vector<off<fb::SecretEnvVar>>>
+pack(builder& b, const std::vector<sealed_env_var>& xs);
 off<flatbuffers::Vector<off<fb::Label>>> pack(builder& b, const labels& xs);
 off<flatbuffers::Vector<off<fb::Volume>>> pack(builder& b,
                                                const std::vector<volume>& xs);
@@ -99,6 +101,8 @@ void each(const vec_of<T>* v, const path& at, F&& f) {
 }
 
 std::vector<env_var> get(const vec_of<fb::EnvVar>* v, const path& at);
+std::vector<sealed_env_var> get(const vec_of<fb::SecretEnvVar>* v,
+                                const path& at);
 labels get(const vec_of<fb::Label>* v, const path& at);
 std::vector<volume> get(const vec_of<fb::Volume>* v, const path& at);
 health_check get(const fb::HealthCheck* t, const path& at);

@@ -68,6 +68,9 @@ nlohmann::json encode(const T& x, std::string_view field) {
     return x;
   } else if constexpr (std::is_same_v<T, std::string>) {
     return x;
+  } else if constexpr (std::is_same_v<T, sealed_env_var>) {
+    // Not even the sealed bytes: a secret is its key and a mask in every view.
+    return {{"key", x.key}, {"value", std::string(secret_mask)}};
   } else if constexpr (is_optional<T>::value) {
     return x ? encode(*x, field) : nlohmann::json(nullptr);
   } else if constexpr (is_vector<T>::value) {
@@ -189,6 +192,14 @@ status decode(const nlohmann::json& j, T& x, const std::string& field) {
     if (!j.is_string())
       return bad_field(field, "expected a string");
     x = j.get<std::string>();
+  } else if constexpr (std::is_same_v<T, sealed_env_var>) {
+    // A view's {"key", "value": "***"}: the key only. Values never come back
+    // through a view; requests carry them apart (docs/protocol.md).
+    if (!j.is_object() || !j.contains("key"))
+      return bad_field(field, "expected an object with a key");
+    if (auto st = decode(j["key"], x.key, sub(field, "key")); !st)
+      return st;
+    x.sealed.clear();
   } else if constexpr (is_optional<T>::value) {
     if (j.is_null()) {
       x.reset();

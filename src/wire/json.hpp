@@ -5,6 +5,7 @@
 // conventions the whole code base follows: a field named `at` or ending in `_at`
 // holds Unix nanoseconds and is rendered as an RFC 3339 UTC time; a field named
 // `ip`, `pool_first` or `pool_last` holds an IPv4 address and is rendered dotted.
+// A secret env variable (sealed_env_var) is always {"key": K, "value": "***"}.
 
 #include "events/events.hpp"
 #include "events/state.hpp"
@@ -15,6 +16,9 @@
 #include <string_view>
 
 namespace volant::wire {
+
+/// What every view shows in place of a secret env value (and its sealed bytes).
+inline constexpr std::string_view secret_mask = "***";
 
 /// RFC 3339 UTC with nanoseconds, e.g. "2026-11-28T10:00:00.000000001Z".
 std::string format_time(unix_nanos t);

@@ -26,7 +26,7 @@ std::vector<verb_rule> make_table() {
       {"plugins.list", {}},
       {"plugins.show", {{"name", k::plugin, true}, {"version", k::version}}},
       {"plugins.remove", {{"name", k::plugin, true}, {"version", k::version}}},
-      {"deployments.create", {{"spec", k::spec, true}}},
+      {"deployments.create", {{"spec", k::spec, true}, {"secret_env", k::env_list}}},
       {"deployments.scale",
        {name_of_deployment,
         {"replicas", k::integer, true, int_min, int_max},
@@ -38,6 +38,8 @@ std::vector<verb_rule> make_table() {
         {"memory", k::integer, false, int_min, int_max, true},
         {"labels", k::label_map, false, 0, 0, true},
         {"env", k::env_list, false, 0, 0, true},
+        {"secret_env", k::env_list, false, 0, 0, true},
+        {"secret_env_remove", k::key_list, false, 0, 0, true},
         {"auto_restart", k::boolean, false, 0, 0, true},
         {"health", k::object, false, 0, 0, true},
         {"strategy", k::object, false, 0, 0, true}}},
@@ -308,6 +310,23 @@ status check_arg(const arg_rule& r, const json& v) {
         return wrong_type(key, v[i], "a string");
       if (auto st = check_name(key, v[i].get<std::string>(), k::vm); !st)
         return st;
+    }
+    return ok();
+  }
+  case k::key_list: {
+    constexpr std::size_t max_keys = 1024;
+    if (!v.is_array())
+      return wrong_type(r.key, v, "a list of env keys");
+    if (v.size() > max_keys)
+      return bad(r.key, "names " + std::to_string(v.size()) + " keys: at most "
+                          + std::to_string(max_keys));
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      auto key = std::string(r.key) + "[" + std::to_string(i) + "]";
+      if (!v[i].is_string())
+        return wrong_type(key, v[i], "a string");
+      if (v[i].get<std::string>().size() > default_text_bytes
+          || !printable(v[i].get<std::string>()))
+        return bad(key, "is not an env key");
     }
     return ok();
   }

@@ -38,6 +38,7 @@ enum class arg_kind : std::uint8_t {
   time,       ///< an RFC 3339 UTC time
   ls_kind,    ///< deployments, vms, probes or system
   vm_list,    ///< [VM name], at most max_labels of them (scale --remove)
+  key_list,   ///< [env key], at most 1024 of them (secret_env_remove)
 };
 
 /// One argument of a verb.

@@ -4,6 +4,8 @@
 #include "wire/json.hpp"
 #include "wire/manifest.hpp"
 
+#include <algorithm>
+
 namespace volant::wire {
 
 namespace {
@@ -25,7 +27,61 @@ expected<std::int64_t> int_arg(const json& args, const char* key) {
   return it->get<std::int64_t>();
 }
 
-expected<command> update_from(const json& args, std::string name) {
+/// `secret_env`: [{"key": K, "value": V}, ...], keys valid and unique, each
+/// value sealed for `deployment`. Absent: none.
+expected<std::vector<sealed_env_var>> secret_env_arg(const json& args,
+                                                     const std::string& deployment,
+                                                     const seal_fn& seal) {
+  std::vector<sealed_env_var> out;
+  auto it = args.find("secret_env");
+  if (it == args.end() || it->is_null())
+    return out;
+  if (!it->is_array())
+    return make_error(ec::invalid_env, "secret_env must be a list of {key, value}");
+  for (std::size_t i = 0; i < it->size(); ++i) {
+    const auto& item = (*it)[i];
+    auto field = "secret_env[" + std::to_string(i) + "]";
+    if (!item.is_object() || !item.contains("key") || !item["key"].is_string()
+        || !item.contains("value") || !item["value"].is_string())
+      return make_error(ec::invalid_env,
+                        field + " must be {key, value} with string key and value");
+    auto key = item["key"].get<std::string>();
+    if (auto st = validate_env_key(key, "secret_env"); !st)
+      return st.error_value();
+    for (const auto& have : out)
+      if (have.key == key)
+        return make_error(ec::invalid_env, "secret_env key '" + key + "' is given twice");
+    if (!seal)
+      return make_error(ec::io_error, "volantd has no key to seal secret env with");
+    auto sealed = seal(deployment, key, item["value"].get<std::string>());
+    if (!sealed)
+      return sealed.error_value();
+    out.push_back({std::move(key), std::move(*sealed)});
+  }
+  return out;
+}
+
+/// `secret_env_remove`: ["KEY", ...].
+expected<std::vector<std::string>> secret_remove_arg(const json& args) {
+  std::vector<std::string> out;
+  auto it = args.find("secret_env_remove");
+  if (it == args.end() || it->is_null())
+    return out;
+  if (!it->is_array())
+    return make_error(ec::invalid_env, "secret_env_remove must be a list of keys");
+  for (const auto& item : *it) {
+    if (!item.is_string())
+      return make_error(ec::invalid_env, "secret_env_remove must be a list of keys");
+    auto key = item.get<std::string>();
+    if (auto st = validate_env_key(key, "secret_env_remove"); !st)
+      return st.error_value();
+    if (std::find(out.begin(), out.end(), key) == out.end())
+      out.push_back(std::move(key));
+  }
+  return out;
+}
+
+expected<command> update_from(const json& args, std::string name, const seal_fn& seal) {
   update_deployment upd;
   upd.name = std::move(name);
   if (auto it = args.find("plugin"); it != args.end() && !it->is_null()) {
@@ -85,6 +141,14 @@ expected<command> update_from(const json& args, std::string name) {
       return strategy.error_value();
     upd.strategy = *strategy;
   }
+  auto removed = secret_remove_arg(args);
+  if (!removed)
+    return removed.error_value();
+  upd.secret_env_remove = std::move(*removed);
+  auto secrets = secret_env_arg(args, upd.name, seal);
+  if (!secrets)
+    return secrets.error_value();
+  upd.secret_env_set = std::move(*secrets);
   return command{std::move(upd)};
 }
 
@@ -96,7 +160,8 @@ bool is_mutation(const std::string& verb) {
              && verb != "deployments.show");
 }
 
-expected<command> command_from_request(const std::string& verb, const json& args) {
+expected<command> command_from_request(const std::string& verb, const json& args,
+                                       const seal_fn& seal) {
   if (verb == "plugins.install") {
     auto it = args.find("manifest");
     if (it == args.end())
@@ -113,6 +178,15 @@ expected<command> command_from_request(const std::string& verb, const json& args
     auto spec = spec_from_json(*it);
     if (!spec)
       return spec.error_value();
+    // Sealed values only ever come from this daemon's own sealing below.
+    if (!spec->tmpl.secret_env.empty())
+      return make_error(ec::invalid_env,
+                        "spec.tmpl.secret_env: give secret env as the request's "
+                        "secret_env [{key, value}] (volantd seals it)");
+    auto secrets = secret_env_arg(args, spec->name, seal);
+    if (!secrets)
+      return secrets.error_value();
+    spec->tmpl.secret_env = std::move(*secrets);
     return command{create_deployment{std::move(*spec)}};
   }
   auto name = name_arg(args);
@@ -143,7 +217,7 @@ expected<command> command_from_request(const std::string& verb, const json& args
     return command{std::move(cmd)};
   }
   if (verb == "deployments.update")
-    return update_from(args, *name);
+    return update_from(args, *name, seal);
   if (verb == "deployments.pause")
     return command{pause_deployment{*name}};
   if (verb == "deployments.resume")
@@ -153,6 +227,26 @@ expected<command> command_from_request(const std::string& verb, const json& args
   if (verb == "vms.delete")
     return command{delete_vm{*name}};
   return make_error(ec::invalid_argument, "unknown request '" + verb + "'");
+}
+
+json redact_request(const json& args) {
+  auto out = args;
+  auto mask = [](json& list) {
+    if (list.is_array())
+      for (auto& item : list)
+        if (item.is_object() && item.contains("value"))
+          item["value"] = std::string(secret_mask);
+  };
+  if (!out.is_object())
+    return out;
+  if (auto it = out.find("secret_env"); it != out.end())
+    mask(*it);
+  // Refused there, but a client may have put values in the spec by mistake.
+  if (auto spec = out.find("spec"); spec != out.end() && spec->is_object())
+    if (auto tmpl = spec->find("tmpl"); tmpl != spec->end() && tmpl->is_object())
+      if (auto it = tmpl->find("secret_env"); it != tmpl->end())
+        mask(*it);
+  return out;
 }
 
 std::pair<std::string, json> reply_query(const std::string& verb, const json& args) {

@@ -40,7 +40,8 @@ deployment_spec full_spec() {
             {{"tier", "web"}},
             {{"K", "V"}},
             {{"/data", true}},
-            health_check{true, http_check{8080, "/hz"}, 5, 2, 4}};
+            health_check{true, http_check{8080, "/hz"}, 5, 2, 4},
+            {{"S", "vs1.sealed"}}};
   s.auto_restart = false;
   s.strategy = {strategy_kind::rolling, {2, true}, {1, false}};
   s.paused = true;

@@ -405,7 +405,8 @@ TEST_CASE("every error code has a stable spelling") {
   CHECK(to_string(ec::invalid_name) == "invalid_name");
   CHECK(to_string(ec::insufficient_memory) == "insufficient_memory");
   CHECK(to_string(ec::not_found) == "not_found");
-  for (int i = 1; i <= 28; ++i)
+  CHECK(to_string(ec::secret_unreadable) == "secret_unreadable");
+  for (int i = 1; i <= 29; ++i)
     CHECK(to_string(static_cast<ec>(i)) != "unknown_error");
   CHECK(to_string(static_cast<ec>(200)) == "unknown_error");
 }

@@ -221,6 +221,15 @@ TEST_CASE("a launch without kernel, run directory or address is rejected") {
   CHECK_FALSE(qemu_command(sample_spec(), qemu_options{}, "xen"));
 }
 
+TEST_CASE("secret env is refused, never put on the kernel command line") {
+  auto spec = sample_spec();
+  spec.secret_env.push_back({"DB_PASSWORD", "do-not-show-me"});
+  auto argv = qemu_command(spec, qemu_options{}, "tcg");
+  REQUIRE_FALSE(argv);
+  CHECK(argv.error_value().message.find("cannot pass secret env") != std::string::npos);
+  CHECK(argv.error_value().message.find("do-not-show-me") == std::string::npos);
+}
+
 TEST_CASE("KVM is chosen only when /dev/kvm opens and is not kvm_pvm") {
   volant::test::temp_dir tmp;
   auto kvm = tmp / "kvm";

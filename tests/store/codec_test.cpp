@@ -266,6 +266,37 @@ TEST_CASE("a missing field is named with its path") {
   }
 }
 
+TEST_CASE("a template written before secret env reads with none; a bad one names its path") {
+  auto build = [](bool with_secrets, bool missing_sealed) {
+    flatbuffers::FlatBufferBuilder b;
+    auto s = [&](const char* x) { return b.CreateString(x); };
+    auto env = b.CreateVector(std::vector<flatbuffers::Offset<fb::EnvVar>>{});
+    auto labels = b.CreateVector(std::vector<flatbuffers::Offset<fb::Label>>{});
+    auto vols = b.CreateVector(std::vector<flatbuffers::Offset<fb::Volume>>{});
+    flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::SecretEnvVar>>> secrets;
+    if (with_secrets)
+      secrets = b.CreateVector(std::vector<flatbuffers::Offset<fb::SecretEnvVar>>{
+        fb::CreateSecretEnvVar(b, s("DB"), missing_sealed ? 0 : s("vs1.x"))});
+    auto plugin = fb::CreatePluginRef(b, s("nginx"), s(""));
+    auto tmpl = fb::CreateVmTemplate(b, plugin, 1, 128, labels, env, vols, 0, secrets);
+    fb::IntOrPercent one{1, false};
+    auto strategy = fb::CreateUpdateStrategy(b, fb::StrategyKind::recreate, &one, &one);
+    auto body = fb::CreateDeploymentUpdated(b, s("web"), tmpl, strategy, 2, 3);
+    return unpack_event(envelope(b, fb::Event::DeploymentUpdated, body.Union()));
+  };
+  auto old = build(false, false);
+  REQUIRE(old.has_value());
+  CHECK(std::get<deployment_updated>(old->ev).tmpl.secret_env.empty());
+  auto now = build(true, false);
+  REQUIRE(now.has_value());
+  CHECK(std::get<deployment_updated>(now->ev).tmpl.secret_env
+        == std::vector<sealed_env_var>{{"DB", "vs1.x"}});
+  auto bad = build(true, true);
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error_value().message
+        == "event deployment_updated: missing field 'tmpl.secret_env[0].sealed'");
+}
+
 TEST_CASE("records from a newer volant are unsupported_version, not corrupt") {
   SUBCASE("an unknown event type tag") {
     flatbuffers::FlatBufferBuilder b;

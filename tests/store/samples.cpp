@@ -49,6 +49,7 @@ deployment_spec sample_spec(int n) {
   s.tmpl.memory_mib = 512;
   s.tmpl.vm_labels = {{"app", "web"}, {"tier", "frontend"}};
   s.tmpl.env = {{"Z", "last"}, {"A", "first"}};
+  s.tmpl.secret_env = {{"DB", "vs1.0badc0de.c2VhbGVk"}, {"API", "vs1.0badc0de.AAAA"}};
   s.tmpl.volumes = {{"/data/a", true}, {"/data/b", false}};
   health_check h;
   h.enabled = true;
