@@ -121,20 +121,16 @@ void read_query(api_actor::pointer self, daemon_context* ctx, const controller_a
       [=](caf::error& err) mutable { rp.deliver(err); });
 }
 
-/// A mutating verb: the command is decoded (and refused) before any promise;
-/// once committed, the reply is the query `reply_query` names.
-caf::result<std::string> mutate(api_actor::pointer self, const daemon_context* ctx,
-                                const controller_actor& controller, const std::string& verb,
-                                const json& args) {
-  auto cmd = wire::command_from_request(verb, args, sealing(ctx));
-  if (!cmd)
-    return to_caf(cmd.error_value());
+/// A mutating verb, its command decoded (and sealed) before any promise; once
+/// committed, the reply is the query `reply_query` names.
+caf::result<std::string> mutate(api_actor::pointer self, const controller_actor& controller,
+                                const std::string& verb, const json& args, command cmd) {
   json fixed = json::object();
-  if (auto* install = std::get_if<install_plugin>(&*cmd))
+  if (auto* install = std::get_if<install_plugin>(&cmd))
     fixed = {{"name", install->manifest.name}, {"version", install->manifest.version}};
   auto [query, query_args] = wire::reply_query(verb, args);
   auto rp = self->make_response_promise<std::string>();
-  self->request(controller, caf::infinite, command_atom::value, std::move(*cmd))
+  self->request(controller, caf::infinite, command_atom::value, std::move(cmd))
     .then(
       [=, query = query, query_args = query_args](record_batch&) mutable {
         if (query.empty()) {
@@ -163,11 +159,14 @@ caf::result<std::string> crash_hook(api_actor::pointer self, daemon_context* ctx
   return std::string("{}");
 }
 
-/// One checked request (wire::check_request passed): every path either returns
-/// its answer or makes exactly one promise after the last check that can fail.
+/// One decoded request (wire::decode_request passed): every path either
+/// returns its answer or makes exactly one promise after the last check that
+/// can fail.
 caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
-                                  const controller_actor& controller, const std::string& verb,
-                                  const std::string& args_text, const json& args) {
+                                  const controller_actor& controller,
+                                  wire::decoded_request& req, const std::string& args_text) {
+  const auto& verb = req.verb;
+  const auto& args = req.args;
   if (is_credentials_verb(verb)) {
     auto reply = answer_credentials(*ctx, verb, args);
     if (!reply)
@@ -180,8 +179,8 @@ caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
       return to_caf(chunk.error_value());
     return std::move(*chunk);
   }
-  if (wire::is_mutation(verb))
-    return mutate(self, ctx, controller, verb, args);
+  if (req.cmd)
+    return mutate(self, controller, verb, args, std::move(*req.cmd));
   auto rp = self->make_response_promise<std::string>();
   if (is_shell_verb(verb))
     answer_shell(self, ctx, verb, args, rp);
@@ -218,16 +217,18 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
                        "invalid token: use the one volantd wrote to <data-dir>/token "
                        "(or set VOLANT_TOKEN)"});
       // Everything a verb reads is checked here, before any promise.
-      auto args = wire::check_request(verb, args_text, ctx->max_request_bytes);
-      if (!args)
-        return to_caf(args.error_value());
+      // For a mutating verb, the command too, its secret env sealed.
+      auto req = wire::decode_request(verb, args_text, ctx->max_request_bytes, sealing(ctx));
+      if (!req)
+        return to_caf(req.error_value());
+      const auto& args = req->args;
       // Secret env values never reach the log, not even at debug.
       if (spdlog::should_log(spdlog::level::debug))
-        VLOG_DEBUG("api", "{} {}", verb, dump(wire::redact_request(*args)).substr(0, 512));
+        VLOG_DEBUG("api", "{} {}", verb, dump(wire::redact_request(args)).substr(0, 512));
       if (verb == "debug.crash") // throws on purpose, so outside the try below
-        return crash_hook(self, ctx, controller, *args);
+        return crash_hook(self, ctx, controller, args);
       try {
-        return dispatch(self, ctx, controller, verb, args_text, *args);
+        return dispatch(self, ctx, controller, *req, args_text);
       } catch (const std::exception& e) {
         // A decoding step the check missed: still one error reply, and the
         // api lives on.

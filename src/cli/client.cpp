@@ -8,12 +8,12 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 #include <caf/openssl/manager.hpp>
-#include <caf/openssl/remote_actor.hpp>
 
 #include <cstdlib>
 #include <fstream>
 #include <future>
 #include <memory>
+#include <set>
 
 #include <unistd.h>
 
@@ -47,6 +47,8 @@ expected<std::string> resolve_token(const client_options& opts) {
 
 /// What to tell the user when the connection to volantd drops mid-request: the
 /// command may have been carried out before it went, and where to look.
+using expected_api = caf::expected<api_actor>;
+
 std::string went_away(const std::string& verb, const std::string& endpoint) {
   std::string check = "volar deployments list";
   if (verb.rfind("plugins.", 0) == 0)
@@ -56,6 +58,29 @@ std::string went_away(const std::string& verb, const std::string& endpoint) {
   return "volantd went away during the request (connection to " + endpoint
          + " lost); the command may or may not have taken effect: check with `"
          + check + "` once volantd is back";
+}
+
+/// caf::openssl::remote_actor, with a limit: CAF's own waits without one for
+/// the middleman's reply, so a peer that accepts the connection and then stays
+/// silent would hang volar for good.
+expected_api connect_api(caf::actor_system& sys, std::string host, std::uint16_t port,
+                         std::chrono::milliseconds limit) {
+  expected_api out{caf::sec::cannot_connect_to_node};
+  caf::scoped_actor self{sys};
+  self
+    ->request(sys.openssl_manager().actor_handle(), limit, caf::connect_atom::value,
+              std::move(host), port)
+    .receive(
+      [&](const caf::node_id&, caf::strong_actor_ptr& ptr, std::set<std::string>& ifs) {
+        if (!ptr)
+          out = caf::sec::no_actor_published_at_port;
+        else if (!sys.assignable(ifs, sys.message_types<api_actor>()))
+          out = caf::sec::unexpected_actor_messaging_interface;
+        else
+          out = caf::actor_cast<api_actor>(std::move(ptr));
+      },
+      [&](caf::error& err) { out = std::move(err); });
+  return out;
 }
 
 /// volar's certificate, key and CA must be readable before CAF's openssl
@@ -146,7 +171,19 @@ expected<std::unique_ptr<client>> client::connect(const client_options& opts) {
   auto host = endpoint.substr(0, colon);
   auto files = check_tls_files(opts.data_dir);
   auto p = std::make_unique<impl>(opts.data_dir, files.has_value());
-  auto api = caf::openssl::remote_actor<api_actor>(p->sys, host, port);
+  auto api = connect_api(p->sys, host, port, opts.connect_timeout);
+  if (!api && api.error() == caf::sec::request_timeout) {
+    // CAF's TLS session keeps the multiplexer busy in the unfinished handshake,
+    // and the actor system's destructor would wait for it for good: the system
+    // is left behind on purpose (volar exits after printing this error).
+    static_cast<void>(p.release());
+    return make_error(ec::daemon_unreachable,
+                      "volantd at " + endpoint + " accepted the connection but did not "
+                        "complete the handshake within "
+                        + std::to_string(opts.connect_timeout.count() / 1000)
+                        + " s (is it stopped, overloaded or not volantd? check that "
+                          "it runs, then retry)");
+  }
   if (!files && (api || api.error() != caf::sec::cannot_connect_to_node))
     return files.error_value();
   if (!api && api.error() == caf::sec::disconnect_during_handshake) {

@@ -18,6 +18,10 @@ struct client_options {
   std::string endpoint; ///< HOST:PORT; empty: $VOLANT_ENDPOINT, endpoint file, default
   std::string token;    ///< empty: $VOLANT_TOKEN, else <data-dir>/token
   std::chrono::milliseconds timeout{60000};
+  /// How long the TCP connect plus the TLS and CAF handshakes may take: a port
+  /// that accepts but never completes them (a stopped or wedged volantd, or
+  /// another program) is an error after this, not a hang.
+  std::chrono::milliseconds connect_timeout{15000};
 };
 
 class client {

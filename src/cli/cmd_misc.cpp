@@ -26,11 +26,10 @@ using json = nlohmann::json;
 
 namespace {
 
-void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
-  auto doc = must(deployment_document_from_yaml(
-      must(read_input(file, max_yaml_bytes, "YAML manifest"))));
+/// Applies one Deployment document: created, configured or unchanged. The
+/// reply (the deployment as volantd has it) and the line to print.
+std::pair<json, std::string> apply_one(session& s, const deployment_document& doc) {
   const auto& spec = doc.spec;
-  session s(g);
   auto* c = must(s.try_connect());
   json name = {{"name", spec.name}};
   auto shown = c->call("deployments.show", name);
@@ -40,42 +39,63 @@ void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
     if (shown.error_value().code != ec::unknown_deployment)
       fail(shown.error_value());
     reply = s.call("deployments.create", create_request(spec, doc.secret_env));
-    line += "created";
-  } else {
-    auto have = wire::spec_from_json(member(*shown, "spec"));
-    if (!have)
-      fail(make_error(ec::io_error, "cannot read the spec of " + spec.name
-                                        + " in volantd's reply: "
-                                        + have.error_value().message));
-    reply = *shown;
-    auto update = apply_update_request(spec, *have, doc.secret_env);
-    bool changed = false;
-    if (update.size() > 1) {
-      reply = s.call("deployments.update", update);
-      // Secrets are always sent (they cannot be compared here): only a new
-      // revision says that one of them changed.
-      std::size_t secret_fields
-          = (update.contains("secret_env") ? 1 : 0) + (update.contains("secret_env_remove") ? 1 : 0);
-      bool secrets_only = update.size() == 1 + secret_fields;
-      changed = !secrets_only || member(reply, "revision") != member(*shown, "revision");
-    }
-    if (spec.replicas != have->replicas) {
-      reply = s.call("deployments.scale",
-                     {{"name", spec.name}, {"replicas", spec.replicas}});
-      changed = true;
-    }
-    line += changed ? "configured" : "unchanged";
+    return {reply, line + "created"};
   }
-  if (!w.wait) {
-    if (g.json)
-      print_json(reply);
-    else
-      std::cout << line << "\n";
-    return;
+  auto have = wire::spec_from_json(member(*shown, "spec"));
+  if (!have)
+    fail(make_error(ec::io_error, "cannot read the spec of " + spec.name
+                                      + " in volantd's reply: "
+                                      + have.error_value().message));
+  reply = *shown;
+  auto update = apply_update_request(spec, *have, doc.secret_env);
+  bool changed = false;
+  if (update.size() > 1) {
+    reply = s.call("deployments.update", update);
+    // Secrets are always sent (they cannot be compared here): only a new
+    // revision says that one of them changed.
+    std::size_t secret_fields
+        = (update.contains("secret_env") ? 1 : 0) + (update.contains("secret_env_remove") ? 1 : 0);
+    bool secrets_only = update.size() == 1 + secret_fields;
+    changed = !secrets_only || member(reply, "revision") != member(*shown, "revision");
   }
-  if (!g.json)
-    std::cout << line << "\n";
-  wait_for(s, spec.name, std::chrono::seconds(w.timeout), &reply);
+  if (spec.replicas != have->replicas) {
+    reply = s.call("deployments.scale", {{"name", spec.name}, {"replicas", spec.replicas}});
+    changed = true;
+  }
+  return {reply, line + (changed ? "configured" : "unchanged")};
+}
+
+/// `volar apply -f FILE` (or `-f -`): every document of the file is read and
+/// checked first (one bad document: nothing is applied), then applied in
+/// order, one line each; the first one volantd refuses stops the rest and is
+/// named. With --wait, each is then waited for in the same order.
+void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
+  auto docs = must(deployment_documents_from_yaml(
+      must(read_input(file, max_yaml_bytes, "YAML manifest"))));
+  session s(g);
+  json replies = json::array();
+  for (std::size_t i = 0; i < docs.size(); ++i) {
+    std::pair<json, std::string> applied;
+    try {
+      applied = apply_one(s, docs[i]);
+    } catch (cli_error& e) {
+      if (docs.size() > 1 && e.err.code != ec::daemon_unreachable)
+        e.err.message = "deployment '" + docs[i].spec.name + "' (document "
+                        + std::to_string(i + 1) + " of " + std::to_string(docs.size())
+                        + "): " + e.err.message
+                        + (i > 0 ? " (the " + std::to_string(i) + " before it were applied)"
+                                 : "");
+      throw;
+    }
+    if (!g.json)
+      std::cout << applied.second << std::endl;
+    replies.push_back(std::move(applied.first));
+  }
+  if (w.wait)
+    for (std::size_t i = 0; i < docs.size(); ++i)
+      wait_for(s, docs[i].spec.name, std::chrono::seconds(w.timeout), &replies[i]);
+  if (g.json && !w.wait)
+    print_json(docs.size() == 1 ? replies[0] : replies);
 }
 
 void run_resources(const globals& g) {

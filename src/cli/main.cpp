@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,6 +71,56 @@ std::string command_list(const CLI::App& app) {
   return names;
 }
 
+/// One example per command, in the guide's spelling: the last lines of its
+/// --help (tests/cli/volar_test.cpp checks every command has one).
+const std::map<std::string, std::string, std::less<>>& examples() {
+  static const std::map<std::string, std::string, std::less<>> table = {
+      {"deployments", "volar deployments create web --plugin nginx --replicas 3"},
+      {"deployments create", "volar deployments create web --plugin nginx --replicas 3 --wait"},
+      {"deployments scale", "volar deployments scale web --replicas 10"},
+      {"deployments list", "volar deployments list"},
+      {"deployments show", "volar deployments show web"},
+      {"deployments update", "volar deployments update web --plugin nginx:v2 --strategy recreate"},
+      {"deployments pause", "volar deployments pause web"},
+      {"deployments resume", "volar deployments resume web"},
+      {"deployments delete", "volar deployments delete web --force"},
+      {"vms", "volar vms list --deployment web"},
+      {"vms list", "volar vms list --label env=production"},
+      {"vms show", "volar vms show web-0"},
+      {"vms delete", "volar vms delete web-1"},
+      {"vms logs", "volar vms logs web-0 --follow"},
+      {"plugins", "volar plugins install --manifest examples/plugins/nginx.manifest.json"},
+      {"plugins install", "volar plugins install --manifest examples/plugins/nginx.manifest.json"},
+      {"plugins list", "volar plugins list"},
+      {"plugins show", "volar plugins show nginx --manifest"},
+      {"plugins remove", "volar plugins remove nginx"},
+      {"apply", "volar apply -f web-deployment.yaml"},
+      {"debug", "volar debug resources"},
+      {"debug resources", "volar debug resources"},
+      {"version", "volar version"},
+      {"shell", "volar shell -c 'explain web-3'"},
+      {"credentials", "volar credentials show"},
+      {"credentials show", "volar credentials show"},
+      {"credentials export", "volar credentials export laptop.bundle --name laptop"},
+      {"credentials import", "volar credentials import laptop.bundle"},
+      {"credentials rotate", "volar credentials rotate"},
+      {"credentials revoke", "volar credentials revoke 3"},
+  };
+  return table;
+}
+
+/// Sets the example of every visible command under `app` as its footer.
+void add_examples(CLI::App& app, const std::string& path = "") {
+  for (auto* sub : app.get_subcommands({})) {
+    if (sub->get_group().empty())
+      continue; // hidden (test hooks)
+    auto name = path.empty() ? sub->get_name() : path + " " + sub->get_name();
+    if (auto it = examples().find(name); it != examples().end())
+      sub->footer("\nExample:\n  " + it->second);
+    add_examples(*sub, name);
+  }
+}
+
 std::string first_line(std::string text) {
   if (auto nl = text.find('\n'); nl != std::string::npos)
     text.resize(nl);
@@ -103,6 +154,7 @@ int main(int argc, char** argv) {
   add_misc_commands(app, g, run);
   add_shell_commands(app, g, run);
   add_credentials_commands(app, g, run);
+  add_examples(app);
 
   try {
     app.parse(argc, argv);

@@ -3,12 +3,16 @@
 #include "events/limits.hpp"
 #include "events/validate.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <initializer_list>
 #include <limits>
 #include <set>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -400,6 +404,66 @@ void read_spec(const YAML::Node& node, deployment_spec& spec,
     spec.tmpl.health = read_health(n, "spec.healthCheck");
 }
 
+/// The offset of the first byte that is not part of well-formed UTF-8
+/// (Unicode's table 3-7: no overlong forms, surrogates or code points past
+/// U+10FFFF), or npos.
+std::size_t first_invalid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto b = static_cast<unsigned char>(s[i]);
+    std::size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xBF; // range of the second byte
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if (b >= 0xC2 && b <= 0xDF) {
+      len = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      len = 3;
+      lo = b == 0xE0 ? 0xA0 : 0x80;
+      hi = b == 0xED ? 0x9F : 0xBF;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      len = 4;
+      lo = b == 0xF0 ? 0x90 : 0x80;
+      hi = b == 0xF4 ? 0x8F : 0xBF;
+    } else {
+      return i;
+    }
+    if (i + len > s.size())
+      return i;
+    for (std::size_t k = 1; k < len; ++k) {
+      auto c = static_cast<unsigned char>(s[i + k]);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF))
+        return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
+}
+
+/// A parser's events, scanned without building nodes: counts documents and
+/// notes the first scalar that is not UTF-8 once decoded (yaml-cpp decodes
+/// some byte sequences of valid UTF-8 input into bytes that are not: found by
+/// tests/fuzz), linear in the text whatever its aliases.
+struct scan_events : YAML::EventHandler {
+  std::optional<YAML::Mark> bad_scalar;
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string& value) override {
+    if (!bad_scalar && first_invalid_utf8(value) != std::string_view::npos)
+      bad_scalar = mark;
+  }
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 deployment_document read_document(const YAML::Node& doc) {
   if (!doc.IsMap())
     fail(doc, "manifest",
@@ -449,37 +513,109 @@ expected<deployment_spec> deployment_from_yaml(std::string_view yaml_text) {
 
 expected<deployment_document>
 deployment_document_from_yaml(std::string_view yaml_text) {
+  auto docs = deployment_documents_from_yaml(yaml_text);
+  if (!docs)
+    return docs.error_value();
+  if (docs->size() > 1)
+    return make_error(ec::invalid_argument,
+                      "the manifest holds " + std::to_string(docs->size())
+                          + " deployments; expected one");
+  return std::move(docs->front());
+}
+
+expected<std::vector<deployment_document>>
+deployment_documents_from_yaml(std::string_view yaml_text) {
   if (yaml_text.size() > max_yaml_bytes)
     return make_error(ec::invalid_argument,
                       "the manifest is " + describe_bytes(yaml_text.size())
                           + ": at most " + describe_bytes(max_yaml_bytes));
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(std::string(yaml_text));
-  } catch (const YAML::Exception& e) {
+  // Every string of the spec goes to volantd as JSON, which is UTF-8 (and
+  // nlohmann's dump throws on anything else).
+  if (auto bad = first_invalid_utf8(yaml_text); bad != std::string_view::npos) {
+    auto before = yaml_text.substr(0, bad);
+    auto line = std::count(before.begin(), before.end(), '\n') + 1;
+    auto nl = before.rfind('\n');
+    auto column = nl == std::string_view::npos ? bad + 1 : bad - nl;
     return make_error(ec::invalid_argument,
-                      "not valid YAML: " + e.msg + " (line "
+                      "the manifest is not valid UTF-8 (line " + std::to_string(line)
+                          + ", column " + std::to_string(column) + ")");
+  }
+  // Documents are counted first, and only up to a bound: yaml-cpp 0.7 reads
+  // some streams (a lone ",") as endless empty documents, and YAML::LoadAll
+  // then grows without end (found by tests/fuzz). A stream within the bound
+  // is finite, so LoadAll then reads it.
+  std::size_t count = 0;
+  std::vector<YAML::Node> nodes;
+  try {
+    std::istringstream in{std::string(yaml_text)};
+    YAML::Parser parser(in);
+    scan_events scan;
+    // Empty documents count here too (a stray "---" each), so the bound is
+    // looser than the one on deployments below.
+    constexpr std::size_t max_raw_documents = 4 * max_yaml_documents;
+    while (count <= max_raw_documents && parser.HandleNextDocument(scan))
+      ++count;
+    if (count > max_raw_documents)
+      return make_error(ec::invalid_argument,
+                        "the manifest holds more than " + std::to_string(max_raw_documents)
+                            + " documents: apply at most "
+                            + std::to_string(max_yaml_documents) + " deployments at a time");
+    if (scan.bad_scalar)
+      return make_error(ec::invalid_argument,
+                        "the manifest has a value that is not valid UTF-8 once decoded (line "
+                            + std::to_string(scan.bad_scalar->line + 1) + ", column "
+                            + std::to_string(scan.bad_scalar->column + 1) + ")");
+    nodes = YAML::LoadAll(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    // The count stopped at the document that failed.
+    return make_error(ec::invalid_argument,
+                      (count > 0 ? "document " + std::to_string(count + 1) + ": " : "")
+                          + "not valid YAML: " + e.msg + " (line "
                           + std::to_string(e.mark.line + 1) + ", column "
                           + std::to_string(e.mark.column + 1) + ")");
   }
-  if (docs.empty() || (docs.size() == 1 && docs[0].IsNull()))
+  // Empty documents (a stray "---") are skipped, as kubectl does; errors name
+  // the document by its place in the stream once there are several.
+  std::size_t non_empty = 0;
+  for (const auto& node : nodes)
+    non_empty += node.IsNull() ? 0 : 1;
+  if (non_empty == 0)
     return make_error(ec::invalid_argument, "the manifest is empty");
-  if (docs.size() > 1)
+  if (non_empty > max_yaml_documents)
     return make_error(ec::invalid_argument,
-                      "the manifest holds " + std::to_string(docs.size())
-                          + " documents; apply one at a time");
-  deployment_document doc;
-  try {
-    doc = read_document(docs.front());
-  } catch (const field_error& e) {
-    return e.err;
-  } catch (const YAML::Exception& e) {
-    return make_error(ec::invalid_argument, "not valid YAML: " + e.msg);
+                      "the manifest holds " + std::to_string(non_empty)
+                          + " deployments: apply at most "
+                          + std::to_string(max_yaml_documents) + " at a time");
+  std::vector<deployment_document> docs;
+  std::vector<std::size_t> numbers;
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    if (nodes[i].IsNull())
+      continue;
+    auto where = [&](error err) {
+      if (non_empty > 1)
+        err.message = "document " + std::to_string(i + 1) + " (line "
+                      + std::to_string(nodes[i].Mark().line + 1) + "): " + err.message;
+      return err;
+    };
+    deployment_document doc;
+    try {
+      doc = read_document(nodes[i]);
+    } catch (const field_error& e) {
+      return where(e.err);
+    } catch (const YAML::Exception& e) {
+      return where(make_error(ec::invalid_argument, "not valid YAML: " + e.msg));
+    }
+    if (auto st = validate_spec(doc.spec, std::numeric_limits<std::int32_t>::max()); !st)
+      return where(st.error_value());
+    for (std::size_t k = 0; k < docs.size(); ++k)
+      if (docs[k].spec.name == doc.spec.name)
+        return where(make_error(ec::invalid_argument,
+                                "deployment '" + doc.spec.name + "' is also document "
+                                    + std::to_string(numbers[k])));
+    docs.push_back(std::move(doc));
+    numbers.push_back(i + 1);
   }
-  if (auto st = validate_spec(doc.spec, std::numeric_limits<std::int32_t>::max());
-      !st)
-    return st.error_value();
-  return doc;
+  return docs;
 }
 
 } // namespace volant::cli

@@ -23,14 +23,16 @@
 #include "events/error.hpp"
 #include "events/types.hpp"
 
+#include <cstddef>
 #include <string_view>
 #include <vector>
 
 namespace volant::cli {
 
 /// Parses one YAML document of kind Deployment and validates the result as the
-/// daemon would (except the per-deployment replica limit). Other kinds, several
-/// documents, unknown fields and bad values are errors (ec::invalid_argument or
+/// daemon would (except the per-deployment replica limit). Text that is not
+/// UTF-8, other kinds, several deployments, unknown fields and bad values are
+/// errors (ec::invalid_argument or
 /// the core's code), e.g. "spec.resources.cpu: expected an integer, got 'two'".
 expected<deployment_spec> deployment_from_yaml(std::string_view text);
 
@@ -44,5 +46,15 @@ struct deployment_document {
 
 /// As deployment_from_yaml, with spec.secretEnv.
 expected<deployment_document> deployment_document_from_yaml(std::string_view text);
+
+/// At most this many deployments in one stream (`---` separated).
+inline constexpr std::size_t max_yaml_documents = 64;
+
+/// Every Deployment of a multi-document stream, in order (`volar apply -f`);
+/// empty documents are skipped, and two documents may not name the same
+/// deployment. Nothing is returned unless every document is valid; an error in
+/// one of several names it: "document 2 (line 12): spec.replicas: ...".
+expected<std::vector<deployment_document>>
+deployment_documents_from_yaml(std::string_view text);
 
 } // namespace volant::cli

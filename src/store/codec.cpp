@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -59,12 +60,24 @@ static_assert(num(fb::AggregateKind::deployment)
               == num(aggregate_kind::deployment));
 static_assert(num(fb::AggregateKind::vm) == num(aggregate_kind::vm));
 static_assert(num(fb::Probe::MAX) == std::variant_size_v<probe_kind>);
-static_assert(num(fb::Probe::NoCheck) == probe_kind{no_check{}}.index() + 1);
+/// The index of alternative T in variant V, without constructing a value
+/// (clang 14 cannot run libstdc++'s std::string constructor at compile time).
+template <class T, class V> struct index_in;
+template <class T, class... Ts> struct index_in<T, std::variant<Ts...>> {
+  static constexpr std::size_t value = [] {
+    constexpr bool same[] = {std::is_same_v<T, Ts>...};
+    std::size_t i = 0;
+    while (i < sizeof...(Ts) && !same[i])
+      ++i;
+    return i;
+  }();
+};
+static_assert(num(fb::Probe::NoCheck) == index_in<no_check, probe_kind>::value + 1);
 static_assert(num(fb::Probe::HttpCheck)
-              == probe_kind{http_check{}}.index() + 1);
-static_assert(num(fb::Probe::TcpCheck) == probe_kind{tcp_check{}}.index() + 1);
+              == index_in<http_check, probe_kind>::value + 1);
+static_assert(num(fb::Probe::TcpCheck) == index_in<tcp_check, probe_kind>::value + 1);
 static_assert(num(fb::Probe::ProcessCheck)
-              == probe_kind{process_check{}}.index() + 1);
+              == index_in<process_check, probe_kind>::value + 1);
 static_assert(num(fb::Event::MAX) == std::variant_size_v<event>,
               "schemas/events.fbs union Event and volant::event disagree");
 
@@ -439,8 +452,10 @@ world get(const fb::Snapshot& x) {
   each(x.plugins(), {&root, "plugins"},
        [&](const fb::PluginVersions& pv, const path& p) {
          auto name = get(pv.name(), {&p, "name"});
-         auto [it, fresh] = w.plugins.by_name.try_emplace(name);
-         if (!fresh)
+         // Not a structured binding: clang 14 cannot capture one below.
+         auto emplaced = w.plugins.by_name.try_emplace(name);
+         auto it = emplaced.first;
+         if (!emplaced.second)
            bad(p, "duplicate plugin '" + name + "'");
          each(pv.versions(), {&p, "versions"},
               [&](const fb::PluginVersion& v, const path& vp) {

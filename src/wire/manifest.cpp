@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <initializer_list>
 #include <set>
 
@@ -94,6 +95,14 @@ status get_env(const json& obj, std::string_view field, std::vector<env_var>& ou
   } else {
     return bad(name, "expected an object of strings or an array of KEY=VALUE");
   }
+  // The variables are a set, kept in key order: the order manifest_to_json
+  // prints them in (a JSON object), so that what `plugins show` prints reads
+  // back as the same manifest (found by tests/fuzz, manifest target).
+  std::stable_sort(out.begin(), out.end(),
+                   [](const env_var& a, const env_var& b) { return a.key < b.key; });
+  for (std::size_t i = 1; i < out.size(); ++i)
+    if (out[i].key == out[i - 1].key)
+      return bad(name, "variable '" + out[i].key + "' is given twice");
   return ok();
 }
 

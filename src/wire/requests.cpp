@@ -2,6 +2,7 @@
 
 #include "events/validate.hpp"
 #include "wire/json.hpp"
+#include "wire/request_check.hpp"
 #include "wire/manifest.hpp"
 
 #include <algorithm>
@@ -153,6 +154,30 @@ expected<command> update_from(const json& args, std::string name, const seal_fn&
 }
 
 } // namespace
+
+expected<decoded_request> decode_request(const std::string& verb,
+                                         std::string_view args_text,
+                                         std::size_t max_bytes, const seal_fn& seal) {
+  auto args = check_request(verb, args_text, max_bytes);
+  if (!args)
+    return args.error_value();
+  decoded_request out{verb, std::move(*args), std::nullopt};
+  if (is_mutation(verb)) {
+    // check_request checked every argument's kind; a value it cannot see
+    // into (a spec, a manifest, a strategy) is decoded here, and a decoding
+    // step that throws is still one error.
+    try {
+      auto cmd = command_from_request(verb, out.args, seal);
+      if (!cmd)
+        return cmd.error_value();
+      out.cmd = std::move(*cmd);
+    } catch (const std::exception& e) {
+      return make_error(ec::invalid_argument,
+                        "request '" + verb + "': malformed arguments (" + e.what() + ")");
+    }
+  }
+  return out;
+}
 
 bool is_mutation(const std::string& verb) {
   return verb == "plugins.install" || verb == "plugins.remove" || verb == "vms.delete"

@@ -4,11 +4,14 @@
 
 #include "events/commands.hpp"
 #include "events/error.hpp"
+#include "events/limits.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace volant::wire {
 
@@ -16,6 +19,27 @@ namespace volant::wire {
 /// the api so that this layer holds no key and no crypto).
 using seal_fn = std::function<expected<std::string>(
     const std::string& deployment, const std::string& key, const std::string& value)>;
+
+/// A request as the api received it, its arguments parsed and checked.
+struct decoded_request {
+  std::string verb;
+  /// The arguments: an object in which every argument the verb takes has the
+  /// type and range docs/protocol.md gives it (others are ignored), so that
+  /// reading them with `value(key, default)` cannot throw.
+  nlohmann::json args;
+  /// The command of a mutating verb (is_mutation), else empty.
+  std::optional<command> cmd;
+};
+
+/// Decodes one request of docs/protocol.md as the api does, before anything
+/// is promised: check_request (src/wire/request_check.hpp: size, depth, the
+/// verb, the kind of every argument) and, for a mutating verb, the command,
+/// with secret env sealed by `seal`. Errors name the argument; an unknown verb
+/// is an error. Never throws, whatever the bytes (tests/fuzz/request.cpp).
+expected<decoded_request> decode_request(const std::string& verb,
+                                         std::string_view args_text,
+                                         std::size_t max_bytes = default_max_request_bytes,
+                                         const seal_fn& seal = {});
 
 /// Whether `verb` changes state (and so becomes a command).
 bool is_mutation(const std::string& verb);

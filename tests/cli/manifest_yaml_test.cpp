@@ -8,6 +8,7 @@
 
 using namespace volant;
 using volant::cli::deployment_from_yaml;
+using volant::cli::deployment_documents_from_yaml;
 
 namespace {
 
@@ -180,7 +181,7 @@ TEST_CASE("document-level mistakes are reported") {
           "spec:\n  replicas: 2\n")
           .starts_with("spec.plugin: required field is missing"));
   CHECK(error_of(with_spec("") + "---\n" + with_spec(""))
-        == "the manifest holds 2 documents; apply one at a time");
+        == "document 2 (line 8): deployment 'web' is also document 1");
   CHECK(
       error_of(
           "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  name: Web\n"
@@ -273,4 +274,87 @@ TEST_CASE("a disabled health check overrides the plugin's without a probe") {
   REQUIRE(spec.has_value());
   REQUIRE(spec->tmpl.health.has_value());
   CHECK_FALSE(spec->tmpl.health->enabled);
+}
+
+TEST_CASE("a stream yaml-cpp reads as endless empty documents is refused at once") {
+  // yaml-cpp 0.7 gives a document per call, forever, for a lone ','; through
+  // YAML::LoadAll volar grew without end (tests/fuzz, deployment_yaml target).
+  CHECK(error_of(",")
+        == "the manifest holds more than 256 documents: apply at most 64 deployments at a "
+           "time");
+  CHECK(error_of(with_spec("") + ",")
+            .starts_with("not valid YAML: end of map not found"));
+  CHECK(error_of("---\n...\n") == "the manifest is empty");
+  auto named = [](const std::string& name) {
+    return "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  name: " + name
+           + "\nspec:\n  plugin: nginx\n";
+  };
+  CHECK(error_of(named("a") + "---\n" + named("b") + "---\n" + named("c"))
+        == "the manifest holds 3 deployments; expected one");
+}
+
+TEST_CASE("a manifest that is not UTF-8 is refused with the place of the first bad byte") {
+  // yaml-cpp passes the bytes through; the spec then could not be sent as JSON
+  // (tests/fuzz, deployment_yaml target).
+  CHECK(error_of(with_spec("  labels:\n    app: caf\xe9\n"))
+        == "the manifest is not valid UTF-8 (line 8, column 13)");
+  CHECK(error_of("\xc0\xafkind: Deployment\n")
+        == "the manifest is not valid UTF-8 (line 1, column 1)"); // overlong '/'
+  CHECK(error_of(with_spec("  labels:\n    app: \xed\xa0\x80\n")) // a surrogate
+        == "the manifest is not valid UTF-8 (line 8, column 10)");
+  CHECK(error_of(with_spec("  env:\n    A: \xf0\x9f\x98\n")) // cut short
+        == "the manifest is not valid UTF-8 (line 8, column 8)");
+  // A NUL byte is UTF-8, but yaml-cpp 0.7 reads NUL '_' in a plain scalar as
+  // an escape of U+00A0 and writes it as the lone byte 0xA0 (tests/fuzz,
+  // deployment_yaml target).
+  CHECK(error_of(with_spec(std::string("  env:\n    A: x\0_y\n", 19)))
+        == "the manifest has a value that is not valid UTF-8 once decoded (line 8, column 8)");
+  // Well-formed multi-byte text is fine where the spec allows it.
+  auto spec = deployment_from_yaml(with_spec("  env:\n    GREETING: \"gr\xc3\xbc\xc3\x9f \xf0\x9f\x98\x80\"\n"));
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  CHECK(spec->tmpl.env == std::vector<env_var>{{"GREETING", "gr\xc3\xbc\xc3\x9f \xf0\x9f\x98\x80"}});
+}
+
+TEST_CASE("a multi-document manifest gives every deployment in order, or names the bad "
+          "document") {
+  auto named = [](const std::string& name, const std::string& extra = "") {
+    return "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  name: " + name
+           + "\nspec:\n  plugin: nginx\n" + extra;
+  };
+  // Empty documents (a leading or trailing ---) are skipped.
+  auto docs = deployment_documents_from_yaml("---\n" + named("web", "  replicas: 3\n")
+                                             + "---\n" + named("api") + "---\n");
+  REQUIRE(docs.has_value());
+  REQUIRE(docs->size() == 2);
+  CHECK((*docs)[0].spec.name == "web");
+  CHECK((*docs)[0].spec.replicas == 3);
+  CHECK((*docs)[1].spec.name == "api");
+  // One document alone: errors as before, without a document number.
+  auto one = deployment_documents_from_yaml(named("web", "  replicas: -1\n"));
+  REQUIRE_FALSE(one.has_value());
+  CHECK(one.error_value().message.find("document") == std::string::npos);
+  // The third of three is bad: named, and nothing is returned.
+  auto bad = deployment_documents_from_yaml(named("a") + "---\n" + named("b") + "---\n"
+                                            + named("c", "  replicas: many\n"));
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error_value().message.starts_with("document 3 (line 15): spec.replicas:"));
+  // A syntax error in the second document.
+  auto broken = deployment_documents_from_yaml(named("a") + "---\n" + "kind: [\n");
+  REQUIRE_FALSE(broken.has_value());
+  CHECK(broken.error_value().message.starts_with("document 2: not valid YAML"));
+  // Only empty documents.
+  auto empty = deployment_documents_from_yaml("---\n---\n");
+  REQUIRE_FALSE(empty.has_value());
+  CHECK(empty.error_value().message == "the manifest is empty");
+  // 64 documents are fine, 65 are not.
+  std::string many;
+  for (int i = 0; i < 65; ++i)
+    many += named("d" + std::to_string(i)) + "---\n";
+  auto over = deployment_documents_from_yaml(many);
+  REQUIRE_FALSE(over.has_value());
+  CHECK(over.error_value().message
+        == "the manifest holds 65 deployments: apply at most 64 at a time");
+  auto within = deployment_documents_from_yaml(many.substr(0, many.rfind("apiVersion")));
+  REQUIRE(within.has_value());
+  CHECK(within->size() == 64);
 }

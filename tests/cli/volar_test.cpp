@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <sstream>
+#include <vector>
 
 using volant::test::run;
 using volant::test::temp_dir;
@@ -297,4 +299,77 @@ TEST_CASE("a manifest from stdin is read and checked like a file") {
   r = run(volar() + " apply -f - --endpoint 127.0.0.1:1 --data-dir " + dir.path() + " < "
           + (dir / "web.yaml"));
   CHECK(r.exit_code == 3);
+}
+
+namespace {
+
+/// The subcommand names listed under "SUBCOMMANDS:" / "Subcommands:" of a help
+/// text.
+std::vector<std::string> subcommands_in(const std::string& help) {
+  std::vector<std::string> names;
+  std::istringstream in(help);
+  std::string line;
+  bool in_list = false;
+  while (std::getline(in, line)) {
+    if (line == "SUBCOMMANDS:" || line == "Subcommands:") {
+      in_list = true;
+      continue;
+    }
+    if (!in_list)
+      continue;
+    if (line.empty() || line[0] != ' ')
+      break;
+    std::istringstream words(line);
+    std::string name;
+    words >> name;
+    names.push_back(name);
+  }
+  return names;
+}
+
+} // namespace
+
+TEST_CASE("the --help of every command ends with an example in the guide's spelling") {
+  // Walks the commands as a user would, from `volar --help` down.
+  std::vector<std::string> todo = subcommands_in(run(volar() + " --help").out);
+  REQUIRE(todo.size() >= 7);
+  std::size_t seen = 0;
+  while (!todo.empty()) {
+    auto path = todo.back();
+    todo.pop_back();
+    CAPTURE(path);
+    auto r = run(volar() + " " + path + " --help");
+    CHECK(r.exit_code == 0);
+    auto at = r.out.find("Example:\n  volar " + path);
+    CHECK(at != std::string::npos);
+    ++seen;
+    for (const auto& sub : subcommands_in(r.out))
+      todo.push_back(path + " " + sub);
+  }
+  CHECK(seen >= 25); // deployments (8), vms (4), plugins (4), credentials (5), ...
+}
+
+TEST_CASE("apply checks every document of a multi-document file before contacting anything") {
+  temp_dir dir;
+  auto deployment = [](const std::string& name, const std::string& extra = "") {
+    return "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  name: " + name
+           + "\nspec:\n  plugin: nginx\n" + extra;
+  };
+  std::ofstream(dir / "two.yaml") << deployment("web") << "---\n" << deployment("api");
+  std::ofstream(dir / "bad-second.yaml")
+      << deployment("web") << "---\n" << deployment("api", "  replicaz: 3\n");
+  std::ofstream(dir / "twice.yaml") << deployment("web") << "---\n" << deployment("web");
+  // A valid stream needs volantd (exit 3 here), whole or from stdin.
+  auto r = no_daemon(dir, "apply -f " + (dir / "two.yaml"));
+  CHECK(r.exit_code == 3);
+  r = run(volar() + " apply -f - --endpoint 127.0.0.1:1 --data-dir " + dir.path() + " < "
+          + (dir / "two.yaml"));
+  CHECK(r.exit_code == 3);
+  // A bad document is named, and nothing is sent.
+  r = no_daemon(dir, "apply -f " + (dir / "bad-second.yaml"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: document 2 (line 8): spec.replicaz: unknown field (line 14)\n");
+  r = no_daemon(dir, "apply -f " + (dir / "twice.yaml"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: document 2 (line 8): deployment 'web' is also document 1\n");
 }

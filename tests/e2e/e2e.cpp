@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -328,6 +329,17 @@ std::string background_volar::err() const {
 }
 
 // -- daemon ---------------------------------------------------------------------
+
+std::string daemon::workload_scratch(const std::string& name) const {
+  auto path = scratch(name);
+  std::filesystem::create_directories(path);
+  ::chmod(files_.path().c_str(), 0711);
+  const auto* user = ::getpwnam("volant-workload");
+  REQUIRE_MESSAGE(user != nullptr, "no user volant-workload: run scripts/setup.sh");
+  REQUIRE(::chown(path.c_str(), user->pw_uid, user->pw_gid) == 0);
+  ::chmod(path.c_str(), 0700);
+  return path;
+}
 
 daemon::daemon(options opts) : opts_(std::move(opts)) {
   REQUIRE_MESSAGE((!dir_.path().empty() && !run_.path().empty()), "cannot create a temp dir");

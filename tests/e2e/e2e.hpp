@@ -194,6 +194,10 @@ public:
 
   /// The temp area next to the data dir (for manifests and scripts).
   std::string scratch(const std::string& name) const { return files_ / name; }
+  /// A directory in the scratch area that the workloads may write (they run as
+  /// the workload user, volant-workload): owned by that user, mode 0700, the
+  /// scratch area made traversable (0711). Created if missing.
+  std::string workload_scratch(const std::string& name) const;
 
 private:
   void cleanup();

@@ -135,6 +135,27 @@ TEST_CASE("volar whose TLS handshake volantd never finishes says volantd went aw
   CHECK_MESSAGE(listed.exit_code == 0, listed.err);
 }
 
+TEST_CASE("volar gives up on a volantd that accepts but never finishes the handshake, "
+          "and says so") {
+  daemon d({.pool_octet = 45});
+  // Stopped (not killed): the kernel accepts the connection, nothing answers
+  // and nothing closes it. CAF's own connect would wait for good.
+  REQUIRE(::kill(d.pid(), SIGSTOP) == 0);
+  background_volar volar(d, "deployments list");
+  auto code = volar.wait_exit(60s); // the limit is 15 s
+  ::kill(d.pid(), SIGCONT);
+  REQUIRE_MESSAGE(code, "volar still waits 60 s after connecting to a stopped volantd");
+  auto err = volar.err();
+  CHECK(*code == 3);
+  CHECK_MESSAGE(one_line(err), err);
+  CHECK_MESSAGE(err.find("accepted the connection but did not complete the handshake "
+                         "within 15 s")
+                  != std::string::npos,
+                err);
+  auto listed = d.volar("deployments list");
+  CHECK_MESSAGE(listed.exit_code == 0, listed.err);
+}
+
 TEST_CASE("Over-capacity memory is refused with the numbers and nothing is created") {
   daemon d({.pool_octet = 41, .memory_mib = 1024});
   d.install(httpd_manifest());

@@ -110,8 +110,7 @@ TEST_CASE(
   // Debug: even the request log lines must not carry it.
   daemon d({.pool_octet = 131,
             .extra = {"--log-level", "debug", "--snapshot-every", "5"}});
-  auto out_dir = d.scratch("out");
-  fs::create_directories(out_dir);
+  auto out_dir = d.workload_scratch("out");
   d.install(secret_manifest(out_dir));
 
   auto created = d.volar(
@@ -225,8 +224,7 @@ TEST_CASE("A changed secret rolls the VMs like env; the same value and apply "
   const auto v1 = unique("e2e-secret-v1");
   const auto v2 = unique("e2e-secret-v2");
   daemon d({.pool_octet = 132});
-  auto out_dir = d.scratch("out");
-  fs::create_directories(out_dir);
+  auto out_dir = d.workload_scratch("out");
   d.install(secret_manifest(out_dir));
   auto r = d.volar(
       "deployments create roll --plugin e2e-secret --replicas 2 --secret-env "
@@ -290,8 +288,7 @@ TEST_CASE("A key file open to others is refused; secrets of a lost key fail "
           "their starts cleanly") {
   const auto secret = unique("e2e-secret-lost");
   daemon d({.pool_octet = 133, .extra = {"--restart-backoff-max-ms", "2000"}});
-  auto out_dir = d.scratch("out");
-  fs::create_directories(out_dir);
+  auto out_dir = d.workload_scratch("out");
   d.install(secret_manifest(out_dir));
   auto key = d.dir() + "/secret.key";
   struct stat st {};
