@@ -255,6 +255,13 @@ def run_dir_for(data_dir):
     return data_dir.rstrip("/") + ".run"
 
 
+def takes_option(binary, option):
+    """Whether `binary --help` lists `option`."""
+    out = subprocess.run([binary, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL, check=False).stdout.decode(errors="replace")
+    return option in out
+
+
 def kill_workloads(data_dir, groups=False):
     """SIGKILLs what is left of the workloads of the daemon on data_dir (processes with
     VOLANT_VM_DIR under its run directory), with groups their process groups first;
@@ -334,7 +341,11 @@ class Daemon:
             os.chmod(parent, os.stat(parent).st_mode | 0o111)
         self.log = open(self.logpath, "ab")
         self.args = [self.volantd, "--data-dir", self.dir, "--listen", "127.0.0.1:0",
-                     "--pool", pool, "--run-dir", self.run_dir] + list(extra)
+                     "--pool", pool] + list(extra)
+        # An older volantd (a "before" binary of a before/after run) has no
+        # --run-dir: its VMs' directories live in the data dir.
+        if takes_option(self.volantd, "--run-dir"):
+            self.args[5:5] = ["--run-dir", self.run_dir]
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self.pid = self.proc.pid

@@ -132,16 +132,30 @@ caf::result<std::string> mutate(api_actor::pointer self, const controller_actor&
   auto rp = self->make_response_promise<std::string>();
   self->request(controller, caf::infinite, command_atom::value, std::move(cmd))
     .then(
-      [=, query = query, query_args = query_args](record_batch&) mutable {
+      [=, query = query, query_args = query_args](record_batch& recs) mutable {
+        // At debug, each reply is logged as it leaves (with the request line
+        // above), so a reply that a volar never got can be told from one never
+        // sent (bench/chaos counts volar calls that hang).
+        VLOG_DEBUG("api", "{}: {} events committed, replying", verb, recs.size());
         if (query.empty()) {
           rp.deliver(dump(fixed));
           return;
         }
         self->request(controller, caf::infinite, query_atom::value, query, dump(query_args))
-          .then([=](std::string& reply) mutable { rp.deliver(std::move(reply)); },
-                [=](caf::error& err) mutable { rp.deliver(err); });
+          .then(
+            [=](std::string& reply) mutable {
+              VLOG_DEBUG("api", "{}: replied", verb);
+              rp.deliver(std::move(reply));
+            },
+            [=](caf::error& err) mutable {
+              VLOG_DEBUG("api", "{}: replied with an error", verb);
+              rp.deliver(err);
+            });
       },
-      [=](caf::error& err) mutable { rp.deliver(err); });
+      [=](caf::error& err) mutable {
+        VLOG_DEBUG("api", "{}: not committed, replying with the error", verb);
+        rp.deliver(err);
+      });
   return rp;
 }
 

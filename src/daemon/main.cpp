@@ -26,6 +26,8 @@
 #include <caf/io/all.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <malloc.h>
+
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -56,6 +58,26 @@ int fail(const std::string& message) {
 
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+} // namespace
+
+namespace {
+
+/// Waits for SIGTERM or SIGINT; meanwhile, every 10 s, hands the heap's free
+/// pages back to the kernel. glibc keeps what a thread's arena once held: the
+/// bursts of a 500-VM create or of a `vms list` left 40 MiB of free heap in
+/// volantd's arenas, 30 MiB of its RSS (bench/probes); malloc_trim releases it
+/// in well under a millisecond.
+int wait_for_shutdown(const sigset_t& signals) {
+  const timespec every{10, 0};
+  for (;;) {
+    int sig = sigtimedwait(&signals, nullptr, &every);
+    if (sig > 0)
+      return sig;
+    if (errno == EAGAIN)
+      ::malloc_trim(0);
+  }
 }
 
 } // namespace
@@ -269,8 +291,7 @@ int main(int argc, char** argv) {
     spdlog::info("[volantd] listening on {}:{}, data dir {}, driver {}{}", listen_host,
                  published_port(), ctx.data_dir, driver.name(),
                  driver.limits().note.empty() ? "" : " (" + driver.limits().note + ")");
-    int sig = 0;
-    sigwait(&signals, &sig);
+    int sig = wait_for_shutdown(signals);
     spdlog::info("[volantd] signal {}: shutting down (workloads keep running)", sig);
     caf::anon_send_exit(root_actor, caf::exit_reason::user_shutdown);
   }

@@ -472,8 +472,12 @@ TEST_CASE(
                     : "")
             << ", pool 127.78." << cfg.pool_octet << ".0/24" << std::endl;
   INFO("reproduce with VOLANT_CHAOS_SEED=" << cfg.seed);
-  e2e::daemon d(
-      {.pool_octet = cfg.pool_octet, .memory_mib = 16384, .cpus = 64});
+  // At debug, volantd logs each request and reply: a volar call that hangs
+  // (observe.cpp) then shows whether its reply left the daemon.
+  e2e::daemon d({.pool_octet = cfg.pool_octet,
+                 .memory_mib = 16384,
+                 .cpus = 64,
+                 .extra = {"--log-level", "debug"}});
   d.install(manifest(plugins[0], false));
   d.install(manifest(plugins[1], true));
   harness h(d, cfg);

@@ -165,8 +165,9 @@ e2e::run_result run_volar(const e2e::daemon& d, const std::string& args) {
   auto t0 = std::chrono::steady_clock::now();
   // A volar still running after volar_timeout_s is killed; its threads'
   // stacks go to /tmp/volar-hang.PID.txt first (with gdb), named on stderr.
-  // volantd's stacks (at that moment) go to /tmp/volar-hang.PID.volantd.txt.
-  static const std::string bounded = R"sh(t=$1; d=$2; shift 2; "$@" </dev/null & p=$!
+  // volantd's stacks (at that moment) go to /tmp/volar-hang.PID.volantd.txt,
+  // its log (debug: every request and reply) to /tmp/volar-hang.PID.volantd.log.
+  static const std::string bounded = R"sh(t=$1; d=$2; l=$3; shift 3; "$@" </dev/null & p=$!
 for i in $(seq $((t * 10))); do
   kill -0 $p 2>/dev/null || { wait $p; exit $?; }
   sleep 0.1
@@ -176,10 +177,12 @@ if command -v gdb >/dev/null; then
   gdb -p $p -batch -ex 'thread apply all bt' >$f 2>&1
   [ "$d" -gt 0 ] && gdb -p $d -batch -ex 'thread apply all bt' >/tmp/volar-hang.$p.volantd.txt 2>&1
 fi
+cp "$l" /tmp/volar-hang.$p.volantd.log 2>/dev/null
 echo "volar hung for $t s (stacks: $f)" >&2
 kill -9 $p; wait $p; exit 137)sh";
   auto r = test::run("bash -c " + e2e::sh_quote(bounded) + " bounded "
                      + std::to_string(volar_timeout_s) + " " + std::to_string(d.pid()) + " "
+                     + e2e::sh_quote(d.dir() + "/volantd.log") + " "
                      + e2e::sh_quote(e2e::volar_bin()) + " --data-dir "
                      + e2e::sh_quote(d.dir()) + " " + args);
   if (r.exit_code == 0) {

@@ -256,7 +256,8 @@ TEST_CASE("a template change waits while the deployment is paused, then rolls") 
   auto p = reconcile(h.w, "web");
   CHECK(p.create.empty());
   for (const auto& [name, g] : p.goals) {
-    CAPTURE(name);
+    const auto& vm = name; // clang 14 cannot capture a structured binding
+    CAPTURE(vm);
     CHECK(g.paused);
     CHECK(g.revision == 2);
   }
