@@ -9,12 +9,14 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/manager.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <future>
 #include <memory>
 #include <set>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace volant::cli {
@@ -28,12 +30,28 @@ std::string first_line(const std::string& path) {
   return line;
 }
 
+/// Refuses a secret of volar's that other users can read, as ssh refuses an
+/// open private key: volantd writes them 0600, so a wider mode is a copy or a
+/// chmod that leaked it. A missing file is left to the caller's message.
+status private_file(const std::string& path, const std::string& what) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & 077) == 0)
+    return ok();
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+  return make_error(ec::unauthorized, "refusing " + what + " " + path + ": mode "
+                                        + mode + " lets other users read it (chmod 600 "
+                                        + path + ")");
+}
+
 expected<std::string> resolve_token(const client_options& opts) {
   if (!opts.token.empty())
     return opts.token;
   if (const char* env = std::getenv("VOLANT_TOKEN"); env && *env)
     return std::string(env);
   auto path = opts.data_dir + "/token";
+  if (auto open = private_file(path, "the token"); !open)
+    return open.error_value();
   std::ifstream in(path);
   if (!in)
     return make_error(ec::unauthorized,
@@ -45,9 +63,10 @@ expected<std::string> resolve_token(const client_options& opts) {
   return token;
 }
 
+using expected_api = caf::expected<api_actor>;
+
 /// What to tell the user when the connection to volantd drops mid-request: the
 /// command may have been carried out before it went, and where to look.
-using expected_api = caf::expected<api_actor>;
 
 std::string went_away(const std::string& verb, const std::string& endpoint) {
   std::string check = "volar deployments list";
@@ -94,7 +113,7 @@ status check_tls_files(const std::string& data_dir) {
                           + " (volar presents the client certificate in <data-dir>/tls: "
                             "run volar as the daemon's user with its --data-dir, or "
                             "import a bundle with `volar credentials import FILE`)");
-  return ok();
+  return private_file(files.client_key(), "the client key");
 }
 
 } // namespace

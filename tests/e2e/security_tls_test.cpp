@@ -182,6 +182,37 @@ TEST_CASE("the credentials are created at first start, private to the daemon's "
   d.ok("deployments list");
 }
 
+TEST_CASE("volar refuses its token or client key once other users can read them") {
+  daemon d({.pool_octet = 128});
+  tls::layout l(d.dir());
+  const std::string token = d.dir() + "/token";
+  for (const auto& [path, what] : {std::pair{l.client_key(), std::string("the client key")},
+                                   std::pair{token, std::string("the token")}}) {
+    for (mode_t mode : {0640, 0604}) {
+      CAPTURE(path);
+      CAPTURE(mode);
+      REQUIRE(::chmod(path.c_str(), mode) == 0);
+      auto r = d.volar("deployments list");
+      CHECK(r.exit_code == 1);
+      CHECK_MESSAGE(one_line(r.err), r.err);
+      char shown[8];
+      std::snprintf(shown, sizeof shown, "%04o", static_cast<unsigned>(mode));
+      CHECK(r.err == "volar: refusing " + what + " " + path + ": mode " + shown
+                       + " lets other users read it (chmod 600 " + path + ")\n");
+      CHECK(mode_of(path) == mode); // refused, not chmod'ed
+    }
+    REQUIRE(::chmod(path.c_str(), 0600) == 0);
+    d.ok("deployments list");
+  }
+  // A token given in the environment is the caller's business.
+  REQUIRE(::chmod(token.c_str(), 0644) == 0);
+  auto value = test::read_file(token);
+  value.erase(value.find_last_not_of("\n") + 1);
+  auto r = d.volar("deployments list", "VOLANT_TOKEN=" + value);
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  ::chmod(token.c_str(), 0600);
+}
+
 TEST_CASE("nothing but the api is reachable, and exit messages to the api stop "
           "nothing") {
   daemon d({.pool_octet = 122});
