@@ -166,7 +166,9 @@ e2e::run_result run_volar(const e2e::daemon& d, const std::string& args) {
   // A volar still running after volar_timeout_s is killed; its threads'
   // stacks go to /tmp/volar-hang.PID.txt first (with gdb), named on stderr.
   // volantd's stacks (at that moment) go to /tmp/volar-hang.PID.volantd.txt,
-  // its log (debug: every request and reply) to /tmp/volar-hang.PID.volantd.log.
+  // its log (debug: every request and reply) to /tmp/volar-hang.PID.volantd.log,
+  // and both ends' TCP queues (`ss`: bytes volar has not read, or volantd not
+  // sent) to /tmp/volar-hang.PID.sockets.txt.
   static const std::string bounded = R"sh(t=$1; d=$2; l=$3; shift 3; "$@" </dev/null & p=$!
 for i in $(seq $((t * 10))); do
   kill -0 $p 2>/dev/null || { wait $p; exit $?; }
@@ -178,6 +180,7 @@ if command -v gdb >/dev/null; then
   [ "$d" -gt 0 ] && gdb -p $d -batch -ex 'thread apply all bt' >/tmp/volar-hang.$p.volantd.txt 2>&1
 fi
 cp "$l" /tmp/volar-hang.$p.volantd.log 2>/dev/null
+ss -tnpi 2>/dev/null | grep -A1 -E "pid=($p|$d)," >/tmp/volar-hang.$p.sockets.txt
 echo "volar hung for $t s (stacks: $f)" >&2
 kill -9 $p; wait $p; exit 137)sh";
   auto r = test::run("bash -c " + e2e::sh_quote(bounded) + " bounded "
