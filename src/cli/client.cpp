@@ -68,15 +68,30 @@ using expected_api = caf::expected<api_actor>;
 /// What to tell the user when the connection to volantd drops mid-request: the
 /// command may have been carried out before it went, and where to look.
 
-std::string went_away(const std::string& verb, const std::string& endpoint) {
-  std::string check = "volar deployments list";
+/// The listing that shows whether `verb` took effect.
+std::string check_with(const std::string& verb) {
   if (verb.rfind("plugins.", 0) == 0)
-    check = "volar plugins list";
-  else if (verb.rfind("vms.", 0) == 0)
-    check = "volar vms list";
+    return "volar plugins list";
+  if (verb.rfind("vms.", 0) == 0)
+    return "volar vms list";
+  return "volar deployments list";
+}
+
+std::string went_away(const std::string& verb, const std::string& endpoint) {
   return "volantd went away during the request (connection to " + endpoint
          + " lost); the command may or may not have taken effect: check with `"
-         + check + "` once volantd is back";
+         + check_with(verb) + "` once volantd is back";
+}
+
+/// No reply within the request timeout on a connection that is still open (a
+/// stopped volantd, or a reply lost on the way: bench/chaos, issue 10).
+std::string no_answer(const std::string& verb, const std::string& endpoint,
+                      std::chrono::milliseconds timeout) {
+  return "volantd at " + endpoint + " did not answer " + verb + " within "
+         + std::to_string(timeout.count() / 1000)
+         + " s (the connection is open: is volantd stopped or overloaded?); the "
+           "command may or may not have taken effect: check with `"
+         + check_with(verb) + "`";
 }
 
 /// caf::openssl::remote_actor, with a limit: CAF's own waits without one for
@@ -245,6 +260,8 @@ expected<nlohmann::json> client::call(const std::string& verb,
   auto outcome = std::make_shared<std::promise<expected<nlohmann::json>>>();
   auto result = outcome->get_future();
   auto gone = make_error(ec::daemon_unreachable, went_away(verb, impl_->endpoint));
+  auto silent = make_error(ec::daemon_unreachable,
+                           no_answer(verb, impl_->endpoint, impl_->timeout));
   auto* sys = &impl_->sys;
   sys->spawn([=, api = impl_->api, token = impl_->token, timeout = impl_->timeout,
               body = args.dump()](caf::event_based_actor* self) {
@@ -266,6 +283,8 @@ expected<nlohmann::json> client::call(const std::string& verb,
         [=](const caf::error& err) {
           if (err == caf::sec::request_receiver_down)
             outcome->set_value(gone);
+          else if (err == caf::sec::request_timeout)
+            outcome->set_value(silent);
           else
             outcome->set_value(from_caf(err, sys->render(err)));
           self->quit();

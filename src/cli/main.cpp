@@ -142,6 +142,9 @@ int main(int argc, char** argv) {
       "volantd's HOST:PORT (default: $VOLANT_ENDPOINT, <data-dir>/endpoint, "
       "127.0.0.1:7462)");
   app.add_flag("--json", g.json, "Print volantd's reply as JSON");
+  app.add_option("--request-timeout", g.request_timeout,
+                 "Seconds to wait for each reply of volantd (default 60; 2..3600)")
+    ->check(CLI::Range(2, 3600));
   // Global options may also follow the subcommand ("vms list --json").
   app.fallthrough();
   app.callback([&app] {

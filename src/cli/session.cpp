@@ -30,6 +30,7 @@ expected<client*> session::try_connect() {
     client_options opts;
     opts.data_dir = data_dir();
     opts.endpoint = g_.endpoint;
+    opts.timeout = std::chrono::seconds(g_.request_timeout);
     auto c = client::connect(opts);
     if (!c)
       return c.error_value();

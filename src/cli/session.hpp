@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,7 @@ struct globals {
   std::string
       endpoint; ///< as given; empty: $VOLANT_ENDPOINT, endpoint file, default
   bool json = false;
+  std::int64_t request_timeout = 60; ///< seconds to wait for each reply
 };
 
 /// Exit codes: 1 rejected request, 2 usage, 3 daemon unreachable.

@@ -110,6 +110,41 @@ TEST_CASE("volar gives up within seconds when volantd dies during its request, a
   CHECK(d.settled("web", 1, 20s));
 }
 
+TEST_CASE("volar whose reply does not come within --request-timeout says so, and what "
+          "to check") {
+  daemon d({.pool_octet = 47});
+  auto manifest = httpd_manifest("silent-httpd");
+  auto& argv = manifest["workload"]["entrypoint"];
+  argv[2] = "echo \"hello from $VOLANT_VM_NAME\"; " + argv[2].get<std::string>();
+  d.install(manifest);
+  d.ok("deployments create web --plugin silent-httpd --replicas 1 --wait --timeout 30");
+
+  // A following volar is connected and polling; stopped, volantd keeps the
+  // connection open and answers nothing, as when a reply is lost on the way.
+  background_volar volar(d, "vms logs web-0 --follow --request-timeout 2");
+  REQUIRE_MESSAGE(eventually([&] {
+                    return volar.out().find("hello from web-0") != std::string::npos;
+                  }),
+                  "volar printed: " << volar.out() << volar.err());
+  REQUIRE(::kill(d.pid(), SIGSTOP) == 0);
+  auto code = volar.wait_exit(20s);
+  ::kill(d.pid(), SIGCONT);
+  REQUIRE_MESSAGE(code, "volar still waits 20 s with --request-timeout 2");
+  CHECK(*code == 3);
+  auto err = volar.err();
+  CHECK_MESSAGE(one_line(err), err);
+  CHECK_MESSAGE(err.find("did not answer vms.logs within 2 s (the connection is open") != std::string::npos,
+                err);
+  CHECK_MESSAGE(err.find("may or may not have taken effect: check with `volar vms list`")
+                    != std::string::npos,
+                err);
+  // Out of range is a usage error.
+  auto r = d.volar("deployments list --request-timeout 1");
+  CHECK(r.exit_code == 2);
+  CHECK_MESSAGE(r.err.find("--request-timeout") != std::string::npos, r.err);
+  d.ok("deployments list --request-timeout 5");
+}
+
 TEST_CASE("volar whose TLS handshake volantd never finishes says volantd went away, "
           "not that its certificate is bad") {
   daemon d({.pool_octet = 44});
