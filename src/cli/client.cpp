@@ -65,9 +65,6 @@ expected<std::string> resolve_token(const client_options& opts) {
 
 using expected_api = caf::expected<api_actor>;
 
-/// What to tell the user when the connection to volantd drops mid-request: the
-/// command may have been carried out before it went, and where to look.
-
 /// The listing that shows whether `verb` took effect.
 std::string check_with(const std::string& verb) {
   if (verb.rfind("plugins.", 0) == 0)
@@ -77,6 +74,8 @@ std::string check_with(const std::string& verb) {
   return "volar deployments list";
 }
 
+/// What to tell the user when the connection to volantd drops mid-request: the
+/// command may have been carried out before it went, and where to look.
 std::string went_away(const std::string& verb, const std::string& endpoint) {
   return "volantd went away during the request (connection to " + endpoint
          + " lost); the command may or may not have taken effect: check with `"

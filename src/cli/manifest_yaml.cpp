@@ -10,8 +10,9 @@
 #include <charconv>
 #include <initializer_list>
 #include <limits>
-#include <set>
+#include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -587,7 +588,7 @@ deployment_documents_from_yaml(std::string_view yaml_text) {
                           + " deployments: apply at most "
                           + std::to_string(max_yaml_documents) + " at a time");
   std::vector<deployment_document> docs;
-  std::vector<std::size_t> numbers;
+  std::map<std::string, std::size_t> document_of; // deployment name -> its number
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     if (nodes[i].IsNull())
       continue;
@@ -607,13 +608,11 @@ deployment_documents_from_yaml(std::string_view yaml_text) {
     }
     if (auto st = validate_spec(doc.spec, std::numeric_limits<std::int32_t>::max()); !st)
       return where(st.error_value());
-    for (std::size_t k = 0; k < docs.size(); ++k)
-      if (docs[k].spec.name == doc.spec.name)
-        return where(make_error(ec::invalid_argument,
-                                "deployment '" + doc.spec.name + "' is also document "
-                                    + std::to_string(numbers[k])));
+    if (auto [it, fresh] = document_of.try_emplace(doc.spec.name, i + 1); !fresh)
+      return where(make_error(ec::invalid_argument, "deployment '" + doc.spec.name
+                                                        + "' is also document "
+                                                        + std::to_string(it->second)));
     docs.push_back(std::move(doc));
-    numbers.push_back(i + 1);
   }
   return docs;
 }

@@ -60,10 +60,6 @@ bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
 
-} // namespace
-
-namespace {
-
 /// Waits for SIGTERM or SIGINT; meanwhile, every 10 s, hands the heap's free
 /// pages back to the kernel. glibc keeps what a thread's arena once held: the
 /// bursts of a 500-VM create or of a `vms list` left 40 MiB of free heap in

@@ -50,18 +50,23 @@ int control_port(const daemon& d) {
   return std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str());
 }
 
+/// Installs plugin `plugin`, an httpd that first logs "hello from <vm>" (so
+/// that `vms logs --follow` has shown something, and so is connected), and
+/// runs deployment `web` of it with one ready replica.
+void run_greeting_web(daemon& d, const std::string& plugin) {
+  auto manifest = httpd_manifest(plugin);
+  auto& argv = manifest["workload"]["entrypoint"];
+  argv[2] = "echo \"hello from $VOLANT_VM_NAME\"; " + argv[2].get<std::string>();
+  d.install(manifest);
+  d.ok("deployments create web --plugin " + plugin + " --replicas 1 --wait --timeout 30");
+}
+
 } // namespace
 
 TEST_CASE("volar gives up within seconds when volantd dies during its request, and says "
           "what to check") {
   daemon d({.pool_octet = 43});
-  // A workload that logs a line, so that `vms logs --follow` has shown something
-  // (and so is connected) before the daemon is stopped.
-  auto manifest = httpd_manifest("gone-httpd");
-  auto& argv = manifest["workload"]["entrypoint"];
-  argv[2] = "echo \"hello from $VOLANT_VM_NAME\"; " + argv[2].get<std::string>();
-  d.install(manifest);
-  d.ok("deployments create web --plugin gone-httpd --replicas 1 --wait --timeout 30");
+  run_greeting_web(d, "gone-httpd");
 
   std::string args, shown; // the command, and what it prints once it is running
   SUBCASE("a shell following the event stream") {
@@ -113,11 +118,7 @@ TEST_CASE("volar gives up within seconds when volantd dies during its request, a
 TEST_CASE("volar whose reply does not come within --request-timeout says so, and what "
           "to check") {
   daemon d({.pool_octet = 47});
-  auto manifest = httpd_manifest("silent-httpd");
-  auto& argv = manifest["workload"]["entrypoint"];
-  argv[2] = "echo \"hello from $VOLANT_VM_NAME\"; " + argv[2].get<std::string>();
-  d.install(manifest);
-  d.ok("deployments create web --plugin silent-httpd --replicas 1 --wait --timeout 30");
+  run_greeting_web(d, "silent-httpd");
 
   // A following volar is connected and polling; stopped, volantd keeps the
   // connection open and answers nothing, as when a reply is lost on the way.
