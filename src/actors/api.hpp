@@ -16,7 +16,11 @@ using request_atom = caf::atom_constant<caf::atom("request")>;
 /// The published control endpoint: every volar command is one request.
 using api_actor = caf::typed_actor<
   /// (token, verb, JSON arguments) -> JSON reply, or a volant error.
-  caf::replies_to<request_atom, std::string, std::string, std::string>::with<std::string>>;
+  caf::replies_to<request_atom, std::string, std::string, std::string>::with<std::string>,
+  /// The same with a request id (wire/reply_cache.hpp): a retry of a mutating
+  /// request joins the first or gets its answer; it never runs twice.
+  caf::replies_to<request_atom, std::string, std::string, std::string,
+                  std::string>::with<std::string>>;
 
 /// The documented default port of the control endpoint.
 inline constexpr std::uint16_t default_port = 7462;

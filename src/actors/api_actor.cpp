@@ -11,6 +11,7 @@
 #include "actors/api_reads.hpp"
 #include "actors/wire_error.hpp"
 #include "wire/json.hpp"
+#include "wire/reply_cache.hpp"
 #include "wire/request_check.hpp"
 #include "wire/requests.hpp"
 
@@ -18,6 +19,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
+#include <variant>
 
 namespace volant {
 
@@ -173,11 +176,46 @@ caf::result<std::string> crash_hook(api_actor::pointer self, daemon_context* ctx
   return std::string("{}");
 }
 
+error invalid_token() {
+  return {ec::unauthorized, "invalid token: use the one volantd wrote to <data-dir>/token "
+                            "(or set VOLANT_TOKEN)"};
+}
+
+/// How a request with an id ended: its reply or its error.
+using outcome = std::variant<std::string, caf::error>;
+using reply_promise = caf::typed_response_promise<std::string>;
+
+/// The api's own state: the replies of requests with an id, and the test hook
+/// that drops replies (`debug.drop_reply`).
+struct api_state {
+  wire::reply_cache<outcome, reply_promise> replies;
+  std::map<std::string, std::int64_t> drops; ///< verb -> replies still to drop
+  std::vector<reply_promise> dropped;        ///< never delivered, on purpose
+};
+
+void deliver(reply_promise& rp, const outcome& out) {
+  if (auto* reply = std::get_if<std::string>(&out))
+    rp.deliver(*reply);
+  else
+    rp.deliver(std::get<caf::error>(out));
+}
+
+/// `debug.drop_reply` (volantd --enable-crash-hook, tests only): the next
+/// `count` replies of `verb` to requests with an id are not sent, as if lost
+/// on the way; a retry of the same request gets the kept one.
+caf::result<std::string> drop_reply_hook(daemon_context* ctx, api_state& st, const json& args) {
+  if (!ctx->crash_hook)
+    return to_caf({ec::invalid_argument,
+                   "debug.drop_reply needs volantd --enable-crash-hook (a test hook)"});
+  st.drops[args.at("verb").get<std::string>()] = args.value("count", std::int64_t{1});
+  return std::string("{}");
+}
+
 /// One decoded request (wire::decode_request passed): every path either
 /// returns its answer or makes exactly one promise after the last check that
 /// can fail.
 caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
-                                  const controller_actor& controller,
+                                  api_state& st, const controller_actor& controller,
                                   wire::decoded_request& req, const std::string& args_text) {
   const auto& verb = req.verb;
   const auto& args = req.args;
@@ -187,6 +225,8 @@ caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
       return to_caf(reply.error_value());
     return std::move(*reply);
   }
+  if (verb == "debug.drop_reply")
+    return drop_reply_hook(ctx, st, args);
   if (verb == "vms.logs") {
     auto chunk = read_log(*ctx, args);
     if (!chunk)
@@ -219,37 +259,82 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
   self->set_error_handler([=](caf::error& err) {
     VLOG_WARN("api", "ignored an error message ({})", self->system().render(err));
   });
+  auto st = std::make_shared<api_state>();
+  // (token, verb, args): checked, decoded and answered.
+  auto handle = [=](const std::string& token, const std::string& verb,
+                    const std::string& args_text) -> caf::result<std::string> {
+    // The controller of the moment (the root replaces a crashed one).
+    auto controller = ctx->live->controller();
+    if (!controller)
+      return to_caf({ec::daemon_unreachable, "volantd is restarting its controller; retry"});
+    if (!token_equal(token, ctx->token))
+      return to_caf(invalid_token());
+    // Everything a verb reads is checked here, before any promise.
+    // For a mutating verb, the command too, its secret env sealed.
+    auto req = wire::decode_request(verb, args_text, ctx->max_request_bytes, sealing(ctx));
+    if (!req)
+      return to_caf(req.error_value());
+    const auto& args = req->args;
+    // Secret env values never reach the log, not even at debug.
+    if (spdlog::should_log(spdlog::level::debug))
+      VLOG_DEBUG("api", "{} {}", verb, dump(wire::redact_request(args)).substr(0, 512));
+    if (verb == "debug.crash") // throws on purpose, so outside the try below
+      return crash_hook(self, ctx, controller, args);
+    try {
+      return dispatch(self, ctx, *st, controller, *req, args_text);
+    } catch (const std::exception& e) {
+      // A decoding step the check missed: still one error reply, and the
+      // api lives on.
+      VLOG_WARN("api", "{}: arguments failed to decode: {}", verb, e.what());
+      return to_caf({ec::invalid_argument,
+                     "request '" + verb + "': malformed arguments (" + e.what() + ")"});
+    }
+  };
+  // A request with an id has ended: every attempt waiting for it gets the
+  // outcome (but a reply the test hook drops).
+  auto complete = [=](const std::string& id, const std::string& verb, outcome out) {
+    auto size = std::holds_alternative<std::string>(out) ? std::get<std::string>(out).size() : 64;
+    auto waiters = st->replies.finish(id, out, size, std::chrono::steady_clock::now());
+    for (auto& rp : waiters) {
+      if (auto drop = st->drops.find(verb); drop != st->drops.end() && drop->second > 0) {
+        VLOG_INFO("api", "{}: dropping the reply to request {} (debug.drop_reply)", verb, id);
+        --drop->second;
+        st->dropped.push_back(std::move(rp));
+        continue;
+      }
+      deliver(rp, out);
+    }
+  };
   return {
     [=](request_atom, const std::string& token, const std::string& verb,
         const std::string& args_text) -> caf::result<std::string> {
-      // The controller of the moment (the root replaces a crashed one).
-      auto controller = ctx->live->controller();
-      if (!controller)
-        return to_caf({ec::daemon_unreachable, "volantd is restarting its controller; retry"});
+      return handle(token, verb, args_text);
+    },
+    [=](request_atom, const std::string& token, const std::string& verb,
+        const std::string& args_text, const std::string& id) -> caf::result<std::string> {
+      // Reads run again when retried; mutations run once per id.
+      if (id.empty() || !(wire::is_mutation(verb) || is_credentials_verb(verb)))
+        return handle(token, verb, args_text);
       if (!token_equal(token, ctx->token))
-        return to_caf({ec::unauthorized,
-                       "invalid token: use the one volantd wrote to <data-dir>/token "
-                       "(or set VOLANT_TOKEN)"});
-      // Everything a verb reads is checked here, before any promise.
-      // For a mutating verb, the command too, its secret env sealed.
-      auto req = wire::decode_request(verb, args_text, ctx->max_request_bytes, sealing(ctx));
-      if (!req)
-        return to_caf(req.error_value());
-      const auto& args = req->args;
-      // Secret env values never reach the log, not even at debug.
-      if (spdlog::should_log(spdlog::level::debug))
-        VLOG_DEBUG("api", "{} {}", verb, dump(wire::redact_request(args)).substr(0, 512));
-      if (verb == "debug.crash") // throws on purpose, so outside the try below
-        return crash_hook(self, ctx, controller, args);
-      try {
-        return dispatch(self, ctx, controller, *req, args_text);
-      } catch (const std::exception& e) {
-        // A decoding step the check missed: still one error reply, and the
-        // api lives on.
-        VLOG_WARN("api", "{}: arguments failed to decode: {}", verb, e.what());
+        return to_caf(invalid_token());
+      if (!wire::valid_request_id(id))
         return to_caf({ec::invalid_argument,
-                       "request '" + verb + "': malformed arguments (" + e.what() + ")"});
+                       "the request id must be 1 to 64 characters of [A-Za-z0-9_-]"});
+      auto rp = self->make_response_promise<std::string>();
+      auto admitted = st->replies.admit(id, rp, std::chrono::steady_clock::now());
+      using verdict = decltype(st->replies)::verdict;
+      if (admitted.what == verdict::answer) {
+        VLOG_INFO("api", "{}: request {} again, answered as before", verb, id);
+        deliver(rp, *admitted.outcome);
+      } else if (admitted.what == verdict::joined) {
+        VLOG_INFO("api", "{}: request {} again, joined the one in flight", verb, id);
+      } else {
+        self->request(caf::actor_cast<api_actor>(self), caf::infinite, request_atom::value,
+                      token, verb, args_text)
+          .then([=](std::string& reply) { complete(id, verb, std::move(reply)); },
+                [=](caf::error& err) { complete(id, verb, std::move(err)); });
       }
+      return rp;
     },
   };
 }

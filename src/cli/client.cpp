@@ -9,11 +9,15 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/manager.hpp>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <future>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
 #include <set>
 
 #include <sys/stat.h>
@@ -171,6 +175,15 @@ struct client::impl {
   std::string token;
   std::string endpoint;
   std::chrono::milliseconds timeout{60000};
+  // What a retry on a new connection needs (client::call).
+  std::string data_dir;
+  std::string host;
+  std::uint16_t port = 0;
+  std::chrono::milliseconds connect_timeout{15000};
+  std::chrono::milliseconds retry_after{5000};
+  /// The connections of retries, each its own actor system (CAF keeps one
+  /// connection per node, and a new system is a new node); closed first.
+  std::vector<std::unique_ptr<impl>> retries;
 };
 
 client::client(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -245,51 +258,164 @@ expected<std::unique_ptr<client>> client::connect(const client_options& opts) {
   p->token = *token;
   p->endpoint = endpoint;
   p->timeout = opts.timeout;
+  p->data_dir = opts.data_dir;
+  p->host = host;
+  p->port = port;
+  p->connect_timeout = opts.connect_timeout;
+  p->retry_after = opts.retry_after;
   return std::unique_ptr<client>(new client(std::move(p)));
 }
 
+namespace {
+
+/// The outcome of one call, set by the first of its attempts to end.
+struct call_outcome {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::optional<expected<nlohmann::json>> result;
+
+  void set(expected<nlohmann::json> r) {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (!result)
+      result = std::move(r);
+    cv.notify_all();
+  }
+
+  /// Whether there is a result by `until`.
+  bool wait_until(std::chrono::steady_clock::time_point until) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_until(guard, until, [this] { return result.has_value(); });
+  }
+
+  void wait() {
+    std::unique_lock<std::mutex> guard{mtx};
+    cv.wait(guard, [this] { return result.has_value(); });
+  }
+};
+
+/// A fresh request id: 128 random bits in hex.
+std::string new_request_id() {
+  std::random_device rd;
+  std::string id;
+  static constexpr char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    auto v = rd();
+    for (int j = 0; j < 4; ++j) {
+      id += hex[v & 0xf];
+      v >>= 4;
+    }
+  }
+  return id;
+}
+
+/// One attempt: the request runs in a helper actor that also monitors the
+/// daemon's api proxy. When the connection drops, CAF's BASP broker kills
+/// every proxy of that node, and the monitor's down_msg arrives at once; the
+/// request's own response would never come (it would wait the whole timeout).
+/// A proxy that died before this call (between two polls of a long wait) is
+/// noticed the same way: monitoring a dead actor sends its down_msg right away.
+caf::actor send_attempt(client::impl& link, const std::shared_ptr<call_outcome>& outcome,
+                        const std::string& verb, const std::string& body,
+                        const std::string& id, std::chrono::milliseconds timeout,
+                        std::chrono::milliseconds whole);
+
+} // namespace
+
 expected<nlohmann::json> client::call(const std::string& verb,
                                       const nlohmann::json& args) {
-  // The request runs in a helper actor that also monitors the daemon's api
-  // proxy. When the connection drops, CAF's BASP broker kills every proxy of
-  // that node, and the monitor's down_msg arrives at once; the request's own
-  // response would never come (it would wait the whole timeout). A proxy that
-  // died before this call (between two polls of a long wait) is noticed the
-  // same way: monitoring a dead actor sends its down_msg right away.
-  auto outcome = std::make_shared<std::promise<expected<nlohmann::json>>>();
-  auto result = outcome->get_future();
-  auto gone = make_error(ec::daemon_unreachable, went_away(verb, impl_->endpoint));
-  auto silent = make_error(ec::daemon_unreachable,
-                           no_answer(verb, impl_->endpoint, impl_->timeout));
-  auto* sys = &impl_->sys;
-  sys->spawn([=, api = impl_->api, token = impl_->token, timeout = impl_->timeout,
-              body = args.dump()](caf::event_based_actor* self) {
+  // Every request carries an id. With no reply after `retry_after` on a
+  // connection that is still open (a reply lost on the way, bench/chaos), the
+  // same request goes again on a new connection: volantd answers a mutating
+  // request it has seen with the first run's outcome, or joins the run still
+  // in flight, so the command takes effect once (docs/protocol.md).
+  using clock = std::chrono::steady_clock;
+  auto start = clock::now();
+  auto deadline = start + impl_->timeout;
+  auto id = new_request_id();
+  auto body = args.dump();
+  auto outcome = std::make_shared<call_outcome>();
+  std::vector<caf::actor> attempts;
+  attempts.push_back(
+    send_attempt(*impl_, outcome, verb, body, id, impl_->timeout, impl_->timeout));
+  // A long poll answers when its wait ends; debug hooks are never repeated.
+  auto patience = impl_->retry_after
+                  + std::chrono::milliseconds(args.is_object() ? args.value("wait_ms", 0) : 0);
+  bool retry = verb.rfind("debug.", 0) != 0;
+  for (int tries = 0; retry && tries < 2; ++tries) {
+    auto retry_at = clock::now() + patience * (tries + 1);
+    if (retry_at >= deadline || outcome->wait_until(retry_at))
+      break;
+    auto left = [&] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+    };
+    auto again = client::connect_again(*impl_, std::min(impl_->connect_timeout, left()));
+    if (outcome->wait_until(clock::now()) || left().count() <= 0)
+      break;
+    if (!again)
+      continue; // the first attempt still ends by itself (reply, drop, timeout)
+    attempts.push_back(send_attempt(*again, outcome, verb, body, id, left(), impl_->timeout));
+    impl_->retries.push_back(std::move(again));
+  }
+  // The first attempt's own timeout (or the connection's end) bounds this.
+  outcome->wait();
+  for (auto& attempt : attempts)
+    caf::anon_send_exit(attempt, caf::exit_reason::user_shutdown);
+  return std::move(*outcome->result);
+}
+
+std::unique_ptr<client::impl> client::connect_again(const impl& first,
+                                                    std::chrono::milliseconds limit) {
+  auto p = std::make_unique<impl>(first.data_dir, true);
+  auto api = connect_api(p->sys, first.host, first.port, limit);
+  if (!api) {
+    if (api.error() == caf::sec::request_timeout)
+      static_cast<void>(p.release()); // CAF's unfinished TLS handshake (see connect)
+    return nullptr;
+  }
+  p->api = *api;
+  p->token = first.token;
+  p->endpoint = first.endpoint;
+  p->timeout = first.timeout;
+  return p;
+}
+
+namespace {
+
+caf::actor send_attempt(client::impl& link, const std::shared_ptr<call_outcome>& outcome,
+                        const std::string& verb, const std::string& body,
+                        const std::string& id, std::chrono::milliseconds timeout,
+                        std::chrono::milliseconds whole) {
+  auto gone = make_error(ec::daemon_unreachable, went_away(verb, link.endpoint));
+  auto silent = make_error(ec::daemon_unreachable, no_answer(verb, link.endpoint, whole));
+  auto* sys = &link.sys;
+  return sys->spawn([=, api = link.api, token = link.token](caf::event_based_actor* self) {
     self->monitor(api);
     self->set_down_handler([=](caf::down_msg&) {
-      outcome->set_value(gone);
+      outcome->set(gone);
       self->quit();
     });
-    self->request(api, timeout, request_atom::value, token, verb, body)
+    self->request(api, timeout, request_atom::value, token, verb, body, id)
       .then(
         [=](const std::string& reply) {
           auto j = nlohmann::json::parse(reply, nullptr, false);
           if (j.is_discarded())
-            outcome->set_value(make_error(ec::io_error, "volantd sent a malformed reply"));
+            outcome->set(make_error(ec::io_error, "volantd sent a malformed reply"));
           else
-            outcome->set_value(std::move(j));
+            outcome->set(std::move(j));
           self->quit();
         },
         [=](const caf::error& err) {
           if (err == caf::sec::request_receiver_down)
-            outcome->set_value(gone);
+            outcome->set(gone);
           else if (err == caf::sec::request_timeout)
-            outcome->set_value(silent);
+            outcome->set(silent);
           else
-            outcome->set_value(from_caf(err, sys->render(err)));
+            outcome->set(from_caf(err, sys->render(err)));
           self->quit();
         });
   });
-  return result.get();
 }
+
+} // namespace
 
 } // namespace volant::cli

@@ -22,6 +22,9 @@ struct client_options {
   /// that accepts but never completes them (a stopped or wedged volantd, or
   /// another program) is an error after this, not a hang.
   std::chrono::milliseconds connect_timeout{15000};
+  /// With no reply after this on an open connection, the same request (same
+  /// id) is sent again on a new connection, twice at most (client::call).
+  std::chrono::milliseconds retry_after{5000};
 };
 
 class client {
@@ -41,6 +44,11 @@ public:
   const std::string& token() const;
 
   struct impl;
+
+  /// A second connection to the daemon `first` reached, for a retry, within
+  /// `limit`; null when it cannot be made.
+  static std::unique_ptr<impl> connect_again(const impl& first,
+                                             std::chrono::milliseconds limit);
 
 private:
   explicit client(std::unique_ptr<impl> p);

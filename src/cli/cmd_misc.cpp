@@ -170,6 +170,19 @@ void add_misc_commands(CLI::App& app, globals& g, action& run) {
     crash->callback([=, &g, &run] {
       run = [=, &g] { session(g).call("debug.crash", json{{"actor", *actor}}); };
     });
+    // Test hook, hidden: the next COUNT replies to VERB are lost on the way
+    // (volar's retry with the same request id gets them; docs/protocol.md).
+    auto verb = std::make_shared<std::string>();
+    auto count = std::make_shared<int>(1);
+    auto* drop = grp->add_subcommand("drop-reply", "");
+    drop->group("");
+    drop->add_option("VERB", *verb, "a mutating verb, e.g. deployments.scale")->required();
+    drop->add_option("--count", *count, "replies to drop")->check(CLI::Range(1, 1000));
+    drop->callback([=, &g, &run] {
+      run = [=, &g] {
+        session(g).call("debug.drop_reply", json{{"verb", *verb}, {"count", *count}});
+      };
+    });
   }
   {
     auto* cmd = app.add_subcommand("version",

@@ -62,6 +62,7 @@ std::vector<verb_rule> make_table() {
          static_cast<std::int64_t>(max_log_chunk_bytes)}}},
       {"debug.resources", {}},
       {"debug.crash", {{"actor", k::actor, true}}},
+      {"debug.drop_reply", {{"verb", k::text, true, 0, 64}, {"count", k::integer, false, 1, 1000}}},
       {"events",
        {{"from", k::integer, false, 0, int_max},
         {"aggregate", k::text},

@@ -146,6 +146,58 @@ TEST_CASE("volar whose reply does not come within --request-timeout says so, and
   d.ok("deployments list --request-timeout 5");
 }
 
+TEST_CASE("a reply lost on the way is asked for again with the same request id, and the "
+          "command takes effect once") {
+  // volantd's test hook drops the next reply of a verb after the command has
+  // committed, as the chaos bench saw happen (bench/RESULTS.md, issue 10).
+  daemon d({.pool_octet = 48, .extra = {"--enable-crash-hook"}});
+  d.install(httpd_manifest("lost-httpd"));
+  auto count = [&](const std::string& event) {
+    int n = 0;
+    for (const auto& j : d.journal())
+      n += j.value("event", "") == event;
+    return n;
+  };
+
+  // Create: run twice, the second run would say the deployment exists.
+  d.ok("debug drop-reply deployments.create");
+  auto created = d.volar("deployments create web --plugin lost-httpd --replicas 1");
+  CHECK_MESSAGE(created.exit_code == 0, created.err);
+  CHECK_MESSAGE(created.out.find("web") != std::string::npos, created.out);
+  CHECK(count("deployment_created") == 1);
+  CHECK(d.settled("web", 1));
+
+  // Scale: the reply is the deployment as it stands, once scaled.
+  d.ok("debug drop-reply deployments.scale");
+  auto scaled = d.volar("deployments scale web --replicas 3 --json");
+  REQUIRE_MESSAGE(scaled.exit_code == 0, scaled.err);
+  CHECK(json::parse(scaled.out).value("desired", 0) == 3);
+  CHECK(count("deployment_scaled") == 1);
+  CHECK(d.settled("web", 3));
+
+  // The daemon saw each of them twice under one id, and ran each once.
+  auto log = d.log();
+  CHECK(log.find("deployments.create: dropping the reply to request") != std::string::npos);
+  CHECK(log.find("deployments.scale: dropping the reply to request") != std::string::npos);
+  CHECK(log.find("deployments.create: request ") != std::string::npos);
+  CHECK(log.find(" again, answered as before") != std::string::npos);
+
+  // Without a retry (a request timeout shorter than the retry's wait), the
+  // lost reply is what the user sees: the timeout's message.
+  d.ok("debug drop-reply deployments.pause");
+  auto paused = d.volar("deployments pause web --request-timeout 3");
+  CHECK(paused.exit_code == 3);
+  CHECK_MESSAGE(paused.err.find("did not answer deployments.pause within 3 s") != std::string::npos,
+                paused.err);
+  CHECK(count("deployment_paused") == 1);
+  // The hook is for tests only.
+  daemon plain({.pool_octet = 49});
+  auto refused = plain.volar("debug drop-reply deployments.scale");
+  CHECK(refused.exit_code != 0);
+  CHECK_MESSAGE(refused.err.find("needs volantd --enable-crash-hook") != std::string::npos,
+                refused.err);
+}
+
 TEST_CASE("volar whose TLS handshake volantd never finishes says volantd went away, "
           "not that its certificate is bad") {
   daemon d({.pool_octet = 44});
