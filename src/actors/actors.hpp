@@ -82,6 +82,7 @@ using inspect_atom = caf::atom_constant<caf::atom("inspect")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
+using build_atom = caf::atom_constant<caf::atom("build")>;
 
 /// What every actor of volantd answers, whatever its role: its live state as a
 /// JSON object with at least "actor" (kind), "name", "status" and "mailbox"

@@ -125,14 +125,13 @@ void read_query(api_actor::pointer self, daemon_context* ctx, const controller_a
 }
 
 /// A mutating verb, its command decoded (and sealed) before any promise; once
-/// committed, the reply is the query `reply_query` names.
-caf::result<std::string> mutate(api_actor::pointer self, const controller_actor& controller,
-                                const std::string& verb, const json& args, command cmd) {
+/// committed, `rp` gets the reply: the query `reply_query` names.
+void commit(api_actor::pointer self, const controller_actor& controller, const std::string& verb,
+            const json& args, command cmd, caf::typed_response_promise<std::string> rp) {
   json fixed = json::object();
   if (auto* install = std::get_if<install_plugin>(&cmd))
     fixed = {{"name", install->manifest.name}, {"version", install->manifest.version}};
   auto [query, query_args] = wire::reply_query(verb, args);
-  auto rp = self->make_response_promise<std::string>();
   self->request(controller, caf::infinite, command_atom::value, std::move(cmd))
     .then(
       [=, query = query, query_args = query_args](record_batch& recs) mutable {
@@ -159,6 +158,45 @@ caf::result<std::string> mutate(api_actor::pointer self, const controller_actor&
         VLOG_DEBUG("api", "{}: not committed, replying with the error", verb);
         rp.deliver(err);
       });
+}
+
+/// `plugins.install` of a microVM plugin: its guest is built (or found in the
+/// guest cache) on a thread of its own, never the api's, then the manifest
+/// with the built kernel, initramfs and root disk is committed. A build that
+/// fails commits nothing.
+void install_guest(api_actor::pointer self, daemon_context* ctx,
+                   const controller_actor& controller, const std::string& verb,
+                   const json& args, command cmd,
+                   caf::typed_response_promise<std::string> rp) {
+  auto paths = ctx->guests;
+  auto builder = self->spawn<caf::detached>([paths](caf::event_based_actor* b) -> caf::behavior {
+    return {[=](build_atom, command& c) -> caf::result<command> {
+      b->quit();
+      auto& install = std::get<install_plugin>(c);
+      auto name = install.manifest.name;
+      auto built = guest::build(install.manifest, paths, [&](const std::string& line) {
+        VLOG_INFO("guest", "{}: {}", name, line);
+      });
+      if (!built)
+        return to_caf(built.error_value());
+      install.manifest = std::move(*built);
+      return std::move(c);
+    }};
+  });
+  self->request(builder, caf::infinite, build_atom::value, std::move(cmd))
+    .then([=](command& built) mutable { commit(self, controller, verb, args, std::move(built), rp); },
+          [=](caf::error& err) mutable { rp.deliver(err); });
+}
+
+/// A mutating verb: committed, microVM guests built first.
+caf::result<std::string> mutate(api_actor::pointer self, daemon_context* ctx,
+                                const controller_actor& controller, const std::string& verb,
+                                const json& args, command cmd) {
+  auto rp = self->make_response_promise<std::string>();
+  if (auto* install = std::get_if<install_plugin>(&cmd); install && install->manifest.runtime == "qemu")
+    install_guest(self, ctx, controller, verb, args, std::move(cmd), rp);
+  else
+    commit(self, controller, verb, args, std::move(cmd), rp);
   return rp;
 }
 
@@ -234,7 +272,7 @@ caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
     return std::move(*chunk);
   }
   if (req.cmd)
-    return mutate(self, controller, verb, args, std::move(*req.cmd));
+    return mutate(self, ctx, controller, verb, args, std::move(*req.cmd));
   auto rp = self->make_response_promise<std::string>();
   if (is_shell_verb(verb))
     answer_shell(self, ctx, verb, args, rp);

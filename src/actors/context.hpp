@@ -6,6 +6,7 @@
 #include "events/limits.hpp"
 #include "events/plan.hpp"
 #include "events/vm_machine.hpp"
+#include "guest/build.hpp"
 #include "runtime/driver.hpp"
 #include "runtime/exit_watcher.hpp"
 #include "runtime/prober.hpp"
@@ -42,6 +43,7 @@ struct daemon_context {
   /// `<data-dir>/secret.key` at start (null: secrets are refused).
   const secrets::sealer* sealer = nullptr;
   bool crash_hook = false; ///< route debug.crash (tests only)
+  guest::paths guests;     ///< where microVM guests are built from and kept
   /// A request's verb and arguments together (volantd --max-request-bytes).
   std::size_t max_request_bytes = default_max_request_bytes;
   std::string version = "0.1.0";

@@ -82,6 +82,7 @@ vm_input start(self_ptr self, std::uint64_t n) {
                             rec.cpu,      rec.memory_mib, rec.ip,
                             launch.plugin.kernel, launch.plugin.initramfs,
                             std::move(cmd.secret_env)};
+  spec.rootfs = launch.plugin.rootfs;
   ++st.starts;
   auto handle = st.ctx->driver_for(launch.plugin.runtime).start(spec);
   if (!handle)
@@ -273,7 +274,9 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
       }
     },
     [=](exited_atom, std::uint64_t n, const runtime::exit_status& s) {
-      step(self, in_exited{n, s.code, s.reason});
+      // A microVM's guest reports its workload's own status.
+      auto own = drv(self).workload_exit(self->state.ctx->vm_dir(vm_of(self)));
+      step(self, own ? in_exited{n, own->first, own->second} : in_exited{n, s.code, s.reason});
     },
     [=](verdict_atom, std::uint64_t n, bool ok, std::string& reason) {
       VLOG_INFO(vm_of(self), "health of run {}: {}", n, ok ? "ready" : "unhealthy: " + reason);

@@ -17,9 +17,18 @@ using json = nlohmann::json;
 
 namespace {
 
-void run_install(const globals& g, const std::string& file) {
+void run_install(const globals& given, const std::string& file) {
   auto text = must(read_input(file, max_manifest_bytes, "plugin manifest"));
   auto manifest = must(wire::parse_manifest(text));
+  auto g = given;
+  if (!manifest.guest.empty()) {
+    // volantd builds the guest image first (cached: seconds once built).
+    if (!g.request_timeout_given)
+      g.request_timeout = 900;
+    if (!g.json)
+      std::cerr << "volar: volantd builds the guest of " << manifest.name
+                << " (once; its log shows the progress)\n";
+  }
   // Sent as the user wrote it (it validated); the daemon validates it again.
   auto reply
       = session(g).call("plugins.install", {{"manifest", json::parse(text)}});
@@ -43,8 +52,14 @@ void run_show(const globals& g, const std::string& ref, bool manifest) {
   auto req = must(plugin_request(ref));
   auto reply = session(g).call("plugins.show", req);
   if (manifest && !g.json) {
-    // Normalised to the spec's spelling when it parses as a manifest.
-    auto parsed = wire::parse_manifest(reply.dump());
+    // Normalised to the spec's spelling when it parses as a manifest; what
+    // the daemon built (root disk, image) is not part of one.
+    auto plain = reply;
+    if (plain.is_object()) {
+      plain.erase("rootfs");
+      plain.erase("image");
+    }
+    auto parsed = wire::parse_manifest(plain.dump());
     print_json(parsed ? wire::manifest_to_json(*parsed) : reply);
   } else if (g.json) {
     print_json(reply);

@@ -23,6 +23,7 @@ void add_vm_commands(CLI::App& app, globals& g, action& run);
 void add_plugin_commands(CLI::App& app, globals& g, action& run);
 /// apply, debug resources, version.
 void add_misc_commands(CLI::App& app, globals& g, action& run);
+void add_guest_commands(CLI::App& app, globals& g, action& run);
 /// shell: the operator's prompt (ls, inspect, events, state, explain).
 void add_shell_commands(CLI::App& app, globals& g, action& run);
 /// credentials: show, export, import, rotate, revoke (mutual TLS).

@@ -95,6 +95,8 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"plugins show", "volar plugins show nginx --manifest"},
       {"plugins remove", "volar plugins remove nginx"},
       {"apply", "volar apply -f web-deployment.yaml"},
+      {"guest", "volar guest fetch nginx python3"},
+      {"guest fetch", "volar guest fetch nginx python3"},
       {"debug", "volar debug resources"},
       {"debug resources", "volar debug resources"},
       {"version", "volar version"},
@@ -142,8 +144,9 @@ int main(int argc, char** argv) {
       "volantd's HOST:PORT (default: $VOLANT_ENDPOINT, <data-dir>/endpoint, "
       "127.0.0.1:7462)");
   app.add_flag("--json", g.json, "Print volantd's reply as JSON");
-  app.add_option("--request-timeout", g.request_timeout,
-                 "Seconds to wait for each reply of volantd (default 60; 2..3600)")
+  auto* timeout_opt = app.add_option("--request-timeout", g.request_timeout,
+                 "Seconds to wait for each reply of volantd (default 60, 900 for "
+                 "installing a microVM plugin; 2..3600)")
     ->check(CLI::Range(2, 3600));
   // Global options may also follow the subcommand ("vms list --json").
   app.fallthrough();
@@ -155,6 +158,7 @@ int main(int argc, char** argv) {
   add_vm_commands(app, g, run);
   add_plugin_commands(app, g, run);
   add_misc_commands(app, g, run);
+  add_guest_commands(app, g, run);
   add_shell_commands(app, g, run);
   add_credentials_commands(app, g, run);
   add_examples(app);
@@ -175,6 +179,7 @@ int main(int argc, char** argv) {
               << " (see: " << command_path(app) << " --help)\n";
     return exit_usage;
   }
+  g.request_timeout_given = timeout_opt->count() > 0;
   try {
     if (run)
       run();

@@ -266,6 +266,17 @@ std::string render_plugin(const json& m) {
   for (const char* key : {"kernel", "initramfs"})
     if (auto v = field_text(m, key, ""); !v.empty())
       b.add(key == std::string("kernel") ? "Kernel" : "Initramfs", v);
+  if (auto v = field_text(m, "rootfs", ""); !v.empty())
+    b.add("Root disk", v);
+  const json image = member(m, "image");
+  if (image.is_object() && !field_text(image, "summary", "").empty()) {
+    auto bytes = image.value("bytes", std::int64_t{0});
+    auto text = field_text(image, "summary", "") + " ("
+                + std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+    if (auto key = field_text(image, "key", ""); !key.empty())
+      text += ", sha256 " + key.substr(0, 16);
+    b.add("Guest", text + ")");
+  }
   const json wl = member(m, "workload");
   std::string entry;
   if (wl.is_object() && wl.contains("entrypoint")

@@ -22,6 +22,7 @@ struct globals {
       endpoint; ///< as given; empty: $VOLANT_ENDPOINT, endpoint file, default
   bool json = false;
   std::int64_t request_timeout = 60; ///< seconds to wait for each reply
+  bool request_timeout_given = false; ///< --request-timeout on the command line
 };
 
 /// Exit codes: 1 rejected request, 2 usage, 3 daemon unreachable.

@@ -48,6 +48,7 @@ struct options {
   bool crash_hook = false;
   std::size_t max_request_bytes = volant::default_max_request_bytes;
   volant::runtime::qemu_options qemu;
+  volant::guest::paths guests;
   volant::restart_policy restarts;
 };
 
@@ -122,6 +123,20 @@ int main(int argc, char** argv) {
   app.add_option("--bridge-cidr", opts.qemu.bridge.cidr,
                  "Address of the bridge, which microVMs use as their gateway; the "
                  "--pool of a microVM host lies in its subnet");
+  opts.guests.cache = guest::default_cache_dir();
+  opts.guests.packages = guest::default_package_dir();
+  app.add_option("--guest-cache", opts.guests.cache,
+                 "Where built guest images are kept, shared by every volantd of the host")
+    ->capture_default_str();
+  app.add_option("--package-cache", opts.guests.packages,
+                 "Debian packages guest images are built from (fill it with `volar guest "
+                 "fetch PACKAGE...`; also $VOLANT_PACKAGE_CACHE)")
+    ->capture_default_str();
+  app.add_option("--guest-kernel", opts.guests.kernel,
+                 "Kernel of microVMs whose plugin names none (default: Debian's cloud "
+                 "kernel from the package cache)");
+  app.add_option("--guest-init", opts.guests.init,
+                 "PID 1 of built guests (default: volant-guest-init next to volantd)");
   app.add_option("--max-request-bytes", opts.max_request_bytes,
                  "Largest request (verb and JSON arguments) volantd accepts, in bytes")
     ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30));
@@ -254,6 +269,11 @@ int main(int argc, char** argv) {
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
   ctx.snapshot_every = opts.snapshot_every;
   ctx.crash_hook = opts.crash_hook;
+  if (opts.guests.init.empty()) {
+    std::error_code ignored;
+    opts.guests.init = guest::find_init(std::filesystem::read_symlink("/proc/self/exe", ignored));
+  }
+  ctx.guests = opts.guests;
   ctx.max_request_bytes = opts.max_request_bytes;
   ctx.policy = opts.restarts;
   ctx.machine.policy = opts.restarts;

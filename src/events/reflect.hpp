@@ -65,6 +65,26 @@ VOLANT_FIELDS(workload_spec) {
   f("workdir", x.workdir);
 }
 
+VOLANT_FIELDS(guest_file) {
+  f("path", x.path);
+  f("content", x.content);
+}
+
+VOLANT_FIELDS(guest_spec) {
+  f("debian_packages", x.debian_packages);
+  f("oci_archive", x.oci_archive);
+  f("directory", x.directory);
+  f("rootfs", x.rootfs);
+  f("files", x.files);
+  f("format", x.format);
+}
+
+VOLANT_FIELDS(guest_image) {
+  f("key", x.key);
+  f("bytes", x.bytes);
+  f("summary", x.summary);
+}
+
 VOLANT_FIELDS(plugin_manifest) {
   f("name", x.name);
   f("version", x.version);
@@ -74,6 +94,9 @@ VOLANT_FIELDS(plugin_manifest) {
   f("initramfs", x.initramfs);
   f("workload", x.workload);
   f("health", x.health);
+  f("guest", x.guest);
+  f("rootfs", x.rootfs);
+  f("image", x.image);
 }
 
 VOLANT_FIELDS(plugin_ref) {

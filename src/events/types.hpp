@@ -97,6 +97,39 @@ struct workload_spec {
   friend bool operator==(const workload_spec&, const workload_spec&) = default;
 };
 
+/// A file a microVM guest image gets (manifest `guest.files`).
+struct guest_file {
+  std::string path;    ///< absolute, inside the guest
+  std::string content; ///< written as is, mode 0644
+  friend bool operator==(const guest_file&, const guest_file&) = default;
+};
+
+/// What a microVM guest is made of (manifest `guest`, docs/guests.md): one
+/// source (Debian packages, an OCI archive, a directory or a prepared ext4
+/// image), plus files. Paths are absolute on the daemon's host.
+struct guest_spec {
+  std::vector<std::string> debian_packages;
+  std::string oci_archive;
+  std::string directory;
+  std::string rootfs; ///< a prepared ext4 image, booted as is
+  std::vector<guest_file> files;
+  std::string format; ///< "ext4" (default) or "initramfs" (the root in the initramfs)
+  bool empty() const {
+    return debian_packages.empty() && oci_archive.empty() && directory.empty()
+           && rootfs.empty();
+  }
+  friend bool operator==(const guest_spec&, const guest_spec&) = default;
+};
+
+/// What `plugins install` built for a guest (src/guest, a content-addressed
+/// cache): shown by `plugins show`.
+struct guest_image {
+  std::string key;     ///< sha256 of every input (the cache entry's name)
+  std::int64_t bytes = 0;
+  std::string summary; ///< "nginx + 42 Debian packages, ext4"
+  friend bool operator==(const guest_image&, const guest_image&) = default;
+};
+
 /// A plugin manifest, the JSON of the spec's `nginx.manifest.json` plus what a microVM
 /// needs. `runtime` is "process" (the embedded default) or "qemu".
 struct plugin_manifest {
@@ -108,6 +141,11 @@ struct plugin_manifest {
   std::string initramfs; ///< Path of the guest initramfs (microVM runtimes).
   workload_spec workload;
   health_check health;
+  /// microVMs: what the guest is made of; built at install into `rootfs`,
+  /// `initramfs` and (unless given) `kernel`.
+  guest_spec guest;
+  std::string rootfs; ///< the guest's root disk (ext4), empty: root in the initramfs
+  guest_image image;  ///< what was built from `guest`
   friend bool operator==(const plugin_manifest&, const plugin_manifest&) = default;
 };
 

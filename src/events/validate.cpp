@@ -261,18 +261,86 @@ status validate_strategy(const update_strategy& strategy) {
   return ok();
 }
 
+/// A Debian package name (Debian policy 5.6.1).
+bool is_package_name(std::string_view s) {
+  if (s.size() < 2 || s.size() > 128 || !is_lower_alnum(s[0]))
+    return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return is_lower_alnum(c) || c == '+' || c == '-' || c == '.';
+  });
+}
+
+/// An absolute path without `..`, NUL or control characters.
+bool is_clean_path(std::string_view p) {
+  if (p.empty() || p.front() != '/' || p.size() > 4096)
+    return false;
+  if (std::any_of(p.begin(), p.end(), [](char c) { return static_cast<unsigned char>(c) < 0x20; }))
+    return false;
+  std::size_t start = 0;
+  while (start < p.size()) {
+    auto end = p.find('/', start);
+    if (end == std::string_view::npos)
+      end = p.size();
+    if (p.substr(start, end - start) == "..")
+      return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+status check_guest(const guest_spec& g) {
+  int sources = !g.debian_packages.empty() + !g.oci_archive.empty() + !g.directory.empty()
+                + !g.rootfs.empty();
+  if (sources > 1)
+    return fail(ec::invalid_manifest, "guest: give one of debian_packages, oci_archive, "
+                                      "directory, rootfs or initramfs");
+  if (g.debian_packages.size() > 200)
+    return fail(ec::invalid_manifest, "guest.debian_packages: at most 200 packages");
+  for (std::size_t i = 0; i < g.debian_packages.size(); ++i)
+    if (!is_package_name(g.debian_packages[i]))
+      return fail(ec::invalid_manifest, "guest.debian_packages[" + std::to_string(i) + "] "
+                                            + quoted(g.debian_packages[i])
+                                            + " is not a Debian package name");
+  for (auto [field, value] : {std::pair{"guest.oci_archive", &g.oci_archive},
+                              {"guest.directory", &g.directory},
+                              {"guest.rootfs", &g.rootfs}})
+    if (!value->empty() && !is_clean_path(*value))
+      return fail(ec::invalid_manifest, std::string(field) + " " + quoted(*value)
+                                            + " must be an absolute path without '..'");
+  if (g.files.size() > 256)
+    return fail(ec::invalid_manifest, "guest.files: at most 256 files");
+  for (const auto& f : g.files)
+    if (!is_clean_path(f.path) || f.path == "/")
+      return fail(ec::invalid_manifest, "guest.files: " + quoted(f.path)
+                                            + " must be an absolute file path without '..'");
+  if (!g.format.empty() && g.format != "ext4" && g.format != "initramfs")
+    return fail(ec::invalid_manifest, "guest.format " + quoted(g.format)
+                                          + " is unknown (expected ext4 or initramfs)");
+  if (g.format == "initramfs" && !g.rootfs.empty())
+    return fail(ec::invalid_manifest, "guest.format initramfs cannot hold a prepared rootfs");
+  if (sources == 0 && (!g.files.empty() || !g.format.empty()))
+    return fail(ec::invalid_manifest, "guest: files and format need a source "
+                                      "(debian_packages, oci_archive or directory)");
+  return ok();
+}
+
 status validate_runtime(const plugin_manifest& m) {
+  if (m.runtime != "qemu" && !(m.guest == guest_spec{}))
+    return fail(ec::invalid_manifest, "guest is for the qemu runtime only");
   if (m.runtime == "process") {
     if (m.workload.entrypoint.empty() || m.workload.entrypoint.front().empty())
       return fail(ec::invalid_manifest, "workload.entrypoint must not be empty "
                                         "for the process runtime");
   } else if (m.runtime == "qemu") {
-    if (m.kernel.empty())
+    // The kernel defaults to the daemon's (--guest-kernel); the guest is
+    // either declared (built at install) or a prepared initramfs.
+    if (m.initramfs.empty() && m.guest.empty())
       return fail(ec::invalid_manifest,
-                  "kernel must be set for the qemu runtime");
-    if (m.initramfs.empty())
-      return fail(ec::invalid_manifest,
-                  "initramfs must be set for the qemu runtime");
+                  "the qemu runtime needs a guest (guest.debian_packages, "
+                  "guest.oci_archive, guest.directory, guest.rootfs or "
+                  "guest.initramfs)");
+    if (auto st = check_guest(m.guest); !st)
+      return st;
   } else {
     return fail(ec::invalid_manifest,
                 "runtime " + quoted(m.runtime)
@@ -476,6 +544,10 @@ expected<strategy_kind> parse_strategy(std::string_view text) {
   return fail(ec::invalid_strategy,
               "strategy " + quoted(text)
                   + " is unknown (expected recreate or rolling)");
+}
+
+status validate_guest(const guest_spec& g) {
+  return check_guest(g);
 }
 
 status validate_manifest(const plugin_manifest& m) {

@@ -51,6 +51,10 @@ expected<strategy_kind> parse_strategy(std::string_view text);
 /// Validates a manifest; the error names the field, e.g. "workload.entrypoint".
 status validate_manifest(const plugin_manifest& manifest);
 
+/// Validates a microVM guest declaration (one source, package names, clean
+/// absolute paths).
+status validate_guest(const guest_spec& guest);
+
 /// Validates a health check; `field` prefixes field names in errors.
 status validate_health_check(const health_check& check, std::string_view field);
 

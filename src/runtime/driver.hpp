@@ -9,7 +9,9 @@
 #include "events/types.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <vector>
 
@@ -41,6 +43,9 @@ struct launch_spec {
   /// put on a command line or in a log. A driver that cannot pass it privately
   /// refuses the start.
   std::vector<env_var> secret_env;
+  /// microVM runtimes: the guest's root disk (ext4, booted with a throw-away
+  /// overlay); empty when the root is in the initramfs.
+  std::string rootfs;
 
   std::string run() const { return run_id(vm_name, incarnation); }
 };
@@ -105,6 +110,16 @@ public:
   virtual std::vector<std::string> processes(const driver_handle& handle) const = 0;
 
   virtual capabilities limits() const = 0;
+
+  /// How the workload itself ended, when the driver learns it apart from its
+  /// process's end (a microVM guest reports it on its control port, which its
+  /// console output cannot reach): {status, reason}; nullopt keeps the
+  /// process's. `run_dir` is the run's directory.
+  virtual std::optional<std::pair<std::int32_t, std::string>>
+  workload_exit(const std::string& run_dir) const {
+    static_cast<void>(run_dir);
+    return std::nullopt;
+  }
 };
 
 } // namespace volant::runtime

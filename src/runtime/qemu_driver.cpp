@@ -130,6 +130,44 @@ accelerator_choice detect_accelerator(const std::string& dev_kvm,
   return {"kvm", "kvm: " + dev_kvm + " is usable"};
 }
 
+std::optional<std::pair<std::int32_t, std::string>> parse_control_report(std::string_view text) {
+  std::optional<std::pair<std::int32_t, std::string>> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find('\n', start);
+    if (end == std::string_view::npos)
+      break; // an unfinished line is no report
+    auto line = text.substr(start, end - start);
+    start = end + 1;
+    for (auto [prefix, sign] : {std::pair{std::string_view("exited "), 1},
+                                {std::string_view("killed "), -1}}) {
+      if (line.substr(0, prefix.size()) != prefix)
+        continue;
+      auto num = line.substr(prefix.size());
+      if (num.empty() || num.size() > 3
+          || !std::all_of(num.begin(), num.end(), [](char c) { return c >= '0' && c <= '9'; }))
+        continue;
+      int value = std::stoi(std::string(num));
+      if (sign > 0 && value <= 255)
+        out = {{value, "the workload exited with status " + std::to_string(value)
+                           + " (in the guest)"}};
+      else if (sign < 0 && value >= 1 && value <= 64)
+        out = {{-value, "the workload was killed by signal " + std::to_string(value)
+                            + " (in the guest)"}};
+    }
+  }
+  return out;
+}
+
+std::optional<std::pair<std::int32_t, std::string>>
+qemu_driver::workload_exit(const std::string& run_dir) const {
+  std::ifstream in(run_dir + "/" + control_file, std::ios::binary);
+  if (!in)
+    return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_control_report(text);
+}
+
 std::string qemu_marker(const std::string& vm_name) {
   return "volant:" + vm_name;
 }
@@ -175,6 +213,8 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
   for (const auto& v : spec.env)
     append += " volant.env=" + percent_encode(v.key) + "="
               + percent_encode(v.value);
+  if (!spec.rootfs.empty())
+    append += " volant.root=/dev/vda";
   if (!options.extra_append.empty())
     append += " " + options.extra_append;
   if (append.size() > max_append)
@@ -224,7 +264,26 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
                               // directory): sun_path is short.
                               "-qmp",
                               "unix:qmp.sock,server=on,wait=off",
+                              // The guest's control port (volant-guest-init
+                              // reports the workload's exit status there),
+                              // apart from the console the workload writes.
+                              "-device",
+                              "virtio-serial-device,max_ports=2",
+                              "-chardev",
+                              std::string("file,id=ctl,path=") + control_file,
+                              "-device",
+                              "virtserialport,chardev=ctl,name=volant.ctl",
                           });
+  if (!spec.rootfs.empty())
+    argv.insert(argv.end(), {
+                                // A throw-away overlay: the image is shared by
+                                // every VM of the plugin and never written.
+                                "-drive",
+                                "file=" + qemu_escape(spec.rootfs)
+                                    + ",format=raw,if=none,id=root,snapshot=on",
+                                "-device",
+                                "virtio-blk-device,drive=root",
+                            });
   if (options.network) {
     argv.insert(argv.end(), {
                                 "-netdev",
@@ -347,6 +406,7 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
   const auto& user = options_.user;
   const char* kernel = spec.kernel.c_str();
   const char* initramfs = spec.initramfs.c_str();
+  const char* rootfs = spec.rootfs.c_str();
   pid_t pid = fork();
   if (pid == 0) {
     // Child: only async-signal-safe calls from here to exec.
@@ -378,6 +438,8 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
       child_fail(rep, "reading the kernel");
     if (access(initramfs, R_OK) != 0)
       child_fail(rep, "reading the initramfs");
+    if (*rootfs != '\0' && access(rootfs, R_OK) != 0)
+      child_fail(rep, "reading the root disk");
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -402,6 +464,8 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
       what += " " + spec.kernel;
     else if (what == "reading the initramfs")
       what += " " + spec.initramfs;
+    else if (what == "reading the root disk")
+      what += " " + spec.rootfs;
     if (!what.empty())
       return make_error(ec::io_error, "cannot start " + options_.binary + " as "
                                           + (user.name.empty() ? "volantd" : user.name)

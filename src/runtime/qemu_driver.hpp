@@ -57,6 +57,14 @@ expected<std::vector<std::string>> qemu_command(const launch_spec& spec,
                                                 const qemu_options& options,
                                                 const std::string& accelerator);
 
+/// The guest's report of its workload's end, from the text of its control
+/// port ("exited 3", "killed 9" lines; the last one counts): {status (-signal
+/// when killed), reason}, nullopt without one.
+std::optional<std::pair<std::int32_t, std::string>> parse_control_report(std::string_view text);
+
+/// The file in a run directory that receives the guest's control port.
+inline constexpr const char* control_file = "ctl.out";
+
 /// The marker `-name` value of one run's QEMU: "volant:<run id>" ("volant:web-0.3").
 std::string qemu_marker(const std::string& run);
 
@@ -101,6 +109,8 @@ public:
   std::vector<std::string>
   processes(const driver_handle& handle) const override;
   capabilities limits() const override;
+  std::optional<std::pair<std::int32_t, std::string>>
+  workload_exit(const std::string& run_dir) const override;
 
 private:
   status qmp(const driver_handle& handle, std::string_view command);

@@ -75,10 +75,24 @@ off<fb::PluginManifest> pack(builder& b, const plugin_manifest& x) {
   auto entry_vec = b.CreateVector(entry);
   auto workload = fb::CreateWorkloadSpec(b, entry_vec, pack(b, x.workload.env),
                                          str(b, x.workload.workdir));
+  auto health = pack(b, x.health);
+  std::vector<off<flatbuffers::String>> pkgs;
+  for (const auto& p : x.guest.debian_packages)
+    pkgs.push_back(str(b, p));
+  auto pkgs_vec = b.CreateVector(pkgs);
+  std::vector<off<fb::GuestFile>> files;
+  for (const auto& f : x.guest.files)
+    files.push_back(fb::CreateGuestFile(b, str(b, f.path), str(b, f.content)));
+  auto files_vec = b.CreateVector(files);
+  auto guest = fb::CreateGuestSpec(b, pkgs_vec, str(b, x.guest.oci_archive),
+                                   str(b, x.guest.directory), str(b, x.guest.rootfs),
+                                   files_vec, str(b, x.guest.format));
+  auto image = fb::CreateGuestImage(b, str(b, x.image.key), x.image.bytes,
+                                    str(b, x.image.summary));
   return fb::CreatePluginManifest(b, str(b, x.name), str(b, x.version),
                                   str(b, x.description), str(b, x.runtime),
                                   str(b, x.kernel), str(b, x.initramfs),
-                                  workload, pack(b, x.health));
+                                  workload, health, guest, str(b, x.rootfs), image);
 }
 
 fb::IntOrPercent pack(const int_or_percent& x) {
@@ -252,6 +266,36 @@ plugin_manifest get(const fb::PluginManifest* t, const path& at) {
   out.workload.env = get(w.env(), {&wp, "env"});
   out.workload.workdir = get(w.workdir(), {&wp, "workdir"});
   out.health = get(x.health(), {&at, "health"});
+  // Optional: records written before guest images have none of these.
+  if (const auto* g = x.guest()) {
+    path gp{&at, "guest"};
+    if (const auto* pkgs = g->debian_packages()) {
+      path pp{&gp, "debian_packages"};
+      for (flatbuffers::uoffset_t i = 0; i < pkgs->size(); ++i)
+        out.guest.debian_packages.push_back(get(pkgs->Get(i), {&pp, {}, i}));
+    }
+    out.guest.oci_archive = get(g->oci_archive(), {&gp, "oci_archive"});
+    out.guest.directory = get(g->directory(), {&gp, "directory"});
+    out.guest.rootfs = get(g->rootfs(), {&gp, "rootfs"});
+    if (const auto* files = g->files()) {
+      path fp{&gp, "files"};
+      for (flatbuffers::uoffset_t i = 0; i < files->size(); ++i) {
+        path one{&fp, {}, i};
+        const auto& f = need(files->Get(i), one);
+        out.guest.files.push_back(
+            {get(f.path(), {&one, "path"}), get(f.content(), {&one, "content"})});
+      }
+    }
+    out.guest.format = get(g->format(), {&gp, "format"});
+  }
+  if (x.rootfs())
+    out.rootfs = get(x.rootfs(), {&at, "rootfs"});
+  if (const auto* img = x.image()) {
+    path ip{&at, "image"};
+    out.image.key = get(img->key(), {&ip, "key"});
+    out.image.bytes = img->bytes();
+    out.image.summary = get(img->summary(), {&ip, "summary"});
+  }
   return out;
 }
 

@@ -174,6 +174,50 @@ expected<health_check> parse_health_check(const json& j, std::string_view field)
   return hc;
 }
 
+/// `guest`: what a microVM guest is made of (docs/guests.md). A prepared
+/// initramfs goes to the manifest's `initramfs`.
+status parse_guest(const json& g, plugin_manifest& m) {
+  if (auto st = only_fields(g, "guest", {"debian_packages", "oci_archive", "directory",
+                                         "rootfs", "initramfs", "files", "format"});
+      !st)
+    return st;
+  if (auto it = g.find("debian_packages"); it != g.end()) {
+    if (!it->is_array() || it->empty())
+      return bad("guest.debian_packages", "expected a non-empty array of package names");
+    for (const auto& p : *it) {
+      if (!p.is_string())
+        return bad("guest.debian_packages", "expected a non-empty array of package names");
+      m.guest.debian_packages.push_back(p.get<std::string>());
+    }
+  }
+  std::string initramfs;
+  for (auto [key, out] : {std::pair{"oci_archive", &m.guest.oci_archive},
+                          {"directory", &m.guest.directory},
+                          {"rootfs", &m.guest.rootfs},
+                          {"initramfs", &initramfs},
+                          {"format", &m.guest.format}})
+    if (auto st = get_string(g, "guest", key, *out, false); !st)
+      return st;
+  if (!initramfs.empty()) {
+    if (!m.initramfs.empty())
+      return bad("guest.initramfs", "given both here and as the top-level initramfs");
+    if (!m.guest.empty())
+      return bad("guest", "give one of debian_packages, oci_archive, directory, rootfs "
+                          "or initramfs");
+    m.initramfs = initramfs;
+  }
+  if (auto it = g.find("files"); it != g.end()) {
+    if (!it->is_object())
+      return bad("guest.files", "expected an object of path: content");
+    for (const auto& [path, content] : it->items()) {
+      if (!content.is_string())
+        return bad("guest.files." + path, "expected a string");
+      m.guest.files.push_back({path, content.get<std::string>()});
+    }
+  }
+  return ok();
+}
+
 expected<plugin_manifest> parse_manifest(std::string_view json_text) {
   if (json_text.size() > max_manifest_bytes)
     return make_error(ec::invalid_manifest,
@@ -183,7 +227,8 @@ expected<plugin_manifest> parse_manifest(std::string_view json_text) {
   if (j.is_discarded())
     return make_error(ec::invalid_manifest, "manifest is not valid JSON");
   if (auto st = only_fields(j, "", {"name", "version", "description", "runtime",
-                                    "kernel", "initramfs", "workload", "health_check"});
+                                    "kernel", "initramfs", "workload", "health_check",
+                                    "guest"});
       !st)
     return st.error_value();
   plugin_manifest m;
@@ -225,6 +270,9 @@ expected<plugin_manifest> parse_manifest(std::string_view json_text) {
       return hc.error_value();
     m.health = *hc;
   }
+  if (auto it = j.find("guest"); it != j.end())
+    if (auto st = parse_guest(*it, m); !st)
+      return st.error_value();
   if (auto st = validate_manifest(m); !st)
     return st.error_value();
   return m;
@@ -266,6 +314,29 @@ json manifest_to_json(const plugin_manifest& m) {
     out["kernel"] = m.kernel;
   if (!m.initramfs.empty())
     out["initramfs"] = m.initramfs;
+  if (!(m.guest == guest_spec{})) {
+    json g = json::object();
+    if (!m.guest.debian_packages.empty())
+      g["debian_packages"] = m.guest.debian_packages;
+    for (auto [key, value] : {std::pair{"oci_archive", &m.guest.oci_archive},
+                              {"directory", &m.guest.directory},
+                              {"rootfs", &m.guest.rootfs},
+                              {"format", &m.guest.format}})
+      if (!value->empty())
+        g[key] = *value;
+    if (!m.guest.files.empty()) {
+      json files = json::object();
+      for (const auto& f : m.guest.files)
+        files[f.path] = f.content;
+      g["files"] = files;
+    }
+    out["guest"] = g;
+  }
+  if (!m.rootfs.empty())
+    out["rootfs"] = m.rootfs;
+  if (!m.image.key.empty())
+    out["image"] = {{"key", m.image.key}, {"bytes", m.image.bytes},
+                    {"summary", m.image.summary}};
   return out;
 }
 

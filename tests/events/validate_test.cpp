@@ -203,13 +203,20 @@ TEST_CASE("manifest errors name the field") {
   CHECK(ep.code == ec::invalid_manifest);
   CHECK(contains(ep.message, "workload.entrypoint"));
 
+  // qemu: a prepared initramfs or a guest to build; the kernel defaults to
+  // the daemon's.
   m = good_manifest();
   m.runtime = "qemu";
+  CHECK(contains(failure(validate_manifest(m)).message, "the qemu runtime needs a guest"));
   m.initramfs = "/i";
-  CHECK(contains(failure(validate_manifest(m)).message, "kernel"));
-  m.kernel = "/k";
+  CHECK(validate_manifest(m));
   m.initramfs = "";
-  CHECK(contains(failure(validate_manifest(m)).message, "initramfs"));
+  m.guest.debian_packages = {"nginx"};
+  CHECK(validate_manifest(m));
+
+  m = good_manifest();
+  m.guest.debian_packages = {"nginx"};
+  CHECK(contains(failure(validate_manifest(m)).message, "guest is for the qemu runtime only"));
 
   m = good_manifest();
   m.workload.env = {{"OK", "1"}, {"9BAD", "x"}};
@@ -448,4 +455,37 @@ TEST_CASE("limits are spelled in bytes and in KiB or MiB") {
   CHECK(describe_bytes(1 << 20) == "1048576 bytes (1 MiB)");
   CHECK(describe_bytes(256 << 10) == "262144 bytes (256 KiB)");
   CHECK(describe_bytes(1000) == "1000 bytes");
+}
+
+TEST_CASE("a guest declaration names one source, Debian package names and clean absolute paths") {
+  auto msg = [](const guest_spec& g) { return failure(validate_guest(g)).message; };
+  CHECK(validate_guest(guest_spec{}));
+  guest_spec g;
+  g.debian_packages = {"nginx", "python3", "libstdc++6", "g++-12"};
+  g.files = {{"/etc/nginx/sites-enabled/default", "server {}"}};
+  CHECK(validate_guest(g));
+  g.oci_archive = "/images/app.tar";
+  CHECK(contains(msg(g), "give one of debian_packages, oci_archive"));
+  g = {};
+  g.debian_packages = {"Nginx"};
+  CHECK(contains(msg(g), "guest.debian_packages[0] 'Nginx' is not a Debian package name"));
+  g.debian_packages = {"nginx; rm -rf /"};
+  CHECK(contains(msg(g), "is not a Debian package name"));
+  g = {};
+  g.directory = "relative/dir";
+  CHECK(contains(msg(g), "guest.directory 'relative/dir' must be an absolute path"));
+  g.directory = "/srv/../etc";
+  CHECK(contains(msg(g), "without '..'"));
+  g = {};
+  g.debian_packages = {"nginx"};
+  g.files = {{"/etc/../../x", ""}};
+  CHECK(contains(msg(g), "guest.files: '/etc/../../x'"));
+  g.files = {{"etc/x", ""}};
+  CHECK(contains(msg(g), "must be an absolute file path"));
+  g.files = {};
+  g.format = "squashfs";
+  CHECK(contains(msg(g), "guest.format 'squashfs' is unknown"));
+  g = {};
+  g.files = {{"/etc/x", "y"}};
+  CHECK(contains(msg(g), "files and format need a source"));
 }

@@ -170,15 +170,53 @@ TEST_CASE(
   CHECK(after(a, "-qmp") == "unix:qmp.sock,server=on,wait=off");
   // The TAP as the descriptor volantd opened (fd 4).
   CHECK(after(a, "-netdev") == "tap,id=n0,fd=4");
-  CHECK(after(a, "-device")
-        == "virtio-net-device,netdev=n0,mac=" + mac_address("web-0"));
+  CHECK(has(a, "virtio-net-device,netdev=n0,mac=" + mac_address("web-0")));
+  // The guest's control port (the workload's exit status), apart from the
+  // console: a file in the run directory.
+  CHECK(has(a, "virtio-serial-device,max_ports=2"));
+  CHECK(has(a, "file,id=ctl,path=ctl.out"));
+  CHECK(has(a, "virtserialport,chardev=ctl,name=volant.ctl"));
+  CHECK_FALSE(has(a, "-drive"));
   auto append = after(a, "-append");
+  CHECK(append.find("volant.root") == std::string::npos);
   CHECK(append.find("console=ttyS0") != std::string::npos);
   CHECK(append.find("tsc_early_khz=2000000 tsc=reliable") != std::string::npos);
   CHECK(append.find("volant.ip=192.168.127.10/24") != std::string::npos);
   CHECK(append.find("volant.gw=192.168.127.1") != std::string::npos);
   CHECK(append.find("volant.name=web-0") != std::string::npos);
   CHECK(append.find("volant.env=GREETING=hello%20world") != std::string::npos);
+}
+
+TEST_CASE("a guest with a root disk boots it as a throw-away overlay and says where it is") {
+  auto spec = sample_spec();
+  spec.rootfs = "/cache/images/k,1/rootfs.ext4";
+  auto argv = qemu_command(spec, qemu_options{}, "tcg");
+  REQUIRE(argv);
+  // The image is shared by every VM of the plugin: snapshot=on never writes it.
+  CHECK(after(*argv, "-drive")
+        == "file=/cache/images/k,,1/rootfs.ext4,format=raw,if=none,id=root,snapshot=on");
+  CHECK(has(*argv, "virtio-blk-device,drive=root"));
+  CHECK(after(*argv, "-append").find(" volant.root=/dev/vda") != std::string::npos);
+}
+
+TEST_CASE("the guest's control report gives the workload's own status; anything else is no "
+          "report") {
+  CHECK_FALSE(parse_control_report(""));
+  CHECK_FALSE(parse_control_report("started 82\n"));
+  auto exited = parse_control_report("started 82\nexited 3\n");
+  REQUIRE(exited);
+  CHECK(exited->first == 3);
+  CHECK(exited->second == "the workload exited with status 3 (in the guest)");
+  auto killed = parse_control_report("started 82\nkilled 9\n");
+  REQUIRE(killed);
+  CHECK(killed->first == -9);
+  CHECK(killed->second.find("signal 9") != std::string::npos);
+  // An unfinished line or a bad number is not a report.
+  CHECK_FALSE(parse_control_report("started 82\nexited 3"));
+  CHECK_FALSE(parse_control_report("exited 300\n"));
+  CHECK_FALSE(parse_control_report("exited -1\nkilled 0\nexited x\n"));
+  // The last report counts.
+  CHECK(parse_control_report("exited 1\nexited 0\n")->first == 0);
 }
 
 TEST_CASE(

@@ -297,6 +297,28 @@ TEST_CASE("a template written before secret env reads with none; a bad one names
         == "event deployment_updated: missing field 'tmpl.secret_env[0].sealed'");
 }
 
+TEST_CASE("a plugin record written before guest images reads with an empty guest") {
+  flatbuffers::FlatBufferBuilder b;
+  auto s = [&](const char* x) { return b.CreateString(x); };
+  std::vector<flatbuffers::Offset<flatbuffers::String>> entry{s("/bin/app")};
+  auto entry_vec = b.CreateVector(entry);
+  auto env = b.CreateVector(std::vector<flatbuffers::Offset<fb::EnvVar>>{});
+  auto workload = fb::CreateWorkloadSpec(b, entry_vec, env, s(""));
+  auto health = fb::CreateHealthCheck(b, false, fb::Probe::NoCheck, fb::CreateNoCheck(b).Union());
+  // The fields up to `health` only, as the writer of that time did.
+  auto manifest = fb::CreatePluginManifest(b, s("old"), s("1.0.0"), s(""), s("qemu"),
+                                           s("/k"), s("/i"), workload, health);
+  auto body = fb::CreatePluginInstalled(b, manifest, 5);
+  auto r = unpack_event(envelope(b, fb::Event::PluginInstalled, body.Union()));
+  REQUIRE_MESSAGE(r.has_value(), r.error_value().message);
+  const auto& m = std::get<plugin_installed>(r->ev).manifest;
+  CHECK(m.name == "old");
+  CHECK(m.initramfs == "/i");
+  CHECK(m.guest == guest_spec{});
+  CHECK(m.rootfs.empty());
+  CHECK(m.image == guest_image{});
+}
+
 TEST_CASE("records from a newer volant are unsupported_version, not corrupt") {
   SUBCASE("an unknown event type tag") {
     flatbuffers::FlatBufferBuilder b;

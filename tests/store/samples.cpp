@@ -37,6 +37,14 @@ plugin_manifest sample_manifest(int n) {
   m.health.interval_seconds = 7;
   m.health.timeout_seconds = 3;
   m.health.unhealthy_threshold = 5;
+  if (n % 2 == 1) { // a built guest (even n: none, as before guest images)
+    m.guest.debian_packages = {"nginx", "python3"};
+    m.guest.files = {{"/etc/nginx/sites-enabled/default", "server { listen 80; }\n"},
+                     {"/srv/health", "ok\n"}};
+    m.guest.format = "ext4";
+    m.rootfs = "/var/cache/volant/guests/images/abc/rootfs.ext4";
+    m.image = {"f1c39afc1763106c399ee88f9d16785b", 112197632, "nginx + 28 Debian packages, ext4"};
+  }
   return m;
 }
 
