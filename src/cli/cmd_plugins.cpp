@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 
 #include <iostream>
+
+#include <unistd.h>
 #include <memory>
 
 namespace volant::cli {
@@ -25,7 +27,7 @@ void run_install(const globals& given, const std::string& file) {
     // volantd builds the guest image first (cached: seconds once built).
     if (!g.request_timeout_given)
       g.request_timeout = 900;
-    if (!g.json)
+    if (!g.json && ::isatty(2))
       std::cerr << "volar: volantd builds the guest of " << manifest.name
                 << " (once; its log shows the progress)\n";
   }
@@ -38,6 +40,13 @@ void run_install(const globals& given, const std::string& file) {
   }
   std::cout << "plugin " << field_text(reply, "name", manifest.name) << " "
             << field_text(reply, "version", manifest.version) << " installed\n";
+  if (manifest.guest.empty())
+    return;
+  auto shown = session(g).call("plugins.show",
+                               {{"name", manifest.name}, {"version", manifest.version}});
+  if (auto image = shown.find("image"); image != shown.end() && image->is_object())
+    std::cout << "guest: " << field_text(*image, "summary", "-") << ", "
+              << ((image->value("bytes", std::int64_t{0}) + (1 << 20) - 1) >> 20) << " MiB\n";
 }
 
 void run_list(const globals& g) {

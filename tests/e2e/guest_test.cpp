@@ -1,0 +1,239 @@
+// Guest images end to end (suite "microvm"): plugins whose microVM guest volantd
+// builds at install, from Debian packages of the local package cache or from an
+// OCI archive made here, booted by real QEMU in a network namespace the test
+// creates. Needs root and qemu-system-x86; fetches missing packages into the
+// machine's package cache with `volar guest fetch` (guests are cached between
+// runs). Fails, never skips.
+
+#include "e2e/e2e.hpp"
+#include "support/netns.hpp"
+#include "support/oci_image.hpp"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace volant::e2e {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+void require_microvm_host() {
+  REQUIRE_MESSAGE(::geteuid() == 0, "the guest test needs root (network namespace, TAPs)");
+  REQUIRE_MESSAGE(test::run("command -v qemu-system-x86_64").exit_code == 0,
+                  "qemu-system-x86_64 is missing: run scripts/setup.sh (qemu-system-x86)");
+  // Outside the namespace: Debian's archive may be needed for what is missing.
+  auto r = test::run(sh_quote(test::binary("VOLAR")) + " guest fetch nginx python3");
+  REQUIRE_MESSAGE(r.exit_code == 0, "volar guest fetch failed: " << r.err);
+}
+
+std::string body(const std::string& ip, const std::string& path) {
+  auto r = http_get(ip, 80, path, 5s);
+  return r && r->status == 200 ? r->body : "<" + (r ? std::to_string(r->status) : "no answer") + ">";
+}
+
+/// The vm_exited events of `vm`, oldest first.
+std::vector<json> exits_of(const daemon& d, const std::string& vm) {
+  std::vector<json> out;
+  for (const auto& j : d.journal())
+    if (j.value("event", "") == "vm_exited" && j["fields"].value("name", "") == vm)
+      out.push_back(j["fields"]);
+  return out;
+}
+
+json manifest_file(const std::string& path) {
+  return json::parse(std::ifstream(path));
+}
+
+} // namespace
+
+TEST_CASE("a microVM plugin built from Debian packages: nginx in three guests, each serving "
+          "/health and its name, its output in vms logs") {
+  require_microvm_host();
+  test::netns_scope ns("volant-guest-");
+  daemon d({.pool_octet = 91, .stop_grace_ms = 8000, .pool_cidr = "192.168.127.0/24"});
+  auto manifest = examples_dir() + "/plugins/nginx-qemu.manifest.json";
+  auto r = d.volar("plugins install --manifest " + manifest);
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  CHECK(r.out.find("plugin nginx-qemu 1.22.1 installed") != std::string::npos);
+  CHECK_MESSAGE(r.out.find("guest: nginx + ") != std::string::npos, r.out);
+
+  // What was built: a root disk in the shared cache, its summary and hash.
+  auto shown = d.get_json("plugins show nginx-qemu");
+  auto rootfs = shown.value("rootfs", "");
+  CHECK(rootfs.find("/images/") != std::string::npos);
+  CHECK(fs::exists(rootfs));
+  CHECK(shown["image"].value("summary", "").find("Debian packages, ext4") != std::string::npos);
+  CHECK(shown["image"].value("key", "").size() == 32);
+  CHECK(d.ok("plugins show nginx-qemu").find("Guest:") != std::string::npos);
+
+  // Installed again (another version): the same inputs come from the cache.
+  auto again = manifest_file(manifest);
+  again["version"] = "1.22.2";
+  d.install(again);
+  CHECK(d.get_json("plugins show nginx-qemu:1.22.2").value("rootfs", "") == rootfs);
+
+  r = d.volar("deployments create web --plugin nginx-qemu:1.22.1 --replicas 3 --memory 128 "
+              "--wait --timeout 300");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  for (int i = 0; i < 3; ++i) {
+    auto vm = "web-" + std::to_string(i);
+    auto ip = d.vm(vm).value("ip", "");
+    CAPTURE(vm);
+    CHECK(d.vm(vm).value("driver", "") == "qemu");
+    CHECK(body(ip, "/health") == "ok\n");
+    CHECK(body(ip, "/") == vm + " /\n");
+  }
+  // nginx's own output (its access log on stdout) reaches the VM's log.
+  CHECK(eventually([&] { return d.ok("vms logs web-1").find("\"GET / HTTP/1.") != std::string::npos; },
+                   20s));
+  CHECK(d.ok("vms logs web-1").find("volant-init: started /usr/sbin/nginx") != std::string::npos);
+}
+
+TEST_CASE("env and files from the manifest and the deployment are visible inside the guest") {
+  require_microvm_host();
+  test::netns_scope ns("volant-guest-");
+  daemon d({.pool_octet = 92, .stop_grace_ms = 8000, .pool_cidr = "192.168.127.0/24"});
+  auto m = manifest_file(examples_dir() + "/plugins/python-http-qemu.manifest.json");
+  m["guest"]["files"]["/srv/motd.txt"] = "a file from the manifest\n";
+  m["workload"]["env"] = {{"PLUGIN_GREETING", "from the manifest"}};
+  m["workload"]["entrypoint"] = {
+      "/bin/sh", "-c",
+      "echo \"$PLUGIN_GREETING|$TIER|$VOLANT_VM_NAME|$VOLANT_IP\" > /srv/env.txt && "
+      "echo \"$VOLANT_VM_NAME\" > /srv/index.html && exec python3 -m http.server 80 "
+      "--directory /srv"};
+  d.install(m);
+  auto r = d.volar("deployments create py --plugin python-http-qemu --replicas 1 --memory 128 "
+                   "--env TIER=backend --wait --timeout 300");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  auto ip = d.vm("py-0").value("ip", "");
+  CHECK(body(ip, "/motd.txt") == "a file from the manifest\n");
+  CHECK(body(ip, "/health") == "ok\n");
+  CHECK(body(ip, "/env.txt") == "from the manifest|backend|py-0|" + ip + "\n");
+}
+
+TEST_CASE("a workload that exits inside the guest is journaled with its own status and "
+          "restarted; exit lines it prints on its console fool nobody") {
+  require_microvm_host();
+  test::netns_scope ns("volant-guest-");
+  daemon d({.pool_octet = 93, .stop_grace_ms = 8000, .pool_cidr = "192.168.127.0/24"});
+  json m = {{"name", "quitter"},
+            {"version", "1.0.0"},
+            {"runtime", "qemu"},
+            {"guest", {{"debian_packages", {"busybox-static"}}}},
+            {"workload",
+             {{"entrypoint",
+               {"/bin/sh", "-c",
+                // What the guest's control port would say, and what the old
+                // guest printed, forged on the console.
+                "echo 'exited 0'; echo 'killed 9'; echo 'VOLANT-STOPPED quitter-0'; "
+                "sleep 2; exit 3"}}}}};
+  d.install(m);
+  auto r = d.volar("deployments create quitter --plugin quitter --replicas 1 --memory 128");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  std::vector<json> exits;
+  REQUIRE_MESSAGE(eventually([&] { return (exits = exits_of(d, "quitter-0")).size() >= 2; },
+                             300s, 500ms),
+                  "quitter-0 exited " << exits.size() << " times: " << d.log_tail());
+  for (const auto& e : exits) {
+    CHECK(e.value("exit_code", -100) == 3);
+    CHECK(e.value("reason", "") == "the workload exited with status 3 (in the guest)");
+  }
+  // Restarted with the usual back-off, and counted.
+  CHECK(eventually([&] { return d.vm("quitter-0").value("restarts", 0) >= 2; }, 60s));
+  // The forged lines were printed: they are in the log, not in the journal.
+  CHECK(d.ok("vms logs quitter-0").find("exited 0") != std::string::npos);
+}
+
+TEST_CASE("an OCI archive made here boots and runs its Entrypoint with its config's Env; "
+          "whiteouts hide what a lower layer had") {
+  require_microvm_host();
+  // Two layers: busybox and a page that the second layer deletes; then the
+  // app, its health page and the whiteout.
+  test::temp_dir work;
+  auto l1 = work / "l1", l2 = work / "l2";
+  auto busybox_deb = test::run("ls /var/cache/volant/packages/busybox-static_*_amd64.deb | head -n1");
+  REQUIRE(busybox_deb.exit_code == 0);
+  auto deb = busybox_deb.out.substr(0, busybox_deb.out.find('\n'));
+  REQUIRE(test::run("mkdir -p " + work / "bb" + " && dpkg-deb -x " + deb + " " + work / "bb")
+              .exit_code == 0);
+  fs::create_directories(l1 + "/bin");
+  fs::create_directories(l1 + "/www");
+  fs::copy_file(work / "bb/bin/busybox", l1 + "/bin/busybox");
+  fs::create_symlink("busybox", l1 + "/bin/sh");
+  std::ofstream(l1 + "/www/old.html") << "from the lower layer\n";
+  fs::create_directories(l2 + "/www");
+  fs::create_directories(l2 + "/app");
+  std::ofstream(l2 + "/www/.wh.old.html");
+  std::ofstream(l2 + "/www/health") << "ok\n";
+  std::ofstream(l2 + "/app/run.sh")
+      << "echo \"$GREETING\" > /www/index.html\nexec /bin/busybox httpd -f -p 80 -h /www\n";
+  json config = {{"architecture", "amd64"},
+                 {"os", "linux"},
+                 {"config",
+                  {{"Entrypoint", {"/bin/sh", "/app/run.sh"}},
+                   {"Env", {"PATH=/bin", "GREETING=hello from an OCI image"}},
+                   {"WorkingDir", "/www"}}}};
+  auto archive = work / "app-image.tar";
+  test::make_oci_image(work.path(), {l1, l2}, config, archive);
+
+  test::netns_scope ns("volant-guest-");
+  daemon d({.pool_octet = 94, .stop_grace_ms = 8000, .pool_cidr = "192.168.127.0/24"});
+  json m = {{"name", "oci-app"},
+            {"version", "1.0.0"},
+            {"runtime", "qemu"},
+            {"guest", {{"oci_archive", archive}}},
+            {"workload",
+             {{"health_check",
+               {{"enabled", true},
+                {"http",
+                 {{"port", 80}, {"path", "/health"}, {"interval_seconds", 2},
+                  {"timeout_seconds", 2}}}}}}}};
+  d.install(m);
+  // The image's defaults became the plugin's workload.
+  auto shown = d.get_json("plugins show oci-app");
+  CHECK(shown["workload"]["entrypoint"] == json({"/bin/sh", "/app/run.sh"}));
+  CHECK(shown["image"].value("summary", "").find("OCI archive app-image.tar") != std::string::npos);
+  auto r = d.volar("deployments create app --plugin oci-app --replicas 1 --memory 128 --wait "
+                   "--timeout 300");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  auto ip = d.vm("app-0").value("ip", "");
+  CHECK(body(ip, "/") == "hello from an OCI image\n");
+  CHECK(body(ip, "/old.html") == "<404>");
+}
+
+TEST_CASE("bad guests are refused at install with one line, and nothing is installed") {
+  require_microvm_host();
+  daemon d({.pool_octet = 95});
+  auto install = [&](const json& m) {
+    auto path = d.scratch("bad.json");
+    std::ofstream(path) << m.dump();
+    return d.volar("plugins install --manifest " + path);
+  };
+  json m = {{"name", "nope"},
+            {"version", "1.0.0"},
+            {"runtime", "qemu"},
+            {"guest", {{"debian_packages", {"no-such-package-in-the-cache"}}}},
+            {"workload", {{"entrypoint", {"/bin/true"}}}}};
+  auto r = install(m);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(one_line(r.err), r.err);
+  CHECK_MESSAGE(r.err.find("the package cache lacks no-such-package-in-the-cache (fetch them "
+                           "with: volar guest fetch no-such-package-in-the-cache)")
+                    != std::string::npos,
+                r.err);
+  m["guest"] = {{"oci_archive", d.scratch("missing.tar")}};
+  r = install(m);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.find("guest.oci_archive " + d.scratch("missing.tar")) != std::string::npos,
+                r.err);
+  m["guest"] = {{"debian_packages", {"nginx"}}, {"oci_archive", "/x.tar"}};
+  r = install(m);
+  CHECK(r.exit_code != 0);
+  CHECK_MESSAGE(r.err.find("give one of debian_packages, oci_archive") != std::string::npos, r.err);
+  CHECK(d.get_json("plugins list").empty());
+}
+
+} // namespace volant::e2e
