@@ -90,6 +90,20 @@ TEST_CASE("a microVM plugin built from Debian packages: nginx in three guests, e
   CHECK(eventually([&] { return d.ok("vms logs web-1").find("\"GET / HTTP/1.") != std::string::npos; },
                    20s));
   CHECK(d.ok("vms logs web-1").find("volant-init: started /usr/sbin/nginx") != std::string::npos);
+
+  // Replaced by an update, a guest stops gracefully: the power button reaches
+  // its init, which stops nginx (SIGTERM) and sees it end before powering off.
+  // (The log of a replaced VM is kept; its new run is appended.)
+  r = d.volar("deployments update web --env GEN=2 --wait --timeout 300");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  auto log0 = d.ok("vms logs web-0");
+  CHECK_MESSAGE(log0.find("volant-init: stopping the workload (SIGTERM") != std::string::npos, log0);
+  CHECK_MESSAGE(log0.find("volant-init: the workload exited with status 0") != std::string::npos,
+                log0);
+  CHECK(body(d.vm("web-0").value("ip", ""), "/health") == "ok\n");
+  r = d.volar("deployments scale web --replicas 1 --wait --timeout 120");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  CHECK(d.settled("web", 1, 60s));
 }
 
 TEST_CASE("env and files from the manifest and the deployment are visible inside the guest") {
