@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The microVM demo: three QEMU microVMs (busybox httpd) run by volantd's `qemu`
-# runtime, after the build (bash scripts/run.sh or scripts/setup.sh). Needs root
-# and the packages of tools/mkguest/README.md (qemu-system-x86, lz4, iproute2).
+# The microVM demo: the guide's nginx in three QEMU microVMs run by volantd's `qemu`
+# runtime (examples/plugins/nginx-qemu.manifest.json: volantd builds the guest from
+# Debian's nginx package at install, docs/guests.md), after the build (bash
+# scripts/setup.sh, which also fills the package cache). Needs root.
 #
 #   bash scripts/run-microvm.sh          # start (leaves everything running)
 #   bash scripts/run-microvm.sh --stop   # stop the daemon and the VMs, delete the namespace
@@ -26,9 +27,9 @@ repo=$PWD
 
 ns=volant-demo
 data_dir=/tmp/volant-microvm-demo
-guest_dir=/var/lib/volant/guests/busybox-httpd
+manifest=$repo/examples/plugins/nginx-qemu.manifest.json
 pool=192.168.127.0/24
-plugin=busybox-httpd-qemu
+plugin=nginx-qemu
 replicas=${REPLICAS:-3}
 
 say() { printf '\n== %s\n' "$*"; }
@@ -88,14 +89,14 @@ VOLAR=${VOLAR:-$repo/$build/src/cli/volar}
 [[ -x $VOLANTD ]] || die "no volantd at $VOLANTD (build first, or set VOLANTD)"
 [[ -x $VOLAR ]] || die "no volar at $VOLAR (build first, or set VOLAR)"
 for tool in qemu-system-x86_64 ip curl jq; do
-  command -v "$tool" >/dev/null || die "$tool not found (see tools/mkguest/README.md)"
+  command -v "$tool" >/dev/null || die "$tool not found (bash scripts/setup.sh installs it)"
 done
 volar() { in_ns "$VOLAR" --data-dir "$data_dir" "$@"; }
 echo "volantd: $VOLANTD"
 echo "volar:   $VOLAR"
 
-say "guest: tools/mkguest/mkguest --out $guest_dir (cached)"
-tools/mkguest/mkguest --out "$guest_dir"
+say "packages: volar guest fetch nginx (the local package cache guests are built from)"
+"$VOLAR" guest fetch nginx
 
 say "network namespace $ns"
 if ip netns list | grep -qw "^$ns"; then
@@ -126,8 +127,8 @@ done
 volar deployments list >/dev/null || die "volantd does not answer (log: $data_dir/volantd.log)"
 echo "volantd pid $(cat "$data_dir/volantd.pid"), endpoint $(cat "$data_dir/endpoint")"
 
-say "volar plugins install --manifest $guest_dir/manifest.json"
-volar plugins install --manifest "$guest_dir/manifest.json"
+say "volar plugins install --manifest $manifest (builds the guest once, then cached)"
+volar plugins install --manifest "$manifest"
 
 say "volar deployments create web --plugin $plugin --replicas $replicas --wait"
 # TCG boots take about 3-5 s each on 2 cores, and they share the cores.

@@ -10,6 +10,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev
   libcli11-dev nlohmann-json3-dev libsqlite3-dev libedit-dev libssl-dev libsodium-dev
   jq curl python3 busybox procps iproute2 nginx qemu-system-x86 lz4
+  libarchive-dev e2fsprogs
 )
 
 # Without starting their services (nginx): see scripts/apt-install.sh.
@@ -40,3 +41,8 @@ else
   [ "$mode" = nodownload ] || meson configure build -Dwrap_mode=nodownload
 fi
 ninja -C build
+
+# microVM guests are built from a local package cache (docs/guests.md): the
+# default guest kernel, busybox and the example plugins' packages, fetched once
+# from Debian's archive so that no build or test waits on a download.
+./build/src/cli/volar guest fetch nginx python3 >&2
