@@ -29,7 +29,7 @@ using json = nlohmann::json;
 namespace {
 
 /// Bump when what a build produces changes: every cached image is rebuilt.
-constexpr const char* builder_version = "volant-guest 1";
+constexpr const char* builder_version = "volant-guest 2";
 
 /// What the guest needs that Debian's cloud kernel builds as modules, in load
 /// order: virtio-mmio (microvm's ACPI tables describe the devices), the block
@@ -183,7 +183,7 @@ public:
       struct stat st {};
       if (::lstat(p.c_str(), &st) != 0)
         continue;
-      auto name = fs::relative(p, root, ec_).string();
+      auto name = p.lexically_relative(root).string(); // never through a symlink
       auto* e = archive_entry_new();
       archive_entry_set_pathname(e, name.c_str());
       archive_entry_set_size(e, 0); // newc wants a size on every entry

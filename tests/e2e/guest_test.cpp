@@ -218,6 +218,55 @@ TEST_CASE("an OCI archive made here boots and runs its Entrypoint with its confi
   CHECK(body(ip, "/old.html") == "<404>");
 }
 
+TEST_CASE("a guest from a directory, as an initramfs, and a prepared root disk boot too") {
+  require_microvm_host();
+  test::temp_dir work;
+  // A directory holding a page and a start script; busybox is added by the
+  // build (a shell and httpd for it).
+  auto root = work / "root";
+  fs::create_directories(root + "/www");
+  std::ofstream(root + "/www/health") << "ok\n";
+  std::ofstream(root + "/start.sh")
+      << "echo \"dir guest $VOLANT_VM_NAME\" > /www/index.html\nexec httpd -f -p 80 -h /www\n";
+  test::netns_scope ns("volant-guest-");
+  daemon d({.pool_octet = 96, .stop_grace_ms = 8000, .pool_cidr = "192.168.127.0/24"});
+  json health = {{"enabled", true},
+                 {"http", {{"port", 80}, {"path", "/health"}, {"interval_seconds", 2},
+                           {"timeout_seconds", 2}}}};
+  json dir_plugin = {{"name", "dir-app"},
+                     {"version", "1.0.0"},
+                     {"runtime", "qemu"},
+                     {"guest", {{"directory", root}, {"format", "initramfs"}}},
+                     {"workload", {{"entrypoint", {"/bin/sh", "/start.sh"}}, {"health_check", health}}}};
+  d.install(dir_plugin);
+  auto shown = d.get_json("plugins show dir-app");
+  CHECK_FALSE(shown.contains("rootfs")); // the root is in the initramfs
+  CHECK(shown.value("initramfs", "").find("/images/") != std::string::npos);
+  CHECK(shown["image"].value("summary", "").find(", initramfs") != std::string::npos);
+
+  // The nginx image of the cache, as a prepared root disk of another plugin.
+  d.install_file(examples_dir() + "/plugins/nginx-qemu.manifest.json");
+  auto disk = d.get_json("plugins show nginx-qemu").value("rootfs", "");
+  REQUIRE(fs::exists(disk));
+  json prepared = {{"name", "prepared"},
+                   {"version", "1.0.0"},
+                   {"runtime", "qemu"},
+                   {"guest", {{"rootfs", disk}}},
+                   {"workload", {{"health_check", health}}}};
+  d.install(prepared);
+  CHECK(d.get_json("plugins show prepared").value("rootfs", "") == disk);
+
+  auto r = d.volar("deployments create dir --plugin dir-app --replicas 1 --memory 128 --wait "
+                   "--timeout 300");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  CHECK(body(d.vm("dir-0").value("ip", ""), "/") == "dir guest dir-0\n");
+  // A prepared disk runs what its image says (its /etc/volant/argv: nginx).
+  r = d.volar("deployments create pre --plugin prepared --replicas 1 --memory 128 --wait "
+              "--timeout 300");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  CHECK(body(d.vm("pre-0").value("ip", ""), "/") == "pre-0 /\n");
+}
+
 TEST_CASE("bad guests are refused at install with one line, and nothing is installed") {
   require_microvm_host();
   daemon d({.pool_octet = 95});
