@@ -20,6 +20,8 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <variant>
 
 namespace volant {
@@ -124,6 +126,43 @@ void read_query(api_actor::pointer self, daemon_context* ctx, const controller_a
       [=](caf::error& err) mutable { rp.deliver(err); });
 }
 
+/// What guest builds in flight last reported, by plugin name
+/// (`plugins.progress`); written by the builder threads.
+struct build_progress {
+  std::mutex mtx;
+  std::map<std::string, std::string> lines;
+
+  void set(const std::string& plugin, const std::string& line) {
+    std::lock_guard<std::mutex> guard{mtx};
+    lines[plugin] = line;
+  }
+  void done(const std::string& plugin) {
+    std::lock_guard<std::mutex> guard{mtx};
+    lines.erase(plugin);
+  }
+  std::string answer(const std::string& plugin) {
+    std::lock_guard<std::mutex> guard{mtx};
+    auto it = lines.find(plugin);
+    json j = {{"building", it != lines.end()}};
+    if (it != lines.end())
+      j["line"] = it->second;
+    return dump(j);
+  }
+};
+
+/// How a request with an id ended: its reply or its error.
+using outcome = std::variant<std::string, caf::error>;
+using reply_promise = caf::typed_response_promise<std::string>;
+
+/// The api's own state: the replies of requests with an id, and the test hook
+/// that drops replies (`debug.drop_reply`).
+struct api_state {
+  wire::reply_cache<outcome, reply_promise> replies;
+  std::shared_ptr<build_progress> builds = std::make_shared<build_progress>();
+  std::map<std::string, std::int64_t> drops; ///< verb -> replies still to drop
+  std::vector<reply_promise> dropped;        ///< never delivered, on purpose
+};
+
 /// A mutating verb, its command decoded (and sealed) before any promise; once
 /// committed, `rp` gets the reply: the query `reply_query` names.
 void commit(api_actor::pointer self, const controller_actor& controller, const std::string& verb,
@@ -165,18 +204,21 @@ void commit(api_actor::pointer self, const controller_actor& controller, const s
 /// with the built kernel, initramfs and root disk is committed. A build that
 /// fails commits nothing.
 void install_guest(api_actor::pointer self, daemon_context* ctx,
+                   const std::shared_ptr<build_progress>& progress,
                    const controller_actor& controller, const std::string& verb,
                    const json& args, command cmd,
                    caf::typed_response_promise<std::string> rp) {
   auto paths = ctx->guests;
-  auto builder = self->spawn<caf::detached>([paths](caf::event_based_actor* b) -> caf::behavior {
+  auto builder = self->spawn<caf::detached>([paths, progress](caf::event_based_actor* b) -> caf::behavior {
     return {[=](build_atom, command& c) -> caf::result<command> {
       b->quit();
       auto& install = std::get<install_plugin>(c);
       auto name = install.manifest.name;
       auto built = guest::build(install.manifest, paths, [&](const std::string& line) {
         VLOG_INFO("guest", "{}: {}", name, line);
+        progress->set(name, line);
       });
+      progress->done(name);
       if (!built)
         return to_caf(built.error_value());
       install.manifest = std::move(*built);
@@ -190,11 +232,11 @@ void install_guest(api_actor::pointer self, daemon_context* ctx,
 
 /// A mutating verb: committed, microVM guests built first.
 caf::result<std::string> mutate(api_actor::pointer self, daemon_context* ctx,
-                                const controller_actor& controller, const std::string& verb,
-                                const json& args, command cmd) {
+                                api_state& st, const controller_actor& controller,
+                                const std::string& verb, const json& args, command cmd) {
   auto rp = self->make_response_promise<std::string>();
   if (auto* install = std::get_if<install_plugin>(&cmd); install && install->manifest.runtime == "qemu")
-    install_guest(self, ctx, controller, verb, args, std::move(cmd), rp);
+    install_guest(self, ctx, st.builds, controller, verb, args, std::move(cmd), rp);
   else
     commit(self, controller, verb, args, std::move(cmd), rp);
   return rp;
@@ -218,18 +260,6 @@ error invalid_token() {
   return {ec::unauthorized, "invalid token: use the one volantd wrote to <data-dir>/token "
                             "(or set VOLANT_TOKEN)"};
 }
-
-/// How a request with an id ended: its reply or its error.
-using outcome = std::variant<std::string, caf::error>;
-using reply_promise = caf::typed_response_promise<std::string>;
-
-/// The api's own state: the replies of requests with an id, and the test hook
-/// that drops replies (`debug.drop_reply`).
-struct api_state {
-  wire::reply_cache<outcome, reply_promise> replies;
-  std::map<std::string, std::int64_t> drops; ///< verb -> replies still to drop
-  std::vector<reply_promise> dropped;        ///< never delivered, on purpose
-};
 
 void deliver(reply_promise& rp, const outcome& out) {
   if (auto* reply = std::get_if<std::string>(&out))
@@ -265,6 +295,8 @@ caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
   }
   if (verb == "debug.drop_reply")
     return drop_reply_hook(ctx, st, args);
+  if (verb == "plugins.progress")
+    return st.builds->answer(args.at("name").get<std::string>());
   if (verb == "vms.logs") {
     auto chunk = read_log(*ctx, args);
     if (!chunk)
@@ -272,7 +304,7 @@ caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
     return std::move(*chunk);
   }
   if (req.cmd)
-    return mutate(self, ctx, controller, verb, args, std::move(*req.cmd));
+    return mutate(self, ctx, st, controller, verb, args, std::move(*req.cmd));
   auto rp = self->make_response_promise<std::string>();
   if (is_shell_verb(verb))
     answer_shell(self, ctx, verb, args, rp);

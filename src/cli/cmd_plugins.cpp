@@ -8,7 +8,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <iostream>
+#include <thread>
 
 #include <unistd.h>
 #include <memory>
@@ -29,11 +32,42 @@ void run_install(const globals& given, const std::string& file) {
       g.request_timeout = 900;
     if (!g.json && ::isatty(2))
       std::cerr << "volar: volantd builds the guest of " << manifest.name
-                << " (once; its log shows the progress)\n";
+                << " (once, then cached)\n";
   }
+  // At a terminal, the build's progress as volantd reports it, polled on a
+  // connection of its own while the install waits.
+  std::atomic<bool> installed{false};
+  std::thread progress;
+  if (!manifest.guest.empty() && !g.json && ::isatty(2))
+    progress = std::thread([&installed, g, name = manifest.name] {
+      try {
+        session s(g);
+        std::string last;
+        while (!installed) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(250));
+          auto p = s.call("plugins.progress", {{"name", name}});
+          if (auto line = p.value("line", std::string{}); !installed && !line.empty() && line != last) {
+            std::cerr << "volar: " << line << "\n";
+            last = line;
+          }
+        }
+      } catch (...) {
+        // Progress is a courtesy: the install's own reply says how it went.
+      }
+    });
+  struct joiner {
+    std::atomic<bool>& done;
+    std::thread& t;
+    ~joiner() {
+      done = true;
+      if (t.joinable())
+        t.join();
+    }
+  } join_progress{installed, progress};
   // Sent as the user wrote it (it validated); the daemon validates it again.
   auto reply
       = session(g).call("plugins.install", {{"manifest", json::parse(text)}});
+  installed = true;
   if (g.json) {
     print_json(reply);
     return;

@@ -118,7 +118,23 @@ TEST_CASE("env and files from the manifest and the deployment are visible inside
       "echo \"$PLUGIN_GREETING|$TIER|$VOLANT_VM_NAME|$VOLANT_IP\" > /srv/env.txt && "
       "echo \"$VOLANT_VM_NAME\" > /srv/index.html && exec python3 -m http.server 80 "
       "--directory /srv"};
-  d.install(m);
+  // A file of this run only: the build is cold every time (and shows its
+  // progress at a terminal: `script` gives volar one).
+  m["guest"]["files"]["/srv/nonce.txt"] = std::to_string(::getpid()) + "-"
+                                          + std::to_string(std::chrono::steady_clock::now()
+                                                               .time_since_epoch()
+                                                               .count());
+  auto path = d.scratch("python.json");
+  std::ofstream(path) << m.dump();
+  auto tty = test::run("script -qec " + sh_quote(sh_quote(test::binary("VOLAR")) + " --data-dir "
+                                                 + sh_quote(d.dir()) + " plugins install --manifest "
+                                                 + sh_quote(path))
+                       + " /dev/null");
+  REQUIRE_MESSAGE(tty.exit_code == 0, tty.out << tty.err << d.log_tail());
+  CHECK_MESSAGE(tty.out.find("volar: volantd builds the guest of python-http-qemu") != std::string::npos,
+                tty.out);
+  CHECK_MESSAGE(tty.out.find("volar: unpacking ") != std::string::npos, tty.out);
+  CHECK(tty.out.find("plugin python-http-qemu 3.11.0 installed") != std::string::npos);
   auto r = d.volar("deployments create py --plugin python-http-qemu --replicas 1 --memory 128 "
                    "--env TIER=backend --wait --timeout 300");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
