@@ -82,13 +82,16 @@ def main():
     qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     say("qemu:     %s" % qemu)
 
-    # The older busybox guest, from tools/mkguest (cached by it).
-    mk = subprocess.run([os.path.join(REPO, "tools/mkguest/mkguest"), "--out",
-                         os.path.join(os.path.expanduser("~"), ".cache/volant/bench-guest")],
+    # The older busybox guest, from tools/mkguest (cached by it), where QEMU (run
+    # as the workload user) can read it.
+    mk_out = "/var/cache/volant/mkguest-busybox-httpd"
+    os.makedirs(mk_out, exist_ok=True)
+    os.chmod(mk_out, 0o755)
+    mk = subprocess.run([os.path.join(REPO, "tools/mkguest/mkguest"), "--out", mk_out],
                         capture_output=True, text=True)
     if mk.returncode != 0:
         raise SystemExit("mkguest failed: " + mk.stderr)
-    busybox_manifest = os.path.join(os.path.expanduser("~"), ".cache/volant/bench-guest/manifest.json")
+    busybox_manifest = os.path.join(mk_out, "manifest.json")
 
     d = Daemon(volantd, volar, os.path.join(tmp, "data"), os.path.join(tmp, "volantd.log"),
                "192.168.127.0/24", ["--guest-cache", cache, "--memory-mib", "8192", "--cpus", "16"],
