@@ -104,6 +104,21 @@ TEST_CASE("a microVM plugin built from Debian packages: nginx in three guests, e
   r = d.volar("deployments scale web --replicas 1 --wait --timeout 120");
   REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
   CHECK(d.settled("web", 1, 60s));
+
+  // Paused and resumed in place, then adopted after a daemon crash: the same
+  // QEMU serves on.
+  auto ip0 = d.vm("web-0").value("ip", "");
+  int pid0 = d.vm("web-0").value("pid", 0);
+  REQUIRE(d.volar("deployments pause web").exit_code == 0);
+  CHECK(eventually([&] { return d.vm("web-0").value("status", "") == "paused"; }, 60s));
+  CHECK_FALSE(http_get(ip0, 80, "/health", 1s).has_value());
+  REQUIRE(d.volar("deployments resume web").exit_code == 0);
+  CHECK(eventually([&] { return body(ip0, "/health") == "ok\n"; }, 60s));
+  d.kill9();
+  d.start();
+  CHECK(d.settled("web", 1, 60s));
+  CHECK(d.vm("web-0").value("pid", 0) == pid0);
+  CHECK(body(ip0, "/") == "web-0 /\n");
 }
 
 TEST_CASE("env and files from the manifest and the deployment are visible inside the guest") {
