@@ -264,19 +264,28 @@ TEST_CASE("a guest from a directory, as an initramfs, and a prepared root disk b
   json health = {{"enabled", true},
                  {"http", {{"port", 80}, {"path", "/health"}, {"interval_seconds", 2},
                            {"timeout_seconds", 2}}}};
+  // A kernel of the plugin's own (here a copy of the default one, with the
+  // modules the guest needs next to it), where QEMU's user can read it.
+  d.install_file(examples_dir() + "/plugins/nginx-qemu.manifest.json");
+  auto default_kernel = d.get_json("plugins show nginx-qemu").value("kernel", "");
+  auto own = d.workload_scratch("kernel");
+  REQUIRE(test::run("cp -r " + sh_quote(fs::path(default_kernel).parent_path().string()) + "/. "
+                    + sh_quote(own) + " && chmod -R a+rX " + sh_quote(own))
+              .exit_code == 0);
   json dir_plugin = {{"name", "dir-app"},
                      {"version", "1.0.0"},
                      {"runtime", "qemu"},
+                     {"kernel", own + "/vmlinux"},
                      {"guest", {{"directory", root}, {"format", "initramfs"}}},
                      {"workload", {{"entrypoint", {"/bin/sh", "/start.sh"}}, {"health_check", health}}}};
   d.install(dir_plugin);
   auto shown = d.get_json("plugins show dir-app");
+  CHECK(shown.value("kernel", "") == own + "/vmlinux");
   CHECK_FALSE(shown.contains("rootfs")); // the root is in the initramfs
   CHECK(shown.value("initramfs", "").find("/images/") != std::string::npos);
   CHECK(shown["image"].value("summary", "").find(", initramfs") != std::string::npos);
 
   // The nginx image of the cache, as a prepared root disk of another plugin.
-  d.install_file(examples_dir() + "/plugins/nginx-qemu.manifest.json");
   auto disk = d.get_json("plugins show nginx-qemu").value("rootfs", "");
   REQUIRE(fs::exists(disk));
   json prepared = {{"name", "prepared"},
@@ -328,6 +337,16 @@ TEST_CASE("bad guests are refused at install with one line, and nothing is insta
   CHECK(r.exit_code != 0);
   CHECK_MESSAGE(r.err.find("give one of debian_packages, oci_archive") != std::string::npos, r.err);
   CHECK(d.get_json("plugins list").empty());
+
+  // A daemon told to use a kernel that is not there says so at install.
+  daemon k({.pool_octet = 97, .extra = {"--guest-kernel", "/nonexistent/vmlinux"}});
+  m["guest"] = {{"debian_packages", {"nginx"}}};
+  auto path = k.scratch("kernel.json");
+  std::ofstream(path) << m.dump();
+  r = k.volar("plugins install --manifest " + path);
+  CHECK(r.exit_code == 1);
+  CHECK_MESSAGE(r.err.find("the guest kernel /nonexistent/vmlinux cannot be read") != std::string::npos,
+                r.err);
 }
 
 } // namespace volant::e2e
