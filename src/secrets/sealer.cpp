@@ -277,6 +277,8 @@ expected<std::string> sealer::open(std::string_view deployment,
     if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
           || (c >= '0' && c <= '9') || c == '-' || c == '_'))
       return fail("damaged (not base64)");
+  if (b64.empty()) // (libsodium's decoder takes no null buffer: UBSan)
+    return fail("damaged (too short)");
   std::vector<std::uint8_t> box(b64.size()); // base64 never decodes to more
   std::size_t len = 0;
   const char* end = nullptr;
