@@ -208,8 +208,10 @@ void install_guest(api_actor::pointer self, daemon_context* ctx,
                    const controller_actor& controller, const std::string& verb,
                    const json& args, command cmd,
                    caf::typed_response_promise<std::string> rp) {
-  auto paths = ctx->guests;
-  auto builder = self->spawn<caf::detached>([paths, progress](caf::event_based_actor* b) -> caf::behavior {
+  // The paths and the progress as spawn arguments: CAF 0.17.6 dereferences a
+  // null argument tuple when a function actor is spawned without any (UBSan).
+  auto build = [](caf::event_based_actor* b, guest::paths paths,
+                  std::shared_ptr<build_progress> progress) -> caf::behavior {
     return {[=](build_atom, command& c) -> caf::result<command> {
       b->quit();
       auto& install = std::get<install_plugin>(c);
@@ -224,7 +226,8 @@ void install_guest(api_actor::pointer self, daemon_context* ctx,
       install.manifest = std::move(*built);
       return std::move(c);
     }};
-  });
+  };
+  auto builder = self->spawn<caf::detached>(build, ctx->guests, progress);
   self->request(builder, caf::infinite, build_atom::value, std::move(cmd))
     .then([=](command& built) mutable { commit(self, controller, verb, args, std::move(built), rp); },
           [=](caf::error& err) mutable { rp.deliver(err); });

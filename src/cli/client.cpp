@@ -388,7 +388,9 @@ caf::actor send_attempt(client::impl& link, const std::shared_ptr<call_outcome>&
   auto gone = make_error(ec::daemon_unreachable, went_away(verb, link.endpoint));
   auto silent = make_error(ec::daemon_unreachable, no_answer(verb, link.endpoint, whole));
   auto* sys = &link.sys;
-  return sys->spawn([=, api = link.api, token = link.token](caf::event_based_actor* self) {
+  // The handle and token as spawn arguments: CAF 0.17.6 dereferences a null
+  // argument tuple when a function actor is spawned without any (UBSan).
+  return sys->spawn([=](caf::event_based_actor* self, api_actor api, std::string token) {
     self->monitor(api);
     self->set_down_handler([=](caf::down_msg&) {
       outcome->set(gone);
@@ -413,7 +415,7 @@ caf::actor send_attempt(client::impl& link, const std::shared_ptr<call_outcome>&
             outcome->set(from_caf(err, sys->render(err)));
           self->quit();
         });
-  });
+  }, link.api, link.token);
 }
 
 } // namespace
