@@ -242,6 +242,44 @@ void wait_for(session& s, const std::string& name, std::chrono::seconds timeout,
   }
 }
 
+/// `deployments rollout status NAME [--watch]`: the rollout's state in kubectl's
+/// words; with --watch, a line whenever it changes until it has rolled out
+/// (exit 0) or the timeout, a pause or a block (exit 1).
+void run_rollout_status(const globals& g, const std::string& name, bool watch,
+                        std::chrono::seconds timeout) {
+  session s(g);
+  json req = {{"name", name}, {"events", 0}};
+  auto reply = s.call("deployments.show", req);
+  if (g.json) {
+    print_json({{"name", name}, {"rolled_out", rolled_out(progress_of(reply))},
+                {"line", rollout_line(name, progress_of(reply))}});
+    return;
+  }
+  if (!watch) {
+    std::cout << rollout_line(name, progress_of(reply)) << "\n";
+    return;
+  }
+  using clock = std::chrono::steady_clock;
+  wait_tracker tracker(name, timeout);
+  auto start = clock::now();
+  std::string last;
+  for (;;) {
+    auto p = progress_of(reply);
+    auto verdict = tracker.observe(
+        p, std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - start));
+    if (auto line = rollout_line(name, p); line != last) {
+      std::cout << line << "\n" << std::flush;
+      last = line;
+    }
+    if (verdict == wait_tracker::verdict::done)
+      return;
+    if (verdict == wait_tracker::verdict::failed)
+      fail(make_error(ec::conflict, tracker.failure()));
+    std::this_thread::sleep_for(poll_interval);
+    reply = s.call("deployments.show", req);
+  }
+}
+
 void add_deployment_commands(CLI::App& app, globals& g, action& run) {
   auto* grp = app.add_subcommand("deployments",
                                  "Manage deployments of identical VMs");
@@ -422,6 +460,26 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     cmd->add_flag("--force", *force, "Do not ask for confirmation");
     cmd->callback(
         [=, &g, &run] { run = [=, &g] { run_delete(g, *name, *force); }; });
+  }
+  {
+    auto* rollout = grp->add_subcommand("rollout", "Follow a deployment's rollout");
+    rollout->callback([rollout] {
+      if (rollout->get_subcommands().empty())
+        throw CLI::CallForHelp();
+    });
+    auto* cmd = rollout->add_subcommand(
+        "status", "Say how far the rollout of the current revision is (--watch: until done)");
+    auto name = std::make_shared<std::string>();
+    auto watch = std::make_shared<bool>(false);
+    auto timeout = std::make_shared<int>(600);
+    cmd->add_option("NAME", *name, "Deployment name")->required();
+    cmd->add_flag("-w,--watch", *watch, "Print each change until the rollout is done");
+    cmd->add_option("--timeout", *timeout, "Give up watching after SECONDS")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    cmd->callback([=, &g, &run] {
+      run = [=, &g] { run_rollout_status(g, *name, *watch, std::chrono::seconds(*timeout)); };
+    });
   }
 }
 

@@ -95,6 +95,8 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"plugins show", "volar plugins show nginx --manifest"},
       {"plugins remove", "volar plugins remove nginx"},
       {"apply", "volar apply -f web-deployment.yaml"},
+      {"deployments rollout", "volar deployments rollout status web --watch"},
+      {"deployments rollout status", "volar deployments rollout status web --watch"},
       {"guest", "volar guest fetch nginx python3"},
       {"guest fetch", "volar guest fetch nginx python3"},
       {"debug", "volar debug resources"},

@@ -34,6 +34,24 @@ std::string progress_line(const std::string& name, const progress& p) {
          + " ready (" + std::to_string(p.current) + " current)";
 }
 
+bool rolled_out(const progress& p) {
+  return p.updated == p.desired && p.ready == p.desired && p.current == p.desired;
+}
+
+std::string rollout_line(const std::string& name, const progress& p) {
+  auto waiting = "Waiting for deployment \"" + name + "\" rollout to finish: ";
+  if (p.updated < p.desired)
+    return waiting + std::to_string(p.updated) + " of " + std::to_string(p.desired)
+           + " updated replicas are available...";
+  if (p.current > p.desired)
+    return waiting + std::to_string(p.current - p.desired)
+           + " old replicas are pending termination...";
+  if (!rolled_out(p))
+    return waiting + std::to_string(p.ready) + " of " + std::to_string(p.desired)
+           + " replicas are available...";
+  return "deployment \"" + name + "\" successfully rolled out";
+}
+
 wait_tracker::wait_tracker(std::string name, duration timeout,
                            duration stuck_after)
     : name_(std::move(name)), timeout_(timeout), stuck_after_(stuck_after) {}
@@ -44,7 +62,7 @@ wait_tracker::verdict wait_tracker::observe(const progress& p,
   last_ = p;
   // Done when every replica is ready and made from the current revision (an
   // update's old VMs still count as ready until they are replaced).
-  if (p.updated == p.desired && p.ready == p.desired && p.current == p.desired)
+  if (rolled_out(p))
     return verdict::done;
   if (p.paused) {
     failure_ = name_ + " is paused (resume it with: volar deployments resume "

@@ -34,6 +34,15 @@ progress progress_of(const nlohmann::json& deployment);
 /// "web: 3/5 ready (5 current)"
 std::string progress_line(const std::string& name, const progress& p);
 
+/// `deployments rollout status`, in kubectl's words:
+/// `Waiting for deployment "web" rollout to finish: 2 of 6 updated replicas are
+/// available...`, `... 1 old replicas are pending termination...`, or
+/// `deployment "web" successfully rolled out`.
+std::string rollout_line(const std::string& name, const progress& p);
+
+/// Whether every replica is ready, of the current revision, and nothing else runs.
+bool rolled_out(const progress& p);
+
 class wait_tracker {
 public:
   using duration = std::chrono::milliseconds;

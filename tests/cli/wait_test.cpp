@@ -123,3 +123,21 @@ TEST_CASE("an update is not done while ready replicas are of the old revision") 
   CHECK(progress_of(reply).updated == 1);
   CHECK(progress_of(json{{"desired", 1}, {"current", 1}, {"ready", 1}}).updated == 1);
 }
+
+TEST_CASE("rollout status speaks kubectl: updated and available, old pending, rolled out") {
+  progress p{6, 6, 6, 2, "", false};
+  CHECK(rollout_line("web", p)
+        == "Waiting for deployment \"web\" rollout to finish: 2 of 6 updated replicas are "
+           "available...");
+  CHECK_FALSE(rolled_out(p));
+  p = {6, 8, 8, 6, "", false};
+  CHECK(rollout_line("web", p)
+        == "Waiting for deployment \"web\" rollout to finish: 2 old replicas are pending "
+           "termination...");
+  p = {6, 6, 6, 6, "", false};
+  CHECK(rolled_out(p));
+  CHECK(rollout_line("web", p) == "deployment \"web\" successfully rolled out");
+  // Scaled to 0: nothing to wait for.
+  CHECK(rollout_line("web", progress{0, 0, 0, 0, "", false})
+        == "deployment \"web\" successfully rolled out");
+}

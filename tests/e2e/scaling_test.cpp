@@ -307,4 +307,36 @@ TEST_CASE("pause freezes the replicas in place (same process, memory kept) and r
   CHECK(http_get(ip, 80, "/").value_or(http_reply{}).body.find("web-0") != std::string::npos);
 }
 
+TEST_CASE("rollout status follows an update until it has rolled out, in kubectl's words") {
+  daemon d({.pool_octet = 98});
+  d.install(httpd_manifest());
+  d.ok("deployments create web --plugin e2e-httpd --replicas 3 --wait");
+  d.ok("deployments update web --env GEN=2 --strategy rolling --max-unavailable 1");
+  auto r = d.volar("deployments rollout status web --watch --timeout 120");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto lines = lines_of(r.out);
+  REQUIRE_FALSE(lines.empty());
+  CHECK(lines.back() == "deployment \"web\" successfully rolled out");
+  for (const auto& line : lines)
+    CHECK_MESSAGE((line.rfind("Waiting for deployment \"web\" rollout to finish: ", 0) == 0
+                   || line == lines.back()),
+                  line);
+  // Once done, every VM runs the new revision.
+  for (const auto& vm : d.vms("--deployment web"))
+    CHECK(vm.value("revision", 0) == d.deployment("web").value("revision", -1));
+  CHECK(d.ok("deployments rollout status web") == "deployment \"web\" successfully rolled out\n");
+  CHECK(d.get_json("deployments rollout status web").value("rolled_out", false));
+  // A paused deployment's rollout cannot finish: said, exit 1.
+  d.ok("deployments pause web");
+  d.ok("deployments update web --env GEN=3");
+  auto paused = d.volar("deployments rollout status web --watch --timeout 30");
+  CHECK(paused.exit_code == 1);
+  CHECK_MESSAGE(paused.err.find("web is paused (resume it with: volar deployments resume web)")
+                    != std::string::npos,
+                paused.err);
+  auto unknown = d.volar("deployments rollout status nope");
+  CHECK(unknown.exit_code == 1);
+  CHECK_MESSAGE(unknown.err.find("nope") != std::string::npos, unknown.err);
+}
+
 } // namespace volant::e2e
