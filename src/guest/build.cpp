@@ -441,11 +441,31 @@ status add_base(const fs::path& root, const plugin_manifest& m) {
   return write_file(root / "etc/volant/workdir", m.workload.workdir, fs::perms(0644));
 }
 
+/// The manifest's files, last: mode 0644, or 0755 for a script ("#!").
 status add_files(const fs::path& root, const std::vector<guest_file>& files) {
-  for (const auto& f : files)
-    if (auto st = write_file(root / f.path.substr(1), f.content, fs::perms(0644)); !st)
+  for (const auto& f : files) {
+    auto mode = f.content.rfind("#!", 0) == 0 ? fs::perms(0755) : fs::perms(0644);
+    if (auto st = write_file(root / f.path.substr(1), f.content, mode); !st)
       return st;
+  }
   return ok();
+}
+
+/// Scratch left by builds that died (kill -9, a crash): `NAME.tmp.PID` entries
+/// whose process is gone.
+void remove_stale_scratch(const fs::path& dir) {
+  std::error_code ec_;
+  for (const auto& e : fs::directory_iterator(dir, ec_)) {
+    auto name = e.path().filename().string();
+    auto at = name.rfind(".tmp.");
+    if (at == std::string::npos)
+      continue;
+    auto pid = name.substr(at + 5);
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    if (::access(("/proc/" + pid).c_str(), F_OK) != 0)
+      fs::remove_all(e.path(), ec_);
+  }
 }
 
 } // namespace
@@ -562,6 +582,11 @@ expected<plugin_manifest> build(const plugin_manifest& in, const paths& p,
   if (ec_)
     return io("cannot create the guest cache " + p.cache, ec_);
   fs::permissions(p.cache, fs::perms(0755), ec_);
+  for (const auto* sub : {"boot", "images", "kernel"}) {
+    fs::create_directories(fs::path(p.cache) / sub, ec_);
+    fs::permissions(fs::path(p.cache) / sub, fs::perms(0755), ec_);
+    remove_stale_scratch(fs::path(p.cache) / sub);
+  }
   auto boot = boot_initramfs(p, m.kernel);
   if (!boot)
     return boot.error_value();

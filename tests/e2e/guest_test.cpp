@@ -127,10 +127,13 @@ TEST_CASE("env and files from the manifest and the deployment are visible inside
   daemon d({.pool_octet = 92, .stop_grace_ms = 8000, .pool_cidr = "192.168.127.0/24"});
   auto m = manifest_file(examples_dir() + "/plugins/python-http-qemu.manifest.json");
   m["guest"]["files"]["/srv/motd.txt"] = "a file from the manifest\n";
+  // A script among the files is executable.
+  m["guest"]["files"]["/usr/local/bin/greet"] =
+      "#!/bin/sh\necho \"greetings from $VOLANT_VM_NAME\" > /srv/greet.txt\n";
   m["workload"]["env"] = {{"PLUGIN_GREETING", "from the manifest"}};
   m["workload"]["entrypoint"] = {
       "/bin/sh", "-c",
-      "echo \"$PLUGIN_GREETING|$TIER|$VOLANT_VM_NAME|$VOLANT_IP\" > /srv/env.txt && "
+      "greet && echo \"$PLUGIN_GREETING|$TIER|$VOLANT_VM_NAME|$VOLANT_IP\" > /srv/env.txt && "
       "echo \"$VOLANT_VM_NAME\" > /srv/index.html && exec python3 -m http.server 80 "
       "--directory /srv"};
   // A file of this run only: the build is cold every time (and shows its
@@ -157,6 +160,7 @@ TEST_CASE("env and files from the manifest and the deployment are visible inside
   CHECK(body(ip, "/motd.txt") == "a file from the manifest\n");
   CHECK(body(ip, "/health") == "ok\n");
   CHECK(body(ip, "/env.txt") == "from the manifest|backend|py-0|" + ip + "\n");
+  CHECK(body(ip, "/greet.txt") == "greetings from py-0\n");
 }
 
 TEST_CASE("a workload that exits inside the guest is journaled with its own status and "
