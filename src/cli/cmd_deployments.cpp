@@ -2,6 +2,7 @@
 // delete
 
 #include "cli/args.hpp"
+#include "cli/history.hpp"
 #include "cli/commands.hpp"
 #include "cli/render.hpp"
 #include "cli/wait.hpp"
@@ -280,6 +281,36 @@ void run_rollout_status(const globals& g, const std::string& name, bool watch,
   }
 }
 
+/// `deployments rollout history NAME`: its revisions, from the journal's events
+/// of the deployment (cli/history.hpp); the last 10 unless --all.
+void run_rollout_history(const globals& g, const std::string& name, bool all) {
+  session s(g);
+  // The deployment must exist now (a deleted one has no current life).
+  s.call("deployments.show", {{"name", name}, {"events", 0}});
+  json events = json::array();
+  std::uint64_t from = 1;
+  for (;;) {
+    auto page = s.call("events", {{"aggregate", "deployment/" + name}, {"from", from},
+                                  {"limit", 1000}});
+    for (auto& e : page.value("events", json::array()))
+      events.push_back(std::move(e));
+    auto next = page.value("next", from);
+    if (next <= from || next > page.value("last_seq", std::uint64_t{0}))
+      break;
+    from = next;
+  }
+  auto revs = revisions_of(events);
+  if (g.json) {
+    json out = json::array();
+    for (const auto& r : revs)
+      out.push_back({{"revision", r.number}, {"at", r.at}, {"change", r.change},
+                     {"in_place", r.in_place}, {"template", r.tmpl}});
+    print_json(out);
+    return;
+  }
+  std::cout << render_history(revs, all ? revs.size() : 10);
+}
+
 void add_deployment_commands(CLI::App& app, globals& g, action& run) {
   auto* grp = app.add_subcommand("deployments",
                                  "Manage deployments of identical VMs");
@@ -480,6 +511,13 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     cmd->callback([=, &g, &run] {
       run = [=, &g] { run_rollout_status(g, *name, *watch, std::chrono::seconds(*timeout)); };
     });
+    auto* hist = rollout->add_subcommand(
+        "history", "List the deployment's revisions and what each changed (from the journal)");
+    auto hname = std::make_shared<std::string>();
+    auto all = std::make_shared<bool>(false);
+    hist->add_option("NAME", *hname, "Deployment name")->required();
+    hist->add_flag("--all", *all, "Every revision, not only the last 10");
+    hist->callback([=, &g, &run] { run = [=, &g] { run_rollout_history(g, *hname, *all); }; });
   }
 }
 

@@ -97,6 +97,7 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"apply", "volar apply -f web-deployment.yaml"},
       {"deployments rollout", "volar deployments rollout status web --watch"},
       {"deployments rollout status", "volar deployments rollout status web --watch"},
+      {"deployments rollout history", "volar deployments rollout history web"},
       {"guest", "volar guest fetch nginx python3"},
       {"guest fetch", "volar guest fetch nginx python3"},
       {"debug", "volar debug resources"},

@@ -337,6 +337,18 @@ TEST_CASE("rollout status follows an update until it has rolled out, in kubectl'
   auto unknown = d.volar("deployments rollout status nope");
   CHECK(unknown.exit_code == 1);
   CHECK_MESSAGE(unknown.err.find("nope") != std::string::npos, unknown.err);
+
+  // The history, from the journal: created, then the two env changes.
+  auto history = lines_of(d.ok("deployments rollout history web"));
+  REQUIRE(history.size() == 4);
+  CHECK(history[0].find("REVISION") == 0);
+  CHECK(history[1].find("created: plugin e2e-httpd") != std::string::npos);
+  CHECK(history[2].find("env +GEN=2") != std::string::npos);
+  CHECK(history[3].find("env GEN=2->3") != std::string::npos);
+  auto h = d.get_json("deployments rollout history web");
+  REQUIRE(h.size() == 3);
+  CHECK(h[2].value("revision", 0) == d.deployment("web").value("revision", -1));
+  CHECK(d.volar("deployments rollout history nope").exit_code == 1);
 }
 
 } // namespace volant::e2e
