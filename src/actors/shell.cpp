@@ -312,10 +312,12 @@ void answer_events(api_actor::pointer self, daemon_context* ctx, const json& arg
 
 using work = detail::log_work;
 
-/// Runs `fn` on its own thread and answers with its result.
-caf::behavior log_reader(caf::event_based_actor* self) {
+/// Runs `fn` on its own thread and answers with its result. (`fn` comes as a
+/// spawn argument: CAF 0.17.6 dereferences a null argument tuple when a
+/// function actor is spawned without any, which UBSan reports.)
+caf::behavior log_reader(caf::event_based_actor* self, std::shared_ptr<work> fn) {
   return {
-    [=](poll_atom, std::shared_ptr<work> fn) -> caf::result<std::string> {
+    [=](poll_atom) -> caf::result<std::string> {
       auto r = (*fn)();
       self->quit();
       if (!r)
@@ -326,8 +328,8 @@ caf::behavior log_reader(caf::event_based_actor* self) {
 }
 
 void off_thread(api_actor::pointer self, work fn, promise rp) {
-  auto reader = self->spawn<caf::detached>(log_reader);
-  self->request(reader, caf::infinite, poll_atom::value, std::make_shared<work>(std::move(fn)))
+  auto reader = self->spawn<caf::detached>(log_reader, std::make_shared<work>(std::move(fn)));
+  self->request(reader, caf::infinite, poll_atom::value)
     .then([=](std::string& reply) mutable { rp.deliver(std::move(reply)); },
           [=](caf::error& err) mutable { rp.deliver(err); });
 }
