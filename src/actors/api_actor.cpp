@@ -10,6 +10,7 @@
 #include "actors/api_credentials.hpp"
 #include "actors/api_reads.hpp"
 #include "actors/wire_error.hpp"
+#include "events/undo.hpp"
 #include "wire/json.hpp"
 #include "wire/reply_cache.hpp"
 #include "wire/request_check.hpp"
@@ -233,6 +234,44 @@ void install_guest(api_actor::pointer self, daemon_context* ctx,
           [=](caf::error& err) mutable { rp.deliver(err); });
 }
 
+/// `deployments.undo`: the deployment's revisions are read from the journal on
+/// a thread of their own (the journal keeps every event), and the update that
+/// copies the chosen revision's template into a new revision is committed as
+/// any `deployments.update` (the same reply).
+void undo_deployment(api_actor::pointer self, daemon_context* ctx,
+                     const controller_actor& controller, const json& args,
+                     caf::typed_response_promise<std::string> rp) {
+  auto name = args.at("name").get<std::string>();
+  std::optional<std::uint64_t> to;
+  if (args.contains("to_revision"))
+    to = args["to_revision"].get<std::uint64_t>();
+  // Everything as spawn arguments (CAF 0.17.6 and argument-less spawns: UBSan).
+  auto read = [](caf::event_based_actor* b, store::journal* journal, std::string name,
+                 std::optional<std::uint64_t> to) -> caf::behavior {
+    return {[=](build_atom) -> caf::result<command> {
+      b->quit();
+      std::vector<revision_record> revs;
+      auto st = journal->read(1, store::max_seq, [&](const recorded_event& rec) {
+        fold_revision(revs, name, rec.ev);
+        return true;
+      });
+      if (!st)
+        return to_caf(st.error_value());
+      auto update = undo_to(revs, name, to);
+      if (!update)
+        return to_caf(update.error_value());
+      return command{std::move(*update)};
+    }};
+  };
+  auto reader = self->spawn<caf::detached>(read, ctx->store, name, to);
+  json reply_args = {{"name", name}};
+  self->request(reader, caf::infinite, build_atom::value)
+    .then([=](command& cmd) mutable {
+            commit(self, controller, "deployments.update", reply_args, std::move(cmd), rp);
+          },
+          [=](caf::error& err) mutable { rp.deliver(err); });
+}
+
 /// A mutating verb: committed, microVM guests built first.
 caf::result<std::string> mutate(api_actor::pointer self, daemon_context* ctx,
                                 api_state& st, const controller_actor& controller,
@@ -300,6 +339,11 @@ caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
     return drop_reply_hook(ctx, st, args);
   if (verb == "plugins.progress")
     return st.builds->answer(args.at("name").get<std::string>());
+  if (verb == "deployments.undo") {
+    auto rp = self->make_response_promise<std::string>();
+    undo_deployment(self, ctx, controller, args, rp);
+    return rp;
+  }
   if (verb == "vms.logs") {
     auto chunk = read_log(*ctx, args);
     if (!chunk)
@@ -386,7 +430,8 @@ api_actor::behavior_type api(api_actor::pointer self, daemon_context* ctx) {
     [=](request_atom, const std::string& token, const std::string& verb,
         const std::string& args_text, const std::string& id) -> caf::result<std::string> {
       // Reads run again when retried; mutations run once per id.
-      if (id.empty() || !(wire::is_mutation(verb) || is_credentials_verb(verb)))
+      if (id.empty()
+          || !(wire::is_mutation(verb) || is_credentials_verb(verb) || verb == "deployments.undo"))
         return handle(token, verb, args_text);
       if (!token_equal(token, ctx->token))
         return to_caf(invalid_token());

@@ -311,6 +311,22 @@ void run_rollout_history(const globals& g, const std::string& name, bool all) {
   std::cout << render_history(revs, all ? revs.size() : 10);
 }
 
+/// `deployments rollout undo NAME [--to-revision N]`: a new revision copied
+/// from an earlier one (default: the one before the current).
+void run_rollout_undo(const globals& g, const std::string& name, std::int64_t to) {
+  json req = {{"name", name}};
+  if (to > 0)
+    req["to_revision"] = to;
+  auto reply = session(g).call("deployments.undo", req);
+  if (g.json) {
+    print_json(reply);
+    return;
+  }
+  std::cout << "deployment " << name << " rolled back"
+            << (to > 0 ? " to revision " + std::to_string(to) : std::string{})
+            << " (now revision " << reply.value("revision", 0) << ")\n";
+}
+
 void add_deployment_commands(CLI::App& app, globals& g, action& run) {
   auto* grp = app.add_subcommand("deployments",
                                  "Manage deployments of identical VMs");
@@ -518,6 +534,14 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     hist->add_option("NAME", *hname, "Deployment name")->required();
     hist->add_flag("--all", *all, "Every revision, not only the last 10");
     hist->callback([=, &g, &run] { run = [=, &g] { run_rollout_history(g, *hname, *all); }; });
+    auto* undo = rollout->add_subcommand(
+        "undo", "Roll back: a new revision with the template of an earlier one");
+    auto uname = std::make_shared<std::string>();
+    auto to = std::make_shared<std::int64_t>(0);
+    undo->add_option("NAME", *uname, "Deployment name")->required();
+    undo->add_option("--to-revision", *to, "The revision to copy (default: the one before)")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+    undo->callback([=, &g, &run] { run = [=, &g] { run_rollout_undo(g, *uname, *to); }; });
   }
 }
 

@@ -98,6 +98,7 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"deployments rollout", "volar deployments rollout status web --watch"},
       {"deployments rollout status", "volar deployments rollout status web --watch"},
       {"deployments rollout history", "volar deployments rollout history web"},
+      {"deployments rollout undo", "volar deployments rollout undo web --to-revision 2"},
       {"guest", "volar guest fetch nginx python3"},
       {"guest fetch", "volar guest fetch nginx python3"},
       {"debug", "volar debug resources"},

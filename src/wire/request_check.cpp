@@ -45,6 +45,7 @@ std::vector<verb_rule> make_table() {
         {"health", k::object, false, 0, 0, true},
         {"strategy", k::object, false, 0, 0, true}}},
       {"deployments.pause", {name_of_deployment}},
+      {"deployments.undo", {name_of_deployment, {"to_revision", k::integer, false, 1, int_max}}},
       {"deployments.resume", {name_of_deployment}},
       {"deployments.delete", {name_of_deployment}},
       {"deployments.list", {}},

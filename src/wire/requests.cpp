@@ -182,7 +182,9 @@ expected<decoded_request> decode_request(const std::string& verb,
 bool is_mutation(const std::string& verb) {
   return verb == "plugins.install" || verb == "plugins.remove" || verb == "vms.delete"
          || (verb.rfind("deployments.", 0) == 0 && verb != "deployments.list"
-             && verb != "deployments.show");
+             && verb != "deployments.show"
+             // composed by the api from the journal (events/undo.hpp)
+             && verb != "deployments.undo");
 }
 
 expected<command> command_from_request(const std::string& verb, const json& args,

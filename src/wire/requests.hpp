@@ -41,7 +41,9 @@ expected<decoded_request> decode_request(const std::string& verb,
                                          std::size_t max_bytes = default_max_request_bytes,
                                          const seal_fn& seal = {});
 
-/// Whether `verb` changes state (and so becomes a command).
+/// Whether `verb` changes state and becomes a command from its arguments
+/// alone (`deployments.undo` changes state too, but the api composes its
+/// command from the journal: events/undo.hpp).
 bool is_mutation(const std::string& verb);
 
 /// The command a mutating request asks for; errors name the bad argument.

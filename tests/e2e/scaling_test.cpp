@@ -349,6 +349,32 @@ TEST_CASE("rollout status follows an update until it has rolled out, in kubectl'
   REQUIRE(h.size() == 3);
   CHECK(h[2].value("revision", 0) == d.deployment("web").value("revision", -1));
   CHECK(d.volar("deployments rollout history nope").exit_code == 1);
+
+  // Undo: a new revision copied from the one before (GEN=2), then from revision 1.
+  d.ok("deployments resume web");
+  auto undone = d.volar("deployments rollout undo web");
+  REQUIRE_MESSAGE(undone.exit_code == 0, undone.err);
+  CHECK(undone.out == "deployment web rolled back (now revision 4)\n");
+  auto spec = d.get_json("deployments show web")["spec"]["tmpl"];
+  CHECK(spec["env"] == json::array({{{"key", "GEN"}, {"value", "2"}}}));
+  r = d.volar("deployments rollout status web --watch --timeout 120");
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  undone = d.volar("deployments rollout undo web --to-revision 1");
+  REQUIRE_MESSAGE(undone.exit_code == 0, undone.err);
+  CHECK(undone.out == "deployment web rolled back to revision 1 (now revision 5)\n");
+  CHECK(d.get_json("deployments show web")["spec"]["tmpl"]["env"] == json::array());
+  history = lines_of(d.ok("deployments rollout history web"));
+  REQUIRE(history.size() == 6);
+  CHECK(history[4].find("env GEN=3->2") != std::string::npos);
+  CHECK(history[5].find("env -GEN") != std::string::npos);
+  // Bad undos: one line each, nothing changes.
+  auto bad = d.volar("deployments rollout undo web --to-revision 9");
+  CHECK(bad.exit_code == 1);
+  CHECK_MESSAGE(bad.err == "volar: revision 9 is not in the history of 'web' (revisions 1 to 5)\n",
+                bad.err);
+  bad = d.volar("deployments rollout undo web --to-revision 5");
+  CHECK_MESSAGE(bad.err.find("is at revision 5 already") != std::string::npos, bad.err);
+  CHECK(d.deployment("web").value("revision", 0) == 5);
 }
 
 } // namespace volant::e2e

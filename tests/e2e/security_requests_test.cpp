@@ -134,6 +134,7 @@ TEST_CASE("every verb answers malformed arguments with one error naming the prob
     {"debug.resources", R"("all")", "invalid_argument", "not a JSON object"},
     {"debug.crash", R"({"actor":7})", "invalid_argument", "argument 'actor' must be a string"},
     {"plugins.progress", "{}", "invalid_argument", "missing argument 'name'"},
+    {"deployments.undo", R"({"name":"web","to_revision":"2"})", "invalid_argument", "argument 'to_revision' must be an integer"},
     {"debug.drop_reply", R"({"verb":["x"]})", "invalid_argument", "argument 'verb' must be a string, got an array"},
     {"events", R"({"from":"x"})", "invalid_argument", "argument 'from' must be an integer"},
     {"shell.ls", R"({"kind":"all"})", "invalid_argument", "is not one of deployments, vms, probes or system"},
