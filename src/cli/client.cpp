@@ -20,8 +20,13 @@
 #include <random>
 #include <set>
 
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 namespace volant::cli {
 
@@ -118,6 +123,34 @@ expected_api connect_api(caf::actor_system& sys, std::string host, std::uint16_t
       },
       [&](caf::error& err) { out = std::move(err); });
   return out;
+}
+
+/// Whether a plain TCP connection to host:port succeeds within 2 s.
+bool accepts_tcp(const std::string& host, std::uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res) != 0)
+    return false;
+  bool ok = false;
+  for (auto* ai = res; ai && !ok; ai = ai->ai_next) {
+    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      continue;
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      ok = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int err = 0;
+      socklen_t len = sizeof err;
+      ok = ::poll(&p, 1, 2000) == 1
+           && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(res);
+  return ok;
 }
 
 /// volar's certificate, key and CA must be readable before CAF's openssl
@@ -236,6 +269,11 @@ expected<std::unique_ptr<client>> client::connect(const client_options& opts) {
     // A refusal comes with the daemon's alert; a daemon that died or was
     // stopped mid-handshake just closes the connection.
     auto alert = tls::last_peer_alert();
+    // A refusal's alert can be lost (a reset that discards it: seen under
+    // ASan); a daemon that still accepts connections refused us, a dead one
+    // does not.
+    if (alert.empty() && accepts_tcp(host, port))
+      alert = "it closed the connection without an alert, and it is up";
     if (alert.empty())
       return make_error(ec::daemon_unreachable,
                         "volantd at " + endpoint
