@@ -127,27 +127,50 @@ void read_query(api_actor::pointer self, daemon_context* ctx, const controller_a
       [=](caf::error& err) mutable { rp.deliver(err); });
 }
 
-/// What guest builds in flight last reported, by plugin name
-/// (`plugins.progress`); written by the builder threads.
+/// The progress lines of guest builds, by plugin name (`plugins.progress`):
+/// written by the builder threads, kept a minute after the build so that a
+/// volar whose first poll comes late still prints every line.
 struct build_progress {
+  struct build {
+    std::vector<std::string> lines;
+    bool done = false;
+    std::chrono::steady_clock::time_point ended{};
+  };
   std::mutex mtx;
-  std::map<std::string, std::string> lines;
+  std::map<std::string, build> builds;
 
-  void set(const std::string& plugin, const std::string& line) {
+  void start(const std::string& plugin) {
     std::lock_guard<std::mutex> guard{mtx};
-    lines[plugin] = line;
+    builds[plugin] = {};
+  }
+  void add(const std::string& plugin, const std::string& line) {
+    std::lock_guard<std::mutex> guard{mtx};
+    builds[plugin].lines.push_back(line);
   }
   void done(const std::string& plugin) {
     std::lock_guard<std::mutex> guard{mtx};
-    lines.erase(plugin);
+    auto& b = builds[plugin];
+    b.done = true;
+    b.ended = std::chrono::steady_clock::now();
   }
-  std::string answer(const std::string& plugin) {
+  /// {"building", "lines": the lines from `from` on, "next"}.
+  std::string answer(const std::string& plugin, std::size_t from) {
     std::lock_guard<std::mutex> guard{mtx};
-    auto it = lines.find(plugin);
-    json j = {{"building", it != lines.end()}};
-    if (it != lines.end())
-      j["line"] = it->second;
-    return dump(j);
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = builds.begin(); it != builds.end();)
+      it = it->second.done && now - it->second.ended > std::chrono::minutes(1)
+               ? builds.erase(it)
+               : std::next(it);
+    json lines = json::array();
+    auto it = builds.find(plugin);
+    bool building = it != builds.end() && !it->second.done;
+    std::size_t next = from;
+    if (it != builds.end()) {
+      for (std::size_t i = from; i < it->second.lines.size(); ++i)
+        lines.push_back(it->second.lines[i]);
+      next = std::max(from, it->second.lines.size());
+    }
+    return dump({{"building", building}, {"lines", lines}, {"next", next}});
   }
 };
 
@@ -217,9 +240,10 @@ void install_guest(api_actor::pointer self, daemon_context* ctx,
       b->quit();
       auto& install = std::get<install_plugin>(c);
       auto name = install.manifest.name;
+      progress->start(name);
       auto built = guest::build(install.manifest, paths, [&](const std::string& line) {
         VLOG_INFO("guest", "{}: {}", name, line);
-        progress->set(name, line);
+        progress->add(name, line);
       });
       progress->done(name);
       if (!built)
@@ -338,7 +362,8 @@ caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
   if (verb == "debug.drop_reply")
     return drop_reply_hook(ctx, st, args);
   if (verb == "plugins.progress")
-    return st.builds->answer(args.at("name").get<std::string>());
+    return st.builds->answer(args.at("name").get<std::string>(),
+                             static_cast<std::size_t>(args.value("from", std::int64_t{0})));
   if (verb == "deployments.undo") {
     auto rp = self->make_response_promise<std::string>();
     undo_deployment(self, ctx, controller, args, rp);

@@ -35,21 +35,24 @@ void run_install(const globals& given, const std::string& file) {
                 << " (once, then cached)\n";
   }
   // At a terminal, the build's progress as volantd reports it, polled on a
-  // connection of its own while the install waits.
+  // connection of its own while the install waits; once the install replied,
+  // one last poll prints the lines not shown yet (volantd keeps them a minute).
   std::atomic<bool> installed{false};
   std::thread progress;
   if (!manifest.guest.empty() && !g.json && ::isatty(2))
     progress = std::thread([&installed, g, name = manifest.name] {
       try {
         session s(g);
-        std::string last;
-        while (!installed) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(250));
-          auto p = s.call("plugins.progress", {{"name", name}});
-          if (auto line = p.value("line", std::string{}); !installed && !line.empty() && line != last) {
-            std::cerr << "volar: " << line << "\n";
-            last = line;
-          }
+        std::int64_t from = 0;
+        for (bool last = false; !last;) {
+          last = installed;
+          if (!last)
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+          auto p = s.call("plugins.progress", {{"name", name}, {"from", from}});
+          for (const auto& line : p.value("lines", json::array()))
+            if (line.is_string())
+              std::cerr << "volar: " << line.get<std::string>() << "\n";
+          from = p.value("next", from);
         }
       } catch (...) {
         // Progress is a courtesy: the install's own reply says how it went.
@@ -68,6 +71,8 @@ void run_install(const globals& given, const std::string& file) {
   auto reply
       = session(g).call("plugins.install", {{"manifest", json::parse(text)}});
   installed = true;
+  if (progress.joinable())
+    progress.join(); // its last lines before the result
   if (g.json) {
     print_json(reply);
     return;

@@ -24,7 +24,7 @@ std::vector<verb_rule> make_table() {
       {"ping", {}},
       {"plugins.install", {{"manifest", k::manifest, true}}},
       {"plugins.list", {}},
-      {"plugins.progress", {{"name", k::plugin, true}}},
+      {"plugins.progress", {{"name", k::plugin, true}, {"from", k::integer, false, 0, int_max}}},
       {"plugins.show", {{"name", k::plugin, true}, {"version", k::version}}},
       {"plugins.remove", {{"name", k::plugin, true}, {"version", k::version}}},
       {"deployments.create", {{"spec", k::spec, true}, {"secret_env", k::env_list}}},
