@@ -77,16 +77,19 @@ rollout_step plan_rollout(std::int64_t replicas, const rollout_limits& lim,
   }
   // 2. Old available candidates whose slot already has an available new one:
   //    the new one took over; retiring keeps the floor if above it.
-  for (auto& [slot, s] : slots) {
-    if (slot >= replicas || !s.old_live || !s.current_available)
-      continue;
+  // Retires the old, available candidate of `slot` if the floor allows.
+  auto retire_available = [&](std::uint32_t slot, slot_view& s) {
     if (available - 1 < floor)
-      break;
+      return false;
     step.retire.push_back(slot);
     --available;
     s.old_live = nullptr;
     --s.live;
-  }
+    return true;
+  };
+  for (auto& [slot, s] : slots)
+    if (slot < replicas && s.old_live && s.current_available && !retire_available(slot, s))
+      break;
   // 3. Start new candidates, lowest slot first: empty slots first (no old
   //    candidate left there), then beside old ones while the surge allows.
   std::int64_t projected = total; // terminating ones still count
@@ -112,17 +115,10 @@ rollout_step plan_rollout(std::int64_t replicas, const rollout_limits& lim,
   if (projected >= ceiling)
     for (std::uint32_t slot = 0; slot < replicas; ++slot) {
       auto& s = slots[slot];
-      if (s.has_current || !s.old_live)
-        continue;
-      if (available - 1 < floor)
+      if (!s.has_current && s.old_live && !retire_available(slot, s))
         break;
-      step.retire.push_back(slot);
-      --available;
-      s.old_live = nullptr;
-      --s.live;
     }
-  std::sort(step.retire.begin(), step.retire.end());
-  step.retire.erase(std::unique(step.retire.begin(), step.retire.end()), step.retire.end());
+  std::sort(step.retire.begin(), step.retire.end()); // each slot once: old_live is cleared
   // Complete: exactly one candidate per wanted slot, new and available.
   bool complete = step.start.empty() && step.retire.empty() && step.drop.empty()
                   && static_cast<std::int64_t>(candidates.size()) == replicas;
