@@ -19,13 +19,14 @@ namespace {
 
 using self_ptr = controller_actor::stateful_pointer<controller_state>;
 
-/// The deployment an event concerns (VM names are "<deployment>-<index>").
+/// The deployment an event concerns (VM names are "<deployment>-<index>",
+/// surge candidates "<deployment>-<index>@<revision>").
 std::string deployment_of(const event& ev) {
   auto agg = aggregate_of(ev);
   if (agg.kind == aggregate_kind::deployment)
     return agg.id;
   if (agg.kind == aggregate_kind::vm)
-    return deployment_of_vm(agg.id);
+    return std::string(deployment_of_vm(agg.id));
   return {};
 }
 
@@ -93,14 +94,41 @@ deployment_summary summary_of(const world& w, const std::string& name) {
 void run_command(self_ptr self, const command& cmd,
                  std::function<void(expected<record_batch>)> done);
 
+/// Journals the rollout's progress as the plan sees it (a slot done, the
+/// rollout complete), and fails it past its progress deadline (reverting it
+/// with auto-revert): decide says whether anything is new.
+void track_rollout(self_ptr self, const std::string& name, const plan& p,
+                   unix_nanos now) {
+  auto& st = self->state;
+  auto d = st.w.deployments.find(name);
+  if (d == st.w.deployments.end())
+    return;
+  const auto& r = d->second.rollout;
+  if (r.revision != d->second.revision || r.phase == rollout_phase::complete)
+    return;
+  if (p.complete || p.updated > r.updated) {
+    run_command(self, record_rollout{name, r.revision, p.updated, p.replicas, p.complete}, {});
+    return;
+  }
+  auto deadline = static_cast<unix_nanos>(d->second.spec.strategy.progress_deadline_seconds)
+                  * 1'000'000'000;
+  if (r.phase == rollout_phase::progressing && deadline > 0
+      && now - r.progress_at >= deadline)
+    run_command(self, check_rollout{name}, {});
+}
+
 /// Plans deployment `name`: records the replicas it lacks, then pushes the goal
 /// of every VM (and the records of `created` VMs) to its actor.
 void plan_and_push(self_ptr self, const std::string& name,
                    const std::set<std::string>& created = {}) {
   auto& st = self->state;
-  auto p = reconcile(st.w, name);
+  auto now = now_nanos();
+  auto p = reconcile(st.w, name, now);
   for (auto index : p.create)
     run_command(self, create_vm{name, index}, {}); // pushed once committed
+  for (auto index : p.surge)
+    run_command(self, create_vm{name, index, true}, {});
+  track_rollout(self, name, p, now);
   auto it = st.deployments.find(name);
   if (it == st.deployments.end())
     return;

@@ -20,9 +20,4 @@ inline std::string crash_target(const std::string& path, const std::string& kind
   return path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : std::string{};
 }
 
-/// The deployment of a VM name ("web-3" -> "web").
-inline std::string deployment_of_vm(const std::string& vm) {
-  return vm.substr(0, vm.rfind('-'));
-}
-
 } // namespace volant

@@ -397,8 +397,9 @@ expected<std::string> explain_of(daemon_context* ctx, const json& args) {
   bool deployment = false;
   bool named = false; // an event of the subject itself, not only losses
   // For a VM "web-3": the events of deployment "web" tell what caused it.
-  auto dash = name.rfind('-');
-  auto owner = dash == std::string::npos ? std::string() : name.substr(0, dash);
+  auto owner = name.find('-') == std::string::npos
+                   ? std::string()
+                   : std::string(deployment_of_vm(name));
   auto read = ctx->store->read(1, store::max_seq, [&](const recorded_event& rec) {
     auto agg = aggregate_of(rec.ev);
     // A loss of events may touch any story: explain tells it everywhere.

@@ -61,6 +61,10 @@ struct update_deployment {
   std::optional<health_check> health;
   std::optional<bool> auto_restart;
   std::optional<update_strategy> strategy;
+  /// `rollout pause|resume`: over the strategy in force (or `strategy`).
+  std::optional<bool> rollout_paused;
+  /// Why, when not the user's own update ("rollout undo to revision 3").
+  std::string reason{};
 };
 
 /// Freeze every running VM of the deployment, keeping its memory state.
@@ -83,6 +87,34 @@ struct delete_deployment {
 struct create_vm {
   std::string deployment;
   std::uint32_t index = 0;
+  /// A surge candidate of the deployment's revision beside the slot's older
+  /// VM: recorded as "<deployment>-<index>@<revision>" with an IP of its own.
+  bool surge = false;
+};
+
+/// A rolling update retires `name`: listed as terminating, stopped after
+/// `grace_ms` (then removed or recreated, as its goal says).
+struct terminate_vm {
+  std::string name;
+  std::uint64_t incarnation = 0;
+  std::uint64_t grace_ms = 0;
+  std::string reason;
+};
+
+/// The controller's view of a deployment's rollout after a reconcile round:
+/// `updated` slots are done; `complete` when nothing else is left.
+struct record_rollout {
+  std::string name;
+  std::uint64_t revision = 0;
+  std::uint32_t updated = 0;
+  std::uint32_t replicas = 0;
+  bool complete = false;
+};
+
+/// Fails the deployment's rollout if it made no progress within its deadline
+/// (and reverts it to the last revision that completed, with auto-revert).
+struct check_rollout {
+  std::string name;
 };
 
 /// The driver reports that it launched `name`.
@@ -202,6 +234,7 @@ using command =
                record_vm_adopted, record_vm_ready, record_vm_unhealthy,
                record_vm_exited, record_vm_start_failed, schedule_vm_restart,
                record_vm_stopped, remove_vm, record_actor_crash,
-               record_vm_paused, record_vm_resumed, recreate_vm, delete_vm>;
+               record_vm_paused, record_vm_resumed, recreate_vm, delete_vm,
+               terminate_vm, record_rollout, check_rollout>;
 
 } // namespace volant

@@ -374,6 +374,8 @@ result decide_one(const world& w, const update_deployment& cmd,
   auto spec = d.spec;
   spec.tmpl = *tmpl;
   spec.strategy = cmd.strategy.value_or(d.spec.strategy);
+  if (cmd.rollout_paused)
+    spec.strategy.rollout_paused = *cmd.rollout_paused;
   spec.auto_restart = cmd.auto_restart.value_or(d.spec.auto_restart);
   // An existing deployment above a since-lowered limit may still be updated.
   auto max = std::max(w.host.config.max_replicas,
@@ -397,7 +399,7 @@ result decide_one(const world& w, const update_deployment& cmd,
   if (tmpl_changed || spec.strategy != d.spec.strategy)
     out.emplace_back(deployment_updated{cmd.name, spec.tmpl, spec.strategy,
                                         d.revision + (tmpl_changed ? 1 : 0), now,
-                                        health_only});
+                                        health_only, cmd.reason});
   if (spec.auto_restart != d.spec.auto_restart)
     out.emplace_back(
         deployment_auto_restart_set{cmd.name, spec.auto_restart, now});
@@ -448,7 +450,8 @@ result decide_one(const world& w, const create_vm& cmd, unix_nanos now) {
                           + " is out of range for deployment "
                           + quoted(cmd.deployment) + " (replicas "
                           + std::to_string(d.spec.replicas) + ")");
-  auto name = vm_name(cmd.deployment, cmd.index);
+  auto name = cmd.surge ? surge_name(cmd.deployment, cmd.index, d.revision)
+                        : vm_name(cmd.deployment, cmd.index);
   if (w.vms.contains(name))
     return make_error(ec::duplicate_name,
                       "VM " + quoted(name) + " already exists");
@@ -478,7 +481,7 @@ bool is_live(vm_status s) {
   return is_one_of(s,
                    {vm_status::starting, vm_status::running, vm_status::ready,
                     vm_status::unhealthy, vm_status::stopping,
-                    vm_status::paused});
+                    vm_status::paused, vm_status::terminating});
 }
 
 /// A restarting VM's run may still be up: it ends before the next starts.
@@ -701,6 +704,75 @@ result decide_one(const world& w, const delete_vm& cmd, unix_nanos now) {
   if (vm->second.replace_requested)
     return events{}; // asked already: the replacement is under way
   return events{vm_replace_requested{cmd.name, now}};
+}
+
+result decide_one(const world& w, const terminate_vm& cmd, unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
+    if (vm.status == vm_status::terminating)
+      return events{}; // retired already
+    if (!is_one_of(vm.status, {vm_status::starting, vm_status::running,
+                               vm_status::ready, vm_status::unhealthy}))
+      return vm_conflict(vm, "retire");
+    return events{vm_terminating{cmd.name, cmd.reason, cmd.grace_ms, now,
+                                 vm.incarnation}};
+  });
+}
+
+// -- rollouts -----------------------------------------------------------------
+
+result decide_one(const world& w, const record_rollout& cmd, unix_nanos now) {
+  auto i = w.deployments.find(cmd.name);
+  if (i == w.deployments.end())
+    return no_deployment(cmd.name);
+  const auto& d = i->second;
+  const auto& r = d.rollout;
+  if (cmd.revision != d.revision || cmd.revision != r.revision
+      || r.phase == rollout_phase::complete)
+    return events{}; // about another revision, or nothing left to say
+  auto phase = cmd.complete ? rollout_phase::complete : r.phase;
+  if (phase == r.phase && cmd.updated <= r.updated)
+    return events{}; // no progress
+  return events{deployment_rollout{cmd.name, cmd.revision, phase, cmd.updated,
+                                   cmd.replicas, r.reason, now}};
+}
+
+result decide_one(const world& w, const check_rollout& cmd, unix_nanos now) {
+  auto i = w.deployments.find(cmd.name);
+  if (i == w.deployments.end())
+    return no_deployment(cmd.name);
+  const auto& d = i->second;
+  const auto& r = d.rollout;
+  const auto& s = d.spec.strategy;
+  auto deadline = static_cast<unix_nanos>(s.progress_deadline_seconds) * 1'000'000'000;
+  if (r.phase != rollout_phase::progressing || r.revision != d.revision
+      || s.rollout_paused || d.spec.paused || deadline <= 0
+      || now - r.progress_at < deadline)
+    return events{};
+  auto replicas = static_cast<std::uint32_t>(std::max(d.spec.replicas, 0));
+  auto why = "no progress for " + std::to_string(s.progress_deadline_seconds)
+             + " s (" + std::to_string(r.updated) + " of "
+             + std::to_string(replicas) + " replicas updated)";
+  events out{deployment_rollout{cmd.name, d.revision, rollout_phase::failed,
+                                r.updated, replicas, why, now}};
+  // Back to the last revision that completed, unless this rollout is a revert
+  // itself (never a loop) or there is none.
+  if (!s.auto_revert || r.revert_of != 0 || d.stable_revision == 0
+      || d.stable_revision == d.revision || d.stable_tmpl == d.spec.tmpl
+      || w.plugins.find(d.stable_tmpl.plugin) == nullptr)
+    return out;
+  auto but_health = [](vm_template t) {
+    t.health.reset();
+    return t;
+  };
+  bool health_only = but_health(d.stable_tmpl) == but_health(d.spec.tmpl);
+  out.emplace_back(deployment_updated{
+    cmd.name, d.stable_tmpl, s, d.revision + 1, now, health_only,
+    "automatic revert to revision " + std::to_string(d.stable_revision)
+      + ": rollout of revision " + std::to_string(d.revision) + " failed: " + why,
+    d.revision});
+  return out;
 }
 
 // -- system -------------------------------------------------------------------

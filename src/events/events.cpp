@@ -95,6 +95,20 @@ std::string_view to_string(vm_status status) noexcept {
     return "restarting";
   case vm_status::paused:
     return "paused";
+  case vm_status::terminating:
+    return "terminating";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(rollout_phase phase) noexcept {
+  switch (phase) {
+  case rollout_phase::progressing:
+    return "progressing";
+  case rollout_phase::complete:
+    return "complete";
+  case rollout_phase::failed:
+    return "failed";
   }
   return "unknown";
 }

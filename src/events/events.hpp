@@ -92,6 +92,11 @@ struct deployment_updated {
   /// Only the health check changed: the VMs at the previous revision move to
   /// this one in place (their probe restarts with the new check; no VM does).
   bool in_place = false;
+  /// Why, when not the user's own update: "rollout undo to revision 3",
+  /// "automatic revert to revision 3: rollout of revision 4 failed: ...".
+  std::string reason{};
+  /// An automatic revert of this (failed) revision; 0: none.
+  std::uint64_t revert_of = 0;
   friend bool operator==(const deployment_updated&,
                          const deployment_updated&) = default;
 };
@@ -293,6 +298,32 @@ struct vm_replace_requested {
                          const vm_replace_requested&) = default;
 };
 
+/// A rolling update retired the VM: it is listed as terminating (out of the
+/// load balancer and DNS) and stopped once `grace_ms` is over, then removed or
+/// made afresh in its slot.
+struct vm_terminating {
+  static constexpr std::string_view kind_name = "vm_terminating";
+  std::string name;
+  std::string reason; ///< "replaced by web-3@4 (revision 4)", "revision 3 -> 4"
+  std::uint64_t grace_ms = 0;
+  unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The run it concerns.
+  friend bool operator==(const vm_terminating&, const vm_terminating&) = default;
+};
+
+/// A deployment's rollout progressed, completed or failed (docs/rollout.md).
+struct deployment_rollout {
+  static constexpr std::string_view kind_name = "deployment_rollout";
+  std::string name;
+  std::uint64_t revision = 0;
+  rollout_phase phase = rollout_phase::progressing;
+  std::uint32_t updated = 0;  ///< slots done: one available VM of `revision`
+  std::uint32_t replicas = 0; ///< slots wanted
+  std::string reason;         ///< why it failed
+  unix_nanos at = 0;
+  friend bool operator==(const deployment_rollout&, const deployment_rollout&) = default;
+};
+
 // -- system -------------------------------------------------------------------------
 
 /// An actor crashed and was restarted by its supervisor.
@@ -330,7 +361,8 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            vm_started, vm_adopted, vm_ready, vm_unhealthy, vm_exited,
                            vm_start_failed, vm_restart_scheduled, vm_stopped,
                            vm_removed, actor_crashed, vm_paused, vm_resumed,
-                           vm_recreated, journal_loss_accepted, vm_replace_requested>;
+                           vm_recreated, journal_loss_accepted, vm_replace_requested,
+                           vm_terminating, deployment_rollout>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {
@@ -368,6 +400,9 @@ std::string_view kind_name(const event& ev);
 
 /// The name of a VM status, e.g. "ready".
 std::string_view to_string(vm_status status) noexcept;
+
+/// "progressing", "complete" or "failed".
+std::string_view to_string(rollout_phase phase) noexcept;
 
 /// The name of a strategy, "recreate" or "rolling".
 std::string_view to_string(strategy_kind kind) noexcept;

@@ -575,7 +575,7 @@ explanation explain(const std::vector<recorded_event>& history,
         tell_cause(c->deployment);
       else if ((recreated && for_revision(*recreated))
                || std::holds_alternative<vm_removed>(rec.ev))
-        tell_cause(name.substr(0, name.rfind('-')));
+        tell_cause(std::string(deployment_of_vm(name)));
     }
     if (auto* loss = std::get_if<journal_loss_accepted>(&rec.ev)) {
       relevant = true;

@@ -39,6 +39,10 @@ struct vm_goal {
   /// Made from an older revision than `revision` (else it is current, also
   /// after an in-place update that moved it to `revision`).
   bool outdated = false;
+  /// A rolling update retires it (removed, or replaced in place): a ready VM
+  /// is first journaled as terminating and stopped `drain_ms` later.
+  std::uint64_t drain_ms = 0;
+  std::string retire_reason{};
   friend bool operator==(const vm_goal&, const vm_goal&) = default;
 };
 
@@ -48,8 +52,20 @@ struct vm_goal {
 /// 4096 MiB, 1024 MiB free".
 struct plan {
   std::vector<std::uint32_t> create;
+  /// Slots that get a surge candidate of the deployment's revision beside
+  /// their older VM (a rolling update; admitted like the creates).
+  std::vector<std::uint32_t> surge;
   std::map<std::string, vm_goal> goals;
   std::string blocked;
+  // The rollout as this round sees it (docs/rollout.md).
+  std::uint32_t replicas = 0; ///< slots wanted
+  std::uint32_t updated = 0;  ///< slots holding one available VM of the revision, alone
+  bool complete = false;      ///< every wanted slot so, and nothing else exists
+  /// Why the rollout goes slower than its strategy says ("no room for surge
+  /// VMs: insufficient memory ...: replacing in place").
+  std::string note;
+  /// A VM becomes available then (--min-ready-seconds): plan again (0: none).
+  unix_nanos recheck_at = 0;
   friend bool operator==(const plan&, const plan&) = default;
 };
 
@@ -75,12 +91,15 @@ std::uint64_t next_backoff_ms(const vm_record& vm, unix_nanos now,
                               const restart_policy& policy);
 
 /// Desired vs observed for one deployment (or, when it was deleted, the removal of
-/// its leftover VMs). Indices at or above the desired count are removed (their
-/// goal is not `keep`); creates are admitted against free memory, the host VM
-/// limit and the IP pool in index order and stop at the first that does not fit,
-/// with `blocked` saying why. Outdated VMs may be replaced at once (recreate
-/// strategy, or not ready) or within max_unavailable, lowest index first.
-plan reconcile(const world& w, const std::string& deployment);
+/// its leftover VMs) at `now`. Indices at or above the desired count are removed
+/// (their goal is not `keep`); creates are admitted against free memory, the host
+/// VM limit and the IP pool in index order and stop at the first that does not
+/// fit, with `blocked` saying why. Outdated VMs: all replaced at once (recreate
+/// strategy) or as the rolling-update planner says (rollout.hpp): surge
+/// candidates beside old VMs within max-surge, old VMs retired (terminating,
+/// then removed, or replaced in place when there is no room to surge) within
+/// max-unavailable.
+plan reconcile(const world& w, const std::string& deployment, unix_nanos now = 0);
 
 /// VMs whose deployment no longer exists, highest index first.
 std::vector<std::string> orphans(const world& w);

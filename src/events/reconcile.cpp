@@ -1,6 +1,9 @@
 #include "events/plan.hpp"
 
+#include "events/rollout.hpp"
+
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <tuple>
 
@@ -58,28 +61,6 @@ struct admission {
   }
 };
 
-/// max_unavailable resolved against `replicas` (percentages round down, as
-/// Kubernetes), at least 1 so that a rollout always progresses.
-std::int64_t max_unavailable(const update_strategy& s, std::int64_t replicas) {
-  const auto& mu = s.max_unavailable;
-  auto n = mu.percent ? replicas * mu.value / 100 : std::int64_t{mu.value};
-  return std::max<std::int64_t>(n, 1);
-}
-
-/// Wanted replicas that are missing or not ready (of any revision): what a
-/// rolling update counts as unavailable already.
-std::int64_t unavailable(const deployment_state& d,
-                         const std::vector<const vm_record*>& vms) {
-  std::int64_t present = 0;
-  std::int64_t not_ready = 0;
-  for (const auto* vm : vms)
-    if (wants_index(d, vm->index)) {
-      ++present;
-      not_ready += vm->status != vm_status::ready ? 1 : 0;
-    }
-  return (std::max(d.spec.replicas, 0) - present) + not_ready;
-}
-
 /// A deleted deployment's leftovers: every VM goes.
 plan remove_all(const world& w, const std::string& deployment) {
   plan out;
@@ -112,23 +93,38 @@ std::uint64_t next_backoff_ms(const vm_record& vm, unix_nanos now,
   return vm.backoff_ms > policy.max_ms / 2 ? policy.max_ms : vm.backoff_ms * 2;
 }
 
-plan reconcile(const world& w, const std::string& deployment) {
-  auto i = w.deployments.find(deployment);
-  if (i == w.deployments.end())
-    return remove_all(w, deployment);
-  const auto& d = i->second;
-  auto n = static_cast<std::uint32_t>(std::max(d.spec.replicas, 0));
-  auto vms = vms_of(w, deployment);
-  plan out;
-  vm_goal base{true, d.spec.paused, d.revision, false, d.spec.auto_restart,
-               effective_health_check(w, d).enabled};
-  // Recreates of ready VMs still allowed by a rolling update now.
-  auto budget = d.spec.strategy.kind == strategy_kind::rolling
-                  ? max_unavailable(d.spec.strategy, n) - unavailable(d, vms)
-                  : std::numeric_limits<std::int64_t>::max();
+namespace {
+
+/// A VM serves: ready (and, for the rollout, ready long enough).
+bool serving(const vm_record& vm) {
+  return vm.status == vm_status::ready;
+}
+
+/// Counts the rollout's progress the same way for both strategies: a slot is
+/// done when it holds one available VM of the revision and nothing else.
+void count_rollout(plan& out, const std::vector<std::uint32_t>& wanted,
+                   const std::map<std::uint32_t, std::vector<const vm_record*>>& by_slot,
+                   std::uint64_t revision, std::size_t total,
+                   const std::function<bool(const vm_record&)>& available) {
+  out.replicas = static_cast<std::uint32_t>(wanted.size());
+  std::size_t in_wanted = 0;
+  for (auto index : wanted) {
+    auto i = by_slot.find(index);
+    if (i == by_slot.end())
+      continue;
+    in_wanted += i->second.size();
+    if (i->second.size() == 1 && i->second.front()->revision == revision
+        && available(*i->second.front()))
+      ++out.updated;
+  }
+  out.complete = out.updated == out.replicas && in_wanted == total;
+}
+
+/// The recreate strategy (and any deployment without a rollout in flight):
+/// every outdated VM is replaced at once, the lifecycle's way.
+void plan_recreate(plan& out, const world& w, const deployment_state& d,
+                   const std::vector<const vm_record*>& vms, const vm_goal& base) {
   admission capacity{w};
-  // Both ascending: walk the wanted indexes and the VMs side by side; a VM
-  // at an index that is not wanted (above the count, or a hole) goes.
   auto next = vms.begin();
   auto unwanted = [&](const vm_record& vm) {
     auto goal = base;
@@ -138,17 +134,22 @@ plan reconcile(const world& w, const std::string& deployment) {
   for (auto index : wanted_indexes(d)) {
     while (next != vms.end() && (*next)->index < index)
       unwanted(**next++);
-    if (next != vms.end() && (*next)->index == index) {
+    bool found = false;
+    while (next != vms.end() && (*next)->index == index) {
       const auto& vm = **next++;
       auto goal = base;
+      if (found) { // a second VM in a slot (a rolling update's, before a switch)
+        goal.keep = false;
+        out.goals[vm.name] = goal;
+        continue;
+      }
+      found = true;
       goal.recreate = vm.replace_requested;
       goal.outdated = vm.revision != d.revision;
-      if (vm.revision != d.revision) {
-        // A VM that is not ready costs no availability: it goes at once.
-        goal.replace = vm.status != vm_status::ready || budget-- > 0;
-      }
+      goal.replace = goal.outdated;
       out.goals[vm.name] = goal;
-    } else if (!d.spec.paused && out.blocked.empty()) {
+    }
+    if (!found && !d.spec.paused && out.blocked.empty()) {
       // Creates are admitted in index order: stop at the first misfit.
       out.blocked = capacity.take(d.spec.tmpl.memory_mib);
       if (out.blocked.empty())
@@ -157,6 +158,211 @@ plan reconcile(const world& w, const std::string& deployment) {
   }
   for (; next != vms.end(); ++next)
     unwanted(**next);
+}
+
+/// The rolling strategy: the planner of rollout.hpp over the slots.
+void plan_rolling(plan& out, const world& w, const deployment_state& d,
+                  const std::vector<const vm_record*>& vms, const vm_goal& base,
+                  const std::vector<std::uint32_t>& wanted, unix_nanos now) {
+  const auto& strategy = d.spec.strategy;
+  auto replicas = static_cast<std::int64_t>(wanted.size());
+  auto min_ready = static_cast<unix_nanos>(std::max(strategy.min_ready_seconds, 0))
+                   * 1'000'000'000;
+  auto drain = static_cast<std::uint64_t>(std::max(strategy.termination_grace_ms, 0));
+  auto available = [&](const vm_record& vm) {
+    if (!serving(vm))
+      return false;
+    if (min_ready == 0 || vm.revision != d.revision)
+      return true; // old VMs proved themselves long ago
+    if (now - vm.ready_at >= min_ready)
+      return true;
+    auto at = vm.ready_at + min_ready;
+    out.recheck_at = out.recheck_at == 0 ? at : std::min(out.recheck_at, at);
+    return false;
+  };
+  // Planner slot k is the k-th wanted index; VMs elsewhere get slots above.
+  std::map<std::uint32_t, std::uint32_t> slot_of; // index -> planner slot
+  for (std::size_t k = 0; k < wanted.size(); ++k)
+    slot_of[wanted[k]] = static_cast<std::uint32_t>(k);
+  auto spare = static_cast<std::uint32_t>(replicas);
+  std::map<std::uint32_t, std::vector<const vm_record*>> by_slot; // planner slot
+  for (const auto* vm : vms) {
+    auto i = slot_of.find(vm->index);
+    if (i == slot_of.end()) {
+      slot_of[vm->index] = spare++;
+      i = slot_of.find(vm->index);
+    }
+    by_slot[i->second].push_back(vm);
+  }
+  // What each VM is to the planner. In a wanted slot without a VM of the
+  // revision, the old VM that is not available (or already terminating) is
+  // replaced in place (it costs no availability and keeps its IP): to the
+  // planner it is the slot's new candidate, starting.
+  std::vector<rollout_candidate> candidates;
+  std::vector<const vm_record*> of_candidate;
+  std::map<std::string, bool> in_place; // old VMs replaced in place
+  using phase = rollout_candidate::phase;
+  for (const auto& [slot, list] : by_slot) {
+    bool wanted_slot = slot < replicas;
+    bool has_current = std::any_of(list.begin(), list.end(), [&](const vm_record* vm) {
+      return vm->revision == d.revision;
+    });
+    // The old VM the slot keeps for now: available first, then the newest.
+    const vm_record* keeper = nullptr;
+    if (!has_current)
+      for (const auto* vm : list)
+        if (vm->status != vm_status::terminating
+            && (keeper == nullptr || (available(*vm) && !available(*keeper))
+                || (available(*vm) == available(*keeper)
+                    && vm->revision > keeper->revision)))
+          keeper = vm;
+    for (const auto* vm : list) {
+      rollout_candidate c{slot, vm->revision == d.revision, phase::starting};
+      bool alone = list.size() == 1 || (!has_current && vm == keeper);
+      if (vm->status == vm_status::terminating) {
+        if (wanted_slot && !has_current && list.size() == 1) {
+          c.current = true; // being replaced in place
+          in_place[vm->name] = true;
+        } else {
+          c.state = phase::terminating;
+        }
+      } else if (c.current) {
+        c.state = available(*vm) ? phase::available : phase::starting;
+      } else if (wanted_slot && alone && !available(*vm) && !strategy.rollout_paused) {
+        c.current = true; // not serving: replaced in place at once
+        in_place[vm->name] = true;
+      } else if (wanted_slot && !has_current && vm != keeper) {
+        c.slot = spare++; // a second old VM: it goes
+      } else {
+        c.state = available(*vm) ? phase::available : phase::unavailable;
+      }
+      candidates.push_back(c);
+      of_candidate.push_back(vm);
+    }
+  }
+  auto limits = resolve_rollout_limits(strategy, replicas);
+  bool persistent = std::any_of(d.spec.tmpl.volumes.begin(), d.spec.tmpl.volumes.end(),
+                                [](const volume& v) { return v.persistent; });
+  if (persistent)
+    limits.surge = 0; // the old VM stops before the new one starts
+  auto step = plan_rollout(replicas, limits, candidates);
+  // Admission of the starts: creates in empty slots and surge candidates.
+  admission capacity{w};
+  std::vector<std::pair<std::uint32_t, bool>> starts; // wanted index, surge
+  std::string misfit;
+  for (auto slot : step.start) {
+    auto index = wanted[slot];
+    auto list = by_slot.find(slot);
+    bool surge = list != by_slot.end() && !list->second.empty();
+    if (surge && (strategy.rollout_paused || d.spec.paused))
+      continue;
+    if (!surge && d.spec.paused)
+      continue;
+    if (!misfit.empty())
+      break;
+    misfit = capacity.take(d.spec.tmpl.memory_mib);
+    if (!misfit.empty()) {
+      if (!surge) {
+        out.blocked = misfit;
+        break;
+      }
+      continue;
+    }
+    starts.emplace_back(index, surge);
+  }
+  bool surge_misfit = !misfit.empty() && out.blocked.empty();
+  if (surge_misfit && limits.unavailable >= 1 && limits.surge > 0) {
+    // No room for surge VMs: go on in place, within max-unavailable.
+    out.note = "no room for surge VMs (" + misfit + "): replacing in place";
+    auto in_place_limits = limits;
+    in_place_limits.surge = 0;
+    step = plan_rollout(replicas, in_place_limits, candidates);
+    starts.clear();
+    admission again{w};
+    for (auto slot : step.start) {
+      auto list = by_slot.find(slot);
+      if (list != by_slot.end() && !list->second.empty())
+        continue; // no surge
+      if (d.spec.paused)
+        continue;
+      if (auto why = again.take(d.spec.tmpl.memory_mib); !why.empty()) {
+        out.blocked = why;
+        break;
+      }
+      starts.emplace_back(wanted[slot], false);
+    }
+  } else if (surge_misfit) {
+    out.blocked = "rollout blocked: no room for a surge VM (" + misfit
+                  + ") and max-unavailable is 0";
+  }
+  for (const auto& [index, surge] : starts)
+    (surge ? out.surge : out.create).push_back(index);
+  // Goals: everything is kept as it is unless the step says otherwise.
+  std::map<std::uint32_t, bool> retire, drop;
+  if (!strategy.rollout_paused && !d.spec.paused)
+    for (auto slot : step.retire)
+      retire[slot] = true;
+  for (auto slot : step.drop)
+    drop[slot] = true;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const auto& c = candidates[i];
+    const auto& vm = *of_candidate[i];
+    auto goal = base;
+    goal.recreate = vm.replace_requested;
+    goal.outdated = vm.revision != d.revision;
+    bool draining = serving(vm) || vm.status == vm_status::terminating;
+    if (c.slot >= replicas || drop.contains(c.slot) || c.state == phase::terminating) {
+      goal.keep = false;
+      goal.drain_ms = draining ? drain : 0;
+      goal.retire_reason = c.slot >= replicas ? "scaled down" : "replaced in its slot";
+    } else if (in_place.contains(vm.name)) {
+      goal.replace = true;
+      goal.drain_ms = draining ? drain : 0;
+      goal.retire_reason = "revision " + std::to_string(vm.revision) + " -> "
+                           + std::to_string(d.revision);
+    } else if (!c.current && retire.contains(c.slot)) {
+      bool has_current = std::any_of(candidates.begin(), candidates.end(), [&](const auto& o) {
+        return o.slot == c.slot && o.current;
+      });
+      if (has_current) {
+        goal.keep = false;
+        goal.retire_reason = "replaced by revision " + std::to_string(d.revision);
+      } else {
+        goal.replace = true; // in place: no room to surge
+        goal.retire_reason = "revision " + std::to_string(vm.revision) + " -> "
+                             + std::to_string(d.revision);
+      }
+      goal.drain_ms = draining ? drain : 0;
+    }
+    out.goals[vm.name] = goal;
+  }
+}
+
+} // namespace
+
+plan reconcile(const world& w, const std::string& deployment, unix_nanos now) {
+  auto i = w.deployments.find(deployment);
+  if (i == w.deployments.end())
+    return remove_all(w, deployment);
+  const auto& d = i->second;
+  auto vms = vms_of(w, deployment);
+  plan out;
+  vm_goal base{true, d.spec.paused, d.revision, false, d.spec.auto_restart,
+               effective_health_check(w, d).enabled};
+  auto wanted = wanted_indexes(d);
+  if (d.spec.strategy.kind == strategy_kind::rolling)
+    plan_rolling(out, w, d, vms, base, wanted, now);
+  else
+    plan_recreate(out, w, d, vms, base);
+  std::map<std::uint32_t, std::vector<const vm_record*>> by_index;
+  for (const auto* vm : vms)
+    by_index[vm->index].push_back(vm);
+  auto min_ready = static_cast<unix_nanos>(std::max(d.spec.strategy.min_ready_seconds, 0))
+                   * 1'000'000'000;
+  bool rolling = d.spec.strategy.kind == strategy_kind::rolling;
+  count_rollout(out, wanted, by_index, d.revision, vms.size(), [&](const vm_record& vm) {
+    return serving(vm) && (!rolling || min_ready == 0 || now - vm.ready_at >= min_ready);
+  });
   return out;
 }
 

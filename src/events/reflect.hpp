@@ -113,6 +113,12 @@ VOLANT_FIELDS(update_strategy) {
   f("kind", x.kind);
   f("max_surge", x.max_surge);
   f("max_unavailable", x.max_unavailable);
+  f("min_ready_seconds", x.min_ready_seconds);
+  f("progress_deadline_seconds", x.progress_deadline_seconds);
+  f("termination_grace_ms", x.termination_grace_ms);
+  f("auto_revert", x.auto_revert);
+  f("revision_history", x.revision_history);
+  f("rollout_paused", x.rollout_paused);
 }
 
 VOLANT_FIELDS(vm_template) {
@@ -163,6 +169,7 @@ VOLANT_FIELDS(vm_record) {
   f("incarnation", x.incarnation);
   f("not_before", x.not_before);
   f("replace_requested", x.replace_requested);
+  f("terminate_at", x.terminate_at);
 }
 
 VOLANT_FIELDS(host_config) {
@@ -214,6 +221,8 @@ VOLANT_FIELDS(deployment_updated) {
   f("revision", x.revision);
   f("at", x.at);
   f("in_place", x.in_place);
+  f("reason", x.reason);
+  f("revert_of", x.revert_of);
 }
 
 VOLANT_FIELDS(deployment_auto_restart_set) {
@@ -344,6 +353,24 @@ VOLANT_FIELDS(vm_recreated) {
   f("memory_mib", x.memory_mib);
   f("restarts", x.restarts);
   f("backoff_ms", x.backoff_ms);
+  f("reason", x.reason);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(vm_terminating) {
+  f("name", x.name);
+  f("reason", x.reason);
+  f("grace_ms", x.grace_ms);
+  f("at", x.at);
+  f("incarnation", x.incarnation);
+}
+
+VOLANT_FIELDS(deployment_rollout) {
+  f("name", x.name);
+  f("revision", x.revision);
+  f("phase", x.phase);
+  f("updated", x.updated);
+  f("replicas", x.replicas);
   f("reason", x.reason);
   f("at", x.at);
 }

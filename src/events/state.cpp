@@ -33,8 +33,9 @@ void apply_one(world& w, const host_configured& e) {
 }
 
 void apply_one(world& w, const deployment_created& e) {
-  w.deployments.try_emplace(e.spec.name,
-                            deployment_state{e.spec, e.revision, e.at, e.at});
+  deployment_state d{e.spec, e.revision, e.at, e.at};
+  d.rollout = rollout_state{e.revision, rollout_phase::progressing, e.at, e.at};
+  w.deployments.try_emplace(e.spec.name, std::move(d));
 }
 
 /// Runs `fn` on the named deployment, if it exists, and stamps `updated_at`.
@@ -76,11 +77,42 @@ void apply_one(world& w, const deployment_updated& e) {
     d.spec.tmpl = e.tmpl;
     d.spec.strategy = e.strategy;
     d.revision = e.revision;
+    if (e.revision == previous)
+      return; // the strategy only: the rollout goes on under it
+    if (e.in_place) {
+      // The VMs move to the new revision in place: so do the rollout and,
+      // if it was the stable one, the stable revision.
+      d.rollout.revision = e.revision;
+      if (d.stable_revision == previous) {
+        d.stable_revision = e.revision;
+        d.stable_tmpl = e.tmpl;
+      }
+      return;
+    }
+    d.rollout = rollout_state{e.revision, rollout_phase::progressing, e.at, e.at,
+                              0,          {},                         e.revert_of};
   });
   if (e.in_place && previous != 0)
     for (auto& [name, vm] : w.vms)
       if (vm.deployment == e.name && vm.revision == previous)
         vm.revision = e.revision;
+}
+
+void apply_one(world& w, const deployment_rollout& e) {
+  update_deployment_state(w, e.name, e.at, [&](deployment_state& d) {
+    auto& r = d.rollout;
+    if (e.revision != r.revision)
+      return; // about a rollout that another one replaced
+    if (e.updated > r.updated || e.phase != r.phase)
+      r.progress_at = e.at;
+    r.updated = std::max(r.updated, e.updated);
+    r.phase = e.phase;
+    r.reason = e.reason;
+    if (e.phase == rollout_phase::complete && e.revision == d.revision) {
+      d.stable_revision = e.revision;
+      d.stable_tmpl = d.spec.tmpl;
+    }
+  });
 }
 
 void apply_one(world& w, const deployment_auto_restart_set& e) {
@@ -223,6 +255,13 @@ void fold(vm_record& vm, const vm_stopped&) {
   vm.status = vm_status::stopped;
 }
 
+void fold(vm_record& vm, const vm_terminating& e) {
+  vm.status = vm_status::terminating;
+  vm.terminate_at = e.at + static_cast<unix_nanos>(e.grace_ms) * 1'000'000;
+  if (!e.reason.empty())
+    vm.last_error = e.reason;
+}
+
 void apply_one(world&, const journal_loss_accepted&) {
   // Audit only: what the lost events did is unknown, so nothing is undone or
   // guessed; the state is the fold of what survived.
@@ -336,6 +375,21 @@ bool wants_index(const deployment_state& d, std::uint32_t index) {
 
 std::string vm_name(const std::string& deployment, std::uint32_t index) {
   return deployment + "-" + std::to_string(index);
+}
+
+std::string surge_name(const std::string& deployment, std::uint32_t index,
+                       std::uint64_t revision) {
+  return vm_name(deployment, index) + "@" + std::to_string(revision);
+}
+
+std::string_view slot_name(std::string_view vm) noexcept {
+  return vm.substr(0, vm.find('@'));
+}
+
+std::string_view deployment_of_vm(std::string_view vm) noexcept {
+  auto slot = slot_name(vm);
+  auto dash = slot.rfind('-');
+  return dash == std::string_view::npos ? slot : slot.substr(0, dash);
 }
 
 } // namespace volant

@@ -28,6 +28,22 @@ struct plugin_registry {
   friend bool operator==(const plugin_registry&, const plugin_registry&) = default;
 };
 
+/// A deployment's latest rollout (of `revision`): every template change, and
+/// the creation, starts one (docs/rollout.md).
+struct rollout_state {
+  std::uint64_t revision = 0;
+  rollout_phase phase = rollout_phase::progressing;
+  unix_nanos started_at = 0;
+  /// The last progress: a new VM became available or an old one was retired
+  /// (the deadline counts from here).
+  unix_nanos progress_at = 0;
+  /// Slots holding one available VM of `revision` and nothing else, at best.
+  std::uint32_t updated = 0;
+  std::string reason;          ///< why it failed
+  std::uint64_t revert_of = 0; ///< an automatic revert of this revision
+  friend bool operator==(const rollout_state&, const rollout_state&) = default;
+};
+
 /// A deployment as folded from its events.
 struct deployment_state {
   deployment_spec spec;
@@ -37,6 +53,11 @@ struct deployment_state {
   /// Replica indexes left free by `scale --remove`, each below the highest
   /// wanted index: the replicas are the first `spec.replicas` indexes not here.
   std::set<std::uint32_t> holes;
+  rollout_state rollout;
+  /// The last revision whose rollout completed (0: none yet) and its
+  /// template: where an automatic revert goes.
+  std::uint64_t stable_revision = 0;
+  vm_template stable_tmpl;
   friend bool operator==(const deployment_state&, const deployment_state&) = default;
 };
 
@@ -100,5 +121,16 @@ bool wants_index(const deployment_state& d, std::uint32_t index);
 
 /// The name of replica `index` of `deployment`: "<deployment>-<index>".
 std::string vm_name(const std::string& deployment, std::uint32_t index);
+
+/// The key of a surge candidate of revision `revision` in slot `index`:
+/// "<deployment>-<index>@<revision>" (`@` never occurs in a DNS label).
+std::string surge_name(const std::string& deployment, std::uint32_t index,
+                       std::uint64_t revision);
+
+/// The slot name a VM key is shown as: "web-3@4" -> "web-3".
+std::string_view slot_name(std::string_view vm) noexcept;
+
+/// The deployment a VM key belongs to: "web-3@4" -> "web".
+std::string_view deployment_of_vm(std::string_view vm) noexcept;
 
 } // namespace volant

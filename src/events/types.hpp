@@ -169,12 +169,30 @@ struct int_or_percent {
 /// How a template change is rolled out. The numbers are persisted.
 enum class strategy_kind : std::uint8_t { recreate = 0, rolling = 1 };
 
+/// How a template change is rolled out (docs/rollout.md). Kubernetes'
+/// defaults: 25 % surge, 25 % unavailable, a 600 s progress deadline.
 struct update_strategy {
   strategy_kind kind = strategy_kind::recreate;
-  int_or_percent max_surge{1, false};
-  int_or_percent max_unavailable{0, false};
+  int_or_percent max_surge{25, true};
+  int_or_percent max_unavailable{25, true};
+  /// A new VM counts as available once it has been ready this long.
+  std::int32_t min_ready_seconds = 0;
+  /// A rollout that makes no progress for this long has failed.
+  std::int32_t progress_deadline_seconds = 600;
+  /// A retired VM is listed as terminating (out of the load balancer and DNS)
+  /// this long before it is stopped.
+  std::int32_t termination_grace_ms = 2000;
+  /// A failed rollout goes back to the last revision that completed.
+  bool auto_revert = true;
+  /// Revisions kept for `rollout history` and `rollout undo`.
+  std::int32_t revision_history = 10;
+  /// `rollout pause`: the rollout holds where it is (VMs keep running).
+  bool rollout_paused = false;
   friend bool operator==(const update_strategy&, const update_strategy&) = default;
 };
+
+/// Where a deployment's latest rollout is. The numbers are persisted.
+enum class rollout_phase : std::uint8_t { progressing = 0, complete = 1, failed = 2 };
 
 /// Everything a VM is made from; a change to it makes a new revision.
 struct vm_template {
@@ -218,6 +236,9 @@ enum class vm_status : std::uint8_t {
   failed = 8,    ///< The driver could not start it.
   restarting = 9, ///< Waiting out its crash-loop back-off before starting again.
   paused = 10,    ///< Frozen with its memory, IP and capacity kept (deployment paused).
+  /// Retired by a rollout: out of the load balancer and DNS, stopped once its
+  /// termination grace is over.
+  terminating = 11,
 };
 
 /// How a driver finds a workload again after a daemon restart.
@@ -230,6 +251,8 @@ struct driver_handle {
 };
 
 /// One replica of a deployment, `<deployment>-<index>`: the holder of a slot
+/// (a rolling update's surge candidate beside an older one is recorded as
+/// `<deployment>-<index>@<revision>`, shown as its slot's name everywhere)
 /// (docs/lifecycle.md). Each start of its workload is an *incarnation*, numbered
 /// upwards and never reused for the same name, so that everything the driver
 /// does (cgroup, exit watch, stop, kill, adoption) names exactly one run.
@@ -258,6 +281,8 @@ struct vm_record {
   unix_nanos not_before = 0;
   /// Deleted by the user (`vms delete`): to be recreated in its slot.
   bool replace_requested = false;
+  /// Terminating: stopped not before then (its termination grace).
+  unix_nanos terminate_at = 0;
   friend bool operator==(const vm_record&, const vm_record&) = default;
 };
 

@@ -21,7 +21,7 @@ bool is_one_of(vm_status s, std::initializer_list<vm_status> set) {
 bool says_up(vm_status s) {
   return is_one_of(s, {vm_status::starting, vm_status::running, vm_status::ready,
                        vm_status::unhealthy, vm_status::stopping,
-                       vm_status::paused});
+                       vm_status::paused, vm_status::terminating});
 }
 
 /// The reason a VM is restarted or recreated: its last error, else its status.
@@ -451,6 +451,21 @@ struct stepper {
     const auto& g = m.goal;
     auto s = rec.status;
     bool running = r.phase == run_phase::up || r.phase == run_phase::frozen;
+    // A rolling update's retirement: terminating (out of the load balancer
+    // and DNS) for the drain time, then stopped, then removed or replaced.
+    if (s == vm_status::terminating && running) {
+      if (now < rec.terminate_at)
+        return wake(rec.terminate_at);
+      return stop("terminated: " + (rec.last_error.empty() ? g.retire_reason : rec.last_error));
+    }
+    bool retiring = !g.keep || (g.replace && !g.paused && rec.revision != g.revision);
+    if (retiring && g.drain_ms > 0 && r.phase == run_phase::up && r.n == rec.incarnation
+        && is_one_of(s, {vm_status::starting, vm_status::running, vm_status::ready,
+                         vm_status::unhealthy})) {
+      probe_off();
+      return command(terminate_vm{name(), r.n, g.drain_ms, g.retire_reason},
+                     "terminate_vm");
+    }
     if (!g.keep) {
       if (running)
         return stop("removed");

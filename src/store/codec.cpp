@@ -38,7 +38,11 @@ constexpr flatbuffers::uoffset_t max_snapshot_tables = 1u << 30;
 
 // -- the persisted numbering is pinned to the core's --------------------------
 
-static_assert(num(fb::VmStatus::MAX) == num(vm_status::paused));
+static_assert(num(fb::VmStatus::MAX) == num(vm_status::terminating));
+static_assert(num(fb::VmStatus::terminating) == num(vm_status::terminating));
+static_assert(num(fb::RolloutPhase::MAX) == num(rollout_phase::failed));
+static_assert(num(fb::RolloutPhase::progressing) == num(rollout_phase::progressing));
+static_assert(num(fb::RolloutPhase::complete) == num(rollout_phase::complete));
 static_assert(num(fb::VmStatus::pending) == num(vm_status::pending));
 static_assert(num(fb::VmStatus::starting) == num(vm_status::starting));
 static_assert(num(fb::VmStatus::running) == num(vm_status::running));
@@ -114,6 +118,8 @@ VOLANT_TABLE(vm_resumed, VmResumed);
 VOLANT_TABLE(vm_recreated, VmRecreated);
 VOLANT_TABLE(journal_loss_accepted, JournalLossAccepted);
 VOLANT_TABLE(vm_replace_requested, VmReplaceRequested);
+VOLANT_TABLE(vm_terminating, VmTerminating);
+VOLANT_TABLE(deployment_rollout, DeploymentRollout);
 
 #undef VOLANT_TABLE
 
@@ -155,7 +161,7 @@ off<void> body(builder& b, const deployment_scaled& e) {
 off<void> body(builder& b, const deployment_updated& e) {
   return fb::CreateDeploymentUpdated(b, str(b, e.name), pack(b, e.tmpl),
                                      pack(b, e.strategy), e.revision, e.at,
-                                     e.in_place)
+                                     e.in_place, str(b, e.reason), e.revert_of)
       .Union();
 }
 off<void> body(builder& b, const deployment_auto_restart_set& e) {
@@ -233,6 +239,17 @@ off<void> body(builder& b, const vm_recreated& e) {
 off<void> body(builder& b, const vm_replace_requested& e) {
   return fb::CreateVmReplaceRequested(b, str(b, e.name), e.at).Union();
 }
+off<void> body(builder& b, const vm_terminating& e) {
+  return fb::CreateVmTerminating(b, str(b, e.name), str(b, e.reason), e.grace_ms,
+                                 e.at, e.incarnation)
+      .Union();
+}
+off<void> body(builder& b, const deployment_rollout& e) {
+  return fb::CreateDeploymentRollout(b, str(b, e.name), e.revision,
+                                     static_cast<fb::RolloutPhase>(e.phase),
+                                     e.updated, e.replicas, str(b, e.reason), e.at)
+      .Union();
+}
 off<void> body(builder& b, const journal_loss_accepted& e) {
   return fb::CreateJournalLossAccepted(b, e.last_good_seq, e.high_water_seq,
                                        e.lost, str(b, e.damage),
@@ -269,8 +286,15 @@ deployment_scaled get(const fb::DeploymentScaled& x, const path& at) {
   return e;
 }
 deployment_updated get(const fb::DeploymentUpdated& x, const path& at) {
-  return {get(x.name(), {&at, "name"}), get(x.tmpl(), {&at, "tmpl"}),
-          get(x.strategy(), {&at, "strategy"}), x.revision(), x.at(), x.in_place()};
+  // reason and revert_of were appended: absent in older records.
+  return {get(x.name(), {&at, "name"}),
+          get(x.tmpl(), {&at, "tmpl"}),
+          get(x.strategy(), {&at, "strategy"}),
+          x.revision(),
+          x.at(),
+          x.in_place(),
+          x.reason() != nullptr ? x.reason()->str() : std::string(),
+          x.revert_of()};
 }
 deployment_auto_restart_set get(const fb::DeploymentAutoRestartSet& x,
                                 const path& at) {
@@ -349,6 +373,24 @@ vm_recreated get(const fb::VmRecreated& x, const path& at) {
 }
 vm_replace_requested get(const fb::VmReplaceRequested& x, const path& at) {
   return {get(x.name(), {&at, "name"}), x.at()};
+}
+vm_terminating get(const fb::VmTerminating& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.reason(), {&at, "reason"}),
+          x.grace_ms(), x.at(), x.incarnation()};
+}
+rollout_phase get_phase(fb::RolloutPhase p, const path& at) {
+  if (num(p) > num(fb::RolloutPhase::MAX))
+    newer({&at, "phase"}, "rollout phase", num(p));
+  return static_cast<rollout_phase>(p);
+}
+deployment_rollout get(const fb::DeploymentRollout& x, const path& at) {
+  return {get(x.name(), {&at, "name"}),
+          x.revision(),
+          get_phase(x.phase(), at),
+          x.updated(),
+          x.replicas(),
+          get(x.reason(), {&at, "reason"}),
+          x.at()};
 }
 journal_loss_accepted get(const fb::JournalLossAccepted& x, const path& at) {
   return {x.last_good_seq(),
@@ -472,6 +514,16 @@ world get(const fb::Snapshot& x) {
                             d.created_at(), d.updated_at()};
          if (const auto* holes = d.holes())
            s.holes.insert(holes->begin(), holes->end());
+         if (const auto* r = d.rollout()) { // appended: absent in old snapshots
+           path rp{&p, "rollout"};
+           s.rollout = {r->revision(),    get_phase(r->phase(), rp),
+                        r->started_at(),  r->progress_at(),
+                        r->updated(),     get(r->reason(), {&rp, "reason"}),
+                        r->revert_of()};
+         }
+         s.stable_revision = d.stable_revision();
+         if (d.stable_tmpl() != nullptr)
+           s.stable_tmpl = get(d.stable_tmpl(), {&p, "stable_tmpl"});
          if (!w.deployments.emplace(name, std::move(s)).second)
            bad(p, "duplicate deployment '" + name + "'");
        });
@@ -552,12 +604,18 @@ std::vector<std::uint8_t> pack_snapshot(const world& w) {
   }
   auto plugin_vec = b.CreateVector(plugins);
   std::vector<off<fb::DeploymentState>> deps;
-  for (const auto& [name, d] : w.deployments)
+  for (const auto& [name, d] : w.deployments) {
+    const auto& r = d.rollout;
+    auto rollout = fb::CreateRolloutState(
+      b, r.revision, static_cast<fb::RolloutPhase>(r.phase), r.started_at,
+      r.progress_at, r.updated, str(b, r.reason), r.revert_of);
     deps.push_back(fb::CreateDeploymentState(
       b, str(b, name), pack(b, d.spec), d.revision, d.created_at, d.updated_at,
       d.holes.empty() ? 0
                       : b.CreateVector(std::vector<std::uint32_t>(d.holes.begin(),
-                                                                  d.holes.end()))));
+                                                                  d.holes.end())),
+      rollout, d.stable_revision, pack(b, d.stable_tmpl)));
+  }
   auto dep_vec = b.CreateVector(deps);
   std::vector<off<fb::VmEntry>> vms;
   for (const auto& [name, vm] : w.vms)

@@ -103,7 +103,10 @@ off<fb::UpdateStrategy> pack(builder& b, const update_strategy& x) {
   auto surge = pack(x.max_surge);
   auto unavailable = pack(x.max_unavailable);
   return fb::CreateUpdateStrategy(b, static_cast<fb::StrategyKind>(x.kind),
-                                  &surge, &unavailable);
+                                  &surge, &unavailable, x.min_ready_seconds,
+                                  x.progress_deadline_seconds,
+                                  x.termination_grace_ms, x.auto_revert,
+                                  x.revision_history, x.rollout_paused);
 }
 
 off<fb::VmTemplate> pack(builder& b, const vm_template& x) {
@@ -133,7 +136,7 @@ off<fb::VmRecord> pack(builder& b, const vm_record& x) {
       x.revision, x.cpu, x.memory_mib, static_cast<fb::VmStatus>(x.status),
       pack(b, x.handle), x.restarts, x.last_exit_code, str(b, x.last_error),
       x.backoff_ms, x.created_at, x.started_at, x.ready_at, x.incarnation,
-      x.not_before, x.replace_requested);
+      x.not_before, x.replace_requested, x.terminate_at);
 }
 
 off<fb::HostConfig> pack(builder& b, const host_config& x) {
@@ -317,6 +320,12 @@ update_strategy get(const fb::UpdateStrategy* t, const path& at) {
   out.kind = static_cast<strategy_kind>(x.kind());
   out.max_surge = get(x.max_surge(), {&at, "max_surge"});
   out.max_unavailable = get(x.max_unavailable(), {&at, "max_unavailable"});
+  out.min_ready_seconds = x.min_ready_seconds();
+  out.progress_deadline_seconds = x.progress_deadline_seconds();
+  out.termination_grace_ms = x.termination_grace_ms();
+  out.auto_revert = x.auto_revert();
+  out.revision_history = x.revision_history();
+  out.rollout_paused = x.rollout_paused();
   return out;
 }
 
@@ -379,6 +388,7 @@ vm_record get(const fb::VmRecord* t, const path& at) {
   out.incarnation = x.incarnation();
   out.not_before = x.not_before();
   out.replace_requested = x.replace_requested();
+  out.terminate_at = x.terminate_at();
   return out;
 }
 

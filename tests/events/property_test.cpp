@@ -34,6 +34,7 @@ struct coverage {
   std::map<std::string, int> effects;
   std::map<std::string, int> faults;
   int blocked = 0;
+  int surged = 0;
 };
 
 /// A workload run as the fake driver has it.
@@ -166,6 +167,8 @@ private:
     if (chance(50)) {
       s.kind = strategy_kind::rolling;
       s.max_unavailable = chance(50) ? int_or_percent{1, false} : int_or_percent{50, true};
+      s.max_surge = one_of<int_or_percent>({{0, false}, {1, false}, {2, false}, {50, true}});
+      s.termination_grace_ms = static_cast<std::int32_t>(pick(0, 3) * 500);
     }
     return s;
   }
@@ -268,17 +271,24 @@ private:
 
   /// Records missing replicas, then hands every VM its goal.
   void push(const std::string& dep) {
-    auto p = reconcile(h_.w, dep);
+    auto p = reconcile(h_.w, dep, now_);
     if (!p.blocked.empty())
       cov_.blocked++;
-    if (!p.create.empty()) {
+    if (!p.create.empty() || !p.surge.empty()) {
       for (auto index : p.create) {
         h_.now = now_;
         auto r = decide(h_.w, create_vm{dep, index}, now_);
         REQUIRE_MESSAGE(r.has_value(), r.error_value().message);
         commit(*r);
       }
-      p = reconcile(h_.w, dep);
+      for (auto index : p.surge) {
+        h_.now = now_;
+        auto r = decide(h_.w, create_vm{dep, index, true}, now_);
+        REQUIRE_MESSAGE(r.has_value(), r.error_value().message);
+        commit(*r);
+        cov_.surged++;
+      }
+      p = reconcile(h_.w, dep, now_);
     }
     for (const auto& [vm, goal] : p.goals) {
       if (!machines_.count(vm))
@@ -601,7 +611,7 @@ private:
     std::set<ipv4> ips;
     std::int64_t memory = 0;
     for (const auto& [name, vm] : w.vms) {
-      CHECK(name == vm_name(vm.deployment, vm.index));
+      CHECK(std::string(slot_name(name)) == vm_name(vm.deployment, vm.index));
       CHECK(ips.insert(vm.ip).second);
       memory += vm.memory_mib;
     }
@@ -651,8 +661,9 @@ private:
     }
     for (const auto& [name, d] : w.deployments) {
       auto vms = vms_of(w, name);
-      auto p = reconcile(w, name);
+      auto p = reconcile(w, name, now_);
       CHECK(p.create.empty());
+      CHECK(p.surge.empty());
       for (const auto* vm : vms)
         CHECK_MESSAGE(vm->index < static_cast<std::uint32_t>(d.spec.replicas),
                       describe(vm->name));
@@ -661,7 +672,7 @@ private:
       REQUIRE(vms.size() == static_cast<std::size_t>(d.spec.replicas));
       for (std::uint32_t i = 0; i < vms.size(); ++i) {
         CAPTURE(vms[i]->name);
-        CHECK(vms[i]->name == vm_name(name, i));
+        CHECK(slot_name(vms[i]->name) == vm_name(name, i));
         if (!d.spec.auto_restart)
           continue;
         CHECK(vms[i]->status == vm_status::ready);
@@ -712,7 +723,7 @@ TEST_CASE("a simulated daemon with crashes, lost reports and restarts keeps ever
                     "deployment_paused", "deployment_resumed", "deployment_deleted",
                     "vm_created", "vm_started", "vm_adopted", "vm_ready", "vm_unhealthy",
                     "vm_exited", "vm_start_failed", "vm_restart_scheduled", "vm_stopped",
-                    "vm_removed", "vm_paused", "vm_resumed", "vm_recreated"}) {
+                    "vm_removed", "vm_paused", "vm_resumed", "vm_recreated", "vm_terminating"}) {
     CAPTURE(kind);
     CHECK(cov.events[kind] > 0);
   }
@@ -729,6 +740,7 @@ TEST_CASE("a simulated daemon with crashes, lost reports and restarts keeps ever
   }
   CHECK(cov.faults["daemon restart"] > 0);
   CHECK(cov.faults["actor crash"] > 0);
+  CHECK(cov.surged > 0);
   std::string summary;
   for (const auto& [k, n] : cov.events)
     summary += k + "=" + std::to_string(n) + " ";
@@ -736,5 +748,5 @@ TEST_CASE("a simulated daemon with crashes, lost reports and restarts keeps ever
     summary += k + "=" + std::to_string(n) + " ";
   for (const auto& [k, n] : cov.errors)
     summary += k + "=" + std::to_string(n) + " ";
-  MESSAGE("blocked=" << cov.blocked << " " << summary);
+  MESSAGE("blocked=" << cov.blocked << " surged=" << cov.surged << " " << summary);
 }

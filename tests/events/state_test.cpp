@@ -74,6 +74,7 @@ vm_record full_vm() {
   vm.incarnation = 5;
   vm.not_before = 40;
   vm.replace_requested = true;
+  vm.terminate_at = 50;
   return vm;
 }
 
@@ -85,7 +86,8 @@ std::vector<event> all_events() {
       host_configured{full_config(), 3},
       deployment_created{full_spec(), 4, 4},
       deployment_scaled{"web", 3, 5, 5, {1, 2}},
-      deployment_updated{"web", full_spec().tmpl, full_spec().strategy, 6, 6, true},
+      deployment_updated{"web", full_spec().tmpl, full_spec().strategy, 6, 6, true,
+                         "rollout undo to revision 2", 5},
       deployment_auto_restart_set{"web", false, 7},
       deployment_paused{"web", 8},
       deployment_resumed{"web", 9},
@@ -108,6 +110,8 @@ std::vector<event> all_events() {
 
       journal_loss_accepted{40, 50, 10, "000012.log is missing", "/saved", 25},
       vm_replace_requested{"web-1", 26},
+      vm_terminating{"web-1@3", "replaced by revision 3", 2000, 27, 6},
+      deployment_rollout{"web", 3, rollout_phase::complete, 3, 3, "", 28},
   };
 }
 
@@ -235,7 +239,8 @@ TEST_CASE("reflect uses the members' own names") {
                                     "handle", "restarts", "last_exit_code",
                                     "last_error", "backoff_ms", "created_at",
                                     "started_at", "ready_at", "incarnation",
-                                    "not_before", "replace_requested"});
+                                    "not_before", "replace_requested",
+                                    "terminate_at"});
   CHECK(field_names(full_spec())
         == std::vector<std::string>{"name", "replicas", "tmpl", "auto_restart",
                                     "strategy", "paused"});
@@ -265,8 +270,16 @@ TEST_CASE("every event names its kind and its aggregate") {
     kinds.emplace_back(kind_name(ev));
   CHECK(kinds.front() == "plugin_installed");
   CHECK(kinds[24] == "journal_loss_accepted");
-  CHECK(kinds.back() == "vm_replace_requested");
-  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::vm, "web-1"});
+  CHECK(kinds[25] == "vm_replace_requested");
+  CHECK(aggregate_of(samples[25]) == aggregate_id{aggregate_kind::vm, "web-1"});
+  CHECK(kinds[26] == "vm_terminating");
+  CHECK(aggregate_of(samples[26]) == aggregate_id{aggregate_kind::vm, "web-1@3"});
+  CHECK(kinds.back() == "deployment_rollout");
+  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::deployment, "web"});
+  CHECK(deployment_of_vm("web-1@3") == "web");
+  CHECK(deployment_of_vm("my-app-12") == "my-app");
+  CHECK(slot_name("web-1@3") == "web-1");
+  CHECK(slot_name("web-1") == "web-1");
   CHECK(std::set<std::string>(kinds.begin(), kinds.end()).size()
         == kinds.size());
   CHECK(aggregate_of(samples[0])
@@ -337,7 +350,9 @@ TEST_CASE("deployment events fold into the deployment state") {
   world w;
   auto s = full_spec();
   apply(w, deployment_created{s, 1, 100});
-  CHECK(w.deployments.at("web") == deployment_state{s, 1, 100, 100});
+  auto created = deployment_state{s, 1, 100, 100};
+  created.rollout = {1, rollout_phase::progressing, 100, 100};
+  CHECK(w.deployments.at("web") == created);
   apply(w, deployment_created{spec("web", 9), 1, 101}); // duplicate: ignored
   CHECK(w.deployments.at("web").spec == s);
 

@@ -121,7 +121,7 @@ TEST_CASE("a snapshot of a non-trivial world survives pack and unpack") {
   REQUIRE_MESSAGE(back.has_value(), back.error_value().message);
   CHECK(*back == w);
   CHECK(back->plugins.by_name.size() == 3);
-  CHECK(back->vms.size() == 5);
+  CHECK(back->vms.size() == 6);
   CHECK_FALSE(back->deployments.at("web1").spec.tmpl.health);
 }
 

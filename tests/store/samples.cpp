@@ -126,7 +126,14 @@ event sample(std::in_place_type_t<deployment_updated>) {
   h.probe = process_check{"nginx: master"};
   spec.tmpl.health = h;
   update_strategy st{strategy_kind::rolling, {3, false}, {50, true}};
-  return deployment_updated{"web1", spec.tmpl, st, 9, t0 + 6};
+  st.min_ready_seconds = 5;
+  st.progress_deadline_seconds = 120;
+  st.termination_grace_ms = 1500;
+  st.auto_revert = false;
+  st.revision_history = 4;
+  st.rollout_paused = true;
+  return deployment_updated{"web1", spec.tmpl, st, 9, t0 + 6, false,
+                            "automatic revert to revision 7", 8};
 }
 event sample(std::in_place_type_t<deployment_auto_restart_set>) {
   return deployment_auto_restart_set{"web1", false, t0 + 7};
@@ -195,6 +202,15 @@ event sample(std::in_place_type_t<vm_replace_requested>) {
   return vm_replace_requested{"web1-2", t0 + 26};
 }
 
+event sample(std::in_place_type_t<vm_terminating>) {
+  return vm_terminating{"web1-2@4", "replaced by revision 4", 2000, t0 + 27, 12};
+}
+
+event sample(std::in_place_type_t<deployment_rollout>) {
+  return deployment_rollout{"web1", 4, rollout_phase::failed, 3, 6,
+                            "no progress for 600 s (3 of 6 replicas updated)", t0 + 28};
+}
+
 template <std::size_t... Is>
 std::vector<event> all_samples(std::index_sequence<Is...>) {
   // A missing overload above is a compile error: every alternative has a sample.
@@ -227,10 +243,19 @@ world sample_world() {
                              1'700'000'000'000'000'000 + i,
                              1'700'000'000'000'000'500 + i,
                              i == 0 ? std::set<std::uint32_t>{1, 4} : std::set<std::uint32_t>{}};
+    if (i == 0) { // a reverted rollout, in snapshots too
+      auto& d = w.deployments[s.name];
+      d.rollout = {5, rollout_phase::failed, 1'700'000'000'000'000'100,
+                   1'700'000'000'000'000'200, 2, "no progress for 600 s", 4};
+      d.stable_revision = 3;
+      d.stable_tmpl = sample_spec(1).tmpl;
+    }
   }
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 6; ++i) {
     auto vm = sample_vm(i);
-    vm.status = static_cast<vm_status>(i * 2);
+    vm.status = static_cast<vm_status>(i * 2 + (i == 5 ? 1 : 0)); // up to terminating
+    if (i == 5)
+      vm.terminate_at = 1'700'000'000'000'002'000;
     vm.replace_requested = i == 3;
     w.host.leases[vm.ip] = vm.name;
     w.host.memory_used_mib += vm.memory_mib;
