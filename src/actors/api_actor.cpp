@@ -19,6 +19,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -39,7 +40,27 @@ std::string dump(const json& j) {
 /// The arguments were checked (wire/request_check.cpp): the name is a VM name.
 expected<std::string> read_log(const daemon_context& ctx, const json& args) {
   auto name = args.at("name").get<std::string>();
-  std::ifstream in(ctx.log_path(name), std::ios::binary);
+  auto path = ctx.log_path(name);
+  if (name.find('@') == std::string::npos) {
+    // A slot's name: its newest surge VM's log if it has one (rollouts).
+    std::uint64_t newest = 0;
+    auto dir = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+      auto file = entry.path().filename().string();
+      auto prefix = name + "@";
+      if (!file.starts_with(prefix) || !file.ends_with(".log"))
+        continue;
+      auto digits = file.substr(prefix.size(), file.size() - prefix.size() - 4);
+      if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      if (auto rev = std::stoull(digits); rev > newest) {
+        newest = rev;
+        path = entry.path().string();
+      }
+    }
+  }
+  std::ifstream in(path, std::ios::binary);
   if (!in)
     return make_error(ec::unknown_vm, "no logs for VM '" + name + "'");
   in.seekg(0, std::ios::end);
@@ -75,11 +96,13 @@ void show_vm(api_actor::pointer self, daemon_context* ctx, const controller_acto
     .then(
       [=](std::string& reply) mutable {
         auto vm = json::parse(reply, nullptr, false);
+        // `name` may be a slot's name: the VM's own key is its id.
+        auto id = vm.is_object() ? vm.value("id", name) : name;
         if (vm.is_object()) {
           add_usage(vm, *ctx);
-          vm["log"] = ctx->log_path(name);
+          vm["log"] = ctx->log_path(id);
         }
-        auto probe = ctx->actors ? ctx->actors->find("probe/" + name) : std::nullopt;
+        auto probe = ctx->actors ? ctx->actors->find("probe/" + id) : std::nullopt;
         auto target = probe ? caf::actor_cast<inspectable_actor>(probe->addr)
                             : inspectable_actor{};
         if (!target || !vm.is_object()) {

@@ -54,12 +54,63 @@ error surge_needs_rolling() {
              "--max-surge and --max-unavailable apply to --strategy rolling");
 }
 
-/// Reads --strategy / --max-surge / --max-unavailable over `base`.
+/// A whole number of seconds within int32 (the strategy's fields).
+expected<std::int32_t> seconds_of(std::string_view text, std::string_view flag,
+                                  bool allow_zero) {
+  auto ms = parse_duration_ms(text, flag);
+  if (!ms)
+    return ms.error_value();
+  if (*ms % 1000 != 0)
+    return bad(ec::invalid_strategy,
+               std::string(flag) + " must be whole seconds, got '" + std::string(text) + "'");
+  if (*ms / 1000 > std::numeric_limits<std::int32_t>::max() || (*ms == 0 && !allow_zero))
+    return bad(ec::invalid_strategy, std::string(flag) + " is out of range: '"
+                                         + std::string(text) + "'");
+  return static_cast<std::int32_t>(*ms / 1000);
+}
+
+/// Reads the rollout flags over `base`.
+status apply_rollout(const rollout_args& r, update_strategy& base) {
+  if (r.min_ready) {
+    auto v = seconds_of(*r.min_ready, "--min-ready-seconds", true);
+    if (!v)
+      return v.error_value();
+    base.min_ready_seconds = *v;
+  }
+  if (r.progress_deadline) {
+    auto v = seconds_of(*r.progress_deadline, "--progress-deadline", false);
+    if (!v)
+      return v.error_value();
+    base.progress_deadline_seconds = *v;
+  }
+  if (r.termination_grace) {
+    auto v = parse_duration_ms(*r.termination_grace, "--termination-grace");
+    if (!v)
+      return v.error_value();
+    if (*v > std::numeric_limits<std::int32_t>::max())
+      return bad(ec::invalid_strategy, "--termination-grace is out of range");
+    base.termination_grace_ms = static_cast<std::int32_t>(*v);
+  }
+  if (r.auto_revert)
+    base.auto_revert = *r.auto_revert;
+  if (r.revision_history) {
+    if (*r.revision_history < 1 || *r.revision_history > 1000)
+      return bad(ec::invalid_strategy, "--revision-history must be 1..1000, got "
+                                           + std::to_string(*r.revision_history));
+    base.revision_history = static_cast<std::int32_t>(*r.revision_history);
+  }
+  return ok();
+}
+
+/// Reads --strategy / --max-surge / --max-unavailable and the rollout flags
+/// over `base`.
 expected<update_strategy>
 build_strategy(const std::optional<std::string>& kind,
                const std::optional<std::string>& surge,
                const std::optional<std::string>& unavail,
-               update_strategy base) {
+               update_strategy base, const rollout_args& rollout = {}) {
+  if (auto st = apply_rollout(rollout, base); !st)
+    return st.error_value();
   if (kind) {
     auto k = parse_strategy(*kind);
     if (!k)
@@ -130,12 +181,37 @@ json health_to_json(const health_check& hc) {
 }
 
 json strategy_to_json(const update_strategy& s) {
-  return {{"kind", std::string(to_string(s.kind))},
-          {"max_surge", int_or_percent_to_json(s.max_surge)},
-          {"max_unavailable", int_or_percent_to_json(s.max_unavailable)}};
+  return wire::to_json(s); // every field: the daemon starts from the defaults
 }
 
 } // namespace
+
+expected<std::int64_t> parse_duration_ms(std::string_view text, std::string_view flag) {
+  auto fail = [&] {
+    return bad(ec::invalid_argument,
+               std::string(flag) + " must be a duration such as 30, 30s, 500ms, 10m or 1h, got '"
+                   + std::string(text) + "'");
+  };
+  std::int64_t value = 0;
+  auto [end, err] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || err != std::errc{} || value < 0)
+    return fail();
+  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  std::int64_t scale = 0;
+  if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "ms")
+    scale = 1;
+  else if (unit == "m")
+    scale = 60'000;
+  else if (unit == "h")
+    scale = 3'600'000;
+  else
+    return fail();
+  if (value > std::numeric_limits<std::int64_t>::max() / scale)
+    return fail();
+  return value * scale;
+}
 
 expected<labels> merge_labels(const std::vector<std::string>& args) {
   labels out;
@@ -312,7 +388,7 @@ expected<deployment_spec> build_spec(const create_args& a) {
   }
   spec.auto_restart = !a.no_auto_restart;
   auto strategy = build_strategy(a.strategy, a.max_surge, a.max_unavailable,
-                                 update_strategy{});
+                                 update_strategy{}, a.rollout);
   if (!strategy)
     return strategy.error_value();
   spec.strategy = *strategy;
@@ -334,7 +410,7 @@ json create_request(const deployment_spec& spec,
 }
 
 bool update_needs_current_strategy(const update_args& a) {
-  return !a.strategy && (a.max_surge || a.max_unavailable);
+  return !a.strategy && (a.max_surge || a.max_unavailable || a.rollout.given());
 }
 
 expected<json> update_request(const update_args& a,
@@ -395,17 +471,19 @@ expected<json> update_request(const update_args& a,
   }
   if (a.auto_restart)
     out["auto_restart"] = *a.auto_restart;
-  if (a.strategy || a.max_surge || a.max_unavailable) {
+  if (a.strategy || a.max_surge || a.max_unavailable || a.rollout.given()) {
     update_strategy base;
     if (update_needs_current_strategy(a) && current)
       base = *current;
-    else if (update_needs_current_strategy(a))
+    else if (update_needs_current_strategy(a) && (a.max_surge || a.max_unavailable))
       return surge_needs_rolling();
-    auto s = build_strategy(a.strategy, a.max_surge, a.max_unavailable, base);
+    auto s = build_strategy(a.strategy, a.max_surge, a.max_unavailable, base, a.rollout);
     if (!s)
       return s.error_value();
     out["strategy"] = strategy_to_json(*s);
   }
+  if (a.rollout_paused)
+    out["rollout_paused"] = *a.rollout_paused;
   auto health = build_health(a.health);
   if (!health)
     return health.error_value();
@@ -417,7 +495,9 @@ expected<json> update_request(const update_args& a,
         "nothing to update: give at least one of --plugin, --cpu, --memory, "
         "--labels, --env, --secret-env, --secret-env-remove, --auto-restart, "
         "--no-auto-restart, --strategy, "
-        "--max-surge, --max-unavailable, --health-http, --health-tcp, "
+        "--max-surge, --max-unavailable, --min-ready-seconds, --progress-deadline, "
+        "--termination-grace, --auto-revert, --no-auto-revert, --revision-history, "
+        "--health-http, --health-tcp, "
         "--health-process or --no-health-check");
   return req;
 }

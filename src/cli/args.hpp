@@ -36,6 +36,24 @@ struct health_args {
 /// (messages name "health_check.<field>").
 expected<std::optional<health_check>> build_health(const health_args& args);
 
+/// The rollout flags of `deployments create|update` beside --strategy,
+/// --max-surge and --max-unavailable (docs/rollout.md), as typed.
+struct rollout_args {
+  std::optional<std::string> min_ready;         ///< --min-ready-seconds N
+  std::optional<std::string> progress_deadline; ///< --progress-deadline 600 | 10m
+  std::optional<std::string> termination_grace; ///< --termination-grace 2s | 500ms
+  std::optional<bool> auto_revert;              ///< --auto-revert / --no-auto-revert
+  std::optional<std::int64_t> revision_history; ///< --revision-history N
+  bool given() const {
+    return min_ready || progress_deadline || termination_grace || auto_revert
+           || revision_history;
+  }
+};
+
+/// A duration as a user types it: "30" (seconds), "30s", "500ms", "10m",
+/// "1h"; in milliseconds. `flag` names it in the error.
+expected<std::int64_t> parse_duration_ms(std::string_view text, std::string_view flag);
+
 /// `deployments create NAME ...` as typed. Numbers are signed and wide so that
 /// "--replicas -3" reaches validation and gets the core's message.
 struct create_args {
@@ -53,6 +71,7 @@ struct create_args {
   std::optional<std::string> strategy;
   std::optional<std::string> max_surge;
   std::optional<std::string> max_unavailable;
+  rollout_args rollout;
   health_args health; ///< sets spec.tmpl.health when given
 };
 
@@ -83,6 +102,9 @@ struct update_args {
   std::optional<std::string> strategy;
   std::optional<std::string> max_surge;
   std::optional<std::string> max_unavailable;
+  rollout_args rollout;
+  /// `rollout pause|resume`: holds the rollout (sent as "rollout_paused").
+  std::optional<bool> rollout_paused;
   health_args health; ///< sent as "health" (spec spelling) when given
 };
 

@@ -150,6 +150,47 @@ void run_delete(const globals& g, const std::string& name, bool force) {
   say(g, "deployment " + name + " deleted", reply);
 }
 
+/// Registers the rollout flags beside --strategy; the returned function copies
+/// what was given into `out` (call it from the subcommand's callback).
+std::function<void(rollout_args&)> add_rollout_options(CLI::App& cmd) {
+  auto min_ready = std::make_shared<std::string>();
+  auto deadline = std::make_shared<std::string>();
+  auto grace = std::make_shared<std::string>();
+  auto history = std::make_shared<std::int64_t>(0);
+  auto* o_min_ready = cmd.add_option(
+      "--min-ready-seconds", *min_ready,
+      "Rolling: a new VM counts as available once ready this long (0)");
+  auto* o_deadline = cmd.add_option(
+      "--progress-deadline", *deadline,
+      "A rollout without progress this long fails (600, 10m)");
+  auto* o_grace = cmd.add_option(
+      "--termination-grace", *grace,
+      "Rolling: a retired VM is terminating (out of the load balancer) this long "
+      "before its stop (2s)");
+  auto* o_revert = cmd.add_flag("--auto-revert")
+                       ->description("Revert a failed rollout to the last revision "
+                                     "that completed (default)");
+  auto* o_no_revert = cmd.add_flag("--no-auto-revert")
+                          ->description("Only mark a failed rollout failed");
+  o_revert->excludes(o_no_revert);
+  auto* o_history = cmd.add_option("--revision-history", *history,
+                                   "Revisions kept for rollout history/undo (10)");
+  return [=](rollout_args& out) {
+    if (o_min_ready->count())
+      out.min_ready = *min_ready;
+    if (o_deadline->count())
+      out.progress_deadline = *deadline;
+    if (o_grace->count())
+      out.termination_grace = *grace;
+    if (o_revert->count())
+      out.auto_revert = true;
+    if (o_no_revert->count())
+      out.auto_revert = false;
+    if (o_history->count())
+      out.revision_history = *history;
+  };
+}
+
 /// Registers the --health-* flags; the returned function copies what was given
 /// into `out` (call it from the subcommand's callback).
 std::function<void(health_args&)> add_health_options(CLI::App& cmd) {
@@ -286,7 +327,10 @@ void run_rollout_status(const globals& g, const std::string& name, bool watch,
 void run_rollout_history(const globals& g, const std::string& name, bool all) {
   session s(g);
   // The deployment must exist now (a deleted one has no current life).
-  s.call("deployments.show", {{"name", name}, {"events", 0}});
+  auto shown = s.call("deployments.show", {{"name", name}, {"events", 0}});
+  std::size_t keep = 10; // --revision-history
+  if (auto spec = wire::spec_from_json(member(shown, "spec")); spec)
+    keep = static_cast<std::size_t>(std::max(spec->strategy.revision_history, 1));
   json events = json::array();
   std::uint64_t from = 1;
   for (;;) {
@@ -308,7 +352,17 @@ void run_rollout_history(const globals& g, const std::string& name, bool all) {
     print_json(out);
     return;
   }
-  std::cout << render_history(revs, all ? revs.size() : 10);
+  std::cout << render_history(revs, all ? revs.size() : keep);
+}
+
+/// `deployments rollout pause|resume NAME`: holds the rollout where it is (the
+/// VMs keep running), or lets it go on.
+void run_rollout_pause(const globals& g, const std::string& name, bool pause) {
+  update_args a;
+  a.name = name;
+  a.rollout_paused = pause;
+  auto reply = session(g).call("deployments.update", must(update_request(a)));
+  say(g, "deployment " + name + " rollout " + (pause ? "paused" : "resumed"), reply);
 }
 
 /// `deployments rollout undo NAME [--to-revision N]`: a new revision copied
@@ -371,10 +425,12 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     auto* o_unavail
         = cmd->add_option("--max-unavailable", *unavail,
                           "Rolling: VMs that may be down (1 or 25%)");
+    auto rollout = add_rollout_options(*cmd);
     auto health = add_health_options(*cmd);
     add_wait_options(*cmd, *w);
     cmd->callback([=, &g, &run] {
       health(a->health);
+      rollout(a->rollout);
       if (o_strategy->count())
         a->strategy = *strategy;
       if (o_surge->count())
@@ -456,10 +512,12 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     auto* o_unavail
         = cmd->add_option("--max-unavailable", *unavail,
                           "Rolling: VMs that may be down (1 or 25%)");
+    auto rollout = add_rollout_options(*cmd);
     auto health = add_health_options(*cmd);
     add_wait_options(*cmd, *w);
     cmd->callback([=, &g, &run] {
       health(a->health);
+      rollout(a->rollout);
       if (o_plugin->count())
         a->plugin = *plugin;
       if (o_cpu->count())
@@ -542,6 +600,15 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     undo->add_option("--to-revision", *to, "The revision to copy (default: the one before)")
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
     undo->callback([=, &g, &run] { run = [=, &g] { run_rollout_undo(g, *uname, *to); }; });
+    for (auto [verb, what] :
+         {std::pair{"pause", "Hold the rollout where it is (the VMs keep running)"},
+          std::pair{"resume", "Let a paused rollout go on"}}) {
+      auto* sub = rollout->add_subcommand(verb, what);
+      auto pname = std::make_shared<std::string>();
+      sub->add_option("NAME", *pname, "Deployment name")->required();
+      bool pause = std::string(verb) == "pause";
+      sub->callback([=, &g, &run] { run = [=, &g] { run_rollout_pause(g, *pname, pause); }; });
+    }
   }
 }
 

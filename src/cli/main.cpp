@@ -99,6 +99,8 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"deployments rollout status", "volar deployments rollout status web --watch"},
       {"deployments rollout history", "volar deployments rollout history web"},
       {"deployments rollout undo", "volar deployments rollout undo web --to-revision 2"},
+      {"deployments rollout pause", "volar deployments rollout pause web"},
+      {"deployments rollout resume", "volar deployments rollout resume web"},
       {"guest", "volar guest fetch nginx python3"},
       {"guest fetch", "volar guest fetch nginx python3"},
       {"debug", "volar debug resources"},

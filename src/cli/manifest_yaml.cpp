@@ -1,5 +1,7 @@
 #include "cli/manifest_yaml.hpp"
 
+#include "cli/args.hpp"
+
 #include "events/limits.hpp"
 #include "events/validate.hpp"
 
@@ -319,20 +321,7 @@ health_check read_health(const YAML::Node& node, const std::string& path) {
   return hc;
 }
 
-update_strategy read_strategy(const YAML::Node& node, const std::string& path) {
-  only(node, path, {"type", "maxSurge", "maxUnavailable"});
-  update_strategy s;
-  if (auto n = node["type"]) {
-    auto type = text(n, join(path, "type"));
-    if (type == "Recreate")
-      type = "recreate";
-    else if (type == "RollingUpdate")
-      type = "rolling";
-    auto kind = parse_strategy(type);
-    if (!kind)
-      fail(n, join(path, "type"), kind.error_value().message);
-    s.kind = *kind;
-  }
+void read_surge(const YAML::Node& node, const std::string& path, update_strategy& s) {
   for (auto [key, out] : {std::pair{"maxSurge", &s.max_surge},
                           std::pair{"maxUnavailable", &s.max_unavailable}}) {
     auto n = node[key];
@@ -345,6 +334,62 @@ update_strategy read_strategy(const YAML::Node& node, const std::string& path) {
       fail(n, join(path, key), v.error_value().message);
     *out = *v;
   }
+}
+
+constexpr auto int32_max = std::numeric_limits<std::int32_t>::max();
+
+/// The rollout fields, at spec level (Kubernetes: minReadySeconds,
+/// progressDeadlineSeconds, revisionHistoryLimit) or in spec.strategy.
+void read_rollout_fields(const YAML::Node& node, const std::string& path,
+                         update_strategy& s) {
+  if (auto n = node["minReadySeconds"])
+    s.min_ready_seconds
+        = static_cast<std::int32_t>(integer(n, join(path, "minReadySeconds"), 0, int32_max));
+  if (auto n = node["progressDeadlineSeconds"])
+    s.progress_deadline_seconds = static_cast<std::int32_t>(
+        integer(n, join(path, "progressDeadlineSeconds"), 1, int32_max));
+  if (auto n = node["revisionHistoryLimit"])
+    s.revision_history = static_cast<std::int32_t>(
+        integer(n, join(path, "revisionHistoryLimit"), 1, 1000));
+}
+
+update_strategy read_strategy(const YAML::Node& node, const std::string& path,
+                              update_strategy s) {
+  only(node, path,
+       {"type", "maxSurge", "maxUnavailable", "rollingUpdate", "minReadySeconds",
+        "progressDeadlineSeconds", "revisionHistoryLimit", "terminationGracePeriod",
+        "autoRevert", "paused"});
+  if (auto n = node["type"]) {
+    auto type = text(n, join(path, "type"));
+    if (type == "Recreate")
+      type = "recreate";
+    else if (type == "RollingUpdate")
+      type = "rolling";
+    auto kind = parse_strategy(type);
+    if (!kind)
+      fail(n, join(path, "type"), kind.error_value().message);
+    s.kind = *kind;
+  }
+  read_surge(node, path, s);
+  if (auto n = node["rollingUpdate"]) { // Kubernetes' spelling
+    auto sub = join(path, "rollingUpdate");
+    only(n, sub, {"maxSurge", "maxUnavailable"});
+    if (s.kind != strategy_kind::rolling)
+      fail(n, sub, "applies to type RollingUpdate only");
+    read_surge(n, sub, s);
+  }
+  read_rollout_fields(node, path, s);
+  if (auto n = node["terminationGracePeriod"]) {
+    auto field = join(path, "terminationGracePeriod");
+    auto ms = parse_duration_ms(text(n, field), field);
+    if (!ms || *ms > int32_max)
+      fail(n, field, ms ? std::string("is out of range") : ms.error_value().message);
+    s.termination_grace_ms = static_cast<std::int32_t>(*ms);
+  }
+  if (auto n = node["autoRevert"])
+    s.auto_revert = boolean(n, join(path, "autoRevert"));
+  if (auto n = node["paused"])
+    s.rollout_paused = boolean(n, join(path, "paused"));
   return s;
 }
 
@@ -352,7 +397,8 @@ void read_spec(const YAML::Node& node, deployment_spec& spec,
                std::vector<env_var>& secrets) {
   only(node, "spec",
        {"replicas", "plugin", "resources", "labels", "env", "secretEnv", "volumes",
-        "autoRestart", "strategy", "networking", "healthCheck"});
+        "autoRestart", "strategy", "networking", "healthCheck", "minReadySeconds",
+        "progressDeadlineSeconds", "revisionHistoryLimit"});
   if (auto n = node["replicas"]) {
     auto replicas
         = integer(n, "spec.replicas", std::numeric_limits<std::int32_t>::min(),
@@ -393,8 +439,9 @@ void read_spec(const YAML::Node& node, deployment_spec& spec,
     read_volumes(n, "spec.volumes", spec.tmpl.volumes);
   if (auto n = node["autoRestart"])
     spec.auto_restart = boolean(n, "spec.autoRestart");
+  read_rollout_fields(node, "spec", spec.strategy);
   if (auto n = node["strategy"])
-    spec.strategy = read_strategy(n, "spec.strategy");
+    spec.strategy = read_strategy(n, "spec.strategy", spec.strategy);
   if (auto net = node["networking"]) {
     only(net, "spec.networking", {"mode"});
     if (auto n = net["mode"]; n && text(n, "spec.networking.mode") != "bridge")

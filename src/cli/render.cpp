@@ -258,7 +258,7 @@ std::string render_vms(const json& reply, unix_nanos now, bool resources) {
     return d != "process" && d != "-" && !d.empty();
   });
   std::vector<std::string> header
-      = {"NAME", "DEPLOYMENT", "IP", "STATUS", "RESTARTS"};
+      = {"NAME", "DEPLOYMENT", "IP", "STATUS", "REVISION", "RESTARTS"};
   if (drivers)
     header.push_back("DRIVER");
   if (backing_off)
@@ -274,7 +274,7 @@ std::string render_vms(const json& reply, unix_nanos now, bool resources) {
     std::vector<std::string> row
         = {field_text(vm, "name"), field_text(vm, "deployment"),
            field_text(vm, "ip"), field_text(vm, "status"),
-           field_text(vm, "restarts", "0")};
+           field_text(vm, "revision", "-"), field_text(vm, "restarts", "0")};
     if (drivers)
       row.push_back(field_text(vm, "driver", "process"));
     if (backing_off)

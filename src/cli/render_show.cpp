@@ -73,9 +73,41 @@ std::string strategy_text(const json& s) {
   auto kind = field_text(s, "kind", "recreate");
   if (kind != "rolling")
     return kind;
-  return kind + " (max surge " + int_or_percent_text(member(s, "max_surge"))
-         + ", max unavailable "
-         + int_or_percent_text(member(s, "max_unavailable")) + ")";
+  auto text = kind + " (max surge " + int_or_percent_text(member(s, "max_surge"))
+              + ", max unavailable "
+              + int_or_percent_text(member(s, "max_unavailable"));
+  if (auto v = field_int(s, "min_ready_seconds", 0); v > 0)
+    text += ", min ready " + std::to_string(v) + " s";
+  text += ", progress deadline " + field_text(s, "progress_deadline_seconds", "600") + " s";
+  auto grace = field_int(s, "termination_grace_ms", 2000);
+  text += ", termination grace "
+          + (grace % 1000 == 0 ? std::to_string(grace / 1000) + " s"
+                               : std::to_string(grace) + " ms");
+  if (member(s, "auto_revert").is_boolean() && !member(s, "auto_revert").get<bool>())
+    text += ", no auto-revert";
+  return text + ")";
+}
+
+/// "progressing: 2 of 6 updated (revision 4)", "complete (revision 3)", ...
+std::string rollout_text(const json& r, const json& desired) {
+  if (!r.is_object())
+    return "-";
+  auto phase = field_text(r, "phase", "-");
+  auto revision = " (revision " + field_text(r, "revision") + ")";
+  std::string text;
+  if (phase == "progressing")
+    text = "progressing: " + field_text(r, "updated", "0") + " of "
+           + (desired.is_number() ? std::to_string(desired.get<std::int64_t>()) : "-")
+           + " updated" + revision;
+  else if (phase == "failed")
+    text = "failed" + revision + ": " + field_text(r, "reason", "");
+  else
+    text = phase + revision;
+  if (member(r, "paused").is_boolean() && member(r, "paused").get<bool>())
+    text += ", paused (volar deployments rollout resume)";
+  if (auto note = field_text(r, "note", ""); !note.empty() && note != "-")
+    text += "; " + note;
+  return text;
 }
 
 std::string shell_quote(const std::string& arg) {
@@ -104,7 +136,7 @@ std::vector<std::string> env_lines(const json& env) {
 
 std::string vm_table(const json& vms, unix_nanos now) {
   bool backing_off = any_backoff(vms);
-  std::vector<std::string> header = {"NAME", "IP", "STATUS", "RESTARTS"};
+  std::vector<std::string> header = {"NAME", "IP", "STATUS", "REVISION", "RESTARTS"};
   if (backing_off)
     header.push_back("BACK-OFF");
   header.push_back("AGE");
@@ -112,6 +144,7 @@ std::string vm_table(const json& vms, unix_nanos now) {
   for (const auto& vm : vms) {
     std::vector<std::string> row = {field_text(vm, "name"), field_text(vm, "ip"),
                                     field_text(vm, "status"),
+                                    field_text(vm, "revision", "-"),
                                     field_text(vm, "restarts", "0")};
     if (backing_off)
       row.push_back(backoff_text(vm));
@@ -187,6 +220,8 @@ std::string render_deployment(const json& d, unix_nanos now) {
   b.add("Paused",
         paused.is_boolean() ? (paused.get<bool>() ? "yes" : "no") : "-");
   b.add("Revision", field_text(d, "revision"));
+  if (member(d, "rollout").is_object())
+    b.add("Rollout", rollout_text(member(d, "rollout"), member(d, "desired")));
   b.add("Created", when(d, "created_at", now));
   std::string out = b.render();
   auto vms = member(d, "vms");

@@ -689,9 +689,10 @@ result decide_one(const world& w, const recreate_vm& cmd, unix_nanos now) {
 }
 
 result decide_one(const world& w, const delete_vm& cmd, unix_nanos now) {
-  auto vm = w.vms.find(cmd.name);
-  if (vm == w.vms.end())
+  const auto* found = find_vm(w, cmd.name); // a slot name or a key
+  if (found == nullptr)
     return make_error(ec::unknown_vm, "VM " + quoted(cmd.name) + " not found");
+  auto vm = w.vms.find(found->name);
   auto d = w.deployments.find(vm->second.deployment);
   if (d == w.deployments.end() || !wants_index(d->second, vm->second.index))
     return make_error(ec::conflict, "VM " + quoted(cmd.name)
@@ -703,7 +704,7 @@ result decide_one(const world& w, const delete_vm& cmd, unix_nanos now) {
                                         "its VMs");
   if (vm->second.replace_requested)
     return events{}; // asked already: the replacement is under way
-  return events{vm_replace_requested{cmd.name, now}};
+  return events{vm_replace_requested{vm->first, now}};
 }
 
 result decide_one(const world& w, const terminate_vm& cmd, unix_nanos now) {

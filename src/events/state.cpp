@@ -3,6 +3,7 @@
 #include "events/validate.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace volant {
 
@@ -345,9 +346,26 @@ std::vector<const vm_record*> vms_of(const world& w,
     if (vm.deployment == deployment)
       out.push_back(&vm);
   std::sort(out.begin(), out.end(), [](const vm_record* a, const vm_record* b) {
-    return a->index < b->index;
+    return std::tie(a->index, a->revision, a->name) < std::tie(b->index, b->revision, b->name);
   });
   return out;
+}
+
+const vm_record* find_vm(const world& w, std::string_view name) {
+  auto exact = w.vms.find(std::string(name));
+  if (name.find('@') != std::string_view::npos)
+    return exact == w.vms.end() ? nullptr : &exact->second;
+  // A slot name: the plain-named VM and the "<name>@<revision>" candidates.
+  auto rank = [](const vm_record& v) {
+    return std::pair{v.status != vm_status::terminating, v.revision};
+  };
+  const vm_record* best = exact == w.vms.end() ? nullptr : &exact->second;
+  auto prefix = std::string(name) + "@";
+  for (auto i = w.vms.lower_bound(prefix); i != w.vms.end() && i->first.starts_with(prefix);
+       ++i)
+    if (best == nullptr || rank(i->second) > rank(*best))
+      best = &i->second;
+  return best;
 }
 
 std::int64_t memory_free_mib(const world& w) {

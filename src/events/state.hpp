@@ -103,7 +103,11 @@ void apply(world& w, const recorded_event& rec);
 expected<std::vector<event>> decide(const world& w, const command& cmd,
                                     unix_nanos now);
 
-/// The VMs of `deployment`, ordered by index.
+/// The VM a user names: its key ("web-3@4"), or a slot name ("web-3"): the
+/// slot's VM that is not terminating, the newest revision first. Null if none.
+const vm_record* find_vm(const world& w, std::string_view name);
+
+/// The VMs of `deployment`, ordered by index (then revision).
 std::vector<const vm_record*> vms_of(const world& w, const std::string& deployment);
 
 /// Free memory on the host: total minus what every recorded VM holds.

@@ -258,6 +258,20 @@ status validate_strategy(const update_strategy& strategy) {
       && unavailable.value == 0)
     return fail(ec::invalid_strategy, "a rolling update needs max_surge or "
                                       "max_unavailable above 0");
+  if (strategy.min_ready_seconds < 0)
+    return fail(ec::invalid_strategy, "min_ready_seconds must be >= 0, got "
+                                          + std::to_string(strategy.min_ready_seconds));
+  if (strategy.progress_deadline_seconds <= strategy.min_ready_seconds)
+    return fail(ec::invalid_strategy,
+                "progress_deadline_seconds (" + std::to_string(strategy.progress_deadline_seconds)
+                    + ") must be greater than min_ready_seconds ("
+                    + std::to_string(strategy.min_ready_seconds) + ")");
+  if (strategy.termination_grace_ms < 0)
+    return fail(ec::invalid_strategy, "termination_grace_ms must be >= 0, got "
+                                          + std::to_string(strategy.termination_grace_ms));
+  if (strategy.revision_history < 1)
+    return fail(ec::invalid_strategy, "revision_history must be >= 1, got "
+                                          + std::to_string(strategy.revision_history));
   return ok();
 }
 

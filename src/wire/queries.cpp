@@ -69,10 +69,10 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
     auto name = string_arg(args, "name");
     if (!name)
       return name.error_value();
-    auto it = w.vms.find(*name);
-    if (it == w.vms.end())
+    const auto* vm = find_vm(w, *name);
+    if (vm == nullptr)
       return make_error(ec::unknown_vm, "VM '" + *name + "' not found");
-    return vm_view(w, it->second);
+    return vm_view(w, *vm);
   }
   if (verb == "debug.resources") {
     auto j = resources_view(w);

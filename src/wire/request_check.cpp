@@ -43,7 +43,8 @@ std::vector<verb_rule> make_table() {
         {"secret_env_remove", k::key_list, false, 0, 0, true},
         {"auto_restart", k::boolean, false, 0, 0, true},
         {"health", k::object, false, 0, 0, true},
-        {"strategy", k::object, false, 0, 0, true}}},
+        {"strategy", k::object, false, 0, 0, true},
+        {"rollout_paused", k::boolean, false, 0, 0, true}}},
       {"deployments.pause", {name_of_deployment}},
       {"deployments.undo", {name_of_deployment, {"to_revision", k::integer, false, 1, int_max}}},
       {"deployments.resume", {name_of_deployment}},
@@ -150,6 +151,17 @@ status check_name(std::string_view key, const std::string& s, arg_kind kind) {
         return refuse(st.error_value());
       rest.remove_prefix(slash + 1);
     }
+  }
+  // A rolling update's surge VM: "<slot name>@<revision>".
+  if (auto at = rest.find('@');
+      at != std::string_view::npos && (kind == arg_kind::vm || kind == arg_kind::actor)) {
+    auto revision = rest.substr(at + 1);
+    if (revision.empty() || revision.size() > 19
+        || revision.find_first_not_of("0123456789") != std::string_view::npos)
+      return make_error(ec::invalid_name, arg_label(key) + ": " + std::string(what) + " "
+                                              + shown(s)
+                                              + " must end in @<revision number> after '@'");
+    rest = rest.substr(0, at);
   }
   if (auto st = validate_name(rest, what); !st)
     return refuse(st.error_value());

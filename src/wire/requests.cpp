@@ -142,6 +142,11 @@ expected<command> update_from(const json& args, std::string name, const seal_fn&
       return strategy.error_value();
     upd.strategy = *strategy;
   }
+  if (auto it = args.find("rollout_paused"); it != args.end() && !it->is_null()) {
+    if (!it->is_boolean())
+      return make_error(ec::invalid_argument, "rollout_paused must be true or false");
+    upd.rollout_paused = it->get<bool>();
+  }
   auto removed = secret_remove_arg(args);
   if (!removed)
     return removed.error_value();

@@ -24,6 +24,10 @@ std::string resolved_plugin_label(const world& w, const plugin_ref& ref) {
 
 nlohmann::json vm_view(const world& w, const vm_record& vm) {
   auto j = to_json(vm);
+  // Shown by its slot's name; a rolling update's surge VM has a key of its
+  // own ("web-3@4"), which `id` gives.
+  j["id"] = vm.name;
+  j["name"] = std::string(slot_name(vm.name));
   auto d = w.deployments.find(vm.deployment);
   j["plugin"]
       = d == w.deployments.end() ? "" : resolved_plugin_label(w, d->second.spec.tmpl.plugin);
@@ -57,11 +61,27 @@ nlohmann::json vms_view(const world& w, const vm_filter& filter) {
     selected.push_back(&vm);
   }
   std::sort(selected.begin(), selected.end(), [](auto* a, auto* b) {
-    return std::tie(a->deployment, a->index) < std::tie(b->deployment, b->index);
+    return std::tie(a->deployment, a->index, a->revision)
+           < std::tie(b->deployment, b->index, b->revision);
   });
   for (const auto* vm : selected)
     rows.push_back(vm_view(w, *vm));
   return rows;
+}
+
+nlohmann::json rollout_view(const deployment_state& d, const plan& p) {
+  const auto& r = d.rollout;
+  const auto& s = d.spec.strategy;
+  return {{"revision", r.revision},
+          {"phase", std::string(to_string(r.phase))},
+          {"updated", r.updated},
+          {"started_at", format_time(r.started_at)},
+          {"progress_at", format_time(r.progress_at)},
+          {"reason", r.reason},
+          {"revert_of", r.revert_of},
+          {"paused", s.rollout_paused},
+          {"stable_revision", d.stable_revision},
+          {"note", p.note}};
 }
 
 nlohmann::json deployment_row(const world& w, const deployment_state& d) {
@@ -72,6 +92,7 @@ nlohmann::json deployment_row(const world& w, const deployment_state& d) {
     ready += is_ready(*vm);
     updated += is_ready(*vm) && vm->revision == d.revision;
   }
+  auto p = reconcile(w, d.spec.name, w.last_at);
   return {{"name", d.spec.name},
           {"plugin", resolved_plugin_label(w, d.spec.tmpl.plugin)},
           {"desired", d.spec.replicas},
@@ -83,7 +104,8 @@ nlohmann::json deployment_row(const world& w, const deployment_state& d) {
           {"revision", d.revision},
           {"paused", d.spec.paused},
           {"auto_restart", d.spec.auto_restart},
-          {"blocked", reconcile(w, d.spec.name).blocked}};
+          {"blocked", p.blocked},
+          {"rollout", rollout_view(d, p)}};
 }
 
 nlohmann::json deployments_view(const world& w) {

@@ -204,10 +204,71 @@ TEST_CASE("update: the spec's rolling update example") {
   CHECK_FALSE(update_needs_current_strategy(a));
   auto req = update_request(a);
   REQUIRE(req.has_value());
+  // The whole strategy: the daemon decodes it over the defaults.
   CHECK((*req)["strategy"]
         == json{{"kind", "rolling"},
                 {"max_surge", {{"value", 2}, {"percent", false}}},
-                {"max_unavailable", {{"value", 1}, {"percent", false}}}});
+                {"max_unavailable", {{"value", 1}, {"percent", false}}},
+                {"min_ready_seconds", 0},
+                {"progress_deadline_seconds", 600},
+                {"termination_grace_ms", 2000},
+                {"auto_revert", true},
+                {"revision_history", 10},
+                {"rollout_paused", false}});
+}
+
+TEST_CASE("update: the rollout flags merge with the current strategy") {
+  update_args a;
+  a.name = "web";
+  a.rollout.min_ready = "5";
+  a.rollout.progress_deadline = "2m";
+  a.rollout.termination_grace = "500ms";
+  a.rollout.auto_revert = false;
+  a.rollout.revision_history = 3;
+  CHECK(update_needs_current_strategy(a));
+  update_strategy current;
+  current.kind = strategy_kind::rolling;
+  current.max_surge = {2, false};
+  auto req = update_request(a, &current);
+  REQUIRE(req.has_value());
+  const auto& s = (*req)["strategy"];
+  CHECK(s["kind"] == "rolling");
+  CHECK(s["max_surge"]["value"] == 2);
+  CHECK(s["min_ready_seconds"] == 5);
+  CHECK(s["progress_deadline_seconds"] == 120);
+  CHECK(s["termination_grace_ms"] == 500);
+  CHECK(s["auto_revert"] == false);
+  CHECK(s["revision_history"] == 3);
+  a.rollout.progress_deadline = "1500ms";
+  CHECK(update_request(a, &current).error_value().message
+        == "--progress-deadline must be whole seconds, got '1500ms'");
+  a.rollout.progress_deadline = "3"; // not above min-ready 5
+  CHECK(update_request(a, &current).error_value().message
+        == "progress_deadline_seconds (3) must be greater than min_ready_seconds (5)");
+  a.rollout.progress_deadline = "soon";
+  CHECK(update_request(a, &current).error_value().message
+        == "--progress-deadline must be a duration such as 30, 30s, 500ms, 10m or 1h, "
+           "got 'soon'");
+}
+
+TEST_CASE("rollout pause/resume send rollout_paused only") {
+  update_args a;
+  a.name = "web";
+  a.rollout_paused = true;
+  auto req = update_request(a);
+  REQUIRE(req.has_value());
+  CHECK(*req == json{{"name", "web"}, {"rollout_paused", true}});
+}
+
+TEST_CASE("durations: seconds by default, or s, ms, m, h") {
+  CHECK(*parse_duration_ms("30", "--x") == 30000);
+  CHECK(*parse_duration_ms("30s", "--x") == 30000);
+  CHECK(*parse_duration_ms("250ms", "--x") == 250);
+  CHECK(*parse_duration_ms("10m", "--x") == 600000);
+  CHECK(*parse_duration_ms("1h", "--x") == 3600000);
+  CHECK_FALSE(parse_duration_ms("-1", "--x"));
+  CHECK_FALSE(parse_duration_ms("1d", "--x"));
+  CHECK_FALSE(parse_duration_ms("", "--x"));
 }
 
 TEST_CASE("update: --max-surge alone merges with the current strategy") {

@@ -358,3 +358,35 @@ TEST_CASE("a multi-document manifest gives every deployment in order, or names t
   REQUIRE(within.has_value());
   CHECK(within->size() == 64);
 }
+
+TEST_CASE("spec.strategy takes Kubernetes' spelling (rollingUpdate, minReadySeconds, "
+          "progressDeadlineSeconds, revisionHistoryLimit) plus Volant's fields") {
+  auto spec = deployment_from_yaml(with_spec("  minReadySeconds: 5\n"
+                                             "  progressDeadlineSeconds: 120\n"
+                                             "  revisionHistoryLimit: 4\n"
+                                             "  strategy:\n"
+                                             "    type: RollingUpdate\n"
+                                             "    rollingUpdate:\n"
+                                             "      maxSurge: 2\n"
+                                             "      maxUnavailable: 0\n"
+                                             "    terminationGracePeriod: 500ms\n"
+                                             "    autoRevert: false\n"));
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  const auto& s = spec->strategy;
+  CHECK(s.kind == strategy_kind::rolling);
+  CHECK(s.max_surge == int_or_percent{2, false});
+  CHECK(s.max_unavailable == int_or_percent{0, false});
+  CHECK(s.min_ready_seconds == 5);
+  CHECK(s.progress_deadline_seconds == 120);
+  CHECK(s.revision_history == 4);
+  CHECK(s.termination_grace_ms == 500);
+  CHECK_FALSE(s.auto_revert);
+  CHECK(error_of(with_spec("  strategy:\n    rollingUpdate:\n      maxSurge: 1\n"))
+            .starts_with("spec.strategy.rollingUpdate: applies to type RollingUpdate only"));
+  CHECK(error_of(with_spec("  strategy:\n    type: RollingUpdate\n    rollingUpdate:\n"
+                           "      maxSurge: 0\n      maxUnavailable: 0\n"))
+            .find("a rolling update needs max_surge or max_unavailable above 0")
+        != std::string::npos);
+  CHECK(error_of(with_spec("  strategy:\n    terminationGracePeriod: soon\n"))
+            .starts_with("spec.strategy.terminationGracePeriod: "));
+}

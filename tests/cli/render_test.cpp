@@ -86,6 +86,7 @@ TEST_CASE("vms list shows NAME DEPLOYMENT IP STATUS RESTARTS AGE") {
        {"deployment", "web"},
        {"ip", "127.77.0.10"},
        {"status", "ready"},
+       {"revision", 1},
        {"restarts", 0},
        {"cpu", 2},
        {"memory", 512},
@@ -95,6 +96,7 @@ TEST_CASE("vms list shows NAME DEPLOYMENT IP STATUS RESTARTS AGE") {
        {"deployment", "web"},
        {"ip", "127.77.0.11"},
        {"status", "starting"},
+       {"revision", 2},
        {"restarts", 2},
        {"cpu", 2},
        {"memory", 2048},
@@ -102,25 +104,25 @@ TEST_CASE("vms list shows NAME DEPLOYMENT IP STATUS RESTARTS AGE") {
        {"started_at", nullptr}},
   });
   CHECK(render_vms(vms, now, false)
-        == "NAME    DEPLOYMENT   IP            STATUS     RESTARTS   AGE\n"
-           "web-0   web          127.77.0.10   ready      0          45s\n"
-           "web-1   web          127.77.0.11   starting   2          45s\n");
+        == "NAME    DEPLOYMENT   IP            STATUS     REVISION   RESTARTS   AGE\n"
+           "web-0   web          127.77.0.10   ready      1          0          45s\n"
+           "web-1   web          127.77.0.11   starting   2          2          45s\n");
   CHECK(render_vms(vms, now, true)
-        == "NAME    DEPLOYMENT   IP            STATUS     RESTARTS   CPU   "
+        == "NAME    DEPLOYMENT   IP            STATUS     REVISION   RESTARTS   CPU   "
            "MEMORY   AGE\n"
-           "web-0   web          127.77.0.10   ready      0          2     "
+           "web-0   web          127.77.0.10   ready      1          0          2     "
            "512Mi    45s\n"
-           "web-1   web          127.77.0.11   starting   2          2     2Gi "
+           "web-1   web          127.77.0.11   starting   2          2          2     2Gi "
            "     45s\n");
   vms[0]["usage"] = {{"cpu_seconds", 10.0}, {"rss_bytes", 45 * 1024 * 1024}};
   vms[1]["usage"] = {{"cpu_seconds", 0}, {"rss_bytes", 0}};
   auto out = render_vms(vms, now, true);
   CHECK(out.starts_with(
-      "NAME    DEPLOYMENT   IP            STATUS     RESTARTS   CPU   "
+      "NAME    DEPLOYMENT   IP            STATUS     REVISION   RESTARTS   CPU   "
       "MEMORY   CPU%    RSS    AGE\n"));
   CHECK(
       out.find(
-          "web-0   web          127.77.0.10   ready      0          2     512Mi"
+          "web-0   web          127.77.0.10   ready      1          0          2     512Mi"
           "    25.0%   45Mi   45s\n")
       != std::string::npos);
   CHECK(out.find("2Gi      -       0Mi    45s\n") != std::string::npos);
@@ -216,8 +218,8 @@ TEST_CASE("deployment show: spec, blocked reason, VMs and events") {
         != std::string::npos);
   CHECK(out.find("Health check:  from the plugin\n") != std::string::npos);
   CHECK(out.find("Strategy:      recreate\n") != std::string::npos);
-  CHECK(out.find("VMs:\nNAME    IP            STATUS   RESTARTS   AGE\n"
-                 "web-0   127.77.0.10   ready    0          4m\n")
+  CHECK(out.find("VMs:\nNAME    IP            STATUS   REVISION   RESTARTS   AGE\n"
+                 "web-0   127.77.0.10   ready    -          0          4m\n")
         != std::string::npos);
   CHECK(out.find("Events:\nAGE   EVENT      OBJECT   DETAILS\n"
                  "4m    vm_ready   web-0    name=web-0\n")

@@ -342,10 +342,10 @@ TEST_CASE("state renders the deployments and VMs tables as of that time") {
          {"current", 3}, {"ready", 2}, {"created_at", "2026-11-28T09:50:00Z"}}}},
       {"vms",
        {{{"name", "web-0"}, {"deployment", "web"}, {"ip", "10.0.0.10"},
-         {"status", "ready"}, {"restarts", 0},
+         {"status", "ready"}, {"revision", 1}, {"restarts", 0},
          {"created_at", "2026-11-28T09:50:00Z"}},
         {{"name", "web-1"}, {"deployment", "web"}, {"ip", "10.0.0.11"},
-         {"status", "restarting"}, {"restarts", 2}, {"backoff_ms", 4000},
+         {"status", "restarting"}, {"revision", 2}, {"restarts", 2}, {"backoff_ms", 4000},
          {"created_at", "2026-11-28T09:59:30Z"}}}},
   };
   CHECK(render_state(reply)
@@ -356,9 +356,9 @@ TEST_CASE("state renders the deployments and VMs tables as of that time") {
            "web    nginx:1.0.0   3         3         2       10m\n"
            "\n"
            "VMs:\n"
-           "NAME    DEPLOYMENT   IP          STATUS       RESTARTS   BACK-OFF   AGE\n"
-           "web-0   web          10.0.0.10   ready        0          -          10m\n"
-           "web-1   web          10.0.0.11   restarting   2          4s         30s\n");
+           "NAME    DEPLOYMENT   IP          STATUS       REVISION   RESTARTS   BACK-OFF   AGE\n"
+           "web-0   web          10.0.0.10   ready        1          0          -          10m\n"
+           "web-1   web          10.0.0.11   restarting   2          2          4s         30s\n");
   json one = {{"seq", 3},
               {"at", "2026-11-28T10:00:00Z"},
               {"deployment", nullptr},
