@@ -109,12 +109,36 @@ std::string step_text(const event& ev) {
             return text;
           },
           [](const deployment_updated& x) {
+            if (x.revert_of != 0)
+              return "rollout of " + x.name + " reverted to revision "
+                     + std::to_string(x.revision) + " (" + plugin_text(x.tmpl.plugin)
+                     + "): " + x.reason;
             return "updated " + x.name + " to revision "
                    + std::to_string(x.revision) + " ("
                    + plugin_text(x.tmpl.plugin) + ", "
                    + std::string(to_string(x.strategy.kind))
                    + (x.in_place ? ", health check only: in place, no VM recreated" : "")
-                   + ")";
+                   + ")" + (x.in_place ? "" : ", rollout started")
+                   + (x.reason.empty() ? std::string() : ": " + x.reason);
+          },
+          [](const deployment_rollout& x) {
+            auto of = "rollout of " + x.name + " revision " + std::to_string(x.revision);
+            switch (x.phase) {
+            case rollout_phase::complete:
+              return of + " complete (" + std::to_string(x.updated) + " of "
+                     + std::to_string(x.replicas) + " replicas updated)";
+            case rollout_phase::failed:
+              return of + " failed: " + x.reason;
+            case rollout_phase::progressing:
+              break;
+            }
+            return of + ": " + std::to_string(x.updated) + " of "
+                   + std::to_string(x.replicas) + " replicas updated";
+          },
+          [](const vm_terminating& x) {
+            return x.name + " terminating"
+                   + (x.reason.empty() ? std::string() : " (" + x.reason + ")")
+                   + ", stopped after " + millis_text(x.grace_ms);
           },
           [](const deployment_auto_restart_set& x) {
             return std::string("auto-restart of ") + x.name + " turned "
@@ -394,11 +418,28 @@ struct deployment_story {
   unix_nanos deleted_at = 0;
   std::uint32_t crashes = 0;
   std::string last_crash;
+  // The latest rollout.
+  rollout_phase rollout = rollout_phase::progressing;
+  std::uint64_t rollout_revision = 1;
+  std::uint32_t rollout_updated = 0;
+  std::uint32_t rollout_replicas = 0;
+  unix_nanos rollout_at = 0;
+  std::string rollout_reason;
+  std::uint64_t reverted_from = 0; ///< the latest rollout is a revert of this one
+  unix_nanos reverted_at = 0;
 
   void apply(const recorded_event& rec) {
     const auto at = rec.at;
     std::visit(
         overloaded{
+            [&](const deployment_rollout& x) {
+              rollout = x.phase;
+              rollout_revision = x.revision;
+              rollout_updated = x.updated;
+              rollout_replicas = x.replicas;
+              rollout_at = at;
+              rollout_reason = x.reason;
+            },
             [&](const deployment_created& x) {
               created = true;
               deleted = false;
@@ -420,6 +461,14 @@ struct deployment_story {
             },
             [&](const deployment_updated& x) {
               plugin = x.tmpl.plugin;
+              if (x.revision != revision && !x.in_place) {
+                rollout = rollout_phase::progressing;
+                rollout_revision = x.revision;
+                rollout_updated = 0;
+                rollout_at = at;
+                reverted_from = x.revert_of;
+                reverted_at = x.revert_of != 0 ? at : 0;
+              }
               revision = x.revision;
               updated_at = at;
             },
@@ -477,6 +526,22 @@ struct deployment_story {
     out += "; revision " + std::to_string(revision);
     if (updated_at != 0)
       out += " (updated at " + clock_text(updated_at) + ")";
+    if (reverted_from != 0)
+      out += "; rollout of revision " + std::to_string(reverted_from)
+             + " failed and was reverted at " + clock_text(reverted_at) + " (revision "
+             + std::to_string(revision) + ")";
+    if (rollout_revision == revision) {
+      if (rollout == rollout_phase::failed)
+        out += "; rollout of revision " + std::to_string(revision) + " failed at "
+               + clock_text(rollout_at) + ": " + rollout_reason;
+      else if (rollout == rollout_phase::progressing && revision > 1)
+        out += "; rollout of revision " + std::to_string(revision) + " in progress ("
+               + std::to_string(rollout_updated) + " of " + std::to_string(desired)
+               + " replicas updated)";
+      else if (rollout == rollout_phase::complete && rollout_at != 0)
+        out += "; rollout of revision " + std::to_string(revision) + " complete at "
+               + clock_text(rollout_at);
+    }
     if (paused)
       out += "; paused since " + clock_text(paused_at);
     else if (resumed_at != 0)

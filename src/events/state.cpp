@@ -73,8 +73,17 @@ void apply_one(world& w, const deployment_scaled& e) {
 
 void apply_one(world& w, const deployment_updated& e) {
   std::uint64_t previous = 0;
+  std::uint64_t reverted_to = 0; // an automatic revert: the stable revision
   update_deployment_state(w, e.name, e.at, [&](deployment_state& d) {
     previous = d.revision;
+    if (e.revert_of != 0 && !e.in_place && d.stable_revision != 0
+        && d.stable_tmpl == e.tmpl) {
+      // The VMs of the stable revision are made from this very template: they
+      // move to the new revision as they are (as Kubernetes reuses the old
+      // ReplicaSet); only the failed revision's VMs are replaced.
+      reverted_to = d.stable_revision;
+      d.stable_revision = e.revision;
+    }
     d.spec.tmpl = e.tmpl;
     d.spec.strategy = e.strategy;
     d.revision = e.revision;
@@ -93,9 +102,10 @@ void apply_one(world& w, const deployment_updated& e) {
     d.rollout = rollout_state{e.revision, rollout_phase::progressing, e.at, e.at,
                               0,          {},                         e.revert_of};
   });
-  if (e.in_place && previous != 0)
+  auto moved = e.in_place ? previous : reverted_to;
+  if (moved != 0 && moved != e.revision)
     for (auto& [name, vm] : w.vms)
-      if (vm.deployment == e.name && vm.revision == previous)
+      if (vm.deployment == e.name && vm.revision == moved)
         vm.revision = e.revision;
 }
 

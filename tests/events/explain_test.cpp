@@ -300,12 +300,13 @@ TEST_CASE("a deployment names the restarts of its VMs and their causes") {
   auto x = explain(h.log, "web");
   CHECK(x.summary
         == "web wants 2 replicas of nginx:2.0.0 (scaled 2→4→2, last at "
-           "10:03:01); revision 2 (updated at 10:04:00); paused since "
+           "10:03:01); revision 2 (updated at 10:04:00); rollout of revision 2 "
+           "in progress (0 of 2 replicas updated); paused since "
            "10:05:00; auto-restart off since 10:05:00; VMs: 1 ready, 1 "
            "restarting; web-1 restarted 3× since 10:02:11: health check "
            "failed (connection refused) ×3");
   CHECK(x.chain[x.chain.size() - 3].text
-        == "updated web to revision 2 (nginx:2.0.0, recreate)");
+        == "updated web to revision 2 (nginx:2.0.0, recreate), rollout started");
   CHECK(x.chain[x.chain.size() - 2].text == "paused web");
   CHECK(x.chain.back().text == "auto-restart of web turned off");
   h.add(at(10, 6, 0), deployment_resumed{"web", 0});
@@ -462,7 +463,8 @@ TEST_CASE("a deployment's VMs recreated in place stay in its story") {
   auto x = explain(h.log, "web");
   CHECK(x.summary
         == "web wants 1 replica of nginx:2.0.0; revision 2 (updated at "
-           "10:01:00); VMs: 1 pending");
+           "10:01:00); rollout of revision 2 in progress (0 of 1 replicas "
+           "updated); VMs: 1 pending");
   REQUIRE(x.chain.size() == h.log.size());
   CHECK(x.chain.back().text == "recreated web-0 in place (revision 2): revision 1 -> 2");
 }
@@ -520,4 +522,50 @@ TEST_CASE("a VM's chain starts with the deployment event that caused it") {
   CHECK(std::none_of(x.chain.begin(), x.chain.end(),
                      [](const explain_step& st) { return st.kind == "deployment_created"; }));
   CHECK(explain(h.log, "web").subject == "deployment/web");
+}
+
+TEST_CASE("a deployment's story tells its rollout: started, each step, failed at the "
+          "deadline, reverted to the last revision that completed") {
+  history h;
+  auto created_web = dep_created("web", 2);
+  created_web.spec.strategy.kind = strategy_kind::rolling;
+  auto surge = created("web-0@2", "web", 0);
+  surge.revision = 2;
+  auto revert = updated("web", {"nginx", "1.0.0"}, 3);
+  revert.revert_of = 2;
+  revert.reason = "automatic revert to revision 1: rollout of revision 2 failed: no "
+                  "progress for 600 s (1 of 2 replicas updated)";
+  auto rolling_update = updated("web", {"nginx", "2.0.0"}, 2);
+  rolling_update.strategy.kind = strategy_kind::rolling;
+  h.add(at(10, 0, 0), created_web)
+      .add(at(10, 0, 1), created("web-0", "web", 0))
+      .add(at(10, 0, 2), deployment_rollout{"web", 1, rollout_phase::complete, 2, 2, "", 0})
+      .add(at(10, 1, 0), rolling_update)
+      .add(at(10, 1, 1), surge)
+      .add(at(10, 1, 2), vm_terminating{"web-0", "replaced by revision 2", 2000, 0, 1})
+      .add(at(10, 1, 5), deployment_rollout{"web", 2, rollout_phase::progressing, 1, 2, "", 0})
+      .add(at(10, 11, 5),
+           deployment_rollout{"web", 2, rollout_phase::failed, 1, 2,
+                              "no progress for 600 s (1 of 2 replicas updated)", 0})
+      .add(at(10, 11, 5), revert);
+  auto x = explain(h.log, "web");
+  std::vector<std::string> texts;
+  for (const auto& step : x.chain)
+    texts.push_back(step.text);
+  REQUIRE(texts.size() == 9);
+  CHECK(texts[2] == "rollout of web revision 1 complete (2 of 2 replicas updated)");
+  CHECK(texts[3] == "updated web to revision 2 (nginx:2.0.0, rolling), rollout started");
+  CHECK(texts[4] == "created web-0@2 (revision 2, ip 10.0.0.10)");
+  CHECK(texts[5] == "web-0 terminating (replaced by revision 2), stopped after 2s");
+  CHECK(texts[6] == "rollout of web revision 2: 1 of 2 replicas updated");
+  CHECK(texts[7]
+        == "rollout of web revision 2 failed: no progress for 600 s (1 of 2 replicas updated)");
+  CHECK(texts[8]
+        == "rollout of web reverted to revision 3 (nginx:1.0.0): automatic revert to "
+           "revision 1: rollout of revision 2 failed: no progress for 600 s (1 of 2 "
+           "replicas updated)");
+  CHECK_MESSAGE(x.summary.find("rollout of revision 2 failed and was reverted at 10:11:05 "
+                               "(revision 3)")
+                    != std::string::npos,
+                x.summary);
 }

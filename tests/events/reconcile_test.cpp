@@ -600,6 +600,12 @@ TEST_CASE("a rollout without progress within its deadline fails and reverts to "
   CHECK(revert.reason.starts_with("automatic revert to revision 1: rollout of revision 2 failed"));
   CHECK(h.dep("web").revision == 3);
   CHECK(h.dep("web").rollout.revert_of == 2);
+  // The VMs that run the stable template are kept as they are: no rollout
+  // for them, only the failed revision's VMs go.
+  CHECK(h.vm("web-0").revision == 3);
+  CHECK(h.vm("web-1").revision == 3);
+  CHECK(h.dep("web").stable_revision == 3);
+  CHECK_FALSE(reconcile(h.w, "web").goals.at("web-0").outdated);
   // A revert that fails too is not reverted again: it is only marked failed.
   h.now += 31'000'000'000;
   evs = h.must(check_rollout{"web"});
