@@ -12,6 +12,12 @@ progress progress_of(const nlohmann::json& d) {
   p.updated = d.contains("updated") ? field_int(d, "updated") : p.ready;
   p.blocked = field_text(d, "blocked", "");
   p.paused = flag(d, "paused");
+  p.revision = field_int(d, "revision", 0);
+  if (const auto& r = member(d, "rollout"); r.is_object()) {
+    p.rollout_phase = field_text(r, "phase", "");
+    p.rollout_reason = field_text(r, "reason", "");
+    p.revert_of = field_int(r, "revert_of", 0);
+  }
   // The first VM not ready with an error says more than one merely starting.
   std::string first, first_failing;
   for (const auto& vm : member(d, "vms")) {
@@ -39,6 +45,8 @@ bool rolled_out(const progress& p) {
 }
 
 std::string rollout_line(const std::string& name, const progress& p) {
+  if (p.rollout_phase == "failed")
+    return "deployment \"" + name + "\" exceeded its progress deadline: " + p.rollout_reason;
   auto waiting = "Waiting for deployment \"" + name + "\" rollout to finish: ";
   if (p.updated < p.desired)
     return waiting + std::to_string(p.updated) + " of " + std::to_string(p.desired)
@@ -60,6 +68,20 @@ wait_tracker::verdict wait_tracker::observe(const progress& p,
                                             duration elapsed) {
   changed_ = !last_ || *last_ != p;
   last_ = p;
+  if (first_revision_ == 0)
+    first_revision_ = p.revision;
+  // The rollout waited for failed at its deadline, and was reverted: said.
+  if (p.revert_of != 0 && p.revert_of == first_revision_ && p.revision != first_revision_) {
+    failure_ = "the rollout of revision " + std::to_string(first_revision_) + " of " + name_
+               + " failed and was reverted automatically (now revision "
+               + std::to_string(p.revision) + "; see: volar shell -c 'explain " + name_ + "')";
+    return verdict::failed;
+  }
+  if (p.rollout_phase == "failed" && p.revision == first_revision_) {
+    failure_ = "deployment \"" + name_ + "\" exceeded its progress deadline: "
+               + p.rollout_reason;
+    return verdict::failed;
+  }
   // Done when every replica is ready and made from the current revision (an
   // update's old VMs still count as ready until they are replaced).
   if (rolled_out(p))

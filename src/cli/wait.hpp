@@ -23,6 +23,11 @@ struct progress {
   /// Why the deployment is not there yet, from its VMs: the first VM that is
   /// not ready, with its last start failure or health error if it has one.
   std::string why;
+  // The rollout as the daemon journaled it (deployments show's "rollout").
+  std::int64_t revision = 0;
+  std::string rollout_phase; ///< "progressing", "complete", "failed"; empty: unknown
+  std::string rollout_reason;
+  std::int64_t revert_of = 0; ///< the rollout is an automatic revert of this revision
   friend bool operator==(const progress& a, const progress& b) {
     return a.desired == b.desired && a.current == b.current && a.ready == b.ready
            && a.updated == b.updated && a.blocked == b.blocked && a.paused == b.paused;
@@ -70,6 +75,7 @@ private:
   duration stuck_after_;
   std::optional<progress> last_;
   std::optional<duration> blocked_since_;
+  std::int64_t first_revision_ = 0;
   bool changed_ = false;
   std::string failure_;
 };

@@ -141,3 +141,32 @@ TEST_CASE("rollout status speaks kubectl: updated and available, old pending, ro
   CHECK(rollout_line("web", progress{0, 0, 0, 0, "", false})
         == "deployment \"web\" successfully rolled out");
 }
+
+TEST_CASE("a rollout that failed at its deadline ends the wait, and so does its revert") {
+  auto d = json{{"name", "web"},   {"desired", 3},
+                {"current", 4},    {"ready", 3},
+                {"updated", 0},    {"revision", 2},
+                {"rollout", {{"phase", "progressing"}, {"reason", ""}, {"revert_of", 0}}}};
+  wait_tracker t("web", 300s);
+  CHECK(t.observe(progress_of(d), 0ms) == wait_tracker::verdict::waiting);
+  d["rollout"]["phase"] = "failed";
+  d["rollout"]["reason"] = "no progress for 600 s (0 of 3 replicas updated)";
+  auto failed = progress_of(d);
+  CHECK(rollout_line("web", failed)
+        == "deployment \"web\" exceeded its progress deadline: no progress for 600 s (0 of 3 "
+           "replicas updated)");
+  CHECK(t.observe(failed, 1s) == wait_tracker::verdict::failed);
+  CHECK(t.failure()
+        == "deployment \"web\" exceeded its progress deadline: no progress for 600 s (0 of 3 "
+           "replicas updated)");
+
+  wait_tracker r("web", 300s);
+  d["rollout"] = {{"phase", "progressing"}, {"reason", ""}, {"revert_of", 0}};
+  CHECK(r.observe(progress_of(d), 0ms) == wait_tracker::verdict::waiting);
+  d["revision"] = 3;
+  d["rollout"] = {{"phase", "progressing"}, {"reason", ""}, {"revert_of", 2}};
+  CHECK(r.observe(progress_of(d), 1s) == wait_tracker::verdict::failed);
+  CHECK(r.failure()
+        == "the rollout of revision 2 of web failed and was reverted automatically (now "
+           "revision 3; see: volar shell -c 'explain web')");
+}

@@ -206,6 +206,12 @@ TEST_CASE("a rollout to a revision whose health check never passes fails at its 
   watch.min_ready_floor_ = 4;
   // Revision 2 answers 404 on its health path: its VMs never become ready.
   d.ok("deployments update web --env GEN=broken --health-http 80:/nope --progress-deadline 6");
+  auto watched = d.volar("deployments rollout status web --watch --timeout 120");
+  CHECK(watched.exit_code == 1);
+  CHECK_MESSAGE(watched.err.find("the rollout of revision 2 of web failed and was reverted "
+                                 "automatically (now revision 3")
+                    != std::string::npos,
+                watched.err);
   bool reverted = eventually(
       [&] {
         auto r = rollout_of(d, "web");
