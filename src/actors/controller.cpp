@@ -106,8 +106,11 @@ void track_rollout(self_ptr self, const std::string& name, const plan& p,
   const auto& r = d->second.rollout;
   if (r.revision != d->second.revision || r.phase == rollout_phase::complete)
     return;
-  if (p.complete || p.updated > r.updated) {
-    run_command(self, record_rollout{name, r.revision, p.updated, p.replicas, p.complete}, {});
+  bool noted = r.phase == rollout_phase::progressing && p.note != r.reason;
+  if (p.complete || p.updated > r.updated || noted) {
+    run_command(self,
+                record_rollout{name, r.revision, p.updated, p.replicas, p.complete, p.note},
+                {});
     return;
   }
   auto deadline = static_cast<unix_nanos>(d->second.spec.strategy.progress_deadline_seconds)

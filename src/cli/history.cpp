@@ -110,11 +110,16 @@ std::vector<revision> revisions_of(const json& events) {
       revs.push_back({fields.value("revision", std::uint64_t{1}), e.value("at", std::string{}), tmpl,
                       describe_change(json(), tmpl), false});
     } else if (kind == "deployment_updated" && !revs.empty()) {
+      auto number = fields.value("revision", revs.back().number + 1);
+      if (number == revs.back().number)
+        continue; // the strategy only (rollout pause, --max-surge): no revision
       auto tmpl = fields.value("tmpl", json::object());
       auto change = describe_change(revs.back().tmpl, tmpl);
       bool in_place = fields.value("in_place", false);
-      revs.push_back({fields.value("revision", revs.back().number + 1), e.value("at", std::string{}),
-                      tmpl, change + (in_place ? " (in place)" : ""), in_place});
+      if (auto why = fields.value("reason", std::string{}); !why.empty())
+        change += " (" + why + ")";
+      revs.push_back({number, e.value("at", std::string{}), tmpl,
+                      change + (in_place ? " (in place)" : ""), in_place});
     } else if (kind == "deployment_deleted") {
       revs.clear();
     }

@@ -109,6 +109,8 @@ struct record_rollout {
   std::uint32_t updated = 0;
   std::uint32_t replicas = 0;
   bool complete = false;
+  /// Why it goes slower than its strategy says (plan::note), journaled once.
+  std::string note{};
 };
 
 /// Fails the deployment's rollout if it made no progress within its deadline

@@ -733,10 +733,12 @@ result decide_one(const world& w, const record_rollout& cmd, unix_nanos now) {
       || r.phase == rollout_phase::complete)
     return events{}; // about another revision, or nothing left to say
   auto phase = cmd.complete ? rollout_phase::complete : r.phase;
-  if (phase == r.phase && cmd.updated <= r.updated)
-    return events{}; // no progress
-  return events{deployment_rollout{cmd.name, cmd.revision, phase, cmd.updated,
-                                   cmd.replicas, r.reason, now}};
+  auto reason = r.phase == rollout_phase::failed && !cmd.complete ? r.reason : cmd.note;
+  if (phase == r.phase && cmd.updated <= r.updated && reason == r.reason)
+    return events{}; // no progress, nothing new to say
+  return events{deployment_rollout{cmd.name, cmd.revision, phase,
+                                   std::max(cmd.updated, r.updated), cmd.replicas, reason,
+                                   now}};
 }
 
 result decide_one(const world& w, const check_rollout& cmd, unix_nanos now) {

@@ -133,7 +133,8 @@ std::string step_text(const event& ev) {
               break;
             }
             return of + ": " + std::to_string(x.updated) + " of "
-                   + std::to_string(x.replicas) + " replicas updated";
+                   + std::to_string(x.replicas) + " replicas updated"
+                   + (x.reason.empty() ? std::string() : " (" + x.reason + ")");
           },
           [](const vm_terminating& x) {
             return x.name + " terminating"

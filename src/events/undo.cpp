@@ -8,10 +8,13 @@ namespace volant {
 void fold_revision(std::vector<revision_record>& revs, const std::string& name, const event& ev) {
   if (const auto* c = std::get_if<deployment_created>(&ev); c && c->spec.name == name) {
     revs.clear();
-    revs.push_back({c->revision, c->spec.tmpl, c->at});
+    revs.push_back({c->revision, c->spec.tmpl, c->at, c->spec.strategy.revision_history});
   } else if (const auto* u = std::get_if<deployment_updated>(&ev);
              u && u->name == name && !revs.empty()) {
-    revs.push_back({u->revision, u->tmpl, u->at});
+    if (u->revision == revs.back().revision) // the strategy only: no new revision
+      revs.back().keep = u->strategy.revision_history;
+    else
+      revs.push_back({u->revision, u->tmpl, u->at, u->strategy.revision_history});
   } else if (const auto* d = std::get_if<deployment_deleted>(&ev); d && d->name == name) {
     revs.clear();
   }
@@ -38,6 +41,12 @@ expected<update_deployment> undo_to(const std::vector<revision_record>& revs,
                             + "' (revisions " + std::to_string(revs.front().revision) + " to "
                             + std::to_string(current.revision) + ")");
     target = &*it;
+    auto kept = static_cast<std::size_t>(std::max(current.keep, 1));
+    if (static_cast<std::size_t>(revs.end() - it) > kept)
+      return make_error(ec::invalid_argument,
+                        "revision " + std::to_string(*to) + " of '" + name
+                            + "' is older than the " + std::to_string(kept)
+                            + " revisions kept (--revision-history)");
   }
   if (target->revision == current.revision)
     return make_error(ec::conflict, "deployment '" + name + "' is at revision "

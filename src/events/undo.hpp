@@ -19,6 +19,8 @@ struct revision_record {
   std::uint64_t revision = 0;
   vm_template tmpl;
   unix_nanos at = 0;
+  /// Revisions the deployment keeps (--revision-history) as of this one.
+  std::int32_t keep = 10;
   friend bool operator==(const revision_record&, const revision_record&) = default;
 };
 
@@ -28,7 +30,8 @@ void fold_revision(std::vector<revision_record>& revs, const std::string& name, 
 
 /// The update that makes a new revision of `name` with the template of
 /// revision `to` (default: the one before the current). Errors: no earlier
-/// revision, an unknown one, the current one, or across a volume change.
+/// revision, an unknown one, one beyond the history kept, the current one, or
+/// across a volume change.
 expected<update_deployment> undo_to(const std::vector<revision_record>& revs,
                                     const std::string& name,
                                     std::optional<std::uint64_t> to);

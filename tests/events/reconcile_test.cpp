@@ -574,6 +574,13 @@ TEST_CASE("a rollout is journaled as it progresses and completes; the completed 
   CHECK(h.dep("web").rollout.updated == 1);
   CHECK(h.must(record_rollout{"web", 2, 1, 2, false}).empty()); // no progress
   CHECK(h.must(record_rollout{"web", 1, 2, 2, true}).empty());  // another revision
+  // Why it goes slower than its strategy says: journaled once, not progress.
+  auto progress_at = h.dep("web").rollout.progress_at;
+  evs = h.must(record_rollout{"web", 2, 1, 2, false, "no room for surge VMs (x)"});
+  REQUIRE(evs.size() == 1);
+  CHECK(std::get<deployment_rollout>(evs[0]).reason == "no room for surge VMs (x)");
+  CHECK(h.dep("web").rollout.progress_at == progress_at);
+  CHECK(h.must(record_rollout{"web", 2, 1, 2, false, "no room for surge VMs (x)"}).empty());
 }
 
 TEST_CASE("a rollout without progress within its deadline fails and reverts to "

@@ -89,3 +89,21 @@ TEST_CASE("undo errors: nothing earlier, unknown or current revision, volumes, n
   CHECK(undo_to(vol, "web", std::nullopt).error_value().code == ec::conflict);
   CHECK(undo_to({}, "web", std::nullopt).error_value().code == ec::unknown_deployment);
 }
+
+TEST_CASE("--revision-history: an undo reaches only the revisions kept; a strategy-only "
+          "update is no revision") {
+  auto keep2 = updated(tmpl("3"), 3);
+  keep2.strategy.revision_history = 2;
+  auto paused = updated(tmpl("3"), 3); // rollout pause: the strategy only
+  paused.strategy.revision_history = 2;
+  paused.strategy.rollout_paused = true;
+  auto revs = fold({created(tmpl("1")), updated(tmpl("2"), 2), keep2, paused});
+  REQUIRE(revs.size() == 3);
+  CHECK(revs.back().keep == 2);
+  CHECK(undo_to(revs, "web", 2).has_value());
+  CHECK(undo_to(revs, "web", 1).error_value().message
+        == "revision 1 of 'web' is older than the 2 revisions kept (--revision-history)");
+  auto u = undo_to(revs, "web", std::nullopt);
+  REQUIRE(u.has_value());
+  CHECK(u->reason == "rollout undo to revision 2");
+}
