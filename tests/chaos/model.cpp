@@ -67,8 +67,13 @@ std::string op::args() const {
   auto gen_env = " --env CHAOS_GEN=" + std::to_string(gen);
   switch (kind) {
   case op_kind::create:
+    // Every other deployment rolls its updates: surge VMs, terminating VMs
+    // and in-place replacements among the crashes.
     return "deployments create " + deployment + " --plugin " + plugin
-           + " --replicas " + std::to_string(replicas) + gen_env;
+           + " --replicas " + std::to_string(replicas) + gen_env
+           + (gen % 2 == 0 ? " --strategy rolling --max-surge 1 --max-unavailable 1 "
+                             "--termination-grace 300ms"
+                           : "");
   case op_kind::scale:
     return "deployments scale " + deployment + " --replicas "
            + std::to_string(replicas);

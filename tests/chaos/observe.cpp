@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <thread>
 
 namespace volant::chaos {
@@ -106,9 +107,9 @@ std::optional<std::string> live_summary(const e2e::daemon& d) {
         << r.value("desired", -1) << " paused " << r.value("paused", false)
         << " revision " << r.value("revision", std::uint64_t{0}) << "\n";
   for (const auto& v : *vms)
-    out << "vm " << v.value("name", "") << " of " << v.value("deployment", "")
-        << " " << v.value("status", "") << " ip " << v.value("ip", "")
-        << " pid " << v.value("pid", 0) << " revision "
+    out << "vm " << v.value("id", v.value("name", "")) << " of "
+        << v.value("deployment", "") << " " << v.value("status", "") << " ip "
+        << v.value("ip", "") << " pid " << v.value("pid", 0) << " revision "
         << v.value("revision", std::uint64_t{0}) << " restarts "
         << v.value("restarts", 0) << "\n";
   return out.str();
@@ -126,10 +127,12 @@ std::optional<std::string> replay_summary(const e2e::daemon& d) {
         << s.value("replicas", -1) << " paused " << s.value("paused", false)
         << " revision " << s.value("revision", std::uint64_t{0}) << "\n";
   std::vector<json> vms(w["vms"].begin(), w["vms"].end());
-  // `vms list` orders by deployment, then index.
+  // `vms list` orders by deployment, then index, then revision.
   std::sort(vms.begin(), vms.end(), [](const json& a, const json& b) {
-    return std::make_pair(a.value("deployment", ""), a.value("index", 0))
-           < std::make_pair(b.value("deployment", ""), b.value("index", 0));
+    return std::make_tuple(a.value("deployment", ""), a.value("index", 0),
+                           a.value("revision", std::uint64_t{0}))
+           < std::make_tuple(b.value("deployment", ""), b.value("index", 0),
+                             b.value("revision", std::uint64_t{0}));
   });
   for (const auto& v : vms)
     out << "vm " << v.value("name", "") << " of " << v.value("deployment", "")
@@ -292,7 +295,9 @@ verdict settle_verdict(const e2e::daemon& d,
   std::set<std::string> ips;
   std::set<int> listed_pids;
   for (const auto& vm : *vms) {
-    auto name = vm.value("name", "");
+    // A rolling update's VM is listed by its slot's name; its processes and
+    // its page know it by its key (`id`: "web-3@4").
+    auto name = vm.value("id", vm.value("name", ""));
     auto status = vm.value("status", "");
     int pid = vm.value("pid", 0);
     auto ip = vm.value("ip", "");

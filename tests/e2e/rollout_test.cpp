@@ -289,4 +289,37 @@ TEST_CASE("rollout pause holds a rollout (the VMs keep running); resume lets it 
   CHECK(d.deployment("web").value("revision", 0) == 2);
 }
 
+TEST_CASE("volantd killed with kill -9 mid-rollout: the rollout goes on where it was, "
+          "terminating and surge VMs adopted, never two processes of a VM") {
+  daemon d({.pool_octet = 153});
+  d.install(httpd_manifest());
+  d.ok("deployments create web --plugin e2e-httpd --replicas 4 --health-http 80:/ "
+       "--health-interval 1 --wait");
+  d.ok("deployments update web --env GEN=2 --strategy rolling --max-surge 1 "
+       "--max-unavailable 0 --termination-grace 3s");
+  bool mid = eventually(
+      [&] {
+        auto vms = d.vms("--deployment web");
+        return std::any_of(vms.begin(), vms.end(), [](const json& vm) {
+          return vm.value("status", "") == "terminating";
+        });
+      },
+      60s, 50ms);
+  REQUIRE_MESSAGE(mid, d.vms("--deployment web").dump());
+  d.kill9();
+  d.start();
+  auto r = d.volar("deployments rollout status web --watch --timeout 120");
+  CHECK_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  auto vms = d.vms("--deployment web");
+  REQUIRE(vms.size() == 4);
+  for (const auto& vm : vms) {
+    CAPTURE(vm.dump());
+    CHECK(vm.value("revision", 0) == 2);
+    CHECK(d.vm_pids(vm.value("id", "")) == std::vector<int>{vm.value("pid", 0)});
+    CHECK(http_get(vm.value("ip", ""), 80, "/").value_or(http_reply{}).status == 200);
+  }
+  // Nothing of the old VMs is left running.
+  CHECK(d.workload_pids().size() == 4);
+}
+
 } // namespace volant::e2e
