@@ -8,7 +8,9 @@
 #include "events/vm_machine.hpp"
 #include "guest/build.hpp"
 #include "runtime/driver.hpp"
+#include "events/lb.hpp"
 #include "runtime/exit_watcher.hpp"
+#include "runtime/haproxy.hpp"
 #include "runtime/prober.hpp"
 #include "secrets/sealer.hpp"
 #include "store/journal.hpp"
@@ -29,6 +31,8 @@ struct daemon_context {
   runtime::driver* qemu = nullptr;   ///< microVMs (runtime "qemu"), when available
   std::string qemu_accelerator;      ///< "kvm" or "tcg", decided once at start
   std::string qemu_bridge;           ///< "vbr0 192.168.127.1/24"
+  runtime::haproxy_supervisor* haproxy = nullptr; ///< the load balancers' HAProxy
+  lb_defaults lbs;                   ///< where load balancers listen by default
   runtime::exit_watcher* watcher = nullptr;
   runtime::prober* prober = nullptr;
   actor_directory* actors = nullptr; ///< live actors, for the remote shell

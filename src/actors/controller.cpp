@@ -149,6 +149,21 @@ void plan_and_push(self_ptr self, const std::string& name,
   self->send(it->second, plan_atom::value, std::move(push));
 }
 
+/// Hands the load balancers' HAProxy configuration to the supervisor when it
+/// changed (a VM became ready or left, an LB was created, switched, deleted).
+void sync_lbs(self_ptr self) {
+  auto& st = self->state;
+  if (st.ctx->haproxy == nullptr)
+    return;
+  auto text = st.w.lbs.empty()
+                  ? std::string()
+                  : render_haproxy(project_lbs(st.w, st.ctx->lbs), st.ctx->haproxy->paths());
+  if (text == st.lb_config)
+    return;
+  st.lb_config = text;
+  st.ctx->haproxy->apply(std::move(text));
+}
+
 void after_commit(self_ptr self, const record_batch& recs) {
   auto& st = self->state;
   std::map<std::string, std::set<std::string>> touched; // deployment -> created VMs
@@ -168,6 +183,7 @@ void after_commit(self_ptr self, const record_batch& recs) {
     plan_and_push(self, dep, created);
     retire_if_done(self, dep);
   }
+  sync_lbs(self);
   maybe_snapshot(self);
 }
 
@@ -233,6 +249,7 @@ wire::daemon_info info_of(const daemon_context& ctx) {
   info.started_at = ctx.started_at;
   info.data_dir = ctx.data_dir;
   info.driver = std::string(ctx.driver->name());
+  info.lbs = ctx.lbs;
   auto caps = ctx.driver->limits();
   info.limits = {{"memory", caps.memory_limit}, {"cpu", caps.cpu_limit},
                  {"pids", caps.max_pids},         {"user", caps.user},
@@ -265,6 +282,7 @@ controller(controller_actor::stateful_pointer<controller_state> self,
     spawn_deployment(self, name, true);
     plan_and_push(self, name);
   }
+  sync_lbs(self); // an adopted HAProxy gets the log's configuration
   self->delayed_send(self, ctx->reconcile_every, reconcile_atom::value);
   return {
     [=](command_atom, command& cmd) -> caf::result<record_batch> {

@@ -26,6 +26,8 @@ struct controller_state {
   supervision children;         ///< its deployment actors' crashes
   wire::daemon_info info;
   std::uint64_t pushes = 0;
+  /// The HAProxy configuration last handed to the supervisor ("\x01": none yet).
+  std::string lb_config = "\x01";
   static inline const char* name = "controller";
 };
 

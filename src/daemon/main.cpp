@@ -12,6 +12,8 @@
 #include "daemon/host.hpp"
 #include "daemon/workloads.hpp"
 #include "runtime/exit_watcher.hpp"
+#include "runtime/haproxy.hpp"
+#include "runtime/netdev.hpp"
 #include "runtime/process_driver.hpp"
 #include "runtime/qemu_driver.hpp"
 #include "runtime/prober.hpp"
@@ -50,6 +52,7 @@ struct options {
   volant::runtime::qemu_options qemu;
   volant::guest::paths guests;
   volant::restart_policy restarts;
+  std::string haproxy_binary = "haproxy";
 };
 
 int fail(const std::string& message) {
@@ -118,6 +121,9 @@ int main(int argc, char** argv) {
                  "stock kernels, else TCG)")
     ->check(CLI::IsMember({"kvm", "tcg"}));
   app.add_option("--qemu-binary", opts.qemu.binary, "QEMU binary of microVMs");
+  app.add_option("--haproxy-binary", opts.haproxy_binary,
+                 "HAProxy binary of the load balancers (volar lb ...)")
+    ->capture_default_str();
   app.add_option("--bridge", opts.qemu.bridge.name,
                  "Bridge of microVM TAPs (created at the first microVM start)");
   app.add_option("--bridge-cidr", opts.qemu.bridge.cidr,
@@ -245,6 +251,12 @@ int main(int argc, char** argv) {
   ctx.qemu = &qemu;
   ctx.qemu_accelerator = qemu.accelerator();
   ctx.qemu_bridge = opts.qemu.bridge.name + " " + opts.qemu.bridge.cidr;
+  // Load balancers: one HAProxy, adopted if it runs from before (docs/traffic.md).
+  runtime::haproxy_supervisor haproxy{{opts.haproxy_binary, ctx.data_dir + "/haproxy"}};
+  ctx.haproxy = &haproxy;
+  ctx.lbs.listen = "127.0.0.1";
+  if (auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr); bridge)
+    ctx.lbs.microvm_listen = to_string_ip(bridge->address);
   {
     // The runs the log says may be up are adopted (or found dead) by their VM
     // actors; any other run still on the host was forked just before a crash and

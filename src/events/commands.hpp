@@ -229,6 +229,25 @@ struct record_vm_resumed {
   std::uint64_t incarnation = 0;
 };
 
+/// Create a load balancer in front of a deployment.
+struct create_lb {
+  lb_spec spec;
+};
+
+/// Point a load balancer at another deployment (blue-green). With `create`,
+/// a missing one is created in front of the target first (the guide's flow).
+struct switch_lb {
+  std::string name;
+  std::string to;
+  bool require_all_ready = false;
+  bool create = false;
+};
+
+/// Delete a load balancer.
+struct delete_lb {
+  std::string name;
+};
+
 using command =
   std::variant<install_plugin, remove_plugin, configure_host, create_deployment,
                scale_deployment, update_deployment, pause_deployment,
@@ -237,6 +256,7 @@ using command =
                record_vm_exited, record_vm_start_failed, schedule_vm_restart,
                record_vm_stopped, remove_vm, record_actor_crash,
                record_vm_paused, record_vm_resumed, recreate_vm, delete_vm,
-               terminate_vm, record_rollout, check_rollout>;
+               terminate_vm, record_rollout, check_rollout, create_lb, switch_lb,
+               delete_lb>;
 
 } // namespace volant

@@ -62,6 +62,8 @@ std::string_view to_string(ec code) noexcept {
     return "not_found";
   case ec::secret_unreadable:
     return "secret_unreadable";
+  case ec::unknown_lb:
+    return "unknown_lb";
   }
   // A number this build does not know, e.g. sent by a newer peer.
   return "unknown_error";

@@ -71,6 +71,8 @@ enum class ec : std::uint8_t {
   not_found = 28,
   /// A sealed secret does not open: another key, or damaged.
   secret_unreadable = 29,
+  /// No load balancer of that name.
+  unknown_lb = 30,
 };
 
 /// The stable spelling of an error code, e.g. "insufficient_memory".

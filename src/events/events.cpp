@@ -31,6 +31,18 @@ aggregate_id aggregate_of_one(const actor_crashed& x) {
   return {aggregate_kind::system, x.actor};
 }
 
+aggregate_id aggregate_of_one(const lb_created& x) {
+  return {aggregate_kind::lb, x.spec.name};
+}
+
+aggregate_id aggregate_of_one(const lb_switched& x) {
+  return {aggregate_kind::lb, x.name};
+}
+
+aggregate_id aggregate_of_one(const lb_deleted& x) {
+  return {aggregate_kind::lb, x.name};
+}
+
 aggregate_id aggregate_of_one(const journal_loss_accepted&) {
   return {aggregate_kind::system, "journal"};
 }
@@ -58,6 +70,8 @@ std::string_view to_string(aggregate_kind kind) noexcept {
     return "vm";
   case aggregate_kind::probe:
     return "probe";
+  case aggregate_kind::lb:
+    return "lb";
   }
   return "unknown";
 }
@@ -97,6 +111,18 @@ std::string_view to_string(vm_status status) noexcept {
     return "paused";
   case vm_status::terminating:
     return "terminating";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(lb_algorithm algorithm) noexcept {
+  switch (algorithm) {
+  case lb_algorithm::round_robin:
+    return "round-robin";
+  case lb_algorithm::least_conn:
+    return "least-conn";
+  case lb_algorithm::source:
+    return "source";
   }
   return "unknown";
 }

@@ -324,6 +324,34 @@ struct deployment_rollout {
   friend bool operator==(const deployment_rollout&, const deployment_rollout&) = default;
 };
 
+// -- load balancers -----------------------------------------------------------------
+
+/// A load balancer was created in front of a deployment.
+struct lb_created {
+  static constexpr std::string_view kind_name = "lb_created";
+  lb_spec spec;
+  unix_nanos at = 0;
+  friend bool operator==(const lb_created&, const lb_created&) = default;
+};
+
+/// A load balancer was switched to another deployment (blue-green).
+struct lb_switched {
+  static constexpr std::string_view kind_name = "lb_switched";
+  std::string name;
+  std::string from;
+  std::string to;
+  unix_nanos at = 0;
+  friend bool operator==(const lb_switched&, const lb_switched&) = default;
+};
+
+/// A load balancer was deleted.
+struct lb_deleted {
+  static constexpr std::string_view kind_name = "lb_deleted";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const lb_deleted&, const lb_deleted&) = default;
+};
+
 // -- system -------------------------------------------------------------------------
 
 /// An actor crashed and was restarted by its supervisor.
@@ -362,7 +390,8 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            vm_start_failed, vm_restart_scheduled, vm_stopped,
                            vm_removed, actor_crashed, vm_paused, vm_resumed,
                            vm_recreated, journal_loss_accepted, vm_replace_requested,
-                           vm_terminating, deployment_rollout>;
+                           vm_terminating, deployment_rollout, lb_created, lb_switched,
+                           lb_deleted>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {
@@ -380,6 +409,7 @@ enum class aggregate_kind : std::uint8_t {
   deployment = 3,
   vm = 4,
   probe = 5,
+  lb = 6,
 };
 
 /// "deployment", "vm", ...
@@ -400,6 +430,9 @@ std::string_view kind_name(const event& ev);
 
 /// The name of a VM status, e.g. "ready".
 std::string_view to_string(vm_status status) noexcept;
+
+/// "round-robin", "least-conn" or "source".
+std::string_view to_string(lb_algorithm algorithm) noexcept;
 
 /// "progressing", "complete" or "failed".
 std::string_view to_string(rollout_phase phase) noexcept;

@@ -375,6 +375,34 @@ VOLANT_FIELDS(deployment_rollout) {
   f("at", x.at);
 }
 
+VOLANT_FIELDS(lb_spec) {
+  f("name", x.name);
+  f("deployment", x.deployment);
+  f("port", x.port);
+  f("listen", x.listen);
+  f("algorithm", x.algorithm);
+  f("health_check", x.health_check);
+  f("health_path", x.health_path);
+  f("target_port", x.target_port);
+}
+
+VOLANT_FIELDS(lb_created) {
+  f("spec", x.spec);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(lb_switched) {
+  f("name", x.name);
+  f("from", x.from);
+  f("to", x.to);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(lb_deleted) {
+  f("name", x.name);
+  f("at", x.at);
+}
+
 VOLANT_FIELDS(journal_loss_accepted) {
   f("last_good_seq", x.last_good_seq);
   f("high_water_seq", x.high_water_seq);

@@ -195,6 +195,19 @@ void apply_one(world& w, const vm_recreated& e) {
   volant::apply(i->second, event{e});
 }
 
+void apply_one(world& w, const lb_created& e) {
+  w.lbs.try_emplace(e.spec.name, e.spec);
+}
+
+void apply_one(world& w, const lb_switched& e) {
+  if (auto i = w.lbs.find(e.name); i != w.lbs.end())
+    i->second.deployment = e.to;
+}
+
+void apply_one(world& w, const lb_deleted& e) {
+  w.lbs.erase(e.name);
+}
+
 void apply_one(world&, const actor_crashed&) {
   // Audit only: the supervisor already restarted the actor from the log.
 }

@@ -78,6 +78,8 @@ struct world {
   plugin_registry plugins;
   std::map<std::string, deployment_state> deployments;
   std::map<std::string, vm_record> vms;
+  /// Load balancers by name.
+  std::map<std::string, lb_spec> lbs;
   /// The highest run number (incarnation) ever recorded for any VM.
   std::uint64_t last_incarnation = 0;
   std::uint64_t last_seq = 0;   ///< Seq of the last applied record (0: none).

@@ -286,6 +286,28 @@ struct vm_record {
   friend bool operator==(const vm_record&, const vm_record&) = default;
 };
 
+// -- load balancers -----------------------------------------------------------------
+
+/// How a load balancer spreads requests. The numbers are persisted.
+enum class lb_algorithm : std::uint8_t { round_robin = 0, least_conn = 1, source = 2 };
+
+/// A load balancer in front of a deployment (issue 13, docs/traffic.md): one
+/// HAProxy frontend on `listen:port` and a backend of the deployment's ready VMs
+/// on `target_port`.
+struct lb_spec {
+  std::string name;
+  std::string deployment;     ///< the target
+  std::uint16_t port = 80;    ///< the frontend's port
+  std::string listen;         ///< its address; empty: the daemon's default
+  lb_algorithm algorithm = lb_algorithm::round_robin;
+  /// Servers are checked: HTTP GET of `health_path` when given, else as the
+  /// target's plugin checks (an HTTP path, or TCP); false: no check.
+  bool health_check = true;
+  std::string health_path;
+  std::uint16_t target_port = 0; ///< the VMs' port; 0: `port`
+  friend bool operator==(const lb_spec&, const lb_spec&) = default;
+};
+
 // -- host ---------------------------------------------------------------------------
 
 /// The host's pool, capacity and limits. Journaled on first start and on change.

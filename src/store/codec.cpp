@@ -56,7 +56,8 @@ static_assert(num(fb::VmStatus::restarting) == num(vm_status::restarting));
 static_assert(num(fb::VmStatus::paused) == num(vm_status::paused));
 static_assert(num(fb::StrategyKind::MAX) == num(strategy_kind::rolling));
 static_assert(num(fb::StrategyKind::recreate) == num(strategy_kind::recreate));
-static_assert(num(fb::AggregateKind::MAX) == num(aggregate_kind::probe));
+static_assert(num(fb::AggregateKind::MAX) == num(aggregate_kind::lb));
+static_assert(num(fb::LbAlgorithm::MAX) == num(lb_algorithm::source));
 static_assert(num(fb::AggregateKind::system) == num(aggregate_kind::system));
 static_assert(num(fb::AggregateKind::host) == num(aggregate_kind::host));
 static_assert(num(fb::AggregateKind::plugin) == num(aggregate_kind::plugin));
@@ -120,6 +121,9 @@ VOLANT_TABLE(journal_loss_accepted, JournalLossAccepted);
 VOLANT_TABLE(vm_replace_requested, VmReplaceRequested);
 VOLANT_TABLE(vm_terminating, VmTerminating);
 VOLANT_TABLE(deployment_rollout, DeploymentRollout);
+VOLANT_TABLE(lb_created, LbCreated);
+VOLANT_TABLE(lb_switched, LbSwitched);
+VOLANT_TABLE(lb_deleted, LbDeleted);
 
 #undef VOLANT_TABLE
 
@@ -243,6 +247,16 @@ off<void> body(builder& b, const vm_terminating& e) {
   return fb::CreateVmTerminating(b, str(b, e.name), str(b, e.reason), e.grace_ms,
                                  e.at, e.incarnation)
       .Union();
+}
+off<void> body(builder& b, const lb_created& e) {
+  return fb::CreateLbCreated(b, pack(b, e.spec), e.at).Union();
+}
+off<void> body(builder& b, const lb_switched& e) {
+  return fb::CreateLbSwitched(b, str(b, e.name), str(b, e.from), str(b, e.to), e.at)
+      .Union();
+}
+off<void> body(builder& b, const lb_deleted& e) {
+  return fb::CreateLbDeleted(b, str(b, e.name), e.at).Union();
 }
 off<void> body(builder& b, const deployment_rollout& e) {
   return fb::CreateDeploymentRollout(b, str(b, e.name), e.revision,
@@ -377,6 +391,16 @@ vm_replace_requested get(const fb::VmReplaceRequested& x, const path& at) {
 vm_terminating get(const fb::VmTerminating& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.reason(), {&at, "reason"}),
           x.grace_ms(), x.at(), x.incarnation()};
+}
+lb_created get(const fb::LbCreated& x, const path& at) {
+  return {get(x.spec(), {&at, "spec"}), x.at()};
+}
+lb_switched get(const fb::LbSwitched& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.from(), {&at, "from"}),
+          get(x.to(), {&at, "to"}), x.at()};
+}
+lb_deleted get(const fb::LbDeleted& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
 }
 rollout_phase get_phase(fb::RolloutPhase p, const path& at) {
   if (num(p) > num(fb::RolloutPhase::MAX))
@@ -535,6 +559,12 @@ world get(const fb::Snapshot& x) {
   w.last_seq = x.last_seq();
   w.last_at = x.last_at();
   w.last_incarnation = x.last_incarnation();
+  if (x.lbs() != nullptr) // appended: absent in old snapshots
+    each(x.lbs(), {&root, "lbs"}, [&](const fb::LbSpec& l, const path& p) {
+      auto spec = get(&l, p);
+      if (!w.lbs.emplace(spec.name, spec).second)
+        bad(p, "duplicate load balancer '" + spec.name + "'");
+    });
   return w;
 }
 
@@ -621,9 +651,13 @@ std::vector<std::uint8_t> pack_snapshot(const world& w) {
   for (const auto& [name, vm] : w.vms)
     vms.push_back(fb::CreateVmEntry(b, str(b, name), pack(b, vm)));
   auto vm_vec = b.CreateVector(vms);
+  std::vector<off<fb::LbSpec>> lbs;
+  for (const auto& [name, lb] : w.lbs)
+    lbs.push_back(pack(b, lb));
+  auto lb_vec = b.CreateVector(lbs);
   auto snap = fb::CreateSnapshot(b, snapshot_version, host, plugin_vec, dep_vec,
                                  vm_vec, w.last_seq, w.last_at,
-                                 w.last_incarnation);
+                                 w.last_incarnation, lb_vec);
   fb::FinishSnapshotBuffer(b, snap);
   return finished(b);
 }

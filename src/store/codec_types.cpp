@@ -139,6 +139,12 @@ off<fb::VmRecord> pack(builder& b, const vm_record& x) {
       x.not_before, x.replace_requested, x.terminate_at);
 }
 
+off<fb::LbSpec> pack(builder& b, const lb_spec& x) {
+  return fb::CreateLbSpec(b, str(b, x.name), str(b, x.deployment), x.port,
+                          str(b, x.listen), static_cast<fb::LbAlgorithm>(x.algorithm),
+                          x.health_check, str(b, x.health_path), x.target_port);
+}
+
 off<fb::HostConfig> pack(builder& b, const host_config& x) {
   return fb::CreateHostConfig(b, str(b, x.id), x.pool_first, x.pool_last,
                               x.cpu_total, x.memory_total_mib, x.max_vms,
@@ -389,6 +395,22 @@ vm_record get(const fb::VmRecord* t, const path& at) {
   out.not_before = x.not_before();
   out.replace_requested = x.replace_requested();
   out.terminate_at = x.terminate_at();
+  return out;
+}
+
+lb_spec get(const fb::LbSpec* t, const path& at) {
+  const auto& x = need(t, at);
+  lb_spec out;
+  out.name = get(x.name(), {&at, "name"});
+  out.deployment = get(x.deployment(), {&at, "deployment"});
+  out.port = x.port();
+  out.listen = get(x.listen(), {&at, "listen"});
+  if (num(x.algorithm()) > num(fb::LbAlgorithm::MAX))
+    newer({&at, "algorithm"}, "load balancer algorithm", num(x.algorithm()));
+  out.algorithm = static_cast<lb_algorithm>(x.algorithm());
+  out.health_check = x.health_check();
+  out.health_path = get(x.health_path(), {&at, "health_path"});
+  out.target_port = x.target_port();
   return out;
 }
 

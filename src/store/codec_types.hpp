@@ -48,6 +48,7 @@ off<fb::VmTemplate> pack(builder& b, const vm_template& x);
 off<fb::DeploymentSpec> pack(builder& b, const deployment_spec& x);
 off<fb::DriverHandle> pack(builder& b, const driver_handle& x);
 off<fb::VmRecord> pack(builder& b, const vm_record& x);
+off<fb::LbSpec> pack(builder& b, const lb_spec& x);
 off<fb::HostConfig> pack(builder& b, const host_config& x);
 
 // -- unpacking ----------------------------------------------------------------
@@ -114,6 +115,7 @@ vm_template get(const fb::VmTemplate* t, const path& at);
 deployment_spec get(const fb::DeploymentSpec* t, const path& at);
 driver_handle get(const fb::DriverHandle* t, const path& at);
 vm_record get(const fb::VmRecord* t, const path& at);
+lb_spec get(const fb::LbSpec* t, const path& at);
 host_config get(const fb::HostConfig* t, const path& at);
 
 } // namespace volant::store::detail

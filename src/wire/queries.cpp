@@ -74,6 +74,42 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
       return make_error(ec::unknown_vm, "VM '" + *name + "' not found");
     return vm_view(w, *vm);
   }
+  if (verb == "lb.list" || verb == "lb.show") {
+    auto view = [&](const lb_view& v) {
+      auto servers = json::array();
+      for (const auto& s : v.servers)
+        servers.push_back({{"name", std::string(slot_name(s.vm))},
+                           {"id", s.vm},
+                           {"server", s.name},
+                           {"address", to_string_ip(s.ip) + ":" + std::to_string(s.port)}});
+      std::string check = v.check.how == lb_check::kind::none  ? "none"
+                          : v.check.how == lb_check::kind::tcp ? "tcp"
+                                                               : "http " + v.check.path;
+      return json{{"name", v.spec.name},
+                  {"deployment", v.spec.deployment},
+                  {"address", v.listen + ":" + std::to_string(v.spec.port)},
+                  {"listen", v.listen},
+                  {"port", v.spec.port},
+                  {"target_port", v.target_port},
+                  {"algorithm", std::string(to_string(v.spec.algorithm))},
+                  {"check", check},
+                  {"servers", servers}};
+    };
+    if (verb == "lb.list") {
+      auto rows = json::array();
+      for (const auto& v : project_lbs(w, info.lbs))
+        rows.push_back(view(v));
+      return rows;
+    }
+    auto name = string_arg(args, "name");
+    if (!name)
+      return name.error_value();
+    auto v = project_lb(w, *name, info.lbs);
+    if (!v)
+      return make_error(ec::unknown_lb, "load balancer '" + *name
+                                            + "' does not exist (see: volar lb list)");
+    return view(*v);
+  }
   if (verb == "debug.resources") {
     auto j = resources_view(w);
     j["driver"] = info.driver;

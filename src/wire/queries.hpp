@@ -5,6 +5,7 @@
 // recent events from the log) is added at the api edge (src/actors/api_reads.hpp),
 // never on the controller's thread.
 
+#include "events/lb.hpp"
 #include "events/error.hpp"
 #include "events/state.hpp"
 
@@ -23,6 +24,7 @@ struct daemon_info {
   std::string driver;        ///< the default runtime's driver
   nlohmann::json limits;     ///< {memory, cpu, pids, user, run_dir, note} of the default driver
   nlohmann::json qemu;       ///< {accelerator, bridge, note}, or null
+  lb_defaults lbs;           ///< the addresses load balancers bind by default
 };
 
 /// Answers a read verb from `w`; errors name the bad argument or the unknown

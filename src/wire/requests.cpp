@@ -186,6 +186,7 @@ expected<decoded_request> decode_request(const std::string& verb,
 
 bool is_mutation(const std::string& verb) {
   return verb == "plugins.install" || verb == "plugins.remove" || verb == "vms.delete"
+         || verb == "lb.create" || verb == "lb.switch" || verb == "lb.delete"
          || (verb.rfind("deployments.", 0) == 0 && verb != "deployments.list"
              && verb != "deployments.show"
              // composed by the api from the journal (events/undo.hpp)
@@ -258,6 +259,34 @@ expected<command> command_from_request(const std::string& verb, const json& args
     return command{delete_deployment{*name}};
   if (verb == "vms.delete")
     return command{delete_vm{*name}};
+  if (verb == "lb.create") {
+    lb_spec spec;
+    spec.name = *name;
+    spec.deployment = args.value("deployment", std::string{});
+    spec.port = static_cast<std::uint16_t>(args.value("port", 80));
+    spec.listen = args.value("listen", std::string{});
+    auto algorithm = args.value("algorithm", std::string{"round-robin"});
+    bool known = false;
+    for (auto a : {lb_algorithm::round_robin, lb_algorithm::least_conn, lb_algorithm::source})
+      if (algorithm == to_string(a)) {
+        spec.algorithm = a;
+        known = true;
+      }
+    if (!known)
+      return make_error(ec::invalid_argument,
+                        "algorithm '" + algorithm
+                            + "' is unknown: round-robin, least-conn or source");
+    spec.health_check = args.value("health_check", true);
+    spec.health_path = args.value("health_path", std::string{});
+    spec.target_port = static_cast<std::uint16_t>(args.value("target_port", 0));
+    return command{create_lb{std::move(spec)}};
+  }
+  if (verb == "lb.switch")
+    return command{switch_lb{*name, args.value("to", std::string{}),
+                             args.value("require_all_ready", false),
+                             args.value("create", false)}};
+  if (verb == "lb.delete")
+    return command{delete_lb{*name}};
   return make_error(ec::invalid_argument, "unknown request '" + verb + "'");
 }
 
@@ -290,6 +319,10 @@ std::pair<std::string, json> reply_query(const std::string& verb, const json& ar
     return {"", json::object()};
   if (verb == "vms.delete")
     return {"vms.show", {{"name", args.value("name", std::string{})}}};
+  if (verb == "lb.create" || verb == "lb.switch")
+    return {"lb.show", {{"name", args.value("name", std::string{})}}};
+  if (verb == "lb.delete")
+    return {"", json::object()};
   return {"deployments.show", {{"name", args.value("name", std::string{})}}};
 }
 

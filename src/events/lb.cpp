@@ -1,0 +1,149 @@
+#include "events/lb.hpp"
+
+#include "events/plan.hpp"
+
+#include <algorithm>
+
+namespace volant {
+
+namespace {
+
+lb_check check_of(const world& w, const lb_spec& spec) {
+  lb_check out;
+  if (!spec.health_check) {
+    out.how = lb_check::kind::none;
+    return out;
+  }
+  if (!spec.health_path.empty()) {
+    out.how = lb_check::kind::http;
+    out.path = spec.health_path;
+    return out;
+  }
+  // As the target's plugin (or deployment) checks: its HTTP path and port, else
+  // a TCP connect to the server's port.
+  out.how = lb_check::kind::tcp;
+  auto d = w.deployments.find(spec.deployment);
+  if (d == w.deployments.end())
+    return out;
+  auto hc = effective_health_check(w, d->second);
+  if (!hc.enabled)
+    return out;
+  if (const auto* http = std::get_if<http_check>(&hc.probe)) {
+    out.how = lb_check::kind::http;
+    out.path = http->path;
+    out.port = http->port;
+  } else if (const auto* tcp = std::get_if<tcp_check>(&hc.probe)) {
+    out.port = tcp->port;
+  }
+  return out;
+}
+
+lb_view view_of(const world& w, const lb_spec& spec, const lb_defaults& defaults) {
+  lb_view v;
+  v.spec = spec;
+  v.listen = spec.listen;
+  if (v.listen.empty()) {
+    v.listen = defaults.listen;
+    auto d = w.deployments.find(spec.deployment);
+    const auto* plugin = d == w.deployments.end() ? nullptr
+                                                   : w.plugins.find(d->second.spec.tmpl.plugin);
+    if (plugin != nullptr && plugin->runtime == "qemu" && !defaults.microvm_listen.empty())
+      v.listen = defaults.microvm_listen;
+  }
+  v.target_port = spec.target_port != 0 ? spec.target_port : spec.port;
+  v.check = check_of(w, spec);
+  if (v.check.port == v.target_port)
+    v.check.port = 0;
+  for (const auto* vm : vms_of(w, spec.deployment))
+    if (vm->status == vm_status::ready)
+      v.servers.push_back({lb_server_name(vm->name), vm->name, vm->ip, v.target_port});
+  return v;
+}
+
+std::string_view balance_of(lb_algorithm a) {
+  switch (a) {
+  case lb_algorithm::round_robin:
+    return "roundrobin";
+  case lb_algorithm::least_conn:
+    return "leastconn";
+  case lb_algorithm::source:
+    return "source";
+  }
+  return "roundrobin";
+}
+
+} // namespace
+
+std::string lb_server_name(std::string_view vm) {
+  std::string out;
+  for (char c : vm)
+    out += c == '@' ? std::string("_r") : std::string(1, c);
+  return out;
+}
+
+std::vector<lb_view> project_lbs(const world& w, const lb_defaults& defaults) {
+  std::vector<lb_view> out;
+  for (const auto& [name, spec] : w.lbs)
+    out.push_back(view_of(w, spec, defaults));
+  return out;
+}
+
+std::optional<lb_view> project_lb(const world& w, const std::string& name,
+                                  const lb_defaults& defaults) {
+  auto i = w.lbs.find(name);
+  if (i == w.lbs.end())
+    return std::nullopt;
+  return view_of(w, i->second, defaults);
+}
+
+std::string render_haproxy(const std::vector<lb_view>& lbs, const haproxy_paths& paths) {
+  std::string out;
+  auto line = [&](std::string text) { out += text + "\n"; };
+  line("# Written by volantd for its load balancers (volar lb ...): every change");
+  line("# rewrites it. Do not edit.");
+  line("global");
+  line("    master-worker");
+  line("    stats socket " + paths.stats_socket + " mode 600 level admin expose-fd listeners");
+  line("    pidfile " + paths.pid_file);
+  line("    maxconn 20000");
+  line("");
+  line("defaults");
+  line("    mode http");
+  line("    timeout connect 2s");
+  line("    timeout client 30s");
+  line("    timeout server 30s");
+  line("    timeout http-request 10s");
+  line("    timeout queue 10s");
+  // A replica killed with kill -9 must cost no request: the failed attempt is
+  // retried, on another server.
+  line("    retries 3");
+  line("    option redispatch 1");
+  line("    retry-on conn-failure empty-response");
+  for (const auto& lb : lbs) {
+    const auto& name = lb.spec.name;
+    line("");
+    line("frontend lb_" + name);
+    line("    bind " + lb.listen + ":" + std::to_string(lb.spec.port));
+    line("    default_backend lb_" + name + "_servers");
+    line("");
+    line("backend lb_" + name + "_servers");
+    line("    # deployment " + lb.spec.deployment);
+    line("    balance " + std::string(balance_of(lb.spec.algorithm)));
+    if (lb.spec.algorithm == lb_algorithm::source)
+      line("    hash-type consistent");
+    if (lb.check.how == lb_check::kind::http)
+      line("    option httpchk GET " + lb.check.path);
+    std::string check;
+    if (lb.check.how != lb_check::kind::none) {
+      check = " check inter 1s fall 2 rise 1";
+      if (lb.check.port != 0)
+        check += " port " + std::to_string(lb.check.port);
+    }
+    for (const auto& s : lb.servers)
+      line("    server " + s.name + " " + to_string_ip(s.ip) + ":" + std::to_string(s.port)
+           + check);
+  }
+  return out;
+}
+
+} // namespace volant
