@@ -101,6 +101,12 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"deployments rollout undo", "volar deployments rollout undo web --to-revision 2"},
       {"deployments rollout pause", "volar deployments rollout pause web"},
       {"deployments rollout resume", "volar deployments rollout resume web"},
+      {"lb", "volar lb create web-lb --deployment web --port 80 --algorithm round-robin --health-check /health"},
+      {"lb create", "volar lb create web-lb --deployment web --port 80 --algorithm round-robin --health-check /health"},
+      {"lb list", "volar lb list"},
+      {"lb show", "volar lb show web-lb"},
+      {"lb switch", "volar lb switch web --to web-green"},
+      {"lb delete", "volar lb delete web-lb"},
       {"guest", "volar guest fetch nginx python3"},
       {"guest fetch", "volar guest fetch nginx python3"},
       {"debug", "volar debug resources"},
@@ -162,6 +168,7 @@ int main(int argc, char** argv) {
   });
   add_deployment_commands(app, g, run);
   add_vm_commands(app, g, run);
+  add_lb_commands(app, g, run);
   add_plugin_commands(app, g, run);
   add_misc_commands(app, g, run);
   add_guest_commands(app, g, run);

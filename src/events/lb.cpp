@@ -104,8 +104,7 @@ std::string render_haproxy(const std::vector<lb_view>& lbs, const haproxy_paths&
   line("global");
   line("    master-worker");
   line("    stats socket " + paths.stats_socket + " mode 600 level admin expose-fd listeners");
-  line("    pidfile " + paths.pid_file);
-  line("    maxconn 20000");
+  line("    maxconn 4096");
   line("");
   line("defaults");
   line("    mode http");

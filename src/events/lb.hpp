@@ -62,7 +62,7 @@ std::optional<lb_view> project_lb(const world& w, const std::string& name,
 /// Where HAProxy keeps its runtime files.
 struct haproxy_paths {
   std::string stats_socket; ///< the master's runtime API (admin level, mode 0600)
-  std::string pid_file;
+  std::string pid_file; ///< given on HAProxy's command line (-p)
 };
 
 /// The whole HAProxy configuration for `lbs` (master-worker; one frontend and

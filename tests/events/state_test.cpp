@@ -112,6 +112,11 @@ std::vector<event> all_events() {
       vm_replace_requested{"web-1", 26},
       vm_terminating{"web-1@3", "replaced by revision 3", 2000, 27, 6},
       deployment_rollout{"web", 3, rollout_phase::complete, 3, 3, "", 28},
+      lb_created{{"web-lb", "web", 8080, "127.0.0.9", lb_algorithm::least_conn, false,
+                  "/hz", 81},
+                 29},
+      lb_switched{"web-lb", "web", "web-green", 30},
+      lb_deleted{"web-lb", 31},
   };
 }
 
@@ -274,8 +279,10 @@ TEST_CASE("every event names its kind and its aggregate") {
   CHECK(aggregate_of(samples[25]) == aggregate_id{aggregate_kind::vm, "web-1"});
   CHECK(kinds[26] == "vm_terminating");
   CHECK(aggregate_of(samples[26]) == aggregate_id{aggregate_kind::vm, "web-1@3"});
-  CHECK(kinds.back() == "deployment_rollout");
-  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::deployment, "web"});
+  CHECK(kinds[27] == "deployment_rollout");
+  CHECK(aggregate_of(samples[27]) == aggregate_id{aggregate_kind::deployment, "web"});
+  CHECK(kinds.back() == "lb_deleted");
+  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::lb, "web-lb"});
   CHECK(deployment_of_vm("web-1@3") == "web");
   CHECK(deployment_of_vm("my-app-12") == "my-app");
   CHECK(slot_name("web-1@3") == "web-1");

@@ -206,6 +206,22 @@ event sample(std::in_place_type_t<vm_terminating>) {
   return vm_terminating{"web1-2@4", "replaced by revision 4", 2000, t0 + 27, 12};
 }
 
+lb_spec sample_lb() {
+  return {"web1-lb", "web1", 8080, "127.0.0.9", lb_algorithm::source, true, "/healthz", 80};
+}
+
+event sample(std::in_place_type_t<lb_created>) {
+  return lb_created{sample_lb(), t0 + 29};
+}
+
+event sample(std::in_place_type_t<lb_switched>) {
+  return lb_switched{"web1-lb", "web1", "web1-green", t0 + 30};
+}
+
+event sample(std::in_place_type_t<lb_deleted>) {
+  return lb_deleted{"web1-lb", t0 + 31};
+}
+
 event sample(std::in_place_type_t<deployment_rollout>) {
   return deployment_rollout{"web1", 4, rollout_phase::failed, 3, 6,
                             "no progress for 600 s (3 of 6 replicas updated)", t0 + 28};
@@ -262,6 +278,13 @@ world sample_world() {
     w.host.cpu_used += vm.cpu;
     w.vms[vm.name] = vm;
   }
+  w.lbs["web1-lb"] = sample_lb();
+  auto other = sample_lb();
+  other.name = "api-lb";
+  other.algorithm = lb_algorithm::least_conn;
+  other.health_check = false;
+  other.listen.clear();
+  w.lbs["api-lb"] = other;
   w.last_seq = 123456;
   w.last_at = 1'764'000'000'999'999'999;
   w.last_incarnation = 17;

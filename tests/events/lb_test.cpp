@@ -1,0 +1,187 @@
+// Load balancers, pure (src/events/lb.hpp): created, switched and deleted by
+// decide; which servers each has (the ready VMs of its target, never a
+// terminating one); the HAProxy configuration rendered from that, compared with
+// a golden text.
+
+#include "events/lb.hpp"
+
+#include "fixture.hpp"
+
+using namespace volant;
+using namespace volant::test;
+
+namespace {
+
+lb_spec lb(std::string name = "web-lb", std::string deployment = "web",
+           std::uint16_t port = 80) {
+  lb_spec s;
+  s.name = std::move(name);
+  s.deployment = std::move(deployment);
+  s.port = port;
+  return s;
+}
+
+const haproxy_paths paths{"/d/haproxy/haproxy.sock", "/d/haproxy/haproxy.pid"};
+
+} // namespace
+
+TEST_CASE("lb create: a name, an existing target, a port; one per address and port") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  auto evs = h.must(create_lb{lb()});
+  REQUIRE(evs.size() == 1);
+  CHECK(std::get<lb_created>(evs[0]).spec == lb());
+  CHECK(h.w.lbs.at("web-lb").deployment == "web");
+  CHECK(h.fails(create_lb{lb()}).message == "load balancer 'web-lb' already exists");
+  CHECK(h.fails(create_lb{lb("api-lb", "api")}).code == ec::unknown_deployment);
+  CHECK(h.fails(create_lb{lb("other", "web", 80)}).message
+        == "load balancer 'web-lb' listens on the default address:80 already");
+  auto wild = lb("wild", "web", 81);
+  wild.listen = "0.0.0.0";
+  CHECK(h.fails(create_lb{wild}).message.starts_with("listen address 0.0.0.0 is a wildcard"));
+  auto bad = lb("Bad_Name", "web", 82);
+  CHECK(h.fails(create_lb{bad}).code == ec::invalid_name);
+  auto path = lb("p", "web", 83);
+  path.health_path = "health";
+  CHECK(h.fails(create_lb{path}).code == ec::invalid_health_check);
+}
+
+TEST_CASE("lb switch: to a deployment with ready VMs (all of them with "
+          "--require-all-ready); the guide's switch creates a missing one") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.must(create_deployment{spec("web-green", 2)});
+  h.bring_up("web", 2);
+  h.must(create_lb{lb()});
+  CHECK(h.fails(switch_lb{"web-lb", "web-green"}).message
+        == "deployment 'web-green' has no ready VM: nothing would serve 'web-lb'");
+  h.bring_up("web-green", 1);
+  CHECK(h.fails(switch_lb{"web-lb", "web-green", true}).message
+        == "deployment 'web-green' has 1 of 2 VMs ready (--require-all-ready)");
+  auto evs = h.must(switch_lb{"web-lb", "web-green"});
+  REQUIRE(evs.size() == 1);
+  CHECK(std::get<lb_switched>(evs[0]) == lb_switched{"web-lb", "web", "web-green", h.now});
+  CHECK(h.w.lbs.at("web-lb").deployment == "web-green");
+  CHECK(h.fails(switch_lb{"web-lb", "web-green"}).code == ec::conflict);
+  h.must(switch_lb{"web-lb", "web"}); // and back
+  CHECK(h.w.lbs.at("web-lb").deployment == "web");
+  CHECK(h.fails(switch_lb{"nope", "web"}).code == ec::unknown_lb);
+  h.must(delete_lb{"web-lb"});
+  evs = h.must(switch_lb{"web", "web-green", false, true});
+  REQUIRE(evs.size() == 1);
+  CHECK(std::get<lb_created>(evs[0]).spec.deployment == "web-green");
+  h.must(delete_lb{"web"});
+  CHECK_FALSE(h.w.lbs.contains("web"));
+  CHECK(h.fails(delete_lb{"web"}).code == ec::unknown_lb);
+}
+
+TEST_CASE("an LB's servers are the ready VMs of its target, of every revision, "
+          "never a terminating one") {
+  auto h = harness::ready();
+  auto s = spec("web", 3);
+  s.strategy.kind = strategy_kind::rolling;
+  s.strategy.max_surge = {1, false};
+  s.strategy.max_unavailable = {0, false};
+  h.must(create_deployment{s});
+  h.must(create_lb{lb()});
+  h.bring_up("web", 2);
+  h.must(create_vm{"web", 2}); // pending: not a server
+  auto view = project_lb(h.w, "web-lb", {});
+  REQUIRE(view);
+  CHECK(view->listen == "127.0.0.1");
+  CHECK(view->target_port == 80);
+  REQUIRE(view->servers.size() == 2);
+  CHECK(view->servers[0].vm == "web-0");
+  CHECK(view->servers[0].ip == h.vm("web-0").ip);
+  // A rollout: the surge VM of revision 2 serves beside the old ones once
+  // ready; the retired old one leaves at once.
+  update_deployment u;
+  u.name = "web";
+  u.cpu = 2;
+  h.must(u);
+  h.must(create_vm{"web", 0, true});
+  h.must(record_vm_started{"web-0@2", {"process", 700, 1, ""}});
+  h.must(record_vm_ready{"web-0@2"});
+  h.must(terminate_vm{"web-0", 0, 2000, "replaced by revision 2"});
+  view = project_lb(h.w, "web-lb", {});
+  std::vector<std::string> names;
+  for (const auto& server : view->servers)
+    names.push_back(server.name);
+  CHECK(names == std::vector<std::string>{"web-0_r2", "web-1"});
+  CHECK_FALSE(project_lb(h.w, "nope", {}));
+}
+
+TEST_CASE("the check follows the target's plugin unless the LB names a path, "
+          "and is off with --no-health-check") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.must(create_lb{lb()});
+  auto view = project_lb(h.w, "web-lb", {});
+  // The fixture's nginx checks HTTP GET /health on 80.
+  CHECK(view->check == lb_check{lb_check::kind::http, "/health", 0});
+  auto off = lb("off", "web", 81);
+  off.health_check = false;
+  off.target_port = 8080;
+  h.must(create_lb{off});
+  CHECK(project_lb(h.w, "off", {})->check.how == lb_check::kind::none);
+  CHECK(project_lb(h.w, "off", {})->check.port == 0);
+  CHECK(project_lb(h.w, "off", {})->target_port == 8080);
+}
+
+TEST_CASE("render_haproxy writes one frontend and backend per LB (golden text)") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.bring_up("web", 2);
+  auto a = lb("web-lb", "web", 8080);
+  a.listen = "127.0.0.9";
+  a.algorithm = lb_algorithm::source;
+  a.target_port = 80;
+  h.must(create_lb{a});
+  auto b = lb("quiet", "web", 9090);
+  b.health_check = false;
+  b.algorithm = lb_algorithm::least_conn;
+  h.must(create_lb{b});
+  auto text = render_haproxy(project_lbs(h.w, {"127.0.0.1", ""}), paths);
+  CHECK(text
+        == "# Written by volantd for its load balancers (volar lb ...): every change\n"
+           "# rewrites it. Do not edit.\n"
+           "global\n"
+           "    master-worker\n"
+           "    stats socket /d/haproxy/haproxy.sock mode 600 level admin expose-fd listeners\n"
+           "    maxconn 4096\n"
+           "\n"
+           "defaults\n"
+           "    mode http\n"
+           "    timeout connect 2s\n"
+           "    timeout client 30s\n"
+           "    timeout server 30s\n"
+           "    timeout http-request 10s\n"
+           "    timeout queue 10s\n"
+           "    retries 3\n"
+           "    option redispatch 1\n"
+           "    retry-on conn-failure empty-response\n"
+           "\n"
+           "frontend lb_quiet\n"
+           "    bind 127.0.0.1:9090\n"
+           "    default_backend lb_quiet_servers\n"
+           "\n"
+           "backend lb_quiet_servers\n"
+           "    # deployment web\n"
+           "    balance leastconn\n"
+           "    server web-0 10.0.0.10:9090\n"
+           "    server web-1 10.0.0.11:9090\n"
+           "\n"
+           "frontend lb_web-lb\n"
+           "    bind 127.0.0.9:8080\n"
+           "    default_backend lb_web-lb_servers\n"
+           "\n"
+           "backend lb_web-lb_servers\n"
+           "    # deployment web\n"
+           "    balance source\n"
+           "    hash-type consistent\n"
+           "    option httpchk GET /health\n"
+           "    server web-0 10.0.0.10:80 check inter 1s fall 2 rise 1\n"
+           "    server web-1 10.0.0.11:80 check inter 1s fall 2 rise 1\n");
+  // The same world renders the same text (the supervisor reloads on change only).
+  CHECK(render_haproxy(project_lbs(h.w, {"127.0.0.1", ""}), paths) == text);
+}
