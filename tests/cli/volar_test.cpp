@@ -125,10 +125,10 @@ TEST_CASE("usage errors are one line and exit 2") {
 TEST_CASE("an unknown command is named, with the commands there are") {
   // Before: "The following arguments were not expected: round-robin
   // --health-check /health ...", the arguments in reverse order.
-  auto r = run(volar() + " lb create web --health-check /health --strategy round-robin");
+  auto r = run(volar() + " lbx create web --health-check /health --strategy round-robin");
   CHECK(r.exit_code == 2);
   CHECK(lines(r.err) == 1);
-  CHECK_MESSAGE(r.err.rfind("volar: unknown command 'lb' for 'volar' (commands: "
+  CHECK_MESSAGE(r.err.rfind("volar: unknown command 'lbx' for 'volar' (commands: "
                             "deployments, ",
                             0)
                     == 0,

@@ -79,6 +79,12 @@ const row malformed[] = {
   {"credentials.export", R"({"name":5})", ec::invalid_argument, "argument 'name' must be a string"},
   {"credentials.revoke", R"({"serial":"1"})", ec::invalid_argument, "argument 'serial' must be an integer"},
   {"credentials.rotate", "null", ec::invalid_argument, "not a JSON object"},
+  {"lb.create", R"({"name":"web-lb","deployment":"web","port":70000})", ec::invalid_argument, "argument 'port' must be an integer 1..65535"},
+  {"lb.create", R"({"name":"web-lb","port":80})", ec::invalid_argument, "missing argument 'deployment'"},
+  {"lb.switch", R"({"name":"web-lb","to":"Web!"})", ec::invalid_name, "argument 'to': deployment name"},
+  {"lb.delete", R"({"name":7})", ec::invalid_argument, "argument 'name' must be a string"},
+  {"lb.list", "[]", ec::invalid_argument, "not a JSON object"},
+  {"lb.show", "{}", ec::invalid_argument, "missing argument 'name'"},
   {"vms.destroy", "{}", ec::invalid_argument, "unknown request \"vms.destroy\""},
 };
 
