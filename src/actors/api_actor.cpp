@@ -133,9 +133,16 @@ void read_query(api_actor::pointer self, daemon_context* ctx, const controller_a
   bool usage = verb == "vms.list" && args.value("usage", false);
   auto events = verb == "deployments.show" ? args.value("events", std::int64_t{20}) : 0;
   auto name = args.value("name", std::string{});
+  bool lb_stats = verb == "lb.show" || verb == "lb.list";
   self->request(controller, caf::infinite, query_atom::value, verb, args_text)
     .then(
       [=](std::string& reply) mutable {
+        if (lb_stats) {
+          auto j = json::parse(reply, nullptr, false);
+          add_lb_stats(j, *ctx);
+          rp.deliver(dump(j));
+          return;
+        }
         if (!usage && events <= 0) {
           rp.deliver(std::move(reply));
           return;

@@ -27,6 +27,43 @@ void add_usage(nlohmann::json& vms, const daemon_context& ctx) {
     add_usage_one(vms, ctx);
 }
 
+void add_lb_stats(nlohmann::json& lbs, const daemon_context& ctx) {
+  if (ctx.haproxy == nullptr)
+    return;
+  auto stats = ctx.haproxy->stats();
+  auto one = [&](nlohmann::json& lb) {
+    if (!lb.is_object() || !lb.contains("servers") || !lb["servers"].is_array())
+      return;
+    auto name = lb.value("name", std::string{});
+    auto draining = nlohmann::json::array();
+    for (const auto& s : stats) {
+      if (s.lb != name)
+        continue;
+      bool listed = false;
+      for (auto& server : lb["servers"])
+        if (server.value("server", std::string{}) == s.server) {
+          server["state"] = s.status;
+          server["sessions"] = s.sessions;
+          server["requests"] = s.requests;
+          server["total"] = s.total;
+          listed = true;
+        }
+      if (!listed)
+        draining.push_back({{"server", s.server},
+                            {"id", s.vm},
+                            {"state", s.status},
+                            {"sessions", s.sessions},
+                            {"requests", s.requests}});
+    }
+    lb["draining"] = draining;
+  };
+  if (lbs.is_array())
+    for (auto& lb : lbs)
+      one(lb);
+  else
+    one(lbs);
+}
+
 nlohmann::json recent_events(const daemon_context& ctx, const std::string& name,
                              std::size_t limit) {
   std::deque<nlohmann::json> kept;

@@ -149,19 +149,17 @@ void plan_and_push(self_ptr self, const std::string& name,
   self->send(it->second, plan_atom::value, std::move(push));
 }
 
-/// Hands the load balancers' HAProxy configuration to the supervisor when it
-/// changed (a VM became ready or left, an LB was created, switched, deleted).
+/// Hands the load balancers to the HAProxy supervisor when they changed (a VM
+/// became ready or left, an LB was created, switched, deleted).
 void sync_lbs(self_ptr self) {
   auto& st = self->state;
   if (st.ctx->haproxy == nullptr)
     return;
-  auto text = st.w.lbs.empty()
-                  ? std::string()
-                  : render_haproxy(project_lbs(st.w, st.ctx->lbs), st.ctx->haproxy->paths());
-  if (text == st.lb_config)
+  auto views = project_lbs(st.w, st.ctx->lbs);
+  if (st.lb_views == views)
     return;
-  st.lb_config = text;
-  st.ctx->haproxy->apply(std::move(text));
+  st.lb_views = views;
+  st.ctx->haproxy->apply(std::move(views));
 }
 
 void after_commit(self_ptr self, const record_batch& recs) {

@@ -9,6 +9,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -26,8 +27,8 @@ struct controller_state {
   supervision children;         ///< its deployment actors' crashes
   wire::daemon_info info;
   std::uint64_t pushes = 0;
-  /// The HAProxy configuration last handed to the supervisor ("\x01": none yet).
-  std::string lb_config = "\x01";
+  /// The load balancers last handed to the HAProxy supervisor (none yet: nullopt).
+  std::optional<std::vector<lb_view>> lb_views;
   static inline const char* name = "controller";
 };
 

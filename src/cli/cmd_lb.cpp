@@ -26,6 +26,7 @@ struct create_opts {
   std::string health_path;
   bool no_health_check = false;
   int target_port = 0;
+  std::string drain_timeout;
 };
 
 std::string servers_text(const json& lb) {
@@ -51,14 +52,30 @@ std::string render_lb(const json& lb) {
   add("Algorithm", field_text(lb, "algorithm"));
   add("Check", field_text(lb, "check"));
   add("Target port", field_text(lb, "target_port"));
+  add("Drain", field_text(lb, "drain_timeout_ms") + " ms");
   out += "\nServers (the target's ready VMs):\n";
   const auto& servers = member(lb, "servers");
   if (!servers.is_array() || servers.empty())
     return out + "  (none: requests get 503 until a VM is ready)\n";
-  wire::table t({"VM", "ID", "ADDRESS"});
+  wire::table t({"VM", "ID", "ADDRESS", "STATE", "SESSIONS", "REQUESTS"});
+  auto or_dash = [](const json& s, const char* key) {
+    return s.contains(key) ? field_text(s, key) : std::string("-");
+  };
   for (const auto& s : servers)
-    t.add_row({field_text(s, "name"), field_text(s, "id"), field_text(s, "address")});
-  return out + t.render();
+    t.add_row({field_text(s, "name"), field_text(s, "id"), field_text(s, "address"),
+               or_dash(s, "state"), or_dash(s, "sessions"), or_dash(s, "requests")});
+  out += t.render();
+  const auto& draining = member(lb, "draining");
+  if (draining.is_array() && !draining.empty()) {
+    out += "\nDraining (no new requests; removed at zero sessions or after the drain "
+           "timeout):\n";
+    wire::table d({"ID", "STATE", "SESSIONS", "REQUESTS"});
+    for (const auto& s : draining)
+      d.add_row({field_text(s, "id"), or_dash(s, "state"), or_dash(s, "sessions"),
+                 or_dash(s, "requests")});
+    out += d.render();
+  }
+  return out;
 }
 
 void say_lb(const globals& g, const std::string& line, const json& reply) {
@@ -80,6 +97,16 @@ void run_create(const globals& g, const create_opts& o) {
     req["health_path"] = o.health_path;
   if (o.target_port != 0)
     req["target_port"] = o.target_port;
+  if (!o.drain_timeout.empty()) {
+    auto ms = parse_duration_ms(o.drain_timeout, "--drain-timeout");
+    if (!ms)
+      throw cli_error{ms.error_value(), exit_usage};
+    if (*ms > 3'600'000)
+      throw cli_error{make_error(ec::invalid_argument,
+                                 "--drain-timeout is out of range: at most 1h"),
+                      exit_usage};
+    req["drain_timeout_ms"] = *ms;
+  }
   auto reply = session(g).call("lb.create", req);
   say_lb(g, "load balancer " + o.name + " created: http://" + field_text(reply, "address")
                 + "/ -> " + o.deployment,
@@ -133,6 +160,9 @@ void add_lb_commands(CLI::App& app, globals& g, action& run) {
     path->excludes(off);
     cmd->add_option("--target-port", o->target_port, "The VMs' port (default: --port)")
         ->check(CLI::Range(1, 65535));
+    cmd->add_option("--drain-timeout", o->drain_timeout,
+                    "How long a leaving VM may finish its sessions before it stops "
+                    "(e.g. 30s, 500ms; default 30s)");
     cmd->callback([=, &g, &run] { run = [=, &g] { run_create(g, *o); }; });
   }
   {

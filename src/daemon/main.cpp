@@ -252,7 +252,15 @@ int main(int argc, char** argv) {
   ctx.qemu_accelerator = qemu.accelerator();
   ctx.qemu_bridge = opts.qemu.bridge.name + " " + opts.qemu.bridge.cidr;
   // Load balancers: one HAProxy, adopted if it runs from before (docs/traffic.md).
-  runtime::haproxy_supervisor haproxy{{opts.haproxy_binary, ctx.data_dir + "/haproxy"}};
+  // A server that left an LB and has no session left: its VM may stop now.
+  live_actors live;
+  ctx.live = &live;
+  auto on_drained = [&live](const std::string& lb, const std::string& vm) {
+    if (auto c = live.controller())
+      caf::anon_send(c, command_atom::value, command{mark_drained{vm, lb}});
+  };
+  runtime::haproxy_supervisor haproxy{
+    {opts.haproxy_binary, ctx.data_dir + "/haproxy", on_drained}};
   ctx.haproxy = &haproxy;
   ctx.lbs.listen = "127.0.0.1";
   if (auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr); bridge)
@@ -274,8 +282,6 @@ int main(int argc, char** argv) {
   ctx.watcher = &watcher;
   actor_directory actors;
   ctx.actors = &actors;
-  live_actors live;
-  ctx.live = &live;
   ctx.prober = &prober;
   ctx.stop_grace = std::chrono::milliseconds(opts.stop_grace_ms);
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);

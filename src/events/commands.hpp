@@ -101,6 +101,13 @@ struct terminate_vm {
   std::string reason;
 };
 
+/// A load balancer says terminating VM `name` has no session left (or its
+/// drain timed out): it may stop now.
+struct mark_drained {
+  std::string name;
+  std::string lb;
+};
+
 /// The controller's view of a deployment's rollout after a reconcile round:
 /// `updated` slots are done; `complete` when nothing else is left.
 struct record_rollout {
@@ -257,6 +264,6 @@ using command =
                record_vm_stopped, remove_vm, record_actor_crash,
                record_vm_paused, record_vm_resumed, recreate_vm, delete_vm,
                terminate_vm, record_rollout, check_rollout, create_lb, switch_lb,
-               delete_lb>;
+               delete_lb, mark_drained>;
 
 } // namespace volant

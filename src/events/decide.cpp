@@ -721,6 +721,15 @@ result decide_one(const world& w, const terminate_vm& cmd, unix_nanos now) {
   });
 }
 
+result decide_one(const world& w, const mark_drained& cmd, unix_nanos now) {
+  auto i = w.vms.find(cmd.name);
+  // Told late (gone, restarted or stopped already) or twice: nothing to do.
+  if (i == w.vms.end() || i->second.status != vm_status::terminating
+      || i->second.terminate_at <= now)
+    return events{};
+  return events{vm_drained{cmd.name, cmd.lb, now, i->second.incarnation}};
+}
+
 // -- rollouts -----------------------------------------------------------------
 
 result decide_one(const world& w, const record_rollout& cmd, unix_nanos now) {

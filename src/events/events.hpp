@@ -352,6 +352,17 @@ struct lb_deleted {
   friend bool operator==(const lb_deleted&, const lb_deleted&) = default;
 };
 
+/// A terminating VM left its load balancers: no session is left on it (or
+/// the drain timed out), so it stops now rather than at the end of its grace.
+struct vm_drained {
+  static constexpr std::string_view kind_name = "vm_drained";
+  std::string name;
+  std::string lb; ///< the load balancer that reported it
+  unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The run it concerns.
+  friend bool operator==(const vm_drained&, const vm_drained&) = default;
+};
+
 // -- system -------------------------------------------------------------------------
 
 /// An actor crashed and was restarted by its supervisor.
@@ -391,7 +402,7 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            vm_removed, actor_crashed, vm_paused, vm_resumed,
                            vm_recreated, journal_loss_accepted, vm_replace_requested,
                            vm_terminating, deployment_rollout, lb_created, lb_switched,
-                           lb_deleted>;
+                           lb_deleted, vm_drained>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {

@@ -81,6 +81,44 @@ std::string lb_server_name(std::string_view vm) {
   return out;
 }
 
+std::string lb_server_vm(std::string_view server) {
+  std::string out(server);
+  auto at = out.rfind("_r");
+  if (at == std::string::npos || at + 2 >= out.size()
+      || out.find_first_not_of("0123456789", at + 2) != std::string::npos)
+    return out;
+  return out.substr(0, at) + "@" + out.substr(at + 2);
+}
+
+std::string lb_backend_name(std::string_view lb) {
+  return "lb_" + std::string(lb) + "_servers";
+}
+
+std::string lb_server_options(const lb_view& lb) {
+  if (lb.check.how == lb_check::kind::none)
+    return {};
+  std::string out = "check inter 1s fall 2 rise 1";
+  if (lb.check.port != 0)
+    out += " port " + std::to_string(lb.check.port);
+  return out;
+}
+
+std::string haproxy_frame(std::string_view config) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < config.size()) {
+    auto end = config.find('\n', at);
+    auto line = config.substr(at, end == std::string_view::npos ? std::string_view::npos
+                                                                : end - at + 1);
+    if (line.rfind("    server ", 0) != 0)
+      out += line;
+    if (end == std::string_view::npos)
+      break;
+    at = end + 1;
+  }
+  return out;
+}
+
 std::vector<lb_view> project_lbs(const world& w, const lb_defaults& defaults) {
   std::vector<lb_view> out;
   for (const auto& [name, spec] : w.lbs)
@@ -123,21 +161,17 @@ std::string render_haproxy(const std::vector<lb_view>& lbs, const haproxy_paths&
     line("");
     line("frontend lb_" + name);
     line("    bind " + lb.listen + ":" + std::to_string(lb.spec.port));
-    line("    default_backend lb_" + name + "_servers");
+    line("    default_backend " + lb_backend_name(name));
     line("");
-    line("backend lb_" + name + "_servers");
+    line("backend " + lb_backend_name(name));
     line("    # deployment " + lb.spec.deployment);
     line("    balance " + std::string(balance_of(lb.spec.algorithm)));
     if (lb.spec.algorithm == lb_algorithm::source)
       line("    hash-type consistent");
     if (lb.check.how == lb_check::kind::http)
       line("    option httpchk GET " + lb.check.path);
-    std::string check;
-    if (lb.check.how != lb_check::kind::none) {
-      check = " check inter 1s fall 2 rise 1";
-      if (lb.check.port != 0)
-        check += " port " + std::to_string(lb.check.port);
-    }
+    auto options = lb_server_options(lb);
+    auto check = options.empty() ? options : " " + options;
     for (const auto& s : lb.servers)
       line("    server " + s.name + " " + to_string_ip(s.ip) + ":" + std::to_string(s.port)
            + check);

@@ -2,8 +2,8 @@
 
 // Load balancers (issue 13, docs/traffic.md), pure: which servers each load
 // balancer has (a projection of the world) and the HAProxy configuration that
-// serves them. The haproxy actor (src/actors/haproxy.cpp) writes the text and
-// has HAProxy load it; nothing here has an effect.
+// serves them. The HAProxy supervisor (src/runtime/haproxy.cpp) writes the text,
+// has HAProxy load it and changes servers through the runtime API; nothing here has an effect.
 
 #include "events/state.hpp"
 
@@ -73,5 +73,20 @@ std::string render_haproxy(const std::vector<lb_view>& lbs, const haproxy_paths&
 
 /// HAProxy's name for the server of VM key `vm`: "web-3@4" -> "web-3_r4".
 std::string lb_server_name(std::string_view vm);
+
+/// The VM key of HAProxy server `server`: "web-3_r4" -> "web-3@4".
+std::string lb_server_vm(std::string_view server);
+
+/// The backend that holds the servers of load balancer `lb`.
+std::string lb_backend_name(std::string_view lb);
+
+/// What follows "server NAME ADDR:PORT" for the servers of `lb` (its check),
+/// in the configuration and in the runtime API's `add server` alike (HAProxy
+/// applies no default-server to servers added at runtime, haproxy#1994).
+std::string lb_server_options(const lb_view& lb);
+
+/// `config` without its server lines: two configurations with the same frame
+/// differ only in servers, which the runtime API changes without a reload.
+std::string haproxy_frame(std::string_view config);
 
 } // namespace volant

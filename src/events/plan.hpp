@@ -43,6 +43,9 @@ struct vm_goal {
   /// is first journaled as terminating and stopped `drain_ms` later.
   std::uint64_t drain_ms = 0;
   std::string retire_reason{};
+  /// A terminating VM stops at this time at the latest (0: its own record's):
+  /// earlier than its grace once its load balancers drained it (vm_drained).
+  unix_nanos terminate_at = 0;
   friend bool operator==(const vm_goal&, const vm_goal&) = default;
 };
 

@@ -69,6 +69,40 @@ plan remove_all(const world& w, const std::string& deployment) {
   return out;
 }
 
+bool serving(const vm_record& vm);
+
+/// How long a VM of `deployment` that leaves is given to finish its sessions:
+/// the longest drain timeout of the load balancers in front of it (0: none).
+std::uint64_t lb_drain_ms(const world& w, const std::string& deployment) {
+  std::uint64_t out = 0;
+  for (const auto& [name, lb] : w.lbs)
+    if (lb.deployment == deployment)
+      out = std::max<std::uint64_t>(out, lb.drain_timeout_ms);
+  return out;
+}
+
+/// Behind a load balancer, a ready VM that leaves (scaled down, replaced,
+/// deleted with its deployment) is drained first: terminating (out of the
+/// load balancer), stopped at zero sessions or after the drain timeout.
+void drain_behind_lbs(plan& out, const world& w, const std::string& deployment) {
+  auto drain = lb_drain_ms(w, deployment);
+  for (auto& [name, goal] : out.goals) {
+    auto vm = w.vms.find(name);
+    if (vm == w.vms.end())
+      continue;
+    if (vm->second.status == vm_status::terminating)
+      goal.terminate_at = vm->second.terminate_at;
+    bool retiring = !goal.keep || (goal.replace && vm->second.revision != goal.revision);
+    if (drain == 0 || !retiring)
+      continue;
+    if (goal.drain_ms > 0 || serving(vm->second))
+      goal.drain_ms = std::max(goal.drain_ms, drain);
+    if (goal.retire_reason.empty())
+      goal.retire_reason = !goal.keep ? "removed" : "replaced by revision "
+                                                        + std::to_string(goal.revision);
+  }
+}
+
 } // namespace
 
 std::uint64_t backoff_ms(std::uint32_t restarts, const restart_policy& policy) {
@@ -342,8 +376,11 @@ void plan_rolling(plan& out, const world& w, const deployment_state& d,
 
 plan reconcile(const world& w, const std::string& deployment, unix_nanos now) {
   auto i = w.deployments.find(deployment);
-  if (i == w.deployments.end())
-    return remove_all(w, deployment);
+  if (i == w.deployments.end()) {
+    auto out = remove_all(w, deployment);
+    drain_behind_lbs(out, w, deployment);
+    return out;
+  }
   const auto& d = i->second;
   auto vms = vms_of(w, deployment);
   plan out;
@@ -363,6 +400,7 @@ plan reconcile(const world& w, const std::string& deployment, unix_nanos now) {
   count_rollout(out, wanted, by_index, d.revision, vms.size(), [&](const vm_record& vm) {
     return serving(vm) && (!rolling || min_ready == 0 || now - vm.ready_at >= min_ready);
   });
+  drain_behind_lbs(out, w, deployment);
   return out;
 }
 

@@ -365,6 +365,13 @@ VOLANT_FIELDS(vm_terminating) {
   f("incarnation", x.incarnation);
 }
 
+VOLANT_FIELDS(vm_drained) {
+  f("name", x.name);
+  f("lb", x.lb);
+  f("at", x.at);
+  f("incarnation", x.incarnation);
+}
+
 VOLANT_FIELDS(deployment_rollout) {
   f("name", x.name);
   f("revision", x.revision);
@@ -384,6 +391,7 @@ VOLANT_FIELDS(lb_spec) {
   f("health_check", x.health_check);
   f("health_path", x.health_path);
   f("target_port", x.target_port);
+  f("drain_timeout_ms", x.drain_timeout_ms);
 }
 
 VOLANT_FIELDS(lb_created) {

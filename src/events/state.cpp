@@ -286,6 +286,11 @@ void fold(vm_record& vm, const vm_terminating& e) {
     vm.last_error = e.reason;
 }
 
+void fold(vm_record& vm, const vm_drained& e) {
+  if (vm.status == vm_status::terminating && e.incarnation == vm.incarnation)
+    vm.terminate_at = std::min(vm.terminate_at, e.at);
+}
+
 void apply_one(world&, const journal_loss_accepted&) {
   // Audit only: what the lost events did is unknown, so nothing is undone or
   // guessed; the state is the fold of what survived.

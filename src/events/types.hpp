@@ -305,6 +305,9 @@ struct lb_spec {
   bool health_check = true;
   std::string health_path;
   std::uint16_t target_port = 0; ///< the VMs' port; 0: `port`
+  /// A server that leaves (its VM scaled down, replaced, deleted) gets no new
+  /// request and is removed at zero sessions or after this long; its VM waits.
+  std::uint32_t drain_timeout_ms = 30000;
   friend bool operator==(const lb_spec&, const lb_spec&) = default;
 };
 

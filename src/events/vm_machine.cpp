@@ -454,8 +454,11 @@ struct stepper {
     // A rolling update's retirement: terminating (out of the load balancer
     // and DNS) for the drain time, then stopped, then removed or replaced.
     if (s == vm_status::terminating && running) {
-      if (now < rec.terminate_at)
-        return wake(rec.terminate_at);
+      // Its load balancers drained it (vm_drained): it need not wait longer.
+      auto until = g.terminate_at != 0 ? std::min(rec.terminate_at, g.terminate_at)
+                                        : rec.terminate_at;
+      if (now < until)
+        return wake(until);
       return stop("terminated: " + (rec.last_error.empty() ? g.retire_reason : rec.last_error));
     }
     bool retiring = !g.keep || (g.replace && !g.paused && rec.revision != g.revision);

@@ -46,6 +46,10 @@ struct launch_spec {
   /// microVM runtimes: the guest's root disk (ext4, booted with a throw-away
   /// overlay); empty when the root is in the initramfs.
   std::string rootfs;
+  /// Process driver: a file bind-mounted over the workload's /etc/resolv.conf
+  /// in a mount namespace of its own (volantd's DNS, docs/traffic.md); empty:
+  /// the host's. Needs root; without it the workload sees the host's file.
+  std::string resolv_conf;
 
   std::string run() const { return run_id(vm_name, incarnation); }
 };

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -111,6 +112,26 @@ std::string cmdline_of(std::int64_t pid) {
   return text;
 }
 
+/// `text` split at `sep`.
+std::vector<std::string> split(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  std::string field;
+  std::istringstream in(text);
+  while (std::getline(in, field, sep))
+    out.push_back(field);
+  return out;
+}
+
+std::uint64_t number(const std::string& text) {
+  std::uint64_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9')
+      break;
+    n = n * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return n;
+}
+
 /// The last non-empty line of `text` (HAProxy's reason).
 std::string last_line(const std::string& text) {
   std::istringstream in(text);
@@ -132,7 +153,8 @@ haproxy_supervisor::haproxy_supervisor(options opts) : opts_(std::move(opts)) {
     work_.wanted = true;
     work_.pid = pid;
     work_.adopted = true;
-    current_ = read_file(opts_.dir + "/haproxy.cfg");
+    written_ = read_file(opts_.dir + "/haproxy.cfg");
+    frame_ = haproxy_frame(written_);
   }
   st_ = work_;
   thread_ = std::thread([this] { loop(); });
@@ -164,10 +186,10 @@ std::int64_t haproxy_supervisor::find_running() const {
   return pid;
 }
 
-void haproxy_supervisor::apply(std::string config) {
+void haproxy_supervisor::apply(std::vector<lb_view> lbs) {
   {
     std::lock_guard lock(mu_);
-    pending_ = std::move(config);
+    pending_ = std::move(lbs);
   }
   cv_.notify_all();
 }
@@ -175,6 +197,11 @@ void haproxy_supervisor::apply(std::string config) {
 haproxy_supervisor::status haproxy_supervisor::state() const {
   std::lock_guard lock(mu_);
   return st_;
+}
+
+std::vector<haproxy_supervisor::server_stat> haproxy_supervisor::stats() const {
+  std::lock_guard lock(mu_);
+  return published_stats_;
 }
 
 bool haproxy_supervisor::alive() {
@@ -202,74 +229,266 @@ void haproxy_supervisor::start() {
   work_.pid = pid;
   work_.running = true;
   work_.adopted = false;
+  reload_pending_ = false;
+  draining_.clear(); // a new HAProxy has only the file's servers
   ++work_.starts;
 }
 
-void haproxy_supervisor::install(const std::string& config) {
-  auto cfg = opts_.dir + "/haproxy.cfg";
-  if (config.empty()) {
-    // No load balancer left: HAProxy stops (its master takes the workers down).
-    if (work_.pid > 0 && alive()) {
-      ::kill(static_cast<pid_t>(work_.pid), SIGTERM);
-      for (int i = 0; i < 200 && alive(); ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    work_.running = false;
-    work_.wanted = false;
-    work_.pid = 0;
-    current_.clear();
-    ::unlink(cfg.c_str());
-    return;
+std::int64_t haproxy_supervisor::worker_pid() const {
+  auto info = runtime_command("show info");
+  if (!info)
+    return 0;
+  std::istringstream in(*info);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("Pid: ", 0) == 0)
+      return static_cast<std::int64_t>(number(line.substr(5)));
+  return 0;
+}
+
+void haproxy_supervisor::reload() {
+  // Hitless: the master starts a worker on the new configuration, which takes
+  // the listening sockets over; the old one finishes its sessions. A reload
+  // signalled while the master is busy may be lost: the worker's pid tells.
+  if (!reload_pending_) {
+    reload_from_ = worker_pid();
+    reload_pending_ = reload_from_ != 0;
   }
+  reload_at_ = clock::now();
+  ::kill(static_cast<pid_t>(work_.pid), SIGUSR2);
+  ++work_.reloads;
+}
+
+void haproxy_supervisor::stop_all() {
+  // No load balancer left: HAProxy stops (its master takes the workers down).
+  if (work_.pid > 0 && alive()) {
+    ::kill(static_cast<pid_t>(work_.pid), SIGTERM);
+    for (int i = 0; i < 200 && alive(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  work_.running = false;
+  work_.wanted = false;
+  work_.pid = 0;
+  frame_.clear();
+  written_.clear();
+  draining_.clear();
+  stat_.clear();
+  reload_pending_ = false;
+  ::unlink((opts_.dir + "/haproxy.cfg").c_str());
+}
+
+bool haproxy_supervisor::install(const std::string& config) {
+  auto cfg = opts_.dir + "/haproxy.cfg";
   work_.wanted = true;
   // Checked before it replaces the configuration in force.
   auto candidate = opts_.dir + "/haproxy.cfg.new";
   if (!write_file(candidate, config)) {
     work_.last_error = "cannot write " + candidate;
-    return;
+    return false;
   }
   auto [rc, out] = run_to_end({opts_.binary, "-c", "-q", "-f", candidate},
                               opts_.dir + "/check.log");
   if (rc != 0) {
     work_.last_error = "configuration refused by haproxy -c: " + last_line(out);
-    return;
+    return false;
   }
   if (::rename(candidate.c_str(), cfg.c_str()) != 0) {
     work_.last_error = "cannot install " + cfg + ": " + std::strerror(errno);
+    return false;
+  }
+  written_ = config;
+  frame_ = haproxy_frame(config);
+  work_.last_error.clear();
+  if (alive())
+    reload();
+  else
+    start();
+  return true;
+}
+
+std::string haproxy_supervisor::send(const std::string& command) {
+  auto out = runtime_command(command);
+  ++work_.api_commands;
+  return out ? *out : std::string();
+}
+
+void haproxy_supervisor::read_stats() {
+  stat_.clear();
+  auto text = runtime_command("show stat");
+  if (!text || text->rfind("# ", 0) != 0)
+    return;
+  auto lines = split(*text, '\n');
+  auto header = split(lines.front().substr(2), ',');
+  auto column = [&](std::string_view name) {
+    for (std::size_t i = 0; i < header.size(); ++i)
+      if (header[i] == name)
+        return i;
+    return header.size();
+  };
+  auto px = column("pxname"), sv = column("svname"), scur = column("scur"),
+       stot = column("stot"), status = column("status"), req = column("req_tot");
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    auto f = split(lines[i], ',');
+    if (f.size() < header.size() || f[sv] == "BACKEND" || f[sv] == "FRONTEND")
+      continue;
+    if (f[px].rfind("lb_", 0) != 0)
+      continue;
+    server_stat s;
+    s.lb = f[px].substr(3, f[px].size() - 3 - std::string_view("_servers").size());
+    s.server = f[sv];
+    s.vm = lb_server_vm(s.server);
+    s.status = f[status];
+    s.sessions = number(f[scur]);
+    s.total = number(f[stot]);
+    s.requests = req < f.size() ? number(f[req]) : 0;
+    s.draining = draining_.count(f[px] + "/" + f[sv]) != 0;
+    stat_[{f[px], f[sv]}] = std::move(s);
+  }
+}
+
+void haproxy_supervisor::sync_servers(const lb_view& lb) {
+  auto be = lb_backend_name(lb.spec.name);
+  auto state = runtime_command("show servers state " + be);
+  if (!state)
+    return; // unreachable now: the next tick tries again
+  if (state->rfind("Can't find backend", 0) == 0) {
+    // The frame that has it is not loaded yet: a reload under way, or lost.
+    if (clock::now() - reload_at_ > std::chrono::seconds(3))
+      reload();
     return;
   }
-  current_ = config;
-  work_.last_error.clear();
-  if (alive()) {
-    ::kill(static_cast<pid_t>(work_.pid), SIGUSR2); // hitless reload
-    ++work_.reloads;
-  } else {
-    start();
+  struct present {
+    std::string addr;
+    std::uint16_t port = 0;
+    std::uint64_t admin = 0;
+  };
+  std::map<std::string, present> now;
+  for (const auto& line : split(*state, '\n')) {
+    if (line.empty() || line[0] == '#' || line.find(' ') == std::string::npos)
+      continue;
+    auto f = split(line, ' ');
+    if (f.size() < 19 || f[1] != be)
+      continue;
+    now[f[3]] = {f[4], static_cast<std::uint16_t>(number(f[18])), number(f[6])};
   }
+  auto options = lb_server_options(lb);
+  for (const auto& s : lb.servers) {
+    auto id = be + "/" + s.name;
+    auto addr = to_string_ip(s.ip);
+    auto i = now.find(s.name);
+    if (i == now.end()) {
+      // Joins: added, its check enabled, then itself (HAProxy adds it off).
+      send("add server " + id + " " + addr + ":" + std::to_string(s.port)
+           + (options.empty() ? "" : " " + options));
+      if (!options.empty())
+        send("enable health " + id);
+      send("enable server " + id);
+      draining_.erase(id);
+      continue;
+    }
+    if (i->second.addr != addr || i->second.port != s.port)
+      send("set server " + id + " addr " + addr + " port " + std::to_string(s.port));
+    if (i->second.admin != 0 || draining_.count(id)) {
+      send("set server " + id + " state ready"); // back before it was gone
+      draining_.erase(id);
+    }
+  }
+  for (const auto& [name, p] : now) {
+    bool wanted = std::any_of(lb.servers.begin(), lb.servers.end(),
+                              [&](const lb_server& s) { return s.name == name; });
+    if (wanted)
+      continue;
+    auto id = be + "/" + name;
+    auto d = draining_.find(id);
+    if (d == draining_.end()) {
+      // Leaves: no new requests; its sessions finish.
+      send("set server " + id + " state drain");
+      draining_[id] = {clock::now(), lb.spec.drain_timeout_ms, lb.spec.name, lb_server_vm(name)};
+      continue;
+    }
+    auto st = stat_.find({be, name});
+    auto sessions = st == stat_.end() ? 0 : st->second.sessions;
+    bool expired = clock::now() - d->second.since
+                   >= std::chrono::milliseconds(d->second.timeout_ms);
+    if (sessions != 0 && !expired)
+      continue;
+    if (opts_.on_drained)
+      opts_.on_drained(d->second.lb, d->second.vm);
+    send("set server " + id + " state maint");
+    send("shutdown sessions server " + id);
+    if (send("del server " + id).find("Server deleted") != std::string::npos)
+      draining_.erase(id);
+  }
+}
+
+void haproxy_supervisor::step(bool changed) {
+  if (!desired_) {
+    // Adopted and not told yet: only kept alive on the file's configuration.
+    if (!written_.empty() && !alive()) {
+      work_.last_error = "haproxy (pid " + std::to_string(work_.pid) + ") died: restarted";
+      start();
+    }
+    return;
+  }
+  if (desired_->empty()) {
+    if (work_.wanted || alive())
+      stop_all();
+    return;
+  }
+  auto config = render_haproxy(*desired_, paths());
+  auto frame = haproxy_frame(config);
+  bool up = alive();
+  if (!up && work_.running)
+    work_.last_error = "haproxy (pid " + std::to_string(work_.pid) + ") died: restarted";
+  if (frame != frame_ || !up) {
+    // A new frame (or none running): checked, installed, reloaded or started.
+    // A refused frame is tried again only when the load balancers change.
+    if ((changed || !up) && !install(config))
+      work_.running = up;
+    if (frame != frame_)
+      return; // refused: the one in force stays, with its servers
+  } else if (config != written_) {
+    // Servers only: the file follows (for a restart), HAProxy hears it below.
+    if (write_file(opts_.dir + "/haproxy.cfg", config))
+      written_ = config;
+  }
+  if (reload_pending_) {
+    auto pid = worker_pid();
+    if (pid != 0 && pid != reload_from_)
+      reload_pending_ = false;
+    else if (clock::now() - reload_at_ > std::chrono::seconds(3))
+      reload(); // lost: signalled again
+    else
+      return; // the new worker is not there yet
+  }
+  read_stats();
+  for (const auto& lb : *desired_)
+    sync_servers(lb);
 }
 
 void haproxy_supervisor::loop() {
   for (;;) {
-    std::optional<std::string> config;
+    std::optional<std::vector<lb_view>> next;
     {
       std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::seconds(1),
-                   [this] { return stop_ || pending_.has_value(); });
+      auto tick = draining_.empty() && !reload_pending_ ? std::chrono::milliseconds(1000)
+                                                        : std::chrono::milliseconds(100);
+      cv_.wait_for(lock, tick, [this] { return stop_ || pending_.has_value(); });
       if (stop_)
         return;
-      config.swap(pending_);
+      next.swap(pending_);
     }
     // The process work runs without the lock: apply() never waits for it.
-    if (config) {
-      if (*config != current_ || (!config->empty() && !alive()))
-        install(*config);
-    } else if (!current_.empty() && !alive()) {
-      // Supervision: a wanted HAProxy that died is started again.
-      work_.last_error = "haproxy (pid " + std::to_string(work_.pid) + ") died: restarted";
-      start();
-    }
+    bool changed = next.has_value();
+    if (next)
+      desired_ = std::move(next);
+    step(changed);
+    std::vector<server_stat> stats;
+    for (const auto& [key, s] : stat_)
+      stats.push_back(s);
     std::lock_guard lock(mu_);
     st_ = work_;
+    published_stats_ = std::move(stats);
   }
 }
 
@@ -293,8 +512,9 @@ std::optional<std::string> haproxy_supervisor::runtime_command(const std::string
     ::close(fd);
     return std::nullopt;
   }
-  // The master's socket: "@1 <command>" goes to the (first) current worker.
-  auto line = "@1 " + command + "\n";
+  // The worker's socket (passed from worker to worker across reloads): one
+  // command per connection, answered until it closes.
+  auto line = command + "\n";
   if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
     ::close(fd);
     return std::nullopt;

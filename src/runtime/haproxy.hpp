@@ -4,17 +4,28 @@
 // mode at the first load balancer, in a session of its own so that it keeps
 // serving while volantd is down (kill -9 included), adopted from its pid file
 // when volantd comes back, reloaded hitlessly (SIGUSR2 to the master) with
-// every new configuration, restarted if it dies, stopped when the last load
-// balancer is deleted. The configuration is rendered by the pure core
-// (events/lb.hpp); a new one is checked with `haproxy -c` before it replaces
-// the one in force, so a bad one never takes the running one down.
+// every new frame (frontends and backends), restarted if it dies, stopped when
+// the last load balancer is deleted. The configuration is rendered by the pure
+// core (events/lb.hpp); a new frame is checked with `haproxy -c` before it
+// replaces the one in force, so a bad one never takes the running one down.
 //
-// A thread of its own does the process work; `apply` only hands it the text.
+// Servers change through the runtime API, without a reload: a new one is added,
+// its check and itself enabled; one that leaves is drained (no new requests),
+// then, at zero sessions or after its load balancer's drain timeout, put in
+// maintenance, its sessions shut and deleted. Every tick compares what HAProxy
+// serves (`show servers state`) with what it should, so a lost command or a
+// lost reload is mended; the configuration file always holds the servers too,
+// for a restart.
+//
+// A thread of its own does the process work; `apply` only hands it the views.
 
 #include "events/lb.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -27,6 +38,22 @@ public:
   struct options {
     std::string binary = "haproxy";
     std::string dir; ///< its config, pid file, socket and log (`<data-dir>/haproxy`)
+    /// Told, from the supervisor's thread, when a server that left load
+    /// balancer `lb` has no session left (or its drain timed out): VM `vm` may
+    /// stop. May be told more than once.
+    std::function<void(const std::string& lb, const std::string& vm)> on_drained;
+  };
+
+  /// One server as HAProxy reports it (`show stat`, at most a tick old).
+  struct server_stat {
+    std::string lb;
+    std::string server;
+    std::string vm;
+    std::string status;          ///< UP, DOWN, DRAIN, MAINT, ...
+    std::uint64_t sessions = 0;  ///< current
+    std::uint64_t total = 0;     ///< sessions since it was added
+    std::uint64_t requests = 0;  ///< HTTP requests since it was added
+    bool draining = false;       ///< leaving: no new requests
   };
 
   /// What it is doing, for `lb show` and inspection.
@@ -37,6 +64,7 @@ public:
     bool adopted = false;  ///< found running when volantd started
     std::uint32_t starts = 0;
     std::uint32_t reloads = 0;
+    std::uint64_t api_commands = 0; ///< runtime API changes (servers added, drained, ...)
     std::string last_error; ///< the last start, check or reload that failed
   };
 
@@ -49,11 +77,13 @@ public:
   /// Where the configuration puts the runtime files.
   haproxy_paths paths() const;
 
-  /// The configuration to serve; an empty text stops HAProxy (no load balancer).
-  /// The latest one wins.
-  void apply(std::string config);
+  /// The load balancers to serve; none stops HAProxy. The latest call wins.
+  void apply(std::vector<lb_view> lbs);
 
   status state() const;
+
+  /// Every server of every load balancer, from the last tick.
+  std::vector<server_stat> stats() const;
 
   /// Sends one command to the runtime API ("show stat") and returns its answer;
   /// nullopt if HAProxy cannot be reached. Blocking, at most `timeout_ms`.
@@ -64,18 +94,41 @@ public:
   std::int64_t find_running() const;
 
 private:
+  using clock = std::chrono::steady_clock;
+  struct drain {
+    clock::time_point since;
+    std::uint32_t timeout_ms = 0;
+    std::string lb, vm;
+  };
+
   void loop();
-  void install(const std::string& config);
+  void step(bool changed);
+  bool install(const std::string& config);
+  void stop_all();
   void start();
   bool alive();
+  void reload();
+  std::int64_t worker_pid() const;
+  void read_stats();
+  void sync_servers(const lb_view& lb);
+  std::string send(const std::string& command);
 
   options opts_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<std::string> pending_;
-  std::string current_; ///< the configuration in force (the thread's)
+  std::optional<std::vector<lb_view>> pending_;
+  // The thread's own:
+  std::optional<std::vector<lb_view>> desired_; ///< nullopt: not told yet (adopted)
+  std::string frame_;   ///< the frame in force
+  std::string written_; ///< the configuration file's text
+  std::map<std::string, drain> draining_; ///< "backend/server"
+  std::map<std::pair<std::string, std::string>, server_stat> stat_; ///< (backend, server)
+  bool reload_pending_ = false;
+  std::int64_t reload_from_ = 0; ///< the worker before the reload
+  clock::time_point reload_at_{};
   status work_;         ///< the thread's view
   status st_;           ///< published under mu_
+  std::vector<server_stat> published_stats_;
   bool our_child_ = false;
   bool stop_ = false;
   std::thread thread_;

@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,6 +77,10 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
   c_strings envp(std::move(env));
   const char* workdir = spec.workdir.empty() ? nullptr : spec.workdir.c_str();
   const auto& user = user_;
+  const char* resolv = spec.resolv_conf.empty() || ::geteuid() != 0
+                               || ::access("/etc/resolv.conf", F_OK) != 0
+                           ? nullptr
+                           : spec.resolv_conf.c_str();
   pid_t pid = fork();
   if (pid == 0) {
     // Child: only async-signal-safe calls from here to exec.
@@ -85,6 +91,13 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
       child_fail(report[1], "redirecting stdio");
+    // Its own view of /etc/resolv.conf (volantd's DNS): a private mount
+    // namespace, so that the host's file is untouched.
+    if (resolv != nullptr
+        && (unshare(CLONE_NEWNS) != 0
+            || mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0
+            || mount(resolv, "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0))
+      child_fail(report[1], "giving it volantd's resolver (/etc/resolv.conf)");
     const char* step = "";
     if (int err = become_workload(user, true, &step); err != 0) {
       errno = err;

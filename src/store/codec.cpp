@@ -124,6 +124,7 @@ VOLANT_TABLE(deployment_rollout, DeploymentRollout);
 VOLANT_TABLE(lb_created, LbCreated);
 VOLANT_TABLE(lb_switched, LbSwitched);
 VOLANT_TABLE(lb_deleted, LbDeleted);
+VOLANT_TABLE(vm_drained, VmDrained);
 
 #undef VOLANT_TABLE
 
@@ -257,6 +258,9 @@ off<void> body(builder& b, const lb_switched& e) {
 }
 off<void> body(builder& b, const lb_deleted& e) {
   return fb::CreateLbDeleted(b, str(b, e.name), e.at).Union();
+}
+off<void> body(builder& b, const vm_drained& e) {
+  return fb::CreateVmDrained(b, str(b, e.name), str(b, e.lb), e.at, e.incarnation).Union();
 }
 off<void> body(builder& b, const deployment_rollout& e) {
   return fb::CreateDeploymentRollout(b, str(b, e.name), e.revision,
@@ -401,6 +405,9 @@ lb_switched get(const fb::LbSwitched& x, const path& at) {
 }
 lb_deleted get(const fb::LbDeleted& x, const path& at) {
   return {get(x.name(), {&at, "name"}), x.at()};
+}
+vm_drained get(const fb::VmDrained& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.lb(), {&at, "lb"}), x.at(), x.incarnation()};
 }
 rollout_phase get_phase(fb::RolloutPhase p, const path& at) {
   if (num(p) > num(fb::RolloutPhase::MAX))

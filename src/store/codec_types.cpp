@@ -142,7 +142,8 @@ off<fb::VmRecord> pack(builder& b, const vm_record& x) {
 off<fb::LbSpec> pack(builder& b, const lb_spec& x) {
   return fb::CreateLbSpec(b, str(b, x.name), str(b, x.deployment), x.port,
                           str(b, x.listen), static_cast<fb::LbAlgorithm>(x.algorithm),
-                          x.health_check, str(b, x.health_path), x.target_port);
+                          x.health_check, str(b, x.health_path), x.target_port,
+                          x.drain_timeout_ms);
 }
 
 off<fb::HostConfig> pack(builder& b, const host_config& x) {
@@ -411,6 +412,7 @@ lb_spec get(const fb::LbSpec* t, const path& at) {
   out.health_check = x.health_check();
   out.health_path = get(x.health_path(), {&at, "health_path"});
   out.target_port = x.target_port();
+  out.drain_timeout_ms = x.drain_timeout_ms();
   return out;
 }
 

@@ -91,6 +91,7 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
                   {"listen", v.listen},
                   {"port", v.spec.port},
                   {"target_port", v.target_port},
+                  {"drain_timeout_ms", v.spec.drain_timeout_ms},
                   {"algorithm", std::string(to_string(v.spec.algorithm))},
                   {"check", check},
                   {"servers", servers}};

@@ -279,6 +279,8 @@ expected<command> command_from_request(const std::string& verb, const json& args
     spec.health_check = args.value("health_check", true);
     spec.health_path = args.value("health_path", std::string{});
     spec.target_port = static_cast<std::uint16_t>(args.value("target_port", 0));
+    spec.drain_timeout_ms = static_cast<std::uint32_t>(
+        args.value("drain_timeout_ms", std::int64_t{spec.drain_timeout_ms}));
     return command{create_lb{std::move(spec)}};
   }
   if (verb == "lb.switch")

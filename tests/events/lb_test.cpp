@@ -185,3 +185,81 @@ TEST_CASE("render_haproxy writes one frontend and backend per LB (golden text)")
   // The same world renders the same text (the supervisor reloads on change only).
   CHECK(render_haproxy(project_lbs(h.w, {"127.0.0.1", ""}), paths) == text);
 }
+
+TEST_CASE("server names map to VM keys and back; the frame of a configuration "
+          "leaves its servers out, so that a server change needs no reload") {
+  CHECK(lb_server_name("web-3@4") == "web-3_r4");
+  CHECK(lb_server_vm("web-3_r4") == "web-3@4");
+  CHECK(lb_server_vm("web-3") == "web-3");
+  CHECK(lb_server_vm("my_rx-1") == "my_rx-1"); // "_r" not followed by a revision
+  CHECK(lb_backend_name("web-lb") == "lb_web-lb_servers");
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 3)});
+  h.bring_up("web", 2);
+  h.must(create_lb{lb()});
+  auto two = render_haproxy(project_lbs(h.w, {}), paths);
+  h.must(create_vm{"web", 2});
+  h.must(record_vm_started{"web-2", {"process", 702, 1, ""}});
+  h.must(record_vm_ready{"web-2"});
+  auto three = render_haproxy(project_lbs(h.w, {}), paths);
+  CHECK(two != three);
+  CHECK(haproxy_frame(two) == haproxy_frame(three));
+  CHECK(haproxy_frame(three).find("server web-") == std::string::npos);
+  CHECK(haproxy_frame(three).find("backend lb_web-lb_servers") != std::string::npos);
+  auto view = project_lb(h.w, "web-lb", {});
+  CHECK(lb_server_options(*view) == "check inter 1s fall 2 rise 1");
+  h.must(create_lb{lb("other", "web", 81)});
+  CHECK(haproxy_frame(render_haproxy(project_lbs(h.w, {}), paths)) != haproxy_frame(three));
+}
+
+TEST_CASE("behind an LB, a ready VM that leaves is drained first: terminating for "
+          "the LB's drain timeout, stopped early once the LB says it is drained") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 3)}); // recreate: the default strategy
+  h.bring_up("web", 3);
+  // Without an LB a scale-down stops at once.
+  h.must(scale_deployment{"web", 2});
+  auto p = reconcile(h.w, "web", h.now);
+  CHECK_FALSE(p.goals.at("web-2").keep);
+  CHECK(p.goals.at("web-2").drain_ms == 0);
+  h.must(scale_deployment{"web", 3});
+  auto spec_ = lb();
+  spec_.drain_timeout_ms = 5000;
+  h.must(create_lb{spec_});
+  h.must(scale_deployment{"web", 2});
+  p = reconcile(h.w, "web", h.now);
+  CHECK_FALSE(p.goals.at("web-2").keep);
+  CHECK(p.goals.at("web-2").drain_ms == 5000);
+  CHECK(p.goals.at("web-2").retire_reason == "removed");
+  CHECK(p.goals.at("web-0").drain_ms == 0);
+  // The VM's machine journals it terminating: it leaves the LB at once.
+  h.must(terminate_vm{"web-2", 0, 5000, "removed"});
+  CHECK(h.vm("web-2").status == vm_status::terminating);
+  CHECK(project_lb(h.w, "web-lb", {})->servers.size() == 2);
+  auto until = h.vm("web-2").terminate_at;
+  CHECK(until == h.now + 5000 * 1'000'000LL);
+  CHECK(reconcile(h.w, "web", h.now).goals.at("web-2").terminate_at == until);
+  // The LB reports zero sessions: journaled, and the VM may stop now.
+  h.now += 1'000'000'000;
+  auto evs = h.must(mark_drained{"web-2", "web-lb"});
+  REQUIRE(evs.size() == 1);
+  CHECK(std::get<vm_drained>(evs[0]).lb == "web-lb");
+  CHECK(h.vm("web-2").terminate_at == h.now);
+  CHECK(reconcile(h.w, "web", h.now).goals.at("web-2").terminate_at == h.now);
+  // Told twice, or about a VM that is not terminating: nothing happens.
+  CHECK(h.must(mark_drained{"web-2", "web-lb"}).empty());
+  CHECK(h.must(mark_drained{"web-0", "web-lb"}).empty());
+  CHECK(h.must(mark_drained{"nope", "web-lb"}).empty());
+  // A rolling update behind the LB waits the longer of grace and drain.
+  auto s = spec("api", 2);
+  s.strategy.kind = strategy_kind::rolling;
+  s.strategy.termination_grace_ms = 1000;
+  h.must(create_deployment{s});
+  h.bring_up("api", 2);
+  auto api_lb = lb("api-lb", "api", 81);
+  api_lb.drain_timeout_ms = 7000;
+  h.must(create_lb{api_lb});
+  h.must(scale_deployment{"api", 1});
+  p = reconcile(h.w, "api", h.now);
+  CHECK(p.goals.at("api-1").drain_ms == 7000);
+}

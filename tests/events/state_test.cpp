@@ -117,6 +117,7 @@ std::vector<event> all_events() {
                  29},
       lb_switched{"web-lb", "web", "web-green", 30},
       lb_deleted{"web-lb", 31},
+      vm_drained{"web-1@3", "web-lb", 32, 6},
   };
 }
 
@@ -281,8 +282,10 @@ TEST_CASE("every event names its kind and its aggregate") {
   CHECK(aggregate_of(samples[26]) == aggregate_id{aggregate_kind::vm, "web-1@3"});
   CHECK(kinds[27] == "deployment_rollout");
   CHECK(aggregate_of(samples[27]) == aggregate_id{aggregate_kind::deployment, "web"});
-  CHECK(kinds.back() == "lb_deleted");
-  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::lb, "web-lb"});
+  CHECK(kinds[30] == "lb_deleted");
+  CHECK(aggregate_of(samples[30]) == aggregate_id{aggregate_kind::lb, "web-lb"});
+  CHECK(kinds.back() == "vm_drained");
+  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::vm, "web-1@3"});
   CHECK(deployment_of_vm("web-1@3") == "web");
   CHECK(deployment_of_vm("my-app-12") == "my-app");
   CHECK(slot_name("web-1@3") == "web-1");

@@ -222,6 +222,10 @@ event sample(std::in_place_type_t<lb_deleted>) {
   return lb_deleted{"web1-lb", t0 + 31};
 }
 
+event sample(std::in_place_type_t<vm_drained>) {
+  return vm_drained{"web1-2", "web1-lb", t0 + 32, 12};
+}
+
 event sample(std::in_place_type_t<deployment_rollout>) {
   return deployment_rollout{"web1", 4, rollout_phase::failed, 3, 6,
                             "no progress for 600 s (3 of 6 replicas updated)", t0 + 28};

@@ -1,0 +1,208 @@
+// Load balancers under load (issue 13, docs/traffic.md): Debian's `wrk` sends
+// requests through a real HAProxy run by volantd while the deployment behind it
+// scales 5 -> 10 -> 2, a replica is killed with kill -9, the LB switches to a
+// green deployment and back, a rolling update replaces every VM, and volantd
+// itself is killed with kill -9. Not one request may fail: servers join through
+// the runtime API once ready, leave drained (volantd waits for zero sessions
+// before it stops their VMs), and HAProxy retries a connection that a killed
+// replica refused. The rate is printed; figures belong to bench/lb.
+
+#include "e2e/e2e.hpp"
+
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <thread>
+
+namespace volant::e2e {
+
+namespace {
+
+/// What wrk said at its end.
+struct load_result {
+  long requests = 0;
+  long socket_errors = 0; ///< connect + read + write + timeout
+  long bad_status = 0;    ///< non-2xx or 3xx
+  double per_second = 0;
+  std::string text;
+};
+
+load_result parse_wrk(const std::string& text) {
+  load_result r;
+  r.text = text;
+  std::smatch m;
+  if (std::regex_search(text, m, std::regex(R"((\d+) requests in)")))
+    r.requests = std::stol(m[1]);
+  if (std::regex_search(text, m, std::regex(
+          R"(Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+))")))
+    r.socket_errors = std::stol(m[1]) + std::stol(m[2]) + std::stol(m[3]) + std::stol(m[4]);
+  if (std::regex_search(text, m, std::regex(R"(Non-2xx or 3xx responses: (\d+))")))
+    r.bad_status = std::stol(m[1]);
+  if (std::regex_search(text, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
+    r.per_second = std::stod(m[1]);
+  return r;
+}
+
+/// wrk against `url` from construction until finish() (SIGINT: it prints its
+/// totals and exits).
+class load {
+public:
+  explicit load(const std::string& url) {
+    thread_ = std::thread([this, url] {
+      auto r = test::run("wrk -t2 -c8 -d600s --timeout 10s " + url + " & echo $! > "
+                         + (dir_ / "pid") + "; wait");
+      out_ = r.out + r.err;
+    });
+    REQUIRE(eventually([&] { return pid() > 0; }, 10s));
+    std::this_thread::sleep_for(1s); // its connections are up
+  }
+  ~load() {
+    if (thread_.joinable())
+      finish();
+  }
+  load_result finish() {
+    ::kill(pid(), SIGINT);
+    thread_.join();
+    return parse_wrk(out_);
+  }
+
+private:
+  int pid() const {
+    int p = 0;
+    std::ifstream(dir_ / "pid") >> p;
+    return p;
+  }
+  test::temp_dir dir_;
+  std::thread thread_;
+  std::string out_;
+};
+
+/// The VM keys of `deployment` that are ready.
+std::set<std::string> ready_ids(const daemon& d, const std::string& deployment) {
+  std::set<std::string> out;
+  for (const auto& vm : d.vms_of(deployment))
+    if (vm.value("status", "") == "ready")
+      out.insert(vm.value("id", vm.value("name", "")));
+  return out;
+}
+
+/// The VM keys `lb show` lists as servers.
+std::set<std::string> lb_ids(const daemon& d, const std::string& lb) {
+  std::set<std::string> out;
+  auto shown = d.try_json("lb show " + lb);
+  if (shown && shown->contains("servers"))
+    for (const auto& s : (*shown)["servers"])
+      out.insert(s.value("id", ""));
+  return out;
+}
+
+/// `lb show` lists exactly the ready VMs of `deployment`, and HAProxy reports
+/// every one of them.
+bool lb_matches(const daemon& d, const std::string& lb, const std::string& deployment) {
+  auto shown = d.try_json("lb show " + lb);
+  if (!shown || !shown->contains("servers"))
+    return false;
+  for (const auto& s : (*shown)["servers"])
+    if (!s.contains("state"))
+      return false; // not in HAProxy yet
+  return lb_ids(d, lb) == ready_ids(d, deployment);
+}
+
+void check_clean(const load_result& r, const std::string& phase) {
+  MESSAGE(phase << ": " << r.requests << " requests, " << r.per_second << " requests/s");
+  CHECK_MESSAGE(r.requests > 100, phase << ": wrk sent too few requests\n" << r.text);
+  CHECK_MESSAGE(r.socket_errors == 0, phase << ": socket errors\n" << r.text);
+  CHECK_MESSAGE(r.bad_status == 0, phase << ": failed requests\n" << r.text);
+}
+
+} // namespace
+
+TEST_CASE("lb under load: 0 failed requests while scaling 5 -> 10 -> 2, a replica "
+          "killed with kill -9, a blue-green switch and back, a rolling update and "
+          "volantd killed with kill -9") {
+  daemon d({.pool_octet = 158});
+  d.install(httpd_manifest());
+  auto health = std::string(" --health-http 80:/ --health-interval 1");
+  d.ok("deployments create web --plugin e2e-httpd --replicas 5 --wait" + health);
+  auto lb_ip = d.ip(250);
+  d.ok("lb create web-lb --deployment web --port 80 --listen " + lb_ip + " --drain-timeout 10s");
+  REQUIRE_MESSAGE(eventually([&] { return lb_matches(d, "web-lb", "web"); }, 30s),
+                  d.get_json("lb show web-lb").dump());
+  auto url = "http://" + lb_ip + "/";
+  auto master = 0;
+  std::ifstream(d.dir() + "/haproxy/haproxy.pid") >> master;
+
+  {
+    load l(url);
+    d.ok("deployments scale web --replicas 10 --wait");
+    CHECK(eventually([&] { return lb_matches(d, "web-lb", "web"); }, 30s));
+    check_clean(l.finish(), "scale 5 -> 10");
+  }
+  {
+    load l(url);
+    d.ok("deployments scale web --replicas 2");
+    CHECK(eventually([&] { return d.vms_of("web").size() == 2; }, 60s));
+    CHECK(eventually([&] { return lb_matches(d, "web-lb", "web"); }, 30s));
+    check_clean(l.finish(), "scale 10 -> 2");
+  }
+  // The scale-down went through drains: journaled for the VMs that left.
+  int drained = 0;
+  for (const auto& e : d.journal())
+    drained += e.value("event", "") == "vm_drained" ? 1 : 0;
+  CHECK(drained >= 1);
+  {
+    load l(url);
+    auto victim = d.vm("web-1").value("pid", 0);
+    REQUIRE(victim > 0);
+    ::kill(victim, SIGKILL);
+    // Restarted by volantd, back in the LB once ready again.
+    CHECK(eventually([&] {
+      auto vm = d.vm("web-1");
+      return vm.value("status", "") == "ready" && vm.value("pid", 0) != victim
+             && lb_matches(d, "web-lb", "web");
+    }, 60s));
+    check_clean(l.finish(), "kill -9 of a replica");
+  }
+  d.ok("deployments create web-green --plugin e2e-httpd --replicas 2 --wait" + health);
+  {
+    load l(url);
+    d.ok("lb switch web-lb --to web-green");
+    CHECK(eventually([&] { return lb_matches(d, "web-lb", "web-green"); }, 30s));
+    d.ok("lb switch web-lb --to web");
+    CHECK(eventually([&] { return lb_matches(d, "web-lb", "web"); }, 30s));
+    check_clean(l.finish(), "switch to green and back");
+  }
+  {
+    load l(url);
+    d.ok("deployments update web --env GEN=2 --strategy rolling --max-surge 1 "
+         "--max-unavailable 0 --termination-grace 500ms");
+    CHECK(eventually([&] {
+      auto vms = d.vms_of("web");
+      if (vms.size() != 2)
+        return false;
+      for (const auto& vm : vms)
+        if (vm.value("revision", 0) != 2 || vm.value("status", "") != "ready")
+          return false;
+      return lb_matches(d, "web-lb", "web");
+    }, 120s));
+    check_clean(l.finish(), "rolling update");
+  }
+  {
+    load l(url);
+    d.kill9();
+    std::this_thread::sleep_for(2s);
+    d.start();
+    d.ok("deployments scale web --replicas 3 --wait");
+    CHECK(eventually([&] { return lb_matches(d, "web-lb", "web"); }, 30s));
+    check_clean(l.finish(), "volantd killed with kill -9");
+  }
+  int now_master = 0;
+  std::ifstream(d.dir() + "/haproxy/haproxy.pid") >> now_master;
+  CHECK(now_master == master); // adopted, never restarted
+  d.ok("lb delete web-lb");
+}
+
+} // namespace volant::e2e
