@@ -9,10 +9,13 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
 namespace volant {
+
+struct dns_zone;
 
 struct controller_state {
   daemon_context* ctx = nullptr;
@@ -28,6 +31,8 @@ struct controller_state {
   std::uint64_t pushes = 0;
   /// The HAProxy configuration last handed to the supervisor ("\x01": none yet).
   std::string lb_config = "\x01";
+  /// The zone last handed to the DNS server (null: none yet).
+  std::shared_ptr<const dns_zone> dns;
   static inline const char* name = "controller";
 };
 
