@@ -3,7 +3,7 @@
 #
 #   bash scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]
 #
-# TARGET is event, manifest, deployment_yaml or request (tests/fuzz/TARGET.cpp).
+# TARGET is event, manifest, deployment_yaml, request or dns (tests/fuzz/TARGET.cpp).
 # Installs clang-14 and libclang-rt-14-dev (libFuzzer's runtime, only a
 # recommendation of clang-14) when missing, configures build-fuzz/ with clang,
 # ASan + UBSan and libFuzzer (-Dfuzz=true -Db_sanitize=address,undefined) and
@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-targets="event manifest deployment_yaml request"
+targets="event manifest deployment_yaml request dns"
 if [ $# -lt 2 ] || ! [[ " $targets " == *" $1 "* ]] || ! [[ "$2" =~ ^[0-9]+$ ]]; then
   echo "usage: scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]  (TARGET: $targets)" >&2
   exit 2

@@ -10,7 +10,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev doctest-dev
   libcli11-dev nlohmann-json3-dev libsqlite3-dev libedit-dev libssl-dev libsodium-dev
   jq curl python3 busybox procps iproute2 nginx qemu-system-x86 lz4
-  libarchive-dev e2fsprogs haproxy wrk dnsutils
+  libarchive-dev e2fsprogs haproxy wrk dnsutils libldns-dev
 )
 
 # Without starting their services (nginx): see scripts/apt-install.sh.

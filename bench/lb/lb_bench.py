@@ -15,7 +15,9 @@ VM's address), the HAProxy that volantd runs. Then:
      bench --replicas 5` (then back to 4), N times. `vms list --deployment bench
      --json` polled every 10 ms until the new VM is ready (its `ready_at`, the
      daemon's clock), then `lb show bench-lb --json` every 10 ms until its server
-     counts requests > 0. A client loop (http.client, keep-alive off, its own
+     counts requests > 0; meanwhile a thread reads HAProxy's own `show stat` (its
+     stats socket, read-only) every 5 ms: when the server is added, when it counts
+     its first request. A client loop (http.client, keep-alive off, its own
      process) through the LB records which VM answered each request, so the first
      response from the new VM is known to the client's resolution too;
   3. `lb switch`: a second deployment `green` (2 replicas); with the client loop
@@ -37,10 +39,12 @@ import os
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
@@ -117,13 +121,15 @@ UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 def parse_wrk(text):
     """{rps, p99_ms, requests, errors (socket errors + non-2xx/3xx)}."""
-    r = {"rps": float("nan"), "p99_ms": float("nan"), "requests": 0, "errors": 0, "text": text}
+    r = {"rps": float("nan"), "p50_ms": float("nan"), "p99_ms": float("nan"), "requests": 0,
+         "errors": 0, "text": text}
     m = re.search(r"Requests/sec:\s+([0-9.]+)", text)
     if m:
         r["rps"] = float(m.group(1))
-    m = re.search(r"^\s*99%\s+([0-9.]+)(us|ms|s)\s*$", text, re.M)
-    if m:
-        r["p99_ms"] = float(m.group(1)) * UNITS[m.group(2)]
+    for p in ("50", "99"):
+        m = re.search(r"^\s*%s%%\s+([0-9.]+)(us|ms|s)\s*$" % p, text, re.M)
+        if m:
+            r["p%s_ms" % p] = float(m.group(1)) * UNITS[m.group(2)]
     m = re.search(r"(\d+) requests in", text)
     if m:
         r["requests"] = int(m.group(1))
@@ -136,11 +142,27 @@ def parse_wrk(text):
     return r
 
 
+def tcp_counters():
+    """Host-wide TcpExt ListenOverflows (a full accept queue: the SYN is dropped) and
+    TCPSynRetrans (SYNs sent again, 1 s later the first time)."""
+    out = {}
+    for path in ("/proc/net/netstat", "/proc/net/snmp"):
+        with open(path) as f:
+            lines = f.read().splitlines()
+        for head, vals in zip(lines[::2], lines[1::2]):
+            for k, v in zip(head.split()[1:], vals.split()[1:]):
+                out[k] = int(v)
+    return {k: out.get(k, 0) for k in ("ListenOverflows", "TCPSynRetrans")}
+
+
 def wrk(url, duration):
+    c0 = tcp_counters()
     p = subprocess.run(NICE + ["wrk", "-t2", "-c16", "-d%ds" % duration, "--latency", url],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True,
                        timeout=duration + 60)
+    c1 = tcp_counters()
     r = parse_wrk(p.stdout + p.stderr)
+    r["tcp"] = {k: c1[k] - c0[k] for k in c0}
     if r["rps"] != r["rps"] or r["p99_ms"] != r["p99_ms"]:
         raise BenchError("wrk %s: no Requests/sec or 99%% line:\n%s" % (url, r["text"]))
     return r
@@ -210,6 +232,85 @@ def vm_names(d, deployment):
     return {v["name"] for v in d.vms(deployment)}
 
 
+def haproxy_workers(data):
+    """Pids of the HAProxy master's children (its workers): a new one = a reload."""
+    try:
+        with open(os.path.join(data, "haproxy", "haproxy.pid")) as f:
+            master = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return set()
+    out = set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat[stat.rfind(")") + 2:].split()[1]) == master:
+            out.add(int(name))
+    return out
+
+
+def haproxy_stat(data):
+    """HAProxy's own `show stat` through its stats socket (read-only):
+    {server: req_tot} of the LB's backend; None if it cannot be reached."""
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(1)
+            s.connect(os.path.join(data, "haproxy", "haproxy.sock"))
+            s.sendall(b"show stat\n")
+            chunks = []
+            while True:
+                c = s.recv(1 << 16)
+                if not c:
+                    break
+                chunks.append(c)
+    except OSError:
+        return None
+    lines = b"".join(chunks).decode(errors="replace").splitlines()
+    if not lines or not lines[0].startswith("# "):
+        return None
+    head = lines[0][2:].split(",")
+    px, sv, req = head.index("pxname"), head.index("svname"), head.index("req_tot")
+    out = {}
+    for line in lines[1:]:
+        f = line.split(",")
+        if len(f) > req and f[px] == "lb_%s_servers" % LB and f[sv] not in ("BACKEND", "FRONTEND"):
+            out[f[sv]] = int(f[req] or 0)
+    return out
+
+
+class StatWatch(threading.Thread):
+    """Polls haproxy_stat every 5 ms for a server not in `before`: when it is first
+    listed (added through the runtime API) and first counts a request."""
+
+    def __init__(self, data, before):
+        super().__init__(daemon=True)
+        # What HAProxy lists now (a server still being deleted included) is old.
+        self.data, self.before = data, set(before) | set(haproxy_stat(data) or {})
+        self.added = self.first = None
+        self.server = None
+        self.stop = False
+        self.start()
+
+    def run(self):
+        t0 = time.monotonic()
+        while not self.stop and self.first is None and time.monotonic() - t0 < 120:
+            st = haproxy_stat(self.data) or {}
+            now = time.time()
+            for name, req in st.items():
+                if name in self.before:
+                    continue
+                self.server = name
+                if self.added is None:
+                    self.added = now
+                if req > 0:
+                    self.first = now
+            time.sleep(0.005)
+
+
 def find_server(lb, vm):
     for s in (lb or {}).get("servers") or []:
         if s.get("id") == vm:
@@ -228,14 +329,16 @@ def throughput(d, duration, say):
     for i in range(2):
         direct = wrk("http://%s/" % ip, duration)
         lb = wrk("http://%s/" % LB_IP, duration)
-        say("  round %d: direct %.0f req/s p99 %.2f ms (%d errors); LB %.0f req/s p99 %.2f ms "
-            "(%d errors)" % (i + 1, direct["rps"], direct["p99_ms"], direct["errors"],
-                             lb["rps"], lb["p99_ms"], lb["errors"]))
+        for what, r in (("direct", direct), ("LB", lb)):
+            say("  round %d %-6s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, %d errors; host-wide "
+                "ListenOverflows +%d, TCPSynRetrans +%d"
+                % (i + 1, what, r["rps"], r["p50_ms"], r["p99_ms"], r["errors"],
+                   r["tcp"]["ListenOverflows"], r["tcp"]["TCPSynRetrans"]))
         rounds.append((direct, lb))
     return rounds
 
 
-def ready_to_first(d, reps, tmp, say):
+def ready_to_first(d, data, reps, tmp, say):
     """Scale 4 -> 5 -> 4 `reps` times under a steady load through the LB."""
     load = SteadyLoad("http://%s/" % LB_IP)
     prober = Prober(os.path.join(tmp, "probe-scale.log"))
@@ -243,6 +346,8 @@ def ready_to_first(d, reps, tmp, say):
     try:
         for rep in range(reps):
             before = vm_names(d, BLUE)
+            workers = haproxy_workers(data)
+            watch = StatWatch(data, before)
             t_cmd = time.time()
             d.volar("deployments", "scale", BLUE, "--replicas", "5")
             new, ready_at, seen = None, None, None
@@ -269,8 +374,13 @@ def ready_to_first(d, reps, tmp, say):
                     counted = time.time()
                 else:
                     time.sleep(POLL)
-            recs.append({"vm": new, "cmd": t_cmd, "ready_at": ready_at, "seen": seen,
-                         "state": first_state, "counted": counted})
+            watch.stop = watch.first is None
+            watch.join(5)
+            if watch.server not in (None, new):
+                raise BenchError("HAProxy added server %s, the new VM is %s" % (watch.server, new))
+            recs.append({"added": watch.added, "hfirst": watch.first,"vm": new, "cmd": t_cmd, "ready_at": ready_at, "seen": seen,
+                         "state": first_state, "counted": counted,
+                         "reloaded": bool(haproxy_workers(data) - workers)})
             d.volar("deployments", "scale", BLUE, "--replicas", "4")
             t1 = time.monotonic()
             while new in vm_names(d, BLUE):
@@ -292,10 +402,13 @@ def ready_to_first(d, reps, tmp, say):
         r["base"] = base
         ms = lambda t: "-" if t is None else "%.0f" % ((t - base) * 1000)  # noqa: E731
         say("  rep %d: %s ready_at %s; from it: poll saw ready %s ms, first response (client) "
-            "%s ms, lb show \"state\" %s (%s) %s ms, requests > 0 %s ms"
+            "%s ms, HAProxy added it %s ms, HAProxy's first request to it %s ms, lb show "
+            "\"state\" first listed (%s) %s ms, requests > 0 %s ms; HAProxy %s"
             % (i + 1, r["vm"], "-" if r["ready_at"] is None else "set", ms(r["seen"]),
-               ms(r["first"]), r["state"][1] if r["state"] else "-",
-               "first listed", ms(r["state"][0] if r["state"] else None), ms(r["counted"])))
+               ms(r["first"]), ms(r["added"]), ms(r["hfirst"]),
+               r["state"][1] if r["state"] else "-",
+               ms(r["state"][0] if r["state"] else None), ms(r["counted"]),
+               "reloaded (new worker)" if r["reloaded"] else "not reloaded"))
     say("  steady load through the LB meanwhile: %d requests, %.0f req/s, %d errors; client loop: "
         "%d answers (%.0f/s), %d errors"
         % (steady["requests"], steady["rps"], steady["errors"], len(answers),
@@ -303,7 +416,7 @@ def ready_to_first(d, reps, tmp, say):
     return recs, steady, answers
 
 
-def switches(d, reps, tmp, say):
+def switches(d, data, reps, tmp, say):
     """`lb switch` to green and back `reps` times under the client loop."""
     prober = Prober(os.path.join(tmp, "probe-switch.log"))
     recs = []
@@ -313,12 +426,14 @@ def switches(d, reps, tmp, say):
             for to, frm in ((GREEN, BLUE), (BLUE, GREEN)):
                 wait_serving(d, frm, sizes[frm], 60, "before the switch to %s" % to)
                 time.sleep(0.5)
+                workers = haproxy_workers(data)
                 t0 = time.time()
                 d.volar("lb", "switch", LB, "--to", to)
                 t1 = time.time()
                 settled = wait_serving(d, to, sizes[to], 60, "switch to %s" % to)
                 recs.append({"to": to, "from": frm, "start": t0, "returned": t1,
-                             "settled": t1 + settled})
+                             "settled": t1 + settled,
+                             "reloaded": bool(haproxy_workers(data) - workers)})
     finally:
         answers = prober.stop()
     ends = [r["start"] for r in recs[1:]] + [float("inf")]
@@ -330,9 +445,10 @@ def switches(d, reps, tmp, say):
         r["errors"] = sum(1 for _, what in window if what.startswith("ERR:"))
         ms = lambda t: "-" if t is None else "%.1f" % ((t - r["start"]) * 1000)  # noqa: E731
         say("  switch %d -> %s: volar returned %s ms, first %s response %s ms, last %s response "
-            "%s ms, lb show settled %s ms, %d errors" % (
+            "%s ms, lb show settled %s ms, %d errors; HAProxy %s" % (
                 i + 1, r["to"], ms(r["returned"]), r["to"], ms(r["first"]), r["from"],
-                ms(r["last_old"]), ms(r["settled"]), r["errors"]))
+                ms(r["last_old"]), ms(r["settled"]), r["errors"],
+                "reloaded (new worker)" if r["reloaded"] else "not reloaded"))
     rate = len(answers) / max(1e-9, answers[-1][0] - answers[0][0]) if answers else 0
     say("  client loop: %d answers (%.0f/s, one every %.1f ms), %d errors"
         % (len(answers), rate, 1000 / rate if rate else float("nan"),
@@ -402,11 +518,11 @@ def run(a, say):
         result = {"throughput": throughput(d, a.duration, say)}
         say("ready -> first request (%d scale-ups 4 -> 5 under wrk -t1 -c4 through the LB):"
             % a.reps)
-        result["ready"] = ready_to_first(d, a.reps, tmp, say)
+        result["ready"] = ready_to_first(d, data, a.reps, tmp, say)
         d.volar("deployments", "create", GREEN, "--plugin", "bench-lb", "--replicas", "2",
                 "--memory", "16", "--wait", "--timeout", "600")
         say("lb switch (%d times to green and back, client loop through the LB):" % a.reps)
-        result["switch"] = switches(d, a.reps, tmp, say)
+        result["switch"] = switches(d, data, a.reps, tmp, say)
         ok = True
         return result
     finally:
@@ -445,13 +561,15 @@ def table(result, a, say):
     for i, (dr, lb) in enumerate(rounds):
         say("| round %d requests/s | %.0f | %.0f | %.2f |"
             % (i + 1, dr["rps"], lb["rps"], lb["rps"] / dr["rps"]))
-        say("| round %d p99 | %.2f ms | %.2f ms | %.2f |"
-            % (i + 1, dr["p99_ms"], lb["p99_ms"], lb["p99_ms"] / dr["p99_ms"]))
+        for p in ("p50", "p99"):
+            say("| round %d %s | %.2f ms | %.2f ms | %.2f |"
+                % (i + 1, p, dr[p + "_ms"], lb[p + "_ms"], lb[p + "_ms"] / dr[p + "_ms"]))
     med = lambda key, side: statistics.median(r[side][key] for r in rounds)  # noqa: E731
     say("| **median requests/s** | %.0f | %.0f | **%.2f** |"
         % (med("rps", 0), med("rps", 1), med("rps", 1) / med("rps", 0)))
-    say("| **median p99** | %.2f ms | %.2f ms | **%.2f** |"
-        % (med("p99_ms", 0), med("p99_ms", 1), med("p99_ms", 1) / med("p99_ms", 0)))
+    for p in ("p50", "p99"):
+        say("| **median %s** | %.2f ms | %.2f ms | **%.2f** |"
+            % (p, med(p + "_ms", 0), med(p + "_ms", 1), med(p + "_ms", 1) / med(p + "_ms", 0)))
     errs = sum(dr["errors"] + lb["errors"] for dr, lb in rounds)
     if errs:
         say("")
@@ -468,6 +586,11 @@ def table(result, a, say):
         say("| %s | %s | %s | %s | %s |" % ((what,) + fmt_ms(vals, digits) + (n, goal)))
     base = "VM ready (`ready_at`)" if all(r["ready_at"] is not None for r in recs) \
         else "VM seen ready by the 10 ms poll"
+    since = lambda key: [None if r[key] is None else r[key] - r["base"] for r in recs]  # noqa: E731
+    row(base + " -> HAProxy lists it (its stats socket, polled every 5 ms)", since("added"),
+        "")
+    row(base + " -> HAProxy's first request to it (`req_tot` > 0, same poll)",
+        since("hfirst"), "< 100 ms")
     row(base + " -> its first response through the LB (client loop)",
         [None if r["first"] is None else r["first"] - r["base"] for r in recs], "< 100 ms")
     row(base + " -> `lb show` requests > 0 (10 ms poll)",
@@ -485,6 +608,9 @@ def table(result, a, say):
         row("`lb switch` %s: volar started -> volar returned" % name,
             [r["returned"] - r["start"] for r in rs], "", 1)
     say("")
+    reloads = lambda rs: "%d of %d" % (sum(r["reloaded"] for r in rs), len(rs))  # noqa: E731
+    say("HAProxy reloaded (a new worker) on %s scale-ups and %s switches."
+        % (reloads(recs), reloads(sw)))
     say("Client loop during the switches: one answer every %.1f ms (the switch figures' "
         "resolution); errors: %d. A negative \"returned -> first response\" means the new "
         "deployment answered before volar had returned." % (
@@ -525,13 +651,23 @@ def main():
                    "Throughput: `wrk -t2 -c16 -d%ds --latency` (nice 5) straight to one VM, "
                    "then through the LB, twice, alternating; ratio LB / direct. Ready -> first "
                    "request: %d scale-ups 4 -> 5 under `wrk -t1 -c4` through the LB; from the "
-                   "new VM's `ready_at` (daemon's clock) to its first answer seen by a client "
-                   "loop through the LB (http.client, keep-alive off, one process; every "
-                   "answer names its VM) and to `lb show --json` counting a request for it "
-                   "(polled every 10 ms). Switch: a `green` deployment (2 replicas), `lb "
+                   "new VM's `ready_at` (daemon's clock) to HAProxy listing it and counting "
+                   "its first request (`show stat` on HAProxy's stats socket, read-only, "
+                   "polled every 5 ms), to its first answer seen by a client loop through the "
+                   "LB (http.client, keep-alive off, one process; every answer names its VM; "
+                   "it shares the round robin with wrk, so it meets the new VM only every "
+                   "~5th request) and to `lb show --json` counting a request for it (polled "
+                   "every 10 ms). Switch: a `green` deployment (2 replicas), `lb "
                    "switch bench-lb --to green` then `--to bench`, %d times each, timed by the "
-                   "same client loop from volar's start and from its return. Not a test: "
-                   "goals named beside the figures." % (a.duration, a.reps, a.reps), ""] \
+                   "same client loop from volar's start and from its return. wrk's "
+                   "percentiles carry its coordinated-omission correction (`stats_correct`: "
+                   "one 1 s stall adds samples from 1 s down), and wrk's latency leaves out "
+                   "the reconnects of a direct run (busybox httpd closes every connection) "
+                   "while through the LB HAProxy's connect to a server is inside it; the "
+                   "host-wide ListenOverflows / TCPSynRetrans counters are given per run. "
+                   "A reload (`HAProxy reloaded`) is a new worker under the master. Not a "
+                   "test: goals named beside the figures." % (a.duration, a.reps, a.reps),
+                   ""] \
             + say.lines + [""]
         replace_section(a.results, "## bench/lb", section)
 

@@ -20,6 +20,10 @@
 
 namespace volant {
 
+namespace runtime {
+class dns_server;
+}
+
 class actor_directory;
 class live_actors;
 
@@ -33,6 +37,9 @@ struct daemon_context {
   std::string qemu_bridge;           ///< "vbr0 192.168.127.1/24"
   runtime::haproxy_supervisor* haproxy = nullptr; ///< the load balancers' HAProxy
   lb_defaults lbs;                   ///< where load balancers listen by default
+  /// The workloads' /etc/resolv.conf (volantd's DNS on port 53); empty: the host's.
+  std::string resolv_conf;
+  runtime::dns_server* dns = nullptr; ///< volant.local's responder (null: off)
   runtime::exit_watcher* watcher = nullptr;
   runtime::prober* prober = nullptr;
   actor_directory* actors = nullptr; ///< live actors, for the remote shell

@@ -6,6 +6,8 @@
 #include "actors/live.hpp"
 #include "actors/log.hpp"
 #include "actors/wire_error.hpp"
+#include "events/dns.hpp"
+#include "runtime/dns.hpp"
 
 #include <caf/all.hpp>
 
@@ -162,6 +164,19 @@ void sync_lbs(self_ptr self) {
   st.ctx->haproxy->apply(std::move(views));
 }
 
+/// Hands the DNS server the names of the new world when they changed (a VM
+/// became ready or left, a slot, a deployment or an LB came or went).
+void sync_dns(self_ptr self) {
+  auto& st = self->state;
+  if (st.ctx->dns == nullptr)
+    return;
+  auto zone = project_dns(st.w, st.ctx->lbs);
+  if (st.dns != nullptr && st.dns->same_records(zone))
+    return;
+  st.dns = std::make_shared<const dns_zone>(std::move(zone));
+  st.ctx->dns->publish(st.dns);
+}
+
 void after_commit(self_ptr self, const record_batch& recs) {
   auto& st = self->state;
   std::map<std::string, std::set<std::string>> touched; // deployment -> created VMs
@@ -182,6 +197,7 @@ void after_commit(self_ptr self, const record_batch& recs) {
     retire_if_done(self, dep);
   }
   sync_lbs(self);
+  sync_dns(self);
   maybe_snapshot(self);
 }
 
@@ -281,6 +297,7 @@ controller(controller_actor::stateful_pointer<controller_state> self,
     plan_and_push(self, name);
   }
   sync_lbs(self); // an adopted HAProxy gets the log's configuration
+  sync_dns(self);
   self->delayed_send(self, ctx->reconcile_every, reconcile_atom::value);
   return {
     [=](command_atom, command& cmd) -> caf::result<record_batch> {

@@ -10,10 +10,13 @@
 
 #include <map>
 #include <optional>
+#include <memory>
 #include <set>
 #include <string>
 
 namespace volant {
+
+struct dns_zone;
 
 struct controller_state {
   daemon_context* ctx = nullptr;
@@ -29,6 +32,8 @@ struct controller_state {
   std::uint64_t pushes = 0;
   /// The load balancers last handed to the HAProxy supervisor (none yet: nullopt).
   std::optional<std::vector<lb_view>> lb_views;
+  /// The zone last handed to the DNS server (null: none yet).
+  std::shared_ptr<const dns_zone> dns;
   static inline const char* name = "controller";
 };
 

@@ -83,6 +83,7 @@ vm_input start(self_ptr self, std::uint64_t n) {
                             launch.plugin.kernel, launch.plugin.initramfs,
                             std::move(cmd.secret_env)};
   spec.rootfs = launch.plugin.rootfs;
+  spec.resolv_conf = st.ctx->resolv_conf;
   ++st.starts;
   auto handle = st.ctx->driver_for(launch.plugin.runtime).start(spec);
   if (!handle)

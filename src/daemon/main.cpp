@@ -11,6 +11,7 @@
 #include "daemon/data_dir.hpp"
 #include "daemon/host.hpp"
 #include "daemon/workloads.hpp"
+#include "runtime/dns.hpp"
 #include "runtime/exit_watcher.hpp"
 #include "runtime/haproxy.hpp"
 #include "runtime/netdev.hpp"
@@ -29,13 +30,19 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 #include <malloc.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 namespace {
+
+/// volant.local's responder by default: a loopback address of its own, outside
+/// the default pool (127.77.0.0/16) and the tests' pools (127.78.N.0/24, N > 0).
+constexpr const char* default_dns_listen = "127.78.0.53";
 
 struct options {
   std::string data_dir;
@@ -53,6 +60,8 @@ struct options {
   volant::guest::paths guests;
   volant::restart_policy restarts;
   std::string haproxy_binary = "haproxy";
+  std::string dns_listen = default_dns_listen;
+  std::vector<std::string> dns_forward;
 };
 
 int fail(const std::string& message) {
@@ -78,6 +87,46 @@ int wait_for_shutdown(const sigset_t& signals) {
     if (errno == EAGAIN)
       ::malloc_trim(0);
   }
+}
+
+/// The DNS server `opts` asks for, or null: off, or the address cannot be
+/// bound (then volantd runs without DNS and says so once). A flag that does
+/// not parse is an error.
+volant::expected<std::unique_ptr<volant::runtime::dns_server>> start_dns(const options& opts) {
+  using namespace volant;
+  if (opts.dns_listen.empty() || opts.dns_listen == "off")
+    return std::unique_ptr<runtime::dns_server>();
+  auto at = runtime::parse_dns_endpoint(opts.dns_listen);
+  if (!at)
+    return make_error(ec::invalid_argument, "--dns-listen " + at.error_value().message);
+  runtime::dns_server::options o;
+  o.listen = *at;
+  for (const auto& text : opts.dns_forward) {
+    auto to = runtime::parse_dns_endpoint(text);
+    if (!to)
+      return make_error(ec::invalid_argument, "--dns-forward " + to.error_value().message);
+    o.forwarders.push_back(*to);
+  }
+  if (opts.dns_forward.empty()) {
+    std::ifstream in("/etc/resolv.conf");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const auto& ns : runtime::resolv_conf_nameservers(text))
+      if (ns != *at) // never to itself
+        o.forwarders.push_back(ns);
+  }
+  std::string upstream;
+  for (const auto& f : o.forwarders)
+    upstream += (upstream.empty() ? "" : ", ") + runtime::to_string(f);
+  auto server = runtime::dns_server::start(std::move(o));
+  if (!server) {
+    spdlog::warn("[volantd] dns: {}: running without DNS for volant.local (--dns-listen "
+                 "ADDR[:PORT] picks another address, --dns-listen off turns it off)",
+                 server.error_value().message);
+    return std::unique_ptr<runtime::dns_server>();
+  }
+  spdlog::info("[volantd] dns: volant.local on {} (UDP and TCP), other names forwarded to {}",
+               runtime::to_string(at.value()), upstream.empty() ? "none (SERVFAIL)" : upstream);
+  return std::move(*server);
 }
 
 } // namespace
@@ -124,6 +173,13 @@ int main(int argc, char** argv) {
   app.add_option("--haproxy-binary", opts.haproxy_binary,
                  "HAProxy binary of the load balancers (volar lb ...)")
     ->capture_default_str();
+  app.add_option("--dns-listen", opts.dns_listen,
+                 "Address of the DNS responder for volant.local, ADDR[:PORT] (port 53 "
+                 "by default); off: none")
+    ->capture_default_str();
+  app.add_option("--dns-forward", opts.dns_forward,
+                 "Resolver of names outside volant.local, ADDR[:PORT] (repeatable; "
+                 "default: the nameservers of /etc/resolv.conf)");
   app.add_option("--bridge", opts.qemu.bridge.name,
                  "Bridge of microVM TAPs (created at the first microVM start)");
   app.add_option("--bridge-cidr", opts.qemu.bridge.cidr,
@@ -265,6 +321,25 @@ int main(int argc, char** argv) {
   ctx.lbs.listen = "127.0.0.1";
   if (auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr); bridge)
     ctx.lbs.microvm_listen = to_string_ip(bridge->address);
+  // DNS for volant.local (docs/traffic.md): the controller publishes its names.
+  auto dns = start_dns(opts);
+  if (!dns)
+    return fail(dns.error_value().message);
+  ctx.dns = dns->get();
+  if (ctx.dns != nullptr && ctx.dns->config().listen.port == 53) {
+    // The workloads' resolver: their /etc/resolv.conf (process driver, in a
+    // mount namespace of their own) names this DNS; resolv.conf takes no port.
+    auto path = ctx.data_dir + "/resolv.conf";
+    std::ofstream out(path, std::ios::trunc);
+    out << "# Written by volantd: volant.local names are answered by its DNS, other\n"
+           "# names are forwarded to the host's resolvers.\n"
+        << "nameserver " << to_string_ip(ctx.dns->config().listen.ip) << "\n"
+        << "search volant.local\n";
+    if (out.flush()) {
+      ::chmod(path.c_str(), 0644);
+      ctx.resolv_conf = path;
+    }
+  }
   {
     // The runs the log says may be up are adopted (or found dead) by their VM
     // actors; any other run still on the host was forked just before a crash and

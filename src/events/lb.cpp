@@ -110,7 +110,9 @@ std::string haproxy_frame(std::string_view config) {
     auto end = config.find('\n', at);
     auto line = config.substr(at, end == std::string_view::npos ? std::string_view::npos
                                                                 : end - at + 1);
-    if (line.rfind("    server ", 0) != 0)
+    // Servers, and the comment naming the target: a switch to a deployment
+    // checked alike changes servers only.
+    if (line.rfind("    server ", 0) != 0 && line.rfind("    # deployment ", 0) != 0)
       out += line;
     if (end == std::string_view::npos)
       break;

@@ -85,8 +85,9 @@ std::string lb_backend_name(std::string_view lb);
 /// applies no default-server to servers added at runtime, haproxy#1994).
 std::string lb_server_options(const lb_view& lb);
 
-/// `config` without its server lines: two configurations with the same frame
-/// differ only in servers, which the runtime API changes without a reload.
+/// `config` without its server lines (and the comment naming the target): two
+/// configurations with the same frame differ only in servers, which the
+/// runtime API changes without a reload (a blue-green switch included).
 std::string haproxy_frame(std::string_view config);
 
 } // namespace volant

@@ -462,8 +462,11 @@ void haproxy_supervisor::step(bool changed) {
       return; // the new worker is not there yet
   }
   read_stats();
+  auto sent = work_.api_commands;
   for (const auto& lb : *desired_)
     sync_servers(lb);
+  if (work_.api_commands != sent)
+    read_stats(); // `lb show` sees a server that joined or left at once
 }
 
 void haproxy_supervisor::loop() {

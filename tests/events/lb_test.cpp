@@ -208,6 +208,13 @@ TEST_CASE("server names map to VM keys and back; the frame of a configuration "
   CHECK(haproxy_frame(three).find("backend lb_web-lb_servers") != std::string::npos);
   auto view = project_lb(h.w, "web-lb", {});
   CHECK(lb_server_options(*view) == "check inter 1s fall 2 rise 1");
+  // A switch to a deployment checked alike changes servers only: no reload.
+  h.must(create_deployment{spec("web-green", 1)});
+  h.bring_up("web-green", 1);
+  h.must(switch_lb{"web-lb", "web-green"});
+  auto green = render_haproxy(project_lbs(h.w, {}), paths);
+  CHECK(green.find("# deployment web-green") != std::string::npos);
+  CHECK(haproxy_frame(green) == haproxy_frame(three));
   h.must(create_lb{lb("other", "web", 81)});
   CHECK(haproxy_frame(render_haproxy(project_lbs(h.w, {}), paths)) != haproxy_frame(three));
 }

@@ -1,0 +1,582 @@
+#include "runtime/dns.hpp"
+
+#include "events/events.hpp"
+#include "runtime/event_loop.hpp"
+
+#include <ldns/ldns.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <random>
+
+namespace volant::runtime {
+
+namespace {
+
+constexpr std::size_t header_size = 12;
+
+using pkt_ptr = std::unique_ptr<ldns_pkt, decltype(&ldns_pkt_free)>;
+
+pkt_ptr make_pkt(ldns_pkt* p) {
+  return {p, &ldns_pkt_free};
+}
+
+/// A header-only response to `query` (no question): for what ldns cannot parse.
+std::vector<std::uint8_t> bare_reply(std::span<const std::uint8_t> query, dns_rcode rcode) {
+  std::vector<std::uint8_t> out(query.begin(), query.begin() + header_size);
+  out[2] = static_cast<std::uint8_t>((out[2] & 0x79) | 0x80); // QR, opcode and RD kept
+  out[3] = static_cast<std::uint8_t>(rcode);
+  std::fill(out.begin() + 4, out.end(), 0);
+  return out;
+}
+
+std::vector<std::uint8_t> to_wire(const ldns_pkt* p) {
+  std::uint8_t* buf = nullptr;
+  std::size_t size = 0;
+  if (ldns_pkt2wire(&buf, p, &size) != LDNS_STATUS_OK || buf == nullptr) {
+    std::free(buf);
+    return {};
+  }
+  std::vector<std::uint8_t> out(buf, buf + size);
+  std::free(buf);
+  return out;
+}
+
+ldns_rdf* dname(const std::string& name) {
+  return ldns_dname_new_frm_str(name.c_str());
+}
+
+/// The ldns record of `rec`; null if a name does not make a domain name.
+ldns_rr* to_ldns(const dns_record& rec) {
+  ldns_rdf* owner = dname(rec.name);
+  if (owner == nullptr)
+    return nullptr;
+  ldns_rr* rr = ldns_rr_new();
+  ldns_rr_set_owner(rr, owner);
+  ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+  ldns_rr_set_ttl(rr, rec.ttl);
+  bool ok = true;
+  auto push = [&](ldns_rdf* f) {
+    ok = ok && f != nullptr && ldns_rr_push_rdf(rr, f);
+  };
+  if (const auto* ip = std::get_if<ipv4>(&rec.data)) {
+    ldns_rr_set_type(rr, LDNS_RR_TYPE_A);
+    std::uint32_t be = htonl(*ip);
+    push(ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4, &be));
+  } else if (const auto* srv = std::get_if<dns_srv>(&rec.data)) {
+    ldns_rr_set_type(rr, LDNS_RR_TYPE_SRV);
+    push(ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, srv->priority));
+    push(ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, srv->weight));
+    push(ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, srv->port));
+    push(dname(srv->target));
+  } else if (const auto* soa = std::get_if<dns_soa>(&rec.data)) {
+    ldns_rr_set_type(rr, LDNS_RR_TYPE_SOA);
+    push(dname(soa->mname));
+    push(dname(soa->rname));
+    push(ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32, soa->serial));
+    push(ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, soa->refresh));
+    push(ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, soa->retry));
+    push(ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, soa->expire));
+    push(ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, soa->minimum));
+  }
+  if (!ok) {
+    ldns_rr_free(rr);
+    return nullptr;
+  }
+  return rr;
+}
+
+/// The response header for `q`: id, RD and the question echoed.
+pkt_ptr reply_to(const ldns_pkt* q, dns_rcode rcode) {
+  auto r = make_pkt(ldns_pkt_new());
+  ldns_pkt_set_id(r.get(), ldns_pkt_id(q));
+  ldns_pkt_set_qr(r.get(), true);
+  ldns_pkt_set_opcode(r.get(), ldns_pkt_get_opcode(q));
+  ldns_pkt_set_rd(r.get(), ldns_pkt_rd(q));
+  ldns_pkt_set_rcode(r.get(), static_cast<std::uint8_t>(rcode));
+  const ldns_rr_list* question = ldns_pkt_question(q);
+  for (std::size_t i = 0; question != nullptr && i < ldns_rr_list_rr_count(question); ++i)
+    ldns_pkt_push_rr(r.get(), LDNS_SECTION_QUESTION, ldns_rr_clone(ldns_rr_list_rr(question, i)));
+  if (ldns_pkt_edns(q))
+    ldns_pkt_set_edns_udp_size(r.get(), 1232);
+  return r;
+}
+
+std::size_t size_limit(const ldns_pkt* q, bool tcp) {
+  if (tcp)
+    return 65535;
+  if (!ldns_pkt_edns(q))
+    return 512;
+  return std::clamp<std::size_t>(ldns_pkt_edns_udp_size(q), 512, 4096);
+}
+
+/// `r` on the wire within `limit`: additional records dropped first, then
+/// answers from the end, with TC set when any was dropped.
+std::vector<std::uint8_t> fit(ldns_pkt* r, std::size_t limit) {
+  auto wire = to_wire(r);
+  bool cut = false;
+  auto drop_last = [&](ldns_pkt_section section) {
+    ldns_rr_list* list = section == LDNS_SECTION_ADDITIONAL ? ldns_pkt_additional(r)
+                                                            : ldns_pkt_answer(r);
+    ldns_rr* rr = ldns_rr_list_pop_rr(list);
+    if (rr == nullptr)
+      return false;
+    ldns_rr_free(rr);
+    if (section == LDNS_SECTION_ADDITIONAL)
+      ldns_pkt_set_arcount(r, static_cast<std::uint16_t>(ldns_rr_list_rr_count(list)));
+    else
+      ldns_pkt_set_ancount(r, static_cast<std::uint16_t>(ldns_rr_list_rr_count(list)));
+    return true;
+  };
+  while (wire.size() > limit) {
+    if (!drop_last(LDNS_SECTION_ADDITIONAL) && !drop_last(LDNS_SECTION_ANSWER))
+      break;
+    cut = true;
+    wire = to_wire(r);
+  }
+  if (cut) {
+    ldns_pkt_set_tc(r, true);
+    wire = to_wire(r);
+  }
+  return wire;
+}
+
+} // namespace
+
+expected<dns_endpoint> parse_dns_endpoint(std::string_view text, std::uint16_t default_port) {
+  auto bad = [&] {
+    return make_error(ec::invalid_argument,
+                      "'" + std::string(text) + "' is not ADDR or ADDR:PORT (an IPv4 address)");
+  };
+  dns_endpoint e;
+  e.port = default_port;
+  auto colon = text.rfind(':');
+  auto host = text.substr(0, colon);
+  if (colon != std::string_view::npos) {
+    auto port = text.substr(colon + 1);
+    if (port.empty() || port.size() > 5)
+      return bad();
+    std::uint32_t p = 0;
+    for (char c : port) {
+      if (c < '0' || c > '9')
+        return bad();
+      p = p * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    if (p == 0 || p > 65535)
+      return bad();
+    e.port = static_cast<std::uint16_t>(p);
+  }
+  auto ip = parse_ipv4(host);
+  if (!ip)
+    return bad();
+  e.ip = *ip;
+  return e;
+}
+
+std::string to_string(const dns_endpoint& e) {
+  return to_string_ip(e.ip) + ":" + std::to_string(e.port);
+}
+
+std::vector<dns_endpoint> resolv_conf_nameservers(std::string_view text) {
+  std::vector<dns_endpoint> out;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    auto line = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    auto word = [&]() {
+      while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+        line.remove_prefix(1);
+      auto end = line.find_first_of(" \t\r#;");
+      auto w = line.substr(0, end);
+      line = end == std::string_view::npos ? std::string_view{} : line.substr(end);
+      return w;
+    };
+    if (word() != "nameserver")
+      continue;
+    if (auto ip = parse_ipv4(word()))
+      out.push_back({*ip, 53});
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> servfail_for(std::span<const std::uint8_t> query) {
+  if (query.size() < header_size || (query[2] & 0x80) != 0)
+    return {};
+  ldns_pkt* raw = nullptr;
+  if (ldns_wire2pkt(&raw, query.data(), query.size()) != LDNS_STATUS_OK) {
+    ldns_pkt_free(raw);
+    return bare_reply(query, dns_rcode::servfail);
+  }
+  auto q = make_pkt(raw);
+  auto r = reply_to(q.get(), dns_rcode::servfail);
+  ldns_pkt_set_ra(r.get(), true);
+  return to_wire(r.get());
+}
+
+dns_reply respond(const dns_zone& zone, std::span<const std::uint8_t> query,
+                  std::uint64_t shuffle_seed, bool tcp) {
+  dns_reply out;
+  // Responses are never answered (a reflected packet would loop), and a
+  // packet without a header has no id to answer to.
+  if (query.size() < header_size || (query[2] & 0x80) != 0)
+    return out;
+  out.what = dns_reply::kind::answer;
+  ldns_pkt* raw = nullptr;
+  if (ldns_wire2pkt(&raw, query.data(), query.size()) != LDNS_STATUS_OK) {
+    ldns_pkt_free(raw);
+    out.wire = bare_reply(query, dns_rcode::formerr);
+    return out;
+  }
+  auto q = make_pkt(raw);
+  if (ldns_pkt_get_opcode(q.get()) != LDNS_PACKET_QUERY) {
+    out.wire = bare_reply(query, dns_rcode::notimp);
+    return out;
+  }
+  const ldns_rr_list* question = ldns_pkt_question(q.get());
+  if (question == nullptr || ldns_rr_list_rr_count(question) != 1) {
+    out.wire = to_wire(reply_to(q.get(), dns_rcode::formerr).get());
+    return out;
+  }
+  const ldns_rr* qrr = ldns_rr_list_rr(question, 0);
+  std::string qname;
+  if (char* text = ldns_rdf2str(ldns_rr_owner(qrr))) {
+    qname = text;
+    std::free(text);
+  }
+  auto ans = answer_dns(zone, qname, static_cast<std::uint16_t>(ldns_rr_get_type(qrr)),
+                        shuffle_seed);
+  if (ans.forward) {
+    out.what = dns_reply::kind::forward;
+    return out;
+  }
+  auto qclass = ldns_rr_get_class(qrr);
+  if (qclass != LDNS_RR_CLASS_IN && qclass != LDNS_RR_CLASS_ANY) {
+    out.wire = to_wire(reply_to(q.get(), dns_rcode::refused).get());
+    return out;
+  }
+  auto r = reply_to(q.get(), ans.rcode);
+  ldns_pkt_set_aa(r.get(), true);
+  auto push = [&](ldns_pkt_section section, const std::vector<dns_record>& recs) {
+    for (const auto& rec : recs)
+      if (ldns_rr* rr = to_ldns(rec))
+        ldns_pkt_push_rr(r.get(), section, rr);
+  };
+  push(LDNS_SECTION_ANSWER, ans.answer);
+  push(LDNS_SECTION_AUTHORITY, ans.authority);
+  push(LDNS_SECTION_ADDITIONAL, ans.additional);
+  out.wire = fit(r.get(), size_limit(q.get(), tcp));
+  if (out.wire.empty())
+    out.wire = bare_reply(query, dns_rcode::servfail);
+  return out;
+}
+
+// -- the server ---------------------------------------------------------------------
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+sockaddr_in sockaddr_of(const dns_endpoint& e) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(e.port);
+  a.sin_addr.s_addr = htonl(e.ip);
+  return a;
+}
+
+error sys_error(const std::string& what) {
+  return make_error(ec::io_error, what + ": " + std::strerror(errno));
+}
+
+int bound_socket(int type, const dns_endpoint& at) {
+  int fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  int one = 1;
+  if (type == SOCK_STREAM)
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  auto addr = sockaddr_of(at);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0
+      || (type == SOCK_STREAM && ::listen(fd, 64) != 0)) {
+    int saved = errno;
+    ::close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+constexpr std::size_t max_forwards = 256;
+constexpr std::size_t max_connections = 64;
+constexpr auto tcp_idle = std::chrono::seconds(10);
+
+} // namespace
+
+struct dns_server::impl {
+  /// A query relayed to a resolver, waiting for its answer.
+  struct forward {
+    std::vector<std::uint8_t> query;
+    sockaddr_in client{};            ///< UDP: where the answer goes
+    int conn = -1;                   ///< TCP: the client's connection
+    std::uint64_t conn_id = 0;
+    std::size_t next = 0;            ///< the resolver tried next
+    clock::time_point deadline;
+  };
+  struct connection {
+    std::uint64_t id = 0;
+    std::vector<std::uint8_t> in;
+    clock::time_point deadline;
+  };
+
+  options opts;
+  int udp = -1;
+  int tcp = -1;
+  std::mutex mu;
+  std::shared_ptr<const dns_zone> zone = std::make_shared<dns_zone>(); // guarded by mu
+  // The loop thread's own.
+  std::mt19937_64 rng{std::random_device{}()};
+  std::map<int, forward> forwards; ///< by the socket to the resolver
+  std::map<int, connection> conns;
+  std::uint64_t next_conn = 1;
+  event_loop loop; // last: its thread starts once the rest is built
+
+  impl(options o, int u, int t)
+    : opts(std::move(o)), udp(u), tcp(t), loop("volant.dns", [this] { return tick(); }) {}
+
+  ~impl() {
+    loop.stop();
+    for (auto& [fd, f] : forwards)
+      ::close(fd);
+    for (auto& [fd, c] : conns)
+      ::close(fd);
+    ::close(udp);
+    ::close(tcp);
+  }
+
+  std::shared_ptr<const dns_zone> current() {
+    std::lock_guard lock(mu);
+    return zone;
+  }
+
+  void on_udp() {
+    std::vector<std::uint8_t> buf(65536);
+    for (int i = 0; i < 64; ++i) {
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      auto n = ::recvfrom(udp, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from),
+                          &len);
+      if (n < 0)
+        return; // EAGAIN: drained (or an ICMP error of an earlier send)
+      std::span<const std::uint8_t> query(buf.data(), static_cast<std::size_t>(n));
+      auto reply = respond(*current(), query, rng(), false);
+      if (reply.what == dns_reply::kind::answer)
+        send_udp(from, reply.wire);
+      else if (reply.what == dns_reply::kind::forward)
+        start_forward({{query.begin(), query.end()}, from, -1, 0, 0, {}});
+    }
+  }
+
+  void send_udp(const sockaddr_in& to, const std::vector<std::uint8_t>& wire) {
+    ::sendto(udp, wire.data(), wire.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
+             sizeof to);
+  }
+
+  void on_accept() {
+    for (;;) {
+      int fd = ::accept4(tcp, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0)
+        return;
+      if (conns.size() >= max_connections) {
+        ::close(fd);
+        continue;
+      }
+      auto id = next_conn++;
+      conns[fd] = {id, {}, clock::now() + tcp_idle};
+      if (!loop.add(fd, EPOLLIN | EPOLLRDHUP, [this, fd](std::uint32_t) { on_conn(fd); })) {
+        conns.erase(fd);
+        ::close(fd);
+      }
+    }
+  }
+
+  void close_conn(int fd) {
+    loop.remove(fd);
+    ::close(fd);
+    conns.erase(fd);
+  }
+
+  void on_conn(int fd) {
+    auto it = conns.find(fd);
+    if (it == conns.end())
+      return;
+    std::uint8_t buf[4096];
+    for (;;) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
+        return close_conn(fd);
+      if (n < 0)
+        break;
+      it->second.in.insert(it->second.in.end(), buf, buf + n);
+      if (it->second.in.size() > 65537)
+        return close_conn(fd);
+    }
+    it->second.deadline = clock::now() + tcp_idle;
+    auto& in = it->second.in;
+    while (in.size() >= 2) {
+      std::size_t len = (std::size_t{in[0]} << 8) | in[1];
+      if (in.size() < 2 + len)
+        break;
+      std::vector<std::uint8_t> query(in.begin() + 2, in.begin() + 2 + static_cast<long>(len));
+      in.erase(in.begin(), in.begin() + 2 + static_cast<long>(len));
+      auto reply = respond(*current(), query, rng(), true);
+      if (reply.what == dns_reply::kind::answer) {
+        if (!send_tcp(fd, reply.wire))
+          return close_conn(fd);
+      } else if (reply.what == dns_reply::kind::forward) {
+        start_forward({std::move(query), {}, fd, it->second.id, 0, {}});
+      } else {
+        return close_conn(fd);
+      }
+    }
+  }
+
+  /// The whole framed message, or false (a client that does not read is dropped).
+  bool send_tcp(int fd, const std::vector<std::uint8_t>& wire) {
+    std::vector<std::uint8_t> framed{static_cast<std::uint8_t>(wire.size() >> 8),
+                                     static_cast<std::uint8_t>(wire.size() & 0xff)};
+    framed.insert(framed.end(), wire.begin(), wire.end());
+    auto n = ::send(fd, framed.data(), framed.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    return n == static_cast<ssize_t>(framed.size());
+  }
+
+  void deliver(const forward& f, const std::vector<std::uint8_t>& wire) {
+    if (wire.empty())
+      return;
+    if (f.conn < 0) {
+      send_udp(f.client, wire);
+      return;
+    }
+    auto it = conns.find(f.conn);
+    if (it != conns.end() && it->second.id == f.conn_id && !send_tcp(f.conn, wire))
+      close_conn(f.conn);
+  }
+
+  /// Sends `f` to its next resolver; SERVFAIL when none is left.
+  void start_forward(forward f) {
+    if (forwards.size() >= max_forwards)
+      return deliver(f, servfail_for(f.query));
+    while (f.next < opts.forwarders.size()) {
+      auto to = sockaddr_of(opts.forwarders[f.next++]);
+      int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0)
+        break;
+      if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0
+          || ::send(fd, f.query.data(), f.query.size(), 0) < 0) {
+        ::close(fd);
+        continue;
+      }
+      f.deadline = clock::now() + std::chrono::milliseconds(opts.forward_timeout_ms);
+      forwards[fd] = std::move(f);
+      if (!loop.add(fd, EPOLLIN, [this, fd](std::uint32_t) { on_resolver(fd); })) {
+        auto back = std::move(forwards[fd]);
+        forwards.erase(fd);
+        ::close(fd);
+        return deliver(back, servfail_for(back.query));
+      }
+      return;
+    }
+    deliver(f, servfail_for(f.query));
+  }
+
+  forward take(int fd) {
+    auto f = std::move(forwards.at(fd));
+    forwards.erase(fd);
+    loop.remove(fd);
+    ::close(fd);
+    return f;
+  }
+
+  void on_resolver(int fd) {
+    if (!forwards.contains(fd))
+      return;
+    std::vector<std::uint8_t> buf(65536);
+    auto n = ::recv(fd, buf.data(), buf.size(), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return;
+    auto& f = forwards.at(fd);
+    bool answer = n >= static_cast<ssize_t>(header_size) && buf[0] == f.query[0]
+                  && buf[1] == f.query[1] && (buf[2] & 0x80) != 0;
+    if (n >= 0 && !answer)
+      return; // not the answer to this query: keep waiting
+    auto done = take(fd);
+    if (!answer) // refused (ICMP): the next resolver
+      return start_forward(std::move(done));
+    buf.resize(static_cast<std::size_t>(n));
+    deliver(done, buf);
+  }
+
+  std::optional<clock::time_point> tick() {
+    auto now = clock::now();
+    std::vector<int> expired;
+    for (const auto& [fd, f] : forwards)
+      if (f.deadline <= now)
+        expired.push_back(fd);
+    for (int fd : expired)
+      start_forward(take(fd));
+    std::vector<int> idle;
+    for (const auto& [fd, c] : conns)
+      if (c.deadline <= now)
+        idle.push_back(fd);
+    for (int fd : idle)
+      close_conn(fd);
+    std::optional<clock::time_point> next;
+    for (const auto& [fd, f] : forwards)
+      next = next ? std::min(*next, f.deadline) : f.deadline;
+    for (const auto& [fd, c] : conns)
+      next = next ? std::min(*next, c.deadline) : c.deadline;
+    return next;
+  }
+};
+
+expected<std::unique_ptr<dns_server>> dns_server::start(options opts) {
+  int udp = bound_socket(SOCK_DGRAM, opts.listen);
+  if (udp < 0)
+    return sys_error("cannot bind UDP " + to_string(opts.listen));
+  int tcp = bound_socket(SOCK_STREAM, opts.listen);
+  if (tcp < 0) {
+    auto err = sys_error("cannot bind TCP " + to_string(opts.listen));
+    ::close(udp);
+    return err;
+  }
+  auto p = std::make_unique<impl>(std::move(opts), udp, tcp);
+  auto* raw = p.get();
+  if (!p->loop.add(udp, EPOLLIN, [raw](std::uint32_t) { raw->on_udp(); })
+      || !p->loop.add(tcp, EPOLLIN, [raw](std::uint32_t) { raw->on_accept(); }))
+    return make_error(ec::io_error, "cannot watch the DNS sockets");
+  return std::unique_ptr<dns_server>(new dns_server(std::move(p)));
+}
+
+dns_server::dns_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+
+dns_server::~dns_server() = default;
+
+void dns_server::publish(std::shared_ptr<const dns_zone> zone) {
+  std::lock_guard lock(impl_->mu);
+  impl_->zone = std::move(zone);
+}
+
+const dns_server::options& dns_server::config() const {
+  return impl_->opts;
+}
+
+} // namespace volant::runtime

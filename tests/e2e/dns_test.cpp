@@ -1,0 +1,266 @@
+// DNS for volant.local with the real binaries (issue 13; docs/traffic.md):
+// volantd answers `dig` for a deployment (its ready VMs, following scaling),
+// a VM, a load balancer and SRV, NXDOMAIN with an SOA for unknown names, over
+// UDP and TCP; other names go to the resolver given with --dns-forward (a
+// tiny one run by this test on loopback: tests send nothing off the host),
+// SERVFAIL when it is gone; malformed packets crash nothing.
+
+#include "e2e/e2e.hpp"
+
+#include <doctest/doctest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+namespace volant::e2e {
+
+namespace {
+
+constexpr int pool_octet = 156;
+const std::string dns_ip = "127.78.156.253";
+constexpr int dns_port = 5353;
+const std::string upstream_ip = "127.78.156.252";
+constexpr int upstream_port = 5354;
+
+sockaddr_in address(const std::string& ip, int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+  return a;
+}
+
+/// A resolver for the forwarding test: answers every A question with
+/// 127.9.9.9 (TTL 60), on upstream_ip:upstream_port, until destroyed.
+class fake_resolver {
+public:
+  fake_resolver() {
+    fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    auto at = address(upstream_ip, upstream_port);
+    bound_ = ::bind(fd_, reinterpret_cast<const sockaddr*>(&at), sizeof at) == 0;
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~fake_resolver() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  bool bound() const { return bound_; }
+  int answered() const { return answered_; }
+
+private:
+  void serve() {
+    std::uint8_t buf[1500];
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0)
+        continue;
+      sockaddr_in from{};
+      socklen_t len = sizeof from;
+      auto n = ::recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 17)
+        continue;
+      // The question ends after its name and type/class.
+      std::size_t end = 12;
+      while (end < static_cast<std::size_t>(n) && buf[end] != 0)
+        end += buf[end] + 1;
+      end += 5;
+      if (end > static_cast<std::size_t>(n))
+        continue;
+      std::vector<std::uint8_t> out(buf, buf + end);
+      out[2] = 0x81; // QR, RD
+      out[3] = 0x80; // RA, NOERROR
+      out[6] = 0, out[7] = 1;                // one answer
+      out[8] = out[9] = out[10] = out[11] = 0; // no authority, no additional
+      const std::uint8_t answer[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 9, 9, 9};
+      out.insert(out.end(), std::begin(answer), std::end(answer));
+      ::sendto(fd_, out.data(), out.size(), 0, reinterpret_cast<const sockaddr*>(&from), len);
+      ++answered_;
+    }
+  }
+
+  int fd_ = -1;
+  bool bound_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> answered_{0};
+  std::thread thread_;
+};
+
+/// `dig @volantd ARGS` (one try, 2 s).
+std::string dig(const std::string& args) {
+  auto r = test::run("dig @" + dns_ip + " -p " + std::to_string(dns_port)
+                     + " +time=2 +tries=1 " + args);
+  return r.out;
+}
+
+/// The records `dig +short` prints for NAME TYPE, as a set of lines.
+std::set<std::string> short_answer(const std::string& name, const std::string& type = "A",
+                                   const std::string& extra = "") {
+  auto lines = lines_of(dig("+short " + extra + " " + name + " " + type));
+  return {lines.begin(), lines.end()};
+}
+
+/// The IPs of the ready VMs of `deployment` as `vms list` shows them.
+std::set<std::string> ready_ips(const daemon& d, const std::string& deployment) {
+  std::set<std::string> out;
+  for (const auto& vm : d.vms_of(deployment))
+    if (vm.value("status", "") == "ready")
+      out.insert(vm.value("ip", ""));
+  return out;
+}
+
+/// Sends `packet` over UDP to volantd and waits up to 2 s for an answer ("" if none).
+std::string udp_exchange(const std::string& packet) {
+  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  auto to = address(dns_ip, dns_port);
+  ::sendto(fd, packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to);
+  std::string out;
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 2000) == 1) {
+    char buf[1500];
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n > 0)
+      out.assign(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("dns: volant.local names the ready VMs of a deployment, following scaling; "
+          "VMs, load balancers, SRV; NXDOMAIN with the SOA; forwarding; malformed "
+          "packets") {
+  fake_resolver upstream;
+  REQUIRE(upstream.bound());
+  daemon d({.pool_octet = pool_octet,
+            .extra = {"--dns-listen", dns_ip + ":" + std::to_string(dns_port), "--dns-forward",
+                      upstream_ip + ":" + std::to_string(upstream_port)}});
+  // An HTTP health check (port 80): READY from its probe, and an SRV port.
+  d.install_file(examples_dir() + "/plugins/busybox-httpd.manifest.json");
+  d.ok("deployments create web --plugin busybox-httpd --replicas 3 --wait");
+
+  // The deployment's name: every ready VM (a probe may lag `--wait` by a beat).
+  REQUIRE_MESSAGE(eventually([&] {
+    auto ready = ready_ips(d, "web");
+    return ready.size() == 3 && short_answer("web.volant.local") == ready;
+  }, 60s), d.log_tail());
+  auto three = ready_ips(d, "web");
+  auto full = dig("web.volant.local A");
+  CHECK(full.find("status: NOERROR") != std::string::npos);
+  CHECK(full.find("flags: qr aa rd") != std::string::npos); // authoritative
+  CHECK(full.find("\t5\tIN\tA\t") != std::string::npos); // TTL 5 s
+  CHECK(short_answer("WEB.Volant.Local.") == three);                     // any case
+  CHECK(short_answer("web.volant.local", "A", "+tcp") == three);         // over TCP
+
+  // Scaling: the answer follows the ready VMs, up and down.
+  d.ok("deployments scale web --replicas 5 --wait");
+  CHECK_MESSAGE(eventually([&] {
+    auto ready = ready_ips(d, "web");
+    return ready.size() == 5 && short_answer("web.volant.local") == ready;
+  }, 60s), d.log_tail());
+  d.ok("deployments scale web --replicas 2 --wait");
+  CHECK(eventually([&] {
+    auto ready = ready_ips(d, "web");
+    return ready.size() == 2 && short_answer("web.volant.local") == ready;
+  }, 60s));
+
+  // One VM by its slot name; a load balancer by its name.
+  auto web0 = d.vm("web-0").value("ip", "");
+  CHECK(short_answer("web-0.web.volant.local") == std::set<std::string>{web0});
+  auto lb_ip = d.ip(250);
+  d.ok("lb create web-lb --deployment web --port 8080 --listen " + lb_ip);
+  CHECK(eventually([&] {
+    return short_answer("web-lb.lb.volant.local") == std::set<std::string>{lb_ip};
+  }, 10s));
+
+  // SRV: one record per ready VM with the HTTP port.
+  auto srv = short_answer("_http._tcp.web.volant.local", "SRV");
+  CHECK(srv == std::set<std::string>{"0 1 80 web-0.web.volant.local.",
+                                     "0 1 80 web-1.web.volant.local."});
+
+  // An unknown name: NXDOMAIN, the zone's SOA as authority.
+  auto nx = dig("nope.volant.local A");
+  CHECK(nx.find("status: NXDOMAIN") != std::string::npos);
+  CHECK(nx.find("AUTHORITY: 1") != std::string::npos);
+  CHECK(nx.find("\t5\tIN\tSOA\tns.volant.local. hostmaster.volant.local.")
+        != std::string::npos);
+  // A name that exists, without records of the type asked: NODATA.
+  auto nodata = dig("web.volant.local AAAA");
+  CHECK(nodata.find("status: NOERROR") != std::string::npos);
+  CHECK(nodata.find("ANSWER: 0") != std::string::npos);
+
+  // Outside volant.local: relayed to the resolver, its answer returned.
+  CHECK(short_answer("example.test") == std::set<std::string>{"127.9.9.9"});
+  CHECK(upstream.answered() >= 1);
+
+  // Malformed packets: FORMERR for a header with a broken question, nothing
+  // for a runt or a reflected response; volantd answers as before.
+  auto formerr = udp_exchange(std::string("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x3f" "abc", 16));
+  REQUIRE(formerr.size() >= 12);
+  CHECK(formerr.substr(0, 2) == "\x12\x34");
+  CHECK((static_cast<unsigned char>(formerr[3]) & 0x0f) == 1); // FORMERR
+  CHECK(udp_exchange(std::string("\x01\x02\x03", 3)).empty());
+  CHECK(udp_exchange(std::string("\x12\x34\x81\x80\x00\x00\x00\x00\x00\x00\x00\x00", 12)).empty());
+  CHECK(pid_alive(d.pid()));
+  CHECK(short_answer("web.volant.local") == ready_ips(d, "web"));
+  d.ok("lb delete web-lb"); // HAProxy stops with the last load balancer
+}
+
+TEST_CASE("dns: a name outside volant.local gets SERVFAIL when no resolver answers; "
+          "--dns-listen off turns DNS off") {
+  // Nothing listens on the resolver's port: refused at once.
+  daemon d({.pool_octet = pool_octet + 1,
+            .extra = {"--dns-listen", dns_ip + ":" + std::to_string(dns_port), "--dns-forward",
+                      upstream_ip + ":" + std::to_string(upstream_port)}});
+  CHECK(dig("example.test A").find("status: SERVFAIL") != std::string::npos);
+  CHECK(dig("nope.volant.local A").find("status: NXDOMAIN") != std::string::npos);
+  d.stop();
+  d.opts().extra = {"--dns-listen", "off"};
+  d.start();
+  CHECK(dig("nope.volant.local A").find("status:") == std::string::npos); // no answer
+}
+
+} // namespace volant::e2e
+
+namespace volant::e2e {
+
+TEST_CASE("dns: a workload reaches another deployment by name through getaddrinfo "
+          "(its own /etc/resolv.conf names volantd's DNS; the host's is untouched)") {
+  // resolv.conf takes no port: volantd's DNS on port 53 of an address of the pool.
+  auto dns_at = "127.78.159.253";
+  daemon d({.pool_octet = 159, .extra = {"--dns-listen", std::string(dns_at) + ":53"}});
+  auto host_resolv = test::read_file("/etc/resolv.conf");
+  d.install(httpd_manifest());
+  json client = {
+      {"name", "e2e-client"},
+      {"version", "1.0.0"},
+      {"description", "e2e: curl http://api.volant.local/ every second"},
+      {"runtime", "process"},
+      {"workload",
+       {{"entrypoint",
+         {"/bin/sh", "-c",
+          "cp /etc/resolv.conf \"$VOLANT_VM_DIR/resolv.conf\"; while true; do "
+          "curl -sf --max-time 2 -o \"$VOLANT_VM_DIR/got.tmp\" http://api.volant.local/ "
+          "&& mv \"$VOLANT_VM_DIR/got.tmp\" \"$VOLANT_VM_DIR/got\"; sleep 1; done"}}}},
+  };
+  d.install(client);
+  d.ok("deployments create api --plugin e2e-httpd --replicas 1 --wait");
+  d.ok("deployments create client --plugin e2e-client --replicas 1 --wait");
+  auto got = d.vm_dir("client-0") + "/got";
+  CHECK_MESSAGE(eventually([&] { return test::read_file(got) == "api-0\n"; }, 30s),
+                "client-0 got '" << test::read_file(got) << "'\n" << d.log_tail());
+  auto resolv = test::read_file(d.vm_dir("client-0") + "/resolv.conf");
+  CHECK(resolv.find(std::string("nameserver ") + dns_at + "\n") != std::string::npos);
+  CHECK(resolv.find("search volant.local") != std::string::npos);
+  CHECK(test::read_file("/etc/resolv.conf") == host_resolv);
+}
+
+} // namespace volant::e2e
