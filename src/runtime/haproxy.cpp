@@ -315,7 +315,8 @@ std::string haproxy_supervisor::send(const std::string& command) {
 void haproxy_supervisor::read_stats() {
   stat_.clear();
   auto text = runtime_command("show stat");
-  if (!text || text->rfind("# ", 0) != 0)
+  stats_ok_ = text && text->rfind("# ", 0) == 0;
+  if (!stats_ok_)
     return;
   auto lines = split(*text, '\n');
   auto header = split(lines.front().substr(2), ',');
@@ -474,8 +475,10 @@ void haproxy_supervisor::loop() {
     std::optional<std::vector<lb_view>> next;
     {
       std::unique_lock lock(mu_);
-      auto tick = draining_.empty() && !reload_pending_ ? std::chrono::milliseconds(1000)
-                                                        : std::chrono::milliseconds(100);
+      // Quick while something drains, a reload is under way or a new HAProxy
+      // is not answering yet.
+      bool busy = !draining_.empty() || reload_pending_ || (work_.running && !stats_ok_);
+      auto tick = busy ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000);
       cv_.wait_for(lock, tick, [this] { return stop_ || pending_.has_value(); });
       if (stop_)
         return;

@@ -124,6 +124,7 @@ private:
   std::map<std::string, drain> draining_; ///< "backend/server"
   std::map<std::pair<std::string, std::string>, server_stat> stat_; ///< (backend, server)
   bool reload_pending_ = false;
+  bool stats_ok_ = false; ///< the last `show stat` was answered
   std::int64_t reload_from_ = 0; ///< the worker before the reload
   clock::time_point reload_at_{};
   status work_;         ///< the thread's view

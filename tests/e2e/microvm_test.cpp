@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 namespace volant::e2e {
 
@@ -115,6 +116,34 @@ TEST_CASE("microVM deployments: ready, serving on pool IPs, replaced, scaled, pa
     REQUIRE(d.volar("deployments scale web --replicas 3 --wait --timeout 240").exit_code == 0);
     CHECK(d.vm("web-2").value("ip", "") == "192.168.127.4");
     CHECK(serves("192.168.127.4", "web-2"));
+
+    // A load balancer in front of the 3 microVMs (issue 13): by default on the
+    // bridge's address, HAProxy in this namespace with volantd; it serves all.
+    auto created = d.volar("lb create web-lb --deployment web --port 80");
+    REQUIRE_MESSAGE(created.exit_code == 0, created.err);
+    CHECK(created.out == "load balancer web-lb created: http://192.168.127.1:80/ -> web\n");
+    auto answered = [&] {
+      std::set<std::string> names;
+      for (int i = 0; i < 12; ++i)
+        if (auto r = http_get("192.168.127.1", 80, "/", 5s); r && r->status == 200)
+          for (const auto* vm : {"web-0", "web-1", "web-2"})
+            if (r->body.find(vm) != std::string::npos)
+              names.insert(vm);
+      return names;
+    };
+    std::set<std::string> all3{"web-0", "web-1", "web-2"};
+    CHECK_MESSAGE(eventually([&] { return answered() == all3; }, 60s, 500ms),
+                  d.get_json("lb show web-lb").dump() << d.log_tail());
+    // `lb show` lists them with HAProxy's state: checked and UP.
+    json shown;
+    CHECK_MESSAGE(eventually([&] {
+      shown = d.get_json("lb show web-lb");
+      int up = 0;
+      for (const auto& server : shown["servers"])
+        up += server.value("state", "").rfind("UP", 0) == 0 ? 1 : 0;
+      return shown["servers"].size() == 3 && up == 3;
+    }, 30s), shown.dump());
+
     REQUIRE(d.volar("deployments scale web --replicas 1 --wait --timeout 120").exit_code == 0);
     CHECK(d.settled("web", 1, 60s));
     CHECK(d.vm("web-1").is_null());
@@ -124,6 +153,9 @@ TEST_CASE("microVM deployments: ready, serving on pool IPs, replaced, scaled, pa
     // Their TAPs went with them: one TAP (vlt...) left on the bridge, web-0's.
     CHECK(eventually([] { return tap_count() == 1; }, 30s));
     CHECK(serves("192.168.127.2", "web-0"));
+    // The LB follows: the VMs that left were drained from it; web-0 serves alone.
+    CHECK(eventually([&] { return answered() == std::set<std::string>{"web-0"}; }, 30s));
+    d.ok("lb delete web-lb");
   }
 
   SUBCASE("pause freezes the guest (QMP stop) and resume thaws it: uptime kept") {
