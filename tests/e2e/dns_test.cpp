@@ -264,3 +264,56 @@ TEST_CASE("dns: a workload reaches another deployment by name through getaddrinf
 }
 
 } // namespace volant::e2e
+
+namespace volant::e2e {
+
+TEST_CASE("dns and lb: a VM whose health check fails leaves the DNS answer and the "
+          "load balancer; it gets traffic again only once ready") {
+  auto dns_at = std::string("127.78.161.253");
+  daemon d({.pool_octet = 161, .extra = {"--dns-listen", dns_at + ":5353"}});
+  d.install(httpd_manifest());
+  d.ok("deployments create web --plugin e2e-httpd --replicas 2 --no-auto-restart "
+       "--health-http 80:/ok.html --health-interval 1 --health-threshold 1");
+  // Ready once the test gives each VM its health page.
+  for (const auto* vm : {"web-0", "web-1"})
+    REQUIRE(eventually([&] {
+      auto www = d.vm_dir(vm) + "/www";
+      if (!std::filesystem::exists(www))
+        return false;
+      std::ofstream(www + "/ok.html") << "ok\n";
+      return true;
+    }, 30s));
+  REQUIRE(d.settled("web", 2, 60s));
+  auto lb_ip = d.ip(250);
+  d.ok("lb create web-lb --deployment web --listen " + lb_ip);
+  auto answer = [&] {
+    auto r = test::run("dig @" + dns_at + " -p 5353 +time=2 +tries=1 +short web.volant.local A");
+    auto lines = lines_of(r.out);
+    return std::set<std::string>(lines.begin(), lines.end());
+  };
+  auto served = [&] {
+    std::set<std::string> names;
+    for (int i = 0; i < 6; ++i)
+      if (auto r = http_get(lb_ip, 80, "/", 2s); r && r->status == 200)
+        names.insert(r->body.substr(0, r->body.find('\n')));
+    return names;
+  };
+  auto ip0 = d.vm("web-0").value("ip", ""), ip1 = d.vm("web-1").value("ip", "");
+  CHECK(eventually([&] { return answer() == std::set<std::string>{ip0, ip1}; }, 20s));
+  CHECK(eventually([&] { return served() == std::set<std::string>{"web-0", "web-1"}; }, 20s));
+  // web-1 fails its check: unhealthy (not restarted), out of DNS and the LB.
+  std::filesystem::remove(d.vm_dir("web-1") + "/www/ok.html");
+  CHECK(eventually([&] { return d.vm("web-1").value("status", "") == "unhealthy"; }, 30s));
+  CHECK(eventually([&] { return answer() == std::set<std::string>{ip0}; }, 20s));
+  CHECK(eventually([&] { return served() == std::set<std::string>{"web-0"}; }, 20s));
+  auto shown = d.get_json("lb show web-lb");
+  CHECK(shown["servers"].size() == 1);
+  // Healthy again: back in both.
+  std::ofstream(d.vm_dir("web-1") + "/www/ok.html") << "ok\n";
+  CHECK(eventually([&] { return d.vm("web-1").value("status", "") == "ready"; }, 30s));
+  CHECK(eventually([&] { return answer() == std::set<std::string>{ip0, ip1}; }, 20s));
+  CHECK(eventually([&] { return served() == std::set<std::string>{"web-0", "web-1"}; }, 20s));
+  d.ok("lb delete web-lb");
+}
+
+} // namespace volant::e2e
