@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench/lb: requests/s and p99 through volantd's load balancer (HAProxy) against
 # straight to one VM, VM ready -> its first request through the LB, and the time
-# for `lb switch` to take effect (see lb_bench.py). Not a test.
+# for `lb switch` to take effect, and how fast volantd's DNS (volant.local, on
+# 127.89.0.53:5353 here) follows scaling and how many queries/s it answers (see
+# lb_bench.py). Not a test.
 #
 #   bench/lb/run.sh [--bin DIR] [--reps 5] [--duration 10]
 #

@@ -42,6 +42,7 @@ struct launch_template {
   plugin_manifest plugin;
   vm_template tmpl;
   health_check health;
+  health_check readiness; ///< disabled: `health` decides READY too
 };
 
 /// Where a deployment stands, as its actor shows it on inspection.
@@ -144,7 +145,8 @@ using vm_actor = inspectable_actor::extend<
   caf::reacts_to<exited_atom, std::uint64_t, runtime::exit_status>,
   /// From its probe: run `n` became healthy (true) or crossed its failure
   /// threshold (false, with the last error).
-  caf::reacts_to<verdict_atom, std::uint64_t, bool, std::string>,
+  /// The last flag: the readiness check's verdict (ready or not ready).
+  caf::reacts_to<verdict_atom, std::uint64_t, bool, std::string, bool>,
   /// A timer the machine asked for.
   caf::reacts_to<tick_atom>>;
 
@@ -155,10 +157,11 @@ using probe_actor = inspectable_actor::extend<
   /// ("controller", "journal", "deployment/web", "vm/web-0", "probe/web-0"), else
   /// pass it on to the child that leads there.
   caf::reacts_to<crash_atom, std::string>,
-  /// Time for the next check.
-  caf::reacts_to<tick_atom>,
+  /// Time for the next check (of the health check, or of the readiness check
+  /// when true).
+  caf::reacts_to<tick_atom, bool>,
   /// A check finished.
-  caf::reacts_to<sample_atom, probe_sample>>;
+  caf::reacts_to<sample_atom, probe_sample, bool>>;
 
 } // namespace volant
 

@@ -71,6 +71,7 @@ launch_template launch_of(const world& w, const std::string& name) {
     return out; // deleted: its VMs are only ever stopped and removed
   out.tmpl = d->second.spec.tmpl;
   out.health = effective_health_check(w, d->second);
+  out.readiness = effective_readiness_check(w, d->second);
   if (const auto* plugin = w.plugins.find(out.tmpl.plugin))
     out.plugin = *plugin;
   return out;

@@ -126,7 +126,8 @@ void start_probe(self_ptr self, std::uint64_t n, const driver_handle& h) {
   auto& st = self->state;
   stop_probe(self);
   st.prober = self->spawn<caf::linked>(probe, st.ctx, caf::actor_cast<vm_actor>(self),
-                                       vm_of(self), n, st.machine.rec.ip, h, st.launch.health);
+                                       vm_of(self), n, st.machine.rec.ip, h, st.launch.health,
+                                       st.launch.readiness);
 }
 
 /// Wipes the run directory (a recreate: a fresh VM); on removal also the log and
@@ -263,7 +264,8 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
   return {
     [=](goal_atom, vm_goal& goal, launch_template& launch) {
       auto& st = self->state;
-      bool new_check = !(st.launch.health == launch.health);
+      bool new_check = !(st.launch.health == launch.health)
+                       || !(st.launch.readiness == launch.readiness);
       st.launch = std::move(launch);
       step(self, in_goal{goal});
       // A changed health check (an in-place update) applies to the run that
@@ -279,9 +281,14 @@ vm_actor::behavior_type vm_actor_fn(vm_actor::stateful_pointer<vm_actor_state> s
       auto own = drv(self).workload_exit(self->state.ctx->vm_dir(vm_of(self)));
       step(self, own ? in_exited{n, own->first, own->second} : in_exited{n, s.code, s.reason});
     },
-    [=](verdict_atom, std::uint64_t n, bool ok, std::string& reason) {
-      VLOG_INFO(vm_of(self), "health of run {}: {}", n, ok ? "ready" : "unhealthy: " + reason);
-      step(self, in_verdict{n, ok, std::move(reason)});
+    [=](verdict_atom, std::uint64_t n, bool ok, std::string& reason, bool readiness) {
+      if (readiness)
+        VLOG_INFO(vm_of(self), "readiness of run {}: {}", n,
+                  ok ? "ready" : "not ready: " + reason);
+      else
+        VLOG_INFO(vm_of(self), "health of run {}: {}", n,
+                  ok ? "ready" : "unhealthy: " + reason);
+      step(self, in_verdict{n, ok, std::move(reason), readiness});
     },
     [=](tick_atom) { step(self, in_tick{}); },
     [=](crash_atom, const std::string& path) {

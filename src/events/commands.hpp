@@ -101,6 +101,14 @@ struct terminate_vm {
   std::string reason;
 };
 
+/// The probe says ready VM `name` (run `incarnation`) fails its readiness
+/// check: out of load balancers and DNS, still running.
+struct record_vm_not_ready {
+  std::string name;
+  std::string reason;
+  std::uint64_t incarnation = 0;
+};
+
 /// A load balancer says terminating VM `name` has no session left (or its
 /// drain timed out): it may stop now.
 struct mark_drained {
@@ -264,6 +272,6 @@ using command =
                record_vm_stopped, remove_vm, record_actor_crash,
                record_vm_paused, record_vm_resumed, recreate_vm, delete_vm,
                terminate_vm, record_rollout, check_rollout, create_lb, switch_lb,
-               delete_lb, mark_drained>;
+               delete_lb, mark_drained, record_vm_not_ready>;
 
 } // namespace volant

@@ -721,6 +721,16 @@ result decide_one(const world& w, const terminate_vm& cmd, unix_nanos now) {
   });
 }
 
+result decide_one(const world& w, const record_vm_not_ready& cmd, unix_nanos now) {
+  return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
+    if (auto st = check_run(vm, cmd.incarnation); !st)
+      return st.error_value();
+    if (vm.status != vm_status::ready)
+      return events{}; // not serving anyway
+    return events{vm_not_ready{cmd.name, cmd.reason, now, vm.incarnation}};
+  });
+}
+
 result decide_one(const world& w, const mark_drained& cmd, unix_nanos now) {
   auto i = w.vms.find(cmd.name);
   // Told late (gone, restarted or stopped already) or twice: nothing to do.

@@ -363,6 +363,18 @@ struct vm_drained {
   friend bool operator==(const vm_drained&, const vm_drained&) = default;
 };
 
+/// A ready VM failed its readiness check (issue 13): it keeps running (its
+/// health check decides restarts) but leaves load balancers and DNS until the
+/// check passes again (vm_ready).
+struct vm_not_ready {
+  static constexpr std::string_view kind_name = "vm_not_ready";
+  std::string name;
+  std::string reason;
+  unix_nanos at = 0;
+  std::uint64_t incarnation = 0; ///< The run it concerns.
+  friend bool operator==(const vm_not_ready&, const vm_not_ready&) = default;
+};
+
 // -- system -------------------------------------------------------------------------
 
 /// An actor crashed and was restarted by its supervisor.
@@ -402,7 +414,7 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            vm_removed, actor_crashed, vm_paused, vm_resumed,
                            vm_recreated, journal_loss_accepted, vm_replace_requested,
                            vm_terminating, deployment_rollout, lb_created, lb_switched,
-                           lb_deleted, vm_drained>;
+                           lb_deleted, vm_drained, vm_not_ready>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {

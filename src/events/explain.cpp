@@ -136,6 +136,9 @@ std::string step_text(const event& ev) {
                    + std::to_string(x.replicas) + " replicas updated"
                    + (x.reason.empty() ? std::string() : " (" + x.reason + ")");
           },
+          [](const vm_not_ready& x) {
+            return x.name + " not ready (" + x.reason + "): out of load balancers and DNS";
+          },
           [](const vm_drained& x) {
             return x.name + " drained from load balancer " + x.lb + ": stopping";
           },

@@ -19,13 +19,16 @@ lb_check check_of(const world& w, const lb_spec& spec) {
     out.path = spec.health_path;
     return out;
   }
-  // As the target's plugin (or deployment) checks: its HTTP path and port, else
-  // a TCP connect to the server's port.
+  // As the target's plugin (or deployment) checks readiness, else health: its
+  // HTTP path and port, else a TCP connect to the server's port.
   out.how = lb_check::kind::tcp;
   auto d = w.deployments.find(spec.deployment);
   if (d == w.deployments.end())
     return out;
-  auto hc = effective_health_check(w, d->second);
+  // The readiness check when the target has one: it is what READY means.
+  auto hc = effective_readiness_check(w, d->second);
+  if (!hc.enabled)
+    hc = effective_health_check(w, d->second);
   if (!hc.enabled)
     return out;
   if (const auto* http = std::get_if<http_check>(&hc.probe)) {

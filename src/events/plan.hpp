@@ -46,6 +46,9 @@ struct vm_goal {
   /// A terminating VM stops at this time at the latest (0: its own record's):
   /// earlier than its grace once its load balancers drained it (vm_drained).
   unix_nanos terminate_at = 0;
+  /// Has a readiness check: READY comes from it (the health check, if any,
+  /// only makes the VM unhealthy), and a failure makes it not ready.
+  bool readiness = false;
   friend bool operator==(const vm_goal&, const vm_goal&) = default;
 };
 
@@ -193,5 +196,9 @@ crash_response on_crash(crash_history& history, unix_nanos now);
 
 /// The health check in force for a deployment: its override or its plugin's.
 health_check effective_health_check(const world& w, const deployment_state& d);
+
+/// The readiness check of `d`'s VMs: the deployment's override, else its
+/// plugin's; disabled: the health check decides READY too.
+health_check effective_readiness_check(const world& w, const deployment_state& d);
 
 } // namespace volant

@@ -386,6 +386,7 @@ plan reconcile(const world& w, const std::string& deployment, unix_nanos now) {
   plan out;
   vm_goal base{true, d.spec.paused, d.revision, false, d.spec.auto_restart,
                effective_health_check(w, d).enabled};
+  base.readiness = effective_readiness_check(w, d).enabled;
   auto wanted = wanted_indexes(d);
   if (d.spec.strategy.kind == strategy_kind::rolling)
     plan_rolling(out, w, d, vms, base, wanted, now);
@@ -460,6 +461,14 @@ health_check effective_health_check(const world& w, const deployment_state& d) {
     return *d.spec.tmpl.health;
   if (const auto* manifest = w.plugins.find(d.spec.tmpl.plugin))
     return manifest->health;
+  return health_check{};
+}
+
+health_check effective_readiness_check(const world& w, const deployment_state& d) {
+  if (d.spec.tmpl.readiness)
+    return *d.spec.tmpl.readiness;
+  if (const auto* manifest = w.plugins.find(d.spec.tmpl.plugin))
+    return manifest->readiness;
   return health_check{};
 }
 

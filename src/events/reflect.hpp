@@ -97,6 +97,7 @@ VOLANT_FIELDS(plugin_manifest) {
   f("guest", x.guest);
   f("rootfs", x.rootfs);
   f("image", x.image);
+  f("readiness", x.readiness);
 }
 
 VOLANT_FIELDS(plugin_ref) {
@@ -130,6 +131,7 @@ VOLANT_FIELDS(vm_template) {
   f("secret_env", x.secret_env);
   f("volumes", x.volumes);
   f("health", x.health);
+  f("readiness", x.readiness);
 }
 
 VOLANT_FIELDS(deployment_spec) {
@@ -361,6 +363,13 @@ VOLANT_FIELDS(vm_terminating) {
   f("name", x.name);
   f("reason", x.reason);
   f("grace_ms", x.grace_ms);
+  f("at", x.at);
+  f("incarnation", x.incarnation);
+}
+
+VOLANT_FIELDS(vm_not_ready) {
+  f("name", x.name);
+  f("reason", x.reason);
   f("at", x.at);
   f("incarnation", x.incarnation);
 }

@@ -286,6 +286,13 @@ void fold(vm_record& vm, const vm_terminating& e) {
     vm.last_error = e.reason;
 }
 
+void fold(vm_record& vm, const vm_not_ready& e) {
+  if (vm.status == vm_status::ready && e.incarnation == vm.incarnation) {
+    vm.status = vm_status::running;
+    vm.last_error = "not ready: " + e.reason;
+  }
+}
+
 void fold(vm_record& vm, const vm_drained& e) {
   if (vm.status == vm_status::terminating && e.incarnation == vm.incarnation)
     vm.terminate_at = std::min(vm.terminate_at, e.at);

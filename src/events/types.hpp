@@ -141,6 +141,9 @@ struct plugin_manifest {
   std::string initramfs; ///< Path of the guest initramfs (microVM runtimes).
   workload_spec workload;
   health_check health;
+  /// Decides load balancer and DNS membership (READY) apart from `health`,
+  /// which then decides restarts only; disabled: `health` serves both.
+  health_check readiness;
   /// microVMs: what the guest is made of; built at install into `rootfs`,
   /// `initramfs` and (unless given) `kernel`.
   guest_spec guest;
@@ -207,6 +210,8 @@ struct vm_template {
   /// Secret env, sealed; passed to the workload after `env` (keys differ from
   /// env's), never substituted.
   std::vector<sealed_env_var> secret_env;
+  /// Overrides the plugin's readiness check when set.
+  std::optional<health_check> readiness;
   friend bool operator==(const vm_template&, const vm_template&) = default;
 };
 

@@ -166,7 +166,7 @@ struct stepper {
       m.rec.revision = in.goal.revision;
     m.goal = in.goal;
     m.has_goal = true;
-    if (!m.goal.probed)
+    if (!m.goal.probed && !m.goal.readiness)
       probe_off();
   }
 
@@ -286,6 +286,7 @@ struct stepper {
     }
     r.phase = run_phase::up;
     r.verdict = probe_verdict::unknown; // it has to prove itself again
+    r.ready_verdict = probe_verdict::unknown;
     emit(fx_note{"resumed"});
   }
 
@@ -293,8 +294,14 @@ struct stepper {
     auto& r = m.run;
     if (in.n != r.n || r.phase != run_phase::up)
       return;
-    r.verdict = in.ok ? probe_verdict::healthy : probe_verdict::unhealthy;
-    r.verdict_reason = in.reason;
+    auto verdict = in.ok ? probe_verdict::healthy : probe_verdict::unhealthy;
+    if (in.readiness) {
+      r.ready_verdict = verdict;
+      r.ready_reason = in.reason;
+    } else {
+      r.verdict = verdict;
+      r.verdict_reason = in.reason;
+    }
   }
 
   void absorb(const in_tick&) { m.wake_at = 0; }
@@ -523,22 +530,40 @@ struct stepper {
     auto s = rec.status;
     if (r.n != rec.incarnation)
       return false;
-    if (!m.goal.probed) {
+    if (m.goal.readiness) {
+      // READY from the readiness check; the health check only makes it
+      // unhealthy (restarts); a readiness failure takes it out of service.
+      if (r.verdict == probe_verdict::unhealthy
+          && is_one_of(s, {vm_status::running, vm_status::ready})) {
+        command(record_vm_unhealthy{name(), r.verdict_reason, r.n}, "record_vm_unhealthy");
+        return true;
+      }
+      if (r.ready_verdict == probe_verdict::healthy && r.verdict != probe_verdict::unhealthy
+          && is_one_of(s, {vm_status::running, vm_status::unhealthy})) {
+        command(record_vm_ready{name(), r.n}, "record_vm_ready");
+        return true;
+      }
+      if (r.ready_verdict == probe_verdict::unhealthy && s == vm_status::ready) {
+        command(record_vm_not_ready{name(), r.ready_reason, r.n}, "record_vm_not_ready");
+        return true;
+      }
+    } else if (!m.goal.probed) {
       if (is_one_of(s, {vm_status::running, vm_status::unhealthy})) {
         command(record_vm_ready{name(), r.n}, "record_vm_ready");
         return true;
       }
       return false;
-    }
-    if (r.verdict == probe_verdict::healthy
-        && is_one_of(s, {vm_status::running, vm_status::unhealthy})) {
-      command(record_vm_ready{name(), r.n}, "record_vm_ready");
-      return true;
-    }
-    if (r.verdict == probe_verdict::unhealthy
-        && is_one_of(s, {vm_status::running, vm_status::ready})) {
-      command(record_vm_unhealthy{name(), r.verdict_reason, r.n}, "record_vm_unhealthy");
-      return true;
+    } else {
+      if (r.verdict == probe_verdict::healthy
+          && is_one_of(s, {vm_status::running, vm_status::unhealthy})) {
+        command(record_vm_ready{name(), r.n}, "record_vm_ready");
+        return true;
+      }
+      if (r.verdict == probe_verdict::unhealthy
+          && is_one_of(s, {vm_status::running, vm_status::ready})) {
+        command(record_vm_unhealthy{name(), r.verdict_reason, r.n}, "record_vm_unhealthy");
+        return true;
+      }
     }
     if (!r.probing
         && is_one_of(s, {vm_status::running, vm_status::ready, vm_status::unhealthy})) {

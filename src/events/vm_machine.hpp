@@ -76,6 +76,9 @@ struct vm_run {
   /// The probe's latest verdict about this run: unknown, healthy or unhealthy.
   probe_verdict verdict = probe_verdict::unknown;
   std::string verdict_reason;
+  /// The readiness check's latest verdict (goals with a readiness check).
+  probe_verdict ready_verdict = probe_verdict::unknown;
+  std::string ready_reason;
   unix_nanos audited_at = 0;
   std::string start_error;        ///< the driver could not start run `n`
   bool adoption_unrecorded = false; ///< adopted after a restart, not journaled yet
@@ -151,6 +154,7 @@ struct in_verdict {
   std::uint64_t n = 0;
   bool ok = false;
   std::string reason;
+  bool readiness = false; ///< of the readiness check (else the health check)
 };
 /// A timer asked for with `fx_timer` went off (or any wake-up).
 struct in_tick {};

@@ -466,8 +466,10 @@ void haproxy_supervisor::step(bool changed) {
   auto sent = work_.api_commands;
   for (const auto& lb : *desired_)
     sync_servers(lb);
-  if (work_.api_commands != sent)
+  if (work_.api_commands != sent) {
     read_stats(); // `lb show` sees a server that joined or left at once
+    quick_until_ = clock::now() + std::chrono::seconds(2); // and its first requests
+  }
 }
 
 void haproxy_supervisor::loop() {
@@ -475,9 +477,10 @@ void haproxy_supervisor::loop() {
     std::optional<std::vector<lb_view>> next;
     {
       std::unique_lock lock(mu_);
-      // Quick while something drains, a reload is under way or a new HAProxy
-      // is not answering yet.
-      bool busy = !draining_.empty() || reload_pending_ || (work_.running && !stats_ok_);
+      // Quick while something drains, a reload is under way, a new HAProxy is
+      // not answering yet, or shortly after a server change.
+      bool busy = !draining_.empty() || reload_pending_ || (work_.running && !stats_ok_)
+                  || clock::now() < quick_until_;
       auto tick = busy ? std::chrono::milliseconds(100) : std::chrono::milliseconds(1000);
       cv_.wait_for(lock, tick, [this] { return stop_ || pending_.has_value(); });
       if (stop_)

@@ -125,6 +125,7 @@ private:
   std::map<std::pair<std::string, std::string>, server_stat> stat_; ///< (backend, server)
   bool reload_pending_ = false;
   bool stats_ok_ = false; ///< the last `show stat` was answered
+  clock::time_point quick_until_{}; ///< quick ticks after a change (fresh `lb show`)
   std::int64_t reload_from_ = 0; ///< the worker before the reload
   clock::time_point reload_at_{};
   status work_;         ///< the thread's view

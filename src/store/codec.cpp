@@ -125,6 +125,7 @@ VOLANT_TABLE(lb_created, LbCreated);
 VOLANT_TABLE(lb_switched, LbSwitched);
 VOLANT_TABLE(lb_deleted, LbDeleted);
 VOLANT_TABLE(vm_drained, VmDrained);
+VOLANT_TABLE(vm_not_ready, VmNotReady);
 
 #undef VOLANT_TABLE
 
@@ -258,6 +259,10 @@ off<void> body(builder& b, const lb_switched& e) {
 }
 off<void> body(builder& b, const lb_deleted& e) {
   return fb::CreateLbDeleted(b, str(b, e.name), e.at).Union();
+}
+off<void> body(builder& b, const vm_not_ready& e) {
+  return fb::CreateVmNotReady(b, str(b, e.name), str(b, e.reason), e.at, e.incarnation)
+      .Union();
 }
 off<void> body(builder& b, const vm_drained& e) {
   return fb::CreateVmDrained(b, str(b, e.name), str(b, e.lb), e.at, e.incarnation).Union();
@@ -405,6 +410,10 @@ lb_switched get(const fb::LbSwitched& x, const path& at) {
 }
 lb_deleted get(const fb::LbDeleted& x, const path& at) {
   return {get(x.name(), {&at, "name"}), x.at()};
+}
+vm_not_ready get(const fb::VmNotReady& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.reason(), {&at, "reason"}), x.at(),
+          x.incarnation()};
 }
 vm_drained get(const fb::VmDrained& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.lb(), {&at, "lb"}), x.at(), x.incarnation()};

@@ -76,6 +76,7 @@ off<fb::PluginManifest> pack(builder& b, const plugin_manifest& x) {
   auto workload = fb::CreateWorkloadSpec(b, entry_vec, pack(b, x.workload.env),
                                          str(b, x.workload.workdir));
   auto health = pack(b, x.health);
+  auto readiness = x.readiness.enabled ? pack(b, x.readiness) : off<fb::HealthCheck>{};
   std::vector<off<flatbuffers::String>> pkgs;
   for (const auto& p : x.guest.debian_packages)
     pkgs.push_back(str(b, p));
@@ -92,7 +93,8 @@ off<fb::PluginManifest> pack(builder& b, const plugin_manifest& x) {
   return fb::CreatePluginManifest(b, str(b, x.name), str(b, x.version),
                                   str(b, x.description), str(b, x.runtime),
                                   str(b, x.kernel), str(b, x.initramfs),
-                                  workload, health, guest, str(b, x.rootfs), image);
+                                  workload, health, guest, str(b, x.rootfs), image,
+                                  readiness);
 }
 
 fb::IntOrPercent pack(const int_or_percent& x) {
@@ -113,10 +115,11 @@ off<fb::VmTemplate> pack(builder& b, const vm_template& x) {
   auto plugin
       = fb::CreatePluginRef(b, str(b, x.plugin.name), str(b, x.plugin.version));
   auto health = x.health ? pack(b, *x.health) : off<fb::HealthCheck>{};
+  auto readiness = x.readiness ? pack(b, *x.readiness) : off<fb::HealthCheck>{};
   return fb::CreateVmTemplate(b, plugin, x.cpu, x.memory_mib,
                               pack(b, x.vm_labels), pack(b, x.env),
                               pack(b, x.volumes), health,
-                              pack(b, x.secret_env));
+                              pack(b, x.secret_env), readiness);
 }
 
 off<fb::DeploymentSpec> pack(builder& b, const deployment_spec& x) {
@@ -276,6 +279,8 @@ plugin_manifest get(const fb::PluginManifest* t, const path& at) {
   out.workload.env = get(w.env(), {&wp, "env"});
   out.workload.workdir = get(w.workdir(), {&wp, "workdir"});
   out.health = get(x.health(), {&at, "health"});
+  if (x.readiness() != nullptr) // optional: absent = none
+    out.readiness = get(x.readiness(), {&at, "readiness"});
   // Optional: records written before guest images have none of these.
   if (const auto* g = x.guest()) {
     path gp{&at, "guest"};
@@ -349,6 +354,8 @@ vm_template get(const fb::VmTemplate* t, const path& at) {
     out.health = get(x.health(), {&at, "health"});
   if (x.secret_env() != nullptr) // optional: absent in logs before secrets
     out.secret_env = get(x.secret_env(), {&at, "secret_env"});
+  if (x.readiness() != nullptr) // optional: absent = the plugin's check
+    out.readiness = get(x.readiness(), {&at, "readiness"});
   return out;
 }
 

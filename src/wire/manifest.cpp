@@ -228,7 +228,7 @@ expected<plugin_manifest> parse_manifest(std::string_view json_text) {
     return make_error(ec::invalid_manifest, "manifest is not valid JSON");
   if (auto st = only_fields(j, "", {"name", "version", "description", "runtime",
                                     "kernel", "initramfs", "workload", "health_check",
-                                    "guest"});
+                                    "readiness_check", "guest"});
       !st)
     return st.error_value();
   plugin_manifest m;
@@ -242,7 +242,8 @@ expected<plugin_manifest> parse_manifest(std::string_view json_text) {
   if (wl == j.end())
     return bad("workload", "required field is missing");
   if (auto st = only_fields(*wl, "workload",
-                            {"entrypoint", "env", "workdir", "health_check"});
+                            {"entrypoint", "env", "workdir", "health_check",
+                             "readiness_check"});
       !st)
     return st.error_value();
   if (auto it = wl->find("entrypoint"); it != wl->end()) {
@@ -258,17 +259,23 @@ expected<plugin_manifest> parse_manifest(std::string_view json_text) {
     return st.error_value();
   if (auto st = get_string(*wl, "workload", "workdir", m.workload.workdir, false); !st)
     return st.error_value();
-  auto inner = wl->find("health_check");
-  auto outer = j.find("health_check");
-  if (inner != wl->end() && outer != j.end())
-    return bad("health_check", "given both at the top level and in workload");
-  if (inner != wl->end() || outer != j.end()) {
-    bool in_workload = inner != wl->end();
-    auto hc = parse_health_check(in_workload ? *inner : *outer,
-                                 in_workload ? "workload.health_check" : "health_check");
-    if (!hc)
-      return hc.error_value();
-    m.health = *hc;
+  // health_check (restarts) and readiness_check (load balancers and DNS), the
+  // same shape, each at the top level or in workload.
+  for (auto [key, out] : {std::pair{"health_check", &m.health},
+                          std::pair{"readiness_check", &m.readiness}}) {
+    auto inner = wl->find(key);
+    auto outer = j.find(key);
+    if (inner != wl->end() && outer != j.end())
+      return bad(key, "given both at the top level and in workload");
+    if (inner != wl->end() || outer != j.end()) {
+      bool in_workload = inner != wl->end();
+      auto hc = parse_health_check(in_workload ? *inner : *outer,
+                                   in_workload ? "workload." + std::string(key)
+                                               : std::string(key));
+      if (!hc)
+        return hc.error_value();
+      *out = *hc;
+    }
   }
   if (auto it = j.find("guest"); it != j.end())
     if (auto st = parse_guest(*it, m); !st)
@@ -288,23 +295,26 @@ json manifest_to_json(const plugin_manifest& m) {
   }
   if (!m.workload.workdir.empty())
     wl["workdir"] = m.workload.workdir;
-  if (m.health.enabled || !std::holds_alternative<no_check>(m.health.probe)) {
-    json hc = {{"enabled", m.health.enabled}};
-    json timing = {{"interval_seconds", m.health.interval_seconds},
-                   {"timeout_seconds", m.health.timeout_seconds},
-                   {"unhealthy_threshold", m.health.unhealthy_threshold}};
-    if (auto* h = std::get_if<http_check>(&m.health.probe)) {
+  for (auto [key, check] : {std::pair{"health_check", &m.health},
+                            std::pair{"readiness_check", &m.readiness}}) {
+    if (!check->enabled && std::holds_alternative<no_check>(check->probe))
+      continue;
+    json hc = {{"enabled", check->enabled}};
+    json timing = {{"interval_seconds", check->interval_seconds},
+                   {"timeout_seconds", check->timeout_seconds},
+                   {"unhealthy_threshold", check->unhealthy_threshold}};
+    if (auto* h = std::get_if<http_check>(&check->probe)) {
       timing["port"] = h->port;
       timing["path"] = h->path;
       hc["http"] = timing;
-    } else if (auto* t = std::get_if<tcp_check>(&m.health.probe)) {
+    } else if (auto* t = std::get_if<tcp_check>(&check->probe)) {
       timing["port"] = t->port;
       hc["tcp"] = timing;
-    } else if (auto* p = std::get_if<process_check>(&m.health.probe)) {
+    } else if (auto* p = std::get_if<process_check>(&check->probe)) {
       timing["name"] = p->name;
       hc["process"] = timing;
     }
-    wl["health_check"] = hc;
+    wl[key] = hc;
   }
   json out = {{"name", m.name}, {"version", m.version}, {"runtime", m.runtime},
               {"workload", wl}};

@@ -317,3 +317,70 @@ TEST_CASE("dns and lb: a VM whose health check fails leaves the DNS answer and t
 }
 
 } // namespace volant::e2e
+
+namespace volant::e2e {
+
+TEST_CASE("readiness_check apart from health_check: a VM that is not ready leaves DNS "
+          "and the load balancer but keeps running; its health check alone restarts") {
+  auto dns_at = std::string("127.78.162.253");
+  daemon d({.pool_octet = 162, .extra = {"--dns-listen", dns_at + ":5353"}});
+  auto manifest = httpd_manifest("e2e-ready");
+  manifest["workload"]["health_check"] = {{"tcp", {{"port", 80}, {"interval_seconds", 1}}}};
+  manifest["workload"]["readiness_check"]
+      = {{"http", {{"port", 80}, {"path", "/ready.html"}, {"interval_seconds", 1},
+                   {"unhealthy_threshold", 1}}}};
+  d.install(manifest);
+  d.ok("deployments create web --plugin e2e-ready --replicas 2");
+  // Running, answering TCP, but not READY until the page exists.
+  CHECK(eventually([&] {
+    return d.vm("web-0").value("status", "") == "running"
+           && d.vm("web-1").value("status", "") == "running";
+  }, 30s));
+  for (const auto* vm : {"web-0", "web-1"})
+    REQUIRE(eventually([&] {
+      auto www = d.vm_dir(vm) + "/www";
+      if (!std::filesystem::exists(www + "/index.html"))
+        return false;
+      std::ofstream(www + "/ready.html") << "ready\n";
+      return true;
+    }, 30s));
+  REQUIRE(d.settled("web", 2, 60s));
+  auto lb_ip = d.ip(250);
+  d.ok("lb create web-lb --deployment web --listen " + lb_ip);
+  auto answer = [&] {
+    auto r = test::run("dig @" + dns_at + " -p 5353 +time=2 +tries=1 +short web.volant.local A");
+    auto lines = lines_of(r.out);
+    return std::set<std::string>(lines.begin(), lines.end());
+  };
+  auto served = [&] {
+    std::set<std::string> names;
+    for (int i = 0; i < 6; ++i)
+      if (auto r = http_get(lb_ip, 80, "/", 2s); r && r->status == 200)
+        names.insert(r->body.substr(0, r->body.find('\n')));
+    return names;
+  };
+  auto ip0 = d.vm("web-0").value("ip", ""), ip1 = d.vm("web-1").value("ip", "");
+  CHECK(eventually([&] { return answer() == std::set<std::string>{ip0, ip1}; }, 20s));
+  CHECK(eventually([&] { return served() == std::set<std::string>{"web-0", "web-1"}; }, 20s));
+  auto pid1 = d.vm("web-1").value("pid", 0);
+  // Not ready: running (the same process), out of DNS and the LB, journaled.
+  std::filesystem::remove(d.vm_dir("web-1") + "/www/ready.html");
+  CHECK(eventually([&] { return d.vm("web-1").value("status", "") == "running"; }, 30s));
+  CHECK(eventually([&] { return answer() == std::set<std::string>{ip0}; }, 20s));
+  CHECK(eventually([&] { return served() == std::set<std::string>{"web-0"}; }, 20s));
+  CHECK(d.vm("web-1").value("pid", 0) == pid1);
+  int not_ready = 0;
+  for (const auto& e : d.journal())
+    not_ready += e.value("event", "") == "vm_not_ready" ? 1 : 0;
+  CHECK(not_ready == 1);
+  // Ready again: back in both, never restarted.
+  std::ofstream(d.vm_dir("web-1") + "/www/ready.html") << "ready\n";
+  CHECK(eventually([&] { return d.vm("web-1").value("status", "") == "ready"; }, 30s));
+  CHECK(eventually([&] { return answer() == std::set<std::string>{ip0, ip1}; }, 20s));
+  CHECK(eventually([&] { return served() == std::set<std::string>{"web-0", "web-1"}; }, 20s));
+  CHECK(d.vm("web-1").value("pid", 0) == pid1);
+  CHECK(d.vm("web-1").value("restarts", 0) == 0);
+  d.ok("lb delete web-lb");
+}
+
+} // namespace volant::e2e

@@ -27,6 +27,7 @@ plugin_manifest full_manifest() {
   m.initramfs = "/boot/initramfs";
   m.workload = {{"/usr/sbin/nginx"}, {{"K", "V"}}, "/srv"};
   m.health = {true, tcp_check{5432}, 15, 3, 5};
+  m.readiness = {true, http_check{80, "/ready"}, 2, 1, 1};
   return m;
 }
 
@@ -41,7 +42,8 @@ deployment_spec full_spec() {
             {{"K", "V"}},
             {{"/data", true}},
             health_check{true, http_check{8080, "/hz"}, 5, 2, 4},
-            {{"S", "vs1.sealed"}}};
+            {{"S", "vs1.sealed"}},
+            health_check{true, tcp_check{8081}, 3, 1, 2}};
   s.auto_restart = false;
   s.strategy = {strategy_kind::rolling, {2, true}, {1, false}};
   s.paused = true;
@@ -118,6 +120,7 @@ std::vector<event> all_events() {
       lb_switched{"web-lb", "web", "web-green", 30},
       lb_deleted{"web-lb", 31},
       vm_drained{"web-1@3", "web-lb", 32, 6},
+      vm_not_ready{"web-1", "HTTP 503", 33, 5},
   };
 }
 
@@ -284,8 +287,9 @@ TEST_CASE("every event names its kind and its aggregate") {
   CHECK(aggregate_of(samples[27]) == aggregate_id{aggregate_kind::deployment, "web"});
   CHECK(kinds[30] == "lb_deleted");
   CHECK(aggregate_of(samples[30]) == aggregate_id{aggregate_kind::lb, "web-lb"});
-  CHECK(kinds.back() == "vm_drained");
-  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::vm, "web-1@3"});
+  CHECK(kinds[31] == "vm_drained");
+  CHECK(aggregate_of(samples[31]) == aggregate_id{aggregate_kind::vm, "web-1@3"});
+  CHECK(kinds.back() == "vm_not_ready");
   CHECK(deployment_of_vm("web-1@3") == "web");
   CHECK(deployment_of_vm("my-app-12") == "my-app");
   CHECK(slot_name("web-1@3") == "web-1");

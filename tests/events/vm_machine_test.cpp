@@ -412,3 +412,56 @@ TEST_CASE("without auto-restart an exited, unhealthy or failed VM is left as it 
     CHECK(quiet(r.advance_to(r.h.now + 3600 * s)));
   }
 }
+
+TEST_CASE("with a readiness check READY comes from it: a readiness failure makes "
+          "the VM not ready (still running, not restarted), the health check alone "
+          "makes it unhealthy") {
+  rig r({.probed = true, .auto_restart = false, .readiness = true});
+  CHECK(r.planned().readiness);
+  r.replan();
+  r.started(1);
+  CHECK(one<fx_probe_start>(r.fx).n == 1); // one probe runs both checks
+  // The health check passing is not enough.
+  r.step(in_verdict{1, true, ""});
+  CHECK_FALSE(has<fx_command>(r.fx));
+  CHECK(r.rec().status == vm_status::running);
+  r.step(in_verdict{1, true, "", true});
+  CHECK(cmd<record_vm_ready>(r.fx).incarnation == 1);
+  r.commit();
+  CHECK(r.rec().status == vm_status::ready);
+  // Not ready: out of service, journaled, the run untouched.
+  r.step(in_verdict{1, false, "HTTP 503", true});
+  auto nr = cmd<record_vm_not_ready>(r.fx);
+  CHECK(nr.reason == "HTTP 503");
+  r.commit();
+  CHECK(r.rec().status == vm_status::running);
+  CHECK(r.journaled_since(0).back() == "vm_not_ready");
+  CHECK_FALSE(has<fx_terminate>(r.fx));
+  r.step(in_verdict{1, true, "", true});
+  r.commit();
+  CHECK(r.rec().status == vm_status::ready);
+  // The health check failing still makes it unhealthy.
+  r.step(in_verdict{1, false, "connection refused"});
+  CHECK(cmd<record_vm_unhealthy>(r.fx).reason == "connection refused");
+  r.commit();
+  CHECK(r.rec().status == vm_status::unhealthy);
+  // Not READY again while the health check fails, whatever readiness says.
+  r.step(in_verdict{1, true, "", true});
+  CHECK_FALSE(has<fx_command>(r.fx));
+  r.step(in_verdict{1, true, ""});
+  CHECK(cmd<record_vm_ready>(r.fx).incarnation == 1);
+}
+
+TEST_CASE("record_vm_not_ready: only a ready VM of that run leaves service") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 1)});
+  h.bring_up("web", 1);
+  auto n = h.vm("web-0").incarnation;
+  CHECK(h.fails(record_vm_not_ready{"web-0", "HTTP 503", n + 5}).code == ec::conflict);
+  auto evs = h.must(record_vm_not_ready{"web-0", "HTTP 503", n});
+  REQUIRE(evs.size() == 1);
+  CHECK(std::get<vm_not_ready>(evs[0]).reason == "HTTP 503");
+  CHECK(h.vm("web-0").status == vm_status::running);
+  CHECK(h.must(record_vm_not_ready{"web-0", "HTTP 503", n}).empty()); // not ready already
+  CHECK(h.fails(record_vm_not_ready{"nope", "x", 1}).code == ec::unknown_vm);
+}

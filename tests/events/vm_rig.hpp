@@ -111,6 +111,7 @@ inline vm_config config() {
 struct deployment_options {
   bool probed = false;
   bool auto_restart = true;
+  bool readiness = false; ///< a readiness check apart from the health check
   std::int32_t replicas = 1;
 };
 
@@ -129,6 +130,8 @@ struct rig {
     auto sp = spec("web", o.replicas);
     if (!o.probed)
       sp.tmpl.health = health_check{}; // no check: READY as soon as it runs
+    if (o.readiness)
+      sp.tmpl.readiness = health_check{true, http_check{80, "/ready"}, 1, 1, 1};
     sp.auto_restart = o.auto_restart;
     h.must(create_deployment{sp});
     h.create_vms("web", static_cast<std::uint32_t>(o.replicas));

@@ -222,6 +222,10 @@ event sample(std::in_place_type_t<lb_deleted>) {
   return lb_deleted{"web1-lb", t0 + 31};
 }
 
+event sample(std::in_place_type_t<vm_not_ready>) {
+  return vm_not_ready{"web1-2", "HTTP 503", t0 + 33, 12};
+}
+
 event sample(std::in_place_type_t<vm_drained>) {
   return vm_drained{"web1-2", "web1-lb", t0 + 32, 12};
 }

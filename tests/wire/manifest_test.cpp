@@ -60,3 +60,28 @@ TEST_CASE("what manifest_to_json prints parses back to the same manifest") {
     CHECK(*again == m);
   }
 }
+
+TEST_CASE("readiness_check: the shape of health_check, at the top level or in "
+          "workload, printed back by manifest_to_json") {
+  auto m = must_parse(
+      R"({"name":"p","version":"1","workload":{"entrypoint":["/p"],)"
+      R"("health_check":{"tcp":{"port":80}},)"
+      R"("readiness_check":{"http":{"port":80,"path":"/ready","interval_seconds":2}}}})");
+  CHECK(m.health.enabled);
+  CHECK(m.readiness.enabled);
+  CHECK(m.readiness.interval_seconds == 2);
+  CHECK(std::get<http_check>(m.readiness.probe).path == "/ready");
+  auto again = wire::parse_manifest(wire::manifest_to_json(m).dump());
+  REQUIRE(again.has_value());
+  CHECK(*again == m);
+  auto top = must_parse(R"({"name":"p","version":"1","workload":{"entrypoint":["/p"]},)"
+                        R"("readiness_check":{"tcp":{"port":81}}})");
+  CHECK(std::get<tcp_check>(top.readiness.probe).port == 81);
+  CHECK_FALSE(top.health.enabled);
+  CHECK(error_of(R"({"name":"p","version":"1","workload":{"entrypoint":["/p"],)"
+                 R"("readiness_check":{"tcp":{"port":81}}},"readiness_check":{"tcp":{"port":82}}})")
+        == "readiness_check: given both at the top level and in workload");
+  CHECK(error_of(R"({"name":"p","version":"1","workload":{"entrypoint":["/p"],)"
+                 R"("readiness_check":{"http":{"port":0,"path":"/"}}}})")
+            .rfind("workload.readiness_check.http.port", 0) == 0);
+}
