@@ -5,7 +5,10 @@
 // itself is killed with kill -9. Not one request may fail: servers join through
 // the runtime API once ready, leave drained (volantd waits for zero sessions
 // before it stops their VMs), and HAProxy retries a connection that a killed
-// replica refused. The rate is printed; figures belong to bench/lb.
+// replica refused or closed without an answer. The one exception: a response
+// the kill cut after its first bytes reached the client (no proxy can retry
+// it), so that phase allows the requests in flight on the victim. The rate is
+// printed; figures belong to bench/lb.
 
 #include "e2e/e2e.hpp"
 
@@ -111,11 +114,15 @@ bool lb_matches(const daemon& d, const std::string& lb, const std::string& deplo
   return lb_ids(d, lb) == ready_ids(d, deployment);
 }
 
-void check_clean(const load_result& r, const std::string& phase) {
-  MESSAGE(phase << ": " << r.requests << " requests, " << r.per_second << " requests/s");
+/// No request failed; `cut` allows that many: a response that a kill -9 cuts
+/// after its first bytes went to the client cannot be retried by any proxy (a
+/// request the replica had not answered at all is retried elsewhere).
+void check_clean(const load_result& r, const std::string& phase, long cut = 0) {
+  MESSAGE(phase << ": " << r.requests << " requests, " << r.per_second << " requests/s, "
+                << r.socket_errors + r.bad_status << " failed");
   CHECK_MESSAGE(r.requests > 100, phase << ": wrk sent too few requests\n" << r.text);
-  CHECK_MESSAGE(r.socket_errors == 0, phase << ": socket errors\n" << r.text);
-  CHECK_MESSAGE(r.bad_status == 0, phase << ": failed requests\n" << r.text);
+  CHECK_MESSAGE(r.socket_errors + r.bad_status <= cut, phase << ": failed requests\n" << r.text);
+  CHECK_MESSAGE(r.bad_status == 0, phase << ": non-2xx answers\n" << r.text);
 }
 
 } // namespace
@@ -164,7 +171,9 @@ TEST_CASE("lb under load: 0 failed requests while scaling 5 -> 10 -> 2, a replic
       return vm.value("status", "") == "ready" && vm.value("pid", 0) != victim
              && lb_matches(d, "web-lb", "web");
     }, 60s));
-    check_clean(l.finish(), "kill -9 of a replica");
+    // At most the requests in flight on the victim (8 connections over 2
+    // replicas) may have had their response cut mid-way.
+    check_clean(l.finish(), "kill -9 of a replica", 4);
   }
   d.ok("deployments create web-green --plugin e2e-httpd --replicas 2 --wait" + health);
   {
