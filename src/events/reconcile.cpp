@@ -69,7 +69,10 @@ plan remove_all(const world& w, const std::string& deployment) {
   return out;
 }
 
-bool serving(const vm_record& vm);
+/// A VM serves: ready (and, for the rollout, ready long enough).
+bool serving(const vm_record& vm) {
+  return vm.status == vm_status::ready;
+}
 
 /// How long a VM of `deployment` that leaves is given to finish its sessions:
 /// the longest drain timeout of the load balancers in front of it (0: none).
@@ -129,10 +132,6 @@ std::uint64_t next_backoff_ms(const vm_record& vm, unix_nanos now,
 
 namespace {
 
-/// A VM serves: ready (and, for the rollout, ready long enough).
-bool serving(const vm_record& vm) {
-  return vm.status == vm_status::ready;
-}
 
 /// Counts the rollout's progress the same way for both strategies: a slot is
 /// done when it holds one available VM of the revision and nothing else.
@@ -456,20 +455,27 @@ expected<ipv4> allocate_ip(const host_state& host) {
   return static_cast<ipv4>(candidate);
 }
 
-health_check effective_health_check(const world& w, const deployment_state& d) {
-  if (d.spec.tmpl.health)
-    return *d.spec.tmpl.health;
+namespace {
+
+/// The deployment's override of a check, else its plugin's, else none.
+health_check check_or_plugins(const world& w, const deployment_state& d,
+                              const std::optional<health_check>& override_,
+                              health_check plugin_manifest::*of_plugin) {
+  if (override_)
+    return *override_;
   if (const auto* manifest = w.plugins.find(d.spec.tmpl.plugin))
-    return manifest->health;
+    return manifest->*of_plugin;
   return health_check{};
 }
 
+} // namespace
+
+health_check effective_health_check(const world& w, const deployment_state& d) {
+  return check_or_plugins(w, d, d.spec.tmpl.health, &plugin_manifest::health);
+}
+
 health_check effective_readiness_check(const world& w, const deployment_state& d) {
-  if (d.spec.tmpl.readiness)
-    return *d.spec.tmpl.readiness;
-  if (const auto* manifest = w.plugins.find(d.spec.tmpl.plugin))
-    return manifest->readiness;
-  return health_check{};
+  return check_or_plugins(w, d, d.spec.tmpl.readiness, &plugin_manifest::readiness);
 }
 
 } // namespace volant

@@ -530,41 +530,32 @@ struct stepper {
     auto s = rec.status;
     if (r.n != rec.incarnation)
       return false;
-    if (m.goal.readiness) {
-      // READY from the readiness check; the health check only makes it
-      // unhealthy (restarts); a readiness failure takes it out of service.
-      if (r.verdict == probe_verdict::unhealthy
-          && is_one_of(s, {vm_status::running, vm_status::ready})) {
-        command(record_vm_unhealthy{name(), r.verdict_reason, r.n}, "record_vm_unhealthy");
-        return true;
-      }
-      if (r.ready_verdict == probe_verdict::healthy && r.verdict != probe_verdict::unhealthy
-          && is_one_of(s, {vm_status::running, vm_status::unhealthy})) {
-        command(record_vm_ready{name(), r.n}, "record_vm_ready");
-        return true;
-      }
-      if (r.ready_verdict == probe_verdict::unhealthy && s == vm_status::ready) {
-        command(record_vm_not_ready{name(), r.ready_reason, r.n}, "record_vm_not_ready");
-        return true;
-      }
-    } else if (!m.goal.probed) {
-      if (is_one_of(s, {vm_status::running, vm_status::unhealthy})) {
-        command(record_vm_ready{name(), r.n}, "record_vm_ready");
-        return true;
-      }
-      return false;
-    } else {
-      if (r.verdict == probe_verdict::healthy
-          && is_one_of(s, {vm_status::running, vm_status::unhealthy})) {
-        command(record_vm_ready{name(), r.n}, "record_vm_ready");
-        return true;
-      }
-      if (r.verdict == probe_verdict::unhealthy
-          && is_one_of(s, {vm_status::running, vm_status::ready})) {
-        command(record_vm_unhealthy{name(), r.verdict_reason, r.n}, "record_vm_unhealthy");
-        return true;
-      }
+    bool checked = m.goal.probed || m.goal.readiness;
+    // The health check failing: unhealthy (restarts), with or without a
+    // readiness check.
+    if (checked && r.verdict == probe_verdict::unhealthy
+        && is_one_of(s, {vm_status::running, vm_status::ready})) {
+      command(record_vm_unhealthy{name(), r.verdict_reason, r.n}, "record_vm_unhealthy");
+      return true;
     }
+    // READY from the readiness check when there is one, else from the health
+    // check, else as soon as it runs.
+    bool ready = m.goal.readiness ? r.ready_verdict == probe_verdict::healthy
+                                        && r.verdict != probe_verdict::unhealthy
+                 : m.goal.probed  ? r.verdict == probe_verdict::healthy
+                                  : true;
+    if (ready && is_one_of(s, {vm_status::running, vm_status::unhealthy})) {
+      command(record_vm_ready{name(), r.n}, "record_vm_ready");
+      return true;
+    }
+    // A readiness failure takes it out of service, running.
+    if (m.goal.readiness && r.ready_verdict == probe_verdict::unhealthy
+        && s == vm_status::ready) {
+      command(record_vm_not_ready{name(), r.ready_reason, r.n}, "record_vm_not_ready");
+      return true;
+    }
+    if (!checked)
+      return false;
     if (!r.probing
         && is_one_of(s, {vm_status::running, vm_status::ready, vm_status::unhealthy})) {
       emit(fx_probe_start{r.n, r.handle});

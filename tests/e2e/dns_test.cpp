@@ -267,6 +267,26 @@ TEST_CASE("dns: a workload reaches another deployment by name through getaddrinf
 
 namespace volant::e2e {
 
+namespace {
+
+/// `dig +short web.volant.local A` against volantd's DNS on `at`:5353.
+std::set<std::string> web_answer(const std::string& at) {
+  auto r = test::run("dig @" + at + " -p 5353 +time=2 +tries=1 +short web.volant.local A");
+  auto lines = lines_of(r.out);
+  return {lines.begin(), lines.end()};
+}
+
+/// The VM names that answered 6 requests to the load balancer on `lb_ip`.
+std::set<std::string> served_by(const std::string& lb_ip) {
+  std::set<std::string> names;
+  for (int i = 0; i < 6; ++i)
+    if (auto r = http_get(lb_ip, 80, "/", 2s); r && r->status == 200)
+      names.insert(r->body.substr(0, r->body.find('\n')));
+  return names;
+}
+
+} // namespace
+
 TEST_CASE("dns and lb: a VM whose health check fails leaves the DNS answer and the "
           "load balancer; it gets traffic again only once ready") {
   auto dns_at = std::string("127.78.161.253");
@@ -286,18 +306,8 @@ TEST_CASE("dns and lb: a VM whose health check fails leaves the DNS answer and t
   REQUIRE(d.settled("web", 2, 60s));
   auto lb_ip = d.ip(250);
   d.ok("lb create web-lb --deployment web --listen " + lb_ip);
-  auto answer = [&] {
-    auto r = test::run("dig @" + dns_at + " -p 5353 +time=2 +tries=1 +short web.volant.local A");
-    auto lines = lines_of(r.out);
-    return std::set<std::string>(lines.begin(), lines.end());
-  };
-  auto served = [&] {
-    std::set<std::string> names;
-    for (int i = 0; i < 6; ++i)
-      if (auto r = http_get(lb_ip, 80, "/", 2s); r && r->status == 200)
-        names.insert(r->body.substr(0, r->body.find('\n')));
-    return names;
-  };
+  auto answer = [&] { return web_answer(dns_at); };
+  auto served = [&] { return served_by(lb_ip); };
   auto ip0 = d.vm("web-0").value("ip", ""), ip1 = d.vm("web-1").value("ip", "");
   CHECK(eventually([&] { return answer() == std::set<std::string>{ip0, ip1}; }, 20s));
   CHECK(eventually([&] { return served() == std::set<std::string>{"web-0", "web-1"}; }, 20s));
@@ -347,18 +357,8 @@ TEST_CASE("readiness_check apart from health_check: a VM that is not ready leave
   REQUIRE(d.settled("web", 2, 60s));
   auto lb_ip = d.ip(250);
   d.ok("lb create web-lb --deployment web --listen " + lb_ip);
-  auto answer = [&] {
-    auto r = test::run("dig @" + dns_at + " -p 5353 +time=2 +tries=1 +short web.volant.local A");
-    auto lines = lines_of(r.out);
-    return std::set<std::string>(lines.begin(), lines.end());
-  };
-  auto served = [&] {
-    std::set<std::string> names;
-    for (int i = 0; i < 6; ++i)
-      if (auto r = http_get(lb_ip, 80, "/", 2s); r && r->status == 200)
-        names.insert(r->body.substr(0, r->body.find('\n')));
-    return names;
-  };
+  auto answer = [&] { return web_answer(dns_at); };
+  auto served = [&] { return served_by(lb_ip); };
   auto ip0 = d.vm("web-0").value("ip", ""), ip1 = d.vm("web-1").value("ip", "");
   CHECK(eventually([&] { return answer() == std::set<std::string>{ip0, ip1}; }, 20s));
   CHECK(eventually([&] { return served() == std::set<std::string>{"web-0", "web-1"}; }, 20s));
