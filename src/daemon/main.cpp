@@ -101,6 +101,11 @@ volant::expected<std::unique_ptr<volant::runtime::dns_server>> start_dns(const o
     return make_error(ec::invalid_argument, "--dns-listen " + at.error_value().message);
   runtime::dns_server::options o;
   o.listen = *at;
+  // microVMs reach volantd on their gateway, the bridge's address, where the
+  // DNS listens too (port 53: resolv.conf takes no port).
+  if (auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr);
+      bridge && !(bridge->address == at->ip && at->port == 53))
+    o.also.push_back({bridge->address, 53});
   for (const auto& text : opts.dns_forward) {
     auto to = runtime::parse_dns_endpoint(text);
     if (!to)
@@ -296,6 +301,34 @@ int main(int argc, char** argv) {
                       "(volar deployments update {} --secret-env {}=...)",
                       name, var.key, secrets::key_path(ctx.data_dir), name, var.key);
 
+  // DNS for volant.local (docs/traffic.md): the controller publishes its names.
+  auto dns = start_dns(opts);
+  if (!dns)
+    return fail(dns.error_value().message);
+  ctx.dns = dns->get();
+  if (ctx.dns != nullptr) {
+    for (const auto& w : ctx.dns->warnings())
+      spdlog::warn("[volantd] dns: {}: microVMs get no resolver of volant.local", w);
+    // microVMs' resolver: the bridge's address (their init writes it to their
+    // /etc/resolv.conf from the kernel command line).
+    auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr);
+    if (bridge && ctx.dns->listens_on({bridge->address, 53}))
+      opts.qemu.dns = to_string_ip(bridge->address);
+  }
+  if (ctx.dns != nullptr && ctx.dns->config().listen.port == 53) {
+    // The workloads' resolver: their /etc/resolv.conf (process driver, in a
+    // mount namespace of their own) names this DNS; resolv.conf takes no port.
+    auto path = ctx.data_dir + "/resolv.conf";
+    std::ofstream out(path, std::ios::trunc);
+    out << "# Written by volantd: volant.local names are answered by its DNS, other\n"
+           "# names are forwarded to the host's resolvers.\n"
+        << "nameserver " << to_string_ip(ctx.dns->config().listen.ip) << "\n"
+        << "search volant.local\n";
+    if (out.flush()) {
+      ::chmod(path.c_str(), 0644);
+      ctx.resolv_conf = path;
+    }
+  }
   runtime::exit_watcher watcher;
   runtime::prober prober;
   runtime::process_driver driver{
@@ -321,25 +354,6 @@ int main(int argc, char** argv) {
   ctx.lbs.listen = "127.0.0.1";
   if (auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr); bridge)
     ctx.lbs.microvm_listen = to_string_ip(bridge->address);
-  // DNS for volant.local (docs/traffic.md): the controller publishes its names.
-  auto dns = start_dns(opts);
-  if (!dns)
-    return fail(dns.error_value().message);
-  ctx.dns = dns->get();
-  if (ctx.dns != nullptr && ctx.dns->config().listen.port == 53) {
-    // The workloads' resolver: their /etc/resolv.conf (process driver, in a
-    // mount namespace of their own) names this DNS; resolv.conf takes no port.
-    auto path = ctx.data_dir + "/resolv.conf";
-    std::ofstream out(path, std::ios::trunc);
-    out << "# Written by volantd: volant.local names are answered by its DNS, other\n"
-           "# names are forwarded to the host's resolvers.\n"
-        << "nameserver " << to_string_ip(ctx.dns->config().listen.ip) << "\n"
-        << "search volant.local\n";
-    if (out.flush()) {
-      ::chmod(path.c_str(), 0644);
-      ctx.resolv_conf = path;
-    }
-  }
   {
     // The runs the log says may be up are adopted (or found dead) by their VM
     // actors; any other run still on the host was forked just before a crash and

@@ -91,9 +91,21 @@ std::string read_file(const std::string& path) {
   return out.str();
 }
 
+/// Creates the missing directories of `dir`, each 0755 whatever volantd's
+/// umask: a guest's unprivileged users (a CGI run as nobody) traverse them.
+void make_dirs(const fs::path& dir) {
+  std::error_code ec_;
+  std::vector<fs::path> missing;
+  for (auto d = dir; !d.empty() && !fs::exists(d, ec_); d = d.parent_path())
+    missing.push_back(d);
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it)
+    if (fs::create_directory(*it, ec_))
+      fs::permissions(*it, fs::perms(0755), ec_);
+}
+
 status write_file(const fs::path& path, const std::string& content, fs::perms mode) {
   std::error_code ec_;
-  fs::create_directories(path.parent_path(), ec_);
+  make_dirs(path.parent_path());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << content;
   out.close();

@@ -6,7 +6,8 @@
 // disk (volant.root=/dev/vda), mounts it and switches into it. In the final
 // root it sets the hostname and eth0 from the command line, builds the
 // workload's environment (the image's /etc/volant/env, then volant.env=
-// words, then VOLANT_VM_NAME and VOLANT_IP), runs the entrypoint of
+// words, then VOLANT_VM_NAME and VOLANT_IP), writes /etc/resolv.conf when the
+// command line names a resolver (volantd's DNS), runs the entrypoint of
 // /etc/volant/argv as a child in its own session with the console as its
 // stdio, and reaps every orphan. Its own lines on the console start with
 // "volant-init: ".
@@ -20,7 +21,7 @@
 //
 // Command line (values percent-encoded: %20 for a space):
 //   volant.name=VM volant.ip=A.B.C.D/N volant.gw=G.G.G.G volant.env=KEY=VALUE
-//   volant.root=/dev/vda volant.grace=SECONDS
+//   volant.root=/dev/vda volant.grace=SECONDS volant.dns=D.D.D.D
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -56,6 +57,7 @@ static char vm_name[256] = "volant";
 static char vm_ip[64] = "";
 static int vm_prefix = 24;
 static char vm_gw[64] = "";
+static char vm_dns[64] = "";
 static char root_dev[128] = "";
 static int grace_seconds = 10;
 static char* cmd_env[max_env];
@@ -129,6 +131,8 @@ static void parse_cmdline(void) {
       }
     } else if (strncmp(w, "volant.gw=", 10) == 0) {
       snprintf(vm_gw, sizeof vm_gw, "%s", w + 10);
+    } else if (strncmp(w, "volant.dns=", 11) == 0) {
+      snprintf(vm_dns, sizeof vm_dns, "%s", w + 11);
     } else if (strncmp(w, "volant.root=", 12) == 0) {
       snprintf(root_dev, sizeof root_dev, "%s", w + 12);
     } else if (strncmp(w, "volant.grace=", 13) == 0) {
@@ -290,6 +294,26 @@ static void configure_network(void) {
     }
   }
   close(sock);
+}
+
+/// volantd's DNS as the guest's resolver: volant.local names from it, other
+/// names forwarded by it to the host's resolvers. The root is writable (an
+/// initramfs, or a root disk whose writes QEMU keeps apart).
+static void write_resolv_conf(void) {
+  struct in_addr ip;
+  if (!vm_dns[0] || inet_pton(AF_INET, vm_dns, &ip) != 1)
+    return;
+  mkdir("/etc", 0755);
+  unlink("/etc/resolv.conf"); // maybe a symlink into /run
+  FILE* f = fopen("/etc/resolv.conf", "we");
+  if (!f) {
+    say("/etc/resolv.conf: %s", strerror(errno));
+    return;
+  }
+  fprintf(f, "# Written by volant-init: volantd's DNS\nnameserver %s\nsearch volant.local\n",
+          vm_dns);
+  if (fclose(f) != 0)
+    say("/etc/resolv.conf: %s", strerror(errno));
 }
 
 /// NUL-separated strings of a file into `out` (at most `max`); their count.
@@ -475,6 +499,7 @@ int main(void) {
   mount_runtime();
   sethostname(vm_name, strlen(vm_name));
   configure_network();
+  write_resolv_conf();
 
   // The environment: PATH and HOME, the image's, the deployment's, Volant's.
   char* env[max_env];

@@ -298,13 +298,17 @@ error sys_error(const std::string& what) {
   return make_error(ec::io_error, what + ": " + std::strerror(errno));
 }
 
-int bound_socket(int type, const dns_endpoint& at) {
+/// A socket bound to `at`; `freebind`: also when the address is not (yet) on
+/// an interface (a bridge created at the first microVM start).
+int bound_socket(int type, const dns_endpoint& at, bool freebind) {
   int fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
   int one = 1;
   if (type == SOCK_STREAM)
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (freebind)
+    ::setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
   auto addr = sockaddr_of(at);
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0
       || (type == SOCK_STREAM && ::listen(fd, 64) != 0)) {
@@ -326,6 +330,7 @@ struct dns_server::impl {
   /// A query relayed to a resolver, waiting for its answer.
   struct forward {
     std::vector<std::uint8_t> query;
+    int udp = -1;                    ///< UDP: the socket it came on
     sockaddr_in client{};            ///< UDP: where the answer goes
     int conn = -1;                   ///< TCP: the client's connection
     std::uint64_t conn_id = 0;
@@ -339,8 +344,9 @@ struct dns_server::impl {
   };
 
   options opts;
-  int udp = -1;
-  int tcp = -1;
+  std::vector<dns_endpoint> bound; ///< listen, then the `also` that could be bound
+  std::vector<int> sockets;        ///< UDP and TCP of each
+  std::vector<std::string> warnings;
   std::mutex mu;
   std::shared_ptr<const dns_zone> zone = std::make_shared<dns_zone>(); // guarded by mu
   // The loop thread's own.
@@ -350,8 +356,7 @@ struct dns_server::impl {
   std::uint64_t next_conn = 1;
   event_loop loop; // last: its thread starts once the rest is built
 
-  impl(options o, int u, int t)
-    : opts(std::move(o)), udp(u), tcp(t), loop("volant.dns", [this] { return tick(); }) {}
+  explicit impl(options o) : opts(std::move(o)), loop("volant.dns", [this] { return tick(); }) {}
 
   ~impl() {
     loop.stop();
@@ -359,8 +364,29 @@ struct dns_server::impl {
       ::close(fd);
     for (auto& [fd, c] : conns)
       ::close(fd);
-    ::close(udp);
-    ::close(tcp);
+    for (int fd : sockets)
+      ::close(fd);
+  }
+
+  /// Binds UDP and TCP on `at` and watches them; false (errno set) if it cannot.
+  bool listen_on(const dns_endpoint& at, bool freebind) {
+    int udp = bound_socket(SOCK_DGRAM, at, freebind);
+    if (udp < 0)
+      return false;
+    int tcp = bound_socket(SOCK_STREAM, at, freebind);
+    if (tcp < 0) {
+      int saved = errno;
+      ::close(udp);
+      errno = saved;
+      return false;
+    }
+    sockets.push_back(udp);
+    sockets.push_back(tcp);
+    if (!loop.add(udp, EPOLLIN, [this, udp](std::uint32_t) { on_udp(udp); })
+        || !loop.add(tcp, EPOLLIN, [this, tcp](std::uint32_t) { on_accept(tcp); }))
+      return false;
+    bound.push_back(at);
+    return true;
   }
 
   std::shared_ptr<const dns_zone> current() {
@@ -368,7 +394,7 @@ struct dns_server::impl {
     return zone;
   }
 
-  void on_udp() {
+  void on_udp(int udp) {
     std::vector<std::uint8_t> buf(65536);
     for (int i = 0; i < 64; ++i) {
       sockaddr_in from{};
@@ -380,18 +406,18 @@ struct dns_server::impl {
       std::span<const std::uint8_t> query(buf.data(), static_cast<std::size_t>(n));
       auto reply = respond(*current(), query, rng(), false);
       if (reply.what == dns_reply::kind::answer)
-        send_udp(from, reply.wire);
+        send_udp(udp, from, reply.wire);
       else if (reply.what == dns_reply::kind::forward)
-        start_forward({{query.begin(), query.end()}, from, -1, 0, 0, {}});
+        start_forward({{query.begin(), query.end()}, udp, from, -1, 0, 0, {}});
     }
   }
 
-  void send_udp(const sockaddr_in& to, const std::vector<std::uint8_t>& wire) {
+  static void send_udp(int udp, const sockaddr_in& to, const std::vector<std::uint8_t>& wire) {
     ::sendto(udp, wire.data(), wire.size(), MSG_DONTWAIT, reinterpret_cast<const sockaddr*>(&to),
              sizeof to);
   }
 
-  void on_accept() {
+  void on_accept(int tcp) {
     for (;;) {
       int fd = ::accept4(tcp, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0)
@@ -443,7 +469,7 @@ struct dns_server::impl {
         if (!send_tcp(fd, reply.wire))
           return close_conn(fd);
       } else if (reply.what == dns_reply::kind::forward) {
-        start_forward({std::move(query), {}, fd, it->second.id, 0, {}});
+        start_forward({std::move(query), -1, {}, fd, it->second.id, 0, {}});
       } else {
         return close_conn(fd);
       }
@@ -463,7 +489,7 @@ struct dns_server::impl {
     if (wire.empty())
       return;
     if (f.conn < 0) {
-      send_udp(f.client, wire);
+      send_udp(f.udp, f.client, wire);
       return;
     }
     auto it = conns.find(f.conn);
@@ -549,20 +575,13 @@ struct dns_server::impl {
 };
 
 expected<std::unique_ptr<dns_server>> dns_server::start(options opts) {
-  int udp = bound_socket(SOCK_DGRAM, opts.listen);
-  if (udp < 0)
-    return sys_error("cannot bind UDP " + to_string(opts.listen));
-  int tcp = bound_socket(SOCK_STREAM, opts.listen);
-  if (tcp < 0) {
-    auto err = sys_error("cannot bind TCP " + to_string(opts.listen));
-    ::close(udp);
-    return err;
-  }
-  auto p = std::make_unique<impl>(std::move(opts), udp, tcp);
-  auto* raw = p.get();
-  if (!p->loop.add(udp, EPOLLIN, [raw](std::uint32_t) { raw->on_udp(); })
-      || !p->loop.add(tcp, EPOLLIN, [raw](std::uint32_t) { raw->on_accept(); }))
-    return make_error(ec::io_error, "cannot watch the DNS sockets");
+  auto p = std::make_unique<impl>(std::move(opts));
+  if (!p->listen_on(p->opts.listen, false))
+    return sys_error("cannot listen on " + to_string(p->opts.listen));
+  for (const auto& at : p->opts.also)
+    if (!p->listen_on(at, true))
+      p->warnings.push_back("cannot listen on " + to_string(at) + " too: "
+                            + std::strerror(errno));
   return std::unique_ptr<dns_server>(new dns_server(std::move(p)));
 }
 
@@ -577,6 +596,14 @@ void dns_server::publish(std::shared_ptr<const dns_zone> zone) {
 
 const dns_server::options& dns_server::config() const {
   return impl_->opts;
+}
+
+const std::vector<std::string>& dns_server::warnings() const {
+  return impl_->warnings;
+}
+
+bool dns_server::listens_on(const dns_endpoint& at) const {
+  return std::find(impl_->bound.begin(), impl_->bound.end(), at) != impl_->bound.end();
 }
 
 } // namespace volant::runtime

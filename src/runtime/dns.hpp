@@ -65,13 +65,16 @@ class dns_server {
 public:
   struct options {
     dns_endpoint listen;
+    /// More addresses, bound even before they exist on an interface (the
+    /// microVM bridge's); one that cannot be bound is skipped with a warning.
+    std::vector<dns_endpoint> also;
     /// Resolvers of names outside volant.local, tried in order.
     std::vector<dns_endpoint> forwarders;
     int forward_timeout_ms = 2000; ///< per resolver
   };
 
-  /// Binds UDP and TCP on `listen` and starts the thread; an error (address
-  /// in use, not local) when it cannot bind.
+  /// Binds UDP and TCP on `listen` (and `also`) and starts the thread; an error
+  /// (address in use, not local) when it cannot bind `listen`.
   static expected<std::unique_ptr<dns_server>> start(options opts);
   ~dns_server();
   dns_server(const dns_server&) = delete;
@@ -81,6 +84,10 @@ public:
   void publish(std::shared_ptr<const dns_zone> zone);
 
   const options& config() const;
+  /// Whether it answers on `at` (`listen`, or one of `also` that was bound).
+  bool listens_on(const dns_endpoint& at) const;
+  /// Why addresses of `also` are not listened on, one line each.
+  const std::vector<std::string>& warnings() const;
 
   struct impl;
 

@@ -209,6 +209,8 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
     append += " volant.ip=" + to_string_ip(spec.ip) + "/"
               + std::to_string(net->prefix);
     append += " volant.gw=" + to_string_ip(net->address);
+    if (!options.dns.empty())
+      append += " volant.dns=" + options.dns;
   }
   for (const auto& v : spec.env)
     append += " volant.env=" + percent_encode(v.key) + "="

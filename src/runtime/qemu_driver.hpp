@@ -31,6 +31,9 @@ struct qemu_options {
   bool network = true;      ///< a TAP on `bridge` per VM; false: no NIC at all
   bridge_config bridge;     ///< created on first start if missing
   std::string extra_append; ///< appended to the kernel command line
+  /// The guests' resolver (volantd's DNS on the bridge address), written to
+  /// their /etc/resolv.conf by the guest init; empty: the image's own file.
+  std::string dns;
   std::chrono::milliseconds qmp_timeout{3000};
   /// Who QEMU runs as: the workload user when volantd is root (its TAP is
   /// given to that user, the serial log is a descriptor volantd opened), else

@@ -121,7 +121,8 @@ TEST_CASE("a microVM plugin built from Debian packages: nginx in three guests, e
   CHECK(body(ip0, "/") == "web-0 /\n");
 }
 
-TEST_CASE("env and files from the manifest and the deployment are visible inside the guest") {
+TEST_CASE("env and files from the manifest and the deployment are visible inside the guest; "
+          "names resolve through volantd's DNS") {
   require_microvm_host();
   test::netns_scope ns("volant-guest-");
   daemon d({.pool_octet = 92, .stop_grace_ms = 8000, .pool_cidr = "192.168.127.0/24"});
@@ -134,8 +135,28 @@ TEST_CASE("env and files from the manifest and the deployment are visible inside
   m["workload"]["entrypoint"] = {
       "/bin/sh", "-c",
       "greet && echo \"$PLUGIN_GREETING|$TIER|$VOLANT_VM_NAME|$VOLANT_IP\" > /srv/env.txt && "
-      "echo \"$VOLANT_VM_NAME\" > /srv/index.html && exec python3 -m http.server 80 "
-      "--directory /srv"};
+      "echo \"$VOLANT_VM_NAME\" > /srv/index.html && exec python3 /srv/serve.py"};
+  // Names through the guest's resolver (glibc's getaddrinfo, /etc/resolv.conf
+  // as its init wrote it): /resolve?NAME gives the addresses or the error.
+  m["guest"]["files"]["/srv/serve.py"] =
+      "import http.server, socket, urllib.parse\n"
+      "class H(http.server.SimpleHTTPRequestHandler):\n"
+      "    def do_GET(self):\n"
+      "        u = urllib.parse.urlsplit(self.path)\n"
+      "        if u.path != '/resolve':\n"
+      "            return super().do_GET()\n"
+      "        try:\n"
+      "            out = ' '.join(sorted({a[4][0] for a in socket.getaddrinfo(\n"
+      "                u.query, 80, socket.AF_INET, socket.SOCK_STREAM)}))\n"
+      "        except OSError as e:\n"
+      "            out = 'error: ' + str(e)\n"
+      "        body = (out + '\\n').encode()\n"
+      "        self.send_response(200)\n"
+      "        self.send_header('Content-Length', str(len(body)))\n"
+      "        self.end_headers()\n"
+      "        self.wfile.write(body)\n"
+      "http.server.ThreadingHTTPServer(('', 80), lambda *a: H(*a, directory='/srv'))"
+      ".serve_forever()\n";
   // A file of this run only: the build is cold every time (and shows its
   // progress at a terminal: `script` gives volar one).
   m["guest"]["files"]["/srv/nonce.txt"] = std::to_string(::getpid()) + "-"
@@ -161,6 +182,20 @@ TEST_CASE("env and files from the manifest and the deployment are visible inside
   CHECK(body(ip, "/health") == "ok\n");
   CHECK(body(ip, "/env.txt") == "from the manifest|backend|py-0|" + ip + "\n");
   CHECK(body(ip, "/greet.txt") == "greetings from py-0\n");
+
+  // volantd's DNS is the guest's resolver (on the bridge's address, from the
+  // kernel command line): a deployment's ready VMs by name, the short name
+  // through the search domain, following a scale-up; unknown names fail.
+  auto resolve = [&](const std::string& name) { return body(ip, "/resolve?" + name); };
+  CHECK_MESSAGE(eventually([&] { return resolve("py.volant.local") == ip + "\n"; }, 30s),
+                resolve("py.volant.local") << d.ok("vms logs py-0"));
+  r = d.volar("deployments scale py --replicas 2 --wait --timeout 300");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  auto ip1 = d.vm("py-1").value("ip", "");
+  auto both = ip < ip1 ? ip + " " + ip1 + "\n" : ip1 + " " + ip + "\n";
+  CHECK_MESSAGE(eventually([&] { return resolve("py") == both; }, 30s), resolve("py"));
+  CHECK(resolve("py-1.py.volant.local") == ip1 + "\n");
+  CHECK(resolve("nothere.volant.local").rfind("error: ", 0) == 0);
 }
 
 TEST_CASE("a workload that exits inside the guest is journaled with its own status and "

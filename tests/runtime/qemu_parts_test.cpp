@@ -199,6 +199,23 @@ TEST_CASE("a guest with a root disk boots it as a throw-away overlay and says wh
   CHECK(after(*argv, "-append").find(" volant.root=/dev/vda") != std::string::npos);
 }
 
+TEST_CASE("the guests' resolver is volantd's DNS on the bridge when it listens there") {
+  auto spec = sample_spec();
+  qemu_options options;
+  auto argv = qemu_command(spec, options, "tcg");
+  REQUIRE(argv);
+  CHECK(after(*argv, "-append").find("volant.dns=") == std::string::npos);
+  options.dns = "192.168.127.1";
+  argv = qemu_command(spec, options, "tcg");
+  REQUIRE(argv);
+  CHECK(after(*argv, "-append").find(" volant.dns=192.168.127.1") != std::string::npos);
+  // No network, no resolver.
+  options.network = false;
+  argv = qemu_command(spec, options, "tcg");
+  REQUIRE(argv);
+  CHECK(after(*argv, "-append").find("volant.dns=") == std::string::npos);
+}
+
 TEST_CASE("the guest's control report gives the workload's own status; anything else is no "
           "report") {
   CHECK_FALSE(parse_control_report(""));
