@@ -295,7 +295,7 @@ def haproxy_stat(data):
     out = {}
     for line in lines[1:]:
         f = line.split(",")
-        if len(f) > req and f[px] == "lb_%s_servers" % LB and f[sv] not in ("BACKEND", "FRONTEND"):
+        if len(f) > req and f[px] in ("lb_%s_a" % LB, "lb_%s_b" % LB) and f[sv] not in ("BACKEND", "FRONTEND"):
             out[f[sv]] = int(f[req] or 0)
     return out
 

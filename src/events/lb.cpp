@@ -93,9 +93,29 @@ std::string lb_server_vm(std::string_view server) {
   return out.substr(0, at) + "@" + out.substr(at + 2);
 }
 
-std::string lb_backend_name(std::string_view lb) {
-  return "lb_" + std::string(lb) + "_servers";
+std::string lb_backend_name(std::string_view lb, char slot) {
+  return "lb_" + std::string(lb) + "_" + std::string(1, slot);
 }
+
+std::optional<std::pair<std::string, char>> lb_of_backend(std::string_view backend) {
+  if (backend.size() < 6 || backend.substr(0, 3) != "lb_" || backend[backend.size() - 2] != '_')
+    return std::nullopt;
+  char slot = backend.back();
+  if (slot != 'a' && slot != 'b')
+    return std::nullopt;
+  return std::pair{std::string(backend.substr(3, backend.size() - 5)), slot};
+}
+
+namespace {
+
+char slot_of(const lb_slots& active, const std::string& lb) {
+  auto i = active.find(lb);
+  return i == active.end() ? 'a' : i->second;
+}
+
+constexpr std::string_view serves_comment = "    # serves ";
+
+} // namespace
 
 std::string lb_server_options(const lb_view& lb) {
   if (lb.check.how == lb_check::kind::none)
@@ -113,9 +133,9 @@ std::string haproxy_frame(std::string_view config) {
     auto end = config.find('\n', at);
     auto line = config.substr(at, end == std::string_view::npos ? std::string_view::npos
                                                                 : end - at + 1);
-    // Servers, and the comment naming the target: a switch to a deployment
-    // checked alike changes servers only.
-    if (line.rfind("    server ", 0) != 0 && line.rfind("    # deployment ", 0) != 0)
+    // Servers, and the comment saying what is served: a switch to a
+    // deployment checked alike changes servers and the slots map only.
+    if (line.rfind("    server ", 0) != 0 && line.rfind(serves_comment, 0) != 0)
       out += line;
     if (end == std::string_view::npos)
       break;
@@ -139,7 +159,35 @@ std::optional<lb_view> project_lb(const world& w, const std::string& name,
   return view_of(w, i->second, defaults);
 }
 
-std::string render_haproxy(const std::vector<lb_view>& lbs, const haproxy_paths& paths) {
+std::map<std::string, lb_serving> haproxy_serving(std::string_view config) {
+  // "    # serves lb_web_b: deployment web-green"
+  std::map<std::string, lb_serving> out;
+  std::size_t at = 0;
+  while ((at = config.find(serves_comment, at)) != std::string_view::npos) {
+    auto end = config.find('\n', at);
+    auto line = config.substr(at + serves_comment.size(),
+                              end == std::string_view::npos ? std::string_view::npos
+                                                            : end - at - serves_comment.size());
+    at = end;
+    auto colon = line.find(": deployment ");
+    if (colon == std::string_view::npos)
+      continue;
+    if (auto be = lb_of_backend(line.substr(0, colon)))
+      out[be->first] = {be->second, std::string(line.substr(colon + 13))};
+  }
+  return out;
+}
+
+std::string render_lb_map(const std::vector<lb_view>& lbs, const lb_slots& active) {
+  std::string out;
+  for (const auto& lb : lbs)
+    out += "lb_" + lb.spec.name + " " + lb_backend_name(lb.spec.name, slot_of(active, lb.spec.name))
+           + "\n";
+  return out;
+}
+
+std::string render_haproxy(const std::vector<lb_view>& lbs, const haproxy_paths& paths,
+                           const lb_slots& active) {
   std::string out;
   auto line = [&](std::string text) { out += text + "\n"; };
   line("# Written by volantd for its load balancers (volar lb ...): every change");
@@ -163,23 +211,30 @@ std::string render_haproxy(const std::vector<lb_view>& lbs, const haproxy_paths&
   line("    retry-on conn-failure empty-response");
   for (const auto& lb : lbs) {
     const auto& name = lb.spec.name;
+    auto serving = slot_of(active, name);
     line("");
     line("frontend lb_" + name);
+    line(std::string(serves_comment) + lb_backend_name(name, serving) + ": deployment "
+         + lb.spec.deployment);
     line("    bind " + lb.listen + ":" + std::to_string(lb.spec.port));
-    line("    default_backend " + lb_backend_name(name));
-    line("");
-    line("backend " + lb_backend_name(name));
-    line("    # deployment " + lb.spec.deployment);
-    line("    balance " + std::string(balance_of(lb.spec.algorithm)));
-    if (lb.spec.algorithm == lb_algorithm::source)
-      line("    hash-type consistent");
-    if (lb.check.how == lb_check::kind::http)
-      line("    option httpchk GET " + lb.check.path);
+    line("    use_backend %[str(lb_" + name + "),map(" + paths.slots_map + ","
+         + lb_backend_name(name, 'a') + ")]");
     auto options = lb_server_options(lb);
     auto check = options.empty() ? options : " " + options;
-    for (const auto& s : lb.servers)
-      line("    server " + s.name + " " + to_string_ip(s.ip) + ":" + std::to_string(s.port)
-           + check);
+    for (char slot : {'a', 'b'}) {
+      line("");
+      line("backend " + lb_backend_name(name, slot));
+      line("    balance " + std::string(balance_of(lb.spec.algorithm)));
+      if (lb.spec.algorithm == lb_algorithm::source)
+        line("    hash-type consistent");
+      if (lb.check.how == lb_check::kind::http)
+        line("    option httpchk GET " + lb.check.path);
+      if (slot != serving)
+        continue;
+      for (const auto& s : lb.servers)
+        line("    server " + s.name + " " + to_string_ip(s.ip) + ":" + std::to_string(s.port)
+             + check);
+    }
   }
   return out;
 }

@@ -8,6 +8,7 @@
 #include "events/state.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -63,13 +64,35 @@ std::optional<lb_view> project_lb(const world& w, const std::string& name,
 struct haproxy_paths {
   std::string stats_socket; ///< the master's runtime API (admin level, mode 0600)
   std::string pid_file; ///< given on HAProxy's command line (-p)
+  std::string slots_map; ///< which backend each frontend uses (`set map` switches)
+};
+
+/// The backend each load balancer serves from: 'a' or 'b' (none: 'a'). A
+/// load balancer has two backends, and its frontend picks one through a map
+/// that the runtime API's `set map` changes atomically: a blue-green switch
+/// fills the other backend with the new target's servers, flips the map
+/// entry, then drains the old backend.
+using lb_slots = std::map<std::string, char>;
+
+/// What a configuration says a load balancer serves (its comment).
+struct lb_serving {
+  char slot = 'a';
+  std::string deployment;
+  friend bool operator==(const lb_serving&, const lb_serving&) = default;
 };
 
 /// The whole HAProxy configuration for `lbs` (master-worker; one frontend and
-/// one backend per load balancer; retries and redispatch so that a replica
-/// killed with kill -9 costs no request). Deterministic: the same views give
-/// the same text.
-std::string render_haproxy(const std::vector<lb_view>& lbs, const haproxy_paths& paths);
+/// two backends per load balancer, its servers in the one `active` names;
+/// retries and redispatch so that a replica killed with kill -9 costs no
+/// request). Deterministic: the same views give the same text.
+std::string render_haproxy(const std::vector<lb_view>& lbs, const haproxy_paths& paths,
+                           const lb_slots& active = {});
+
+/// The slots map file: "lb_NAME lb_NAME_SLOT" per load balancer.
+std::string render_lb_map(const std::vector<lb_view>& lbs, const lb_slots& active);
+
+/// What each load balancer of `config` (a render_haproxy text) serves.
+std::map<std::string, lb_serving> haproxy_serving(std::string_view config);
 
 /// HAProxy's name for the server of VM key `vm`: "web-3@4" -> "web-3_r4".
 std::string lb_server_name(std::string_view vm);
@@ -77,17 +100,27 @@ std::string lb_server_name(std::string_view vm);
 /// The VM key of HAProxy server `server`: "web-3_r4" -> "web-3@4".
 std::string lb_server_vm(std::string_view server);
 
-/// The backend that holds the servers of load balancer `lb`.
-std::string lb_backend_name(std::string_view lb);
+/// Backend `slot` ('a' or 'b') of load balancer `lb`: "lb_web_a".
+std::string lb_backend_name(std::string_view lb, char slot);
+
+/// The load balancer and slot of backend `backend` ("lb_web_b" -> web, 'b');
+/// nullopt for another name.
+std::optional<std::pair<std::string, char>> lb_of_backend(std::string_view backend);
+
+/// The slot that is not `slot`.
+constexpr char other_slot(char slot) {
+  return slot == 'b' ? 'a' : 'b';
+}
 
 /// What follows "server NAME ADDR:PORT" for the servers of `lb` (its check),
 /// in the configuration and in the runtime API's `add server` alike (HAProxy
 /// applies no default-server to servers added at runtime, haproxy#1994).
 std::string lb_server_options(const lb_view& lb);
 
-/// `config` without its server lines (and the comment naming the target): two
-/// configurations with the same frame differ only in servers, which the
-/// runtime API changes without a reload (a blue-green switch included).
+/// `config` without its server lines (and the comment saying what it serves):
+/// two configurations with the same frame differ only in servers and slots,
+/// which the runtime API changes without a reload (a blue-green switch
+/// included).
 std::string haproxy_frame(std::string_view config);
 
 } // namespace volant

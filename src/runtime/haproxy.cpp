@@ -155,6 +155,10 @@ haproxy_supervisor::haproxy_supervisor(options opts) : opts_(std::move(opts)) {
     work_.adopted = true;
     written_ = read_file(opts_.dir + "/haproxy.cfg");
     frame_ = haproxy_frame(written_);
+    for (const auto& [lb, serving] : haproxy_serving(written_)) {
+      slots_[lb] = serving.slot;
+      slot_target_[lb] = serving.deployment;
+    }
   }
   st_ = work_;
   thread_ = std::thread([this] { loop(); });
@@ -171,7 +175,7 @@ haproxy_supervisor::~haproxy_supervisor() {
 }
 
 haproxy_paths haproxy_supervisor::paths() const {
-  return {opts_.dir + "/haproxy.sock", opts_.dir + "/haproxy.pid"};
+  return {opts_.dir + "/haproxy.sock", opts_.dir + "/haproxy.pid", opts_.dir + "/slots.map"};
 }
 
 std::int64_t haproxy_supervisor::find_running() const {
@@ -273,8 +277,11 @@ void haproxy_supervisor::stop_all() {
   written_.clear();
   draining_.clear();
   stat_.clear();
+  slots_.clear();
+  slot_target_.clear();
   reload_pending_ = false;
   ::unlink((opts_.dir + "/haproxy.cfg").c_str());
+  ::unlink(paths().slots_map.c_str());
 }
 
 bool haproxy_supervisor::install(const std::string& config) {
@@ -282,6 +289,11 @@ bool haproxy_supervisor::install(const std::string& config) {
   work_.wanted = true;
   // Checked before it replaces the configuration in force.
   auto candidate = opts_.dir + "/haproxy.cfg.new";
+  // The slots map first: the check loads it, and so does the new worker.
+  if (!write_file(paths().slots_map, render_lb_map(*desired_, slots_))) {
+    work_.last_error = "cannot write " + paths().slots_map;
+    return false;
+  }
   if (!write_file(candidate, config)) {
     work_.last_error = "cannot write " + candidate;
     return false;
@@ -334,8 +346,11 @@ void haproxy_supervisor::read_stats() {
       continue;
     if (f[px].rfind("lb_", 0) != 0)
       continue;
+    auto be = lb_of_backend(f[px]);
+    if (!be)
+      continue;
     server_stat s;
-    s.lb = f[px].substr(3, f[px].size() - 3 - std::string_view("_servers").size());
+    s.lb = be->first;
     s.server = f[sv];
     s.vm = lb_server_vm(s.server);
     s.status = f[status];
@@ -347,16 +362,67 @@ void haproxy_supervisor::read_stats() {
   }
 }
 
-void haproxy_supervisor::sync_servers(const lb_view& lb) {
-  auto be = lb_backend_name(lb.spec.name);
+std::map<std::string, std::string> haproxy_supervisor::read_map() {
+  // "0x55e1c2a0 lb_web lb_web_a" per entry.
+  std::map<std::string, std::string> out;
+  auto text = runtime_command("show map " + paths().slots_map);
+  if (!text)
+    return out;
+  for (const auto& line : split(*text, '\n')) {
+    auto f = split(line, ' ');
+    if (f.size() == 3)
+      out[f[1]] = f[2];
+  }
+  return out;
+}
+
+void haproxy_supervisor::choose_slots() {
+  // A load balancer whose target changed (a switch) serves from its other
+  // backend from now on: the new servers go there, the old ones drain.
+  std::map<std::string, char> kept;
+  std::map<std::string, std::string> targets;
+  for (const auto& lb : *desired_) {
+    const auto& name = lb.spec.name;
+    auto slot = slots_.count(name) ? slots_[name] : 'a';
+    auto t = slot_target_.find(name);
+    if (t != slot_target_.end() && t->second != lb.spec.deployment)
+      slot = other_slot(slot);
+    kept[name] = slot;
+    targets[name] = lb.spec.deployment;
+  }
+  slots_ = std::move(kept);
+  slot_target_ = std::move(targets);
+}
+
+void haproxy_supervisor::sync_lb(const lb_view& lb,
+                                 const std::map<std::string, std::string>& map_now) {
+  const auto& name = lb.spec.name;
+  char slot = slots_.count(name) ? slots_.at(name) : 'a';
+  auto serving = lb_backend_name(name, slot);
+  // The servers first, then the frontend to them (atomic), then the other
+  // backend empties by draining.
+  if (!sync_backend(lb, serving, lb.servers))
+    return;
+  auto key = "lb_" + name;
+  auto m = map_now.find(key);
+  if (m == map_now.end() || m->second != serving) {
+    auto verb = m == map_now.end() ? "add map " : "set map ";
+    send(verb + paths().slots_map + " " + key + " " + serving);
+    write_file(paths().slots_map, render_lb_map(*desired_, slots_)); // for a restart
+  }
+  sync_backend(lb, lb_backend_name(name, other_slot(slot)), {});
+}
+
+bool haproxy_supervisor::sync_backend(const lb_view& lb, const std::string& be,
+                                      const std::vector<lb_server>& servers) {
   auto state = runtime_command("show servers state " + be);
   if (!state)
-    return; // unreachable now: the next tick tries again
+    return false; // unreachable now: the next tick tries again
   if (state->rfind("Can't find backend", 0) == 0) {
     // The frame that has it is not loaded yet: a reload under way, or lost.
     if (clock::now() - reload_at_ > std::chrono::seconds(3))
       reload();
-    return;
+    return false;
   }
   struct present {
     std::string addr;
@@ -373,7 +439,7 @@ void haproxy_supervisor::sync_servers(const lb_view& lb) {
     now[f[3]] = {f[4], static_cast<std::uint16_t>(number(f[18])), number(f[6])};
   }
   auto options = lb_server_options(lb);
-  for (const auto& s : lb.servers) {
+  for (const auto& s : servers) {
     auto id = be + "/" + s.name;
     auto addr = to_string_ip(s.ip);
     auto i = now.find(s.name);
@@ -395,7 +461,7 @@ void haproxy_supervisor::sync_servers(const lb_view& lb) {
     }
   }
   for (const auto& [name, p] : now) {
-    bool wanted = std::any_of(lb.servers.begin(), lb.servers.end(),
+    bool wanted = std::any_of(servers.begin(), servers.end(),
                               [&](const lb_server& s) { return s.name == name; });
     if (wanted)
       continue;
@@ -420,6 +486,7 @@ void haproxy_supervisor::sync_servers(const lb_view& lb) {
     if (send("del server " + id).find("Server deleted") != std::string::npos)
       draining_.erase(id);
   }
+  return true;
 }
 
 void haproxy_supervisor::step(bool changed) {
@@ -436,7 +503,8 @@ void haproxy_supervisor::step(bool changed) {
       stop_all();
     return;
   }
-  auto config = render_haproxy(*desired_, paths());
+  choose_slots();
+  auto config = render_haproxy(*desired_, paths(), slots_);
   auto frame = haproxy_frame(config);
   bool up = alive();
   if (!up && work_.running)
@@ -464,8 +532,9 @@ void haproxy_supervisor::step(bool changed) {
   }
   read_stats();
   auto sent = work_.api_commands;
+  auto map_now = read_map();
   for (const auto& lb : *desired_)
-    sync_servers(lb);
+    sync_lb(lb, map_now);
   if (work_.api_commands != sent) {
     read_stats(); // `lb show` sees a server that joined or left at once
     quick_until_ = clock::now() + std::chrono::seconds(2); // and its first requests

@@ -9,6 +9,12 @@
 // core (events/lb.hpp); a new frame is checked with `haproxy -c` before it
 // replaces the one in force, so a bad one never takes the running one down.
 //
+// Each load balancer has two backends; its frontend uses the one a map names.
+// A blue-green switch fills the other backend with the new target's servers,
+// then `set map` flips the frontend to it atomically (no request can reach the
+// old target after the first one reached the new), then the old backend's
+// servers drain.
+//
 // Servers change through the runtime API, without a reload: a new one is added,
 // its check and itself enabled; one that leaves is drained (no new requests),
 // then, at zero sessions or after its load balancer's drain timeout, put in
@@ -110,7 +116,11 @@ private:
   void reload();
   std::int64_t worker_pid() const;
   void read_stats();
-  void sync_servers(const lb_view& lb);
+  void sync_lb(const lb_view& lb, const std::map<std::string, std::string>& map_now);
+  bool sync_backend(const lb_view& lb, const std::string& be,
+                    const std::vector<lb_server>& servers);
+  void choose_slots();
+  std::map<std::string, std::string> read_map();
   std::string send(const std::string& command);
 
   options opts_;
@@ -121,6 +131,8 @@ private:
   std::optional<std::vector<lb_view>> desired_; ///< nullopt: not told yet (adopted)
   std::string frame_;   ///< the frame in force
   std::string written_; ///< the configuration file's text
+  lb_slots slots_;      ///< the backend each LB serves from
+  std::map<std::string, std::string> slot_target_; ///< the deployment in it
   std::map<std::string, drain> draining_; ///< "backend/server"
   std::map<std::pair<std::string, std::string>, server_stat> stat_; ///< (backend, server)
   bool reload_pending_ = false;

@@ -7,7 +7,9 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -26,6 +28,52 @@ std::multiset<std::string> answers(const std::string& ip, int n) {
       body.pop_back();
     out.insert(body);
   }
+  return out;
+}
+
+/// The answers of requests sent one after the other (a new connection each)
+/// while `action` runs, until `after` requests followed the action's end.
+std::vector<std::string> answers_during(const std::string& ip, const std::function<void()>& action,
+                                        int after) {
+  std::vector<std::string> seen;
+  std::atomic<bool> done{false};
+  std::thread sampler([&] {
+    int tail = 0;
+    while (tail < after) {
+      auto r = http_get(ip, 80, "/", 2s);
+      auto body = r && r->status == 200 ? r->body : std::string("<failed>");
+      while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
+        body.pop_back();
+      seen.push_back(body);
+      if (done)
+        ++tail;
+    }
+  });
+  std::this_thread::sleep_for(100ms);
+  action();
+  done = true;
+  sampler.join();
+  return seen;
+}
+
+/// Whether `seen` goes from answers of `from` to answers of `to` once and
+/// for all, none failed.
+bool switched_once(const std::vector<std::string>& seen, const std::set<std::string>& from,
+                   const std::set<std::string>& to) {
+  bool arrived = false;
+  for (const auto& s : seen) {
+    if (to.count(s))
+      arrived = true;
+    else if (arrived || !from.count(s))
+      return false;
+  }
+  return arrived;
+}
+
+std::string joined(const std::vector<std::string>& seen) {
+  std::string out;
+  for (const auto& s : seen)
+    out += s + " ";
   return out;
 }
 
@@ -79,15 +127,21 @@ TEST_CASE("lb: requests spread over the ready VMs; scaling, a daemon crash, "
                    20s));
   CHECK(haproxy_master(d) == master); // adopted, reloaded, never restarted
 
-  // Blue-green: refused while the target has no ready VM, then atomic.
+  // Blue-green: refused while the target has no ready VM, then atomic: the
+  // requests sent one after another during the switch see blue, then green,
+  // never blue again after the first green (HAProxy's frontend flips from one
+  // backend to the other with `set map`), none fails; and back.
   d.ok("deployments create web-green --plugin e2e-httpd --replicas 2 --wait");
   auto refused = d.volar("lb switch web-lb --to nope");
   CHECK(refused.exit_code != 0);
-  d.ok("lb switch web-lb --to web-green");
+  const std::set<std::string> blue{"web-0", "web-1"}, green{"web-green-0", "web-green-1"};
+  auto to_green = answers_during(lb_ip, [&] { d.ok("lb switch web-lb --to web-green"); }, 100);
+  CHECK_MESSAGE(switched_once(to_green, blue, green), joined(to_green));
   CHECK(eventually([&] {
-    return names_of(answers(lb_ip, 6)) == std::set<std::string>{"web-green-0", "web-green-1"};
+    return names_of(answers(lb_ip, 6)) == green;
   }, 20s));
-  d.ok("lb switch web-lb --to web");
+  auto to_blue = answers_during(lb_ip, [&] { d.ok("lb switch web-lb --to web"); }, 100);
+  CHECK_MESSAGE(switched_once(to_blue, green, blue), joined(to_blue));
   CHECK(eventually([&] { return names_of(answers(lb_ip, 6)) == std::set<std::string>{"web-0", "web-1"}; },
                    20s));
 

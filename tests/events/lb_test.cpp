@@ -21,7 +21,8 @@ lb_spec lb(std::string name = "web-lb", std::string deployment = "web",
   return s;
 }
 
-const haproxy_paths paths{"/d/haproxy/haproxy.sock", "/d/haproxy/haproxy.pid"};
+const haproxy_paths paths{"/d/haproxy/haproxy.sock", "/d/haproxy/haproxy.pid",
+                          "/d/haproxy/slots.map"};
 
 } // namespace
 
@@ -128,7 +129,8 @@ TEST_CASE("the check follows the target's plugin unless the LB names a path, "
   CHECK(project_lb(h.w, "off", {})->target_port == 8080);
 }
 
-TEST_CASE("render_haproxy writes one frontend and backend per LB (golden text)") {
+TEST_CASE("render_haproxy writes one frontend and two backends per LB, the servers in the "
+          "active one (golden text)") {
   auto h = harness::ready();
   h.must(create_deployment{spec("web", 2)});
   h.bring_up("web", 2);
@@ -141,7 +143,7 @@ TEST_CASE("render_haproxy writes one frontend and backend per LB (golden text)")
   b.health_check = false;
   b.algorithm = lb_algorithm::least_conn;
   h.must(create_lb{b});
-  auto text = render_haproxy(project_lbs(h.w, {"127.0.0.1", ""}), paths);
+  auto text = render_haproxy(project_lbs(h.w, {"127.0.0.1", ""}), paths, {{"web-lb", 'b'}});
   CHECK(text
         == "# Written by volantd for its load balancers (volar lb ...): every change\n"
            "# rewrites it. Do not edit.\n"
@@ -162,28 +164,41 @@ TEST_CASE("render_haproxy writes one frontend and backend per LB (golden text)")
            "    retry-on conn-failure empty-response\n"
            "\n"
            "frontend lb_quiet\n"
+           "    # serves lb_quiet_a: deployment web\n"
            "    bind 127.0.0.1:9090\n"
-           "    default_backend lb_quiet_servers\n"
+           "    use_backend %[str(lb_quiet),map(/d/haproxy/slots.map,lb_quiet_a)]\n"
            "\n"
-           "backend lb_quiet_servers\n"
-           "    # deployment web\n"
+           "backend lb_quiet_a\n"
            "    balance leastconn\n"
            "    server web-0 10.0.0.10:9090\n"
            "    server web-1 10.0.0.11:9090\n"
            "\n"
-           "frontend lb_web-lb\n"
-           "    bind 127.0.0.9:8080\n"
-           "    default_backend lb_web-lb_servers\n"
+           "backend lb_quiet_b\n"
+           "    balance leastconn\n"
            "\n"
-           "backend lb_web-lb_servers\n"
-           "    # deployment web\n"
+           "frontend lb_web-lb\n"
+           "    # serves lb_web-lb_b: deployment web\n"
+           "    bind 127.0.0.9:8080\n"
+           "    use_backend %[str(lb_web-lb),map(/d/haproxy/slots.map,lb_web-lb_a)]\n"
+           "\n"
+           "backend lb_web-lb_a\n"
+           "    balance source\n"
+           "    hash-type consistent\n"
+           "    option httpchk GET /health\n"
+           "\n"
+           "backend lb_web-lb_b\n"
            "    balance source\n"
            "    hash-type consistent\n"
            "    option httpchk GET /health\n"
            "    server web-0 10.0.0.10:80 check inter 1s fall 2 rise 1\n"
            "    server web-1 10.0.0.11:80 check inter 1s fall 2 rise 1\n");
+  CHECK(render_lb_map(project_lbs(h.w, {}), {{"web-lb", 'b'}})
+        == "lb_quiet lb_quiet_a\nlb_web-lb lb_web-lb_b\n");
+  // What a configuration serves is read back from it (an adopted HAProxy).
+  CHECK(haproxy_serving(text)
+        == std::map<std::string, lb_serving>{{"quiet", {'a', "web"}}, {"web-lb", {'b', "web"}}});
   // The same world renders the same text (the supervisor reloads on change only).
-  CHECK(render_haproxy(project_lbs(h.w, {"127.0.0.1", ""}), paths) == text);
+  CHECK(render_haproxy(project_lbs(h.w, {"127.0.0.1", ""}), paths, {{"web-lb", 'b'}}) == text);
 }
 
 TEST_CASE("server names map to VM keys and back; the frame of a configuration "
@@ -192,7 +207,11 @@ TEST_CASE("server names map to VM keys and back; the frame of a configuration "
   CHECK(lb_server_vm("web-3_r4") == "web-3@4");
   CHECK(lb_server_vm("web-3") == "web-3");
   CHECK(lb_server_vm("my_rx-1") == "my_rx-1"); // "_r" not followed by a revision
-  CHECK(lb_backend_name("web-lb") == "lb_web-lb_servers");
+  CHECK(lb_backend_name("web-lb", 'b') == "lb_web-lb_b");
+  CHECK(lb_of_backend("lb_web-lb_b") == std::pair{std::string("web-lb"), 'b'});
+  CHECK(lb_of_backend("lb_a_a") == std::pair{std::string("a"), 'a'});
+  CHECK_FALSE(lb_of_backend("lb_web-lb_servers"));
+  CHECK_FALSE(lb_of_backend("stats"));
   auto h = harness::ready();
   h.must(create_deployment{spec("web", 3)});
   h.bring_up("web", 2);
@@ -205,15 +224,15 @@ TEST_CASE("server names map to VM keys and back; the frame of a configuration "
   CHECK(two != three);
   CHECK(haproxy_frame(two) == haproxy_frame(three));
   CHECK(haproxy_frame(three).find("server web-") == std::string::npos);
-  CHECK(haproxy_frame(three).find("backend lb_web-lb_servers") != std::string::npos);
+  CHECK(haproxy_frame(three).find("backend lb_web-lb_b") != std::string::npos);
   auto view = project_lb(h.w, "web-lb", {});
   CHECK(lb_server_options(*view) == "check inter 1s fall 2 rise 1");
   // A switch to a deployment checked alike changes servers only: no reload.
   h.must(create_deployment{spec("web-green", 1)});
   h.bring_up("web-green", 1);
   h.must(switch_lb{"web-lb", "web-green"});
-  auto green = render_haproxy(project_lbs(h.w, {}), paths);
-  CHECK(green.find("# deployment web-green") != std::string::npos);
+  auto green = render_haproxy(project_lbs(h.w, {}), paths, {{"web-lb", 'b'}});
+  CHECK(green.find("# serves lb_web-lb_b: deployment web-green") != std::string::npos);
   CHECK(haproxy_frame(green) == haproxy_frame(three));
   h.must(create_lb{lb("other", "web", 81)});
   CHECK(haproxy_frame(render_haproxy(project_lbs(h.w, {}), paths)) != haproxy_frame(three));
