@@ -10,6 +10,7 @@
 #include "actors/api_credentials.hpp"
 #include "actors/api_reads.hpp"
 #include "actors/wire_error.hpp"
+#include "events/admission.hpp"
 #include "events/undo.hpp"
 #include "wire/json.hpp"
 #include "wire/reply_cache.hpp"
@@ -217,10 +218,55 @@ struct api_state {
   std::vector<reply_promise> dropped;        ///< never delivered, on purpose
 };
 
+/// Committed vCPUs in a `debug.resources` reply (-1 if it does not say).
+std::pair<std::int64_t, std::int64_t> cpu_of(const std::string& resources) {
+  auto j = json::parse(resources, nullptr, false);
+  if (!j.is_object())
+    return {-1, 0};
+  return {j.value("cpu_committed", std::int64_t{-1}), j.value("cpu_total", std::int64_t{0})};
+}
+
+/// Commands that may commit more vCPUs (a warning when they overcommit).
+bool takes_cpu(const command& cmd) {
+  return std::holds_alternative<create_deployment>(cmd)
+         || std::holds_alternative<scale_deployment>(cmd)
+         || std::holds_alternative<update_deployment>(cmd)
+         || std::holds_alternative<resume_deployment>(cmd);
+}
+
+/// Delivers `reply`, with the vCPU warning when the command took the
+/// committed vCPUs from `cpu_before` over the cores (asked after the commit).
+void deliver_reply(api_actor::pointer self, const controller_actor& controller,
+                   const std::string& verb, std::string reply, std::int64_t cpu_before,
+                   caf::typed_response_promise<std::string> rp) {
+  if (cpu_before < 0) {
+    VLOG_DEBUG("api", "{}: replied", verb);
+    rp.deliver(std::move(reply));
+    return;
+  }
+  self->request(controller, caf::infinite, query_atom::value, std::string("debug.resources"),
+                std::string("{}"))
+    .then(
+      [=](std::string& resources) mutable {
+        auto [after, cores] = cpu_of(resources);
+        if (auto warning = cpu_overcommit_warning(cpu_before, after, cores)) {
+          auto j = json::parse(reply, nullptr, false);
+          if (j.is_object()) {
+            j["warnings"] = json::array({*warning});
+            reply = dump(j);
+          }
+        }
+        VLOG_DEBUG("api", "{}: replied", verb);
+        rp.deliver(std::move(reply));
+      },
+      [=](caf::error&) mutable { rp.deliver(std::move(reply)); });
+}
+
 /// A mutating verb, its command decoded (and sealed) before any promise; once
 /// committed, `rp` gets the reply: the query `reply_query` names.
-void commit(api_actor::pointer self, const controller_actor& controller, const std::string& verb,
-            const json& args, command cmd, caf::typed_response_promise<std::string> rp) {
+void commit_now(api_actor::pointer self, const controller_actor& controller,
+                const std::string& verb, const json& args, command cmd,
+                caf::typed_response_promise<std::string> rp, std::int64_t cpu_before) {
   json fixed = json::object();
   if (auto* install = std::get_if<install_plugin>(&cmd))
     fixed = {{"name", install->manifest.name}, {"version", install->manifest.version}};
@@ -239,8 +285,7 @@ void commit(api_actor::pointer self, const controller_actor& controller, const s
         self->request(controller, caf::infinite, query_atom::value, query, dump(query_args))
           .then(
             [=](std::string& reply) mutable {
-              VLOG_DEBUG("api", "{}: replied", verb);
-              rp.deliver(std::move(reply));
+              deliver_reply(self, controller, verb, std::move(reply), cpu_before, rp);
             },
             [=](caf::error& err) mutable {
               VLOG_DEBUG("api", "{}: replied with an error", verb);
@@ -251,6 +296,23 @@ void commit(api_actor::pointer self, const controller_actor& controller, const s
         VLOG_DEBUG("api", "{}: not committed, replying with the error", verb);
         rp.deliver(err);
       });
+}
+
+/// commit_now, after reading the committed vCPUs for a command that may add
+/// some (its reply then says when it overcommitted them).
+void commit(api_actor::pointer self, const controller_actor& controller, const std::string& verb,
+            const json& args, command cmd, caf::typed_response_promise<std::string> rp) {
+  if (!takes_cpu(cmd)) {
+    commit_now(self, controller, verb, args, std::move(cmd), rp, -1);
+    return;
+  }
+  self->request(controller, caf::infinite, query_atom::value, std::string("debug.resources"),
+                std::string("{}"))
+    .then(
+      [=](std::string& resources) mutable {
+        commit_now(self, controller, verb, args, cmd, rp, cpu_of(resources).first);
+      },
+      [=](caf::error&) mutable { commit_now(self, controller, verb, args, cmd, rp, -1); });
 }
 
 /// `plugins.install` of a microVM plugin: its guest is built (or found in the

@@ -316,9 +316,26 @@ std::string render_resources(const json& r) {
   };
   std::string out;
   out += "Total CPU: " + cores(cpu_total) + "\n";
-  out += "Used CPU: " + cores(cpu_used) + p(cpu_used, cpu_total) + "\n";
-  out += "Available CPU: "
-         + cores(std::max<std::int64_t>(0, cpu_total - cpu_used)) + "\n\n";
+  // vCPUs may be more than the cores (overcommitted): said so, never "0
+  // available" while volantd still admits (issue 14).
+  auto cpu_limit = field_int(r, "cpu_limit");
+  auto cpu_committed = std::max(field_int(r, "cpu_committed"), cpu_used);
+  bool over = cpu_used > cpu_total;
+  if (over)
+    out += "Used CPU: " + std::to_string(cpu_used) + " vCPUs of " + cores(cpu_total) + " ("
+           + std::to_string(percent(static_cast<double>(cpu_used), static_cast<double>(cpu_total)))
+           + "%, overcommitted)\n";
+  else
+    out += "Used CPU: " + cores(cpu_used) + p(cpu_used, cpu_total) + "\n";
+  out += "Available CPU: " + cores(std::max<std::int64_t>(0, cpu_total - cpu_used));
+  if (cpu_limit > 0)
+    out += " (" + std::to_string(std::max<std::int64_t>(0, cpu_limit - cpu_committed))
+           + " of " + std::to_string(cpu_limit) + " vCPUs admissible under --cpu-overcommit "
+           + one_decimal(r.value("cpu_overcommit", 0.0)) + ")";
+  else if (over)
+    out += " (more vCPUs are admitted with a warning: volantd --cpu-overcommit RATIO sets "
+           "a limit)";
+  out += "\n\n";
   out += "Total Memory: " + long_mib(mem_total) + "\n";
   out += "Used Memory: " + long_mib(mem_used) + p(mem_used, mem_total) + "\n";
   out += "Available Memory: "

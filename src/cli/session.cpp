@@ -42,7 +42,14 @@ expected<client*> session::try_connect() {
 nlohmann::json session::call(const std::string& verb,
                              const nlohmann::json& args) {
   auto* c = must(try_connect());
-  return must(c->call(verb, args));
+  auto reply = must(c->call(verb, args));
+  // What volantd did but wants said (vCPUs overcommitted): one line each.
+  if (reply.is_object())
+    if (auto w = reply.find("warnings"); w != reply.end() && w->is_array())
+      for (const auto& line : *w)
+        if (line.is_string())
+          std::cerr << "volar: warning: " << line.get<std::string>() << "\n";
+  return reply;
 }
 
 void print_json(const nlohmann::json& j) {

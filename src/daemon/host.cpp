@@ -20,6 +20,10 @@ void add_host_options(CLI::App& app, host_options& opts) {
   app.add_option("--max-vms", opts.max_vms, "VMs per host")->check(CLI::Range(1, 1000000));
   app.add_option("--max-replicas", opts.max_replicas, "Replicas per deployment")
     ->check(CLI::Range(1, 1000000));
+  app.add_option("--cpu-overcommit", opts.cpu_overcommit,
+                 "vCPUs admitted per core, e.g. 16 (OpenStack Nova's default); without it "
+                 "vCPUs beyond the cores are admitted with a warning")
+    ->check(CLI::Range(0.1, 1000.0));
 }
 
 expected<std::pair<ipv4, ipv4>> parse_pool(const std::string& cidr) {
@@ -68,6 +72,7 @@ expected<host_config> host_config_from(const host_options& opts) {
   }
   c.max_vms = opts.max_vms;
   c.max_replicas = opts.max_replicas;
+  c.cpu_overcommit_milli = static_cast<std::uint32_t>(opts.cpu_overcommit * 1000 + 0.5);
   return c;
 }
 

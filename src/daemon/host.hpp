@@ -19,6 +19,7 @@ struct host_options {
   std::int64_t memory_mib = 0;        ///< 0: the machine's physical memory
   std::uint32_t max_vms = 100;
   std::uint32_t max_replicas = 100;
+  double cpu_overcommit = 0; ///< 0: no limit (a warning beyond the cores)
   ipv4 reserved = 0; ///< never assigned (the microVM bridge's own address)
 };
 

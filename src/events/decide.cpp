@@ -1,3 +1,4 @@
+#include "events/admission.hpp"
 #include "events/plan.hpp"
 #include "events/state.hpp"
 #include "events/validate.hpp"
@@ -45,106 +46,6 @@ error not_configured() {
   return make_error(ec::invalid_host_config, "host is not configured");
 }
 
-error insufficient_memory(std::int64_t need, std::int64_t free) {
-  return make_error(
-      ec::insufficient_memory,
-      "insufficient memory: need " + std::to_string(need) + " MiB, "
-          + std::to_string(std::max<std::int64_t>(free, 0)) + " MiB free");
-}
-
-std::int64_t pool_size(const host_config& c) {
-  return c.pool_last < c.pool_first
-             ? 0
-             : std::int64_t{c.pool_last} - std::int64_t{c.pool_first} + 1;
-}
-
-// -- admission ----------------------------------------------------------------
-//
-// Admission never overcommits. A create or scale-up is admitted against what is
-// *committed*, not only what is recorded: the memory and the VM slots of every
-// recorded VM, plus, for each deployment that is not paused, every replica
-// index below its desired count that has no VM yet (its template memory and one
-// slot) and, for an existing VM, any growth of the template's memory over what
-// the VM holds (a pending recreate). Without the reservation two creates in a
-// row could both be admitted before the reconcile loop records a single VM. A
-// paused deployment reserves only the VMs it keeps; its missing replicas are
-// admitted again by the reconcile loop after resume (which may then report
-// itself blocked).
-
-struct usage {
-  std::int64_t memory_mib = 0;
-  std::int64_t vms = 0;
-};
-
-constexpr auto int64_max = std::numeric_limits<std::int64_t>::max();
-
-/// a + b for non-negative operands, saturating instead of overflowing.
-std::int64_t add_sat(std::int64_t a, std::int64_t b) {
-  return a > int64_max - b ? int64_max : a + b;
-}
-
-/// a * b for non-negative operands, saturating instead of overflowing.
-std::int64_t mul_sat(std::int64_t a, std::int64_t b) {
-  if (a == 0 || b == 0)
-    return 0;
-  return a > int64_max / b ? int64_max : a * b;
-}
-
-/// The deployment that `vm` is a wanted replica of (not paused), or null.
-const deployment_state* reserving(const world& w, const vm_record& vm) {
-  auto i = w.deployments.find(vm.deployment);
-  if (i == w.deployments.end() || i->second.spec.paused
-      || !wants_index(i->second, vm.index))
-    return nullptr;
-  return &i->second;
-}
-
-usage committed(const world& w) {
-  usage u{w.host.memory_used_mib, static_cast<std::int64_t>(w.vms.size())};
-  std::map<std::string_view, std::int64_t> present;
-  for (const auto& [name, vm] : w.vms) {
-    if (const auto* d = reserving(w, vm)) {
-      present[vm.deployment] += 1;
-      u.memory_mib = add_sat(
-          u.memory_mib,
-          std::max<std::int64_t>(0, d->spec.tmpl.memory_mib - vm.memory_mib));
-    }
-  }
-  for (const auto& [name, d] : w.deployments) {
-    if (d.spec.paused)
-      continue;
-    auto missing = std::max<std::int64_t>(0, d.spec.replicas - present[name]);
-    u.vms += missing;
-    u.memory_mib
-        = add_sat(u.memory_mib, mul_sat(missing, d.spec.tmpl.memory_mib));
-  }
-  return u;
-}
-
-/// Admits `vms` more VMs and `memory_mib` more memory on top of what is
-/// committed.
-status admit(const world& w, std::int64_t memory_mib, std::int64_t vms) {
-  const auto& c = w.host.config;
-  auto u = committed(w);
-  if (vms > 0 && u.vms + vms > c.max_vms)
-    return make_error(ec::host_vm_limit,
-                      "host VM limit reached: " + std::to_string(vms)
-                          + " more VMs would make "
-                          + std::to_string(u.vms + vms) + ", the limit is "
-                          + std::to_string(c.max_vms));
-  if (vms > 0 && u.vms + vms > pool_size(c))
-    return make_error(ec::ip_pool_exhausted,
-                      "IP pool exhausted: " + std::to_string(u.vms + vms)
-                          + " addresses needed, the pool "
-                          + to_string_ip(c.pool_first) + "-"
-                          + to_string_ip(c.pool_last) + " has "
-                          + std::to_string(pool_size(c)));
-  auto free = c.memory_total_mib - u.memory_mib;
-  if (memory_mib > 0 && memory_mib > free)
-    return insufficient_memory(memory_mib, free);
-  return ok();
-}
-
 /// Wanted replica indexes of `d` that have no VM (a scale-down not yet
 /// carried out leaves VMs at indexes no longer wanted).
 std::int64_t missing(const world& w, const deployment_state& d, const std::string& name) {
@@ -176,6 +77,10 @@ status check_vms_kept(const world& w, const host_config& c) {
     return bad("memory_total_mib " + std::to_string(c.memory_total_mib)
                + " is below the " + std::to_string(w.host.memory_used_mib)
                + " MiB that VMs hold");
+  if (auto limit = cpu_limit(c); limit > 0 && w.host.cpu_used > limit)
+    return bad("--cpu-overcommit allows " + std::to_string(limit) + " vCPUs on "
+               + std::to_string(c.cpu_total) + " cores, below the "
+               + std::to_string(w.host.cpu_used) + " that VMs hold");
   if (w.vms.size() > c.max_vms)
     return bad("max_vms " + std::to_string(c.max_vms) + " is below the "
                + std::to_string(w.vms.size()) + " VMs recorded");
@@ -251,8 +156,9 @@ result decide_one(const world& w, const create_deployment& cmd,
                                         + " VMs left); try again shortly");
   if (!w.host.configured)
     return not_configured();
-  auto need = mul_sat(spec.replicas, spec.tmpl.memory_mib);
-  if (auto st = admit(w, need, spec.replicas); !st)
+  demand need{mul_sat(spec.replicas, spec.tmpl.cpu), mul_sat(spec.replicas, spec.tmpl.memory_mib),
+              spec.replicas};
+  if (auto st = admit(w, need); !st)
     return st.error_value();
   return events{deployment_created{spec, 1, now}};
 }
@@ -300,7 +206,8 @@ result decide_one(const world& w, const scale_deployment& cmd, unix_nanos now) {
   apply_scale(next, ev);
   auto added = std::max<std::int64_t>(
     0, missing(w, next, cmd.name) - missing(w, i->second, cmd.name));
-  if (auto st = admit(w, mul_sat(added, spec.tmpl.memory_mib), added); !st)
+  if (auto st = admit(w, {mul_sat(added, spec.tmpl.cpu), mul_sat(added, spec.tmpl.memory_mib), added});
+      !st)
     return st.error_value();
   return events{std::move(ev)};
 }
@@ -384,9 +291,11 @@ result decide_one(const world& w, const update_deployment& cmd,
     return st.error_value();
   if (w.plugins.find(spec.tmpl.plugin) == nullptr)
     return no_plugin(spec.tmpl.plugin);
-  auto growth = spec.tmpl.memory_mib - d.spec.tmpl.memory_mib;
-  if (growth > 0)
-    if (auto st = admit(w, mul_sat(growth, spec.replicas), 0); !st)
+  auto growth = std::max<std::int64_t>(0, spec.tmpl.memory_mib - d.spec.tmpl.memory_mib);
+  auto cpu_growth = std::max<std::int64_t>(0, spec.tmpl.cpu - d.spec.tmpl.cpu);
+  if (growth > 0 || cpu_growth > 0)
+    if (auto st = admit(w, {mul_sat(cpu_growth, spec.replicas), mul_sat(growth, spec.replicas), 0});
+        !st)
       return st.error_value();
   events out;
   bool tmpl_changed = spec.tmpl != d.spec.tmpl;
@@ -464,6 +373,8 @@ result decide_one(const world& w, const create_vm& cmd, unix_nanos now) {
                                              + " VMs)");
   if (d.spec.tmpl.memory_mib > memory_free_mib(w))
     return insufficient_memory(d.spec.tmpl.memory_mib, memory_free_mib(w));
+  if (auto limit = cpu_limit(c); limit > 0 && w.host.cpu_used + d.spec.tmpl.cpu > limit)
+    return insufficient_cpu(d.spec.tmpl.cpu, limit - w.host.cpu_used, c);
   auto ip = allocate_ip(w.host);
   if (!ip)
     return ip.error_value();
@@ -683,6 +594,10 @@ result decide_one(const world& w, const recreate_vm& cmd, unix_nanos now) {
     auto growth = tmpl.memory_mib - vm.memory_mib;
     if (growth > 0 && growth > memory_free_mib(w))
       return insufficient_memory(tmpl.memory_mib, memory_free_mib(w) + vm.memory_mib);
+    const auto& c = w.host.config;
+    if (auto limit = cpu_limit(c); limit > 0 && tmpl.cpu > vm.cpu
+        && w.host.cpu_used + tmpl.cpu - vm.cpu > limit)
+      return insufficient_cpu(tmpl.cpu, limit - w.host.cpu_used + vm.cpu, c);
     return events{vm_recreated{cmd.name, cmd.revision, tmpl.cpu, tmpl.memory_mib,
                                cmd.restarts, cmd.backoff_ms, cmd.reason, now}};
   });

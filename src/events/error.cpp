@@ -64,6 +64,8 @@ std::string_view to_string(ec code) noexcept {
     return "secret_unreadable";
   case ec::unknown_lb:
     return "unknown_lb";
+  case ec::insufficient_cpu:
+    return "insufficient_cpu";
   }
   // A number this build does not know, e.g. sent by a newer peer.
   return "unknown_error";

@@ -73,6 +73,8 @@ enum class ec : std::uint8_t {
   secret_unreadable = 29,
   /// No load balancer of that name.
   unknown_lb = 30,
+  /// Admission would exceed the host's vCPU limit (cores x --cpu-overcommit).
+  insufficient_cpu = 31,
 };
 
 /// The stable spelling of an error code, e.g. "insufficient_memory".

@@ -1,5 +1,7 @@
 #include "events/plan.hpp"
 
+#include "events/admission.hpp"
+
 #include "events/rollout.hpp"
 
 #include <algorithm>
@@ -10,12 +12,6 @@
 namespace volant {
 
 namespace {
-
-std::int64_t pool_size(const host_config& c) {
-  return c.pool_last < c.pool_first
-             ? 0
-             : std::int64_t{c.pool_last} - std::int64_t{c.pool_first} + 1;
-}
 
 std::int64_t free_addresses(const host_state& host) {
   const auto& c = host.config;
@@ -30,6 +26,7 @@ std::int64_t free_addresses(const host_state& host) {
 struct admission {
   bool configured = false;
   std::int64_t memory_free = 0;
+  std::int64_t cpu_free = 0; ///< under the vCPU limit (none: the largest number)
   std::int64_t vms = 0;
   std::int64_t max_vms = 0;
   std::int64_t addresses_free = 0;
@@ -37,13 +34,16 @@ struct admission {
 
   explicit admission(const world& w)
       : configured(w.host.configured), memory_free(memory_free_mib(w)),
+        cpu_free(cpu_limit(w.host.config) > 0 ? cpu_limit(w.host.config) - w.host.cpu_used
+                                              : std::numeric_limits<std::int64_t>::max()),
         vms(static_cast<std::int64_t>(w.vms.size())),
         max_vms(w.host.config.max_vms), addresses_free(free_addresses(w.host)),
         pool(to_string_ip(w.host.config.pool_first) + "-"
              + to_string_ip(w.host.config.pool_last)) {}
 
-  /// Why one more VM of `memory_mib` does not fit, or empty after taking it.
-  std::string take(std::int64_t memory_mib) {
+  /// Why one more VM of `memory_mib` and `cpu` does not fit, or empty after
+  /// taking it.
+  std::string take(std::int64_t memory_mib, std::int64_t cpu) {
     if (!configured)
       return "host is not configured";
     if (vms + 1 > max_vms)
@@ -52,10 +52,14 @@ struct admission {
       return "insufficient memory: need " + std::to_string(memory_mib)
              + " MiB, " + std::to_string(std::max<std::int64_t>(memory_free, 0))
              + " MiB free";
+    if (cpu > cpu_free)
+      return "insufficient CPU: need " + std::to_string(cpu) + " vCPUs, "
+             + std::to_string(std::max<std::int64_t>(cpu_free, 0)) + " free under --cpu-overcommit";
     if (addresses_free < 1)
       return "IP pool exhausted (" + pool + ")";
     vms += 1;
     memory_free -= memory_mib;
+    cpu_free -= cpu;
     addresses_free -= 1;
     return {};
   }
@@ -184,7 +188,7 @@ void plan_recreate(plan& out, const world& w, const deployment_state& d,
     }
     if (!found && !d.spec.paused && out.blocked.empty()) {
       // Creates are admitted in index order: stop at the first misfit.
-      out.blocked = capacity.take(d.spec.tmpl.memory_mib);
+      out.blocked = capacity.take(d.spec.tmpl.memory_mib, d.spec.tmpl.cpu);
       if (out.blocked.empty())
         out.create.push_back(index);
     }
@@ -293,7 +297,7 @@ void plan_rolling(plan& out, const world& w, const deployment_state& d,
       continue;
     if (!misfit.empty())
       break;
-    misfit = capacity.take(d.spec.tmpl.memory_mib);
+    misfit = capacity.take(d.spec.tmpl.memory_mib, d.spec.tmpl.cpu);
     if (!misfit.empty()) {
       if (!surge) {
         out.blocked = misfit;
@@ -318,7 +322,7 @@ void plan_rolling(plan& out, const world& w, const deployment_state& d,
         continue; // no surge
       if (d.spec.paused)
         continue;
-      if (auto why = again.take(d.spec.tmpl.memory_mib); !why.empty()) {
+      if (auto why = again.take(d.spec.tmpl.memory_mib, d.spec.tmpl.cpu); !why.empty()) {
         out.blocked = why;
         break;
       }

@@ -182,6 +182,7 @@ VOLANT_FIELDS(host_config) {
   f("memory_total_mib", x.memory_total_mib);
   f("max_vms", x.max_vms);
   f("max_replicas", x.max_replicas);
+  f("cpu_overcommit_milli", x.cpu_overcommit_milli);
 }
 
 // -- events (events.hpp) ------------------------------------------------------

@@ -327,6 +327,9 @@ struct host_config {
   std::int64_t memory_total_mib = 1024;
   std::uint32_t max_vms = 100;
   std::uint32_t max_replicas = 100;
+  /// vCPUs admitted per core, times 1000 (`--cpu-overcommit 16` is 16000);
+  /// 0: no limit, vCPUs beyond the cores only warn.
+  std::uint32_t cpu_overcommit_milli = 0;
   friend bool operator==(const host_config&, const host_config&) = default;
 };
 

@@ -152,7 +152,7 @@ off<fb::LbSpec> pack(builder& b, const lb_spec& x) {
 off<fb::HostConfig> pack(builder& b, const host_config& x) {
   return fb::CreateHostConfig(b, str(b, x.id), x.pool_first, x.pool_last,
                               x.cpu_total, x.memory_total_mib, x.max_vms,
-                              x.max_replicas);
+                              x.max_replicas, x.cpu_overcommit_milli);
 }
 
 // -- unpacking ----------------------------------------------------------------
@@ -433,6 +433,7 @@ host_config get(const fb::HostConfig* t, const path& at) {
   out.memory_total_mib = x.memory_total_mib();
   out.max_vms = x.max_vms();
   out.max_replicas = x.max_replicas();
+  out.cpu_overcommit_milli = x.cpu_overcommit_milli();
   return out;
 }
 

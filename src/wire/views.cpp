@@ -1,5 +1,6 @@
 #include "wire/views.hpp"
 
+#include "events/admission.hpp"
 #include "wire/json.hpp"
 
 #include <algorithm>
@@ -130,6 +131,9 @@ nlohmann::json resources_view(const world& w) {
   return {{"host", h.config.id},
           {"cpu_total", h.config.cpu_total},
           {"cpu_used", h.cpu_used},
+          {"cpu_committed", committed(w).cpu},
+          {"cpu_limit", cpu_limit(h.config)},
+          {"cpu_overcommit", h.config.cpu_overcommit_milli / 1000.0},
           {"memory_total_mib", h.config.memory_total_mib},
           {"memory_used_mib", h.memory_used_mib},
           {"vms", w.vms.size()},

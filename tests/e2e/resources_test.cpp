@@ -248,4 +248,48 @@ TEST_CASE("volant-replay reads the events while the daemon runs") {
   CHECK_MESSAGE(verify.exit_code == 0, verify.out << verify.err);
 }
 
+TEST_CASE("vCPUs beyond the cores: admitted with a warning and shown honestly; with "
+          "--cpu-overcommit, refused with the numbers") {
+  daemon d({.pool_octet = 165, .cpus = 2});
+  d.install(httpd_manifest());
+  auto r = d.volar("deployments create web --plugin e2e-httpd --replicas 2 --cpu 1 --wait");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.err.find("warning") == std::string::npos); // 2 vCPUs on 2 cores
+  auto fits = resource_lines(d.ok("debug resources"));
+  CHECK(fits["Used CPU"] == "2 cores (100%)");
+  CHECK(fits["Available CPU"] == "0 cores");
+
+  // The scale-up that crosses the cores is admitted and says so, once.
+  r = d.volar("deployments scale web --replicas 3 --wait");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.err
+        == "volar: warning: vCPUs overcommitted: 3 committed on 2 cores (150 %); volantd "
+           "--cpu-overcommit RATIO refuses beyond cores x RATIO\n");
+  auto over = resource_lines(d.ok("debug resources"));
+  CHECK(over["Used CPU"] == "3 vCPUs of 2 cores (150%, overcommitted)");
+  CHECK(over["Available CPU"]
+        == "0 cores (more vCPUs are admitted with a warning: volantd --cpu-overcommit RATIO "
+           "sets a limit)");
+  CHECK(d.volar("deployments scale web --replicas 2 --wait").err.empty()); // shrinking
+  CHECK(d.settled("web", 2, 30s));
+
+  // A limit: 2 cores x 2 = 4 vCPUs; 2 held, so 3 more are refused with the
+  // numbers, and nothing changes.
+  d.stop();
+  d.opts().extra = {"--cpu-overcommit", "2"};
+  d.start();
+  auto limited = resource_lines(d.ok("debug resources"));
+  CHECK(limited["Available CPU"] == "0 cores (2 of 4 vCPUs admissible under --cpu-overcommit 2)");
+  r = d.volar("deployments create api --plugin e2e-httpd --replicas 3 --cpu 1");
+  CHECK(r.exit_code != 0);
+  CHECK(one_line(r.err));
+  CHECK(r.err
+        == "volar: insufficient CPU: need 3 vCPUs, 2 of 4 free (2 cores x --cpu-overcommit 2)\n");
+  CHECK(d.volar("deployments show api").exit_code != 0);
+  CHECK(d.get_json("debug resources").value("cpu_committed", -1) == 2);
+  r = d.volar("deployments create api --plugin e2e-httpd --replicas 2 --cpu 1 --wait");
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(d.settled("api", 2, 30s));
+}
+
 } // namespace volant::e2e

@@ -1,0 +1,57 @@
+#pragma once
+
+// Admission (pure): whether the host takes more VMs, memory and vCPUs, counted
+// against what is *committed* (recorded VMs plus the replicas wanted and not
+// created yet), and the warning a command gets when it overcommits vCPUs.
+// Memory is never overcommitted; vCPUs are by default (a warning), up to
+// cores x `--cpu-overcommit` when that is set (issue 14; README "Quick start").
+
+#include "events/error.hpp"
+#include "events/state.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace volant {
+
+/// What the host has committed to: recorded VMs plus wanted replicas.
+struct committed_usage {
+  std::int64_t memory_mib = 0;
+  std::int64_t cpu = 0;
+  std::int64_t vms = 0;
+};
+
+committed_usage committed(const world& w);
+
+/// What a command asks for on top of what is committed.
+struct demand {
+  std::int64_t cpu = 0;
+  std::int64_t memory_mib = 0;
+  std::int64_t vms = 0;
+};
+
+/// Ok, or why the host cannot take `d` (the VM limit, the pool, memory, the
+/// vCPU limit), with the numbers.
+status admit(const world& w, const demand& d);
+
+/// The vCPUs the host admits (cores x overcommit), or 0 when there is no limit.
+std::int64_t cpu_limit(const host_config& c);
+
+/// The number of addresses in the pool.
+std::int64_t pool_size(const host_config& c);
+
+error insufficient_memory(std::int64_t need, std::int64_t free);
+error insufficient_cpu(std::int64_t need, std::int64_t free, const host_config& c);
+
+/// The one-line warning for a command that took committed vCPUs from `before`
+/// to `after` on `cores` cores: when it crosses the cores, or grows beyond
+/// them; none otherwise.
+std::optional<std::string> cpu_overcommit_warning(std::int64_t before, std::int64_t after,
+                                                  std::int64_t cores);
+
+/// a + b and a * b for non-negative operands, saturating instead of overflowing.
+std::int64_t add_sat(std::int64_t a, std::int64_t b);
+std::int64_t mul_sat(std::int64_t a, std::int64_t b);
+
+} // namespace volant
