@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <limits>
 #include <set>
+#include <tuple>
 
 namespace volant::cli {
 
@@ -174,7 +175,7 @@ expected<std::uint32_t> positive_of(const std::optional<std::int64_t>& value,
   return static_cast<std::uint32_t>(*value); // 0 is the core's to reject
 }
 
-json health_to_json(const health_check& hc) {
+json check_to_json(const health_check& hc) {
   deployment_spec carrier;
   carrier.tmpl.health = hc;
   return wire::encode_spec(carrier)["tmpl"]["health"];
@@ -289,31 +290,40 @@ json int_or_percent_to_json(const int_or_percent& v) {
   return {{"value", v.value}, {"percent", v.percent}};
 }
 
+std::string check_word(check_kind kind) {
+  return kind == check_kind::readiness ? "readiness" : "health";
+}
+
 bool health_args::given() const {
   return http || tcp || process || interval || timeout || threshold || disable;
 }
 
-expected<std::optional<health_check>> build_health(const health_args& a) {
+expected<std::optional<health_check>> build_health(const health_args& a,
+                                                   check_kind kind) {
   if (!a.given())
     return std::optional<health_check>{};
   const int kinds = (a.http ? 1 : 0) + (a.tcp ? 1 : 0) + (a.process ? 1 : 0);
   const bool timing = a.interval || a.timeout || a.threshold;
+  const auto word = check_word(kind);
+  const auto flag = "--" + word + "-";
   if (a.disable && (kinds > 0 || timing))
-    return bad_health("--no-health-check cannot be combined with other "
-                      "--health-* flags");
+    return bad_health("--no-" + word + "-check cannot be combined with other "
+                      + flag + "* flags");
   if (kinds > 1)
-    return bad_health("give at most one of --health-http, --health-tcp and "
-                      "--health-process");
+    return bad_health("give at most one of " + flag + "http, " + flag
+                      + "tcp and " + flag + "process");
   health_check hc;
   if (a.disable) {
-    hc.enabled = false; // probe none: the plugin's check is switched off
+    // Probe none: the plugin's check is switched off (a readiness check so
+    // switched off leaves READY to the health check).
+    hc.enabled = false;
     return std::optional<health_check>{hc};
   }
   if (kinds == 0)
-    return bad_health("--health-interval, --health-timeout and "
-                      "--health-threshold need --health-http, --health-tcp or "
-                      "--health-process");
-  const std::string f = "health_check";
+    return bad_health(flag + "interval, " + flag + "timeout and " + flag
+                      + "threshold need " + flag + "http, " + flag + "tcp or "
+                      + flag + "process");
+  const std::string f = word + "_check";
   hc.enabled = true;
   if (a.http) {
     std::string_view text = *a.http;
@@ -396,6 +406,10 @@ expected<deployment_spec> build_spec(const create_args& a) {
   if (!health)
     return health.error_value();
   spec.tmpl.health = std::move(*health);
+  auto readiness = build_health(a.readiness, check_kind::readiness);
+  if (!readiness)
+    return readiness.error_value();
+  spec.tmpl.readiness = std::move(*readiness);
   if (auto st = validate_spec(spec, int32_max); !st)
     return st.error_value();
   return spec;
@@ -484,11 +498,15 @@ expected<json> update_request(const update_args& a,
   }
   if (a.rollout_paused)
     out["rollout_paused"] = *a.rollout_paused;
-  auto health = build_health(a.health);
-  if (!health)
-    return health.error_value();
-  if (*health)
-    out["health"] = health_to_json(**health);
+  for (auto [key, args, kind] :
+       {std::tuple{"health", &a.health, check_kind::health},
+        {"readiness", &a.readiness, check_kind::readiness}}) {
+    auto check = build_health(*args, kind);
+    if (!check)
+      return check.error_value();
+    if (*check)
+      out[key] = check_to_json(**check);
+  }
   if (out.size() == 1)
     return bad(
         ec::invalid_argument,
@@ -498,7 +516,8 @@ expected<json> update_request(const update_args& a,
         "--max-surge, --max-unavailable, --min-ready-seconds, --progress-deadline, "
         "--termination-grace, --auto-revert, --no-auto-revert, --revision-history, "
         "--health-http, --health-tcp, "
-        "--health-process or --no-health-check");
+        "--health-process, --no-health-check, --readiness-http, --readiness-tcp, "
+        "--readiness-process or --no-readiness-check");
   return req;
 }
 
@@ -534,12 +553,15 @@ json apply_update_request(const deployment_spec& want,
     out["auto_restart"] = want.auto_restart;
   if (want.strategy != have.strategy)
     out["strategy"] = strategy_to_json(want.strategy);
-  if (w.volumes != h.volumes || w.health != h.health) {
+  if (w.volumes != h.volumes || w.health != h.health
+      || w.readiness != h.readiness) {
     auto tmpl = wire::encode_spec(want)["tmpl"];
     if (w.volumes != h.volumes)
       out["volumes"] = tmpl["volumes"];
     if (w.health != h.health)
       out["health"] = tmpl["health"];
+    if (w.readiness != h.readiness)
+      out["readiness"] = tmpl["readiness"];
   }
   return out;
 }

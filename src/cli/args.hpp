@@ -16,9 +16,18 @@
 
 namespace volant::cli {
 
-/// The --health-* flags of `deployments create` / `update` as typed. At most
-/// one of http / tcp / process; the timings need one of them; `disable`
-/// (--no-health-check) stands alone.
+/// Which check a set of --*-http/-tcp/-process/... flags describes: the
+/// health check (liveness: restarts) or the readiness check (READY, load
+/// balancers and DNS). It names the flags ("--readiness-http") and the
+/// fields in messages ("readiness_check.http.port").
+enum class check_kind { health, readiness };
+
+/// "health" or "readiness".
+std::string check_word(check_kind kind);
+
+/// The --health-* (or --readiness-*) flags of `deployments create` / `update`
+/// as typed. At most one of http / tcp / process; the timings need one of
+/// them; `disable` (--no-health-check) stands alone.
 struct health_args {
   std::optional<std::string> http;      ///< "PORT[:PATH]", PATH default /health
   std::optional<std::int64_t> tcp;      ///< PORT
@@ -31,10 +40,13 @@ struct health_args {
   bool given() const;
 };
 
-/// The health check the flags describe (nullopt when none was given: the
-/// plugin's check applies), validated with the core's validate_health_check
-/// (messages name "health_check.<field>").
-expected<std::optional<health_check>> build_health(const health_args& args);
+/// The check the flags describe (nullopt when none was given: the plugin's
+/// check applies), validated with the core's validate_health_check (messages
+/// name "health_check.<field>" or "readiness_check.<field>"). A disabled
+/// readiness check (--no-readiness-check) switches the plugin's off: the
+/// health check decides READY too.
+expected<std::optional<health_check>>
+build_health(const health_args& args, check_kind kind = check_kind::health);
 
 /// The rollout flags of `deployments create|update` beside --strategy,
 /// --max-surge and --max-unavailable (docs/rollout.md), as typed.
@@ -73,6 +85,7 @@ struct create_args {
   std::optional<std::string> max_unavailable;
   rollout_args rollout;
   health_args health; ///< sets spec.tmpl.health when given
+  health_args readiness; ///< sets spec.tmpl.readiness when given
 };
 
 /// The spec of `deployments create`, validated as the daemon validates it
@@ -106,6 +119,7 @@ struct update_args {
   /// `rollout pause|resume`: holds the rollout (sent as "rollout_paused").
   std::optional<bool> rollout_paused;
   health_args health; ///< sent as "health" (spec spelling) when given
+  health_args readiness; ///< sent as "readiness" (spec spelling) when given
 };
 
 /// True when the update changes max-surge/-unavailable without naming the
@@ -123,8 +137,8 @@ expected<nlohmann::json> update_request(const update_args& args,
 /// that turn `have` into `want`, i.e. {"name"} plus only the fields that differ
 /// (replicas and paused excluded: apply scales separately, and never pauses).
 /// A plugin without a version matches any installed version of that name. A
-/// changed health check or volume list is sent as "health" / "volumes" (spec
-/// spelling), which the protocol table does not list for update.
+/// changed health check, readiness check or volume list is sent as "health" /
+/// "readiness" / "volumes" (spec spelling).
 /// Secret env is never read back (views show "***"): every secret of `want`
 /// is sent as "secret_env" (volantd seals equal values to equal bytes, so an
 /// unchanged one changes nothing) and every secret key of `have` that

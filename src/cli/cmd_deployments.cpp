@@ -191,31 +191,40 @@ std::function<void(rollout_args&)> add_rollout_options(CLI::App& cmd) {
   };
 }
 
-/// Registers the --health-* flags; the returned function copies what was given
-/// into `out` (call it from the subcommand's callback).
-std::function<void(health_args&)> add_health_options(CLI::App& cmd) {
+/// Registers the --health-* (or --readiness-*) flags; the returned function
+/// copies what was given into `out` (call it from the subcommand's callback).
+std::function<void(health_args&)> add_health_options(CLI::App& cmd,
+                                                     check_kind kind) {
   auto http = std::make_shared<std::string>();
   auto tcp = std::make_shared<std::int64_t>(0);
   auto process = std::make_shared<std::string>();
   auto interval = std::make_shared<std::int64_t>(0);
   auto timeout = std::make_shared<std::int64_t>(0);
   auto threshold = std::make_shared<std::int64_t>(0);
+  const bool ready = kind == check_kind::readiness;
+  const auto flag = "--" + check_word(kind) + "-";
+  const std::string what = ready ? "Readiness check" : "Health check";
   auto* o_http = cmd.add_option(
-      "--health-http", *http,
-      "Health check: HTTP GET on PORT[:PATH] (PATH default /health)");
-  auto* o_tcp = cmd.add_option("--health-tcp", *tcp,
-                               "Health check: TCP connect to PORT");
-  auto* o_process = cmd.add_option("--health-process", *process,
-                                   "Health check: a process NAME runs");
-  auto* o_interval = cmd.add_option("--health-interval", *interval,
-                                    "Health check period in SECONDS (10)");
-  auto* o_timeout = cmd.add_option("--health-timeout", *timeout,
-                                   "Health check timeout in SECONDS (1)");
+      flag + "http", *http,
+      what + ": HTTP GET on PORT[:PATH] (PATH default /health)");
+  auto* o_tcp
+      = cmd.add_option(flag + "tcp", *tcp, what + ": TCP connect to PORT");
+  auto* o_process = cmd.add_option(flag + "process", *process,
+                                   what + ": a process NAME runs");
+  auto* o_interval = cmd.add_option(flag + "interval", *interval,
+                                    what + " period in SECONDS (10)");
+  auto* o_timeout = cmd.add_option(flag + "timeout", *timeout,
+                                   what + " timeout in SECONDS (1)");
   auto* o_threshold
-      = cmd.add_option("--health-threshold", *threshold,
-                       "Failures in a row before a VM is unhealthy (3)");
-  auto* o_off = cmd.add_flag("--no-health-check")
-                    ->description("Disable the plugin's health check");
+      = cmd.add_option(flag + "threshold", *threshold,
+                       std::string("Failures in a row before a VM is ")
+                           + (ready ? "not ready (3)" : "unhealthy (3)"));
+  auto* o_off = cmd.add_flag("--no-" + check_word(kind) + "-check")
+                    ->description(ready ? "No readiness check apart from the "
+                                          "health check (the plugin's is "
+                                          "switched off): the health check "
+                                          "decides READY too"
+                                        : "Disable the plugin's health check");
   o_http->excludes(o_tcp)->excludes(o_process)->excludes(o_off);
   o_tcp->excludes(o_process)->excludes(o_off);
   o_process->excludes(o_off);
@@ -426,10 +435,12 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
         = cmd->add_option("--max-unavailable", *unavail,
                           "Rolling: VMs that may be down (1 or 25%)");
     auto rollout = add_rollout_options(*cmd);
-    auto health = add_health_options(*cmd);
+    auto health = add_health_options(*cmd, check_kind::health);
+    auto readiness = add_health_options(*cmd, check_kind::readiness);
     add_wait_options(*cmd, *w);
     cmd->callback([=, &g, &run] {
       health(a->health);
+      readiness(a->readiness);
       rollout(a->rollout);
       if (o_strategy->count())
         a->strategy = *strategy;
@@ -513,10 +524,12 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
         = cmd->add_option("--max-unavailable", *unavail,
                           "Rolling: VMs that may be down (1 or 25%)");
     auto rollout = add_rollout_options(*cmd);
-    auto health = add_health_options(*cmd);
+    auto health = add_health_options(*cmd, check_kind::health);
+    auto readiness = add_health_options(*cmd, check_kind::readiness);
     add_wait_options(*cmd, *w);
     cmd->callback([=, &g, &run] {
       health(a->health);
+      readiness(a->readiness);
       rollout(a->rollout);
       if (o_plugin->count())
         a->plugin = *plugin;

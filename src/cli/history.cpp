@@ -94,6 +94,8 @@ std::string describe_change(const json& before, const json& after) {
     out.push_back("volumes");
   if (before.value("health", json()) != after.value("health", json()))
     out.push_back("health check");
+  if (before.value("readiness", json()) != after.value("readiness", json()))
+    out.push_back("readiness check");
   return out.empty() ? "no change" : join(out);
 }
 

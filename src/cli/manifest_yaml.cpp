@@ -396,9 +396,10 @@ update_strategy read_strategy(const YAML::Node& node, const std::string& path,
 void read_spec(const YAML::Node& node, deployment_spec& spec,
                std::vector<env_var>& secrets) {
   only(node, "spec",
-       {"replicas", "plugin", "resources", "labels", "env", "secretEnv", "volumes",
-        "autoRestart", "strategy", "networking", "healthCheck", "minReadySeconds",
-        "progressDeadlineSeconds", "revisionHistoryLimit"});
+       {"replicas", "plugin", "resources", "labels", "env", "secretEnv",
+        "volumes", "autoRestart", "strategy", "networking", "healthCheck",
+        "readinessCheck", "minReadySeconds", "progressDeadlineSeconds",
+        "revisionHistoryLimit"});
   if (auto n = node["replicas"]) {
     auto replicas
         = integer(n, "spec.replicas", std::numeric_limits<std::int32_t>::min(),
@@ -450,6 +451,9 @@ void read_spec(const YAML::Node& node, deployment_spec& spec,
   }
   if (auto n = node["healthCheck"])
     spec.tmpl.health = read_health(n, "spec.healthCheck");
+  // Same shape; `enabled: false` leaves READY to the health check.
+  if (auto n = node["readinessCheck"])
+    spec.tmpl.readiness = read_health(n, "spec.readinessCheck");
 }
 
 /// The offset of the first byte that is not part of well-formed UTF-8

@@ -160,7 +160,8 @@ std::string plugin_text(const json& plugin) {
   return version.empty() ? name : name + ":" + version;
 }
 
-std::string health_text(const json& h, bool detailed) {
+std::string health_text(const json& h, bool detailed,
+                        std::string_view failing) {
   if (h.is_string())
     return h.get<std::string>().empty() ? "none" : h.get<std::string>();
   if (!h.is_object())
@@ -200,7 +201,7 @@ std::string health_text(const json& h, bool detailed) {
   if (auto timeout = field_int(*timing, "timeout_seconds", 0); timeout > 0)
     out += ", timeout " + std::to_string(timeout) + "s";
   if (auto after = field_int(*timing, "unhealthy_threshold", 0); after > 0)
-    out += ", unhealthy after " + std::to_string(after)
+    out += ", " + std::string(failing) + " after " + std::to_string(after)
            + (after == 1 ? " failure" : " failures");
   return out;
 }

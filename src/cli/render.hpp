@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace volant::cli {
 
@@ -35,8 +36,11 @@ std::string plugin_text(const nlohmann::json& plugin);
 
 /// One-line summary of a health check in either spelling (manifest's
 /// {"http": {...}} or the spec's {"probe": {"kind": ...}}), e.g.
-/// "http :80/health every 10s"; "none" when disabled or absent.
-std::string health_text(const nlohmann::json& health, bool detailed = false);
+/// "http :80/health every 10s"; "none" when disabled or absent. `failing`
+/// names what the threshold's failures make a VM ("not ready" for a
+/// readiness check).
+std::string health_text(const nlohmann::json& health, bool detailed = false,
+                        std::string_view failing = "unhealthy");
 
 /// "k=v,k2=v2" from a labels object; "-" when empty.
 std::string labels_text(const nlohmann::json& labels);

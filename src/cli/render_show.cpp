@@ -208,6 +208,12 @@ std::string render_deployment(const json& d, unix_nanos now) {
   auto health = member(tmpl, "health");
   b.add("Health check", health.is_null() ? std::string("from the plugin")
                                          : health_text(health, true));
+  // Only an override: else the plugin's (or the health check) decides READY.
+  if (auto ready = member(tmpl, "readiness"); !ready.is_null()) {
+    auto text = health_text(ready, true, "not ready");
+    b.add("Readiness check",
+          text == "disabled" ? "none: the health check decides READY" : text);
+  }
   json auto_restart = member(d, "auto_restart").is_null()
                           ? member(spec, "auto_restart")
                           : member(d, "auto_restart");

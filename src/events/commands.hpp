@@ -59,6 +59,8 @@ struct update_deployment {
   /// Secret env keys to remove; each must be set (and not in secret_env_set).
   std::vector<std::string> secret_env_remove;
   std::optional<health_check> health;
+  /// The readiness check override (disabled: the health check decides READY).
+  std::optional<health_check> readiness;
   std::optional<bool> auto_restart;
   std::optional<update_strategy> strategy;
   /// `rollout pause|resume`: over the strategy in force (or `strategy`).

@@ -266,7 +266,19 @@ expected<vm_template> updated_template(const vm_template& old,
     return st.error_value();
   if (cmd.health)
     tmpl.health = *cmd.health;
+  if (cmd.readiness)
+    tmpl.readiness = *cmd.readiness;
   return tmpl;
+}
+
+/// True when `a` and `b` differ at most in their health and readiness checks:
+/// such a change needs no new VM (an in-place update), the probe restarts.
+bool checks_only(vm_template a, vm_template b) {
+  a.health.reset();
+  a.readiness.reset();
+  b.health.reset();
+  b.readiness.reset();
+  return a == b;
 }
 
 result decide_one(const world& w, const update_deployment& cmd,
@@ -299,12 +311,7 @@ result decide_one(const world& w, const update_deployment& cmd,
       return st.error_value();
   events out;
   bool tmpl_changed = spec.tmpl != d.spec.tmpl;
-  // A change of the health check alone needs no new VM: the probe restarts.
-  auto but_health = [](vm_template t) {
-    t.health.reset();
-    return t;
-  };
-  bool health_only = tmpl_changed && but_health(spec.tmpl) == but_health(d.spec.tmpl);
+  bool health_only = tmpl_changed && checks_only(spec.tmpl, d.spec.tmpl);
   if (tmpl_changed || spec.strategy != d.spec.strategy)
     out.emplace_back(deployment_updated{cmd.name, spec.tmpl, spec.strategy,
                                         d.revision + (tmpl_changed ? 1 : 0), now,
@@ -699,11 +706,7 @@ result decide_one(const world& w, const check_rollout& cmd, unix_nanos now) {
       || d.stable_revision == d.revision || d.stable_tmpl == d.spec.tmpl
       || w.plugins.find(d.stable_tmpl.plugin) == nullptr)
     return out;
-  auto but_health = [](vm_template t) {
-    t.health.reset();
-    return t;
-  };
-  bool health_only = but_health(d.stable_tmpl) == but_health(d.spec.tmpl);
+  bool health_only = checks_only(d.stable_tmpl, d.spec.tmpl);
   out.emplace_back(deployment_updated{
     cmd.name, d.stable_tmpl, s, d.revision + 1, now, health_only,
     "automatic revert to revision " + std::to_string(d.stable_revision)

@@ -72,6 +72,8 @@ expected<update_deployment> undo_to(const std::vector<revision_record>& revs,
       u.secret_env_remove.push_back(s.key);
   if (t.health)
     u.health = t.health;
+  if (t.readiness)
+    u.readiness = t.readiness;
   u.reason = "rollout undo to revision " + std::to_string(target->revision);
   return u;
 }

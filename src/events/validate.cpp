@@ -240,7 +240,10 @@ status validate_template(const vm_template& tmpl) {
     if (auto st = validate_volume_path(vol.host_path, vol.host_path); !st)
       return st;
   if (tmpl.health)
-    return validate_health_check(*tmpl.health, "health_check");
+    if (auto st = validate_health_check(*tmpl.health, "health_check"); !st)
+      return st;
+  if (tmpl.readiness)
+    return validate_health_check(*tmpl.readiness, "readiness_check");
   return ok();
 }
 

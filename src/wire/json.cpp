@@ -259,9 +259,10 @@ expected<update_strategy> strategy_from_json(const nlohmann::json& j) {
   return s;
 }
 
-expected<health_check> health_from_json(const nlohmann::json& j) {
+expected<health_check> health_from_json(const nlohmann::json& j,
+                                        const std::string& field) {
   health_check hc;
-  if (auto st = decode(j, hc, "health"); !st)
+  if (auto st = decode(j, hc, field); !st)
     return st.error_value();
   return hc;
 }

@@ -49,8 +49,10 @@ expected<deployment_spec> spec_from_json(const nlohmann::json& j);
 /// Decodes an update strategy ({"kind", "max_surge": {"value","percent"}, ...}).
 expected<update_strategy> strategy_from_json(const nlohmann::json& j);
 
-/// Decodes a health check (types.hpp spelling, `probe.kind` selects the variant).
-expected<health_check> health_from_json(const nlohmann::json& j);
+/// Decodes a health check (types.hpp spelling, `probe.kind` selects the
+/// variant); errors name `field` ("health", "readiness").
+expected<health_check> health_from_json(const nlohmann::json& j,
+                                        const std::string& field = "health");
 
 /// A deployment spec in the field names of types.hpp (what spec_from_json reads).
 nlohmann::json encode_spec(const deployment_spec& spec);

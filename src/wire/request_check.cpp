@@ -43,6 +43,7 @@ std::vector<verb_rule> make_table() {
         {"secret_env_remove", k::key_list, false, 0, 0, true},
         {"auto_restart", k::boolean, false, 0, 0, true},
         {"health", k::object, false, 0, 0, true},
+        {"readiness", k::object, false, 0, 0, true},
         {"strategy", k::object, false, 0, 0, true},
         {"rollout_paused", k::boolean, false, 0, 0, true}}},
       {"deployments.pause", {name_of_deployment}},

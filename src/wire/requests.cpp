@@ -130,12 +130,14 @@ expected<command> update_from(const json& args, std::string name, const seal_fn&
       return make_error(ec::invalid_argument, "auto_restart must be true or false");
     upd.auto_restart = it->get<bool>();
   }
-  if (auto it = args.find("health"); it != args.end() && !it->is_null()) {
-    auto hc = health_from_json(*it);
-    if (!hc)
-      return hc.error_value();
-    upd.health = *hc;
-  }
+  for (auto [key, out] :
+       {std::pair{"health", &upd.health}, {"readiness", &upd.readiness}})
+    if (auto it = args.find(key); it != args.end() && !it->is_null()) {
+      auto hc = health_from_json(*it, key);
+      if (!hc)
+        return hc.error_value();
+      *out = *hc;
+    }
   if (auto it = args.find("strategy"); it != args.end() && !it->is_null()) {
     auto strategy = strategy_from_json(*it);
     if (!strategy)

@@ -488,3 +488,120 @@ TEST_CASE("update: --health-* flags are sent as \"health\"") {
   CHECK(update_request(bad).error_value().message.starts_with(
       "--health-interval, --health-timeout and --health-threshold need"));
 }
+
+TEST_CASE("create: --readiness-* flags become spec.tmpl.readiness, apart from "
+          "the health check") {
+  auto a = web();
+  a.health.tcp = 80;
+  a.readiness.http = "80:/ready";
+  a.readiness.interval = 1;
+  a.readiness.threshold = 1;
+  auto spec = build_spec(a);
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  CHECK(spec->tmpl.readiness
+        == health_check{true, http_check{80, "/ready"}, 1, 1, 1});
+  CHECK(spec->tmpl.health == health_check{true, tcp_check{80}});
+  auto s = create_request(*spec).at("spec");
+  CHECK(s["tmpl"]["readiness"]["probe"]
+        == json{{"kind", "http"}, {"port", 80}, {"path", "/ready"}});
+  auto decoded = wire::spec_from_json(s);
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == *spec);
+
+  // Without readiness flags the plugin's readiness check applies.
+  spec = build_spec(web());
+  REQUIRE(spec.has_value());
+  CHECK_FALSE(spec->tmpl.readiness.has_value());
+
+  // --no-readiness-check: the plugin's is switched off, the health check
+  // decides READY.
+  a = web();
+  a.readiness.disable = true;
+  spec = build_spec(a);
+  REQUIRE(spec.has_value());
+  REQUIRE(spec->tmpl.readiness.has_value());
+  CHECK_FALSE(spec->tmpl.readiness->enabled);
+  CHECK_FALSE(spec->tmpl.health.has_value());
+}
+
+TEST_CASE("create: conflicting or bad --readiness-* flags are refused, naming "
+          "the readiness flags and fields") {
+  auto a = web();
+  a.readiness.http = "80";
+  a.readiness.tcp = 80;
+  CHECK(create_error(a)
+        == "give at most one of --readiness-http, --readiness-tcp and "
+           "--readiness-process");
+  a = web();
+  a.readiness.process = "x";
+  a.readiness.disable = true;
+  CHECK(create_error(a)
+        == "--no-readiness-check cannot be combined with other --readiness-* "
+           "flags");
+  a = web();
+  a.readiness.timeout = 2;
+  CHECK(create_error(a)
+        == "--readiness-interval, --readiness-timeout and --readiness-threshold "
+           "need --readiness-http, --readiness-tcp or --readiness-process");
+  // A health flag and a readiness flag of another kind do not conflict.
+  a = web();
+  a.health.process = "nginx";
+  a.readiness.tcp = 80;
+  CHECK(build_spec(a).has_value());
+  a = web();
+  a.readiness.http = "0:/ready";
+  CHECK(create_error(a) == "readiness_check.http.port must be 1..65535, got 0");
+  a.readiness.http = "80:ready";
+  CHECK(create_error(a)
+        == "readiness_check.http.path must start with '/', got 'ready'");
+  a = web();
+  a.readiness.tcp = 80;
+  a.readiness.threshold = 0;
+  CHECK(create_error(a)
+        == "readiness_check.unhealthy_threshold must be >= 1, got 0");
+  CHECK(build_spec(a).error_value().code == ec::invalid_health_check);
+}
+
+TEST_CASE("update: --readiness-* flags are sent as \"readiness\"") {
+  update_args a;
+  a.name = "web";
+  a.readiness.http = "8080:/ready";
+  auto req = update_request(a);
+  REQUIRE_MESSAGE(req.has_value(), (req ? "" : req.error_value().message));
+  CHECK(req->size() == 2);
+  CHECK_FALSE(req->contains("health"));
+  auto hc = wire::health_from_json((*req)["readiness"], "readiness");
+  REQUIRE(hc.has_value());
+  CHECK(*hc == health_check{true, http_check{8080, "/ready"}});
+
+  update_args off;
+  off.name = "web";
+  off.readiness.disable = true;
+  req = update_request(off);
+  REQUIRE(req.has_value());
+  hc = wire::health_from_json((*req)["readiness"], "readiness");
+  REQUIRE(hc.has_value());
+  CHECK_FALSE(hc->enabled);
+
+  update_args bad;
+  bad.name = "web";
+  bad.readiness.interval = 5;
+  CHECK(update_request(bad).error_value().message.starts_with(
+      "--readiness-interval, --readiness-timeout and --readiness-threshold need"));
+  update_args none;
+  none.name = "web";
+  CHECK(update_request(none).error_value().message.ends_with(
+      "--readiness-process or --no-readiness-check"));
+}
+
+TEST_CASE("apply: a changed readiness check is sent as \"readiness\"") {
+  deployment_spec have;
+  have.name = "web";
+  have.tmpl.plugin = {"nginx", "1.0.0"};
+  auto want = have;
+  want.tmpl.readiness = health_check{true, http_check{80, "/ready"}, 1, 1, 1};
+  auto req = apply_update_request(want, have);
+  CHECK(req["readiness"]["probe"]["path"] == "/ready");
+  CHECK_FALSE(req.contains("health"));
+  CHECK(apply_update_request(want, want) == json{{"name", "web"}});
+}

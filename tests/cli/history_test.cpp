@@ -76,6 +76,9 @@ TEST_CASE("secret env changes are named by key only; health-only changes are in 
   auto revs = revisions_of(json::array({created(c, "t1"), updated(d, 2, "t2", true)}));
   REQUIRE(revs.size() == 2);
   CHECK(revs[1].change == "health check (in place)");
+  auto e = d;
+  e["readiness"] = {{"enabled", false}};
+  CHECK(describe_change(d, e) == "readiness check");
   CHECK(describe_change(a, a) == "no change");
 }
 

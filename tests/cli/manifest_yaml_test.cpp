@@ -241,6 +241,45 @@ TEST_CASE("env, volumes, strategy, auto-restart and quantities are read") {
   CHECK(spec->tmpl.health->timeout_seconds == 3);
 }
 
+TEST_CASE("readinessCheck has the shape of healthCheck and sets the "
+          "readiness override") {
+  auto spec = deployment_from_yaml(with_spec(R"(  healthCheck:
+    tcp: {port: 80}
+  readinessCheck:
+    http:
+      port: 80
+      path: /ready
+      intervalSeconds: 1
+      unhealthyThreshold: 1
+)"));
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  REQUIRE(spec->tmpl.readiness.has_value());
+  CHECK(*spec->tmpl.readiness
+        == health_check{true, http_check{80, "/ready"}, 1, 1, 1});
+  REQUIRE(spec->tmpl.health.has_value());
+  CHECK(spec->tmpl.health->probe == probe_kind{tcp_check{80}});
+  // Absent: the plugin's readiness check applies.
+  spec = deployment_from_yaml(with_spec(""));
+  REQUIRE(spec.has_value());
+  CHECK_FALSE(spec->tmpl.readiness.has_value());
+  // enabled: false switches the plugin's off (the health check decides READY).
+  spec = deployment_from_yaml(with_spec("  readinessCheck:\n    enabled: false\n"));
+  REQUIRE(spec.has_value());
+  REQUIRE(spec->tmpl.readiness.has_value());
+  CHECK_FALSE(spec->tmpl.readiness->enabled);
+  // Its mistakes name spec.readinessCheck.
+  CHECK(error_of(with_spec("  readinessCheck:\n    http:\n      prot: 80\n"))
+            .starts_with("spec.readinessCheck.http.prot: unknown field"));
+  CHECK(error_of(with_spec("  readinessCheck:\n    http: {port: 80}\n"
+                           "    tcp: {port: 81}\n"))
+            .starts_with("spec.readinessCheck: give exactly one of http, tcp "
+                         "or process"));
+  CHECK(error_of(with_spec("  readinessCheck:\n    http:\n      path: ready\n"))
+            .starts_with("spec.readinessCheck.http.path: must start with '/'"));
+  CHECK(error_of(with_spec("  readinessProbe:\n    tcp: {port: 80}\n"))
+            .starts_with("spec.readinessProbe: unknown field"));
+}
+
 TEST_CASE("env as a Kubernetes-style list, and its mistakes") {
   auto spec = deployment_from_yaml(
       with_spec("  env:\n    - name: A\n      value: \"1\"\n    - B=two=2\n"));

@@ -228,6 +228,26 @@ TEST_CASE("deployment show: spec, blocked reason, VMs and events") {
   CHECK(render_deployment(d, now).find("Blocked:") == std::string::npos);
 }
 
+TEST_CASE("deployment show: a readiness override is shown, none otherwise") {
+  deployment_spec spec;
+  spec.name = "web";
+  spec.tmpl.plugin = {"nginx", "1.0.0"};
+  json d = {{"name", "web"}, {"spec", wire::encode_spec(spec)}};
+  CHECK(render_deployment(d, now).find("Readiness") == std::string::npos);
+  spec.tmpl.readiness = health_check{true, http_check{8080, "/ready"}, 1, 1, 2};
+  d["spec"] = wire::encode_spec(spec);
+  CHECK(render_deployment(d, now).find(
+            "Readiness check:  http :8080/ready every 1s, timeout 1s, not ready "
+            "after 2 failures\n")
+        != std::string::npos);
+  spec.tmpl.readiness = health_check{};
+  spec.tmpl.readiness->enabled = false;
+  d["spec"] = wire::encode_spec(spec);
+  CHECK(render_deployment(d, now).find(
+            "Readiness check:  none: the health check decides READY\n")
+        != std::string::npos);
+}
+
 TEST_CASE("health checks summarise in both spellings") {
   CHECK(health_text(json{
             {"enabled", true},

@@ -239,6 +239,33 @@ TEST_CASE("health-check flags are checked before contacting anything") {
   CHECK(r.exit_code == 3);
 }
 
+TEST_CASE("readiness-check flags are checked before contacting anything") {
+  temp_dir dir;
+  auto r = no_daemon(dir, "deployments create web --plugin nginx "
+                          "--readiness-http 0:/ready");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: readiness_check.http.port must be 1..65535, got 0\n");
+  r = no_daemon(dir, "deployments update web --readiness-tcp 80 "
+                     "--readiness-timeout 0");
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: readiness_check.timeout_seconds must be >= 1, got 0\n");
+  r = no_daemon(dir, "deployments create web --plugin nginx --readiness-tcp 80 "
+                     "--readiness-http 80");
+  CHECK(r.exit_code == 2);
+  CHECK(lines(r.err) == 1);
+  r = no_daemon(dir, "deployments update web --no-readiness-check "
+                     "--readiness-interval 1");
+  CHECK(r.exit_code == 2);
+  CHECK(lines(r.err) == 1);
+  // Well-formed: only the missing daemon stops them (exit 3).
+  r = no_daemon(dir, "deployments create web --plugin nginx --health-tcp 80 "
+                     "--readiness-http 8080:/ready --readiness-interval 1 "
+                     "--readiness-timeout 2 --readiness-threshold 1");
+  CHECK(r.exit_code == 3);
+  r = no_daemon(dir, "deployments update web --no-readiness-check");
+  CHECK(r.exit_code == 3);
+}
+
 TEST_CASE("volar refuses devices, FIFOs and directories as input files, in one line") {
   temp_dir dir;
   ::mkfifo((dir / "fifo").c_str(), 0600);

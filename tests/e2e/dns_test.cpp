@@ -384,3 +384,63 @@ TEST_CASE("readiness_check apart from health_check: a VM that is not ready leave
 }
 
 } // namespace volant::e2e
+
+namespace volant::e2e {
+
+TEST_CASE("a deployment's own readiness check (YAML readinessCheck, deployments update "
+          "--readiness-http) keeps a running VM of a plugin without one out of DNS until "
+          "its workload is ready; --no-readiness-check hands READY back; all in place") {
+  auto dns_at = std::string("127.78.163.253");
+  daemon d({.pool_octet = 163, .extra = {"--dns-listen", dns_at + ":5353"}});
+  d.install(httpd_manifest()); // neither a health nor a readiness check
+  auto yaml = d.scratch("web.yaml");
+  std::ofstream(yaml) << "apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n"
+                         "  name: web\nspec:\n  replicas: 1\n  plugin: e2e-httpd\n"
+                         "  readinessCheck:\n    http: {port: 80, path: /ready.html, "
+                         "intervalSeconds: 1, unhealthyThreshold: 1}\n";
+  d.ok("apply -f " + sh_quote(yaml));
+  auto answer = [&] { return web_answer(dns_at); };
+  auto status = [&] { return d.vm("web-0").value("status", ""); };
+  // The readiness probe of web-0 has failed `n` times in a row (`vms show`).
+  auto failed = [&](int n) {
+    auto vm = d.try_json("vms show web-0");
+    return vm && vm->contains("probe") && (*vm)["probe"].value("failures_in_row", 0) >= n;
+  };
+  // The workload serves, but there is no /ready.html: running, not READY, not in DNS.
+  REQUIRE_MESSAGE(eventually([&] { return failed(3); }, 30s), d.log_tail());
+  auto ip = d.vm("web-0").value("ip", "");
+  auto page = http_get(ip, 80, "/", 2s);
+  REQUIRE(page);
+  CHECK(page->status == 200);
+  CHECK(status() == "running");
+  CHECK(answer().empty());
+  auto shown = d.ok("deployments show web");
+  CHECK_MESSAGE(shown.find("Readiness check:  http :80/ready.html every 1s") != std::string::npos,
+                shown);
+  auto spec = d.get_json("deployments show web")["spec"];
+  CHECK(spec["tmpl"]["readiness"]["probe"]["path"] == "/ready.html");
+  // The workload turns ready: READY, and in DNS.
+  std::ofstream(d.vm_dir("web-0") + "/www/ready.html") << "ready\n";
+  CHECK(eventually([&] { return status() == "ready"; }, 30s));
+  CHECK(eventually([&] { return answer() == std::set<std::string>{ip}; }, 20s));
+  auto pid = d.vm("web-0").value("pid", 0);
+  // A new readiness check from the CLI, which the workload fails: out of DNS,
+  // running, the same process (an in-place update, no VM recreated).
+  d.ok("deployments update web --readiness-http 80:/gone.html --readiness-interval 1 "
+       "--readiness-threshold 1");
+  CHECK(eventually([&] { return status() == "running"; }, 30s));
+  CHECK(eventually([&] { return answer().empty(); }, 20s));
+  CHECK(d.vm("web-0").value("pid", 0) == pid);
+  CHECK(d.vm("web-0").value("revision", 0) == 2);
+  // No readiness check apart from the health check (and the plugin has none):
+  // READY again as it runs.
+  d.ok("deployments update web --no-readiness-check");
+  CHECK(eventually([&] { return status() == "ready"; }, 30s));
+  CHECK(eventually([&] { return answer() == std::set<std::string>{ip}; }, 20s));
+  CHECK(d.vm("web-0").value("pid", 0) == pid);
+  CHECK(d.vm("web-0").value("restarts", 0) == 0);
+  CHECK(d.ok("deployments show web").find("Readiness check:  none: the health check decides READY")
+        != std::string::npos);
+}
+
+} // namespace volant::e2e

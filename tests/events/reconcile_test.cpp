@@ -206,6 +206,43 @@ TEST_CASE("a change of the health check alone is applied in place; with anything
   CHECK(reconcile(h.w, "web").goals.at("web-0").outdated);
 }
 
+TEST_CASE("a readiness override alone is applied in place, and the VMs' READY then "
+          "comes from it; switched off, from the health check again") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 2)});
+  h.bring_up("web", 2);
+  CHECK_FALSE(reconcile(h.w, "web").goals.at("web-0").readiness);
+  update_deployment u;
+  u.name = "web";
+  u.readiness = health_check{true, http_check{80, "/ready"}, 1, 1, 1};
+  auto evs = h.must(u);
+  REQUIRE(evs.size() == 1);
+  auto up = std::get<deployment_updated>(evs[0]);
+  CHECK(up.in_place);
+  CHECK(up.revision == 2);
+  CHECK(up.tmpl.readiness == u.readiness);
+  CHECK(h.vm("web-0").revision == 2);
+  auto p = reconcile(h.w, "web");
+  CHECK(p.goals.at("web-0").readiness);
+  CHECK_FALSE(p.goals.at("web-0").outdated);
+  CHECK(replacing(p).empty());
+  CHECK(effective_readiness_check(h.w, h.dep("web")) == *u.readiness);
+  // --no-readiness-check: no readiness check apart from the health check.
+  update_deployment off;
+  off.name = "web";
+  off.readiness = health_check{};
+  off.readiness->enabled = false;
+  CHECK(std::get<deployment_updated>(h.must(off)[0]).in_place);
+  CHECK_FALSE(reconcile(h.w, "web").goals.at("web-0").readiness);
+  // Validated as the health check is, naming the readiness check.
+  update_deployment bad;
+  bad.name = "web";
+  bad.readiness = health_check{true, tcp_check{0}};
+  auto e = h.fails(bad);
+  CHECK(e.code == ec::invalid_health_check);
+  CHECK(e.message == "readiness_check.tcp.port must be 1..65535, got 0");
+}
+
 TEST_CASE("scaling 3 to 5 adds web-3 and web-4") {
   auto h = harness::ready();
   h.must(create_deployment{spec("web", 3)});

@@ -96,3 +96,20 @@ TEST_CASE("a mutating verb decodes into its command, a read verb into checked ar
   CHECK_FALSE(u->vm_labels.has_value());
   CHECK(u->memory_mib == 64);
 }
+
+TEST_CASE("deployments.update carries a readiness check as it carries a health check") {
+  auto upd = wire::decode_request(
+      "deployments.update",
+      R"({"name":"web","readiness":{"enabled":true,"probe":{"kind":"http","port":80,"path":"/ready"},)"
+      R"("interval_seconds":1,"timeout_seconds":1,"unhealthy_threshold":1}})");
+  REQUIRE_MESSAGE(upd.has_value(), (upd ? "" : upd.error_value().message));
+  auto* u = std::get_if<update_deployment>(&*upd->cmd);
+  REQUIRE(u != nullptr);
+  REQUIRE(u->readiness.has_value());
+  CHECK(*u->readiness == health_check{true, http_check{80, "/ready"}, 1, 1, 1});
+  CHECK_FALSE(u->health.has_value());
+  // A malformed one is one error naming "readiness".
+  auto err = refused("deployments.update",
+                     R"({"name":"web","readiness":{"probe":{"kind":"http","port":"x"}}})");
+  CHECK(err.message.find("readiness") != std::string::npos);
+}
