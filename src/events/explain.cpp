@@ -117,7 +117,7 @@ std::string step_text(const event& ev) {
                    + std::to_string(x.revision) + " ("
                    + plugin_text(x.tmpl.plugin) + ", "
                    + std::string(to_string(x.strategy.kind))
-                   + (x.in_place ? ", health check only: in place, no VM recreated" : "")
+                   + (x.in_place ? ", health or readiness check only: in place, no VM recreated" : "")
                    + ")" + (x.in_place ? "" : ", rollout started")
                    + (x.reason.empty() ? std::string() : ": " + x.reason);
           },

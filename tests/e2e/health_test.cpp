@@ -190,7 +190,7 @@ TEST_CASE("Changing only the health check is applied in place: a new revision, t
   }
   CHECK(d.deployment("web").value("revision", 0) == revision + 1);
   auto explained = d.ok("shell -c 'explain web'");
-  CHECK_MESSAGE(explained.find("health check only: in place") != std::string::npos, explained);
+  CHECK_MESSAGE(explained.find("health or readiness check only: in place") != std::string::npos, explained);
   // The new check is the one probing: /nosuch answers 404, so web-0 turns
   // unhealthy, and it was not recreated or restarted before that.
   std::vector<std::string> kinds;
