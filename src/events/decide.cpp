@@ -1,4 +1,5 @@
 #include "events/admission.hpp"
+#include "events/decide_parts.hpp"
 #include "events/plan.hpp"
 #include "events/state.hpp"
 #include "events/validate.hpp"
@@ -10,10 +11,7 @@
 
 namespace volant {
 
-namespace {
-
-using events = std::vector<event>;
-using result = expected<events>;
+namespace decide_detail {
 
 std::string quoted(std::string_view text) {
   std::string out = "'";
@@ -22,14 +20,28 @@ std::string quoted(std::string_view text) {
   return out;
 }
 
-std::string ref_text(const plugin_ref& ref) {
-  return ref.version.empty() ? ref.name : ref.name + ":" + ref.version;
-}
-
 error no_deployment(const std::string& name) {
   return make_error(ec::unknown_deployment,
                     "deployment " + quoted(name)
                         + " does not exist (see: volar deployments list)");
+}
+
+bool checks_only(vm_template a, vm_template b) {
+  a.health.reset();
+  a.readiness.reset();
+  b.health.reset();
+  b.readiness.reset();
+  return a == b;
+}
+
+} // namespace decide_detail
+
+namespace {
+
+using namespace decide_detail;
+
+std::string ref_text(const plugin_ref& ref) {
+  return ref.version.empty() ? ref.name : ref.name + ":" + ref.version;
 }
 
 error no_vm(const std::string& name) {
@@ -269,16 +281,6 @@ expected<vm_template> updated_template(const vm_template& old,
   if (cmd.readiness)
     tmpl.readiness = *cmd.readiness;
   return tmpl;
-}
-
-/// True when `a` and `b` differ at most in their health and readiness checks:
-/// such a change needs no new VM (an in-place update), the probe restarts.
-bool checks_only(vm_template a, vm_template b) {
-  a.health.reset();
-  a.readiness.reset();
-  b.health.reset();
-  b.readiness.reset();
-  return a == b;
 }
 
 result decide_one(const world& w, const update_deployment& cmd,
@@ -660,149 +662,6 @@ result decide_one(const world& w, const mark_drained& cmd, unix_nanos now) {
       || i->second.terminate_at <= now)
     return events{};
   return events{vm_drained{cmd.name, cmd.lb, now, i->second.incarnation}};
-}
-
-// -- rollouts -----------------------------------------------------------------
-
-result decide_one(const world& w, const record_rollout& cmd, unix_nanos now) {
-  auto i = w.deployments.find(cmd.name);
-  if (i == w.deployments.end())
-    return no_deployment(cmd.name);
-  const auto& d = i->second;
-  const auto& r = d.rollout;
-  if (cmd.revision != d.revision || cmd.revision != r.revision
-      || r.phase == rollout_phase::complete)
-    return events{}; // about another revision, or nothing left to say
-  auto phase = cmd.complete ? rollout_phase::complete : r.phase;
-  auto reason = r.phase == rollout_phase::failed && !cmd.complete ? r.reason : cmd.note;
-  if (phase == r.phase && cmd.updated <= r.updated && reason == r.reason)
-    return events{}; // no progress, nothing new to say
-  return events{deployment_rollout{cmd.name, cmd.revision, phase,
-                                   std::max(cmd.updated, r.updated), cmd.replicas, reason,
-                                   now}};
-}
-
-result decide_one(const world& w, const check_rollout& cmd, unix_nanos now) {
-  auto i = w.deployments.find(cmd.name);
-  if (i == w.deployments.end())
-    return no_deployment(cmd.name);
-  const auto& d = i->second;
-  const auto& r = d.rollout;
-  const auto& s = d.spec.strategy;
-  auto deadline = static_cast<unix_nanos>(s.progress_deadline_seconds) * 1'000'000'000;
-  if (r.phase != rollout_phase::progressing || r.revision != d.revision
-      || s.rollout_paused || d.spec.paused || deadline <= 0
-      || now - r.progress_at < deadline)
-    return events{};
-  auto replicas = static_cast<std::uint32_t>(std::max(d.spec.replicas, 0));
-  auto why = "no progress for " + std::to_string(s.progress_deadline_seconds)
-             + " s (" + std::to_string(r.updated) + " of "
-             + std::to_string(replicas) + " replicas updated)";
-  events out{deployment_rollout{cmd.name, d.revision, rollout_phase::failed,
-                                r.updated, replicas, why, now}};
-  // Back to the last revision that completed, unless this rollout is a revert
-  // itself (never a loop) or there is none.
-  if (!s.auto_revert || r.revert_of != 0 || d.stable_revision == 0
-      || d.stable_revision == d.revision || d.stable_tmpl == d.spec.tmpl
-      || w.plugins.find(d.stable_tmpl.plugin) == nullptr)
-    return out;
-  bool health_only = checks_only(d.stable_tmpl, d.spec.tmpl);
-  out.emplace_back(deployment_updated{
-    cmd.name, d.stable_tmpl, s, d.revision + 1, now, health_only,
-    "automatic revert to revision " + std::to_string(d.stable_revision)
-      + ": rollout of revision " + std::to_string(d.revision) + " failed: " + why,
-    d.revision});
-  return out;
-}
-
-// -- load balancers -----------------------------------------------------------
-
-error no_lb(const std::string& name) {
-  return make_error(ec::unknown_lb, "load balancer " + quoted(name)
-                                        + " does not exist (see: volar lb list)");
-}
-
-/// Ready VMs of `deployment` (a terminating one does not count) and its replicas.
-std::pair<std::size_t, std::size_t> ready_of(const world& w, const std::string& deployment) {
-  std::size_t ready = 0;
-  for (const auto* vm : vms_of(w, deployment))
-    ready += vm->status == vm_status::ready ? 1 : 0;
-  auto d = w.deployments.find(deployment);
-  auto want = d == w.deployments.end() ? 0 : std::max(d->second.spec.replicas, 0);
-  return {ready, static_cast<std::size_t>(want)};
-}
-
-result decide_one(const world& w, const create_lb& cmd, unix_nanos now) {
-  const auto& s = cmd.spec;
-  if (auto st = validate_name(s.name, "load balancer name"); !st)
-    return st.error_value();
-  if (w.lbs.contains(s.name))
-    return make_error(ec::duplicate_name,
-                      "load balancer " + quoted(s.name) + " already exists");
-  if (!w.deployments.contains(s.deployment))
-    return no_deployment(s.deployment);
-  if (s.port == 0)
-    return make_error(ec::invalid_argument, "port must be 1..65535, got 0");
-  if (!s.listen.empty()) {
-    auto ip = parse_ipv4(s.listen);
-    if (!ip)
-      return make_error(ec::invalid_argument, "listen address " + quoted(s.listen)
-                                                  + " is not an IPv4 address");
-    if (*ip == 0)
-      return make_error(ec::invalid_argument,
-                        "listen address 0.0.0.0 is a wildcard: it would collide with the "
-                        "replicas' own port " + std::to_string(s.port)
-                            + " (give a specific address)");
-  }
-  if (!s.health_path.empty() && s.health_path.front() != '/')
-    return make_error(ec::invalid_health_check,
-                      "health check path " + quoted(s.health_path) + " must start with '/'");
-  for (const auto& [name, other] : w.lbs)
-    if (other.port == s.port && other.listen == s.listen)
-      return make_error(ec::conflict,
-                        "load balancer " + quoted(name) + " listens on "
-                            + (s.listen.empty() ? std::string("the default address")
-                                                : s.listen)
-                            + ":" + std::to_string(s.port) + " already");
-  return events{lb_created{s, now}};
-}
-
-result decide_one(const world& w, const switch_lb& cmd, unix_nanos now) {
-  events out;
-  auto lb = w.lbs.find(cmd.name);
-  if (!w.deployments.contains(cmd.to))
-    return no_deployment(cmd.to);
-  auto [ready, want] = ready_of(w, cmd.to);
-  if (ready == 0)
-    return make_error(ec::conflict, "deployment " + quoted(cmd.to)
-                                        + " has no ready VM: nothing would serve "
-                                        + quoted(cmd.name));
-  if (cmd.require_all_ready && ready < want)
-    return make_error(ec::conflict, "deployment " + quoted(cmd.to) + " has "
-                                        + std::to_string(ready) + " of "
-                                        + std::to_string(want)
-                                        + " VMs ready (--require-all-ready)");
-  if (lb == w.lbs.end()) {
-    if (!cmd.create)
-      return no_lb(cmd.name);
-    lb_spec spec;
-    spec.name = cmd.name;
-    spec.deployment = cmd.to;
-    auto created = decide_one(w, create_lb{spec}, now);
-    if (!created)
-      return created;
-    return created;
-  }
-  if (lb->second.deployment == cmd.to)
-    return make_error(ec::conflict, "load balancer " + quoted(cmd.name)
-                                        + " points at " + quoted(cmd.to) + " already");
-  return events{lb_switched{cmd.name, lb->second.deployment, cmd.to, now}};
-}
-
-result decide_one(const world& w, const delete_lb& cmd, unix_nanos now) {
-  if (!w.lbs.contains(cmd.name))
-    return no_lb(cmd.name);
-  return events{lb_deleted{cmd.name, now}};
 }
 
 // -- system -------------------------------------------------------------------
