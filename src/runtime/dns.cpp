@@ -342,6 +342,15 @@ struct dns_server::impl {
     std::vector<std::uint8_t> in;
     clock::time_point deadline;
   };
+  /// A query of a TCP client asked again over TCP, its resolver's UDP answer
+  /// having been truncated: the whole answer, or that truncated one.
+  struct tcp_forward {
+    forward f;
+    std::vector<std::uint8_t> fallback; ///< the truncated UDP answer
+    std::vector<std::uint8_t> out;      ///< the framed query
+    std::size_t sent = 0;
+    std::vector<std::uint8_t> in;
+  };
 
   options opts;
   std::vector<dns_endpoint> bound; ///< listen, then the `also` that could be bound
@@ -353,6 +362,7 @@ struct dns_server::impl {
   std::mt19937_64 rng{std::random_device{}()};
   std::map<int, forward> forwards; ///< by the socket to the resolver
   std::map<int, connection> conns;
+  std::map<int, tcp_forward> tcp_forwards; ///< by the TCP socket to the resolver
   std::uint64_t next_conn = 1;
   event_loop loop; // last: its thread starts once the rest is built
 
@@ -363,6 +373,8 @@ struct dns_server::impl {
     for (auto& [fd, f] : forwards)
       ::close(fd);
     for (auto& [fd, c] : conns)
+      ::close(fd);
+    for (auto& [fd, t] : tcp_forwards)
       ::close(fd);
     for (int fd : sockets)
       ::close(fd);
@@ -548,7 +560,87 @@ struct dns_server::impl {
     if (!answer) // refused (ICMP): the next resolver
       return start_forward(std::move(done));
     buf.resize(static_cast<std::size_t>(n));
+    if (done.conn >= 0 && (buf[2] & 0x02) != 0) // truncated, for a TCP client
+      return start_tcp_forward(std::move(done), std::move(buf));
     deliver(done, buf);
+  }
+
+  /// Asks `f`'s last resolver again over TCP; `fallback` if that fails.
+  void start_tcp_forward(forward f, std::vector<std::uint8_t> fallback) {
+    auto to = sockaddr_of(opts.forwarders[f.next - 1]);
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+      return deliver(f, fallback);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0
+        && errno != EINPROGRESS) {
+      ::close(fd);
+      return deliver(f, fallback);
+    }
+    tcp_forward t{std::move(f), std::move(fallback), {}, 0, {}};
+    t.out = {static_cast<std::uint8_t>(t.f.query.size() >> 8),
+             static_cast<std::uint8_t>(t.f.query.size() & 0xff)};
+    t.out.insert(t.out.end(), t.f.query.begin(), t.f.query.end());
+    t.f.deadline = clock::now() + std::chrono::milliseconds(opts.forward_timeout_ms);
+    tcp_forwards[fd] = std::move(t);
+    if (!loop.add(fd, EPOLLOUT | EPOLLIN | EPOLLRDHUP,
+                  [this, fd](std::uint32_t events) { on_tcp_resolver(fd, events); }))
+      finish_tcp(fd, false);
+  }
+
+  /// Ends a TCP forward: the whole answer when `whole`, else the fallback.
+  void finish_tcp(int fd, bool whole) {
+    auto it = tcp_forwards.find(fd);
+    if (it == tcp_forwards.end())
+      return;
+    auto t = std::move(it->second);
+    tcp_forwards.erase(it);
+    loop.remove(fd);
+    ::close(fd);
+    if (!whole)
+      return deliver(t.f, t.fallback);
+    std::vector<std::uint8_t> wire(t.in.begin() + 2, t.in.end());
+    deliver(t.f, wire);
+  }
+
+  void on_tcp_resolver(int fd, std::uint32_t events) {
+    auto it = tcp_forwards.find(fd);
+    if (it == tcp_forwards.end())
+      return;
+    auto& t = it->second;
+    if ((events & EPOLLOUT) != 0 && t.sent < t.out.size()) {
+      auto n = ::send(fd, t.out.data() + t.sent, t.out.size() - t.sent,
+                      MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        return finish_tcp(fd, false);
+      t.sent += n > 0 ? static_cast<std::size_t>(n) : 0;
+      if (t.sent == t.out.size())
+        loop.modify(fd, EPOLLIN | EPOLLRDHUP);
+    }
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0)
+      return;
+    std::uint8_t buf[4096];
+    for (;;) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n > 0) {
+        t.in.insert(t.in.end(), buf, buf + n);
+        if (t.in.size() > 65537)
+          return finish_tcp(fd, false);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        break;
+      break; // closed or failed: what came is judged below
+    }
+    bool ended = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+    std::size_t len = t.in.size() < 2 ? 0 : (std::size_t{t.in[0]} << 8) | t.in[1];
+    if (t.in.size() < 2 || t.in.size() < 2 + len) {
+      if (ended) // closed before the whole answer
+        finish_tcp(fd, false);
+      return;
+    }
+    t.in.resize(2 + len);
+    bool same = len >= header_size && t.in[2] == t.f.query[0] && t.in[3] == t.f.query[1];
+    finish_tcp(fd, same);
   }
 
   std::optional<clock::time_point> tick() {
@@ -565,11 +657,19 @@ struct dns_server::impl {
         idle.push_back(fd);
     for (int fd : idle)
       close_conn(fd);
+    std::vector<int> slow;
+    for (const auto& [fd, t] : tcp_forwards)
+      if (t.f.deadline <= now)
+        slow.push_back(fd);
+    for (int fd : slow)
+      finish_tcp(fd, false);
     std::optional<clock::time_point> next;
     for (const auto& [fd, f] : forwards)
       next = next ? std::min(*next, f.deadline) : f.deadline;
     for (const auto& [fd, c] : conns)
       next = next ? std::min(*next, c.deadline) : c.deadline;
+    for (const auto& [fd, t] : tcp_forwards)
+      next = next ? std::min(*next, t.f.deadline) : t.f.deadline;
     return next;
   }
 };

@@ -14,9 +14,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace volant::runtime {
@@ -70,7 +72,159 @@ std::optional<reply> ask(const char* ip, std::uint16_t port, const std::vector<s
   return out;
 }
 
+/// Sends `q` over TCP (framed) to `ip:port`; the framed answer, unframed.
+std::optional<std::vector<std::uint8_t>> ask_tcp(const char* ip, std::uint16_t port,
+                                                 const std::vector<std::uint8_t>& q) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  ::inet_pton(AF_INET, ip, &to.sin_addr);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::optional<std::vector<std::uint8_t>> out;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0) {
+    std::vector<std::uint8_t> framed{static_cast<std::uint8_t>(q.size() >> 8),
+                                     static_cast<std::uint8_t>(q.size())};
+    framed.insert(framed.end(), q.begin(), q.end());
+    ::send(fd, framed.data(), framed.size(), MSG_NOSIGNAL);
+    std::vector<std::uint8_t> in;
+    std::uint8_t buf[1500];
+    for (;;) {
+      auto n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0)
+        break;
+      in.insert(in.end(), buf, buf + n);
+      if (in.size() >= 2 && in.size() >= 2 + ((std::size_t{in[0]} << 8) | in[1]))
+        break;
+    }
+    if (in.size() >= 2)
+      out = std::vector<std::uint8_t>(in.begin() + 2, in.end());
+  }
+  ::close(fd);
+  return out;
+}
+
+/// A resolver on 127.78.164.60:5353 whose UDP answers are truncated (TC, no
+/// record) and whose TCP answers hold one A record, 127.9.9.9, as a resolver
+/// does with an answer too big for a datagram.
+class truncating_resolver {
+public:
+  truncating_resolver() {
+    udp_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    tcp_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(tcp_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in at{};
+    at.sin_family = AF_INET;
+    at.sin_port = htons(5353);
+    ::inet_pton(AF_INET, "127.78.164.60", &at.sin_addr);
+    bound_ = ::bind(udp_, reinterpret_cast<const sockaddr*>(&at), sizeof at) == 0
+             && ::bind(tcp_, reinterpret_cast<const sockaddr*>(&at), sizeof at) == 0
+             && ::listen(tcp_, 4) == 0;
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~truncating_resolver() {
+    stop_ = true;
+    thread_.join();
+    ::close(udp_);
+    ::close(tcp_);
+  }
+  bool bound() const { return bound_; }
+  int tcp_queries() const { return tcp_queries_; }
+
+private:
+  /// The answer to `q`: its header and question, one A record unless `truncated`.
+  static std::vector<std::uint8_t> answer(const std::uint8_t* q, std::size_t n, bool truncated) {
+    std::vector<std::uint8_t> out(q, q + n);
+    out[2] = truncated ? 0x83 : 0x81; // QR, (TC,) RD
+    out[3] = 0x80;                    // RA, NOERROR
+    if (truncated)
+      return out;
+    out[7] = 1;
+    out.insert(out.end(), {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 9, 9, 9});
+    return out;
+  }
+
+  void serve() {
+    std::uint8_t buf[1500];
+    while (!stop_) {
+      pollfd p[2] = {{udp_, POLLIN, 0}, {tcp_, POLLIN, 0}};
+      if (::poll(p, 2, 100) <= 0)
+        continue;
+      if (p[0].revents & POLLIN) {
+        sockaddr_in from{};
+        socklen_t len = sizeof from;
+        auto n = ::recvfrom(udp_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &len);
+        if (n >= 12) {
+          auto a = answer(buf, static_cast<std::size_t>(n), true);
+          ::sendto(udp_, a.data(), a.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+        }
+      }
+      if (p[1].revents & POLLIN) {
+        int c = ::accept(tcp_, nullptr, nullptr);
+        timeval tv{2, 0};
+        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        auto n = ::recv(c, buf, sizeof buf, 0);
+        if (n >= 14) {
+          ++tcp_queries_;
+          auto a = answer(buf + 2, static_cast<std::size_t>(n) - 2, false);
+          std::vector<std::uint8_t> framed{static_cast<std::uint8_t>(a.size() >> 8),
+                                           static_cast<std::uint8_t>(a.size())};
+          framed.insert(framed.end(), a.begin(), a.end());
+          ::send(c, framed.data(), framed.size(), MSG_NOSIGNAL);
+        }
+        ::close(c);
+      }
+    }
+  }
+
+  int udp_ = -1, tcp_ = -1;
+  bool bound_ = false;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> tcp_queries_{0};
+  std::thread thread_;
+};
+
+/// A query for A of `example.org` (outside volant.local: forwarded).
+std::vector<std::uint8_t> outside_query(std::uint16_t id) {
+  std::vector<std::uint8_t> q{static_cast<std::uint8_t>(id >> 8), static_cast<std::uint8_t>(id),
+                              0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  for (const char* label : {"example", "org"}) {
+    q.push_back(static_cast<std::uint8_t>(std::strlen(label)));
+    q.insert(q.end(), label, label + std::strlen(label));
+  }
+  q.insert(q.end(), {0, 0, 1, 0, 1});
+  return q;
+}
+
 } // namespace
+
+TEST_CASE("a TCP client's forwarded query whose resolver truncates over UDP is asked again "
+          "over TCP; a UDP client gets the truncated answer (and asks over TCP itself)") {
+  truncating_resolver upstream;
+  REQUIRE(upstream.bound());
+  dns_server::options o;
+  o.listen = at("127.78.164.61", 5353);
+  o.forwarders = {at("127.78.164.60", 5353)};
+  auto server = dns_server::start(o);
+  REQUIRE_MESSAGE(server, server.error_value().message);
+
+  auto whole = ask_tcp("127.78.164.61", 5353, outside_query(0x5151));
+  REQUIRE(whole);
+  REQUIRE(whole->size() >= 12);
+  CHECK(((*whole)[0] << 8 | (*whole)[1]) == 0x5151);
+  CHECK(((*whole)[2] & 0x02) == 0); // not truncated
+  CHECK((*whole)[7] == 1);          // the record
+  CHECK(std::vector<std::uint8_t>(whole->end() - 4, whole->end())
+        == std::vector<std::uint8_t>{127, 9, 9, 9});
+  CHECK(upstream.tcp_queries() == 1);
+
+  auto udp = ask("127.78.164.61", 5353, outside_query(0x5252));
+  REQUIRE(udp);
+  CHECK((udp->wire[2] & 0x02) != 0); // truncated, as the resolver said
+  CHECK(upstream.tcp_queries() == 1);
+}
 
 TEST_CASE("the DNS server answers on each of its addresses, from the address asked") {
   dns_server::options o;
