@@ -1,11 +1,10 @@
 #include "guest/build.hpp"
 
+#include "guest/cpio.hpp"
 #include "guest/debs.hpp"
 #include "guest/oci.hpp"
 #include "guest/tools.hpp"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 
@@ -84,13 +83,6 @@ error io(const std::string& what, const std::error_code& ec_) {
   return make_error(ec::io_error, what + ": " + ec_.message());
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 /// Creates the missing directories of `dir`, each 0755 whatever volantd's
 /// umask: a guest's unprivileged users (a CGI run as nobody) traverse them.
 void make_dirs(const fs::path& dir) {
@@ -150,103 +142,6 @@ private:
   std::string path_;
 };
 
-// -- cpio (libarchive) ----------------------------------------------------------
-
-struct archive_deleter {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
-
-class cpio_writer {
-public:
-  explicit cpio_writer(const std::string& path) : a_(archive_write_new()) {
-    archive_write_set_format_cpio_newc(a_.get());
-    open_ = archive_write_open_filename(a_.get(), path.c_str()) == ARCHIVE_OK;
-  }
-
-  bool ok() const { return open_ && !failed_; }
-  std::string error() { return archive_error_string(a_.get()) ? archive_error_string(a_.get()) : "?"; }
-
-  void dir(const std::string& name, mode_t perm = 0755) { entry(name, AE_IFDIR, perm, {}); }
-  void file(const std::string& name, const std::string& content, mode_t perm = 0644) {
-    entry(name, AE_IFREG, perm, content);
-  }
-  void device(const std::string& name, unsigned major_, unsigned minor_, mode_t perm) {
-    auto* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, AE_IFCHR);
-    archive_entry_set_perm(e, perm);
-    archive_entry_set_rdevmajor(e, major_);
-    archive_entry_set_rdevminor(e, minor_);
-    archive_entry_set_size(e, 0); // newc wants a size on every entry
-    failed_ |= archive_write_header(a_.get(), e) < ARCHIVE_WARN;
-    archive_entry_free(e);
-  }
-
-  /// Every file, directory and symlink under `root`, as root-owned entries
-  /// with their own modes (what mke2fs -d would store).
-  void tree(const fs::path& root) {
-    std::error_code ec_;
-    std::vector<fs::path> all;
-    for (auto it = fs::recursive_directory_iterator(root, ec_); it != fs::recursive_directory_iterator();
-         it.increment(ec_))
-      all.push_back(it->path());
-    std::sort(all.begin(), all.end());
-    for (const auto& p : all) {
-      struct stat st {};
-      if (::lstat(p.c_str(), &st) != 0)
-        continue;
-      auto name = p.lexically_relative(root).string(); // never through a symlink
-      auto* e = archive_entry_new();
-      archive_entry_set_pathname(e, name.c_str());
-      archive_entry_set_size(e, 0); // newc wants a size on every entry
-      archive_entry_set_perm(e, st.st_mode & 07777);
-      archive_entry_set_uid(e, st.st_uid);
-      archive_entry_set_gid(e, st.st_gid);
-      archive_entry_set_mtime(e, st.st_mtime, 0);
-      std::string content;
-      if (S_ISDIR(st.st_mode)) {
-        archive_entry_set_filetype(e, AE_IFDIR);
-      } else if (S_ISLNK(st.st_mode)) {
-        archive_entry_set_filetype(e, AE_IFLNK);
-        archive_entry_set_symlink(e, fs::read_symlink(p, ec_).c_str());
-      } else if (S_ISREG(st.st_mode)) {
-        archive_entry_set_filetype(e, AE_IFREG);
-        content = read_file(p);
-        archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-      } else {
-        archive_entry_free(e);
-        continue;
-      }
-      failed_ |= archive_write_header(a_.get(), e) < ARCHIVE_WARN;
-      if (!content.empty())
-        failed_ |= archive_write_data(a_.get(), content.data(), content.size()) < 0;
-      archive_entry_free(e);
-    }
-  }
-
-  bool close() {
-    failed_ |= archive_write_close(a_.get()) < ARCHIVE_WARN;
-    return ok();
-  }
-
-private:
-  void entry(const std::string& name, unsigned type, mode_t perm, const std::string& content) {
-    auto* e = archive_entry_new();
-    archive_entry_set_pathname(e, name.c_str());
-    archive_entry_set_filetype(e, type);
-    archive_entry_set_perm(e, perm);
-    archive_entry_set_size(e, static_cast<la_int64_t>(content.size()));
-    failed_ |= archive_write_header(a_.get(), e) < ARCHIVE_WARN;
-    if (!content.empty())
-      failed_ |= archive_write_data(a_.get(), content.data(), content.size()) < 0;
-    archive_entry_free(e);
-  }
-
-  std::unique_ptr<archive, archive_deleter> a_;
-  bool open_ = false;
-  bool failed_ = false;
-};
-
 /// The boot part of every initramfs: /init, the modules and their order, the
 /// device nodes the kernel opens before devtmpfs is mounted.
 void add_boot(cpio_writer& w, const std::string& init, const std::string& modules) {
@@ -255,7 +150,7 @@ void add_boot(cpio_writer& w, const std::string& init, const std::string& module
   w.device("dev/null", 1, 3, 0666);
   w.dir("proc", 0555);
   w.dir("sys", 0555);
-  w.file("init", read_file(init), 0755);
+  w.file("init", read_whole_file(init), 0755);
   w.dir("lib");
   w.dir("lib/modules");
   w.dir("lib/modules/volant");
@@ -264,7 +159,7 @@ void add_boot(cpio_writer& w, const std::string& init, const std::string& module
   for (const auto* m : guest_modules) {
     auto ko = fs::path(modules) / (std::string(m) + ".ko");
     if (!modules.empty() && fs::exists(ko, ec_)) {
-      w.file("lib/modules/volant/" + std::string(m) + ".ko", read_file(ko), 0644);
+      w.file("lib/modules/volant/" + std::string(m) + ".ko", read_whole_file(ko), 0644);
       order += std::string(m) + "\n";
     }
   }
@@ -320,7 +215,7 @@ std::vector<std::size_t> find_all(const std::string& data, std::string_view magi
 /// decompressed with the matching tool (extract-vmlinux's method).
 status extract_vmlinux(const std::string& bzimage, const std::string& out,
                        const std::string& work) {
-  auto data = read_file(bzimage);
+  auto data = read_whole_file(bzimage);
   const std::pair<std::string_view, std::vector<std::string>> kinds[] = {
       {std::string_view("\x02\x21\x4c\x18", 4), {"lz4", "-dc"}},
       {std::string_view("\x1f\x8b\x08", 3), {"gzip", "-dc"}},
@@ -336,7 +231,7 @@ status extract_vmlinux(const std::string& bzimage, const std::string& out,
       auto argv = tool;
       argv.push_back(payload);
       static_cast<void>(run_tool(argv, out)); // trailing garbage makes the tools complain
-      auto head = read_file(out).substr(0, 4);
+      auto head = read_whole_file(out).substr(0, 4);
       if (head == "\x7f" "ELF")
         return ok();
     }
@@ -769,7 +664,7 @@ expected<plugin_manifest> build(const plugin_manifest& in, const paths& p,
   } else {
     say("cached: " + image_file.string());
   }
-  auto info = json::parse(read_file(info_file), nullptr, false);
+  auto info = json::parse(read_whole_file(info_file), nullptr, false);
   if (!info.is_object())
     return make_error(ec::io_error, "the guest cache entry " + info_file.string() + " is damaged");
   // What the build resolved (an OCI image's defaults) is what the VM runs.

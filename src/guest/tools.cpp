@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 
 extern char** environ;
@@ -95,6 +96,13 @@ expected<std::string> run_tool(const std::vector<std::string>& argv,
   auto said = tail_lines(out, 3);
   return make_error(ec::io_error,
                     argv[0] + " " + how + (said.empty() ? "" : ": " + said));
+}
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
 }
 
 } // namespace volant::guest

@@ -20,4 +20,7 @@ expected<std::string> run_tool(const std::vector<std::string>& argv,
 /// Whether `tool` is an executable in PATH.
 bool have_tool(const std::string& tool);
 
+/// The whole content of the file at `path` (empty if it cannot be read).
+std::string read_whole_file(const std::string& path);
+
 } // namespace volant::guest
