@@ -92,7 +92,8 @@ int wait_for_shutdown(const sigset_t& signals) {
 /// The DNS server `opts` asks for, or null: off, or the address cannot be
 /// bound (then volantd runs without DNS and says so once). A flag that does
 /// not parse is an error.
-volant::expected<std::unique_ptr<volant::runtime::dns_server>> start_dns(const options& opts) {
+volant::expected<std::unique_ptr<volant::runtime::dns_server>> start_dns(const options& opts,
+                                                                        volant::ipv4 bridge) {
   using namespace volant;
   if (opts.dns_listen.empty() || opts.dns_listen == "off")
     return std::unique_ptr<runtime::dns_server>();
@@ -103,9 +104,8 @@ volant::expected<std::unique_ptr<volant::runtime::dns_server>> start_dns(const o
   o.listen = *at;
   // microVMs reach volantd on their gateway, the bridge's address, where the
   // DNS listens too (port 53: resolv.conf takes no port).
-  if (auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr);
-      bridge && !(bridge->address == at->ip && at->port == 53))
-    o.also.push_back({bridge->address, 53});
+  if (!(bridge == at->ip && at->port == 53))
+    o.also.push_back({bridge, 53});
   for (const auto& text : opts.dns_forward) {
     auto to = runtime::parse_dns_endpoint(text);
     if (!to)
@@ -287,10 +287,10 @@ int main(int argc, char** argv) {
   auto w = (*store)->load();
   if (!w)
     return fail("cannot rebuild state from the log: " + w.error_value().message);
-  if (auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr); !bridge)
+  auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr);
+  if (!bridge)
     return fail("--bridge-cidr: " + bridge.error_value().message);
-  else
-    opts.host.reserved = bridge->address;
+  opts.host.reserved = bridge->address;
   if (auto st = configure_host_if_needed(**store, *w, opts.host); !st)
     return fail(st.error_value().message);
   for (const auto& [name, d] : w->deployments)
@@ -302,7 +302,7 @@ int main(int argc, char** argv) {
                       name, var.key, secrets::key_path(ctx.data_dir), name, var.key);
 
   // DNS for volant.local (docs/traffic.md): the controller publishes its names.
-  auto dns = start_dns(opts);
+  auto dns = start_dns(opts, bridge->address);
   if (!dns)
     return fail(dns.error_value().message);
   ctx.dns = dns->get();
@@ -311,8 +311,7 @@ int main(int argc, char** argv) {
       spdlog::warn("[volantd] dns: {}: microVMs get no resolver of volant.local", w);
     // microVMs' resolver: the bridge's address (their init writes it to their
     // /etc/resolv.conf from the kernel command line).
-    auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr);
-    if (bridge && ctx.dns->listens_on({bridge->address, 53}))
+    if (ctx.dns->listens_on({bridge->address, 53}))
       opts.qemu.dns = to_string_ip(bridge->address);
   }
   if (ctx.dns != nullptr && ctx.dns->config().listen.port == 53) {
@@ -352,8 +351,7 @@ int main(int argc, char** argv) {
     {opts.haproxy_binary, ctx.data_dir + "/haproxy", on_drained}};
   ctx.haproxy = &haproxy;
   ctx.lbs.listen = "127.0.0.1";
-  if (auto bridge = runtime::parse_cidr(opts.qemu.bridge.cidr); bridge)
-    ctx.lbs.microvm_listen = to_string_ip(bridge->address);
+  ctx.lbs.microvm_listen = to_string_ip(bridge->address);
   {
     // The runs the log says may be up are adopted (or found dead) by their VM
     // actors; any other run still on the host was forked just before a crash and

@@ -65,6 +65,11 @@ std::int64_t cpu_limit(const host_config& c) {
              : std::max<std::int64_t>(1, std::int64_t{c.cpu_total} * c.cpu_overcommit_milli / 1000);
 }
 
+std::int64_t cpu_free(const world& w) {
+  auto limit = cpu_limit(w.host.config);
+  return limit > 0 ? limit - w.host.cpu_used : int64_max;
+}
+
 error insufficient_memory(std::int64_t need, std::int64_t free) {
   return make_error(ec::insufficient_memory,
                     "insufficient memory: need " + std::to_string(need) + " MiB, "

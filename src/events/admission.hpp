@@ -38,6 +38,10 @@ status admit(const world& w, const demand& d);
 /// The vCPUs the host admits (cores x overcommit), or 0 when there is no limit.
 std::int64_t cpu_limit(const host_config& c);
 
+/// vCPUs left under the limit by the recorded VMs (the largest number when
+/// there is no limit): what one more VM may take, as memory_free_mib.
+std::int64_t cpu_free(const world& w);
+
 /// The number of addresses in the pool.
 std::int64_t pool_size(const host_config& c);
 

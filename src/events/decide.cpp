@@ -382,8 +382,8 @@ result decide_one(const world& w, const create_vm& cmd, unix_nanos now) {
                                              + " VMs)");
   if (d.spec.tmpl.memory_mib > memory_free_mib(w))
     return insufficient_memory(d.spec.tmpl.memory_mib, memory_free_mib(w));
-  if (auto limit = cpu_limit(c); limit > 0 && w.host.cpu_used + d.spec.tmpl.cpu > limit)
-    return insufficient_cpu(d.spec.tmpl.cpu, limit - w.host.cpu_used, c);
+  if (d.spec.tmpl.cpu > cpu_free(w))
+    return insufficient_cpu(d.spec.tmpl.cpu, cpu_free(w), c);
   auto ip = allocate_ip(w.host);
   if (!ip)
     return ip.error_value();
@@ -603,10 +603,9 @@ result decide_one(const world& w, const recreate_vm& cmd, unix_nanos now) {
     auto growth = tmpl.memory_mib - vm.memory_mib;
     if (growth > 0 && growth > memory_free_mib(w))
       return insufficient_memory(tmpl.memory_mib, memory_free_mib(w) + vm.memory_mib);
-    const auto& c = w.host.config;
-    if (auto limit = cpu_limit(c); limit > 0 && tmpl.cpu > vm.cpu
-        && w.host.cpu_used + tmpl.cpu - vm.cpu > limit)
-      return insufficient_cpu(tmpl.cpu, limit - w.host.cpu_used + vm.cpu, c);
+    auto cpu_growth = tmpl.cpu - vm.cpu;
+    if (cpu_growth > 0 && cpu_growth > cpu_free(w))
+      return insufficient_cpu(tmpl.cpu, cpu_free(w) + vm.cpu, w.host.config);
     return events{vm_recreated{cmd.name, cmd.revision, tmpl.cpu, tmpl.memory_mib,
                                cmd.restarts, cmd.backoff_ms, cmd.reason, now}};
   });

@@ -34,8 +34,7 @@ struct admission {
 
   explicit admission(const world& w)
       : configured(w.host.configured), memory_free(memory_free_mib(w)),
-        cpu_free(cpu_limit(w.host.config) > 0 ? cpu_limit(w.host.config) - w.host.cpu_used
-                                              : std::numeric_limits<std::int64_t>::max()),
+        cpu_free(volant::cpu_free(w)),
         vms(static_cast<std::int64_t>(w.vms.size())),
         max_vms(w.host.config.max_vms), addresses_free(free_addresses(w.host)),
         pool(to_string_ip(w.host.config.pool_first) + "-"

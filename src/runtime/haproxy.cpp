@@ -397,7 +397,7 @@ void haproxy_supervisor::choose_slots() {
 void haproxy_supervisor::sync_lb(const lb_view& lb,
                                  const std::map<std::string, std::string>& map_now) {
   const auto& name = lb.spec.name;
-  char slot = slots_.count(name) ? slots_.at(name) : 'a';
+  char slot = slots_.at(name); // choose_slots gave every desired LB one
   auto serving = lb_backend_name(name, slot);
   // The servers first, then the frontend to them (atomic), then the other
   // backend empties by draining.

@@ -276,6 +276,17 @@ std::set<std::string> web_answer(const std::string& at) {
   return {lines.begin(), lines.end()};
 }
 
+/// Writes `page` (`text`) into `vm`'s web root once its workload has made
+/// it (its index.html is there); false before.
+bool put_page(const daemon& d, const std::string& vm, const std::string& page,
+              const std::string& text) {
+  auto www = d.vm_dir(vm) + "/www";
+  if (!std::filesystem::exists(www + "/index.html"))
+    return false;
+  std::ofstream(www + "/" + page) << text;
+  return true;
+}
+
 /// The VM names that answered 6 requests to the load balancer on `lb_ip`.
 std::set<std::string> served_by(const std::string& lb_ip) {
   std::set<std::string> names;
@@ -296,13 +307,7 @@ TEST_CASE("dns and lb: a VM whose health check fails leaves the DNS answer and t
        "--health-http 80:/ok.html --health-interval 1 --health-threshold 1");
   // Ready once the test gives each VM its health page.
   for (const auto* vm : {"web-0", "web-1"})
-    REQUIRE(eventually([&] {
-      auto www = d.vm_dir(vm) + "/www";
-      if (!std::filesystem::exists(www))
-        return false;
-      std::ofstream(www + "/ok.html") << "ok\n";
-      return true;
-    }, 30s));
+    REQUIRE(eventually([&] { return put_page(d, vm, "ok.html", "ok\n"); }, 30s));
   REQUIRE(d.settled("web", 2, 60s));
   auto lb_ip = d.ip(250);
   d.ok("lb create web-lb --deployment web --listen " + lb_ip);
@@ -347,13 +352,7 @@ TEST_CASE("readiness_check apart from health_check: a VM that is not ready leave
            && d.vm("web-1").value("status", "") == "running";
   }, 30s));
   for (const auto* vm : {"web-0", "web-1"})
-    REQUIRE(eventually([&] {
-      auto www = d.vm_dir(vm) + "/www";
-      if (!std::filesystem::exists(www + "/index.html"))
-        return false;
-      std::ofstream(www + "/ready.html") << "ready\n";
-      return true;
-    }, 30s));
+    REQUIRE(eventually([&] { return put_page(d, vm, "ready.html", "ready\n"); }, 30s));
   REQUIRE(d.settled("web", 2, 60s));
   auto lb_ip = d.ip(250);
   d.ok("lb create web-lb --deployment web --listen " + lb_ip);

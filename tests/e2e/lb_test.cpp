@@ -17,17 +17,21 @@ namespace volant::e2e {
 
 namespace {
 
-/// The VM names that answered `n` requests to the load balancer (a failed
-/// request is named "<failed>").
+/// The VM name that answered one request to the load balancer ("<failed>"
+/// for a failed request).
+std::string answer(const std::string& ip) {
+  auto r = http_get(ip, 80, "/", 2s);
+  auto body = r && r->status == 200 ? r->body : std::string("<failed>");
+  while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
+    body.pop_back();
+  return body;
+}
+
+/// The VM names that answered `n` requests to the load balancer.
 std::multiset<std::string> answers(const std::string& ip, int n) {
   std::multiset<std::string> out;
-  for (int i = 0; i < n; ++i) {
-    auto r = http_get(ip, 80, "/", 2s);
-    auto body = r && r->status == 200 ? r->body : std::string("<failed>");
-    while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
-      body.pop_back();
-    out.insert(body);
-  }
+  for (int i = 0; i < n; ++i)
+    out.insert(answer(ip));
   return out;
 }
 
@@ -40,11 +44,7 @@ std::vector<std::string> answers_during(const std::string& ip, const std::functi
   std::thread sampler([&] {
     int tail = 0;
     while (tail < after) {
-      auto r = http_get(ip, 80, "/", 2s);
-      auto body = r && r->status == 200 ? r->body : std::string("<failed>");
-      while (!body.empty() && (body.back() == '\n' || body.back() == '\r'))
-        body.pop_back();
-      seen.push_back(body);
+      seen.push_back(answer(ip));
       if (done)
         ++tail;
     }
