@@ -27,6 +27,20 @@ std::string run_id(const std::string& vm, std::uint64_t incarnation);
 std::string vm_of_run(const std::string& run);
 
 /// Everything a driver needs to launch one run of a VM.
+/// A volume of a VM (issue 14, docs/volumes.md): `source` is seen by the
+/// workload at `path`. Process driver: `source` is a host directory, made if
+/// missing, bind-mounted at `path` in the workload's own mount namespace.
+/// microVM driver: `source` is a raw ext4 image, made with `size_mib` if
+/// missing, attached as a virtio-blk disk and mounted at `path` by the guest
+/// init.
+struct volume_mount {
+  std::string source;
+  std::string path;
+  std::int64_t size_mib = 1024;
+  bool persistent = true; ///< false: scratch space (its source is in the run directory)
+  friend bool operator==(const volume_mount&, const volume_mount&) = default;
+};
+
 struct launch_spec {
   std::string vm_name;
   std::uint64_t incarnation = 0; ///< the run; host resources are keyed by run_id
@@ -50,6 +64,8 @@ struct launch_spec {
   /// in a mount namespace of its own (volantd's DNS, docs/traffic.md); empty:
   /// the host's. Needs root; without it the workload sees the host's file.
   std::string resolv_conf;
+  /// The VM's volumes, in the template's order.
+  std::vector<volume_mount> volumes;
 
   std::string run() const { return run_id(vm_name, incarnation); }
 };
