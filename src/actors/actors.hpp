@@ -43,6 +43,8 @@ struct launch_template {
   vm_template tmpl;
   health_check health;
   health_check readiness; ///< disabled: `health` decides READY too
+  /// The deployment's persistent volumes; each VM mounts those attached to it.
+  std::vector<volume_record> volumes;
 };
 
 /// Where a deployment stands, as its actor shows it on inspection.

@@ -12,6 +12,7 @@
 #include "actors/wire_error.hpp"
 #include "events/admission.hpp"
 #include "events/undo.hpp"
+#include "runtime/volumes.hpp"
 #include "wire/json.hpp"
 #include "wire/reply_cache.hpp"
 #include "wire/request_check.hpp"
@@ -126,6 +127,24 @@ void show_vm(api_actor::pointer self, daemon_context* ctx, const controller_acto
       [=](caf::error& err) mutable { rp.deliver(err); });
 }
 
+/// Adds what each volume of a `volumes.list` reply holds on disk (measured
+/// here, not on the controller's thread).
+void add_volume_usage(json& rows, const daemon_context& ctx) {
+  if (!rows.is_array())
+    return;
+  for (auto& row : rows) {
+    auto base = ctx.volumes_dir() + "/" + std::to_string(row.value("id", std::uint64_t{0}));
+    auto use = runtime::measure_volume(base);
+    if (!use.exists)
+      use = runtime::measure_volume(base + ".ext4");
+    row["on_disk"] = use.exists;
+    row["kind"] = !use.exists ? "not made yet" : use.image ? "ext4 image" : "directory";
+    row["used_bytes"] = use.used_bytes;
+    if (use.image)
+      row["size_mib"] = use.capacity_bytes >> 20;
+  }
+}
+
 /// The other reads: answered by the controller; resource use and recent
 /// events are added here, not on the controller's thread.
 void read_query(api_actor::pointer self, daemon_context* ctx, const controller_actor& controller,
@@ -138,6 +157,12 @@ void read_query(api_actor::pointer self, daemon_context* ctx, const controller_a
   self->request(controller, caf::infinite, query_atom::value, verb, args_text)
     .then(
       [=](std::string& reply) mutable {
+        if (verb == "volumes.list") {
+          auto j = json::parse(reply, nullptr, false);
+          add_volume_usage(j, *ctx);
+          rp.deliver(dump(j));
+          return;
+        }
         if (lb_stats) {
           auto j = json::parse(reply, nullptr, false);
           add_lb_stats(j, *ctx);
@@ -467,6 +492,9 @@ caf::result<std::string> dispatch(api_actor::pointer self, daemon_context* ctx,
       return to_caf(chunk.error_value());
     return std::move(*chunk);
   }
+  if (verb == "quotas.apply" && !ctx->quota_file.empty())
+    return to_caf({ec::conflict, "volantd reads its quotas from " + ctx->quota_file
+                                     + ": edit that file (it is re-read when it changes)"});
   if (req.cmd)
     return mutate(self, ctx, st, controller, verb, args, std::move(*req.cmd));
   auto rp = self->make_response_promise<std::string>();

@@ -16,6 +16,7 @@
 #include "store/journal.hpp"
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 namespace volant {
@@ -50,6 +51,11 @@ struct daemon_context {
   std::chrono::milliseconds reconcile_every{2000};
   std::uint64_t snapshot_every = 10000; ///< events between snapshots
   std::string token;
+  /// `volantd --quotas FILE`: the quotas' source of truth (re-read when it
+  /// changes); empty: quotas come from `volar apply -f`.
+  std::string quota_file;
+  /// Reads the quota file (the guide's YAML; src/cli/manifest_yaml.hpp).
+  std::function<expected<std::vector<quota_spec>>(const std::string&)> read_quotas;
   /// Seals secret env at the api and opens it at a VM's launch; made from
   /// `<data-dir>/secret.key` at start (null: secrets are refused).
   const secrets::sealer* sealer = nullptr;
@@ -74,6 +80,9 @@ struct daemon_context {
   std::string log_path(const std::string& vm) const {
     return data_dir + "/logs/" + vm + ".log";
   }
+  /// Where persistent volumes live (docs/volumes.md): `<data-dir>/volumes`,
+  /// each as `<id>` (a directory, process driver) or `<id>.ext4` (microVMs).
+  std::string volumes_dir() const { return data_dir + "/volumes"; }
 };
 
 /// The current time in Unix nanoseconds (the core never reads a clock itself).

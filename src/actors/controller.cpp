@@ -8,12 +8,15 @@
 #include "actors/wire_error.hpp"
 #include "events/dns.hpp"
 #include "runtime/dns.hpp"
+#include "runtime/volumes.hpp"
 
 #include <caf/all.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <set>
+
+#include <sys/stat.h>
 
 namespace volant {
 
@@ -74,6 +77,9 @@ launch_template launch_of(const world& w, const std::string& name) {
   out.readiness = effective_readiness_check(w, d->second);
   if (const auto* plugin = w.plugins.find(out.tmpl.plugin))
     out.plugin = *plugin;
+  for (const auto& [id, vol] : w.volumes)
+    if (vol.deployment == name && !vol.vm.empty())
+      out.volumes.push_back(vol);
   return out;
 }
 
@@ -178,12 +184,61 @@ void sync_dns(self_ptr self) {
   st.ctx->dns->publish(st.dns);
 }
 
+/// Applies volantd's quota file when it changed since it was last read (each
+/// change journaled as quota_set / quota_deleted). A file that does not parse
+/// keeps the quotas in force, with a warning.
+void sync_quota_file(self_ptr self) {
+  auto& st = self->state;
+  const auto& file = st.ctx->quota_file;
+  if (file.empty() || !st.ctx->read_quotas)
+    return;
+  struct stat info{};
+  std::string stamp = ::stat(file.c_str(), &info) == 0
+                          ? std::to_string(info.st_mtim.tv_sec) + "."
+                                + std::to_string(info.st_mtim.tv_nsec) + ":"
+                                + std::to_string(info.st_size)
+                          : "missing";
+  if (stamp == st.quota_stamp)
+    return;
+  st.quota_stamp = stamp;
+  if (stamp == "missing") {
+    VLOG_WARN("controller", "quota file {} is missing: the quotas in force stay", file);
+    return;
+  }
+  auto quotas = st.ctx->read_quotas(file);
+  if (!quotas) {
+    VLOG_WARN("controller", "quota file {}: {}; the quotas in force stay", file,
+              quotas.error_value().message);
+    return;
+  }
+  run_command(self, set_quotas{std::move(*quotas), file, true},
+              [file](expected<record_batch> r) {
+                if (!r)
+                  VLOG_WARN("controller", "quota file {}: {}", file, r.error_value().message);
+                else if (!r->empty())
+                  VLOG_INFO("controller", "quota file {} applied ({} changes)", file, r->size());
+              });
+}
+
+/// Removes what deleted volumes left on disk (after their volume_deleted
+/// commits, and at start for a crash in between): the log says which exist.
+void sweep_volumes(self_ptr self) {
+  auto& st = self->state;
+  std::set<std::uint64_t> keep;
+  for (const auto& [id, vol] : st.w.volumes)
+    keep.insert(id);
+  for (const auto& name : runtime::sweep_volumes(st.ctx->volumes_dir(), keep))
+    VLOG_INFO("controller", "volume data {}/{} removed", st.ctx->volumes_dir(), name);
+}
+
 void after_commit(self_ptr self, const record_batch& recs) {
   auto& st = self->state;
   std::map<std::string, std::set<std::string>> touched; // deployment -> created VMs
+  bool volume_gone = false;
   for (const auto& rec : recs) {
     st.w.last_seq = std::max(st.w.last_seq, rec.seq);
     st.w.last_at = std::max(st.w.last_at, rec.at);
+    volume_gone = volume_gone || std::holds_alternative<volume_deleted>(rec.ev);
     auto dep = deployment_of(rec.ev);
     if (dep.empty())
       continue;
@@ -197,6 +252,8 @@ void after_commit(self_ptr self, const record_batch& recs) {
     plan_and_push(self, dep, created);
     retire_if_done(self, dep);
   }
+  if (volume_gone)
+    sweep_volumes(self);
   sync_lbs(self);
   sync_dns(self);
   maybe_snapshot(self);
@@ -299,6 +356,8 @@ controller(controller_actor::stateful_pointer<controller_state> self,
   }
   sync_lbs(self); // an adopted HAProxy gets the log's configuration
   sync_dns(self);
+  sweep_volumes(self);
+  sync_quota_file(self);
   self->delayed_send(self, ctx->reconcile_every, reconcile_atom::value);
   return {
     [=](command_atom, command& cmd) -> caf::result<record_batch> {
@@ -343,6 +402,7 @@ controller(controller_actor::stateful_pointer<controller_state> self,
         names.push_back(name);
       for (const auto& name : names)
         plan_and_push(self, name);
+      sync_quota_file(self);
       self->delayed_send(self, self->state.ctx->reconcile_every, reconcile_atom::value);
     },
     [=](restart_atom, const std::string& name) {

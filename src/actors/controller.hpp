@@ -34,6 +34,8 @@ struct controller_state {
   std::optional<std::vector<lb_view>> lb_views;
   /// The zone last handed to the DNS server (null: none yet).
   std::shared_ptr<const dns_zone> dns;
+  /// The quota file as last read ("<mtime>:<size>"; empty: not yet).
+  std::string quota_stamp;
   static inline const char* name = "controller";
 };
 

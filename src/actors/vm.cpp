@@ -11,6 +11,7 @@
 
 #include <caf/all.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -65,6 +66,40 @@ expected<std::vector<env_var>> open_secrets(const daemon_context& ctx,
   return out;
 }
 
+/// The VM's volumes as its driver mounts them (docs/volumes.md): a persistent
+/// one from `<data-dir>/volumes/<id>`, a scratch one from the run directory
+/// (wiped with it when the VM is recreated); `.ext4` images for microVMs.
+expected<std::vector<runtime::volume_mount>> volume_mounts(const daemon_context& ctx,
+                                                          const launch_template& launch,
+                                                          const vm_record& rec,
+                                                          const std::string& dir) {
+  bool image = launch.plugin.runtime == "qemu";
+  std::vector<runtime::volume_mount> out;
+  for (std::size_t i = 0; i < launch.tmpl.volumes.size(); ++i) {
+    const auto& v = launch.tmpl.volumes[i];
+    runtime::volume_mount m;
+    m.path = v.path;
+    m.size_mib = v.size_mib > 0 ? v.size_mib : default_volume_mib;
+    m.persistent = v.persistent;
+    if (v.persistent) {
+      auto it = std::find_if(launch.volumes.begin(), launch.volumes.end(),
+                             [&](const volume_record& vol) {
+                               return vol.vm == rec.name && vol.path == v.path;
+                             });
+      // Never a run with its data silently elsewhere.
+      if (it == launch.volumes.end())
+        return make_error(ec::conflict, "volume "
+                                            + volume_name(rec.deployment, rec.index, v.path)
+                                            + " is not attached to this VM");
+      m.source = ctx.volumes_dir() + "/" + std::to_string(it->id) + (image ? ".ext4" : "");
+    } else {
+      m.source = dir + "/.volumes/scratch-" + std::to_string(i) + (image ? ".ext4" : "");
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 /// Launches run `n` from the VM's record and its deployment's template.
 vm_input start(self_ptr self, std::uint64_t n) {
   auto& st = self->state;
@@ -76,6 +111,9 @@ vm_input start(self_ptr self, std::uint64_t n) {
   auto secrets = open_secrets(*st.ctx, rec.deployment, launch.tmpl);
   if (!secrets)
     return in_start_failed{n, secrets.error_value().message};
+  auto volumes = volume_mounts(*st.ctx, launch, rec, dir);
+  if (!volumes)
+    return in_start_failed{n, volumes.error_value().message};
   auto cmd = plan_launch(launch.plugin, launch.tmpl, rec, dir, *secrets);
   runtime::launch_spec spec{rec.name,     n,          cmd.argv,
                             cmd.env,      dir,        st.ctx->log_path(rec.name),
@@ -84,6 +122,7 @@ vm_input start(self_ptr self, std::uint64_t n) {
                             std::move(cmd.secret_env)};
   spec.rootfs = launch.plugin.rootfs;
   spec.resolv_conf = st.ctx->resolv_conf;
+  spec.volumes = std::move(*volumes);
   ++st.starts;
   auto handle = st.ctx->driver_for(launch.plugin.runtime).start(spec);
   if (!handle)

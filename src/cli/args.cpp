@@ -396,6 +396,7 @@ expected<deployment_spec> build_spec(const create_args& a) {
       return vol.error_value();
     spec.tmpl.volumes.push_back(std::move(*vol));
   }
+  spec.quota = a.quota;
   spec.auto_restart = !a.no_auto_restart;
   auto strategy = build_strategy(a.strategy, a.max_surge, a.max_unavailable,
                                  update_strategy{}, a.rollout);
@@ -454,6 +455,26 @@ expected<json> update_request(const update_args& a,
     if (!lbls)
       return lbls.error_value();
     out["labels"] = *lbls;
+  }
+  if (a.volumes) {
+    vm_template tmpl;
+    for (const auto& text : *a.volumes) {
+      auto vol = parse_volume(text);
+      if (!vol)
+        return vol.error_value();
+      tmpl.volumes.push_back(std::move(*vol));
+    }
+    if (auto st = validate_volumes(tmpl.volumes); !st)
+      return st.error_value();
+    deployment_spec spec;
+    spec.tmpl = std::move(tmpl);
+    out["volumes"] = wire::encode_spec(spec)["tmpl"]["volumes"];
+  }
+  if (a.quota) {
+    if (!a.quota->empty())
+      if (auto st = validate_name(*a.quota, "quota"); !st)
+        return st.error_value();
+    out["quota"] = *a.quota;
   }
   std::vector<env_var> plain;
   if (a.env) {
@@ -553,6 +574,8 @@ json apply_update_request(const deployment_spec& want,
     out["auto_restart"] = want.auto_restart;
   if (want.strategy != have.strategy)
     out["strategy"] = strategy_to_json(want.strategy);
+  if (want.quota != have.quota)
+    out["quota"] = want.quota;
   if (w.volumes != h.volumes || w.health != h.health
       || w.readiness != h.readiness) {
     auto tmpl = wire::encode_spec(want)["tmpl"];

@@ -78,7 +78,8 @@ struct create_args {
   std::vector<std::string> env;     ///< each "KEY=VALUE"
   /// each "KEY=VALUE", or "KEY": the value of KEY in volar's own environment
   std::vector<std::string> secret_env;
-  std::vector<std::string> volumes; ///< each "HOST_PATH[:persistent]"
+  std::vector<std::string> volumes; ///< each "PATH[:persistent|:ephemeral][:SIZE]"
+  std::string quota;                ///< --quota NAME
   bool no_auto_restart = false;
   std::optional<std::string> strategy;
   std::optional<std::string> max_surge;
@@ -120,6 +121,9 @@ struct update_args {
   std::optional<bool> rollout_paused;
   health_args health; ///< sent as "health" (spec spelling) when given
   health_args readiness; ///< sent as "readiness" (spec spelling) when given
+  /// --volume (repeatable; replaces the list), or --no-volumes: an empty list.
+  std::optional<std::vector<std::string>> volumes;
+  std::optional<std::string> quota; ///< --quota NAME ("" with --no-quota)
 };
 
 /// True when the update changes max-surge/-unavailable without naming the

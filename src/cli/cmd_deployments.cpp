@@ -130,8 +130,10 @@ void run_show(const globals& g, const std::string& name) {
     std::cout << render_deployment(reply, now_nanos());
 }
 
-void run_delete(const globals& g, const std::string& name, bool force) {
+void run_delete(const globals& g, const std::string& name, bool force, bool purge) {
   auto req = must(name_request(name, "deployment name"));
+  if (purge)
+    req["purge_volumes"] = true;
   session s(g);
   if (!force && interactive()) {
     auto shown = s.call("deployments.show", req);
@@ -139,7 +141,9 @@ void run_delete(const globals& g, const std::string& name, bool force) {
     auto n = vms.is_array() ? static_cast<std::int64_t>(vms.size())
                             : field_int(shown, "current");
     std::cout << "Delete deployment " << name << " and its " << n
-              << (n == 1 ? " VM" : " VMs") << "? [y/N] " << std::flush;
+              << (n == 1 ? " VM" : " VMs")
+              << (purge ? ", and the data of its persistent volumes" : "") << "? [y/N] "
+              << std::flush;
     std::string answer;
     std::getline(std::cin, answer);
     if (answer != "y" && answer != "Y" && answer != "yes" && answer != "YES")
@@ -423,8 +427,11 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
                     "shown as ***)")
         ->allow_extra_args(false);
     cmd->add_option("--volume", a->volumes,
-                    "HOST_PATH[:persistent] (repeatable)")
+                    "PATH[:persistent|:ephemeral][:SIZE]: a volume of every VM at PATH; "
+                    "persistent: kept per replica (repeatable)")
         ->allow_extra_args(false);
+    cmd->add_option("--quota", a->quota,
+                    "Count its VMs against this quota (volar quotas list)");
     cmd->add_flag("--no-auto-restart", a->no_auto_restart,
                   "Do not restart unhealthy or exited VMs");
     auto* o_strategy
@@ -511,6 +518,19 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
     cmd->add_option("--secret-env-remove", a->secret_env_remove,
                     "KEY: removes that secret (repeatable)")
         ->allow_extra_args(false);
+    auto vols = std::make_shared<std::vector<std::string>>();
+    auto* o_volumes
+        = cmd->add_option("--volume", *vols,
+                          "PATH[:persistent|:ephemeral][:SIZE] (repeatable; replaces "
+                          "all; persistent data is kept)")
+              ->allow_extra_args(false);
+    auto* o_no_volumes = cmd->add_flag("--no-volumes")->description(
+        "Remove every volume (persistent data is kept)");
+    o_volumes->excludes(o_no_volumes);
+    auto quota = std::make_shared<std::string>();
+    auto* o_quota = cmd->add_option("--quota", *quota, "Count its VMs against this quota");
+    auto* o_no_quota = cmd->add_flag("--no-quota")->description("Leave its quota");
+    o_quota->excludes(o_no_quota);
     auto* o_on = cmd->add_flag("--auto-restart")
                      ->description("Restart unhealthy or exited VMs");
     auto* o_off
@@ -541,6 +561,14 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
         a->labels = *vs;
       if (o_env->count())
         a->env = *ve;
+      if (o_volumes->count())
+        a->volumes = *vols;
+      if (o_no_volumes->count())
+        a->volumes = std::vector<std::string>{};
+      if (o_quota->count())
+        a->quota = *quota;
+      if (o_no_quota->count())
+        a->quota = std::string{};
       if (o_on->count())
         a->auto_restart = true;
       if (o_off->count())
@@ -574,10 +602,15 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
         = grp->add_subcommand("delete", "Delete a deployment and all its VMs");
     auto name = std::make_shared<std::string>();
     auto force = std::make_shared<bool>(false);
+    auto purge = std::make_shared<bool>(false);
     cmd->add_option("NAME", *name, "Deployment name")->required();
     cmd->add_flag("--force", *force, "Do not ask for confirmation");
-    cmd->callback(
-        [=, &g, &run] { run = [=, &g] { run_delete(g, *name, *force); }; });
+    cmd->add_flag("--purge-volumes", *purge,
+                  "Delete its persistent volumes too (kept by default, for a "
+                  "deployment of the same name)");
+    cmd->callback([=, &g, &run] {
+      run = [=, &g] { run_delete(g, *name, *force, *purge); };
+    });
   }
   {
     auto* rollout = grp->add_subcommand("rollout", "Follow a deployment's rollout");

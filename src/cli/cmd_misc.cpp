@@ -26,6 +26,18 @@ using json = nlohmann::json;
 
 namespace {
 
+/// Applies the guide's quota document: the quotas become exactly these.
+std::pair<json, std::string> apply_quotas(session& s, const deployment_document& doc) {
+  json list = json::array();
+  std::string names;
+  for (const auto& q : doc.quotas) {
+    list.push_back(wire::to_json(q));
+    names += (names.empty() ? "" : ", ") + q.name;
+  }
+  auto reply = s.call("quotas.apply", {{"quotas", list}});
+  return {reply, "quotas " + (names.empty() ? std::string("(none)") : names) + " applied"};
+}
+
 /// Applies one Deployment document: created, configured or unchanged. The
 /// reply (the deployment as volantd has it) and the line to print.
 std::pair<json, std::string> apply_one(session& s, const deployment_document& doc) {
@@ -77,10 +89,12 @@ void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
   for (std::size_t i = 0; i < docs.size(); ++i) {
     std::pair<json, std::string> applied;
     try {
-      applied = apply_one(s, docs[i]);
+      applied = docs[i].is_quotas ? apply_quotas(s, docs[i]) : apply_one(s, docs[i]);
     } catch (cli_error& e) {
       if (docs.size() > 1 && e.err.code != ec::daemon_unreachable)
-        e.err.message = "deployment '" + docs[i].spec.name + "' (document "
+        e.err.message = (docs[i].is_quotas ? std::string("the quotas")
+                                           : "deployment '" + docs[i].spec.name + "'")
+                        + " (document "
                         + std::to_string(i + 1) + " of " + std::to_string(docs.size())
                         + "): " + e.err.message
                         + (i > 0 ? " (the " + std::to_string(i) + " before it were applied)"
@@ -93,7 +107,8 @@ void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
   }
   if (w.wait)
     for (std::size_t i = 0; i < docs.size(); ++i)
-      wait_for(s, docs[i].spec.name, std::chrono::seconds(w.timeout), &replies[i]);
+      if (!docs[i].is_quotas)
+        wait_for(s, docs[i].spec.name, std::chrono::seconds(w.timeout), &replies[i]);
   if (g.json && !w.wait)
     print_json(docs.size() == 1 ? replies[0] : replies);
 }

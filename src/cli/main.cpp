@@ -107,6 +107,12 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"lb show", "volar lb show web-lb"},
       {"lb switch", "volar lb switch web --to web-green"},
       {"lb delete", "volar lb delete web-lb"},
+      {"volumes", "volar volumes list --deployment postgres"},
+      {"volumes list", "volar volumes list --deployment postgres"},
+      {"volumes delete", "volar volumes delete postgres-0:/var/lib/postgresql/data"},
+      {"quotas", "volar quotas list"},
+      {"quotas list", "volar quotas list"},
+      {"quotas show", "volar quotas show production"},
       {"guest", "volar guest fetch nginx python3"},
       {"guest fetch", "volar guest fetch nginx python3"},
       {"debug", "volar debug resources"},
@@ -169,6 +175,7 @@ int main(int argc, char** argv) {
   add_deployment_commands(app, g, run);
   add_vm_commands(app, g, run);
   add_lb_commands(app, g, run);
+  add_volume_commands(app, g, run);
   add_plugin_commands(app, g, run);
   add_misc_commands(app, g, run);
   add_guest_commands(app, g, run);

@@ -236,16 +236,23 @@ void read_volumes(const YAML::Node& node, const std::string& path,
         fail(item, field, parsed.error_value().message);
       vol = *parsed;
     } else {
-      only(item, field, {"hostPath", "persistent"});
-      if (!item["hostPath"])
-        fail(item, join(field, "hostPath"), "required field is missing");
-      vol.host_path = text(item["hostPath"], join(field, "hostPath"));
-      if (vol.host_path.empty() || vol.host_path.front() != '/')
-        fail(item["hostPath"], join(field, "hostPath"),
-             "must be an absolute path");
+      // `path` (where the workload sees it); `hostPath` is its older name.
+      only(item, field, {"path", "hostPath", "persistent", "size"});
+      auto key = item["path"] ? "path" : "hostPath";
+      if (!item[key])
+        fail(item, join(field, "path"), "required field is missing");
+      vol.path = text(item[key], join(field, key));
       if (item["persistent"])
         vol.persistent = boolean(item["persistent"], join(field, "persistent"));
+      if (auto n = item["size"]) {
+        auto mib = parse_size_mib(text(n, join(field, "size")));
+        if (!mib)
+          fail(n, join(field, "size"), mib.error_value().message);
+        vol.size_mib = *mib;
+      }
     }
+    if (auto st = validate_volumes({vol}); !st)
+      fail(item, field, st.error_value().message);
     out.push_back(std::move(vol));
   }
 }
@@ -399,7 +406,7 @@ void read_spec(const YAML::Node& node, deployment_spec& spec,
        {"replicas", "plugin", "resources", "labels", "env", "secretEnv",
         "volumes", "autoRestart", "strategy", "networking", "healthCheck",
         "readinessCheck", "minReadySeconds", "progressDeadlineSeconds",
-        "revisionHistoryLimit"});
+        "revisionHistoryLimit", "quota"});
   if (auto n = node["replicas"]) {
     auto replicas
         = integer(n, "spec.replicas", std::numeric_limits<std::int32_t>::min(),
@@ -440,6 +447,8 @@ void read_spec(const YAML::Node& node, deployment_spec& spec,
     read_volumes(n, "spec.volumes", spec.tmpl.volumes);
   if (auto n = node["autoRestart"])
     spec.auto_restart = boolean(n, "spec.autoRestart");
+  if (auto n = node["quota"])
+    spec.quota = text(n, "spec.quota");
   read_rollout_fields(node, "spec", spec.strategy);
   if (auto n = node["strategy"])
     spec.strategy = read_strategy(n, "spec.strategy", spec.strategy);
@@ -516,7 +525,56 @@ struct scan_events : YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
+std::vector<quota_spec> read_quotas(const YAML::Node& doc) {
+  only(doc, "", {"quotas"});
+  auto list = doc["quotas"];
+  if (!list.IsSequence())
+    fail(list, "quotas", "expected a list, got " + describe(list));
+  std::vector<quota_spec> out;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto item = list[i];
+    auto field = "quotas[" + std::to_string(i) + "]";
+    if (!item.IsMap())
+      fail(item, field, "expected a mapping {name, max_vms, max_cpu, max_memory_gb}, got "
+                            + describe(item));
+    only(item, field, {"name", "max_vms", "max_cpu", "max_memory_gb"});
+    quota_spec q;
+    if (!item["name"])
+      fail(item, join(field, "name"), "required field is missing");
+    q.name = text(item["name"], join(field, "name"));
+    if (auto st = validate_name(q.name, "quota"); !st)
+      fail(item["name"], join(field, "name"), st.error_value().message);
+    constexpr auto max = std::int64_t{1} << 40;
+    if (auto n = item["max_vms"])
+      q.max_vms = integer(n, join(field, "max_vms"), 0, max);
+    if (auto n = item["max_cpu"])
+      q.max_cpu = integer(n, join(field, "max_cpu"), 0, max);
+    if (auto n = item["max_memory_gb"]) {
+      double gb = 0;
+      try {
+        gb = n.as<double>();
+      } catch (const YAML::Exception&) {
+        fail(n, join(field, "max_memory_gb"), "expected a number, got " + describe(n));
+      }
+      if (!(gb >= 0) || gb > 1e9)
+        fail(n, join(field, "max_memory_gb"), "must be >= 0, got " + describe(n));
+      q.max_memory_mib = static_cast<std::int64_t>(gb * 1024 + 0.5);
+    }
+    for (const auto& before : out)
+      if (before.name == q.name)
+        fail(item["name"], join(field, "name"), "quota '" + q.name + "' is defined twice");
+    out.push_back(std::move(q));
+  }
+  return out;
+}
+
 deployment_document read_document(const YAML::Node& doc) {
+  if (doc.IsMap() && doc["quotas"] && !doc["kind"]) {
+    deployment_document out;
+    out.is_quotas = true;
+    out.quotas = read_quotas(doc);
+    return out;
+  }
   if (!doc.IsMap())
     fail(doc, "manifest",
          "expected a mapping with apiVersion, kind, metadata "
@@ -556,6 +614,16 @@ deployment_document read_document(const YAML::Node& doc) {
 
 } // namespace
 
+expected<std::vector<quota_spec>> quotas_from_yaml(std::string_view yaml_text) {
+  auto docs = deployment_documents_from_yaml(yaml_text);
+  if (!docs)
+    return docs.error_value();
+  if (docs->size() != 1 || !docs->front().is_quotas)
+    return make_error(ec::invalid_quota,
+                      "expected one document with a top-level 'quotas:' list");
+  return std::move(docs->front().quotas);
+}
+
 expected<deployment_spec> deployment_from_yaml(std::string_view yaml_text) {
   auto doc = deployment_document_from_yaml(yaml_text);
   if (!doc)
@@ -572,6 +640,8 @@ deployment_document_from_yaml(std::string_view yaml_text) {
     return make_error(ec::invalid_argument,
                       "the manifest holds " + std::to_string(docs->size())
                           + " deployments; expected one");
+  if (docs->front().is_quotas)
+    return make_error(ec::invalid_argument, "the manifest holds quotas, not a Deployment");
   return std::move(docs->front());
 }
 
@@ -657,12 +727,16 @@ deployment_documents_from_yaml(std::string_view yaml_text) {
     } catch (const YAML::Exception& e) {
       return where(make_error(ec::invalid_argument, "not valid YAML: " + e.msg));
     }
-    if (auto st = validate_spec(doc.spec, std::numeric_limits<std::int32_t>::max()); !st)
-      return where(st.error_value());
-    if (auto [it, fresh] = document_of.try_emplace(doc.spec.name, i + 1); !fresh)
-      return where(make_error(ec::invalid_argument, "deployment '" + doc.spec.name
-                                                        + "' is also document "
-                                                        + std::to_string(it->second)));
+    auto key = doc.is_quotas ? std::string("quotas:") : doc.spec.name;
+    if (!doc.is_quotas)
+      if (auto st = validate_spec(doc.spec, std::numeric_limits<std::int32_t>::max()); !st)
+        return where(st.error_value());
+    if (auto [it, fresh] = document_of.try_emplace(key, i + 1); !fresh)
+      return where(make_error(ec::invalid_argument,
+                              (doc.is_quotas ? std::string("the quotas")
+                                             : "deployment '" + doc.spec.name + "'")
+                                  + (doc.is_quotas ? " are" : " is") + " also document "
+                                  + std::to_string(it->second)));
     docs.push_back(std::move(doc));
   }
   return docs;

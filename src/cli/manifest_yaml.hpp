@@ -11,7 +11,7 @@
 //     replicas, plugin ("nginx" or "nginx:v2"), resources {cpu, memory (MiB, or
 //     "512Mi" / "2Gi")}, labels, env ({KEY: value} or [{name, value}]),
 //     secretEnv (as env; volantd stores it sealed and shows "***"),
-//     volumes (["/path:persistent"] or [{hostPath, persistent}]), autoRestart,
+//     volumes (["/path:persistent:10G"] or [{path, persistent, size}]), quota, autoRestart,
 //     strategy {type: recreate|rolling (or Recreate|RollingUpdate), maxSurge,
 //     maxUnavailable}, networking {mode: bridge},
 //     healthCheck {enabled, http {port, path, intervalSeconds, timeoutSeconds,
@@ -42,7 +42,16 @@ expected<deployment_spec> deployment_from_yaml(std::string_view text);
 struct deployment_document {
   deployment_spec spec;
   std::vector<env_var> secret_env;
+  /// The guide's quota file instead (no kind, a top-level `quotas:` list of
+  /// {name, max_vms, max_cpu, max_memory_gb}): then `spec` is unused.
+  bool is_quotas = false;
+  std::vector<quota_spec> quotas;
 };
+
+/// The guide's quota document (`quotas: [{name, max_vms, max_cpu,
+/// max_memory_gb}]`; an absent limit is none); errors name the field
+/// ("quotas[1].max_cpu: ..."). volantd's --quotas FILE reads it too.
+expected<std::vector<quota_spec>> quotas_from_yaml(std::string_view text);
 
 /// As deployment_from_yaml, with spec.secretEnv.
 expected<deployment_document> deployment_document_from_yaml(std::string_view text);

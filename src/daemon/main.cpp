@@ -8,6 +8,7 @@
 #include "actors/live.hpp"
 #include "actors/log.hpp"
 #include "actors/root.hpp"
+#include "cli/manifest_yaml.hpp"
 #include "daemon/data_dir.hpp"
 #include "daemon/host.hpp"
 #include "daemon/workloads.hpp"
@@ -44,6 +45,22 @@ namespace {
 /// the default pool (127.77.0.0/16) and the tests' pools (127.78.N.0/24, N > 0).
 constexpr const char* default_dns_listen = "127.78.0.53";
 
+/// The guide's quota file, read when it exists and no --quotas is given.
+constexpr const char* default_quota_file = "/etc/volant/quotas.yaml";
+
+/// The quotas of `file` (the guide's YAML), or why not.
+volant::expected<std::vector<volant::quota_spec>> read_quota_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in)
+    return volant::make_error(volant::ec::io_error, "cannot read " + file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto quotas = volant::cli::quotas_from_yaml(text);
+  if (!quotas)
+    return volant::make_error(quotas.error_value().code,
+                              file + ": " + quotas.error_value().message);
+  return quotas;
+}
+
 struct options {
   std::string data_dir;
   std::string listen = "127.0.0.1:" + std::to_string(volant::default_port);
@@ -62,6 +79,7 @@ struct options {
   std::string haproxy_binary = "haproxy";
   std::string dns_listen = default_dns_listen;
   std::vector<std::string> dns_forward;
+  std::string quotas = default_quota_file;
 };
 
 int fail(const std::string& message) {
@@ -207,6 +225,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-request-bytes", opts.max_request_bytes,
                  "Largest request (verb and JSON arguments) volantd accepts, in bytes")
     ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30));
+  app.add_option("--quotas", opts.quotas,
+                 "The quota file (the guide's quotas.yaml), re-read when it changes and "
+                 "then the only source of quotas; 'none': quotas come from volar apply -f "
+                 "(default: /etc/volant/quotas.yaml when it exists)");
   app.add_flag("--enable-crash-hook", opts.crash_hook,
                "Test hook: let `debug.crash` requests make a chosen actor throw")
     ->group(""); // hidden
@@ -374,6 +396,15 @@ int main(int argc, char** argv) {
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
   ctx.snapshot_every = opts.snapshot_every;
   ctx.crash_hook = opts.crash_hook;
+  // The quota file: given, or the default one when it exists. A given file
+  // that does not parse stops the start (a later bad edit only warns).
+  if (opts.quotas != "none" && !opts.quotas.empty()
+      && (opts.quotas != default_quota_file || std::filesystem::exists(opts.quotas))) {
+    if (auto quotas = read_quota_file(opts.quotas); !quotas)
+      return fail("--quotas " + quotas.error_value().message);
+    ctx.quota_file = std::filesystem::absolute(opts.quotas).string();
+    ctx.read_quotas = read_quota_file;
+  }
   if (opts.guests.init.empty()) {
     std::error_code ignored;
     opts.guests.init = guest::find_init(std::filesystem::read_symlink("/proc/self/exe", ignored));

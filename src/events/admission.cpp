@@ -85,12 +85,16 @@ error insufficient_cpu(std::int64_t need, std::int64_t free, const host_config& 
                         + ratio_text(c.cpu_overcommit_milli) + ")");
 }
 
-committed_usage committed(const world& w) {
-  committed_usage u{w.host.memory_used_mib, w.host.cpu_used,
-                    static_cast<std::int64_t>(w.vms.size())};
+namespace {
+
+/// `committed` over the deployments `counts` accepts (and their VMs); VMs of
+/// a deleted deployment count for the host only.
+template <class Counts>
+committed_usage committed_by(const world& w, committed_usage u, Counts counts) {
   std::map<std::string_view, std::int64_t> present;
   for (const auto& [name, vm] : w.vms) {
-    if (const auto* d = reserving(w, vm)) {
+    const auto* d = reserving(w, vm);
+    if (d != nullptr && counts(*d)) {
       present[vm.deployment] += 1;
       u.memory_mib
           = add_sat(u.memory_mib, std::max<std::int64_t>(0, d->spec.tmpl.memory_mib - vm.memory_mib));
@@ -98,7 +102,7 @@ committed_usage committed(const world& w) {
     }
   }
   for (const auto& [name, d] : w.deployments) {
-    if (d.spec.paused)
+    if (d.spec.paused || !counts(d))
       continue;
     auto missing = std::max<std::int64_t>(0, d.spec.replicas - present[name]);
     u.vms += missing;
@@ -106,6 +110,74 @@ committed_usage committed(const world& w) {
     u.cpu = add_sat(u.cpu, mul_sat(missing, d.spec.tmpl.cpu));
   }
   return u;
+}
+
+std::string gib_text(std::int64_t mib) {
+  auto text = std::to_string(mib / 1024);
+  if (auto rest = mib % 1024; rest != 0) {
+    auto tenths = rest * 10 / 1024;
+    if (tenths != 0)
+      text += "." + std::to_string(tenths);
+  }
+  return text + " GB";
+}
+
+} // namespace
+
+committed_usage committed(const world& w) {
+  return committed_by(w,
+                      {w.host.memory_used_mib, w.host.cpu_used,
+                       static_cast<std::int64_t>(w.vms.size())},
+                      [](const deployment_state&) { return true; });
+}
+
+committed_usage recorded(const world& w, std::string_view quota) {
+  committed_usage u;
+  for (const auto& [name, vm] : w.vms) {
+    auto d = w.deployments.find(vm.deployment);
+    if (d != w.deployments.end() && d->second.spec.quota == quota) {
+      u.vms += 1;
+      u.memory_mib = add_sat(u.memory_mib, vm.memory_mib);
+      u.cpu = add_sat(u.cpu, vm.cpu);
+    }
+  }
+  return u;
+}
+
+committed_usage committed(const world& w, std::string_view quota) {
+  return committed_by(w, recorded(w, quota),
+                      [&](const deployment_state& d) { return d.spec.quota == quota; });
+}
+
+std::string quota_misfit(const quota_spec& q, const committed_usage& used, const demand& d) {
+  auto free_of = [](std::int64_t max, std::int64_t in_use) {
+    return std::to_string(std::max<std::int64_t>(0, max - in_use));
+  };
+  auto prefix = "quota " + q.name + ": need ";
+  if (q.max_vms >= 0 && d.vms > 0 && used.vms + d.vms > q.max_vms)
+    return prefix + std::to_string(d.vms) + (d.vms == 1 ? " VM, " : " VMs, ")
+           + free_of(q.max_vms, used.vms) + " of " + std::to_string(q.max_vms) + " free";
+  if (q.max_cpu >= 0 && d.cpu > 0 && used.cpu + d.cpu > q.max_cpu)
+    return prefix + std::to_string(d.cpu) + " CPU, " + free_of(q.max_cpu, used.cpu) + " of "
+           + std::to_string(q.max_cpu) + " free";
+  if (q.max_memory_mib >= 0 && d.memory_mib > 0
+      && used.memory_mib + d.memory_mib > q.max_memory_mib)
+    return prefix + std::to_string(d.memory_mib) + " MiB of memory, "
+           + free_of(q.max_memory_mib, used.memory_mib) + " MiB of "
+           + gib_text(q.max_memory_mib) + " free";
+  return {};
+}
+
+status admit_quota(const world& w, const demand& d) {
+  if (d.quota.empty())
+    return ok();
+  auto q = w.quotas.find(d.quota);
+  if (q == w.quotas.end())
+    return make_error(ec::unknown_quota, "quota '" + d.quota
+                                             + "' is not defined (see: volar quotas list)");
+  if (auto why = quota_misfit(q->second, committed(w, d.quota), d); !why.empty())
+    return make_error(ec::quota_exceeded, why);
+  return ok();
 }
 
 status admit(const world& w, const demand& d) {
@@ -126,7 +198,7 @@ status admit(const world& w, const demand& d) {
     return insufficient_memory(d.memory_mib, free);
   if (auto limit = cpu_limit(c); limit > 0 && d.cpu > 0 && u.cpu + d.cpu > limit)
     return insufficient_cpu(d.cpu, limit - u.cpu, c);
-  return ok();
+  return admit_quota(w, d);
 }
 
 std::optional<std::string> cpu_overcommit_warning(std::int64_t before, std::int64_t after,

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace volant {
 
@@ -24,16 +25,33 @@ struct committed_usage {
 
 committed_usage committed(const world& w);
 
-/// What a command asks for on top of what is committed.
+/// What the deployments of `quota` hold and want, counted as `committed`
+/// (a deleted deployment's VMs no longer count).
+committed_usage committed(const world& w, std::string_view quota);
+
+/// What a command asks for on top of what is committed, and the quota it
+/// counts against (empty: none).
 struct demand {
   std::int64_t cpu = 0;
   std::int64_t memory_mib = 0;
   std::int64_t vms = 0;
+  std::string quota{};
 };
 
 /// Ok, or why the host cannot take `d` (the VM limit, the pool, memory, the
-/// vCPU limit), with the numbers.
+/// vCPU limit) or its quota cannot (max_vms, max_cpu, max_memory_gb), with
+/// the numbers: "quota production: need 4 CPU, 2 of 64 free".
 status admit(const world& w, const demand& d);
+
+/// Only the quota part of `admit`.
+status admit_quota(const world& w, const demand& d);
+
+/// What the recorded VMs of the deployments in `quota` hold.
+committed_usage recorded(const world& w, std::string_view quota);
+
+/// Why `used` plus `d` exceeds `q` ("quota production: need 4 CPU, 2 of 64
+/// free"), or empty.
+std::string quota_misfit(const quota_spec& q, const committed_usage& used, const demand& d);
 
 /// The vCPUs the host admits (cores x overcommit), or 0 when there is no limit.
 std::int64_t cpu_limit(const host_config& c);

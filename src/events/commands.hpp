@@ -61,6 +61,9 @@ struct update_deployment {
   std::optional<health_check> health;
   /// The readiness check override (disabled: the health check decides READY).
   std::optional<health_check> readiness;
+  std::optional<std::vector<volume>> volumes;
+  /// The quota to count against; empty: none.
+  std::optional<std::string> quota;
   std::optional<bool> auto_restart;
   std::optional<update_strategy> strategy;
   /// `rollout pause|resume`: over the strategy in force (or `strategy`).
@@ -79,9 +82,26 @@ struct resume_deployment {
   std::string name;
 };
 
-/// Delete the deployment; the reconcile loop removes its VMs.
+/// Delete the deployment; the reconcile loop removes its VMs. With
+/// `purge_volumes` its persistent volumes are deleted too (each once its VM is
+/// gone); without, they are kept for a deployment of the same name.
 struct delete_deployment {
   std::string name;
+  bool purge_volumes = false;
+};
+
+/// Delete a detached persistent volume and its data (`volar volumes delete`).
+struct delete_volume {
+  std::string name; ///< "pg-0:/var/lib/postgresql/data"
+};
+
+/// Make the quotas exactly `quotas` (the quota file, or `apply -f` of the
+/// guide's `quotas:` document): new and changed ones are set, and with
+/// `replace_all` the others are removed. `source` is journaled with each change.
+struct set_quotas {
+  std::vector<quota_spec> quotas;
+  std::string source;
+  bool replace_all = false;
 };
 
 /// Record replica `index` of `deployment`: allocates the lowest free IP and admits
@@ -274,6 +294,7 @@ using command =
                record_vm_stopped, remove_vm, record_actor_crash,
                record_vm_paused, record_vm_resumed, recreate_vm, delete_vm,
                terminate_vm, record_rollout, check_rollout, create_lb, switch_lb,
-               delete_lb, mark_drained, record_vm_not_ready>;
+               delete_lb, mark_drained, record_vm_not_ready, delete_volume,
+               set_quotas>;
 
 } // namespace volant

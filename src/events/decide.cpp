@@ -169,7 +169,7 @@ result decide_one(const world& w, const create_deployment& cmd,
   if (!w.host.configured)
     return not_configured();
   demand need{mul_sat(spec.replicas, spec.tmpl.cpu), mul_sat(spec.replicas, spec.tmpl.memory_mib),
-              spec.replicas};
+              spec.replicas, spec.quota};
   if (auto st = admit(w, need); !st)
     return st.error_value();
   return events{deployment_created{spec, 1, now}};
@@ -218,7 +218,8 @@ result decide_one(const world& w, const scale_deployment& cmd, unix_nanos now) {
   apply_scale(next, ev);
   auto added = std::max<std::int64_t>(
     0, missing(w, next, cmd.name) - missing(w, i->second, cmd.name));
-  if (auto st = admit(w, {mul_sat(added, spec.tmpl.cpu), mul_sat(added, spec.tmpl.memory_mib), added});
+  if (auto st = admit(w, {mul_sat(added, spec.tmpl.cpu), mul_sat(added, spec.tmpl.memory_mib), added,
+                          spec.quota});
       !st)
     return st.error_value();
   return events{std::move(ev)};
@@ -280,6 +281,8 @@ expected<vm_template> updated_template(const vm_template& old,
     tmpl.health = *cmd.health;
   if (cmd.readiness)
     tmpl.readiness = *cmd.readiness;
+  if (cmd.volumes)
+    tmpl.volumes = *cmd.volumes;
   return tmpl;
 }
 
@@ -298,6 +301,8 @@ result decide_one(const world& w, const update_deployment& cmd,
   if (cmd.rollout_paused)
     spec.strategy.rollout_paused = *cmd.rollout_paused;
   spec.auto_restart = cmd.auto_restart.value_or(d.spec.auto_restart);
+  if (cmd.quota)
+    spec.quota = *cmd.quota;
   // An existing deployment above a since-lowered limit may still be updated.
   auto max = std::max(w.host.config.max_replicas,
                       static_cast<std::uint32_t>(spec.replicas));
@@ -311,9 +316,23 @@ result decide_one(const world& w, const update_deployment& cmd,
     if (auto st = admit(w, {mul_sat(cpu_growth, spec.replicas), mul_sat(growth, spec.replicas), 0});
         !st)
       return st.error_value();
+  if (spec.quota != d.spec.quota) {
+    // Joining a quota: the whole deployment must fit in it.
+    demand all{mul_sat(spec.replicas, spec.tmpl.cpu), mul_sat(spec.replicas, spec.tmpl.memory_mib),
+               spec.replicas, spec.quota};
+    if (auto st = admit_quota(w, all); !st)
+      return st.error_value();
+  } else if (growth > 0 || cpu_growth > 0) {
+    if (auto st = admit_quota(w, {mul_sat(cpu_growth, spec.replicas),
+                                  mul_sat(growth, spec.replicas), 0, spec.quota});
+        !st)
+      return st.error_value();
+  }
   events out;
   bool tmpl_changed = spec.tmpl != d.spec.tmpl;
   bool health_only = tmpl_changed && checks_only(spec.tmpl, d.spec.tmpl);
+  if (spec.quota != d.spec.quota)
+    out.emplace_back(deployment_quota_set{cmd.name, d.spec.quota, spec.quota, now});
   if (tmpl_changed || spec.strategy != d.spec.strategy)
     out.emplace_back(deployment_updated{cmd.name, spec.tmpl, spec.strategy,
                                         d.revision + (tmpl_changed ? 1 : 0), now,
@@ -349,7 +368,11 @@ result decide_one(const world& w, const delete_deployment& cmd,
                   unix_nanos now) {
   if (!w.deployments.contains(cmd.name))
     return no_deployment(cmd.name);
-  return events{deployment_deleted{cmd.name, now}};
+  events out{deployment_deleted{cmd.name, now, cmd.purge_volumes}};
+  if (cmd.purge_volumes)
+    for (auto& ev : purge_detached(w, cmd.name, now))
+      out.push_back(std::move(ev));
+  return out;
 }
 
 // -- VMs ----------------------------------------------------------------------
@@ -384,12 +407,22 @@ result decide_one(const world& w, const create_vm& cmd, unix_nanos now) {
     return insufficient_memory(d.spec.tmpl.memory_mib, memory_free_mib(w));
   if (d.spec.tmpl.cpu > cpu_free(w))
     return insufficient_cpu(d.spec.tmpl.cpu, cpu_free(w), c);
+  if (auto q = w.quotas.find(d.spec.quota); q != w.quotas.end())
+    if (auto why = quota_misfit(q->second, recorded(w, d.spec.quota),
+                                {d.spec.tmpl.cpu, d.spec.tmpl.memory_mib, 1});
+        !why.empty())
+      return make_error(ec::quota_exceeded, why);
   auto ip = allocate_ip(w.host);
   if (!ip)
     return ip.error_value();
-  return events{vm_created{name, cmd.deployment, cmd.index, c.id, *ip,
-                           d.revision, d.spec.tmpl.cpu, d.spec.tmpl.memory_mib,
-                           now}};
+  auto volumes = attach_volumes(w, d, cmd.index, name, now);
+  if (!volumes)
+    return volumes.error_value();
+  events out{vm_created{name, cmd.deployment, cmd.index, c.id, *ip, d.revision,
+                        d.spec.tmpl.cpu, d.spec.tmpl.memory_mib, now}};
+  for (auto& ev : *volumes)
+    out.push_back(std::move(ev));
+  return out;
 }
 
 bool is_one_of(vm_status s, std::initializer_list<vm_status> set) {
@@ -581,7 +614,10 @@ result decide_one(const world& w, const remove_vm& cmd, unix_nanos now) {
   return with_vm(w, cmd.name, [&](const vm_record& vm) -> result {
     if (auto st = check_ended(vm, cmd.ended, "removing"); !st)
       return st.error_value();
-    return events{vm_removed{cmd.name, now}};
+    events out{vm_removed{cmd.name, now}};
+    for (auto& ev : release_volumes(w, cmd.name, now))
+      out.push_back(std::move(ev));
+    return out;
   });
 }
 
@@ -606,8 +642,14 @@ result decide_one(const world& w, const recreate_vm& cmd, unix_nanos now) {
     auto cpu_growth = tmpl.cpu - vm.cpu;
     if (cpu_growth > 0 && cpu_growth > cpu_free(w))
       return insufficient_cpu(tmpl.cpu, cpu_free(w) + vm.cpu, w.host.config);
-    return events{vm_recreated{cmd.name, cmd.revision, tmpl.cpu, tmpl.memory_mib,
-                               cmd.restarts, cmd.backoff_ms, cmd.reason, now}};
+    auto volumes = attach_volumes(w, d->second, vm.index, vm.name, now);
+    if (!volumes)
+      return volumes.error_value();
+    events out{vm_recreated{cmd.name, cmd.revision, tmpl.cpu, tmpl.memory_mib,
+                            cmd.restarts, cmd.backoff_ms, cmd.reason, now}};
+    for (auto& ev : *volumes)
+      out.push_back(std::move(ev));
+    return out;
   });
 }
 

@@ -34,4 +34,22 @@ result decide_one(const world& w, const delete_lb& cmd, unix_nanos now);
 result decide_one(const world& w, const record_rollout& cmd, unix_nanos now);
 result decide_one(const world& w, const check_rollout& cmd, unix_nanos now);
 
+// Volumes and quotas (decide_volumes.cpp).
+
+/// The volume events of VM `vm` in slot `index` of `d` at its creation or
+/// recreation: its template's persistent volumes created (the first time) and
+/// attached, the ones its template dropped detached; an error while one is
+/// still attached to another VM.
+result attach_volumes(const world& w, const deployment_state& d, std::uint32_t index,
+                      const std::string& vm, unix_nanos now);
+
+/// VM `vm` is removed: its volumes are detached (and deleted when purged).
+events release_volumes(const world& w, const std::string& vm, unix_nanos now);
+
+/// `delete --purge-volumes`: the deployment's detached volumes go at once.
+events purge_detached(const world& w, const std::string& deployment, unix_nanos now);
+
+result decide_one(const world& w, const delete_volume& cmd, unix_nanos now);
+result decide_one(const world& w, const set_quotas& cmd, unix_nanos now);
+
 } // namespace volant::decide_detail

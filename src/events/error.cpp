@@ -66,6 +66,14 @@ std::string_view to_string(ec code) noexcept {
     return "unknown_lb";
   case ec::insufficient_cpu:
     return "insufficient_cpu";
+  case ec::unknown_volume:
+    return "unknown_volume";
+  case ec::unknown_quota:
+    return "unknown_quota";
+  case ec::quota_exceeded:
+    return "quota_exceeded";
+  case ec::invalid_quota:
+    return "invalid_quota";
   }
   // A number this build does not know, e.g. sent by a newer peer.
   return "unknown_error";

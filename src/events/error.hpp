@@ -75,6 +75,14 @@ enum class ec : std::uint8_t {
   unknown_lb = 30,
   /// Admission would exceed the host's vCPU limit (cores x --cpu-overcommit).
   insufficient_cpu = 31,
+  /// No persistent volume of that name.
+  unknown_volume = 32,
+  /// No quota of that name.
+  unknown_quota = 33,
+  /// Admission would exceed a deployment's quota (max_vms, max_cpu, max_memory_gb).
+  quota_exceeded = 34,
+  /// A quota definition is invalid; the message names the field.
+  invalid_quota = 35,
 };
 
 /// The stable spelling of an error code, e.g. "insufficient_memory".

@@ -43,15 +43,26 @@ aggregate_id aggregate_of_one(const lb_deleted& x) {
   return {aggregate_kind::lb, x.name};
 }
 
+aggregate_id aggregate_of_one(const volume_created& x) {
+  return {aggregate_kind::volume, volume_name(x.deployment, x.index, x.path)};
+}
+
+aggregate_id aggregate_of_one(const quota_set& x) {
+  return {aggregate_kind::quota, x.spec.name};
+}
+
 aggregate_id aggregate_of_one(const journal_loss_accepted&) {
   return {aggregate_kind::system, "journal"};
 }
 
 /// Every other event names its aggregate in `name`: deployments by
-/// `deployment_*`, VMs by `vm_*`.
+/// `deployment_*`, VMs by `vm_*`, volumes by `volume_*`, quotas by `quota_*`.
 template <named_event T> aggregate_id aggregate_of_one(const T& x) {
-  constexpr bool is_vm = T::kind_name.starts_with("vm_");
-  return {is_vm ? aggregate_kind::vm : aggregate_kind::deployment, x.name};
+  constexpr auto kind = T::kind_name.starts_with("vm_")       ? aggregate_kind::vm
+                        : T::kind_name.starts_with("volume_") ? aggregate_kind::volume
+                        : T::kind_name.starts_with("quota_")  ? aggregate_kind::quota
+                                                              : aggregate_kind::deployment;
+  return {kind, x.name};
 }
 
 } // namespace
@@ -72,8 +83,22 @@ std::string_view to_string(aggregate_kind kind) noexcept {
     return "probe";
   case aggregate_kind::lb:
     return "lb";
+  case aggregate_kind::volume:
+    return "volume";
+  case aggregate_kind::quota:
+    return "quota";
   }
   return "unknown";
+}
+
+std::string volume_name(std::string_view deployment, std::uint32_t index,
+                        std::string_view path) {
+  std::string out(deployment);
+  out += '-';
+  out += std::to_string(index);
+  out += ':';
+  out += path;
+  return out;
 }
 
 aggregate_id aggregate_of(const event& ev) {

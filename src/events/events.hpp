@@ -132,6 +132,8 @@ struct deployment_deleted {
   static constexpr std::string_view kind_name = "deployment_deleted";
   std::string name;
   unix_nanos at = 0;
+  /// `--purge-volumes`: its persistent volumes go too, each once detached.
+  bool purge_volumes = false;
   friend bool operator==(const deployment_deleted&, const deployment_deleted&) = default;
 };
 
@@ -375,6 +377,83 @@ struct vm_not_ready {
   friend bool operator==(const vm_not_ready&, const vm_not_ready&) = default;
 };
 
+// -- volumes and quotas (issue 14, docs/volumes.md) ------------------------------------
+
+/// A persistent volume was recorded for replica `index` of `deployment` at
+/// `path`; the driver makes its directory or image at the VM's next start.
+struct volume_created {
+  static constexpr std::string_view kind_name = "volume_created";
+  std::uint64_t id = 0;
+  std::string deployment;
+  std::uint32_t index = 0;
+  std::string path;
+  std::int64_t size_mib = 0;
+  unix_nanos at = 0;
+  friend bool operator==(const volume_created&, const volume_created&) = default;
+};
+
+/// The volume was given to VM `vm` (its runs see it at the volume's path).
+struct volume_attached {
+  static constexpr std::string_view kind_name = "volume_attached";
+  std::uint64_t id = 0;
+  std::string name; ///< volume_name(): "pg-0:/var/lib/postgresql/data"
+  std::string vm;
+  unix_nanos at = 0;
+  friend bool operator==(const volume_attached&, const volume_attached&) = default;
+};
+
+/// The volume left VM `vm` (removed, or its template no longer has the path);
+/// its data is kept.
+struct volume_detached {
+  static constexpr std::string_view kind_name = "volume_detached";
+  std::uint64_t id = 0;
+  std::string name; ///< volume_name(): "pg-0:/var/lib/postgresql/data"
+  std::string vm;
+  unix_nanos at = 0;
+  friend bool operator==(const volume_detached&, const volume_detached&) = default;
+};
+
+/// The volume and its data were deleted (`volumes delete`, `deployments
+/// delete --purge-volumes`); volantd removes its directory or image.
+struct volume_deleted {
+  static constexpr std::string_view kind_name = "volume_deleted";
+  std::uint64_t id = 0;
+  std::string name; ///< volume_name(): "pg-0:/var/lib/postgresql/data"
+  std::string reason;
+  unix_nanos at = 0;
+  friend bool operator==(const volume_deleted&, const volume_deleted&) = default;
+};
+
+/// A resource quota was defined or changed; `source` says by what: the
+/// quota file's path, or "apply".
+struct quota_set {
+  static constexpr std::string_view kind_name = "quota_set";
+  quota_spec spec;
+  std::string source;
+  unix_nanos at = 0;
+  friend bool operator==(const quota_set&, const quota_set&) = default;
+};
+
+/// A resource quota was removed (gone from the quota file, or deleted).
+struct quota_deleted {
+  static constexpr std::string_view kind_name = "quota_deleted";
+  std::string name;
+  std::string source;
+  unix_nanos at = 0;
+  friend bool operator==(const quota_deleted&, const quota_deleted&) = default;
+};
+
+/// A deployment joined another quota (`deployments update --quota`); empty:
+/// none.
+struct deployment_quota_set {
+  static constexpr std::string_view kind_name = "deployment_quota_set";
+  std::string name;
+  std::string from;
+  std::string to;
+  unix_nanos at = 0;
+  friend bool operator==(const deployment_quota_set&, const deployment_quota_set&) = default;
+};
+
 // -- system -------------------------------------------------------------------------
 
 /// An actor crashed and was restarted by its supervisor.
@@ -414,7 +493,9 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            vm_removed, actor_crashed, vm_paused, vm_resumed,
                            vm_recreated, journal_loss_accepted, vm_replace_requested,
                            vm_terminating, deployment_rollout, lb_created, lb_switched,
-                           lb_deleted, vm_drained, vm_not_ready>;
+                           lb_deleted, vm_drained, vm_not_ready, volume_created,
+                           volume_attached, volume_detached, volume_deleted,
+                           quota_set, quota_deleted, deployment_quota_set>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {
@@ -433,6 +514,8 @@ enum class aggregate_kind : std::uint8_t {
   vm = 4,
   probe = 5,
   lb = 6,
+  volume = 7,
+  quota = 8,
 };
 
 /// "deployment", "vm", ...
@@ -444,6 +527,11 @@ struct aggregate_id {
   std::string id;
   friend bool operator==(const aggregate_id&, const aggregate_id&) = default;
 };
+
+/// How users name a persistent volume: "<deployment>-<index>:<path>", e.g.
+/// "pg-0:/var/lib/postgresql/data" (its replica's name, then where it is seen).
+std::string volume_name(std::string_view deployment, std::uint32_t index,
+                        std::string_view path);
 
 /// Which aggregate `ev` belongs to.
 aggregate_id aggregate_of(const event& ev);

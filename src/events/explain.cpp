@@ -485,6 +485,11 @@ explanation explain(const std::vector<recorded_event>& history,
       relevant = deployment && agg.id == name;
       if (relevant)
         dep.apply(rec);
+    } else if (agg.kind == aggregate_kind::volume) {
+      // A VM's story tells its volumes (attached to it, or its slot's); a
+      // deployment's, every volume of its replicas.
+      auto slot = agg.id.substr(0, agg.id.find(':'));
+      relevant = deployment ? deployment_of_vm(slot) == name : slot == name;
     } else if (agg.kind == aggregate_kind::vm) {
       auto* created = std::get_if<vm_created>(&rec.ev);
       relevant = deployment ? (vms.contains(agg.id)

@@ -140,7 +140,9 @@ std::string step_text(const event& ev) {
           },
           [](const deployment_paused& x) { return "paused " + x.name; },
           [](const deployment_resumed& x) { return "resumed " + x.name; },
-          [](const deployment_deleted& x) { return "deleted " + x.name; },
+          [](const deployment_deleted& x) {
+            return "deleted " + x.name + (x.purge_volumes ? " with its volumes" : "");
+          },
           [](const vm_created& x) {
             return (x.reason.empty() ? "created " : "recreated ") + x.name
                    + " (revision " + std::to_string(x.revision) + ", ip "
@@ -189,6 +191,26 @@ std::string step_text(const event& ev) {
                    + ")" + (x.reason.empty() ? std::string() : ": " + x.reason);
           },
           [](const journal_loss_accepted& x) { return loss_text(x); },
+          [](const volume_created& x) {
+            return "volume " + volume_name(x.deployment, x.index, x.path) + " created"
+                   + (x.size_mib > 0 ? " (" + std::to_string(x.size_mib) + " MiB)"
+                                     : std::string());
+          },
+          [](const volume_attached& x) {
+            return "volume " + x.name + " attached to " + x.vm;
+          },
+          [](const volume_detached& x) {
+            return "volume " + x.name + " detached from " + x.vm + " (data kept)";
+          },
+          [](const volume_deleted& x) {
+            return "volume " + x.name + " deleted: " + x.reason;
+          },
+          [](const deployment_quota_set& x) {
+            return x.to.empty() ? x.name + " left quota " + x.from
+                                : x.name + " joined quota " + x.to;
+          },
+          [](const quota_set& x) { return "quota " + x.spec.name + " set by " + x.source; },
+          [](const quota_deleted& x) { return "quota " + x.name + " removed by " + x.source; },
           [](const auto& x) { return std::string(x.kind_name); },
       },
       ev);

@@ -31,14 +31,22 @@ struct admission {
   std::int64_t max_vms = 0;
   std::int64_t addresses_free = 0;
   std::string pool;
+  /// The deployment's quota (null: none) and what its VMs hold.
+  const quota_spec* quota = nullptr;
+  committed_usage quota_used;
 
-  explicit admission(const world& w)
+  admission(const world& w, const std::string& quota_name)
       : configured(w.host.configured), memory_free(memory_free_mib(w)),
         cpu_free(volant::cpu_free(w)),
         vms(static_cast<std::int64_t>(w.vms.size())),
         max_vms(w.host.config.max_vms), addresses_free(free_addresses(w.host)),
         pool(to_string_ip(w.host.config.pool_first) + "-"
-             + to_string_ip(w.host.config.pool_last)) {}
+             + to_string_ip(w.host.config.pool_last)) {
+    if (auto q = w.quotas.find(quota_name); !quota_name.empty() && q != w.quotas.end()) {
+      quota = &q->second;
+      quota_used = recorded(w, quota_name);
+    }
+  }
 
   /// Why one more VM of `memory_mib` and `cpu` does not fit, or empty after
   /// taking it.
@@ -56,6 +64,12 @@ struct admission {
              + std::to_string(std::max<std::int64_t>(cpu_free, 0)) + " free under --cpu-overcommit";
     if (addresses_free < 1)
       return "IP pool exhausted (" + pool + ")";
+    if (quota != nullptr)
+      if (auto why = quota_misfit(*quota, quota_used, {cpu, memory_mib, 1}); !why.empty())
+        return why;
+    quota_used.vms += 1;
+    quota_used.cpu += cpu;
+    quota_used.memory_mib += memory_mib;
     vms += 1;
     memory_free -= memory_mib;
     cpu_free -= cpu;
@@ -160,7 +174,7 @@ void count_rollout(plan& out, const std::vector<std::uint32_t>& wanted,
 /// every outdated VM is replaced at once, the lifecycle's way.
 void plan_recreate(plan& out, const world& w, const deployment_state& d,
                    const std::vector<const vm_record*>& vms, const vm_goal& base) {
-  admission capacity{w};
+  admission capacity{w, d.spec.quota};
   auto next = vms.begin();
   auto unwanted = [&](const vm_record& vm) {
     auto goal = base;
@@ -283,7 +297,7 @@ void plan_rolling(plan& out, const world& w, const deployment_state& d,
     limits.surge = 0; // the old VM stops before the new one starts
   auto step = plan_rollout(replicas, limits, candidates);
   // Admission of the starts: creates in empty slots and surge candidates.
-  admission capacity{w};
+  admission capacity{w, d.spec.quota};
   std::vector<std::pair<std::uint32_t, bool>> starts; // wanted index, surge
   std::string misfit;
   for (auto slot : step.start) {
@@ -314,7 +328,7 @@ void plan_rolling(plan& out, const world& w, const deployment_state& d,
     in_place_limits.surge = 0;
     step = plan_rollout(replicas, in_place_limits, candidates);
     starts.clear();
-    admission again{w};
+    admission again{w, d.spec.quota};
     for (auto slot : step.start) {
       auto list = by_slot.find(slot);
       if (list != by_slot.end() && !list->second.empty())

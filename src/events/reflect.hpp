@@ -28,8 +28,27 @@ VOLANT_FIELDS(sealed_env_var) {
 }
 
 VOLANT_FIELDS(volume) {
-  f("host_path", x.host_path);
+  f("path", x.path);
   f("persistent", x.persistent);
+  f("size_mib", x.size_mib);
+}
+
+VOLANT_FIELDS(volume_record) {
+  f("id", x.id);
+  f("deployment", x.deployment);
+  f("index", x.index);
+  f("path", x.path);
+  f("size_mib", x.size_mib);
+  f("vm", x.vm);
+  f("created_at", x.created_at);
+  f("purge", x.purge);
+}
+
+VOLANT_FIELDS(quota_spec) {
+  f("name", x.name);
+  f("max_vms", x.max_vms);
+  f("max_cpu", x.max_cpu);
+  f("max_memory_mib", x.max_memory_mib);
 }
 
 VOLANT_FIELDS(http_check) {
@@ -141,6 +160,7 @@ VOLANT_FIELDS(deployment_spec) {
   f("auto_restart", x.auto_restart);
   f("strategy", x.strategy);
   f("paused", x.paused);
+  f("quota", x.quota);
 }
 
 VOLANT_FIELDS(driver_handle) {
@@ -247,6 +267,7 @@ VOLANT_FIELDS(deployment_resumed) {
 VOLANT_FIELDS(deployment_deleted) {
   f("name", x.name);
   f("at", x.at);
+  f("purge_volumes", x.purge_volumes);
 }
 
 VOLANT_FIELDS(vm_created) {
@@ -418,6 +439,55 @@ VOLANT_FIELDS(lb_switched) {
 
 VOLANT_FIELDS(lb_deleted) {
   f("name", x.name);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(volume_created) {
+  f("id", x.id);
+  f("deployment", x.deployment);
+  f("index", x.index);
+  f("path", x.path);
+  f("size_mib", x.size_mib);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(volume_attached) {
+  f("id", x.id);
+  f("name", x.name);
+  f("vm", x.vm);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(volume_detached) {
+  f("id", x.id);
+  f("name", x.name);
+  f("vm", x.vm);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(volume_deleted) {
+  f("id", x.id);
+  f("name", x.name);
+  f("reason", x.reason);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(quota_set) {
+  f("spec", x.spec);
+  f("source", x.source);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(quota_deleted) {
+  f("name", x.name);
+  f("source", x.source);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(deployment_quota_set) {
+  f("name", x.name);
+  f("from", x.from);
+  f("to", x.to);
   f("at", x.at);
 }
 

@@ -144,6 +144,10 @@ void apply_one(world& w, const deployment_resumed& e) {
 
 void apply_one(world& w, const deployment_deleted& e) {
   w.deployments.erase(e.name);
+  if (e.purge_volumes)
+    for (auto& [id, vol] : w.volumes)
+      if (vol.deployment == e.name)
+        vol.purge = true;
 }
 
 void apply_one(world& w, const vm_created& e) {
@@ -206,6 +210,47 @@ void apply_one(world& w, const lb_switched& e) {
 
 void apply_one(world& w, const lb_deleted& e) {
   w.lbs.erase(e.name);
+}
+
+void apply_one(world& w, const volume_created& e) {
+  if (w.volumes.contains(e.id))
+    return;
+  volume_record vol;
+  vol.id = e.id;
+  vol.deployment = e.deployment;
+  vol.index = e.index;
+  vol.path = e.path;
+  vol.size_mib = e.size_mib;
+  vol.created_at = e.at;
+  w.volumes.emplace(e.id, std::move(vol));
+  w.last_volume_id = std::max(w.last_volume_id, e.id);
+}
+
+void apply_one(world& w, const volume_attached& e) {
+  if (auto i = w.volumes.find(e.id); i != w.volumes.end())
+    i->second.vm = e.vm;
+}
+
+void apply_one(world& w, const volume_detached& e) {
+  if (auto i = w.volumes.find(e.id); i != w.volumes.end() && i->second.vm == e.vm)
+    i->second.vm.clear();
+}
+
+void apply_one(world& w, const volume_deleted& e) {
+  w.volumes.erase(e.id);
+}
+
+void apply_one(world& w, const quota_set& e) {
+  w.quotas[e.spec.name] = e.spec;
+}
+
+void apply_one(world& w, const deployment_quota_set& e) {
+  update_deployment_state(w, e.name, e.at,
+                          [&](deployment_state& d) { d.spec.quota = e.to; });
+}
+
+void apply_one(world& w, const quota_deleted& e) {
+  w.quotas.erase(e.name);
 }
 
 void apply_one(world&, const actor_crashed&) {
@@ -424,6 +469,21 @@ bool wants_index(const deployment_state& d, std::uint32_t index) {
   auto below = static_cast<std::uint32_t>(
       std::distance(d.holes.begin(), d.holes.lower_bound(index)));
   return index - below < static_cast<std::uint32_t>(std::max(d.spec.replicas, 0));
+}
+
+const volume_record* find_volume(const world& w, std::string_view deployment,
+                                 std::uint32_t index, std::string_view path) {
+  for (const auto& [id, vol] : w.volumes)
+    if (vol.index == index && vol.deployment == deployment && vol.path == path)
+      return &vol;
+  return nullptr;
+}
+
+const volume_record* find_volume(const world& w, std::string_view name) {
+  for (const auto& [id, vol] : w.volumes)
+    if (volume_name(vol.deployment, vol.index, vol.path) == name)
+      return &vol;
+  return nullptr;
 }
 
 std::string vm_name(const std::string& deployment, std::uint32_t index) {

@@ -80,6 +80,12 @@ struct world {
   std::map<std::string, vm_record> vms;
   /// Load balancers by name.
   std::map<std::string, lb_spec> lbs;
+  /// Persistent volumes by id (issue 14).
+  std::map<std::uint64_t, volume_record> volumes;
+  /// The highest volume id ever recorded (ids are never reused).
+  std::uint64_t last_volume_id = 0;
+  /// Resource quotas by name.
+  std::map<std::string, quota_spec> quotas;
   /// The highest run number (incarnation) ever recorded for any VM.
   std::uint64_t last_incarnation = 0;
   std::uint64_t last_seq = 0;   ///< Seq of the last applied record (0: none).
@@ -124,6 +130,13 @@ void apply_scale(deployment_state& d, const deployment_scaled& e);
 
 /// Whether replica `index` is one `d` wants.
 bool wants_index(const deployment_state& d, std::uint32_t index);
+
+/// The persistent volume of replica `index` of `deployment` at `path`, or null.
+const volume_record* find_volume(const world& w, std::string_view deployment,
+                                 std::uint32_t index, std::string_view path);
+
+/// The volume users call `name` ("pg-0:/var/lib/postgresql/data"), or null.
+const volume_record* find_volume(const world& w, std::string_view name);
 
 /// The name of replica `index` of `deployment`: "<deployment>-<index>".
 std::string vm_name(const std::string& deployment, std::uint32_t index);

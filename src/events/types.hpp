@@ -40,12 +40,21 @@ struct sealed_env_var {
   friend bool operator==(const sealed_env_var&, const sealed_env_var&) = default;
 };
 
-/// A host directory mounted into the VM; `persistent` survives VM recreation.
+/// A volume of every replica, seen by the workload at `path` (docs/volumes.md).
+/// Persistent: one per (deployment, replica index, path), kept across
+/// restarts, recreates, updates and scale-downs until purged. Not persistent:
+/// scratch space of the VM, wiped when it is recreated.
 struct volume {
-  std::string host_path;
+  std::string path;
   bool persistent = false;
+  /// A microVM's image size in MiB; 0: the default (1 GiB). The process
+  /// driver's directories are not limited.
+  std::int64_t size_mib = 0;
   friend bool operator==(const volume&, const volume&) = default;
 };
+
+/// A microVM volume image's size when the volume does not give one.
+inline constexpr std::int64_t default_volume_mib = 1024;
 
 // -- health checks ------------------------------------------------------------------
 
@@ -223,6 +232,8 @@ struct deployment_spec {
   bool auto_restart = true;
   update_strategy strategy;
   bool paused = false;
+  /// The resource quota its VMs count against (`--quota`); empty: none.
+  std::string quota;
   friend bool operator==(const deployment_spec&, const deployment_spec&) = default;
 };
 
@@ -314,6 +325,35 @@ struct lb_spec {
   /// request and is removed at zero sessions or after this long; its VM waits.
   std::uint32_t drain_timeout_ms = 30000;
   friend bool operator==(const lb_spec&, const lb_spec&) = default;
+};
+
+// -- volumes and quotas -------------------------------------------------------------
+
+/// A persistent volume as recorded (issue 14): the data of replica `index` of
+/// `deployment` at `path`, kept under the data directory as `volumes/<id>`
+/// (a directory for the process driver, `<id>.ext4` for microVMs). Ids are
+/// never reused, so that a purged volume's leftovers are never found again.
+struct volume_record {
+  std::uint64_t id = 0;
+  std::string deployment;
+  std::uint32_t index = 0;
+  std::string path;
+  std::int64_t size_mib = 0; ///< 0: the default
+  std::string vm;            ///< the VM it is attached to; empty: detached
+  unix_nanos created_at = 0;
+  /// `deployments delete --purge-volumes`: deleted as soon as it is detached.
+  bool purge = false;
+  friend bool operator==(const volume_record&, const volume_record&) = default;
+};
+
+/// A resource quota (the guide's quotas.yaml): what the deployments that name
+/// it may hold together. A limit below 0 is no limit.
+struct quota_spec {
+  std::string name;
+  std::int64_t max_vms = -1;
+  std::int64_t max_cpu = -1;        ///< vCPUs
+  std::int64_t max_memory_mib = -1; ///< `max_memory_gb` x 1024
+  friend bool operator==(const quota_spec&, const quota_spec&) = default;
 };
 
 // -- host ---------------------------------------------------------------------------

@@ -209,9 +209,49 @@ status validate_replicas(std::int64_t replicas, std::uint32_t max_replicas) {
 
 
 status validate_volume_path(std::string_view path, std::string_view token) {
+  auto bad = [&](const std::string& why) {
+    return fail(ec::invalid_volume, "invalid volume " + quoted(token) + ": " + why);
+  };
   if (path.empty() || path.front() != '/')
-    return fail(ec::invalid_volume, "invalid volume " + quoted(token)
-                                        + ": host path must be absolute");
+    return bad("the path must be absolute");
+  if (path == "/")
+    return bad("a volume cannot replace the whole root (/)");
+  if (path.size() > 255)
+    return bad("the path is longer than 255 characters");
+  // Each segment a plain name: the path is a mount point, and a '..' or an
+  // empty segment would name another place than the one the user reads.
+  std::size_t at = 1;
+  while (at <= path.size()) {
+    auto end = std::min(path.find('/', at), path.size());
+    auto seg = path.substr(at, end - at);
+    if (seg.empty() && end != path.size())
+      return bad("empty path segment (//)");
+    if (seg == "." || seg == "..")
+      return bad("'.' and '..' are not allowed in the path");
+    at = end + 1;
+  }
+  for (char c : path)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == ':')
+      return bad("the path contains ':' or a control character");
+  return ok();
+}
+
+status check_volumes(const std::vector<volume>& volumes) {
+  std::vector<std::string_view> seen;
+  for (const auto& vol : volumes) {
+    auto path = std::string_view(vol.path);
+    if (path.size() > 1 && path.back() == '/')
+      path.remove_suffix(1);
+    if (auto st = validate_volume_path(vol.path, vol.path); !st)
+      return st;
+    if (vol.size_mib < 0 || vol.size_mib > (std::int64_t{16} << 20))
+      return fail(ec::invalid_volume, "invalid volume " + quoted(vol.path)
+                                          + ": size must be 1 MiB .. 16 TiB");
+    if (std::find(seen.begin(), seen.end(), path) != seen.end())
+      return fail(ec::invalid_volume,
+                  "volume path " + quoted(vol.path) + " is given twice");
+    seen.push_back(path);
+  }
   return ok();
 }
 
@@ -236,9 +276,8 @@ status validate_template(const vm_template& tmpl) {
     return st;
   if (auto st = validate_secret_env(tmpl.secret_env, tmpl.env); !st)
     return st;
-  for (const auto& vol : tmpl.volumes)
-    if (auto st = validate_volume_path(vol.host_path, vol.host_path); !st)
-      return st;
+  if (auto st = check_volumes(tmpl.volumes); !st)
+    return st;
   if (tmpl.health)
     if (auto st = validate_health_check(*tmpl.health, "health_check"); !st)
       return st;
@@ -504,21 +543,68 @@ expected<env_var> parse_env(std::string_view text) {
   return env_var{std::string(key), std::string(text.substr(eq + 1))};
 }
 
+status validate_volumes(const std::vector<volume>& volumes) {
+  return check_volumes(volumes);
+}
+
+expected<std::int64_t> parse_size_mib(std::string_view text) {
+  auto bad = [&] {
+    return fail(ec::invalid_argument,
+                "invalid size " + quoted(text) + " (expected a number with M, G or T, "
+                                                 "e.g. 512M, 10G)");
+  };
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9')
+    ++digits;
+  if (digits == 0 || digits > 12)
+    return bad();
+  std::int64_t n = std::stoll(std::string(text.substr(0, digits)));
+  auto unit = text.substr(digits);
+  if (unit.size() == 3 && (unit.substr(1) == "iB" || unit.substr(1) == "ib"))
+    unit = unit.substr(0, 1);
+  else if (unit.size() == 2 && (unit[1] == 'B' || unit[1] == 'b'))
+    unit = unit.substr(0, 1);
+  std::int64_t mib = 0;
+  if (unit == "M" || unit == "m")
+    mib = n;
+  else if (unit == "G" || unit == "g")
+    mib = n * 1024;
+  else if (unit == "T" || unit == "t")
+    mib = n * 1024 * 1024;
+  else
+    return bad();
+  if (mib < 1)
+    return bad();
+  return mib;
+}
+
 expected<volume> parse_volume(std::string_view text) {
+  auto usage = " (expected PATH[:persistent|:ephemeral][:SIZE])";
   volume out;
-  auto path = text;
-  if (auto colon = text.rfind(':'); colon != std::string_view::npos) {
-    auto option = text.substr(colon + 1);
-    if (option != "persistent")
-      return fail(ec::invalid_volume,
-                  "invalid volume " + quoted(text) + ": unknown option "
-                      + quoted(option) + " (expected HOST_PATH[:persistent])");
-    out.persistent = true;
-    path = text.substr(0, colon);
+  auto path = text.substr(0, text.find(':'));
+  auto rest = path.size() < text.size() ? text.substr(path.size() + 1)
+                                        : std::string_view{};
+  if (!rest.empty() || path.size() < text.size()) {
+    auto kind = rest.substr(0, rest.find(':'));
+    auto size = kind.size() < rest.size() ? rest.substr(kind.size() + 1)
+                                          : std::string_view{};
+    bool has_size = kind.size() < rest.size();
+    if (kind != "persistent" && kind != "ephemeral")
+      return fail(ec::invalid_volume, "invalid volume " + quoted(text)
+                                          + ": unknown option " + quoted(rest)
+                                          + usage);
+    out.persistent = kind == "persistent";
+    if (has_size) {
+      auto mib = parse_size_mib(size);
+      if (!mib)
+        return fail(ec::invalid_volume, "invalid volume " + quoted(text) + ": "
+                                            + mib.error_value().message);
+      out.size_mib = *mib;
+    }
   }
   if (auto st = validate_volume_path(path, text); !st)
     return st.error_value();
-  out.host_path = std::string(path);
+  out.path = std::string(path);
   return out;
 }
 
@@ -613,6 +699,9 @@ status validate_spec(const deployment_spec& spec, std::uint32_t max_replicas) {
     return st;
   if (auto st = validate_template(spec.tmpl); !st)
     return st;
+  if (!spec.quota.empty())
+    if (auto st = validate_name(spec.quota, "quota"); !st)
+      return st;
   return validate_strategy(spec.strategy);
 }
 

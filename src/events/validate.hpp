@@ -36,8 +36,15 @@ status validate_env_key(std::string_view key, std::string_view field);
 /// "KEY=VALUE" -> env_var. KEY: [A-Za-z_][A-Za-z0-9_]*; VALUE may contain '='.
 expected<env_var> parse_env(std::string_view text);
 
-/// "HOST_PATH[:persistent]" -> volume; HOST_PATH must be absolute.
+/// "PATH[:persistent|:ephemeral][:SIZE]" -> volume (docs/volumes.md): PATH
+/// absolute, plain segments; SIZE as parse_size_mib. No option: ephemeral.
 expected<volume> parse_volume(std::string_view text);
+
+/// "512M", "10G", "1T" (also "10GiB", "10GB": binary units) -> MiB.
+expected<std::int64_t> parse_size_mib(std::string_view text);
+
+/// Each path valid (absolute, plain segments, not "/"), none twice, sizes sane.
+status validate_volumes(const std::vector<volume>& volumes);
 
 /// "nginx" or "nginx:v2" -> plugin_ref.
 expected<plugin_ref> parse_plugin_ref(std::string_view text);

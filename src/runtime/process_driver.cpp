@@ -25,6 +25,43 @@ namespace {
   child_report(report_fd, errno, step);
 }
 
+/// Makes each volume's source directory (given to the workload user, 0700, when
+/// new: existing data keeps its owner and mode) and its mount point. The mount
+/// point is made on the host when missing, an empty directory, as systemd's
+/// BindPaths= does: a bind mount needs a directory to cover (docs/volumes.md).
+status prepare_volumes(const std::vector<volume_mount>& volumes, const workload_identity& id) {
+  for (const auto& v : volumes) {
+    auto fail = [&](const std::string& what, int err) {
+      return make_error(ec::io_error, "volume " + v.path + ": " + what
+                                          + (err != 0 ? std::string(": ") + std::strerror(err)
+                                                      : std::string()));
+    };
+    struct stat st{};
+    if (::lstat(v.source.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode))
+        return fail(v.source + " is not a directory (a microVM's volume image? the "
+                               "process runtime needs a directory)", 0);
+    } else {
+      std::error_code err;
+      std::filesystem::create_directories(std::filesystem::path(v.source).parent_path(), err);
+      if (::mkdir(v.source.c_str(), 0700) != 0 && errno != EEXIST)
+        return fail("cannot create " + v.source, errno);
+      if (id.switch_user && ::chown(v.source.c_str(), id.uid, id.gid) != 0)
+        return fail("cannot give " + v.source + " to " + id.name, errno);
+    }
+    if (::stat(v.path.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode))
+        return fail("the mount point exists and is not a directory", 0);
+    } else {
+      std::error_code err;
+      std::filesystem::create_directories(v.path, err);
+      if (err)
+        return fail("cannot create the mount point", err.value());
+    }
+  }
+  return ok();
+}
+
 } // namespace
 
 process_driver::process_driver(cgroups groups, workload_identity user)
@@ -38,6 +75,13 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
     if (auto parent = std::filesystem::path(spec.workdir).parent_path(); !parent.empty())
       std::filesystem::create_directories(parent, fs_err);
     if (auto st = prepare_run_dir(spec.workdir, user_); !st)
+      return st.error_value();
+  }
+  if (!spec.volumes.empty()) {
+    if (::geteuid() != 0)
+      return make_error(ec::io_error, "volumes need volantd to run as root (each workload "
+                                      "mounts them in a mount namespace of its own)");
+    if (auto st = prepare_volumes(spec.volumes, user_); !st)
       return st.error_value();
   }
   if (auto parent = std::filesystem::path(spec.log_path).parent_path(); !parent.empty())
@@ -81,6 +125,15 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
                                || ::access("/etc/resolv.conf", F_OK) != 0
                            ? nullptr
                            : spec.resolv_conf.c_str();
+  std::vector<std::string> sources, targets;
+  for (const auto& v : spec.volumes) {
+    sources.push_back(v.source);
+    targets.push_back(v.path);
+  }
+  c_strings mount_from(std::move(sources));
+  c_strings mount_at(std::move(targets));
+  const auto mounts = spec.volumes.size();
+  bool own_namespace = resolv != nullptr || mounts > 0;
   pid_t pid = fork();
   if (pid == 0) {
     // Child: only async-signal-safe calls from here to exec.
@@ -91,13 +144,17 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0)
       child_fail(report[1], "redirecting stdio");
-    // Its own view of /etc/resolv.conf (volantd's DNS): a private mount
-    // namespace, so that the host's file is untouched.
-    if (resolv != nullptr
+    // Its own view of /etc/resolv.conf (volantd's DNS) and of its volumes: a
+    // private mount namespace, so that the host's files are untouched.
+    if (own_namespace
         && (unshare(CLONE_NEWNS) != 0
-            || mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0
-            || mount(resolv, "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0))
+            || mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0))
+      child_fail(report[1], "making its own mount namespace");
+    if (resolv != nullptr && mount(resolv, "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0)
       child_fail(report[1], "giving it volantd's resolver (/etc/resolv.conf)");
+    for (std::size_t i = 0; i < mounts; ++i)
+      if (mount(mount_from.get()[i], mount_at.get()[i], nullptr, MS_BIND | MS_REC, nullptr) != 0)
+        child_fail(report[1], "mounting one of its volumes");
     const char* step = "";
     if (int err = become_workload(user, true, &step); err != 0) {
       errno = err;

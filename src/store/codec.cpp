@@ -76,6 +76,13 @@ VOLANT_TABLE(lb_switched, LbSwitched);
 VOLANT_TABLE(lb_deleted, LbDeleted);
 VOLANT_TABLE(vm_drained, VmDrained);
 VOLANT_TABLE(vm_not_ready, VmNotReady);
+VOLANT_TABLE(volume_created, VolumeCreated);
+VOLANT_TABLE(volume_attached, VolumeAttached);
+VOLANT_TABLE(volume_detached, VolumeDetached);
+VOLANT_TABLE(volume_deleted, VolumeDeleted);
+VOLANT_TABLE(quota_set, QuotaSet);
+VOLANT_TABLE(quota_deleted, QuotaDeleted);
+VOLANT_TABLE(deployment_quota_set, DeploymentQuotaSet);
 
 #undef VOLANT_TABLE
 
@@ -131,7 +138,7 @@ off<void> body(builder& b, const deployment_resumed& e) {
   return fb::CreateDeploymentResumed(b, str(b, e.name), e.at).Union();
 }
 off<void> body(builder& b, const deployment_deleted& e) {
-  return fb::CreateDeploymentDeleted(b, str(b, e.name), e.at).Union();
+  return fb::CreateDeploymentDeleted(b, str(b, e.name), e.at, e.purge_volumes).Union();
 }
 off<void> body(builder& b, const vm_created& e) {
   return fb::CreateVmCreated(b, str(b, e.name), str(b, e.deployment), e.index,
@@ -210,6 +217,30 @@ off<void> body(builder& b, const lb_switched& e) {
 off<void> body(builder& b, const lb_deleted& e) {
   return fb::CreateLbDeleted(b, str(b, e.name), e.at).Union();
 }
+off<void> body(builder& b, const volume_created& e) {
+  return fb::CreateVolumeCreated(b, e.id, str(b, e.deployment), e.index, str(b, e.path),
+                                 e.size_mib, e.at)
+      .Union();
+}
+off<void> body(builder& b, const volume_attached& e) {
+  return fb::CreateVolumeAttached(b, e.id, str(b, e.name), str(b, e.vm), e.at).Union();
+}
+off<void> body(builder& b, const volume_detached& e) {
+  return fb::CreateVolumeDetached(b, e.id, str(b, e.name), str(b, e.vm), e.at).Union();
+}
+off<void> body(builder& b, const volume_deleted& e) {
+  return fb::CreateVolumeDeleted(b, e.id, str(b, e.name), str(b, e.reason), e.at).Union();
+}
+off<void> body(builder& b, const quota_set& e) {
+  return fb::CreateQuotaSet(b, pack(b, e.spec), str(b, e.source), e.at).Union();
+}
+off<void> body(builder& b, const quota_deleted& e) {
+  return fb::CreateQuotaDeleted(b, str(b, e.name), str(b, e.source), e.at).Union();
+}
+off<void> body(builder& b, const deployment_quota_set& e) {
+  return fb::CreateDeploymentQuotaSet(b, str(b, e.name), str(b, e.from), str(b, e.to), e.at)
+      .Union();
+}
 off<void> body(builder& b, const vm_not_ready& e) {
   return fb::CreateVmNotReady(b, str(b, e.name), str(b, e.reason), e.at, e.incarnation)
       .Union();
@@ -280,7 +311,30 @@ deployment_resumed get(const fb::DeploymentResumed& x, const path& at) {
   return {get(x.name(), {&at, "name"}), x.at()};
 }
 deployment_deleted get(const fb::DeploymentDeleted& x, const path& at) {
-  return {get(x.name(), {&at, "name"}), x.at()};
+  return {get(x.name(), {&at, "name"}), x.at(), x.purge_volumes()};
+}
+volume_created get(const fb::VolumeCreated& x, const path& at) {
+  return {x.id(), get(x.deployment(), {&at, "deployment"}), x.index(),
+          get(x.path(), {&at, "path"}), x.size_mib(), x.at()};
+}
+volume_attached get(const fb::VolumeAttached& x, const path& at) {
+  return {x.id(), get(x.name(), {&at, "name"}), get(x.vm(), {&at, "vm"}), x.at()};
+}
+volume_detached get(const fb::VolumeDetached& x, const path& at) {
+  return {x.id(), get(x.name(), {&at, "name"}), get(x.vm(), {&at, "vm"}), x.at()};
+}
+volume_deleted get(const fb::VolumeDeleted& x, const path& at) {
+  return {x.id(), get(x.name(), {&at, "name"}), get(x.reason(), {&at, "reason"}), x.at()};
+}
+quota_set get(const fb::QuotaSet& x, const path& at) {
+  return {get(x.spec(), {&at, "spec"}), get(x.source(), {&at, "source"}), x.at()};
+}
+quota_deleted get(const fb::QuotaDeleted& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.source(), {&at, "source"}), x.at()};
+}
+deployment_quota_set get(const fb::DeploymentQuotaSet& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.from(), {&at, "from"}), get(x.to(), {&at, "to"}),
+          x.at()};
 }
 vm_created get(const fb::VmCreated& x, const path& at) {
   return {get(x.name(), {&at, "name"}),
@@ -531,6 +585,19 @@ world get(const fb::Snapshot& x) {
       if (!w.lbs.emplace(spec.name, spec).second)
         bad(p, "duplicate load balancer '" + spec.name + "'");
     });
+  if (x.volumes() != nullptr) // appended: absent in old snapshots
+    each(x.volumes(), {&root, "volumes"}, [&](const fb::VolumeRecord& v, const path& p) {
+      auto vol = get(&v, p);
+      if (!w.volumes.emplace(vol.id, vol).second)
+        bad(p, "duplicate volume " + std::to_string(vol.id));
+    });
+  w.last_volume_id = x.last_volume_id();
+  if (x.quotas() != nullptr) // appended: absent in old snapshots
+    each(x.quotas(), {&root, "quotas"}, [&](const fb::QuotaSpec& q, const path& p) {
+      auto spec = get(&q, p);
+      if (!w.quotas.emplace(spec.name, spec).second)
+        bad(p, "duplicate quota '" + spec.name + "'");
+    });
   return w;
 }
 
@@ -621,9 +688,18 @@ std::vector<std::uint8_t> pack_snapshot(const world& w) {
   for (const auto& [name, lb] : w.lbs)
     lbs.push_back(pack(b, lb));
   auto lb_vec = b.CreateVector(lbs);
+  std::vector<off<fb::VolumeRecord>> volumes;
+  for (const auto& [id, vol] : w.volumes)
+    volumes.push_back(pack(b, vol));
+  auto volume_vec = b.CreateVector(volumes);
+  std::vector<off<fb::QuotaSpec>> quotas;
+  for (const auto& [name, q] : w.quotas)
+    quotas.push_back(pack(b, q));
+  auto quota_vec = b.CreateVector(quotas);
   auto snap = fb::CreateSnapshot(b, snapshot_version, host, plugin_vec, dep_vec,
                                  vm_vec, w.last_seq, w.last_at,
-                                 w.last_incarnation, lb_vec);
+                                 w.last_incarnation, lb_vec, volume_vec,
+                                 w.last_volume_id, quota_vec);
   fb::FinishSnapshotBuffer(b, snap);
   return finished(b);
 }

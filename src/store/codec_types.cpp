@@ -44,7 +44,7 @@ off<flatbuffers::Vector<off<fb::Volume>>> pack(builder& b,
   std::vector<off<fb::Volume>> out;
   out.reserve(xs.size());
   for (const auto& x : xs)
-    out.push_back(fb::CreateVolume(b, str(b, x.host_path), x.persistent));
+    out.push_back(fb::CreateVolume(b, str(b, x.path), x.persistent, x.size_mib));
   return b.CreateVector(out);
 }
 
@@ -125,7 +125,8 @@ off<fb::VmTemplate> pack(builder& b, const vm_template& x) {
 off<fb::DeploymentSpec> pack(builder& b, const deployment_spec& x) {
   return fb::CreateDeploymentSpec(b, str(b, x.name), x.replicas,
                                   pack(b, x.tmpl), x.auto_restart,
-                                  pack(b, x.strategy), x.paused);
+                                  pack(b, x.strategy), x.paused,
+                                  x.quota.empty() ? 0 : str(b, x.quota));
 }
 
 off<fb::DriverHandle> pack(builder& b, const driver_handle& x) {
@@ -147,6 +148,15 @@ off<fb::LbSpec> pack(builder& b, const lb_spec& x) {
                           str(b, x.listen), static_cast<fb::LbAlgorithm>(x.algorithm),
                           x.health_check, str(b, x.health_path), x.target_port,
                           x.drain_timeout_ms);
+}
+
+off<fb::VolumeRecord> pack(builder& b, const volume_record& x) {
+  return fb::CreateVolumeRecord(b, x.id, str(b, x.deployment), x.index, str(b, x.path),
+                                x.size_mib, str(b, x.vm), x.created_at, x.purge);
+}
+
+off<fb::QuotaSpec> pack(builder& b, const quota_spec& x) {
+  return fb::CreateQuotaSpec(b, str(b, x.name), x.max_vms, x.max_cpu, x.max_memory_mib);
 }
 
 off<fb::HostConfig> pack(builder& b, const host_config& x) {
@@ -221,7 +231,7 @@ labels get(const vec_of<fb::Label>* v, const path& at) {
 std::vector<volume> get(const vec_of<fb::Volume>* v, const path& at) {
   std::vector<volume> out;
   each(v, at, [&](const fb::Volume& x, const path& p) {
-    out.push_back({get(x.host_path(), {&p, "host_path"}), x.persistent()});
+    out.push_back({get(x.path(), {&p, "path"}), x.persistent(), x.size_mib()});
   });
   return out;
 }
@@ -368,6 +378,8 @@ deployment_spec get(const fb::DeploymentSpec* t, const path& at) {
   out.auto_restart = x.auto_restart();
   out.strategy = get(x.strategy(), {&at, "strategy"});
   out.paused = x.paused();
+  if (x.quota() != nullptr) // appended: absent before quotas
+    out.quota = x.quota()->str();
   return out;
 }
 
@@ -421,6 +433,25 @@ lb_spec get(const fb::LbSpec* t, const path& at) {
   out.target_port = x.target_port();
   out.drain_timeout_ms = x.drain_timeout_ms();
   return out;
+}
+
+volume_record get(const fb::VolumeRecord* t, const path& at) {
+  const auto& x = need(t, at);
+  volume_record out;
+  out.id = x.id();
+  out.deployment = get(x.deployment(), {&at, "deployment"});
+  out.index = x.index();
+  out.path = get(x.path(), {&at, "path"});
+  out.size_mib = x.size_mib();
+  out.vm = get(x.vm(), {&at, "vm"});
+  out.created_at = x.created_at();
+  out.purge = x.purge();
+  return out;
+}
+
+quota_spec get(const fb::QuotaSpec* t, const path& at) {
+  const auto& x = need(t, at);
+  return {get(x.name(), {&at, "name"}), x.max_vms(), x.max_cpu(), x.max_memory_mib()};
 }
 
 host_config get(const fb::HostConfig* t, const path& at) {

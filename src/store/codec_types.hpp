@@ -49,6 +49,8 @@ off<fb::DeploymentSpec> pack(builder& b, const deployment_spec& x);
 off<fb::DriverHandle> pack(builder& b, const driver_handle& x);
 off<fb::VmRecord> pack(builder& b, const vm_record& x);
 off<fb::LbSpec> pack(builder& b, const lb_spec& x);
+off<fb::VolumeRecord> pack(builder& b, const volume_record& x);
+off<fb::QuotaSpec> pack(builder& b, const quota_spec& x);
 off<fb::HostConfig> pack(builder& b, const host_config& x);
 
 // -- unpacking ----------------------------------------------------------------
@@ -116,6 +118,8 @@ deployment_spec get(const fb::DeploymentSpec* t, const path& at);
 driver_handle get(const fb::DriverHandle* t, const path& at);
 vm_record get(const fb::VmRecord* t, const path& at);
 lb_spec get(const fb::LbSpec* t, const path& at);
+volume_record get(const fb::VolumeRecord* t, const path& at);
+quota_spec get(const fb::QuotaSpec* t, const path& at);
 host_config get(const fb::HostConfig* t, const path& at);
 
 } // namespace volant::store::detail

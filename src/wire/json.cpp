@@ -267,6 +267,20 @@ expected<health_check> health_from_json(const nlohmann::json& j,
   return hc;
 }
 
+expected<std::vector<volume>> volumes_from_json(const nlohmann::json& j) {
+  std::vector<volume> out;
+  if (auto st = decode(j, out, "volumes"); !st)
+    return st.error_value();
+  return out;
+}
+
+expected<quota_spec> quota_from_json(const nlohmann::json& j) {
+  quota_spec q;
+  if (auto st = decode(j, q, "quota"); !st)
+    return st.error_value();
+  return q;
+}
+
 nlohmann::json encode_spec(const deployment_spec& spec) {
   return encode(spec, "");
 }
@@ -367,6 +381,14 @@ nlohmann::json to_json(const update_strategy& s) {
   return encode(s, "");
 }
 
+nlohmann::json to_json(const quota_spec& q) {
+  return encode(q, "");
+}
+
+nlohmann::json to_json(const volume_record& v) {
+  return encode(v, "");
+}
+
 nlohmann::json to_json(const host_state& h) {
   auto obj = encode(h.config, "");
   obj["configured"] = h.configured;
@@ -390,12 +412,20 @@ nlohmann::json to_json(const world& w) {
   auto vms = nlohmann::json::array();
   for (const auto& [name, vm] : w.vms)
     vms.push_back(to_json(vm));
+  auto volumes = nlohmann::json::array();
+  for (const auto& [id, vol] : w.volumes)
+    volumes.push_back(to_json(vol));
+  auto quotas = nlohmann::json::array();
+  for (const auto& [name, q] : w.quotas)
+    quotas.push_back(to_json(q));
   return {{"last_seq", w.last_seq},
           {"last_at", encode(w.last_at, "last_at")},
           {"host", to_json(w.host)},
           {"plugins", std::move(plugins)},
           {"deployments", std::move(deployments)},
-          {"vms", std::move(vms)}};
+          {"vms", std::move(vms)},
+          {"volumes", std::move(volumes)},
+          {"quotas", std::move(quotas)}};
 }
 
 std::string to_fields_line(const nlohmann::json& object) {

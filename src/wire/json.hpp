@@ -38,6 +38,8 @@ nlohmann::json to_json(const plugin_manifest& m);
 nlohmann::json to_json(const host_state& h);
 nlohmann::json to_json(const health_check& h);
 nlohmann::json to_json(const update_strategy& s);
+nlohmann::json to_json(const quota_spec& q);
+nlohmann::json to_json(const volume_record& v);
 
 /// The whole state: host, plugins, deployments, vms, last_seq, last_at.
 nlohmann::json to_json(const world& w);
@@ -53,6 +55,11 @@ expected<update_strategy> strategy_from_json(const nlohmann::json& j);
 /// variant); errors name `field` ("health", "readiness").
 expected<health_check> health_from_json(const nlohmann::json& j,
                                         const std::string& field = "health");
+
+/// Decodes volumes ([{"path", "persistent", "size_mib"}]) and a quota
+/// ({"name", "max_vms", "max_cpu", "max_memory_mib"}), types.hpp spelling.
+expected<std::vector<volume>> volumes_from_json(const nlohmann::json& j);
+expected<quota_spec> quota_from_json(const nlohmann::json& j);
 
 /// A deployment spec in the field names of types.hpp (what spec_from_json reads).
 nlohmann::json encode_spec(const deployment_spec& spec);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "events/admission.hpp"
 #include "events/validate.hpp"
 #include "wire/json.hpp"
 #include "wire/manifest.hpp"
@@ -28,6 +29,43 @@ expected<const deployment_state*> find_deployment(const world& w, const json& ar
   if (it == w.deployments.end())
     return make_error(ec::unknown_deployment, "deployment '" + *name + "' not found");
   return &it->second;
+}
+
+std::string volume_status(const world& w, const volume_record& vol) {
+  if (!vol.vm.empty())
+    return vol.purge ? "attached, purged once its VM is gone" : "attached";
+  auto d = w.deployments.find(vol.deployment);
+  if (d == w.deployments.end())
+    return "kept: deployment deleted";
+  if (!wants_index(d->second, vol.index))
+    return "kept: replica " + std::to_string(vol.index) + " scaled away";
+  return "detached";
+}
+
+json volume_row(const world& w, const volume_record& vol) {
+  return {{"name", volume_name(vol.deployment, vol.index, vol.path)},
+          {"id", vol.id},
+          {"deployment", vol.deployment},
+          {"index", vol.index},
+          {"path", vol.path},
+          {"size_mib", vol.size_mib > 0 ? vol.size_mib : default_volume_mib},
+          {"vm", std::string(slot_name(vol.vm))},
+          {"status", volume_status(w, vol)},
+          {"created_at", format_time(vol.created_at)}};
+}
+
+json quota_row(const world& w, const quota_spec& q) {
+  auto used = committed(w, q.name);
+  auto members = json::array();
+  for (const auto& [name, d] : w.deployments)
+    if (d.spec.quota == q.name)
+      members.push_back(name);
+  return {{"name", q.name},
+          {"max_vms", q.max_vms},
+          {"max_cpu", q.max_cpu},
+          {"max_memory_mib", q.max_memory_mib},
+          {"used", {{"vms", used.vms}, {"cpu", used.cpu}, {"memory_mib", used.memory_mib}}},
+          {"deployments", members}};
 }
 
 } // namespace
@@ -110,6 +148,30 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
       return make_error(ec::unknown_lb, "load balancer '" + *name
                                             + "' does not exist (see: volar lb list)");
     return view(*v);
+  }
+  if (verb == "volumes.list") {
+    auto deployment = args.value("deployment", std::string{});
+    auto rows = json::array();
+    for (const auto& [id, vol] : w.volumes)
+      if (deployment.empty() || vol.deployment == deployment)
+        rows.push_back(volume_row(w, vol));
+    return rows;
+  }
+  if (verb == "quotas.list") {
+    auto rows = json::array();
+    for (const auto& [name, q] : w.quotas)
+      rows.push_back(quota_row(w, q));
+    return rows;
+  }
+  if (verb == "quotas.show") {
+    auto name = string_arg(args, "name");
+    if (!name)
+      return name.error_value();
+    auto q = w.quotas.find(*name);
+    if (q == w.quotas.end())
+      return make_error(ec::unknown_quota,
+                        "quota '" + *name + "' is not defined (see: volar quotas list)");
+    return quota_row(w, q->second);
   }
   if (verb == "debug.resources") {
     auto j = resources_view(w);

@@ -45,11 +45,18 @@ std::vector<verb_rule> make_table() {
         {"health", k::object, false, 0, 0, true},
         {"readiness", k::object, false, 0, 0, true},
         {"strategy", k::object, false, 0, 0, true},
-        {"rollout_paused", k::boolean, false, 0, 0, true}}},
+        {"rollout_paused", k::boolean, false, 0, 0, true},
+        {"volumes", k::list, false, 0, 0, true},
+        {"quota", k::text, false, 0, 64, true}}},
       {"deployments.pause", {name_of_deployment}},
       {"deployments.undo", {name_of_deployment, {"to_revision", k::integer, false, 1, int_max}}},
       {"deployments.resume", {name_of_deployment}},
-      {"deployments.delete", {name_of_deployment}},
+      {"deployments.delete", {name_of_deployment, {"purge_volumes", k::boolean}}},
+      {"volumes.list", {{"deployment", k::deployment}}},
+      {"volumes.delete", {{"name", k::text, true, 0, 512}}},
+      {"quotas.list", {}},
+      {"quotas.show", {{"name", k::text, true, 0, 64}}},
+      {"quotas.apply", {{"quotas", k::list, true}}},
       {"deployments.list", {}},
       {"deployments.show",
        {name_of_deployment, {"events", k::integer, false, 0, 10000}}},
@@ -292,6 +299,12 @@ status check_arg(const arg_rule& r, const json& v) {
   case k::object:
     if (!v.is_object())
       return wrong_type(r.key, v, "an object");
+    return ok();
+  case k::list:
+    if (!v.is_array())
+      return wrong_type(r.key, v, "a list");
+    if (v.size() > 1024)
+      return bad(r.key, "has more than 1024 entries");
     return ok();
   case k::manifest: {
     if (!v.is_object())

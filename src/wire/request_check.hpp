@@ -39,6 +39,7 @@ enum class arg_kind : std::uint8_t {
   ls_kind,    ///< deployments, vms, probes or system
   vm_list,    ///< [VM name], at most max_labels of them (scale --remove)
   key_list,   ///< [env key], at most 1024 of them (secret_env_remove)
+  list,       ///< an array, decoded further by its verb (volumes, quotas)
 };
 
 /// One argument of a verb.

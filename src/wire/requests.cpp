@@ -144,6 +144,14 @@ expected<command> update_from(const json& args, std::string name, const seal_fn&
       return strategy.error_value();
     upd.strategy = *strategy;
   }
+  if (auto it = args.find("volumes"); it != args.end() && !it->is_null()) {
+    auto volumes = volumes_from_json(*it);
+    if (!volumes)
+      return volumes.error_value();
+    upd.volumes = std::move(*volumes);
+  }
+  if (auto it = args.find("quota"); it != args.end() && !it->is_null())
+    upd.quota = it->get<std::string>();
   if (auto it = args.find("rollout_paused"); it != args.end() && !it->is_null()) {
     if (!it->is_boolean())
       return make_error(ec::invalid_argument, "rollout_paused must be true or false");
@@ -189,6 +197,7 @@ expected<decoded_request> decode_request(const std::string& verb,
 bool is_mutation(const std::string& verb) {
   return verb == "plugins.install" || verb == "plugins.remove" || verb == "vms.delete"
          || verb == "lb.create" || verb == "lb.switch" || verb == "lb.delete"
+         || verb == "volumes.delete" || verb == "quotas.apply"
          || (verb.rfind("deployments.", 0) == 0 && verb != "deployments.list"
              && verb != "deployments.show"
              // composed by the api from the journal (events/undo.hpp)
@@ -224,6 +233,16 @@ expected<command> command_from_request(const std::string& verb, const json& args
     spec->tmpl.secret_env = std::move(*secrets);
     return command{create_deployment{std::move(*spec)}};
   }
+  if (verb == "quotas.apply") {
+    set_quotas cmd{{}, "apply", true};
+    for (const auto& item : args["quotas"]) {
+      auto q = quota_from_json(item);
+      if (!q)
+        return q.error_value();
+      cmd.quotas.push_back(std::move(*q));
+    }
+    return command{std::move(cmd)};
+  }
   auto name = name_arg(args);
   if (!name)
     return name.error_value();
@@ -258,9 +277,11 @@ expected<command> command_from_request(const std::string& verb, const json& args
   if (verb == "deployments.resume")
     return command{resume_deployment{*name}};
   if (verb == "deployments.delete")
-    return command{delete_deployment{*name}};
+    return command{delete_deployment{*name, args.value("purge_volumes", false)}};
   if (verb == "vms.delete")
     return command{delete_vm{*name}};
+  if (verb == "volumes.delete")
+    return command{delete_volume{*name}};
   if (verb == "lb.create") {
     lb_spec spec;
     spec.name = *name;
@@ -325,8 +346,10 @@ std::pair<std::string, json> reply_query(const std::string& verb, const json& ar
     return {"vms.show", {{"name", args.value("name", std::string{})}}};
   if (verb == "lb.create" || verb == "lb.switch")
     return {"lb.show", {{"name", args.value("name", std::string{})}}};
-  if (verb == "lb.delete")
+  if (verb == "lb.delete" || verb == "volumes.delete")
     return {"", json::object()};
+  if (verb == "quotas.apply")
+    return {"quotas.list", json::object()};
   return {"deployments.show", {{"name", args.value("name", std::string{})}}};
 }
 

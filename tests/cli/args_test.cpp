@@ -58,8 +58,8 @@ TEST_CASE(
                       {{"key", "LOG_LEVEL"}, {"value", "info"}}}));
   CHECK(s["tmpl"]["volumes"]
         == json::array(
-            {{{"host_path", "/var/lib/postgresql/data"}, {"persistent", true}},
-             {{"host_path", "/srv/cache"}, {"persistent", false}}}));
+            {{{"path", "/var/lib/postgresql/data"}, {"persistent", true}, {"size_mib", 0}},
+             {{"path", "/srv/cache"}, {"persistent", false}, {"size_mib", 0}}}));
   CHECK(s["tmpl"]["health"].is_null());
   CHECK(s["strategy"]["kind"] == "recreate");
   // What the daemon decodes is what volar meant.
@@ -98,7 +98,7 @@ TEST_CASE("create: bad input fails with the core's message") {
   a = web();
   a.volumes = {"data:persistent"};
   CHECK(create_error(a)
-        == "invalid volume 'data:persistent': host path must be absolute");
+        == "invalid volume 'data:persistent': the path must be absolute");
   a = web();
   a.cpu = 0;
   CHECK(create_error(a) == "cpu must be >= 1, got 0");

@@ -40,13 +40,14 @@ deployment_spec full_spec() {
             256,
             {{"tier", "web"}},
             {{"K", "V"}},
-            {{"/data", true}},
+            {{"/data", true, 2048}},
             health_check{true, http_check{8080, "/hz"}, 5, 2, 4},
             {{"S", "vs1.sealed"}},
             health_check{true, tcp_check{8081}, 3, 1, 2}};
   s.auto_restart = false;
   s.strategy = {strategy_kind::rolling, {2, true}, {1, false}};
   s.paused = true;
+  s.quota = "production";
   return s;
 }
 
@@ -93,7 +94,7 @@ std::vector<event> all_events() {
       deployment_auto_restart_set{"web", false, 7},
       deployment_paused{"web", 8},
       deployment_resumed{"web", 9},
-      deployment_deleted{"web", 10},
+      deployment_deleted{"web", 10, true},
       vm_created{"web-1", "web", 1, "h1", ip(11), 2, 2, 256, 11, 4, 8000,
                  "HTTP 503"},
       vm_started{"web-1", full_handle(), 12, 5},
@@ -121,6 +122,13 @@ std::vector<event> all_events() {
       lb_deleted{"web-lb", 31},
       vm_drained{"web-1@3", "web-lb", 32, 6},
       vm_not_ready{"web-1", "HTTP 503", 33, 5},
+      volume_created{4, "web", 1, "/data", 2048, 34},
+      volume_attached{4, "web-1:/data", "web-1", 35},
+      volume_detached{4, "web-1:/data", "web-1", 36},
+      volume_deleted{4, "web-1:/data", "deleted by the user", 37},
+      quota_set{{"production", 100, 64, 131072}, "apply", 38},
+      quota_deleted{"development", "/etc/volant/quotas.yaml", 39},
+      deployment_quota_set{"web", "development", "production", 40},
   };
 }
 
@@ -213,7 +221,9 @@ struct dumper {
 
 TEST_CASE("reflect visits every field of every domain value") {
   check_reflect_complete(env_var{"K", "V"});
-  check_reflect_complete(volume{"/data", true});
+  check_reflect_complete(volume{"/data", true, 512});
+  check_reflect_complete(volume_record{3, "web", 1, "/data", 512, "web-1", 7, true});
+  check_reflect_complete(quota_spec{"production", 100, 64, 131072});
   check_reflect_complete(http_check{8080, "/hz"});
   check_reflect_complete(tcp_check{5432});
   check_reflect_complete(process_check{"nginx"});
@@ -252,7 +262,7 @@ TEST_CASE("reflect uses the members' own names") {
                                     "terminate_at"});
   CHECK(field_names(full_spec())
         == std::vector<std::string>{"name", "replicas", "tmpl", "auto_restart",
-                                    "strategy", "paused"});
+                                    "strategy", "paused", "quota"});
   CHECK(field_names(vm_exited{})
         == std::vector<std::string>{"name", "exit_code", "reason", "at",
                                     "incarnation"});
@@ -289,7 +299,14 @@ TEST_CASE("every event names its kind and its aggregate") {
   CHECK(aggregate_of(samples[30]) == aggregate_id{aggregate_kind::lb, "web-lb"});
   CHECK(kinds[31] == "vm_drained");
   CHECK(aggregate_of(samples[31]) == aggregate_id{aggregate_kind::vm, "web-1@3"});
-  CHECK(kinds.back() == "vm_not_ready");
+  CHECK(kinds[32] == "vm_not_ready");
+  CHECK(kinds[33] == "volume_created");
+  CHECK(aggregate_of(samples[33]) == aggregate_id{aggregate_kind::volume, "web-1:/data"});
+  CHECK(aggregate_of(samples[35]) == aggregate_id{aggregate_kind::volume, "web-1:/data"});
+  CHECK(aggregate_of(samples[37]) == aggregate_id{aggregate_kind::quota, "production"});
+  CHECK(aggregate_of(samples[38]) == aggregate_id{aggregate_kind::quota, "development"});
+  CHECK(kinds.back() == "deployment_quota_set");
+  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::deployment, "web"});
   CHECK(deployment_of_vm("web-1@3") == "web");
   CHECK(deployment_of_vm("my-app-12") == "my-app");
   CHECK(slot_name("web-1@3") == "web-1");
@@ -555,7 +572,7 @@ TEST_CASE("VM events for an absent VM change nothing") {
   world w;
   auto before = w;
   for (const auto& ev : all_events()) {
-    if ((ev.index() >= 11 && ev.index() <= 19) || ev.index() >= 21)
+    if ((ev.index() >= 11 && ev.index() <= 19) || (ev.index() >= 21 && ev.index() <= 32))
       apply(w, ev);
   }
   CHECK(w == before);

@@ -129,7 +129,7 @@ TEST_CASE("env entries without '=' or with a bad key are rejected") {
 TEST_CASE("volumes parse as an absolute path with an optional :persistent") {
   auto v = parse_volume("/var/lib/postgresql/data:persistent");
   REQUIRE(v.has_value());
-  CHECK(v->host_path == "/var/lib/postgresql/data");
+  CHECK(v->path == "/var/lib/postgresql/data");
   CHECK(v->persistent);
   auto plain = parse_volume("/data");
   REQUIRE(plain.has_value());

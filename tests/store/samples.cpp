@@ -58,7 +58,7 @@ deployment_spec sample_spec(int n) {
   s.tmpl.vm_labels = {{"app", "web"}, {"tier", "frontend"}};
   s.tmpl.env = {{"Z", "last"}, {"A", "first"}};
   s.tmpl.secret_env = {{"DB", "vs1.0badc0de.c2VhbGVk"}, {"API", "vs1.0badc0de.AAAA"}};
-  s.tmpl.volumes = {{"/data/a", true}, {"/data/b", false}};
+  s.tmpl.volumes = {{"/data/a", true, 4096}, {"/data/b", false, 0}};
   health_check h;
   h.enabled = true;
   h.probe = tcp_check{443};
@@ -71,6 +71,7 @@ deployment_spec sample_spec(int n) {
   s.strategy.max_surge = {25, true};
   s.strategy.max_unavailable = {2, false};
   s.paused = true;
+  s.quota = n == 0 ? "production" : "";
   return s;
 }
 
@@ -145,7 +146,7 @@ event sample(std::in_place_type_t<deployment_resumed>) {
   return deployment_resumed{"web1", t0 + 9};
 }
 event sample(std::in_place_type_t<deployment_deleted>) {
-  return deployment_deleted{"web1", t0 + 10};
+  return deployment_deleted{"web1", t0 + 10, true};
 }
 event sample(std::in_place_type_t<vm_created>) {
   return vm_created{"web1-3", "web1", 3,   "host-a", 0xC0A87F05,
@@ -235,6 +236,35 @@ event sample(std::in_place_type_t<deployment_rollout>) {
                             "no progress for 600 s (3 of 6 replicas updated)", t0 + 28};
 }
 
+event sample(std::in_place_type_t<volume_created>) {
+  return volume_created{7, "pg", 2, "/var/lib/postgresql/data", 10240, t0 + 34};
+}
+
+event sample(std::in_place_type_t<volume_attached>) {
+  return volume_attached{7, "pg-2:/var/lib/postgresql/data", "pg-2", t0 + 35};
+}
+
+event sample(std::in_place_type_t<volume_detached>) {
+  return volume_detached{7, "pg-2:/var/lib/postgresql/data", "pg-2", t0 + 36};
+}
+
+event sample(std::in_place_type_t<volume_deleted>) {
+  return volume_deleted{7, "pg-2:/var/lib/postgresql/data",
+                        "deployment 'pg' deleted with --purge-volumes", t0 + 37};
+}
+
+event sample(std::in_place_type_t<quota_set>) {
+  return quota_set{{"production", 100, 64, 128 * 1024}, "/etc/volant/quotas.yaml", t0 + 38};
+}
+
+event sample(std::in_place_type_t<quota_deleted>) {
+  return quota_deleted{"development", "apply", t0 + 39};
+}
+
+event sample(std::in_place_type_t<deployment_quota_set>) {
+  return deployment_quota_set{"pg", "", "production", t0 + 40};
+}
+
 template <std::size_t... Is>
 std::vector<event> all_samples(std::index_sequence<Is...>) {
   // A missing overload above is a compile error: every alternative has a sample.
@@ -293,6 +323,11 @@ world sample_world() {
   other.health_check = false;
   other.listen.clear();
   w.lbs["api-lb"] = other;
+  w.volumes[3] = {3, "web1", 0, "/var/lib/data", 0, "web1-0", 1'700'000'000'000'000'300, false};
+  w.volumes[9] = {9, "web1", 4, "/var/lib/data", 2048, "", 1'700'000'000'000'000'400, true};
+  w.last_volume_id = 11;
+  w.quotas["production"] = {"production", 100, 64, 131072};
+  w.quotas["dev"] = {"dev", -1, 16, -1};
   w.last_seq = 123456;
   w.last_at = 1'764'000'000'999'999'999;
   w.last_incarnation = 17;

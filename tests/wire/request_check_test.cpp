@@ -84,6 +84,11 @@ const row malformed[] = {
   {"lb.switch", R"({"name":"web-lb","to":"Web!"})", ec::invalid_name, "argument 'to': deployment name"},
   {"lb.delete", R"({"name":7})", ec::invalid_argument, "argument 'name' must be a string"},
   {"lb.list", "[]", ec::invalid_argument, "not a JSON object"},
+  {"volumes.list", R"({"deployment":"No Such"})", ec::invalid_name, "argument 'deployment'"},
+  {"volumes.delete", R"({})", ec::invalid_argument, "missing argument 'name'"},
+  {"quotas.list", "7", ec::invalid_argument, "not a JSON object"},
+  {"quotas.show", R"({"name":5})", ec::invalid_argument, "argument 'name' must be a string"},
+  {"quotas.apply", R"({"quotas":{}})", ec::invalid_argument, "argument 'quotas' must be a list, got an object"},
   {"lb.show", "{}", ec::invalid_argument, "missing argument 'name'"},
   {"vms.destroy", "{}", ec::invalid_argument, "unknown request \"vms.destroy\""},
 };
