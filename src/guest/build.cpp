@@ -28,7 +28,8 @@ using json = nlohmann::json;
 namespace {
 
 /// Bump when what a build produces changes: every cached image is rebuilt.
-constexpr const char* builder_version = "volant-guest 3"; // 3: directories 0755 whatever the umask
+/// 3: directories 0755 whatever the umask; 4: the init mounts volumes.
+constexpr const char* builder_version = "volant-guest 4";
 
 /// What the guest needs that Debian's cloud kernel builds as modules, in load
 /// order: virtio-mmio (microvm's ACPI tables describe the devices), the block

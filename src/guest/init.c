@@ -7,7 +7,8 @@
 // root it sets the hostname and eth0 from the command line, builds the
 // workload's environment (the image's /etc/volant/env, then volant.env=
 // words, then VOLANT_VM_NAME and VOLANT_IP), writes /etc/resolv.conf when the
-// command line names a resolver (volantd's DNS), runs the entrypoint of
+// command line names a resolver (volantd's DNS), mounts the volumes (ext4
+// disks, volant.vol=DEV:PATH, PATH made if missing), runs the entrypoint of
 // /etc/volant/argv as a child in its own session with the console as its
 // stdio, and reaps every orphan. Its own lines on the console start with
 // "volant-init: ".
@@ -15,13 +16,19 @@
 // The workload's exit status leaves the guest on a channel of its own, the
 // virtio serial port named volant.ctl ("exited STATUS" or "killed SIGNAL"),
 // never on the console the workload writes to, so no output can fake it.
+// A volume that does not mount is reported there as "failed mounting volume
+// DEV at PATH: ERROR", and the workload does not run: its data must never
+// land silently on the throw-away root.
 // The ACPI power button (QMP system_powerdown), SIGTERM, SIGINT or SIGPWR stop
 // the workload with SIGTERM to its process group, then SIGKILL after
-// volant.grace seconds (default 10); then the guest powers off.
+// volant.grace seconds (default 10); then the guest powers off: whatever is
+// left is killed, the volumes are synced and unmounted (their images are
+// clean on the host), and the power goes.
 //
 // Command line (values percent-encoded: %20 for a space):
 //   volant.name=VM volant.ip=A.B.C.D/N volant.gw=G.G.G.G volant.env=KEY=VALUE
 //   volant.root=/dev/vda volant.grace=SECONDS volant.dns=D.D.D.D
+//   volant.vol=/dev/vdb:PATH (one per volume, at most 16)
 
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -51,7 +58,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { max_env = 512, max_argv = 256, max_text = 65536 };
+enum { max_env = 512, max_argv = 256, max_text = 65536, max_volumes = 16 };
 
 static char vm_name[256] = "volant";
 static char vm_ip[64] = "";
@@ -62,6 +69,16 @@ static char root_dev[128] = "";
 static int grace_seconds = 10;
 static char* cmd_env[max_env];
 static int cmd_env_count = 0;
+/// volant.vol= words: the device and the mount path of each volume, and
+/// whether it is mounted (unmounted again at power-off).
+static struct {
+  char dev[64];
+  char path[1024];
+  int mounted;
+} volumes[max_volumes];
+static int volume_count = 0;
+/// The control port (volant.ctl), once open.
+static int ctl = -1;
 
 static void say(const char* fmt, ...) {
   char line[1024];
@@ -135,6 +152,20 @@ static void parse_cmdline(void) {
       snprintf(vm_dns, sizeof vm_dns, "%s", w + 11);
     } else if (strncmp(w, "volant.root=", 12) == 0) {
       snprintf(root_dev, sizeof root_dev, "%s", w + 12);
+    } else if (strncmp(w, "volant.vol=", 11) == 0) {
+      // DEV:PATH; a device name has no ':', the (encoded) path may.
+      char* colon = strchr(w + 11, ':');
+      if (!colon || volume_count == max_volumes) {
+        say("ignoring %s (not DEV:PATH, or more than %d volumes)", w,
+            max_volumes);
+        continue;
+      }
+      *colon = 0;
+      snprintf(volumes[volume_count].dev, sizeof volumes[0].dev, "%s", w + 11);
+      snprintf(volumes[volume_count].path, sizeof volumes[0].path, "%s",
+               colon + 1);
+      decode(volumes[volume_count].path);
+      ++volume_count;
     } else if (strncmp(w, "volant.grace=", 13) == 0) {
       grace_seconds = atoi(w + 13);
     } else if (strncmp(w, "volant.env=", 11) == 0 && cmd_env_count < max_env) {
@@ -412,11 +443,13 @@ static int open_control(void) {
 static void control(int fd, const char* fmt, ...) {
   if (fd < 0)
     return;
-  char line[256];
+  char line[512];
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(line, sizeof line, fmt, ap);
   va_end(ap);
+  if (n >= (int)sizeof line)
+    n = (int)sizeof line - 1; // what fits
   if (n > 0 && write(fd, line, (size_t)n) < 0)
     say("control port: %s", strerror(errno));
   fsync(fd);
@@ -443,6 +476,88 @@ static int open_power_button(void) {
   }
   closedir(dir);
   return fd;
+}
+
+/// mkdir -p: `path` and its missing parents (mode 0755); 0 or -1 (errno).
+static int make_dirs(const char* path) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char* p = buf + 1;; ++p) {
+    if (*p != '/' && *p != 0)
+      continue;
+    char end = *p;
+    *p = 0;
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+      return -1;
+    *p = end;
+    if (end == 0)
+      return 0;
+  }
+}
+
+/// Mounts every volume (ext4) at its path in the final root; on the first
+/// that fails, says which and why, on the console and the control port, and
+/// returns -1.
+static int mount_volumes(void) {
+  for (int i = 0; i < volume_count; ++i) {
+    const char* dev = volumes[i].dev;
+    const char* path = volumes[i].path;
+    // The disk may still be probing.
+    for (int t = 0; t < 500 && access(dev, F_OK) != 0; ++t)
+      sleep_ms(10);
+    int err = 0;
+    if (path[0] != '/' || path[1] == 0)
+      err = EINVAL;
+    else if (make_dirs(path) != 0 || mount(dev, path, "ext4", 0, NULL) != 0)
+      err = errno;
+    if (err == 0) {
+      volumes[i].mounted = 1;
+      continue;
+    }
+    // The path is the deployment's: one line on the control port whatever
+    // it holds.
+    char shown[sizeof volumes[0].path];
+    snprintf(shown, sizeof shown, "%s", path);
+    for (char* c = shown; *c; ++c)
+      if ((unsigned char)*c < 0x20 || *c == 0x7f)
+        *c = '?';
+    say("mounting volume %s at %s: %s", dev, shown, strerror(err));
+    control(ctl, "failed mounting volume %.64s at %.200s: %s\n", dev, shown,
+            strerror(err));
+    return -1;
+  }
+  return 0;
+}
+
+/// At power-off: nothing may keep writing, the volumes' data reaches their
+/// disks and their filesystems are left clean.
+static void unmount_volumes(void) {
+  int any = 0;
+  for (int i = 0; i < volume_count; ++i)
+    any |= volumes[i].mounted;
+  if (!any)
+    return;
+  // Whatever the workload left (daemons of other sessions included) would
+  // hold the volumes busy: gone, and reaped, for a few seconds at most.
+  kill(-1, SIGKILL);
+  for (int t = 0; t < 300; ++t) {
+    pid_t reaped = waitpid(-1, NULL, WNOHANG);
+    if (reaped < 0)
+      break; // no process left
+    if (reaped == 0)
+      sleep_ms(10);
+  }
+  sync();
+  for (int i = volume_count - 1; i >= 0; --i) {
+    if (!volumes[i].mounted)
+      continue;
+    if (umount2(volumes[i].path, 0) != 0) {
+      say("unmounting volume %s: %s; detached", volumes[i].path,
+          strerror(errno));
+      umount2(volumes[i].path, MNT_DETACH);
+    }
+    volumes[i].mounted = 0;
+  }
 }
 
 static pid_t start_workload(char** argv, char** env) {
@@ -474,6 +589,7 @@ static pid_t start_workload(char** argv, char** env) {
 }
 
 static void power_off(void) {
+  unmount_volumes();
   sync();
   reboot(LINUX_REBOOT_CMD_POWER_OFF);
   for (;;)
@@ -526,7 +642,7 @@ int main(void) {
     argv[i] = substitute(raw[i], env, env_count);
   argv[argc] = NULL;
 
-  int ctl = open_control();
+  ctl = open_control();
   if (ctl < 0)
     say("no control port volant.ctl: the workload's exit status cannot be reported");
   if (argc == 0) {
@@ -534,6 +650,8 @@ int main(void) {
     control(ctl, "exited 127\n");
     power_off();
   }
+  if (mount_volumes() != 0)
+    power_off();
   int button = open_power_button();
   pid_t workload = start_workload(argv, env);
   say("started %s (pid %d)", argv[0], (int)workload);

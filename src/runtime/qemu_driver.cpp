@@ -1,9 +1,10 @@
 #include "runtime/qemu_driver.hpp"
 
 #include "events/events.hpp"
-#include "runtime/spawn.hpp"
+#include "guest/volume.hpp"
 #include "runtime/proc.hpp"
 #include "runtime/qmp.hpp"
+#include "runtime/spawn.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -36,6 +37,14 @@ constexpr int log_fd = 3;
 /// QEMU's end of the VM's TAP, opened by volantd (the workload user may not
 /// open /dev/net/tun): `-netdev tap,fd=4`.
 constexpr int tap_fd = 4;
+/// Volume i's image as descriptors volantd opened (the workload user may not
+/// reach the data directory): read-write at 5 + 2i, read-only at 6 + 2i, both
+/// in fd set 2 + i (QEMU opens the file read-only first, then read-write).
+constexpr int first_volume_fd = 5;
+/// Where the child parks the descriptors it hands over, above every target.
+constexpr int parked_fd_floor = 64;
+static_assert(first_volume_fd + 2 * static_cast<int>(max_volumes)
+              < parked_fd_floor);
 
 [[noreturn]] void child_fail(int report_fd, const char* step) {
   child_report(report_fd, errno, step);
@@ -73,6 +82,18 @@ std::string percent_encode(const std::string& s) {
   }
   return out;
 }
+
+/// Descriptors closed when the holder goes.
+struct fd_list {
+  std::vector<int> fds;
+  fd_list() = default;
+  fd_list(const fd_list&) = delete;
+  fd_list& operator=(const fd_list&) = delete;
+  ~fd_list() {
+    for (int fd : fds)
+      ::close(fd);
+  }
+};
 
 /// Waits until `pid` (started at `ticks`) is gone or a zombie, up to `limit`.
 bool wait_gone(std::int64_t pid, std::uint64_t ticks,
@@ -139,6 +160,16 @@ std::optional<std::pair<std::int32_t, std::string>> parse_control_report(std::st
       break; // an unfinished line is no report
     auto line = text.substr(start, end - start);
     start = end + 1;
+    // The guest init could not start the workload (a volume did not mount):
+    // its words, bounded and printable, as the reason.
+    if (line.substr(0, 7) == "failed " && line.size() > 7) {
+      auto what = std::string(line.substr(7, 300));
+      for (auto& c : what)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+          c = '?';
+      out = {{127, "the workload did not run: " + what + " (in the guest)"}};
+      continue;
+    }
     for (auto [prefix, sign] : {std::pair{std::string_view("exited "), 1},
                                 {std::string_view("killed "), -1}}) {
       if (line.substr(0, prefix.size()) != prefix)
@@ -217,12 +248,30 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
               + percent_encode(v.value);
   if (!spec.rootfs.empty())
     append += " volant.root=/dev/vda";
+  if (spec.volumes.size() > max_volumes)
+    return bad("at most " + std::to_string(max_volumes) + " volumes");
+  // The disks appear in command-line order: the root disk (vda), then the
+  // volumes.
+  char first_disk = spec.rootfs.empty() ? 'a' : 'b';
+  for (std::size_t i = 0; i < spec.volumes.size(); ++i) {
+    const auto& v = spec.volumes[i];
+    if (v.source.empty() || v.path.size() < 2 || v.path[0] != '/')
+      return bad("volume " + v.path
+                 + ": needs an image file and an absolute path other than /");
+    for (std::size_t j = 0; j < i; ++j)
+      if (spec.volumes[j].path == v.path || spec.volumes[j].source == v.source)
+        return bad("volume " + v.path
+                   + ": its path or image is another volume's too");
+    append += " volant.vol=/dev/vd"
+              + std::string(1, static_cast<char>(first_disk + i)) + ":"
+              + percent_encode(v.path);
+  }
   if (!options.extra_append.empty())
     append += " " + options.extra_append;
   if (append.size() > max_append)
     return bad("kernel command line too long (" + std::to_string(append.size())
                + " > " + std::to_string(max_append)
-               + " bytes): fewer or shorter env");
+               + " bytes): fewer or shorter env or volume paths");
 
   std::vector<std::string> argv = {
       options.binary,
@@ -286,6 +335,26 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
                                 "-device",
                                 "virtio-blk-device,drive=root",
                             });
+  for (std::size_t i = 0; i < spec.volumes.size(); ++i) {
+    auto n = static_cast<int>(i);
+    auto set = std::to_string(2 + n);
+    auto opaque = qemu_escape(spec.volumes[i].source);
+    auto id = "vol" + std::to_string(n);
+    argv.insert(argv.end(),
+                {"-add-fd",
+                 "fd=" + std::to_string(first_volume_fd + 2 * n) + ",set=" + set
+                     + ",opaque=" + opaque,
+                 "-add-fd",
+                 "fd=" + std::to_string(first_volume_fd + 2 * n + 1)
+                     + ",set=" + set + ",opaque=" + opaque,
+                 // Written through to the image (no snapshot): the data is the
+                 // point. Writeback caching, whose guest flushes (sync, the
+                 // unmount at power-off) reach the file.
+                 "-drive",
+                 "file=/dev/fdset/" + set + ",format=raw,if=none,id=" + id
+                     + ",cache=writeback",
+                 "-device", "virtio-blk-device,drive=" + id});
+  }
   if (options.network) {
     argv.insert(argv.end(), {
                                 "-netdev",
@@ -361,6 +430,22 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
     fs::create_directories(parent, fs_err);
   if (auto st = prepare_run_dir(workdir, options_.user); !st)
     return st.error_value();
+  // The volumes' images exist before QEMU starts (a scratch one lives in the
+  // run directory, prepared just above); QEMU gets each as two descriptors
+  // opened here, closed here when start returns.
+  fd_list volume_fds;
+  for (const auto& v : spec.volumes) {
+    if (auto made = guest::ensure_volume_image(v.source, v.size_mib, v.path); !made)
+      return made.error_value();
+    for (int mode : {O_RDWR, O_RDONLY}) {
+      int fd = ::open(v.source.c_str(), mode | O_CLOEXEC);
+      if (fd < 0)
+        return make_error(ec::io_error, "volume " + v.path + ": cannot open "
+                                            + v.source + ": "
+                                            + std::strerror(errno));
+      volume_fds.fds.push_back(fd);
+    }
+  }
   if (auto parent = fs::path(spec.log_path).parent_path(); !parent.empty())
     fs::create_directories(parent, fs_err);
   int log = ::open(spec.log_path.c_str(),
@@ -409,16 +494,25 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
   const char* kernel = spec.kernel.c_str();
   const char* initramfs = spec.initramfs.c_str();
   const char* rootfs = spec.rootfs.c_str();
+  const int* volumes = volume_fds.fds.data();
+  int volume_count = static_cast<int>(volume_fds.fds.size());
+  // Where the child parks the volumes' descriptors (no allocation after fork).
+  std::vector<int> parked(volume_fds.fds.size(), -1);
+  int* park = parked.data();
   pid_t pid = fork();
   if (pid == 0) {
     // Child: only async-signal-safe calls from here to exec.
     setsid();
-    // Out of the way of the descriptors QEMU is given (3: log, 4: TAP).
-    int rep = fcntl(report[1], F_DUPFD_CLOEXEC, 10);
-    int lg = fcntl(log, F_DUPFD_CLOEXEC, 10);
-    int tp = tap >= 0 ? fcntl(tap, F_DUPFD_CLOEXEC, 10) : -1;
+    // Out of the way of the descriptors QEMU is given (3: log, 4: TAP, 5..:
+    // volumes).
+    int rep = fcntl(report[1], F_DUPFD_CLOEXEC, parked_fd_floor);
+    int lg = fcntl(log, F_DUPFD_CLOEXEC, parked_fd_floor);
+    int tp = tap >= 0 ? fcntl(tap, F_DUPFD_CLOEXEC, parked_fd_floor) : -1;
     if (rep < 0 || lg < 0 || (tap >= 0 && tp < 0))
       _exit(127);
+    for (int i = 0; i < volume_count; ++i)
+      if ((park[i] = fcntl(volumes[i], F_DUPFD_CLOEXEC, parked_fd_floor)) < 0)
+        child_fail(rep, "handing over a volume");
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(lg, 1) < 0
         || dup2(lg, 2) < 0)
@@ -433,6 +527,9 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
       child_fail(rep, "handing over the log");
     if (tp >= 0 && dup2(tp, tap_fd) < 0)
       child_fail(rep, "handing over the TAP");
+    for (int i = 0; i < volume_count; ++i)
+      if (dup2(park[i], first_volume_fd + i) < 0)
+        child_fail(rep, "handing over a volume");
     if (chdir(workdir.c_str()) != 0)
       child_fail(rep, "entering its run directory");
     // As QEMU will open them: as its user, from the run directory.

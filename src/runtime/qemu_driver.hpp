@@ -13,6 +13,10 @@
 //   ...
 // (values percent-encoded: %20 for a space). It prints `VOLANT-READY <vm> <ip>`
 // on its console when the workload listens.
+//
+// Volumes are raw ext4 images on the host, made here when missing, attached
+// as virtio-blk disks after the root disk and written through (no snapshot);
+// the guest init mounts them from `volant.vol=/dev/vdX:PATH` words.
 
 #include "runtime/driver.hpp"
 #include "runtime/sandbox.hpp"
@@ -54,15 +58,21 @@ accelerator_choice detect_accelerator(const std::string& dev_kvm = "/dev/kvm",
                                       const std::string& kvm_pvm_module
                                       = "/sys/module/kvm_pvm");
 
-/// The QEMU command line for `spec` (argv[0] = options.binary). Exposed for
-/// tests and `debug` output.
+/// The most volumes one microVM takes (/dev/vdb../dev/vdq).
+inline constexpr std::size_t max_volumes = 16;
+
+/// The QEMU command line for `spec` (argv[0] = options.binary). Volume i is
+/// expected as descriptors 5 + 2i (read-write) and 6 + 2i (read-only, which
+/// QEMU opens first) of fd set 2 + i. Exposed for tests and `debug` output.
 expected<std::vector<std::string>> qemu_command(const launch_spec& spec,
                                                 const qemu_options& options,
                                                 const std::string& accelerator);
 
 /// The guest's report of its workload's end, from the text of its control
-/// port ("exited 3", "killed 9" lines; the last one counts): {status (-signal
-/// when killed), reason}, nullopt without one.
+/// port ("exited 3", "killed 9" lines, or "failed WHAT" when the guest could
+/// not start the workload, e.g. a volume did not mount; the last one counts):
+/// {status (-signal when killed, 127 when it never ran), reason}, nullopt
+/// without one.
 std::optional<std::pair<std::int32_t, std::string>> parse_control_report(std::string_view text);
 
 /// The file in a run directory that receives the guest's control port.
@@ -85,8 +95,9 @@ public:
   const std::string& accelerator() const noexcept { return accel_.name; }
   const qemu_options& options() const noexcept { return options_; }
 
-  /// Creates the VM's TAP, launches QEMU. The returned handle's `control` is
-  /// the QMP socket (<workdir>/qmp.sock).
+  /// Makes missing volume images (guest::ensure_volume_image), creates the
+  /// VM's TAP, launches QEMU. The returned handle's `control` is the QMP
+  /// socket (<workdir>/qmp.sock).
   expected<driver_handle> start(const launch_spec& spec) override;
   /// QMP `cont` (a paused guest must run to see the button), then
   /// `system_powerdown` (ACPI power button: the guest's init powers off, QEMU

@@ -3,9 +3,12 @@
 // (the bridge 192.168.127.0/24 and the TAPs never touch the host's namespace).
 // Needs root, qemu-system-x86_64 and the packages of tools/mkguest/README.md;
 // fails with a clear message when any is missing. Slow under TCG: a few boots
-// only.
+// only. Volumes: a guest of the guest builder (volant-guest-init as PID 1,
+// busybox-static from the package cache), no network, booted three times on
+// one image.
 
 #include "events/events.hpp"
+#include "guest/build.hpp"
 #include "runtime/netdev.hpp"
 #include "runtime/qemu_driver.hpp"
 #include "runtime/qmp.hpp"
@@ -151,6 +154,36 @@ launch_spec spec_for(const std::string& vm, const std::string& ip,
   return spec;
 }
 
+/// A guest of the guest builder (what `plugins install` makes): busybox on an
+/// ext4 root disk, volant-guest-init as PID 1, `script` run by /bin/sh as its
+/// workload. Cached in the build tree.
+plugin_manifest build_init_guest(const std::string& script) {
+  plugin_manifest m;
+  m.name = "volume-test";
+  m.version = "1.0.0";
+  m.runtime = "qemu";
+  m.workload.entrypoint = {"/bin/sh", "-c", script};
+  m.guest.debian_packages = {"busybox-static"};
+  guest::paths p;
+  p.cache = volant::test::binary("VOLANT_GUEST_CACHE");
+  p.packages = guest::default_package_dir();
+  p.init = volant::test::binary("VOLANT_GUEST_INIT");
+  auto built = guest::build(m, p);
+  REQUIRE_MESSAGE(built, "building the guest (package cache "
+                             << p.packages << "): " << why(built));
+  REQUIRE_FALSE(built->rootfs.empty());
+  return *built;
+}
+
+/// `debugfs -R 'cat PATH' image`: a file of an ext4 image read on the host,
+/// without mounting it.
+std::string debugfs_cat(const std::string& image, const std::string& path) {
+  auto r = volant::test::run("PATH=$PATH:/usr/sbin:/sbin debugfs -R 'cat "
+                             + path + "' '" + image + "'");
+  REQUIRE_MESSAGE(r.exit_code == 0, "debugfs " << image << ": " << r.err);
+  return r.out;
+}
+
 double uptime_of(const std::string& ip) {
   auto r = http_get(ip, 80, "/cgi-bin/uptime", 5s);
   return r.status == 200 ? std::atof(r.body.c_str()) : -1;
@@ -286,6 +319,123 @@ TEST_SUITE("microvm") {
     d2.forget(b);
     CHECK_FALSE(link_exists(tap_name(a)));
     CHECK_FALSE(link_exists(tap_name(b)));
+  }
+
+  TEST_CASE(
+      "a volume keeps what the guest wrote across runs, and one that does "
+      "not mount keeps the workload from running") {
+    auto which = volant::test::run("command -v qemu-system-x86_64");
+    REQUIRE_MESSAGE(
+        which.exit_code == 0,
+        "qemu-system-x86_64 not found: apt-get install qemu-system-x86");
+    // What it saw of the volume and wrote to it, on the console. The first
+    // run stays up until stopped and never syncs: its write reaches the image
+    // only through the init's unmount at power-off.
+    auto m = build_init_guest(
+        "d='/srv/my data'; "
+        "grep -q 'srv/my.* ext4 ' /proc/mounts && echo VOLUME-MOUNTED; "
+        "sed 's/^/VOLUME-SAW /' \"$d/f\" 2>/dev/null; "
+        "echo \"$RUN\" >>\"$d/f\" && echo \"VOLUME-WROTE $RUN\"; "
+        "[ \"$RUN\" = first ] && exec sleep 600; exit 0");
+    volant::test::temp_dir tmp;
+    auto vm = "vol" + std::to_string(getpid());
+    auto image = tmp / "volumes/data.img";
+    qemu_options options;
+    options.network = false;
+    auto spec_of = [&](std::uint64_t run, const std::string& value) {
+      launch_spec spec;
+      spec.vm_name = vm;
+      spec.incarnation = run;
+      spec.workdir = tmp / spec.run();
+      spec.log_path = tmp / (spec.run() + ".log");
+      spec.memory_mib = 128;
+      spec.kernel = m.kernel;
+      spec.initramfs = m.initramfs;
+      spec.rootfs = m.rootfs;
+      spec.env = {{"RUN", value}};
+      spec.volumes = {{image, "/srv/my data", 64, true}};
+      return spec;
+    };
+    auto boot = [&](qemu_driver& d, const launch_spec& spec) {
+      auto h = d.start(spec);
+      REQUIRE_MESSAGE(h, why(h));
+      return *h;
+    };
+    auto log_of = [&](const launch_spec& spec) {
+      return volant::test::read_file(spec.log_path);
+    };
+    auto wait_gone
+        = [&](qemu_driver& d, const driver_handle& h, const launch_spec& spec) {
+            auto gone = wait_until(180s, [&] { return !d.alive(h); });
+            REQUIRE_MESSAGE(gone, spec.run() << " still runs; log:\n"
+                                             << log_of(spec));
+            int ws = 0;
+            REQUIRE(waitpid(static_cast<pid_t>(h.pid), &ws, 0) == h.pid);
+            CHECK_MESSAGE((WIFEXITED(ws) && WEXITSTATUS(ws) == 0),
+                          "QEMU ended with " << ws);
+          };
+    qemu_driver d(options);
+
+    // Run 1: the image is made, mounted at a path with a space, written;
+    // then the VM is stopped (the power button).
+    auto first = spec_of(1, "first");
+    auto h1 = boot(d, first);
+    CHECK(std::filesystem::file_size(image) == 64u << 20);
+    auto wrote = wait_until(180s, [&] {
+      return log_of(first).find("VOLUME-WROTE first") != std::string::npos;
+    });
+    REQUIRE_MESSAGE(wrote, "run 1 wrote nothing; log:\n" << log_of(first));
+    CHECK(log_of(first).find("VOLUME-MOUNTED") != std::string::npos);
+    CHECK(log_of(first).find("VOLUME-SAW") == std::string::npos);
+    REQUIRE(d.terminate(h1));
+    wait_gone(d, h1, first);
+    // Unmounted, not detached: nothing held it.
+    CHECK(log_of(first).find("unmounting volume") == std::string::npos);
+    // On the host, the guest's write is in the image, whose filesystem was
+    // unmounted cleanly (nothing left in the journal to replay).
+    CHECK(debugfs_cat(image, "/f") == "first\n");
+    auto state = volant::test::run("PATH=$PATH:/usr/sbin:/sbin dumpe2fs -h '"
+                                   + image + "'");
+    CHECK(state.out.find("needs_recovery") == std::string::npos);
+
+    // Run 2, a new boot: the guest sees run 1's file and appends to it; its
+    // workload ends by itself, and so does the guest.
+    auto second = spec_of(2, "second");
+    auto h2 = boot(d, second);
+    wait_gone(d, h2, second);
+    auto log2 = log_of(second);
+    CHECK_MESSAGE(log2.find("VOLUME-SAW first") != std::string::npos, log2);
+    CHECK(log2.find("VOLUME-WROTE second") != std::string::npos);
+    auto end2 = d.workload_exit(second.workdir);
+    REQUIRE(end2);
+    CHECK(end2->first == 0);
+    CHECK(debugfs_cat(image, "/f") == "first\nsecond\n");
+
+    // Run 3: a second volume whose disk is not there. The guest says which
+    // and why, the run ends with that reason, and the workload never runs:
+    // nothing lands anywhere.
+    auto broken_options = options;
+    broken_options.extra_append = "volant.vol=/dev/vdz:/srv/missing";
+    qemu_driver broken(broken_options);
+    auto third = spec_of(3, "third");
+    auto h3 = boot(broken, third);
+    wait_gone(broken, h3, third);
+    auto log3 = log_of(third);
+    CHECK_MESSAGE(
+        log3.find(
+            "volant-init: mounting volume /dev/vdz at /srv/missing: No such "
+            "file or directory")
+            != std::string::npos,
+        log3);
+    CHECK(log3.find("VOLUME-WROTE") == std::string::npos);
+    auto end3 = broken.workload_exit(third.workdir);
+    REQUIRE(end3);
+    CHECK(end3->first == 127);
+    CHECK(end3->second
+          == "the workload did not run: mounting volume /dev/vdz at "
+             "/srv/missing: No "
+             "such file or directory (in the guest)");
+    CHECK(debugfs_cat(image, "/f") == "first\nsecond\n");
   }
 
 } // TEST_SUITE
