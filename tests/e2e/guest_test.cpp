@@ -388,4 +388,51 @@ TEST_CASE("bad guests are refused at install with one line, and nothing is insta
                 r.err);
 }
 
+
+TEST_CASE("a microVM's persistent volume: data written by the guest survives a recreate, "
+          "on an ext4 image under the data directory") {
+  require_microvm_host();
+  test::netns_scope ns("volant-guest-");
+  daemon d({.pool_octet = 170, .stop_grace_ms = 8000, .pool_cidr = "192.168.127.0/24"});
+  json m = {{"name", "vdb"},
+            {"version", "1.0.0"},
+            {"runtime", "qemu"},
+            {"guest", {{"debian_packages", {"busybox-static"}}}},
+            {"workload",
+             {{"entrypoint",
+               {"/bin/sh", "-c",
+                "echo \"$VOLANT_VM_NAME run\" >> /data/runs && exec busybox httpd -f -p 80 "
+                "-h /data"}}}}};
+  d.install(m);
+  auto r = d.volar("deployments create vdb --plugin vdb --memory 128 --volume "
+                   "/data:persistent:64M --wait --timeout 300");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err << d.log_tail());
+  auto ip = d.vm("vdb-0").value("ip", "");
+  CHECK_MESSAGE(eventually([&] { return body(ip, "/runs") == "vdb-0 run\n"; }, 60s),
+                body(ip, "/runs") << d.log_tail());
+  auto vols = d.get_json("volumes list");
+  REQUIRE(vols.size() == 1);
+  CHECK(vols[0].value("name", "") == "vdb-0:/data");
+  CHECK(vols[0].value("kind", "") == "ext4 image");
+  CHECK(vols[0].value("size_mib", 0) == 64);
+  auto image = d.dir() + "/volumes/" + std::to_string(vols[0].value("id", 0)) + ".ext4";
+  CHECK(fs::file_size(image) == 64u << 20);
+
+  // A recreate: a new QEMU on the same image; the guest finds what it wrote.
+  auto pid = d.vm("vdb-0").value("pid", 0);
+  d.ok("vms delete vdb-0");
+  CHECK_MESSAGE(eventually(
+                    [&] {
+                      auto vm = d.vm("vdb-0");
+                      return vm.value("pid", 0) != pid && vm.value("status", "") == "ready"
+                             && body(ip, "/runs") == "vdb-0 run\nvdb-0 run\n";
+                    },
+                    300s, 500ms),
+                body(ip, "/runs") << d.log_tail());
+  // Read on the host too, without mounting (the guest's unmount flushed it).
+  d.ok("deployments scale vdb --replicas 0 --wait --timeout 120");
+  auto host = test::run("debugfs -R 'cat /runs' " + sh_quote(image) + " 2>/dev/null");
+  CHECK(host.out == "vdb-0 run\nvdb-0 run\n");
+}
+
 } // namespace volant::e2e

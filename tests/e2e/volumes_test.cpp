@@ -232,7 +232,7 @@ TEST_CASE("the guide's quota file: refused beyond max_vms, max_cpu, max_memory_g
   CHECK(scale.err.find("quota development: need 8 CPU, 4 of 16 free") != std::string::npos);
   auto mem = d.volar("deployments create big --plugin e2e-httpd --memory 40000 --quota "
                      "development");
-  CHECK(mem.err.find("quota development: need 40000 MiB of memory, 32768 MiB of 32 GB free")
+  CHECK(mem.err.find("quota development: need 40000 MiB of memory, 32384 MiB of 32 GB free")
         != std::string::npos);
   auto unknown = d.volar("deployments create x --plugin e2e-httpd --quota staging");
   CHECK(unknown.err.find("quota 'staging' is not defined") != std::string::npos);
