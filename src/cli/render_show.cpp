@@ -202,8 +202,11 @@ std::string render_deployment(const json& d, unix_nanos now) {
     b.add_many("Secret env", secrets);
   std::vector<std::string> volumes;
   for (const auto& v : member(tmpl, "volumes"))
-    volumes.push_back(field_text(v, "host_path")
-                      + (flag(v, "persistent") ? " (persistent)" : ""));
+    volumes.push_back(field_text(v, "path")
+                      + (flag(v, "persistent") ? " (persistent" : " (scratch")
+                      + (field_int(v, "size_mib") > 0
+                             ? ", " + std::to_string(field_int(v, "size_mib")) + " MiB)"
+                             : std::string(")")));
   b.add_many("Volumes", volumes);
   auto health = member(tmpl, "health");
   b.add("Health check", health.is_null() ? std::string("from the plugin")
@@ -221,6 +224,8 @@ std::string render_deployment(const json& d, unix_nanos now) {
                             ? (auto_restart.get<bool>() ? "yes" : "no")
                             : "-");
   b.add("Strategy", strategy_text(member(spec, "strategy")));
+  if (auto quota = field_text(spec, "quota", ""); !quota.empty())
+    b.add("Quota", quota + " (volar quotas show " + quota + ")");
   json paused = member(d, "paused").is_null() ? member(spec, "paused")
                                               : member(d, "paused");
   b.add("Paused",

@@ -194,6 +194,36 @@ TEST_CASE("update: only what was given is sent") {
   CHECK(empty.error_value().message.starts_with("nothing to update"));
 }
 
+TEST_CASE("update: --volume replaces the list, --no-volumes empties it, --quota is sent") {
+  update_args a;
+  a.name = "pg";
+  a.volumes = std::vector<std::string>{"/data:persistent:2G", "/scratch"};
+  a.quota = "production";
+  auto req = update_request(a);
+  REQUIRE(req.has_value());
+  CHECK((*req)["volumes"]
+        == json::array({{{"path", "/data"}, {"persistent", true}, {"size_mib", 2048}},
+                        {{"path", "/scratch"}, {"persistent", false}, {"size_mib", 0}}}));
+  CHECK((*req)["quota"] == "production");
+  update_args none;
+  none.name = "pg";
+  none.volumes = std::vector<std::string>{};
+  none.quota = std::string{};
+  req = update_request(none);
+  REQUIRE(req.has_value());
+  CHECK((*req)["volumes"] == json::array());
+  CHECK((*req)["quota"] == "");
+  update_args bad;
+  bad.name = "pg";
+  bad.volumes = std::vector<std::string>{"/data", "/data:persistent"};
+  req = update_request(bad);
+  REQUIRE_FALSE(req.has_value());
+  CHECK(req.error_value().message == "volume path '/data' is given twice");
+  bad.volumes.reset();
+  bad.quota = "Not A Name";
+  CHECK_FALSE(update_request(bad).has_value());
+}
+
 TEST_CASE("update: the spec's rolling update example") {
   update_args a;
   a.name = "web";

@@ -9,6 +9,7 @@
 using namespace volant;
 using volant::cli::deployment_from_yaml;
 using volant::cli::deployment_documents_from_yaml;
+using volant::cli::quotas_from_yaml;
 
 namespace {
 
@@ -200,6 +201,69 @@ spec:
   minReplicas: 3
   maxReplicas: 20
 )") == "HorizontalPodAutoscaler is not supported yet");
+}
+
+TEST_CASE("the guide's quota file is read; its errors name the field") {
+  auto q = quotas_from_yaml(R"(# /etc/volant/quotas.yaml
+quotas:
+  - name: production
+    max_vms: 100
+    max_cpu: 64
+    max_memory_gb: 128
+
+  - name: development
+    max_vms: 20
+    max_cpu: 16
+    max_memory_gb: 0.5
+  - name: open
+)");
+  REQUIRE_MESSAGE(q.has_value(), (q ? "" : q.error_value().message));
+  REQUIRE(q->size() == 3);
+  CHECK((*q)[0] == quota_spec{"production", 100, 64, 128 * 1024});
+  CHECK((*q)[1] == quota_spec{"development", 20, 16, 512});
+  CHECK((*q)[2] == quota_spec{"open", -1, -1, -1});
+  auto docs = deployment_documents_from_yaml("quotas: []\n");
+  REQUIRE(docs.has_value());
+  CHECK(docs->front().is_quotas);
+  auto fails = [](std::string_view text) {
+    auto r = quotas_from_yaml(text);
+    REQUIRE_FALSE(r.has_value());
+    return r.error_value().message;
+  };
+  CHECK(fails("quotas:\n  - name: p\n    max_cpus: 4\n").find("quotas[0]") != std::string::npos);
+  CHECK(fails("quotas:\n  - name: p\n    max_cpus: 4\n").find("max_cpus") != std::string::npos);
+  CHECK(fails("quotas:\n  - name: p\n    max_cpu: -4\n").find("quotas[0].max_cpu")
+        != std::string::npos);
+  CHECK(fails("quotas:\n  - name: p\n    max_memory_gb: lots\n").find("expected a number")
+        != std::string::npos);
+  CHECK(fails("quotas:\n  - max_vms: 3\n").find("quotas[0].name: required field is missing")
+        != std::string::npos);
+  CHECK(fails("quotas:\n  - name: p\n  - name: p\n").find("defined twice") != std::string::npos);
+  CHECK(fails("quotas: 5\n").find("expected a list") != std::string::npos);
+  CHECK(fails("quotas: []\nextra: 1\n").find("extra") != std::string::npos);
+  // A Deployment is not a quota file, nor the other way round.
+  CHECK(!quotas_from_yaml(with_spec("")).has_value());
+  CHECK(deployment_from_yaml("quotas: []\n").error_value().message
+        == "the manifest holds quotas, not a Deployment");
+}
+
+TEST_CASE("volumes in YAML: path, persistent and size; spec.quota") {
+  auto spec = deployment_from_yaml(with_spec(R"(  quota: production
+  volumes:
+    - /data:persistent:10G
+    - path: /scratch
+      size: 512M
+)"));
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  CHECK(spec->quota == "production");
+  REQUIRE(spec->tmpl.volumes.size() == 2);
+  CHECK(spec->tmpl.volumes[0] == volume{"/data", true, 10240});
+  CHECK(spec->tmpl.volumes[1] == volume{"/scratch", false, 512});
+  auto bad = deployment_from_yaml(with_spec(R"(  volumes:
+    - path: /a/../b
+)"));
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error_value().message.find("spec.volumes[0]") != std::string::npos);
 }
 
 TEST_CASE("env, volumes, strategy, auto-restart and quantities are read") {

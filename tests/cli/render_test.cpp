@@ -248,6 +248,23 @@ TEST_CASE("deployment show: a readiness override is shown, none otherwise") {
         != std::string::npos);
 }
 
+TEST_CASE("deployment show: volumes with their kind and size, and the quota") {
+  deployment_spec spec;
+  spec.name = "pg";
+  spec.tmpl.plugin = {"postgres", "15"};
+  spec.tmpl.volumes = {{"/var/lib/postgresql/data", true, 10240}, {"/tmp/x", false, 0}};
+  json d = {{"name", "pg"}, {"spec", wire::encode_spec(spec)}};
+  auto out = render_deployment(d, now);
+  CHECK(out.find("/var/lib/postgresql/data (persistent, 10240 MiB)") != std::string::npos);
+  CHECK(out.find("/tmp/x (scratch)") != std::string::npos);
+  CHECK(out.find("Quota") == std::string::npos);
+  spec.quota = "production";
+  d["spec"] = wire::encode_spec(spec);
+  CHECK(render_deployment(d, now).find("Quota:") != std::string::npos);
+  CHECK(render_deployment(d, now).find("production (volar quotas show production)")
+        != std::string::npos);
+}
+
 TEST_CASE("health checks summarise in both spellings") {
   CHECK(health_text(json{
             {"enabled", true},
