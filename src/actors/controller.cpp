@@ -227,8 +227,13 @@ void sweep_volumes(self_ptr self) {
   std::set<std::uint64_t> keep;
   for (const auto& [id, vol] : st.w.volumes)
     keep.insert(id);
-  for (const auto& name : runtime::sweep_volumes(st.ctx->volumes_dir(), keep))
+  auto swept = runtime::sweep_volumes(st.ctx->volumes_dir(), keep, st.w.last_volume_id);
+  for (const auto& name : swept.removed)
     VLOG_INFO("controller", "volume data {}/{} removed", st.ctx->volumes_dir(), name);
+  for (const auto& name : swept.kept)
+    VLOG_WARN("controller",
+              "volume data {}/{} is unknown to the log (lost events?): kept in {}/lost+found",
+              st.ctx->volumes_dir(), name, st.ctx->volumes_dir());
 }
 
 void after_commit(self_ptr self, const record_batch& recs) {

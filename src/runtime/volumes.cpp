@@ -9,12 +9,15 @@ namespace volant::runtime {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> sweep_volumes(const std::string& dir,
-                                       const std::set<std::uint64_t>& keep) {
-  std::vector<std::string> removed;
+swept sweep_volumes(const std::string& dir, const std::set<std::uint64_t>& keep,
+                    std::uint64_t last_id) {
+  swept out;
   std::error_code err;
-  for (const auto& entry : fs::directory_iterator(dir, err)) {
-    auto name = entry.path().filename().string();
+  std::vector<fs::path> entries;
+  for (const auto& entry : fs::directory_iterator(dir, err))
+    entries.push_back(entry.path());
+  for (const auto& path : entries) {
+    auto name = path.filename().string();
     std::uint64_t id = 0;
     auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), id);
     auto rest = std::string_view(end, name.data() + name.size() - end);
@@ -22,12 +25,20 @@ std::vector<std::string> sweep_volumes(const std::string& dir,
                 && (rest.empty() || rest == ".ext4" || rest == ".ext4.tmp");
     if (!ours || keep.contains(id))
       continue;
-    std::error_code gone;
-    fs::remove_all(entry.path(), gone);
-    if (!gone)
-      removed.push_back(name);
+    std::error_code done;
+    if (id > last_id) {
+      auto lost = fs::path(dir) / "lost+found";
+      fs::create_directories(lost, done);
+      fs::rename(path, lost / name, done);
+      if (!done)
+        out.kept.push_back(name);
+      continue;
+    }
+    fs::remove_all(path, done);
+    if (!done)
+      out.removed.push_back(name);
   }
-  return removed;
+  return out;
 }
 
 volume_usage measure_volume(const std::string& source) {

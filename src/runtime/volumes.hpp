@@ -12,11 +12,20 @@
 
 namespace volant::runtime {
 
-/// Removes every entry of `dir` named after a volume id ("<id>", "<id>.ext4",
-/// "<id>.ext4.tmp") whose id is not in `keep`; other names are left alone.
-/// Returns the names removed.
-std::vector<std::string> sweep_volumes(const std::string& dir,
-                                       const std::set<std::uint64_t>& keep);
+/// What sweep_volumes did.
+struct swept {
+  std::vector<std::string> removed; ///< deleted volumes' leftovers
+  std::vector<std::string> kept;    ///< moved to `<dir>/lost+found`
+};
+
+/// Goes through the entries of `dir` named after a volume id ("<id>",
+/// "<id>.ext4", "<id>.ext4.tmp"); other names are left alone. An id in `keep`
+/// stays. An id up to `last_id` that is not in `keep` was deleted: its
+/// leftovers are removed. An id above `last_id` is one the log does not know
+/// (its events were lost, e.g. an accepted journal loss): never deleted, it is
+/// moved to `<dir>/lost+found` for an operator to look at.
+swept sweep_volumes(const std::string& dir, const std::set<std::uint64_t>& keep,
+                    std::uint64_t last_id);
 
 /// What a volume's directory or image holds on disk.
 struct volume_usage {
