@@ -84,6 +84,13 @@ std::pair<json, std::string> apply_one(session& s, const deployment_document& do
 void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
   auto docs = must(deployment_documents_from_yaml(
       must(read_input(file, max_yaml_bytes, "YAML manifest"))));
+  // Checked whole before anything is applied.
+  for (const auto& doc : docs)
+    if (doc.is_autoscaler)
+      fail(make_error(ec::invalid_argument,
+                      "HorizontalPodAutoscaler '" + doc.autoscaler.name
+                          + "' is valid, but volantd does not run autoscalers yet: nothing "
+                            "was applied"));
   session s(g);
   json replies = json::array();
   for (std::size_t i = 0; i < docs.size(); ++i) {

@@ -9,6 +9,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 #include <initializer_list>
 #include <limits>
@@ -568,7 +569,135 @@ std::vector<quota_spec> read_quotas(const YAML::Node& doc) {
   return out;
 }
 
+double decimal(const YAML::Node& node, const std::string& field) {
+  double v = 0;
+  try {
+    v = node.as<double>();
+  } catch (const YAML::Exception&) {
+    fail(node, field, "expected a number, got " + describe(node));
+  }
+  if (!std::isfinite(v))
+    fail(node, field, "expected a number, got " + describe(node));
+  return v;
+}
+
+void read_scaling_rules(const YAML::Node& node, const std::string& path, scaling_rules& r) {
+  only(node, path, {"stabilizationWindowSeconds", "policies"});
+  if (auto n = node["stabilizationWindowSeconds"])
+    r.stabilization_seconds = integer(n, join(path, "stabilizationWindowSeconds"), 0, 3600);
+  if (auto list = node["policies"]) {
+    if (!list.IsSequence())
+      fail(list, join(path, "policies"), "expected a list, got " + describe(list));
+    r.max_percent = -1;
+    r.max_vms = -1;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      auto p = list[i];
+      auto field = join(path, "policies") + "[" + std::to_string(i) + "]";
+      only(p, field, {"type", "value", "periodSeconds"});
+      for (auto key : {"type", "value"})
+        if (!p[key])
+          fail(p, join(field, key), "required field is missing");
+      auto type = text(p["type"], join(field, "type"));
+      auto value = static_cast<std::int32_t>(integer(p["value"], join(field, "value"), 0, 1 << 20));
+      if (type == "Percent")
+        r.max_percent = value;
+      else if (type == "Pods")
+        r.max_vms = value;
+      else
+        fail(p["type"], join(field, "type"), "expected Percent or Pods, got '" + type + "'");
+      if (auto n = p["periodSeconds"])
+        r.period_seconds = integer(n, join(field, "periodSeconds"), 1, 1800);
+    }
+  }
+}
+
+autoscaler_spec read_autoscaler(const YAML::Node& doc) {
+  only(doc, "", {"apiVersion", "kind", "metadata", "spec"});
+  if (!doc["apiVersion"])
+    fail(doc, "apiVersion", "required field is missing");
+  if (auto v = text(doc["apiVersion"], "apiVersion"); v != "volant.io/v1")
+    fail(doc["apiVersion"], "apiVersion", "expected volant.io/v1, got '" + v + "'");
+  autoscaler_spec a;
+  auto meta = doc["metadata"];
+  if (!meta || !meta["name"])
+    fail(doc, "metadata.name", "required field is missing");
+  only(meta, "metadata", {"name", "labels"});
+  a.name = text(meta["name"], "metadata.name");
+  if (auto st = validate_name(a.name, "autoscaler"); !st)
+    fail(meta["name"], "metadata.name", st.error_value().message);
+  auto spec = doc["spec"];
+  if (!spec)
+    fail(doc, "spec", "required field is missing");
+  only(spec, "spec",
+       {"deploymentRef", "minReplicas", "maxReplicas", "metrics", "tolerance", "behavior"});
+  for (auto key : {"deploymentRef", "maxReplicas", "metrics"})
+    if (!spec[key])
+      fail(spec, join("spec", key), "required field is missing");
+  a.deployment = text(spec["deploymentRef"], "spec.deploymentRef");
+  if (auto st = validate_deployment_name(a.deployment); !st)
+    fail(spec["deploymentRef"], "spec.deploymentRef", st.error_value().message);
+  if (auto n = spec["minReplicas"])
+    a.min_replicas = static_cast<std::int32_t>(integer(n, "spec.minReplicas", 1, 1 << 20));
+  a.max_replicas = static_cast<std::int32_t>(integer(spec["maxReplicas"], "spec.maxReplicas", 1, 1 << 20));
+  if (a.max_replicas < a.min_replicas)
+    fail(spec["maxReplicas"], "spec.maxReplicas",
+         "must be >= minReplicas (" + std::to_string(a.min_replicas) + "), got "
+             + std::to_string(a.max_replicas));
+  auto metrics = spec["metrics"];
+  if (!metrics.IsSequence() || metrics.size() == 0)
+    fail(metrics, "spec.metrics", "expected a list of at least one metric, got " + describe(metrics));
+  for (std::size_t i = 0; i < metrics.size(); ++i) {
+    auto m = metrics[i];
+    auto field = "spec.metrics[" + std::to_string(i) + "]";
+    only(m, field, {"type", "target"});
+    if (!m["type"] || !m["target"])
+      fail(m, join(field, m["type"] ? "target" : "type"), "required field is missing");
+    auto type = text(m["type"], join(field, "type"));
+    metric_target t;
+    if (type == "cpu")
+      t.kind = metric_kind::cpu;
+    else if (type == "memory")
+      t.kind = metric_kind::memory;
+    else if (type == "requests")
+      t.kind = metric_kind::requests;
+    else
+      fail(m["type"], join(field, "type"), "expected cpu, memory or requests, got '" + type + "'");
+    auto target = m["target"];
+    auto key = t.kind == metric_kind::requests ? "averageValue" : "averageUtilization";
+    only(target, join(field, "target"), {key});
+    if (!target[key])
+      fail(target, join(join(field, "target"), key), "required field is missing");
+    t.target = decimal(target[key], join(join(field, "target"), key));
+    if (t.target <= 0)
+      fail(target[key], join(join(field, "target"), key), "must be > 0");
+    for (const auto& before : a.metrics)
+      if (before.kind == t.kind)
+        fail(m["type"], join(field, "type"), "metric '" + type + "' is given twice");
+    a.metrics.push_back(t);
+  }
+  if (auto n = spec["tolerance"]) {
+    a.tolerance = decimal(n, "spec.tolerance");
+    if (a.tolerance < 0 || a.tolerance >= 1)
+      fail(n, "spec.tolerance", "must be 0 .. 1 (exclusive), got " + describe(n));
+  }
+  if (auto b = spec["behavior"]) {
+    only(b, "spec.behavior", {"scaleUp", "scaleDown"});
+    if (auto n = b["scaleUp"])
+      read_scaling_rules(n, "spec.behavior.scaleUp", a.up);
+    if (auto n = b["scaleDown"])
+      read_scaling_rules(n, "spec.behavior.scaleDown", a.down);
+  }
+  return a;
+}
+
 deployment_document read_document(const YAML::Node& doc) {
+  if (doc.IsMap() && doc["kind"] && doc["kind"].IsScalar()
+      && doc["kind"].Scalar() == "HorizontalPodAutoscaler") {
+    deployment_document out;
+    out.is_autoscaler = true;
+    out.autoscaler = read_autoscaler(doc);
+    return out;
+  }
   if (doc.IsMap() && doc["quotas"] && !doc["kind"]) {
     deployment_document out;
     out.is_quotas = true;
@@ -583,12 +712,9 @@ deployment_document read_document(const YAML::Node& doc) {
   if (!doc["kind"])
     fail(doc, "kind", "required field is missing");
   auto kind = text(doc["kind"], "kind");
-  if (kind == "HorizontalPodAutoscaler")
-    throw field_error{make_error(
-        ec::invalid_argument, "HorizontalPodAutoscaler is not supported yet")};
   if (kind != "Deployment")
     fail(doc["kind"], "kind",
-         "'" + kind + "' is unknown (expected Deployment)");
+         "'" + kind + "' is unknown (expected Deployment or HorizontalPodAutoscaler)");
   if (!doc["apiVersion"])
     fail(doc, "apiVersion", "required field is missing");
   if (auto v = text(doc["apiVersion"], "apiVersion"); v != "volant.io/v1")
@@ -642,6 +768,9 @@ deployment_document_from_yaml(std::string_view yaml_text) {
                           + " deployments; expected one");
   if (docs->front().is_quotas)
     return make_error(ec::invalid_argument, "the manifest holds quotas, not a Deployment");
+  if (docs->front().is_autoscaler)
+    return make_error(ec::invalid_argument,
+                      "the manifest holds a HorizontalPodAutoscaler, not a Deployment");
   return std::move(docs->front());
 }
 
@@ -727,14 +856,17 @@ deployment_documents_from_yaml(std::string_view yaml_text) {
     } catch (const YAML::Exception& e) {
       return where(make_error(ec::invalid_argument, "not valid YAML: " + e.msg));
     }
-    auto key = doc.is_quotas ? std::string("quotas:") : doc.spec.name;
-    if (!doc.is_quotas)
+    auto key = doc.is_quotas       ? std::string("quotas:")
+               : doc.is_autoscaler ? "autoscaler:" + doc.autoscaler.name
+                                   : doc.spec.name;
+    if (!doc.is_quotas && !doc.is_autoscaler)
       if (auto st = validate_spec(doc.spec, std::numeric_limits<std::int32_t>::max()); !st)
         return where(st.error_value());
     if (auto [it, fresh] = document_of.try_emplace(key, i + 1); !fresh)
       return where(make_error(ec::invalid_argument,
-                              (doc.is_quotas ? std::string("the quotas")
-                                             : "deployment '" + doc.spec.name + "'")
+                              (doc.is_quotas       ? std::string("the quotas")
+                               : doc.is_autoscaler ? "autoscaler '" + doc.autoscaler.name + "'"
+                                                   : "deployment '" + doc.spec.name + "'")
                                   + (doc.is_quotas ? " are" : " is") + " also document "
                                   + std::to_string(it->second)));
     docs.push_back(std::move(doc));

@@ -20,6 +20,7 @@
 // metadata.labels and spec.labels both land on every VM (spec.labels win on a
 // key given in both). Unknown fields are errors.
 
+#include "events/autoscale.hpp"
 #include "events/error.hpp"
 #include "events/types.hpp"
 
@@ -46,6 +47,13 @@ struct deployment_document {
   /// {name, max_vms, max_cpu, max_memory_gb}): then `spec` is unused.
   bool is_quotas = false;
   std::vector<quota_spec> quotas;
+  /// The guide's HorizontalPodAutoscaler instead (issue 15): then `spec` is
+  /// unused. spec {deploymentRef, minReplicas, maxReplicas, metrics [{type:
+  /// cpu|memory|requests, target {averageUtilization | averageValue}}],
+  /// tolerance, behavior {scaleUp|scaleDown {stabilizationWindowSeconds,
+  /// policies [{type: Percent|Pods, value, periodSeconds}]}}}.
+  bool is_autoscaler = false;
+  autoscaler_spec autoscaler;
 };
 
 /// The guide's quota document (`quotas: [{name, max_vms, max_cpu,

@@ -172,7 +172,7 @@ TEST_CASE("document-level mistakes are reported") {
             .starts_with(
                 "apiVersion: expected volant.io/v1, got 'volant.io/v2'"));
   CHECK(error_of("apiVersion: volant.io/v1\nkind: Service\n")
-            .starts_with("kind: 'Service' is unknown (expected Deployment)"));
+            .starts_with("kind: 'Service' is unknown (expected Deployment or HorizontalPodAutoscaler)"));
   CHECK(error_of("apiVersion: volant.io/v1\nkind: Deployment\nmetadata:\n  "
                  "name: web\n")
             .starts_with("spec: required field is missing"));
@@ -191,8 +191,9 @@ TEST_CASE("document-level mistakes are reported") {
       != std::string::npos);
 }
 
-TEST_CASE("a HorizontalPodAutoscaler is refused for now") {
-  CHECK(error_of(R"(apiVersion: volant.io/v1
+TEST_CASE("the guide's HorizontalPodAutoscaler is read; its errors name the field") {
+  auto docs = deployment_documents_from_yaml(R"(# web-hpa.yaml
+apiVersion: volant.io/v1
 kind: HorizontalPodAutoscaler
 metadata:
   name: web-hpa
@@ -200,7 +201,81 @@ spec:
   deploymentRef: web
   minReplicas: 3
   maxReplicas: 20
-)") == "HorizontalPodAutoscaler is not supported yet");
+  metrics:
+    - type: cpu
+      target:
+        averageUtilization: 70
+    - type: memory
+      target:
+        averageUtilization: 80
+    - type: requests
+      target:
+        averageValue: 1000
+)");
+  REQUIRE_MESSAGE(docs.has_value(), (docs ? "" : docs.error_value().message));
+  REQUIRE(docs->size() == 1);
+  const auto& doc = docs->front();
+  REQUIRE(doc.is_autoscaler);
+  const auto& a = doc.autoscaler;
+  CHECK(a.name == "web-hpa");
+  CHECK(a.deployment == "web");
+  CHECK(a.min_replicas == 3);
+  CHECK(a.max_replicas == 20);
+  CHECK(a.metrics == std::vector<metric_target>{{metric_kind::cpu, 70},
+                                                {metric_kind::memory, 80},
+                                                {metric_kind::requests, 1000}});
+  CHECK(a.tolerance == doctest::Approx(0.1));
+  CHECK(a.down.stabilization_seconds == 300); // Kubernetes' defaults
+  CHECK(a.up == scaling_rules{0, 100, 4, 15});
+
+  auto tuned = deployment_documents_from_yaml(R"(apiVersion: volant.io/v1
+kind: HorizontalPodAutoscaler
+metadata: {name: api-hpa}
+spec:
+  deploymentRef: api
+  maxReplicas: 6
+  tolerance: 0.05
+  metrics: [{type: cpu, target: {averageUtilization: 30}}]
+  behavior:
+    scaleDown:
+      stabilizationWindowSeconds: 10
+      policies: [{type: Pods, value: 1, periodSeconds: 5}]
+)");
+  REQUIRE_MESSAGE(tuned.has_value(), (tuned ? "" : tuned.error_value().message));
+  const auto& t = tuned->front().autoscaler;
+  CHECK(t.min_replicas == 1);
+  CHECK(t.tolerance == doctest::Approx(0.05));
+  CHECK(t.down == scaling_rules{10, -1, 1, 5});
+
+  auto hpa = [](const std::string& spec) {
+    return "apiVersion: volant.io/v1\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: h\n"
+           "spec:\n"
+           + spec;
+  };
+  auto metric = std::string("  metrics: [{type: cpu, target: {averageUtilization: 70}}]\n");
+  CHECK(error_of(hpa("  deploymentRef: web\n" + metric))
+        == "spec.maxReplicas: required field is missing (line 6)");
+  CHECK(error_of(hpa("  deploymentRef: web\n  minReplicas: 5\n  maxReplicas: 2\n" + metric))
+            .find("spec.maxReplicas: must be >= minReplicas (5)")
+        != std::string::npos);
+  CHECK(error_of(hpa("  deploymentRef: web\n  maxReplicas: 2\n  metrics: [{type: gpu, "
+                     "target: {averageUtilization: 70}}]\n"))
+            .find("spec.metrics[0].type: expected cpu, memory or requests")
+        != std::string::npos);
+  CHECK(error_of(hpa("  deploymentRef: web\n  maxReplicas: 2\n  metrics: [{type: requests, "
+                     "target: {averageUtilization: 70}}]\n"))
+            .find("spec.metrics[0].target")
+        != std::string::npos);
+  CHECK(error_of(hpa("  deploymentRef: web\n  maxReplicas: 2\n  metrics: [{type: cpu, "
+                     "target: {averageUtilization: -5}}]\n"))
+            .find("must be > 0")
+        != std::string::npos);
+  CHECK(error_of(hpa("  deploymentRef: Web\n  maxReplicas: 2\n" + metric))
+            .find("spec.deploymentRef")
+        != std::string::npos);
+  CHECK(error_of(hpa("  deploymentRef: web\n  maxReplicas: 2\n  metrics: []\n"))
+            .find("spec.metrics: expected a list of at least one metric")
+        != std::string::npos);
 }
 
 TEST_CASE("the guide's quota file is read; its errors name the field") {

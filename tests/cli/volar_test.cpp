@@ -172,6 +172,10 @@ TEST_CASE("apply reads and checks the manifest before contacting anything") {
                                            "kind: HorizontalPodAutoscaler\n"
                                            "metadata:\n  name: web-hpa\n"
                                            "spec:\n  deploymentRef: web\n";
+    std::ofstream(dir / "good-hpa.yaml")
+        << "apiVersion: volant.io/v1\nkind: HorizontalPodAutoscaler\n"
+           "metadata:\n  name: web-hpa\nspec:\n  deploymentRef: web\n  maxReplicas: 5\n"
+           "  metrics: [{type: cpu, target: {averageUtilization: 70}}]\n";
     std::ofstream(dir / "bad.yaml")
         << "apiVersion: volant.io/v1\nkind: Deployment\n"
            "metadata:\n  name: web\nspec:\n  plugin: nginx\n"
@@ -182,7 +186,12 @@ TEST_CASE("apply reads and checks the manifest before contacting anything") {
   }
   auto r = no_daemon(dir, "apply -f " + (dir / "web-hpa.yaml"));
   CHECK(r.exit_code == 1);
-  CHECK(r.err == "volar: HorizontalPodAutoscaler is not supported yet\n");
+  CHECK(r.err == "volar: spec.maxReplicas: required field is missing (line 6)\n");
+  // A valid one is refused as a whole, before anything is applied.
+  r = no_daemon(dir, "apply -f " + (dir / "good-hpa.yaml"));
+  CHECK(r.exit_code == 1);
+  CHECK(r.err == "volar: HorizontalPodAutoscaler 'web-hpa' is valid, but volantd does not run "
+                 "autoscalers yet: nothing was applied\n");
   r = no_daemon(dir, "apply -f " + (dir / "bad.yaml"));
   CHECK(r.exit_code == 1);
   CHECK(r.err == "volar: spec.replicaz: unknown field (line 7)\n");
