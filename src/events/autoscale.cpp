@@ -116,6 +116,35 @@ std::int32_t rate_limit(const scaling_rules& r, bool up, std::int32_t spec,
 
 } // namespace
 
+std::optional<double> rate_tracker::sample(const std::string& key, double value, unix_nanos at) {
+  auto& e = last_[key];
+  std::optional<double> rate;
+  if (e.at != 0 && at > e.at && value >= e.value)
+    rate = (value - e.value) / (static_cast<double>(at - e.at) / second);
+  e = {value, at, true};
+  return rate;
+}
+
+void rate_tracker::end_round() {
+  for (auto it = last_.begin(); it != last_.end();) {
+    if (!it->second.seen) {
+      it = last_.erase(it);
+      continue;
+    }
+    it->second.seen = false;
+    ++it;
+  }
+}
+
+double cpu_percent(double cpu_seconds_per_second, std::int32_t cpus) {
+  return cpus > 0 ? cpu_seconds_per_second / cpus * 100 : 0;
+}
+
+double memory_percent(std::uint64_t bytes, std::int64_t memory_mib) {
+  return memory_mib > 0 ? static_cast<double>(bytes) / (static_cast<double>(memory_mib) * 1048576) * 100
+                        : 0;
+}
+
 std::string_view to_string(metric_kind kind) noexcept {
   switch (kind) {
   case metric_kind::cpu:

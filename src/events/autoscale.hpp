@@ -15,6 +15,7 @@
 #include "events/types.hpp"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -117,6 +118,34 @@ struct recommendation {
   /// 15 s".
   std::string reason;
 };
+
+/// Turns cumulative counters (a run's CPU seconds, a server's requests) into
+/// rates: per key, the change since its previous sample over the time between.
+/// The metrics collector keeps one per counter kind.
+class rate_tracker {
+public:
+  /// The per-second rate of `key` since its previous sample; nullopt for its
+  /// first sample, a counter that went backwards (a new run or a restarted
+  /// HAProxy: the next sample has a rate again), or no time between.
+  std::optional<double> sample(const std::string& key, double value, unix_nanos at);
+  /// Forgets the keys not sampled since the previous call (VMs gone).
+  void end_round();
+  std::size_t size() const { return last_.size(); }
+
+private:
+  struct entry {
+    double value = 0;
+    unix_nanos at = 0;
+    bool seen = false;
+  };
+  std::map<std::string, entry> last_;
+};
+
+/// A VM's CPU use in % of its vCPUs, from CPU seconds used per second.
+double cpu_percent(double cpu_seconds_per_second, std::int32_t cpus);
+
+/// A VM's memory use in % of its memory.
+double memory_percent(std::uint64_t bytes, std::int64_t memory_mib);
 
 /// The replica count `spec` recommends at `now` (see the file comment).
 /// `history`: this autoscaler's earlier recommendations (oldest first);

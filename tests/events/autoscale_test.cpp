@@ -209,6 +209,28 @@ TEST_CASE("kubernetes#72775: a rollout's surge VMs never inflate the recommendat
   CHECK(r.reason == "rollout in progress: no scale-down until it completes");
 }
 
+TEST_CASE("counters become rates: first sample none, a reset none, gone keys forgotten") {
+  rate_tracker cpu;
+  CHECK_FALSE(cpu.sample("web-0.3", 10.0, t0).has_value());
+  auto r = cpu.sample("web-0.3", 11.5, t0 + 2 * s); // 1.5 CPU s in 2 s
+  REQUIRE(r.has_value());
+  CHECK(*r == doctest::Approx(0.75));
+  CHECK(cpu_percent(*r, 1) == doctest::Approx(75));
+  CHECK(cpu_percent(*r, 2) == doctest::Approx(37.5));
+  CHECK_FALSE(cpu.sample("web-0.3", 0.2, t0 + 4 * s).has_value()); // went backwards
+  CHECK(*cpu.sample("web-0.3", 0.4, t0 + 6 * s) == doctest::Approx(0.1));
+  CHECK_FALSE(cpu.sample("web-0.3", 0.4, t0 + 6 * s).has_value()); // no time between
+  cpu.sample("web-1.1", 1, t0 + 6 * s);
+  cpu.end_round();
+  CHECK(cpu.size() == 2);
+  cpu.sample("web-1.1", 2, t0 + 8 * s);
+  cpu.end_round(); // web-0.3 was not sampled this round: gone
+  CHECK(cpu.size() == 1);
+  CHECK_FALSE(cpu.sample("web-0.3", 5, t0 + 10 * s).has_value());
+  CHECK(memory_percent(64ull << 20, 128) == doctest::Approx(50));
+  CHECK(memory_percent(1, 0) == 0);
+}
+
 TEST_CASE("a deployment scaled to 0 is left alone") {
   scaling_view v;
   v.spec_replicas = 0;
