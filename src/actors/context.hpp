@@ -49,6 +49,8 @@ struct daemon_context {
   vm_config machine;                   ///< timing of every VM's lifecycle machine
   std::chrono::milliseconds stop_grace{10000};
   std::chrono::milliseconds reconcile_every{2000};
+  /// How often autoscalers collect metrics and decide (`--metrics-interval`).
+  std::chrono::milliseconds metrics_every{15000};
   std::uint64_t snapshot_every = 10000; ///< events between snapshots
   std::string token;
   /// `volantd --quotas FILE`: the quotas' source of truth (re-read when it

@@ -9,6 +9,7 @@
 #include "events/dns.hpp"
 #include "runtime/dns.hpp"
 #include "runtime/volumes.hpp"
+#include "wire/json.hpp"
 
 #include <caf/all.hpp>
 
@@ -220,6 +221,97 @@ void sync_quota_file(self_ptr self) {
               });
 }
 
+/// One evaluation of every autoscaler (issue 15): each VM of its deployment
+/// measured (CPU time and memory of its process tree, the VM's requests/s
+/// from HAProxy), `recommend` called, and a scale committed with the
+/// autoscaler as its cause when the count should change.
+void evaluate_autoscalers(self_ptr self) {
+  auto& st = self->state;
+  auto now = now_nanos();
+  if (st.w.autoscalers.empty() || now < st.next_evaluation)
+    return;
+  st.next_evaluation = now + std::chrono::nanoseconds(st.ctx->metrics_every).count();
+  // Requests per second per VM, from every load balancer's servers.
+  std::map<std::string, double> rps;
+  if (st.ctx->haproxy != nullptr) {
+    for (const auto& s : st.ctx->haproxy->stats())
+      if (auto r = st.request_rates.sample(s.lb + "/" + s.server + "/" + s.vm,
+                                           static_cast<double>(s.requests), now))
+        rps[s.vm] += *r;
+    st.request_rates.end_round();
+  }
+  for (const auto& [name, a] : st.w.autoscalers) {
+    auto d = st.w.deployments.find(a.deployment);
+    if (d == st.w.deployments.end()) {
+      st.last_decision[name] = {{"at", wire::format_time(now)},
+                                {"reason", "deployment '" + a.deployment + "' not found"}};
+      continue;
+    }
+    const auto& dep = d->second;
+    scaling_view view;
+    view.spec_replicas = dep.spec.replicas;
+    bool balanced = std::any_of(st.w.lbs.begin(), st.w.lbs.end(), [&](const auto& lb) {
+      return lb.second.deployment == a.deployment;
+    });
+    if (!balanced)
+      view.missing_requests = "deployment '" + a.deployment + "' has no load balancer";
+    else if (st.ctx->haproxy == nullptr)
+      view.missing_requests = "volantd runs no HAProxy";
+    for (const auto* vm : vms_of(st.w, a.deployment)) {
+      vm_sample s;
+      s.vm = vm->name;
+      s.ready = vm->status == vm_status::ready;
+      s.current_revision = vm->revision == dep.revision;
+      view.rolling_out = view.rolling_out || !s.current_revision;
+      if (vm->handle.pid > 0 && (vm->status == vm_status::ready || vm->status == vm_status::running)) {
+        auto use = st.ctx->driver_for(vm->handle.driver).measure(vm->handle);
+        auto key = vm->name + "." + std::to_string(vm->incarnation);
+        if (auto r = st.cpu_rates.sample(key, use.cpu_seconds, now))
+          s.cpu_percent = cpu_percent(*r, vm->cpu);
+        if (use.rss_bytes > 0)
+          s.memory_percent = memory_percent(use.rss_bytes, vm->memory_mib);
+      }
+      if (balanced && s.ready)
+        if (auto r = rps.find(vm->name); r != rps.end())
+          s.requests_per_second = r->second;
+      view.samples.push_back(std::move(s));
+    }
+    auto& history = st.recommendations[name];
+    auto& scaled = st.scalings[a.deployment];
+    auto rec = recommend(a, view, history, scaled, now);
+    history.push_back({now, rec.proposed});
+    auto keep = std::max(a.up.stabilization_seconds, a.down.stabilization_seconds) + 60;
+    std::erase_if(history, [&](const past_recommendation& h) {
+      return h.at < now - keep * 1'000'000'000;
+    });
+    auto metrics = nlohmann::json::array();
+    for (const auto& m : rec.metrics)
+      metrics.push_back({{"kind", std::string(to_string(m.kind))},
+                         {"target", m.target},
+                         {"average", m.average ? nlohmann::json(*m.average) : nlohmann::json(nullptr)},
+                         {"proposed", m.proposed},
+                         {"note", m.note}});
+    st.last_decision[name] = {{"at", wire::format_time(now)},
+                              {"from", view.spec_replicas},
+                              {"replicas", rec.replicas},
+                              {"proposed", rec.proposed},
+                              {"reason", rec.reason},
+                              {"metrics", metrics}};
+    if (rec.replicas != view.spec_replicas) {
+      VLOG_INFO("controller", "autoscaler {}: {} {} -> {} ({})", name, a.deployment,
+                view.spec_replicas, rec.replicas, rec.reason);
+      run_command(self,
+                  scale_deployment{a.deployment, rec.replicas, {}, "autoscaler " + name,
+                                   rec.reason},
+                  [name](expected<record_batch> r) {
+                    if (!r)
+                      VLOG_WARN("controller", "autoscaler {}: {}", name, r.error_value().message);
+                  });
+    }
+  }
+  st.cpu_rates.end_round();
+}
+
 /// Removes what deleted volumes left on disk (after their volume_deleted
 /// commits, and at start for a crash in between): the log says which exist.
 void sweep_volumes(self_ptr self) {
@@ -244,6 +336,13 @@ void after_commit(self_ptr self, const record_batch& recs) {
     st.w.last_seq = std::max(st.w.last_seq, rec.seq);
     st.w.last_at = std::max(st.w.last_at, rec.at);
     volume_gone = volume_gone || std::holds_alternative<volume_deleted>(rec.ev);
+    if (const auto* s = std::get_if<deployment_scaled>(&rec.ev)) {
+      auto& list = st.scalings[s->name];
+      list.push_back({rec.at, s->from, s->to});
+      std::erase_if(list, [&](const past_scaling& p) {
+        return p.at < rec.at - std::int64_t{1800} * 1'000'000'000;
+      });
+    }
     auto dep = deployment_of(rec.ev);
     if (dep.empty())
       continue;
@@ -386,6 +485,19 @@ controller(controller_actor::stateful_pointer<controller_state> self,
         auto reply = wire::answer_query(self->state.w, self->state.info, verb, parsed);
         if (!reply)
           return to_caf(reply.error_value());
+        // An autoscaler's last decision is the controller's, not the log's.
+        if (verb == "hpa.list" || verb == "hpa.show") {
+          auto add = [&](nlohmann::json& row) {
+            auto last = self->state.last_decision.find(row.value("name", std::string{}));
+            row["last"] = last == self->state.last_decision.end() ? nlohmann::json(nullptr)
+                                                                  : last->second;
+          };
+          if (reply->is_array())
+            for (auto& row : *reply)
+              add(row);
+          else
+            add(*reply);
+        }
         return reply->dump();
       } catch (const std::exception& e) {
         return to_caf({ec::invalid_argument,
@@ -408,6 +520,7 @@ controller(controller_actor::stateful_pointer<controller_state> self,
       for (const auto& name : names)
         plan_and_push(self, name);
       sync_quota_file(self);
+      evaluate_autoscalers(self);
       self->delayed_send(self, self->state.ctx->reconcile_every, reconcile_atom::value);
     },
     [=](restart_atom, const std::string& name) {

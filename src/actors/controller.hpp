@@ -1,10 +1,12 @@
 #pragma once
 
+#include "events/autoscale.hpp"
 #include "actors/actors.hpp"
 #include "actors/context.hpp"
 #include "actors/supervise.hpp"
 #include "wire/queries.hpp"
 
+#include <nlohmann/json.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -36,6 +38,15 @@ struct controller_state {
   std::shared_ptr<const dns_zone> dns;
   /// The quota file as last read ("<mtime>:<size>"; empty: not yet).
   std::string quota_stamp;
+  // Autoscaling (issue 15): when the next evaluation is due, the counters'
+  // last samples, each autoscaler's recommendations and last decision, and
+  // each deployment's recent scalings (the rate limits).
+  unix_nanos next_evaluation = 0;
+  rate_tracker cpu_rates;
+  rate_tracker request_rates;
+  std::map<std::string, std::vector<past_recommendation>> recommendations;
+  std::map<std::string, nlohmann::json> last_decision;
+  std::map<std::string, std::vector<past_scaling>> scalings;
   static inline const char* name = "controller";
 };
 

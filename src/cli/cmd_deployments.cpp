@@ -60,6 +60,12 @@ void run_scale(const globals& g, const std::string& name, std::int64_t replicas,
   auto line = "deployment " + name + " scaled to " + std::to_string(replicas);
   for (std::size_t i = 0; i < remove.size(); ++i)
     line += (i == 0 ? " (removed " : ", ") + remove[i] + (i + 1 == remove.size() ? ")" : "");
+  // A manual scale of an autoscaled deployment is accepted; the autoscaler
+  // decides again at its next evaluation.
+  if (const auto& a = member(reply, "autoscaler"); a.is_object())
+    line += "; autoscaler " + field_text(a, "name") + " (" + field_text(a, "min_replicas")
+            + ".." + field_text(a, "max_replicas")
+            + " replicas) takes over again at its next evaluation";
   if (!w.wait) {
     say(g, line, reply);
     return;

@@ -38,6 +38,25 @@ std::pair<json, std::string> apply_quotas(session& s, const deployment_document&
   return {reply, "quotas " + (names.empty() ? std::string("(none)") : names) + " applied"};
 }
 
+/// Applies a HorizontalPodAutoscaler: created, configured or unchanged.
+std::pair<json, std::string> apply_autoscaler(session& s, const deployment_document& doc) {
+  const auto& a = doc.autoscaler;
+  auto* c = must(s.try_connect());
+  auto before = c->call("hpa.show", {{"name", a.name}});
+  if (!before && before.error_value().code != ec::unknown_autoscaler)
+    fail(before.error_value());
+  auto reply = s.call("hpa.apply", {{"spec", wire::to_json(a)}});
+  auto line = "horizontalpodautoscaler " + a.name + " ";
+  if (!before)
+    return {reply, line + "created"};
+  auto strip = [](json j) {
+    j.erase("last");
+    j.erase("replicas");
+    return j;
+  };
+  return {reply, line + (strip(*before) == strip(reply) ? "unchanged" : "configured")};
+}
+
 /// Applies one Deployment document: created, configured or unchanged. The
 /// reply (the deployment as volantd has it) and the line to print.
 std::pair<json, std::string> apply_one(session& s, const deployment_document& doc) {
@@ -84,23 +103,19 @@ std::pair<json, std::string> apply_one(session& s, const deployment_document& do
 void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
   auto docs = must(deployment_documents_from_yaml(
       must(read_input(file, max_yaml_bytes, "YAML manifest"))));
-  // Checked whole before anything is applied.
-  for (const auto& doc : docs)
-    if (doc.is_autoscaler)
-      fail(make_error(ec::invalid_argument,
-                      "HorizontalPodAutoscaler '" + doc.autoscaler.name
-                          + "' is valid, but volantd does not run autoscalers yet: nothing "
-                            "was applied"));
   session s(g);
   json replies = json::array();
   for (std::size_t i = 0; i < docs.size(); ++i) {
     std::pair<json, std::string> applied;
     try {
-      applied = docs[i].is_quotas ? apply_quotas(s, docs[i]) : apply_one(s, docs[i]);
+      applied = docs[i].is_quotas       ? apply_quotas(s, docs[i])
+                : docs[i].is_autoscaler ? apply_autoscaler(s, docs[i])
+                                        : apply_one(s, docs[i]);
     } catch (cli_error& e) {
       if (docs.size() > 1 && e.err.code != ec::daemon_unreachable)
-        e.err.message = (docs[i].is_quotas ? std::string("the quotas")
-                                           : "deployment '" + docs[i].spec.name + "'")
+        e.err.message = (docs[i].is_quotas       ? std::string("the quotas")
+                         : docs[i].is_autoscaler ? "autoscaler '" + docs[i].autoscaler.name + "'"
+                                                 : "deployment '" + docs[i].spec.name + "'")
                         + " (document "
                         + std::to_string(i + 1) + " of " + std::to_string(docs.size())
                         + "): " + e.err.message
@@ -114,7 +129,7 @@ void run_apply(const globals& g, const std::string& file, const wait_opts& w) {
   }
   if (w.wait)
     for (std::size_t i = 0; i < docs.size(); ++i)
-      if (!docs[i].is_quotas)
+      if (!docs[i].is_quotas && !docs[i].is_autoscaler)
         wait_for(s, docs[i].spec.name, std::chrono::seconds(w.timeout), &replies[i]);
   if (g.json && !w.wait)
     print_json(docs.size() == 1 ? replies[0] : replies);

@@ -110,6 +110,10 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"volumes", "volar volumes list --deployment postgres"},
       {"volumes list", "volar volumes list --deployment postgres"},
       {"volumes delete", "volar volumes delete postgres-0:/var/lib/postgresql/data"},
+      {"hpa", "volar hpa list"},
+      {"hpa list", "volar hpa list"},
+      {"hpa show", "volar hpa show web-hpa"},
+      {"hpa delete", "volar hpa delete web-hpa"},
       {"quotas", "volar quotas list"},
       {"quotas list", "volar quotas list"},
       {"quotas show", "volar quotas show production"},
@@ -176,6 +180,7 @@ int main(int argc, char** argv) {
   add_vm_commands(app, g, run);
   add_lb_commands(app, g, run);
   add_volume_commands(app, g, run);
+  add_hpa_commands(app, g, run);
   add_plugin_commands(app, g, run);
   add_misc_commands(app, g, run);
   add_guest_commands(app, g, run);

@@ -8,6 +8,7 @@
 #include "actors/live.hpp"
 #include "actors/log.hpp"
 #include "actors/root.hpp"
+#include "cli/args.hpp"
 #include "cli/manifest_yaml.hpp"
 #include "daemon/data_dir.hpp"
 #include "daemon/host.hpp"
@@ -70,6 +71,7 @@ struct options {
   volant::workload_options workloads;
   std::int64_t stop_grace_ms = 10000;
   std::int64_t reconcile_ms = 2000;
+  std::string metrics_interval = "15s";
   std::uint64_t snapshot_every = 10000;
   bool crash_hook = false;
   std::size_t max_request_bytes = volant::default_max_request_bytes;
@@ -170,6 +172,10 @@ int main(int argc, char** argv) {
   app.add_option("--stop-grace-ms", opts.stop_grace_ms,
                  "Grace period between SIGTERM and SIGKILL when stopping a VM")
     ->check(CLI::Range(0, 3600000));
+  app.add_option("--metrics-interval", opts.metrics_interval,
+                 "How often autoscalers collect metrics and decide (15s; e.g. 2s, 500ms; "
+                 "checked at each reconcile round)")
+    ->capture_default_str();
   app.add_option("--reconcile-ms", opts.reconcile_ms, "Reconcile timer period")
     ->check(CLI::Range(50, 600000));
   app.add_option("--restart-backoff-ms", opts.restarts.initial_ms,
@@ -394,6 +400,12 @@ int main(int argc, char** argv) {
   ctx.prober = &prober;
   ctx.stop_grace = std::chrono::milliseconds(opts.stop_grace_ms);
   ctx.reconcile_every = std::chrono::milliseconds(opts.reconcile_ms);
+  {
+    auto ms = cli::parse_duration_ms(opts.metrics_interval, "--metrics-interval");
+    if (!ms || *ms < 100)
+      return fail(ms ? "--metrics-interval must be at least 100ms" : ms.error_value().message);
+    ctx.metrics_every = std::chrono::milliseconds(*ms);
+  }
   ctx.snapshot_every = opts.snapshot_every;
   ctx.crash_hook = opts.crash_hook;
   // The quota file: given, or the default one when it exists. A given file

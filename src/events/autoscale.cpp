@@ -178,7 +178,10 @@ recommendation recommend(const autoscaler_spec& spec, const scaling_view& view,
         why = std::string(to_string(m.kind)) + " " + r.note;
       }
       any = true;
-    } else {
+    } else if (!(m.kind == metric_kind::requests && !view.missing_requests.empty())) {
+      // A metric that cannot be measured now (no sample yet) holds a
+      // scale-down; one this deployment cannot have (requests without a load
+      // balancer) is only reported.
       missing = true;
     }
     out.metrics.push_back(std::move(r));

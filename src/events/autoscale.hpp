@@ -82,8 +82,9 @@ struct scaling_view {
   /// revision's ready VMs count, and a scale-down waits for it to finish.
   bool rolling_out = false;
   std::vector<vm_sample> samples;
-  /// Why a metric has no sample at all (e.g. requests without a load
-  /// balancer); empty: measured.
+  /// Why the deployment cannot have a requests metric (no load balancer):
+  /// the metric is reported missing with this reason and ignored. Empty: it
+  /// is measured, and a VM without a sample is a missing sample.
   std::string missing_requests;
 };
 

@@ -3,6 +3,7 @@
 // Commands: imperatives that `decide` validates against the current state and turns
 // into events (or rejects with an error). Commands are never stored.
 
+#include "events/autoscale.hpp"
 #include "events/types.hpp"
 
 #include <cstdint>
@@ -42,6 +43,9 @@ struct scale_deployment {
   /// VMs to remove by name (`--remove web-1`): their indexes are left free
   /// (the other replicas keep theirs) and a later scale-up fills them first.
   std::vector<std::string> remove;
+  /// Who asks, when not the user ("autoscaler web-hpa"), and why.
+  std::string cause{};
+  std::string detail{};
 };
 
 /// Change parts of a deployment; unset fields stay as they are. A change to any
@@ -88,6 +92,16 @@ struct resume_deployment {
 struct delete_deployment {
   std::string name;
   bool purge_volumes = false;
+};
+
+/// Create or change an autoscaler (one per deployment).
+struct set_autoscaler {
+  autoscaler_spec spec;
+};
+
+/// Delete an autoscaler; its deployment keeps its replica count.
+struct delete_autoscaler {
+  std::string name;
 };
 
 /// Delete a detached persistent volume and its data (`volar volumes delete`).
@@ -295,6 +309,6 @@ using command =
                record_vm_paused, record_vm_resumed, recreate_vm, delete_vm,
                terminate_vm, record_rollout, check_rollout, create_lb, switch_lb,
                delete_lb, mark_drained, record_vm_not_ready, delete_volume,
-               set_quotas>;
+               set_quotas, set_autoscaler, delete_autoscaler>;
 
 } // namespace volant

@@ -189,7 +189,7 @@ result decide_one(const world& w, const scale_deployment& cmd, unix_nanos now) {
                           + " exceeds the limit of " + std::to_string(max)
                           + " per deployment");
   deployment_scaled ev{cmd.name, spec.replicas, static_cast<std::int32_t>(cmd.replicas),
-                       now};
+                       now, {}, cmd.cause, cmd.detail};
   for (const auto& vm_name : cmd.remove) {
     auto vm = w.vms.find(vm_name);
     if (vm == w.vms.end() || vm->second.deployment != cmd.name

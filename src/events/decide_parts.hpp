@@ -51,5 +51,7 @@ events purge_detached(const world& w, const std::string& deployment, unix_nanos 
 
 result decide_one(const world& w, const delete_volume& cmd, unix_nanos now);
 result decide_one(const world& w, const set_quotas& cmd, unix_nanos now);
+result decide_one(const world& w, const set_autoscaler& cmd, unix_nanos now);
+result decide_one(const world& w, const delete_autoscaler& cmd, unix_nanos now);
 
 } // namespace volant::decide_detail

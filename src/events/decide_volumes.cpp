@@ -126,4 +126,56 @@ result decide_one(const world& w, const set_quotas& cmd, unix_nanos now) {
   return out;
 }
 
+// -- autoscalers (issue 15) -----------------------------------------------------
+
+status validate_autoscaler(const autoscaler_spec& a) {
+  auto bad = [&](const std::string& what) {
+    return make_error(ec::invalid_autoscaler, "autoscaler " + quoted(a.name) + ": " + what);
+  };
+  if (auto st = validate_name(a.name, "autoscaler"); !st)
+    return make_error(ec::invalid_autoscaler, st.error_value().message);
+  if (a.min_replicas < 1)
+    return bad("minReplicas must be >= 1");
+  if (a.max_replicas < a.min_replicas)
+    return bad("maxReplicas must be >= minReplicas");
+  if (a.metrics.empty())
+    return bad("give at least one metric");
+  std::set<metric_kind> kinds;
+  for (const auto& m : a.metrics) {
+    if (!(m.target > 0) || m.target > 1e9)
+      return bad(std::string(to_string(m.kind)) + " target must be > 0");
+    if (!kinds.insert(m.kind).second)
+      return bad("metric " + std::string(to_string(m.kind)) + " is given twice");
+  }
+  if (!(a.tolerance >= 0 && a.tolerance < 1))
+    return bad("tolerance must be 0 .. 1 (exclusive)");
+  for (const auto* r : {&a.up, &a.down})
+    if (r->stabilization_seconds < 0 || r->stabilization_seconds > 3600 || r->period_seconds < 1
+        || r->period_seconds > 1800)
+      return bad("stabilization must be 0..3600 s and periods 1..1800 s");
+  return ok();
+}
+
+result decide_one(const world& w, const set_autoscaler& cmd, unix_nanos now) {
+  const auto& a = cmd.spec;
+  if (auto st = validate_autoscaler(a); !st)
+    return st.error_value();
+  if (!w.deployments.contains(a.deployment))
+    return no_deployment(a.deployment);
+  for (const auto& [name, other] : w.autoscalers)
+    if (name != a.name && other.deployment == a.deployment)
+      return make_error(ec::conflict, "deployment " + quoted(a.deployment)
+                                          + " has an autoscaler already: " + quoted(name));
+  if (auto old = w.autoscalers.find(a.name); old != w.autoscalers.end() && old->second == a)
+    return events{};
+  return events{autoscaler_set{a, now}};
+}
+
+result decide_one(const world& w, const delete_autoscaler& cmd, unix_nanos now) {
+  if (!w.autoscalers.contains(cmd.name))
+    return make_error(ec::unknown_autoscaler, "autoscaler " + quoted(cmd.name)
+                                                  + " not found (see: volar hpa list)");
+  return events{autoscaler_deleted{cmd.name, now}};
+}
+
 } // namespace volant::decide_detail

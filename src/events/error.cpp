@@ -74,6 +74,10 @@ std::string_view to_string(ec code) noexcept {
     return "quota_exceeded";
   case ec::invalid_quota:
     return "invalid_quota";
+  case ec::unknown_autoscaler:
+    return "unknown_autoscaler";
+  case ec::invalid_autoscaler:
+    return "invalid_autoscaler";
   }
   // A number this build does not know, e.g. sent by a newer peer.
   return "unknown_error";

@@ -83,6 +83,10 @@ enum class ec : std::uint8_t {
   quota_exceeded = 34,
   /// A quota definition is invalid; the message names the field.
   invalid_quota = 35,
+  /// No autoscaler of that name.
+  unknown_autoscaler = 36,
+  /// An autoscaler definition is invalid; the message names the field.
+  invalid_autoscaler = 37,
 };
 
 /// The stable spelling of an error code, e.g. "insufficient_memory".

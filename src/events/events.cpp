@@ -47,6 +47,14 @@ aggregate_id aggregate_of_one(const volume_created& x) {
   return {aggregate_kind::volume, volume_name(x.deployment, x.index, x.path)};
 }
 
+aggregate_id aggregate_of_one(const autoscaler_set& x) {
+  return {aggregate_kind::autoscaler, x.spec.name};
+}
+
+aggregate_id aggregate_of_one(const autoscaler_deleted& x) {
+  return {aggregate_kind::autoscaler, x.name};
+}
+
 aggregate_id aggregate_of_one(const quota_set& x) {
   return {aggregate_kind::quota, x.spec.name};
 }
@@ -87,6 +95,8 @@ std::string_view to_string(aggregate_kind kind) noexcept {
     return "volume";
   case aggregate_kind::quota:
     return "quota";
+  case aggregate_kind::autoscaler:
+    return "autoscaler";
   }
   return "unknown";
 }

@@ -8,6 +8,7 @@
 // `kind_name` (the stable spelling in audits and JSON) and a `reflect` overload that
 // visits its fields by name (used by the audit listing and the JSON codec).
 
+#include "events/autoscale.hpp"
 #include "events/types.hpp"
 
 #include <concepts>
@@ -78,6 +79,10 @@ struct deployment_scaled {
   /// Replica indexes removed by name (`scale --remove`); the rest of a
   /// scale-down goes from the top.
   std::vector<std::uint32_t> removed;
+  /// Who scaled: empty for the user, "autoscaler <name>" for an autoscaler.
+  std::string cause{};
+  /// The numbers that drove it ("cpu 90 % of 70 % -> 4").
+  std::string detail{};
   friend bool operator==(const deployment_scaled&, const deployment_scaled&) = default;
 };
 
@@ -454,6 +459,25 @@ struct deployment_quota_set {
   friend bool operator==(const deployment_quota_set&, const deployment_quota_set&) = default;
 };
 
+// -- autoscalers (issue 15) ---------------------------------------------------------
+
+/// An autoscaler was created or changed (`volar apply -f` of the guide's
+/// HorizontalPodAutoscaler).
+struct autoscaler_set {
+  static constexpr std::string_view kind_name = "autoscaler_set";
+  autoscaler_spec spec;
+  unix_nanos at = 0;
+  friend bool operator==(const autoscaler_set&, const autoscaler_set&) = default;
+};
+
+/// An autoscaler was deleted; its deployment keeps its replica count.
+struct autoscaler_deleted {
+  static constexpr std::string_view kind_name = "autoscaler_deleted";
+  std::string name;
+  unix_nanos at = 0;
+  friend bool operator==(const autoscaler_deleted&, const autoscaler_deleted&) = default;
+};
+
 // -- system -------------------------------------------------------------------------
 
 /// An actor crashed and was restarted by its supervisor.
@@ -495,7 +519,8 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            vm_terminating, deployment_rollout, lb_created, lb_switched,
                            lb_deleted, vm_drained, vm_not_ready, volume_created,
                            volume_attached, volume_detached, volume_deleted,
-                           quota_set, quota_deleted, deployment_quota_set>;
+                           quota_set, quota_deleted, deployment_quota_set,
+                           autoscaler_set, autoscaler_deleted>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {
@@ -516,6 +541,7 @@ enum class aggregate_kind : std::uint8_t {
   lb = 6,
   volume = 7,
   quota = 8,
+  autoscaler = 9,
 };
 
 /// "deployment", "vm", ...

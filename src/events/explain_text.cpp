@@ -89,7 +89,11 @@ std::string step_text(const event& ev) {
           },
           [](const deployment_scaled& x) {
             auto text = "scaled " + x.name + " " + std::to_string(x.from) + " → "
-                        + std::to_string(x.to);
+                        + std::to_string(x.to)
+                        + (x.cause.empty() ? std::string()
+                                           : " by " + x.cause
+                                                 + (x.detail.empty() ? std::string()
+                                                                     : " (" + x.detail + ")"));
             for (std::size_t i = 0; i < x.removed.size(); ++i)
               text += (i == 0 ? " (removed " : ", ") + vm_name(x.name, x.removed[i])
                       + (i + 1 == x.removed.size() ? ")" : "");
@@ -209,6 +213,12 @@ std::string step_text(const event& ev) {
             return x.to.empty() ? x.name + " left quota " + x.from
                                 : x.name + " joined quota " + x.to;
           },
+          [](const autoscaler_set& x) {
+            return "autoscaler " + x.spec.name + " of " + x.spec.deployment + " set ("
+                   + std::to_string(x.spec.min_replicas) + ".."
+                   + std::to_string(x.spec.max_replicas) + " replicas)";
+          },
+          [](const autoscaler_deleted& x) { return "autoscaler " + x.name + " deleted"; },
           [](const quota_set& x) { return "quota " + x.spec.name + " set by " + x.source; },
           [](const quota_deleted& x) { return "quota " + x.name + " removed by " + x.source; },
           [](const auto& x) { return std::string(x.kind_name); },

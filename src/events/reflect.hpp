@@ -44,6 +44,29 @@ VOLANT_FIELDS(volume_record) {
   f("purge", x.purge);
 }
 
+VOLANT_FIELDS(metric_target) {
+  f("kind", x.kind);
+  f("target", x.target);
+}
+
+VOLANT_FIELDS(scaling_rules) {
+  f("stabilization_seconds", x.stabilization_seconds);
+  f("max_percent", x.max_percent);
+  f("max_vms", x.max_vms);
+  f("period_seconds", x.period_seconds);
+}
+
+VOLANT_FIELDS(autoscaler_spec) {
+  f("name", x.name);
+  f("deployment", x.deployment);
+  f("min_replicas", x.min_replicas);
+  f("max_replicas", x.max_replicas);
+  f("metrics", x.metrics);
+  f("tolerance", x.tolerance);
+  f("up", x.up);
+  f("down", x.down);
+}
+
 VOLANT_FIELDS(quota_spec) {
   f("name", x.name);
   f("max_vms", x.max_vms);
@@ -235,6 +258,8 @@ VOLANT_FIELDS(deployment_scaled) {
   f("to", x.to);
   f("at", x.at);
   f("removed", x.removed);
+  f("cause", x.cause);
+  f("detail", x.detail);
 }
 
 VOLANT_FIELDS(deployment_updated) {
@@ -481,6 +506,16 @@ VOLANT_FIELDS(quota_set) {
 VOLANT_FIELDS(quota_deleted) {
   f("name", x.name);
   f("source", x.source);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(autoscaler_set) {
+  f("spec", x.spec);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(autoscaler_deleted) {
+  f("name", x.name);
   f("at", x.at);
 }
 

@@ -249,6 +249,14 @@ void apply_one(world& w, const deployment_quota_set& e) {
                           [&](deployment_state& d) { d.spec.quota = e.to; });
 }
 
+void apply_one(world& w, const autoscaler_set& e) {
+  w.autoscalers[e.spec.name] = e.spec;
+}
+
+void apply_one(world& w, const autoscaler_deleted& e) {
+  w.autoscalers.erase(e.name);
+}
+
 void apply_one(world& w, const quota_deleted& e) {
   w.quotas.erase(e.name);
 }

@@ -86,6 +86,8 @@ struct world {
   std::uint64_t last_volume_id = 0;
   /// Resource quotas by name.
   std::map<std::string, quota_spec> quotas;
+  /// Autoscalers by name (issue 15).
+  std::map<std::string, autoscaler_spec> autoscalers;
   /// The highest run number (incarnation) ever recorded for any VM.
   std::uint64_t last_incarnation = 0;
   std::uint64_t last_seq = 0;   ///< Seq of the last applied record (0: none).

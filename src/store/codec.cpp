@@ -83,6 +83,8 @@ VOLANT_TABLE(volume_deleted, VolumeDeleted);
 VOLANT_TABLE(quota_set, QuotaSet);
 VOLANT_TABLE(quota_deleted, QuotaDeleted);
 VOLANT_TABLE(deployment_quota_set, DeploymentQuotaSet);
+VOLANT_TABLE(autoscaler_set, AutoscalerSet);
+VOLANT_TABLE(autoscaler_deleted, AutoscalerDeleted);
 
 #undef VOLANT_TABLE
 
@@ -118,7 +120,10 @@ off<void> body(builder& b, const deployment_created& e) {
 }
 off<void> body(builder& b, const deployment_scaled& e) {
   auto removed = e.removed.empty() ? 0 : b.CreateVector(e.removed);
-  return fb::CreateDeploymentScaled(b, str(b, e.name), e.from, e.to, e.at, removed)
+  auto cause = e.cause.empty() ? 0 : str(b, e.cause);
+  auto detail = e.detail.empty() ? 0 : str(b, e.detail);
+  return fb::CreateDeploymentScaled(b, str(b, e.name), e.from, e.to, e.at, removed, cause,
+                                    detail)
       .Union();
 }
 off<void> body(builder& b, const deployment_updated& e) {
@@ -241,6 +246,12 @@ off<void> body(builder& b, const deployment_quota_set& e) {
   return fb::CreateDeploymentQuotaSet(b, str(b, e.name), str(b, e.from), str(b, e.to), e.at)
       .Union();
 }
+off<void> body(builder& b, const autoscaler_set& e) {
+  return fb::CreateAutoscalerSet(b, pack(b, e.spec), e.at).Union();
+}
+off<void> body(builder& b, const autoscaler_deleted& e) {
+  return fb::CreateAutoscalerDeleted(b, str(b, e.name), e.at).Union();
+}
 off<void> body(builder& b, const vm_not_ready& e) {
   return fb::CreateVmNotReady(b, str(b, e.name), str(b, e.reason), e.at, e.incarnation)
       .Union();
@@ -287,6 +298,10 @@ deployment_scaled get(const fb::DeploymentScaled& x, const path& at) {
   deployment_scaled e{get(x.name(), {&at, "name"}), x.from(), x.to(), x.at()};
   if (const auto* removed = x.removed())
     e.removed.assign(removed->begin(), removed->end());
+  if (x.cause() != nullptr) // appended: absent before autoscalers
+    e.cause = x.cause()->str();
+  if (x.detail() != nullptr)
+    e.detail = x.detail()->str();
   return e;
 }
 deployment_updated get(const fb::DeploymentUpdated& x, const path& at) {
@@ -331,6 +346,12 @@ quota_set get(const fb::QuotaSet& x, const path& at) {
 }
 quota_deleted get(const fb::QuotaDeleted& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.source(), {&at, "source"}), x.at()};
+}
+autoscaler_set get(const fb::AutoscalerSet& x, const path& at) {
+  return {get(x.spec(), {&at, "spec"}), x.at()};
+}
+autoscaler_deleted get(const fb::AutoscalerDeleted& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), x.at()};
 }
 deployment_quota_set get(const fb::DeploymentQuotaSet& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.from(), {&at, "from"}), get(x.to(), {&at, "to"}),
@@ -598,6 +619,13 @@ world get(const fb::Snapshot& x) {
       if (!w.quotas.emplace(spec.name, spec).second)
         bad(p, "duplicate quota '" + spec.name + "'");
     });
+  if (x.autoscalers() != nullptr) // appended: absent in old snapshots
+    each(x.autoscalers(), {&root, "autoscalers"},
+         [&](const fb::AutoscalerSpec& a, const path& p) {
+           auto spec = get(&a, p);
+           if (!w.autoscalers.emplace(spec.name, spec).second)
+             bad(p, "duplicate autoscaler '" + spec.name + "'");
+         });
   return w;
 }
 
@@ -696,10 +724,14 @@ std::vector<std::uint8_t> pack_snapshot(const world& w) {
   for (const auto& [name, q] : w.quotas)
     quotas.push_back(pack(b, q));
   auto quota_vec = b.CreateVector(quotas);
+  std::vector<off<fb::AutoscalerSpec>> autoscalers;
+  for (const auto& [name, a] : w.autoscalers)
+    autoscalers.push_back(pack(b, a));
+  auto autoscaler_vec = b.CreateVector(autoscalers);
   auto snap = fb::CreateSnapshot(b, snapshot_version, host, plugin_vec, dep_vec,
                                  vm_vec, w.last_seq, w.last_at,
                                  w.last_incarnation, lb_vec, volume_vec,
-                                 w.last_volume_id, quota_vec);
+                                 w.last_volume_id, quota_vec, autoscaler_vec);
   fb::FinishSnapshotBuffer(b, snap);
   return finished(b);
 }

@@ -159,6 +159,21 @@ off<fb::QuotaSpec> pack(builder& b, const quota_spec& x) {
   return fb::CreateQuotaSpec(b, str(b, x.name), x.max_vms, x.max_cpu, x.max_memory_mib);
 }
 
+off<fb::ScalingRules> pack(builder& b, const scaling_rules& x) {
+  return fb::CreateScalingRules(b, x.stabilization_seconds, x.max_percent, x.max_vms,
+                                x.period_seconds);
+}
+
+off<fb::AutoscalerSpec> pack(builder& b, const autoscaler_spec& x) {
+  std::vector<off<fb::MetricTarget>> metrics;
+  for (const auto& m : x.metrics)
+    metrics.push_back(fb::CreateMetricTarget(b, static_cast<fb::MetricKind>(m.kind), m.target));
+  auto up = pack(b, x.up);
+  auto down = pack(b, x.down);
+  return fb::CreateAutoscalerSpec(b, str(b, x.name), str(b, x.deployment), x.min_replicas,
+                                  x.max_replicas, b.CreateVector(metrics), x.tolerance, up, down);
+}
+
 off<fb::HostConfig> pack(builder& b, const host_config& x) {
   return fb::CreateHostConfig(b, str(b, x.id), x.pool_first, x.pool_last,
                               x.cpu_total, x.memory_total_mib, x.max_vms,
@@ -452,6 +467,29 @@ volume_record get(const fb::VolumeRecord* t, const path& at) {
 quota_spec get(const fb::QuotaSpec* t, const path& at) {
   const auto& x = need(t, at);
   return {get(x.name(), {&at, "name"}), x.max_vms(), x.max_cpu(), x.max_memory_mib()};
+}
+
+scaling_rules get(const fb::ScalingRules* t, const path& at) {
+  const auto& x = need(t, at);
+  return {x.stabilization_seconds(), x.max_percent(), x.max_vms(), x.period_seconds()};
+}
+
+autoscaler_spec get(const fb::AutoscalerSpec* t, const path& at) {
+  const auto& x = need(t, at);
+  autoscaler_spec out;
+  out.name = get(x.name(), {&at, "name"});
+  out.deployment = get(x.deployment(), {&at, "deployment"});
+  out.min_replicas = x.min_replicas();
+  out.max_replicas = x.max_replicas();
+  each(x.metrics(), {&at, "metrics"}, [&](const fb::MetricTarget& m, const path& p) {
+    if (num(m.kind()) > num(fb::MetricKind::MAX))
+      newer({&p, "kind"}, "metric kind", num(m.kind()));
+    out.metrics.push_back({static_cast<metric_kind>(m.kind()), m.target()});
+  });
+  out.tolerance = x.tolerance();
+  out.up = get(x.up(), {&at, "up"});
+  out.down = get(x.down(), {&at, "down"});
+  return out;
 }
 
 host_config get(const fb::HostConfig* t, const path& at) {

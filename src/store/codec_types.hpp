@@ -10,6 +10,7 @@
 // codec.cpp turns it into a `volant::error` at the public boundary.
 
 #include "events/error.hpp"
+#include "events/autoscale.hpp"
 #include "events/types.hpp"
 
 #include "types_generated.h"
@@ -51,6 +52,7 @@ off<fb::VmRecord> pack(builder& b, const vm_record& x);
 off<fb::LbSpec> pack(builder& b, const lb_spec& x);
 off<fb::VolumeRecord> pack(builder& b, const volume_record& x);
 off<fb::QuotaSpec> pack(builder& b, const quota_spec& x);
+off<fb::AutoscalerSpec> pack(builder& b, const autoscaler_spec& x);
 off<fb::HostConfig> pack(builder& b, const host_config& x);
 
 // -- unpacking ----------------------------------------------------------------
@@ -120,6 +122,7 @@ vm_record get(const fb::VmRecord* t, const path& at);
 lb_spec get(const fb::LbSpec* t, const path& at);
 volume_record get(const fb::VolumeRecord* t, const path& at);
 quota_spec get(const fb::QuotaSpec* t, const path& at);
+autoscaler_spec get(const fb::AutoscalerSpec* t, const path& at);
 host_config get(const fb::HostConfig* t, const path& at);
 
 } // namespace volant::store::detail

@@ -1,5 +1,6 @@
 #include "wire/json.hpp"
 
+#include <cmath>
 #include <charconv>
 #include <limits>
 #include <cstdio>
@@ -59,6 +60,8 @@ nlohmann::json encode(const T& x, std::string_view field) {
     return x;
   } else if constexpr (std::is_enum_v<T>) {
     return std::string(to_string(x));
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return x;
   } else if constexpr (std::is_integral_v<T>) {
     if (is_time_field(field))
       return x == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_time(x));
@@ -159,6 +162,10 @@ status decode(const nlohmann::json& j, T& x, const std::string& field) {
         return ok();
       }
     return bad_field(field, "unknown value '" + j.get<std::string>() + "'");
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!j.is_number() || !std::isfinite(j.get<double>()))
+      return bad_field(field, "expected a number");
+    x = j.get<T>();
   } else if constexpr (std::is_integral_v<T>) {
     if constexpr (std::is_same_v<T, ipv4>)
       if (is_ip_field(field.substr(field.rfind('.') + 1)) && j.is_string()) {
@@ -274,6 +281,13 @@ expected<std::vector<volume>> volumes_from_json(const nlohmann::json& j) {
   return out;
 }
 
+expected<autoscaler_spec> autoscaler_from_json(const nlohmann::json& j) {
+  autoscaler_spec a;
+  if (auto st = decode(j, a, "spec"); !st)
+    return st.error_value();
+  return a;
+}
+
 expected<quota_spec> quota_from_json(const nlohmann::json& j) {
   quota_spec q;
   if (auto st = decode(j, q, "quota"); !st)
@@ -381,6 +395,10 @@ nlohmann::json to_json(const update_strategy& s) {
   return encode(s, "");
 }
 
+nlohmann::json to_json(const autoscaler_spec& a) {
+  return encode(a, "");
+}
+
 nlohmann::json to_json(const quota_spec& q) {
   return encode(q, "");
 }
@@ -433,6 +451,8 @@ std::string to_fields_line(const nlohmann::json& object) {
   for (const auto& [key, value] : object.items()) {
     if (value.is_array() && value.empty())
       continue; // "removed=[]" on every scale says nothing
+    if ((key == "cause" || key == "detail") && value.is_string() && value.get<std::string>().empty())
+      continue; // nor "cause=" on every scale by the user
     if (!out.empty())
       out += ' ';
     out += key;

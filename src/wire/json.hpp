@@ -60,6 +60,9 @@ expected<health_check> health_from_json(const nlohmann::json& j,
 /// ({"name", "max_vms", "max_cpu", "max_memory_mib"}), types.hpp spelling.
 expected<std::vector<volume>> volumes_from_json(const nlohmann::json& j);
 expected<quota_spec> quota_from_json(const nlohmann::json& j);
+/// An autoscaler in types spelling ({"name","deployment","min_replicas",...}).
+expected<autoscaler_spec> autoscaler_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const autoscaler_spec& a);
 
 /// A deployment spec in the field names of types.hpp (what spec_from_json reads).
 nlohmann::json encode_spec(const deployment_spec& spec);

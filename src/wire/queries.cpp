@@ -68,6 +68,13 @@ json quota_row(const world& w, const quota_spec& q) {
           {"deployments", members}};
 }
 
+json autoscaler_row(const world& w, const autoscaler_spec& a) {
+  auto row = to_json(a);
+  auto d = w.deployments.find(a.deployment);
+  row["replicas"] = d == w.deployments.end() ? json(nullptr) : json(d->second.spec.replicas);
+  return row;
+}
+
 } // namespace
 
 expected<json> answer_query(const world& w, const daemon_info& info, const std::string& verb,
@@ -156,6 +163,22 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
       if (deployment.empty() || vol.deployment == deployment)
         rows.push_back(volume_row(w, vol));
     return rows;
+  }
+  if (verb == "hpa.list") {
+    auto rows = json::array();
+    for (const auto& [name, a] : w.autoscalers)
+      rows.push_back(autoscaler_row(w, a));
+    return rows;
+  }
+  if (verb == "hpa.show") {
+    auto name = string_arg(args, "name");
+    if (!name)
+      return name.error_value();
+    auto a = w.autoscalers.find(*name);
+    if (a == w.autoscalers.end())
+      return make_error(ec::unknown_autoscaler,
+                        "autoscaler '" + *name + "' not found (see: volar hpa list)");
+    return autoscaler_row(w, a->second);
   }
   if (verb == "quotas.list") {
     auto rows = json::array();

@@ -197,7 +197,8 @@ expected<decoded_request> decode_request(const std::string& verb,
 bool is_mutation(const std::string& verb) {
   return verb == "plugins.install" || verb == "plugins.remove" || verb == "vms.delete"
          || verb == "lb.create" || verb == "lb.switch" || verb == "lb.delete"
-         || verb == "volumes.delete" || verb == "quotas.apply"
+         || verb == "volumes.delete" || verb == "quotas.apply" || verb == "hpa.apply"
+         || verb == "hpa.delete"
          || (verb.rfind("deployments.", 0) == 0 && verb != "deployments.list"
              && verb != "deployments.show"
              // composed by the api from the journal (events/undo.hpp)
@@ -232,6 +233,12 @@ expected<command> command_from_request(const std::string& verb, const json& args
       return secrets.error_value();
     spec->tmpl.secret_env = std::move(*secrets);
     return command{create_deployment{std::move(*spec)}};
+  }
+  if (verb == "hpa.apply") {
+    auto spec = autoscaler_from_json(args["spec"]);
+    if (!spec)
+      return spec.error_value();
+    return command{set_autoscaler{std::move(*spec)}};
   }
   if (verb == "quotas.apply") {
     set_quotas cmd{{}, "apply", true};
@@ -282,6 +289,8 @@ expected<command> command_from_request(const std::string& verb, const json& args
     return command{delete_vm{*name}};
   if (verb == "volumes.delete")
     return command{delete_volume{*name}};
+  if (verb == "hpa.delete")
+    return command{delete_autoscaler{*name}};
   if (verb == "lb.create") {
     lb_spec spec;
     spec.name = *name;
@@ -346,7 +355,9 @@ std::pair<std::string, json> reply_query(const std::string& verb, const json& ar
     return {"vms.show", {{"name", args.value("name", std::string{})}}};
   if (verb == "lb.create" || verb == "lb.switch")
     return {"lb.show", {{"name", args.value("name", std::string{})}}};
-  if (verb == "lb.delete" || verb == "volumes.delete")
+  if (verb == "hpa.apply")
+    return {"hpa.show", {{"name", args["spec"].value("name", std::string{})}}};
+  if (verb == "lb.delete" || verb == "volumes.delete" || verb == "hpa.delete")
     return {"", json::object()};
   if (verb == "quotas.apply")
     return {"quotas.list", json::object()};

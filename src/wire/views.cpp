@@ -123,6 +123,11 @@ nlohmann::json deployment_detail(const world& w, const deployment_state& d,
   vm_filter only{d.spec.name, {}};
   j["vms"] = vms_view(w, only);
   j["events"] = events;
+  for (const auto& [name, a] : w.autoscalers)
+    if (a.deployment == d.spec.name)
+      j["autoscaler"] = {{"name", name},
+                         {"min_replicas", a.min_replicas},
+                         {"max_replicas", a.max_replicas}};
   return j;
 }
 

@@ -187,11 +187,10 @@ TEST_CASE("apply reads and checks the manifest before contacting anything") {
   auto r = no_daemon(dir, "apply -f " + (dir / "web-hpa.yaml"));
   CHECK(r.exit_code == 1);
   CHECK(r.err == "volar: spec.maxReplicas: required field is missing (line 6)\n");
-  // A valid one is refused as a whole, before anything is applied.
+  // A valid one needs volantd, like a Deployment.
   r = no_daemon(dir, "apply -f " + (dir / "good-hpa.yaml"));
-  CHECK(r.exit_code == 1);
-  CHECK(r.err == "volar: HorizontalPodAutoscaler 'web-hpa' is valid, but volantd does not run "
-                 "autoscalers yet: nothing was applied\n");
+  CHECK(r.exit_code == 3);
+  CHECK(r.err.starts_with("volar: cannot reach volantd"));
   r = no_daemon(dir, "apply -f " + (dir / "bad.yaml"));
   CHECK(r.exit_code == 1);
   CHECK(r.err == "volar: spec.replicaz: unknown field (line 7)\n");

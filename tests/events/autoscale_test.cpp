@@ -76,11 +76,18 @@ TEST_CASE("several metrics: the largest proposal wins and is named") {
 
 TEST_CASE("missing metrics: reported with the reason; never a scale-down on partial data") {
   auto a = hpa(1, 20, {{metric_kind::cpu, 70}, {metric_kind::requests, 1000}});
-  auto v = at_cpu(4, 20); // cpu alone would say 2
+  a.down.stabilization_seconds = 0;
+  auto v = at_cpu(4, 20); // cpu alone says 2
+  // Requests without a load balancer: reported, not counted.
   v.missing_requests = "deployment 'web' has no load balancer";
   auto r = once(a, v);
-  CHECK(r.replicas == 4);
   CHECK(r.metrics[1].note == "missing: deployment 'web' has no load balancer");
+  CHECK(r.replicas == 2);
+  // Requests with a load balancer but no sample yet: no scale-down.
+  v.missing_requests.clear();
+  r = once(a, v);
+  CHECK(r.replicas == 4);
+  CHECK(r.metrics[1].note == "missing: no ready VM has a sample");
   CHECK(r.reason == "a metric is missing: no scale-down (holding at 4)");
   // A scale-up on the metrics that are there goes ahead.
   v = at_cpu(4, 140);

@@ -88,7 +88,7 @@ std::vector<event> all_events() {
       plugin_removed{"nginx", "1.0.0", 2},
       host_configured{full_config(), 3},
       deployment_created{full_spec(), 4, 4},
-      deployment_scaled{"web", 3, 5, 5, {1, 2}},
+      deployment_scaled{"web", 3, 5, 5, {1, 2}, "autoscaler web-hpa", "cpu 90 % of 70 % -> 5"},
       deployment_updated{"web", full_spec().tmpl, full_spec().strategy, 6, 6, true,
                          "rollout undo to revision 2", 5},
       deployment_auto_restart_set{"web", false, 7},
@@ -129,6 +129,10 @@ std::vector<event> all_events() {
       quota_set{{"production", 100, 64, 131072}, "apply", 38},
       quota_deleted{"development", "/etc/volant/quotas.yaml", 39},
       deployment_quota_set{"web", "development", "production", 40},
+      autoscaler_set{{"web-hpa", "web", 3, 20, {{metric_kind::cpu, 70}}, 0.2, {1, 50, 2, 10},
+                      {60, -1, 3, 20}},
+                     41},
+      autoscaler_deleted{"web-hpa", 42},
   };
 }
 
@@ -305,8 +309,10 @@ TEST_CASE("every event names its kind and its aggregate") {
   CHECK(aggregate_of(samples[35]) == aggregate_id{aggregate_kind::volume, "web-1:/data"});
   CHECK(aggregate_of(samples[37]) == aggregate_id{aggregate_kind::quota, "production"});
   CHECK(aggregate_of(samples[38]) == aggregate_id{aggregate_kind::quota, "development"});
-  CHECK(kinds.back() == "deployment_quota_set");
-  CHECK(aggregate_of(samples.back()) == aggregate_id{aggregate_kind::deployment, "web"});
+  CHECK(kinds[39] == "deployment_quota_set");
+  CHECK(aggregate_of(samples[39]) == aggregate_id{aggregate_kind::deployment, "web"});
+  CHECK(kinds.back() == "autoscaler_deleted");
+  CHECK(aggregate_of(samples[40]) == aggregate_id{aggregate_kind::autoscaler, "web-hpa"});
   CHECK(deployment_of_vm("web-1@3") == "web");
   CHECK(deployment_of_vm("my-app-12") == "my-app");
   CHECK(slot_name("web-1@3") == "web-1");

@@ -252,6 +252,48 @@ TEST_CASE("explain tells a VM's volumes and a deployment's purge") {
   CHECK(contains(dep, "volume pg-0:/var/lib/postgresql/data detached from pg-0 (data kept)"));
 }
 
+// -- autoscalers (issue 15) ------------------------------------------------------------
+
+TEST_CASE("autoscalers: set, changed, one per deployment, validated, deleted; a scale "
+          "carries its cause") {
+  auto h = harness::ready();
+  h.must(create_deployment{spec("web", 3)});
+  autoscaler_spec a;
+  a.name = "web-hpa";
+  a.deployment = "web";
+  a.min_replicas = 3;
+  a.max_replicas = 20;
+  a.metrics = {{metric_kind::cpu, 70}};
+  CHECK(of<autoscaler_set>(h.must(set_autoscaler{a})).size() == 1);
+  CHECK(h.must(set_autoscaler{a}).empty()); // unchanged
+  a.max_replicas = 10;
+  h.must(set_autoscaler{a});
+  CHECK(h.w.autoscalers.at("web-hpa").max_replicas == 10);
+  auto other = a;
+  other.name = "second";
+  CHECK(h.fails(set_autoscaler{other}).message
+        == "deployment 'web' has an autoscaler already: 'web-hpa'");
+  auto bad = a;
+  bad.max_replicas = 2;
+  CHECK(h.fails(set_autoscaler{bad}).code == ec::invalid_autoscaler);
+  bad = a;
+  bad.metrics = {{metric_kind::cpu, 0}};
+  CHECK(h.fails(set_autoscaler{bad}).message == "autoscaler 'web-hpa': cpu target must be > 0");
+  bad = a;
+  bad.deployment = "nope";
+  CHECK(h.fails(set_autoscaler{bad}).code == ec::unknown_deployment);
+  auto evs = h.must(scale_deployment{"web", 5, {}, "autoscaler web-hpa", "cpu 90 % of 70 % -> 5"});
+  auto scaled = only<deployment_scaled>(evs);
+  CHECK(scaled.cause == "autoscaler web-hpa");
+  CHECK(scaled.detail == "cpu 90 % of 70 % -> 5");
+  CHECK(contains(explain(h.log, "web").chain.back().text,
+                 "scaled web 3 → 5 by autoscaler web-hpa (cpu 90 % of 70 % -> 5)"));
+  h.must(delete_autoscaler{"web-hpa"});
+  CHECK(h.w.autoscalers.empty());
+  CHECK(h.fails(delete_autoscaler{"web-hpa"}).code == ec::unknown_autoscaler);
+  CHECK(replay(h.log) == h.w);
+}
+
 // -- quotas ---------------------------------------------------------------------------
 
 TEST_CASE("quotas: set, changed and removed as the file says; each change is an event") {

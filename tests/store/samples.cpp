@@ -118,7 +118,8 @@ event sample(std::in_place_type_t<deployment_created>) {
   return deployment_created{sample_spec(1), 4, t0 + 4};
 }
 event sample(std::in_place_type_t<deployment_scaled>) {
-  return deployment_scaled{"web1", 3, -2, t0 + 5, {1, 7}};
+  return deployment_scaled{"web1", 3, -2, t0 + 5, {1, 7}, "autoscaler web1-hpa",
+                           "cpu 90 % of 70 % -> 4"};
 }
 event sample(std::in_place_type_t<deployment_updated>) {
   auto spec = sample_spec(2);
@@ -265,6 +266,27 @@ event sample(std::in_place_type_t<deployment_quota_set>) {
   return deployment_quota_set{"pg", "", "production", t0 + 40};
 }
 
+autoscaler_spec sample_autoscaler() {
+  autoscaler_spec a;
+  a.name = "web1-hpa";
+  a.deployment = "web1";
+  a.min_replicas = 3;
+  a.max_replicas = 20;
+  a.metrics = {{metric_kind::cpu, 70}, {metric_kind::requests, 1000.5}};
+  a.tolerance = 0.05;
+  a.up = {0, -1, 4, 15};
+  a.down = {120, 50, 2, 30};
+  return a;
+}
+
+event sample(std::in_place_type_t<autoscaler_set>) {
+  return autoscaler_set{sample_autoscaler(), t0 + 41};
+}
+
+event sample(std::in_place_type_t<autoscaler_deleted>) {
+  return autoscaler_deleted{"web1-hpa", t0 + 42};
+}
+
 template <std::size_t... Is>
 std::vector<event> all_samples(std::index_sequence<Is...>) {
   // A missing overload above is a compile error: every alternative has a sample.
@@ -328,6 +350,7 @@ world sample_world() {
   w.last_volume_id = 11;
   w.quotas["production"] = {"production", 100, 64, 131072};
   w.quotas["dev"] = {"dev", -1, 16, -1};
+  w.autoscalers["web1-hpa"] = sample_autoscaler();
   w.last_seq = 123456;
   w.last_at = 1'764'000'000'999'999'999;
   w.last_incarnation = 17;
