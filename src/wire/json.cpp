@@ -252,47 +252,41 @@ status decode(const nlohmann::json& j, T& x, const std::string& field) {
 
 } // namespace
 
-expected<deployment_spec> spec_from_json(const nlohmann::json& j) {
-  deployment_spec spec;
-  if (auto st = decode(j, spec, "spec"); !st)
-    return st.error_value();
-  return spec;
-}
+namespace {
 
-expected<update_strategy> strategy_from_json(const nlohmann::json& j) {
-  update_strategy s;
-  if (auto st = decode(j, s, "strategy"); !st)
-    return st.error_value();
-  return s;
-}
-
-expected<health_check> health_from_json(const nlohmann::json& j,
-                                        const std::string& field) {
-  health_check hc;
-  if (auto st = decode(j, hc, field); !st)
-    return st.error_value();
-  return hc;
-}
-
-expected<std::vector<volume>> volumes_from_json(const nlohmann::json& j) {
-  std::vector<volume> out;
-  if (auto st = decode(j, out, "volumes"); !st)
+/// `j` decoded as a T, errors naming `field`: every *_from_json below.
+template <class T> expected<T> decoded(const nlohmann::json& j, const std::string& field) {
+  T out;
+  if (auto st = decode(j, out, field); !st)
     return st.error_value();
   return out;
 }
 
+} // namespace
+
+expected<deployment_spec> spec_from_json(const nlohmann::json& j) {
+  return decoded<deployment_spec>(j, "spec");
+}
+
+expected<update_strategy> strategy_from_json(const nlohmann::json& j) {
+  return decoded<update_strategy>(j, "strategy");
+}
+
+expected<health_check> health_from_json(const nlohmann::json& j,
+                                        const std::string& field) {
+  return decoded<health_check>(j, field);
+}
+
+expected<std::vector<volume>> volumes_from_json(const nlohmann::json& j) {
+  return decoded<std::vector<volume>>(j, "volumes");
+}
+
 expected<autoscaler_spec> autoscaler_from_json(const nlohmann::json& j) {
-  autoscaler_spec a;
-  if (auto st = decode(j, a, "spec"); !st)
-    return st.error_value();
-  return a;
+  return decoded<autoscaler_spec>(j, "spec");
 }
 
 expected<quota_spec> quota_from_json(const nlohmann::json& j) {
-  quota_spec q;
-  if (auto st = decode(j, q, "quota"); !st)
-    return st.error_value();
-  return q;
+  return decoded<quota_spec>(j, "quota");
 }
 
 nlohmann::json encode_spec(const deployment_spec& spec) {
