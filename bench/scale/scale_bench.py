@@ -86,7 +86,7 @@ class ScaleDaemon(Daemon):
         kill_workloads(self.dir, groups=True)
         # The VMs' cgroups (volant-<hash of the data dir>/<vm>), now empty.
         if self.group:
-            for controller in ("memory", "cpu", "pids"):
+            for controller in ("memory", "cpu", "cpuacct", "pids"):
                 base = os.path.join("/sys/fs/cgroup", controller, self.group)
                 if not os.path.isdir(base):
                     continue

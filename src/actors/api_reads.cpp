@@ -13,7 +13,9 @@ void add_usage_one(nlohmann::json& vm, const daemon_context& ctx) {
   driver_handle handle{h.value("driver", std::string{}), h.value("pid", std::int64_t{0}),
                        h.value("start_ticks", std::uint64_t{0}),
                        h.value("control", std::string{})};
-  auto u = ctx.driver_for(handle.driver).measure(handle);
+  auto key = vm.contains("id") ? vm.value("id", std::string{}) : vm.value("name", std::string{});
+  auto run = runtime::run_id(key, vm.value("incarnation", std::uint64_t{0}));
+  auto u = ctx.driver_for(handle.driver).measure(handle, run);
   vm["usage"] = {{"cpu_seconds", u.cpu_seconds}, {"rss_bytes", u.rss_bytes}};
 }
 

@@ -264,8 +264,8 @@ void evaluate_autoscalers(self_ptr self) {
       s.current_revision = vm->revision == dep.revision;
       view.rolling_out = view.rolling_out || !s.current_revision;
       if (vm->handle.pid > 0 && (vm->status == vm_status::ready || vm->status == vm_status::running)) {
-        auto use = st.ctx->driver_for(vm->handle.driver).measure(vm->handle);
-        auto key = vm->name + "." + std::to_string(vm->incarnation);
+        auto key = runtime::run_id(vm->name, vm->incarnation);
+        auto use = st.ctx->driver_for(vm->handle.driver).measure(vm->handle, key);
         if (auto r = st.cpu_rates.sample(key, use.cpu_seconds, now))
           s.cpu_percent = cpu_percent(*r, vm->cpu);
         if (use.rss_bytes > 0)
@@ -486,6 +486,12 @@ controller(controller_actor::stateful_pointer<controller_state> self,
         if (!reply)
           return to_caf(reply.error_value());
         // An autoscaler's last decision is the controller's, not the log's.
+        if (verb == "deployments.show" && reply->is_object() && reply->contains("autoscaler")) {
+          auto& a = (*reply)["autoscaler"];
+          auto last = self->state.last_decision.find(a.value("name", std::string{}));
+          a["last"] = last == self->state.last_decision.end() ? nlohmann::json(nullptr)
+                                                              : last->second;
+        }
         if (verb == "hpa.list" || verb == "hpa.show") {
           auto add = [&](nlohmann::json& row) {
             auto last = self->state.last_decision.find(row.value("name", std::string{}));

@@ -411,7 +411,10 @@ expected<std::string> explain_of(daemon_context* ctx, const json& args) {
                         && (agg.id.ends_with("/" + name))));
     bool cause = !mine && agg.kind == aggregate_kind::deployment && !owner.empty()
                  && agg.id == owner && replica_of(name, owner);
-    if (mine || loss || cause) {
+    // Volumes and autoscalers are keyed by their own names: explain picks
+    // those of the subject.
+    bool related = agg.kind == aggregate_kind::volume || agg.kind == aggregate_kind::autoscaler;
+    if (mine || loss || cause || related) {
       named = named || mine;
       deployment = deployment || (mine && agg.kind == aggregate_kind::deployment);
       history.push_back(rec);

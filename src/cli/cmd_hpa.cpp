@@ -17,6 +17,13 @@ using json = nlohmann::json;
 
 namespace {
 
+/// An average as `hpa show` prints it: 8.96 -> "9.0", as the note spells it.
+std::string one_decimal(double value) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f", value);
+  return text;
+}
+
 std::string targets_text(const json& a) {
   std::string out;
   for (const auto& m : member(a, "metrics")) {
@@ -64,9 +71,8 @@ std::string render_one(const json& a) {
   wire::table t({"METRIC", "AVERAGE", "TARGET", "PROPOSED", "NOTE"});
   for (const auto& m : member(last, "metrics"))
     t.add_row({field_text(m, "kind"),
-               member(m, "average").is_number()
-                   ? std::to_string(static_cast<long long>(member(m, "average").get<double>()))
-                   : std::string("-"),
+               member(m, "average").is_number() ? one_decimal(member(m, "average").get<double>())
+                                                : std::string("-"),
                field_text(m, "target"), field_text(m, "proposed"), field_text(m, "note")});
   return out + t.render();
 }

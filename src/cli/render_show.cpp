@@ -224,6 +224,15 @@ std::string render_deployment(const json& d, unix_nanos now) {
                             ? (auto_restart.get<bool>() ? "yes" : "no")
                             : "-");
   b.add("Strategy", strategy_text(member(spec, "strategy")));
+  if (const auto& a = member(d, "autoscaler"); a.is_object()) {
+    auto line = field_text(a, "name") + " (" + field_text(a, "min_replicas") + ".."
+                + field_text(a, "max_replicas") + " replicas)";
+    const auto& last = member(a, "last");
+    line += last.is_object() ? "; last evaluation " + age_of(member(last, "at"), now) + " ago: "
+                                   + field_text(last, "reason")
+                             : std::string("; no evaluation yet");
+    b.add("Autoscaler", line);
+  }
   if (auto quota = field_text(spec, "quota", ""); !quota.empty())
     b.add("Quota", quota + " (volar quotas show " + quota + ")");
   json paused = member(d, "paused").is_null() ? member(spec, "paused")

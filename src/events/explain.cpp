@@ -245,6 +245,11 @@ struct deployment_story {
   std::string rollout_reason;
   std::uint64_t reverted_from = 0; ///< the latest rollout is a revert of this one
   unix_nanos reverted_at = 0;
+  // Its autoscaler (empty: none now), and the latest scale it made.
+  std::string autoscaler;
+  std::int32_t autoscaler_min = 0;
+  std::int32_t autoscaler_max = 0;
+  std::string autoscaled;
 
   void apply(const recorded_event& rec) {
     const auto at = rec.at;
@@ -276,6 +281,19 @@ struct deployment_story {
               ++scalings;
               scaled_at = at;
               desired = x.to;
+              if (x.cause.starts_with("autoscaler "))
+                autoscaled = x.cause + ": " + std::to_string(x.from) + "→" + std::to_string(x.to)
+                             + " at " + clock_text(at)
+                             + (x.detail.empty() ? std::string() : " (" + x.detail + ")");
+            },
+            [&](const autoscaler_set& x) {
+              autoscaler = x.spec.name;
+              autoscaler_min = x.spec.min_replicas;
+              autoscaler_max = x.spec.max_replicas;
+            },
+            [&](const autoscaler_deleted& x) {
+              if (x.name == autoscaler)
+                autoscaler.clear();
             },
             [&](const deployment_updated& x) {
               plugin = x.tmpl.plugin;
@@ -364,6 +382,11 @@ struct deployment_story {
       out += "; paused since " + clock_text(paused_at);
     else if (resumed_at != 0)
       out += "; resumed at " + clock_text(resumed_at);
+    if (!autoscaler.empty())
+      out += "; autoscaler " + autoscaler + " keeps it at " + std::to_string(autoscaler_min)
+             + ".." + std::to_string(autoscaler_max) + " replicas";
+    if (!autoscaled.empty())
+      out += "; latest scale by " + autoscaled;
     if (!auto_restart)
       out += "; auto-restart off"
              + (auto_restart_at != 0 ? " since " + clock_text(auto_restart_at)
@@ -483,6 +506,14 @@ explanation explain(const std::vector<recorded_event>& history,
       }
     } else if (agg.kind == aggregate_kind::deployment) {
       relevant = deployment && agg.id == name;
+      if (relevant)
+        dep.apply(rec);
+    } else if (agg.kind == aggregate_kind::autoscaler) {
+      // A deployment's story tells its autoscaler's changes.
+      const auto* set = std::get_if<autoscaler_set>(&rec.ev);
+      relevant = deployment
+                 && (set != nullptr ? set->spec.deployment == name
+                                    : !dep.autoscaler.empty() && agg.id == dep.autoscaler);
       if (relevant)
         dep.apply(rec);
     } else if (agg.kind == aggregate_kind::volume) {

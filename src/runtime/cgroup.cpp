@@ -34,6 +34,7 @@ cgroups::cgroups(std::string root, std::string group, std::int64_t max_pids)
   memory_ = writable_controller(root_ + "/memory/" + group_);
   cpu_ = writable_controller(root_ + "/cpu/" + group_);
   pids_ = max_pids_ > 0 && writable_controller(root_ + "/pids/" + group_);
+  cpuacct_ = writable_controller(root_ + "/cpuacct/" + group_);
   std::vector<std::string> missing;
   if (!memory_)
     missing.push_back("memory");
@@ -57,6 +58,8 @@ std::vector<std::string> cgroups::enabled() const {
     out.push_back("cpu");
   if (pids_)
     out.push_back("pids");
+  if (cpuacct_)
+    out.push_back("cpuacct");
   return out;
 }
 
@@ -97,6 +100,11 @@ status cgroups::prepare(const std::string& vm, std::int64_t memory_mib,
                        std::to_string(period * cpus)))
       return make_error(ec::io_error, "cannot set the CPU limit of " + vm);
   }
+  if (cpuacct_) {
+    std::filesystem::create_directories(dir("cpuacct", vm), ec_);
+    if (ec_)
+      return make_error(ec::io_error, "cannot make the CPU accounting group of " + vm);
+  }
   if (pids_) {
     std::filesystem::create_directories(dir("pids", vm), ec_);
     if (ec_ || !write_file(dir("pids", vm) + "/pids.max", std::to_string(max_pids_)))
@@ -116,12 +124,37 @@ void cgroups::kill_strays(const std::string& vm) {
 
 void cgroups::remove(const std::string& vm) {
   kill_strays(vm);
-  for (const char* controller : {"memory", "cpu", "pids"}) {
+  for (const char* controller : {"memory", "cpu", "cpuacct", "pids"}) {
     // A killed process leaves its group a moment after SIGKILL.
     for (int i = 0; i < 100 && rmdir(dir(controller, vm).c_str()) != 0 && errno == EBUSY;
          ++i)
       usleep(2000);
   }
+}
+
+std::optional<double> cgroups::cpu_seconds(const std::string& vm) const {
+  if (!cpuacct_)
+    return std::nullopt;
+  std::ifstream in(dir("cpuacct", vm) + "/cpuacct.usage");
+  std::uint64_t nanos = 0;
+  if (!(in >> nanos))
+    return std::nullopt;
+  return static_cast<double>(nanos) / 1e9;
+}
+
+std::optional<std::uint64_t> cgroups::working_set(const std::string& vm) const {
+  if (!memory_)
+    return std::nullopt;
+  std::ifstream usage_in(dir("memory", vm) + "/memory.usage_in_bytes");
+  std::uint64_t usage = 0;
+  if (!(usage_in >> usage))
+    return std::nullopt;
+  std::ifstream stat_in(dir("memory", vm) + "/memory.stat");
+  std::string key;
+  for (std::uint64_t value = 0; stat_in >> key >> value;)
+    if (key == "total_inactive_file")
+      return usage > value ? usage - value : 0;
+  return usage;
 }
 
 std::vector<std::string> cgroups::vm_groups() const {

@@ -1,8 +1,9 @@
 #pragma once
 
 // Per-VM resource limits through cgroups v1 (the `memory`, `cpu` and `pids`
-// controllers mounted under /sys/fs/cgroup, as on these hosts). A group per VM
-// run: /sys/fs/cgroup/{memory,cpu,pids}/volant/<vm>.<n>. A controller the host
+// controllers mounted under /sys/fs/cgroup, as on these hosts), and the VM's
+// CPU time and memory use (`cpuacct`, `memory`) for autoscalers and `top`. A
+// group per VM run: /sys/fs/cgroup/{memory,cpu,cpuacct,pids}/volant/<vm>.<n>. A controller the host
 // does not let volantd write is not used, and `note()` says so (`debug
 // resources`, volantd's start line); a group that cannot be made or limited on
 // a controller that is writable fails the VM's start.
@@ -10,6 +11,7 @@
 #include "events/error.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,8 @@ public:
   bool memory() const noexcept { return memory_; }
   bool cpu() const noexcept { return cpu_; }
   bool pids() const noexcept { return pids_; }
+  /// Whether the VM's CPU time is accounted in a group of its own.
+  bool cpuacct() const noexcept { return cpuacct_; }
   std::int64_t max_pids() const noexcept { return max_pids_; }
   /// Why limits are not enforced (empty when all are).
   const std::string& note() const noexcept { return note_; }
@@ -44,6 +48,13 @@ public:
   /// Removes the VM's groups, killing what is left in them first.
   void remove(const std::string& vm);
 
+  /// The run's CPU time (user + system, every process it ever had, from
+  /// `cpuacct.usage`) in seconds; empty when it is not accounted.
+  std::optional<double> cpu_seconds(const std::string& vm) const;
+  /// The run's working set (`memory.usage_in_bytes` less the inactive page
+  /// cache, as the kubelet counts it) in bytes; empty when it is not accounted.
+  std::optional<std::uint64_t> working_set(const std::string& vm) const;
+
   /// Names of the VM groups that exist (from an earlier daemon run, too).
   std::vector<std::string> vm_groups() const;
 
@@ -57,6 +68,7 @@ private:
   bool memory_ = false;
   bool cpu_ = false;
   bool pids_ = false;
+  bool cpuacct_ = false;
   std::int64_t max_pids_ = 1024;
   std::string note_;
 };

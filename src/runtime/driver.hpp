@@ -72,8 +72,8 @@ struct launch_spec {
 
 /// Resource use of a running VM.
 struct usage {
-  double cpu_seconds = 0;      ///< user + system, whole process tree
-  std::uint64_t rss_bytes = 0; ///< resident set, whole process tree
+  double cpu_seconds = 0;      ///< user + system: the run's cgroup, or its process tree
+  std::uint64_t rss_bytes = 0; ///< the run's cgroup working set, or its tree's resident set
 };
 
 /// What the host allows a driver to enforce.
@@ -123,8 +123,9 @@ public:
   /// of a VM deleted since). Returns the run ids released.
   virtual std::vector<std::string> reap_unknown(const std::vector<std::string>& known) = 0;
 
-  /// Current resource use; zeros when unknown.
-  virtual usage measure(const driver_handle& handle) const = 0;
+  /// Current resource use of the run `run` (run_id) whose main process is
+  /// `handle`; zeros when unknown.
+  virtual usage measure(const driver_handle& handle, const std::string& run) const = 0;
 
   /// Names of the processes in the VM (process health checks).
   virtual std::vector<std::string> processes(const driver_handle& handle) const = 0;

@@ -241,10 +241,20 @@ std::vector<std::string> process_driver::reap_unknown(
   return reaped;
 }
 
-usage process_driver::measure(const driver_handle& handle) const {
+usage process_driver::measure(const driver_handle& handle, const std::string& run) const {
   usage u;
-  if (alive(handle))
+  if (!alive(handle))
+    return u;
+  // The run's cgroups count every process it ever had (a short-lived child's
+  // CPU time too); a run of an older volantd without them, its process tree.
+  auto cpu = groups_.cpu_seconds(run);
+  auto memory = groups_.working_set(run);
+  if (!cpu || !memory)
     process_usage(process_tree(handle.pid), u.cpu_seconds, u.rss_bytes);
+  if (cpu)
+    u.cpu_seconds = *cpu;
+  if (memory)
+    u.rss_bytes = *memory;
   return u;
 }
 

@@ -27,7 +27,7 @@ public:
   void release(const std::string& run) override;
   void forget(const std::string& vm_name) override;
   std::vector<std::string> reap_unknown(const std::vector<std::string>& known) override;
-  usage measure(const driver_handle& handle) const override;
+  usage measure(const driver_handle& handle, const std::string& run) const override;
   std::vector<std::string> processes(const driver_handle& handle) const override;
   capabilities limits() const override;
 

@@ -660,7 +660,7 @@ qemu_driver::reap_unknown(const std::vector<std::string>& known) {
   return {reaped.begin(), reaped.end()};
 }
 
-usage qemu_driver::measure(const driver_handle& handle) const {
+usage qemu_driver::measure(const driver_handle& handle, const std::string&) const {
   usage u;
   if (alive(handle))
     process_usage(process_tree(handle.pid), u.cpu_seconds, u.rss_bytes);

@@ -117,7 +117,7 @@ public:
   /// processes.
   std::vector<std::string>
   reap_unknown(const std::vector<std::string>& known) override;
-  usage measure(const driver_handle& handle) const override;
+  usage measure(const driver_handle& handle, const std::string& run) const override;
   /// The QEMU process's name ("qemu-system-x86"): the guest's processes are not
   /// visible from the host.
   std::vector<std::string>

@@ -386,3 +386,22 @@ TEST_CASE("vms list shows a BACK-OFF column while a VM backs off") {
   CHECK(backoff_text(json{{"backoff_ms", 1500}}) == "1500ms");
   CHECK_FALSE(any_backoff(json::array({json{{"backoff_ms", 0}}})));
 }
+
+TEST_CASE("deployment show: its autoscaler, with the last evaluation's reason") {
+  deployment_spec spec;
+  spec.name = "web";
+  spec.tmpl.plugin = {"nginx", "1.0.0"};
+  json d = {{"name", "web"}, {"spec", wire::encode_spec(spec)}};
+  CHECK(render_deployment(d, now).find("Autoscaler") == std::string::npos);
+  d["autoscaler"] = {{"name", "web-hpa"}, {"min_replicas", 3}, {"max_replicas", 20},
+                     {"last", nullptr}};
+  CHECK(render_deployment(d, now).find("Autoscaler:    web-hpa (3..20 replicas); no "
+                                       "evaluation yet\n")
+        != std::string::npos);
+  d["autoscaler"]["last"] = {{"at", ago(12)},
+                             {"reason", "cpu 92 % of 70 % -> 5; scale-up limited to 4"}};
+  CHECK(render_deployment(d, now).find("Autoscaler:    web-hpa (3..20 replicas); last "
+                                       "evaluation 12s ago: cpu 92 % of 70 % -> 5; "
+                                       "scale-up limited to 4\n")
+        != std::string::npos);
+}

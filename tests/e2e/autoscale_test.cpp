@@ -4,9 +4,12 @@
 // stabilization window; each scale journaled with the autoscaler as its cause.
 //
 // On 2 cores, n busy VMs of 1 vCPU get at most 200/n % each: the target (30 %)
-// is one the machine can exceed with 3 VMs (about 66 % each).
+// is one the machine can exceed with 3 VMs (about 66 % each). The request
+// rate comes from HAProxy's counters: wrk at a fixed rate through a load
+// balancer settles the deployment at ceil(rate / averageValue), +- 1.
 
 #include "e2e/e2e.hpp"
+#include "e2e/wrk.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -96,6 +99,86 @@ TEST_CASE("an autoscaler scales a CPU-bound deployment up while it is loaded and
   auto gone = d.volar("hpa show burn-hpa");
   CHECK(gone.exit_code != 0);
   CHECK(gone.err.find("not found") != std::string::npos);
+}
+
+TEST_CASE("an autoscaler on requests per second settles a load-balanced deployment at "
+          "ceil(rate / averageValue) replicas, and goes back to its minimum when the load "
+          "stops") {
+  daemon d({.pool_octet = 172, .extra = {"--metrics-interval", "2s"}});
+  d.install(httpd_manifest());
+  d.ok("deployments create web --plugin e2e-httpd --replicas 2 --wait --health-http 80:/ "
+       "--health-interval 1");
+  auto lb_ip = d.ip(250);
+  d.ok("lb create web-lb --deployment web --port 80 --listen " + lb_ip);
+  auto hpa = d.scratch("web-hpa.yaml");
+  std::ofstream(hpa) << "apiVersion: volant.io/v1\n"
+                        "kind: HorizontalPodAutoscaler\n"
+                        "metadata:\n  name: web-hpa\n"
+                        "spec:\n"
+                        "  deploymentRef: web\n"
+                        "  minReplicas: 1\n"
+                        "  maxReplicas: 8\n"
+                        "  metrics:\n"
+                        "    - type: requests\n"
+                        "      target:\n        averageValue: 10\n"
+                        "  behavior:\n"
+                        "    scaleDown:\n      stabilizationWindowSeconds: 6\n";
+  d.ok("apply -f " + hpa);
+  // HAProxy answers through the LB before the load starts.
+  REQUIRE_MESSAGE(!http_body_eventually(lb_ip, "/", 30s).empty(), d.log_tail());
+
+  // 35 requests/s over 4 connections: ceil(35 / 10) = 4 replicas.
+  const double rate = 35;
+  const int want = 4;
+  wrk_load load("http://" + lb_ip + ":80/", {.threads = 1, .connections = 4, .rate = rate});
+  // Settled: the same count for 16 s (8 evaluations) in a row.
+  int settled = 0;
+  auto since = std::chrono::steady_clock::now();
+  int last = -1;
+  CHECK_MESSAGE(eventually(
+                    [&] {
+                      int now = d.deployment("web").value("desired", 0);
+                      if (now != last) {
+                        last = now;
+                        since = std::chrono::steady_clock::now();
+                      }
+                      settled = now;
+                      return now > 1 && std::chrono::steady_clock::now() - since > 16s;
+                    },
+                    120s, 1s),
+                d.ok("hpa show web-hpa") << d.log_tail());
+  auto result = load.finish();
+  MESSAGE("wrk: " << result.text << "\n" << result.per_second << " requests/s; settled at " << settled
+                  << " replicas; " << d.ok("hpa show web-hpa"));
+  CHECK(result.requests > 0);
+  CHECK(result.socket_errors + result.bad_status == 0);
+  CHECK(settled >= want - 1);
+  CHECK(settled <= want + 1);
+  auto shown = d.get_json("hpa show web-hpa");
+  CHECK(shown["last"]["metrics"][0].value("kind", "") == "requests");
+  // deployments show and explain name the autoscaler and its numbers.
+  auto text = d.ok("deployments show web");
+  CHECK_MESSAGE(text.find("Autoscaler:    web-hpa (1..8 replicas); last evaluation ")
+                    != std::string::npos,
+                text);
+  CHECK(text.find(" req/s of 10 req/s -> ") != std::string::npos);
+  CHECK(d.get_json("deployments show web")["autoscaler"]["last"].is_object());
+  auto story = d.ok("shell -c 'explain web'");
+  CHECK_MESSAGE(story.find("autoscaler web-hpa keeps it at 1..8 replicas; latest scale by "
+                           "autoscaler web-hpa: ")
+                    != std::string::npos,
+                story);
+
+  // No load: back to the minimum after the window.
+  CHECK_MESSAGE(eventually([&] { return d.deployment("web").value("desired", 0) == 1; }, 90s,
+                           1s),
+                d.ok("hpa show web-hpa") << d.log_tail());
+  bool by_requests = false;
+  for (const auto& e : d.journal())
+    if (e.value("event", "") == "deployment_scaled"
+        && e["fields"].value("cause", "") == "autoscaler web-hpa")
+      by_requests = by_requests || e["fields"].value("detail", "").find("requests") != std::string::npos;
+  CHECK(by_requests);
 }
 
 } // namespace volant::e2e

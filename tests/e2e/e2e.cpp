@@ -597,7 +597,11 @@ std::vector<int> daemon::workload_pids() const {
     if (pid == pid_ || !pid_alive(pid))
       continue;
     auto cg = read_all("/proc/" + std::to_string(pid) + "/cgroup");
-    if (cg.find(group) != std::string::npos || env_has_prefix(environ_of(pid), env_prefix))
+    // volantd's HAProxy outlives it by design; its command line names its
+    // config in the data directory.
+    auto cmdline = read_all("/proc/" + std::to_string(pid) + "/cmdline");
+    if (cg.find(group) != std::string::npos || env_has_prefix(environ_of(pid), env_prefix)
+        || cmdline.find(dir() + "/haproxy/") != std::string::npos)
       out.push_back(pid);
   }
   return out;
@@ -657,7 +661,7 @@ void daemon::cleanup() {
     }
     eventually([&] { return workload_pids().empty(); }, 5s, 50ms);
   }
-  for (const char* controller : {"memory", "cpu", "pids"}) {
+  for (const char* controller : {"memory", "cpu", "cpuacct", "pids"}) {
     fs::path base = fs::path("/sys/fs/cgroup") / controller / cgroup_group();
     std::error_code ec;
     if (!fs::exists(base, ec))

@@ -11,77 +11,18 @@
 // printed; figures belong to bench/lb.
 
 #include "e2e/e2e.hpp"
+#include "e2e/wrk.hpp"
 
 #include <doctest/doctest.h>
 
 #include <csignal>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <thread>
 
 namespace volant::e2e {
 
 namespace {
-
-/// What wrk said at its end.
-struct load_result {
-  long requests = 0;
-  long socket_errors = 0; ///< connect + read + write + timeout
-  long bad_status = 0;    ///< non-2xx or 3xx
-  double per_second = 0;
-  std::string text;
-};
-
-load_result parse_wrk(const std::string& text) {
-  load_result r;
-  r.text = text;
-  std::smatch m;
-  if (std::regex_search(text, m, std::regex(R"((\d+) requests in)")))
-    r.requests = std::stol(m[1]);
-  if (std::regex_search(text, m, std::regex(
-          R"(Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+))")))
-    r.socket_errors = std::stol(m[1]) + std::stol(m[2]) + std::stol(m[3]) + std::stol(m[4]);
-  if (std::regex_search(text, m, std::regex(R"(Non-2xx or 3xx responses: (\d+))")))
-    r.bad_status = std::stol(m[1]);
-  if (std::regex_search(text, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
-    r.per_second = std::stod(m[1]);
-  return r;
-}
-
-/// wrk against `url` from construction until finish() (SIGINT: it prints its
-/// totals and exits).
-class load {
-public:
-  explicit load(const std::string& url) {
-    thread_ = std::thread([this, url] {
-      auto r = test::run("wrk -t2 -c8 -d600s --timeout 10s " + url + " & echo $! > "
-                         + (dir_ / "pid") + "; wait");
-      out_ = r.out + r.err;
-    });
-    REQUIRE(eventually([&] { return pid() > 0; }, 10s));
-    std::this_thread::sleep_for(1s); // its connections are up
-  }
-  ~load() {
-    if (thread_.joinable())
-      finish();
-  }
-  load_result finish() {
-    ::kill(pid(), SIGINT);
-    thread_.join();
-    return parse_wrk(out_);
-  }
-
-private:
-  int pid() const {
-    int p = 0;
-    std::ifstream(dir_ / "pid") >> p;
-    return p;
-  }
-  test::temp_dir dir_;
-  std::thread thread_;
-  std::string out_;
-};
 
 /// The VM keys of `deployment` that are ready.
 std::set<std::string> ready_ids(const daemon& d, const std::string& deployment) {
@@ -117,7 +58,7 @@ bool lb_matches(const daemon& d, const std::string& lb, const std::string& deplo
 /// No request failed; `cut` allows that many: a response that a kill -9 cuts
 /// after its first bytes went to the client cannot be retried by any proxy (a
 /// request the replica had not answered at all is retried elsewhere).
-void check_clean(const load_result& r, const std::string& phase, long cut = 0) {
+void check_clean(const wrk_result& r, const std::string& phase, long cut = 0) {
   MESSAGE(phase << ": " << r.requests << " requests, " << r.per_second << " requests/s, "
                 << r.socket_errors + r.bad_status << " failed");
   CHECK_MESSAGE(r.requests > 100, phase << ": wrk sent too few requests\n" << r.text);
@@ -143,13 +84,13 @@ TEST_CASE("lb under load: 0 failed requests while scaling 5 -> 10 -> 2, a replic
   std::ifstream(d.dir() + "/haproxy/haproxy.pid") >> master;
 
   {
-    load l(url);
+    wrk_load l(url);
     d.ok("deployments scale web --replicas 10 --wait");
     CHECK(eventually([&] { return lb_matches(d, "web-lb", "web"); }, 30s));
     check_clean(l.finish(), "scale 5 -> 10");
   }
   {
-    load l(url);
+    wrk_load l(url);
     d.ok("deployments scale web --replicas 2");
     CHECK(eventually([&] { return d.vms_of("web").size() == 2; }, 60s));
     CHECK(eventually([&] { return lb_matches(d, "web-lb", "web"); }, 30s));
@@ -161,7 +102,7 @@ TEST_CASE("lb under load: 0 failed requests while scaling 5 -> 10 -> 2, a replic
     drained += e.value("event", "") == "vm_drained" ? 1 : 0;
   CHECK(drained >= 1);
   {
-    load l(url);
+    wrk_load l(url);
     auto victim = d.vm("web-1").value("pid", 0);
     REQUIRE(victim > 0);
     ::kill(victim, SIGKILL);
@@ -177,7 +118,7 @@ TEST_CASE("lb under load: 0 failed requests while scaling 5 -> 10 -> 2, a replic
   }
   d.ok("deployments create web-green --plugin e2e-httpd --replicas 2 --wait" + health);
   {
-    load l(url);
+    wrk_load l(url);
     d.ok("lb switch web-lb --to web-green");
     CHECK(eventually([&] { return lb_matches(d, "web-lb", "web-green"); }, 30s));
     d.ok("lb switch web-lb --to web");
@@ -185,7 +126,7 @@ TEST_CASE("lb under load: 0 failed requests while scaling 5 -> 10 -> 2, a replic
     check_clean(l.finish(), "switch to green and back");
   }
   {
-    load l(url);
+    wrk_load l(url);
     d.ok("deployments update web --env GEN=2 --strategy rolling --max-surge 1 "
          "--max-unavailable 0 --termination-grace 500ms");
     CHECK(eventually([&] {
@@ -200,7 +141,7 @@ TEST_CASE("lb under load: 0 failed requests while scaling 5 -> 10 -> 2, a replic
     check_clean(l.finish(), "rolling update");
   }
   {
-    load l(url);
+    wrk_load l(url);
     d.kill9();
     std::this_thread::sleep_for(2s);
     d.start();

@@ -166,6 +166,13 @@ TEST_CASE("a persistent volume keeps a replica's data across restart, recreate, 
   CHECK(kinds["volume_deleted"] == 1);
   CHECK(kinds["volume_attached"] >= 4);
   CHECK(kinds["volume_detached"] >= 2);
+  // explain tells them: a VM's story its own volume, a deployment's every one.
+  auto vm_story = d.ok("shell -c 'explain db-0'");
+  CHECK_MESSAGE(vm_story.find("volume db-0:" + data + " attached to db-0") != std::string::npos,
+                vm_story);
+  CHECK(vm_story.find("volume db-1:") == std::string::npos);
+  auto dep_story = d.ok("shell -c 'explain db'");
+  CHECK(dep_story.find("volume db-1:" + data + " deleted") != std::string::npos);
 
   // Purged with the deployment: the data is gone from the disk.
   d.ok("deployments delete db --force --purge-volumes");

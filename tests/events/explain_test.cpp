@@ -569,3 +569,41 @@ TEST_CASE("a deployment's story tells its rollout: started, each step, failed at
                     != std::string::npos,
                 x.summary);
 }
+
+TEST_CASE("a deployment's story tells its autoscaler and the numbers of its latest scale") {
+  autoscaler_spec a;
+  a.name = "web-hpa";
+  a.deployment = "web";
+  a.min_replicas = 2;
+  a.max_replicas = 8;
+  autoscaler_spec other = a;
+  other.name = "api-hpa";
+  other.deployment = "api";
+  deployment_scaled up{"web", 2, 4, at(10, 1, 0)};
+  up.cause = "autoscaler web-hpa";
+  up.detail = "requests 17.5 req/s of 10 req/s -> 4";
+  history h;
+  h.add(at(10, 0, 0), dep_created("web", 2))
+      .add(at(10, 0, 5), autoscaler_set{a, at(10, 0, 5)})
+      .add(at(10, 0, 6), autoscaler_set{other, at(10, 0, 6)})
+      .add(at(10, 1, 0), up)
+      .add(at(10, 2, 0), deployment_scaled{"web", 4, 3, at(10, 2, 0)});
+  auto x = explain(h.log, "web");
+  CHECK(x.summary.find("; autoscaler web-hpa keeps it at 2..8 replicas; latest scale by "
+                       "autoscaler web-hpa: 2→4 at 10:01:00 (requests 17.5 req/s of 10 "
+                       "req/s -> 4)")
+        != std::string::npos);
+  // Its autoscaler's changes are in the chain; another deployment's are not.
+  std::vector<std::uint64_t> seqs;
+  for (const auto& step : x.chain)
+    seqs.push_back(step.seq);
+  CHECK(seqs == std::vector<std::uint64_t>{1, 2, 4, 5});
+
+  h.add(at(10, 3, 0), autoscaler_deleted{"api-hpa", at(10, 3, 0)})
+      .add(at(10, 4, 0), autoscaler_deleted{"web-hpa", at(10, 4, 0)});
+  x = explain(h.log, "web");
+  CHECK(x.summary.find("keeps it at") == std::string::npos);
+  CHECK(x.summary.find("latest scale by autoscaler web-hpa: 2→4") != std::string::npos);
+  CHECK(x.chain.back().seq == 7);
+  CHECK(x.chain.size() == 5);
+}

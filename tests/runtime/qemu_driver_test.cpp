@@ -266,7 +266,7 @@ TEST_SUITE("microvm") {
     CHECK_MESSAGE(after >= before,
                   "uptime went from " << before << " to " << after);
 
-    auto use = d1.measure(*ha);
+    auto use = d1.measure(*ha, {});
     CHECK(use.rss_bytes > 16u << 20);
     CHECK(use.cpu_seconds > 0);
     MESSAGE(a << ": rss " << (use.rss_bytes >> 20) << " MiB, cpu "
@@ -285,7 +285,7 @@ TEST_SUITE("microvm") {
     qemu_driver d2;
     CHECK(d2.alive(*ha));
     CHECK_FALSE(d2.alive(*hb));
-    CHECK(d2.measure(*ha).rss_bytes > 0);
+    CHECK(d2.measure(*ha, {}).rss_bytes > 0);
     REQUIRE(d2.pause(*ha)); // terminate continues a paused guest first
     REQUIRE(d2.terminate(*ha));
     auto stopped = wait_until(60s, [&] { return !d2.alive(*ha); });

@@ -127,6 +127,63 @@ TEST_CASE("a cgroup pids limit is written, and a group that cannot be joined fai
   CHECK(none.note().find("not enforced") != std::string::npos);
 }
 
+TEST_CASE("a run's CPU time and working set are read from its cpuacct and memory groups") {
+  test::temp_dir tmp;
+  for (const char* c : {"memory", "cpu", "cpuacct", "pids"}) {
+    std::filesystem::create_directories(tmp / std::string(c) + "/g");
+    std::ofstream(tmp / std::string(c) + "/g/cgroup.procs");
+  }
+  cgroups groups(tmp.path(), "g", 20);
+  REQUIRE(groups.cpuacct());
+  REQUIRE(groups.prepare("web-0.1", 64, 1));
+  CHECK(std::filesystem::is_directory(tmp / "cpuacct/g/web-0.1"));
+  // Nothing written yet: not accounted (the caller falls back to /proc).
+  CHECK_FALSE(groups.cpu_seconds("web-0.1"));
+  CHECK_FALSE(groups.working_set("web-0.1"));
+  std::ofstream(tmp / "cpuacct/g/web-0.1/cpuacct.usage") << "2500000000\n";
+  std::ofstream(tmp / "memory/g/web-0.1/memory.usage_in_bytes") << "10485760\n";
+  std::ofstream(tmp / "memory/g/web-0.1/memory.stat")
+      << "cache 4194304\nrss 6291456\ntotal_cache 4194304\ntotal_inactive_file 3145728\n";
+  CHECK(groups.cpu_seconds("web-0.1") == doctest::Approx(2.5));
+  CHECK(groups.working_set("web-0.1") == 10485760u - 3145728u);
+  CHECK_FALSE(groups.cpu_seconds("web-1.1"));
+}
+
+TEST_CASE("the process driver counts the CPU time of a workload's short-lived children "
+          "through its cgroup") {
+  if (::geteuid() != 0) {
+    MESSAGE("not root: the host's cgroups cannot be written; nothing to check");
+    return;
+  }
+  test::temp_dir tmp;
+  auto group = "volant-test-" + std::to_string(::getpid());
+  process_driver d(cgroups("/sys/fs/cgroup", group, 64));
+  if (!cgroups("/sys/fs/cgroup", group, 64).cpuacct()) {
+    MESSAGE("this host has no writable cpuacct controller");
+    return;
+  }
+  launch_spec spec;
+  spec.vm_name = "burst-0";
+  spec.incarnation = 1;
+  // A child burns about a second of CPU and exits; the workload then idles.
+  spec.argv = {"sh", "-c",
+               "sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done'; echo done > done; "
+               "exec sleep 60"};
+  spec.workdir = tmp / "run/burst-0";
+  spec.log_path = tmp / "burst-0.log";
+  auto h = d.start(spec);
+  REQUIRE_MESSAGE(h, why(h));
+  CHECK(wait_file(spec.workdir + "/done") == "done\n");
+  auto use = d.measure(*h, spec.run());
+  // The shell that burned is gone; its group still counts what it used.
+  CHECK(use.cpu_seconds > 0.2);
+  CHECK(use.rss_bytes > 0);
+  d.terminate(*h);
+  d.release(spec.run());
+  for (const char* c : {"memory", "cpu", "cpuacct", "pids"})
+    ::rmdir(("/sys/fs/cgroup/" + std::string(c) + "/" + group).c_str());
+}
+
 TEST_CASE("the process driver runs a workload as the workload user with only "
           "CAP_NET_BIND_SERVICE, in a run directory of its own, without the daemon's "
           "environment") {
