@@ -397,6 +397,7 @@ expected<deployment_spec> build_spec(const create_args& a) {
     spec.tmpl.volumes.push_back(std::move(*vol));
   }
   spec.quota = a.quota;
+  spec.multi_host = a.multi_host;
   spec.auto_restart = !a.no_auto_restart;
   auto strategy = build_strategy(a.strategy, a.max_surge, a.max_unavailable,
                                  update_strategy{}, a.rollout);

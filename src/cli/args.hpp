@@ -80,6 +80,7 @@ struct create_args {
   std::vector<std::string> secret_env;
   std::vector<std::string> volumes; ///< each "PATH[:persistent|:ephemeral][:SIZE]"
   std::string quota;                ///< --quota NAME
+  bool multi_host = false;          ///< --multi-host: spread across hosts
   bool no_auto_restart = false;
   std::optional<std::string> strategy;
   std::optional<std::string> max_surge;

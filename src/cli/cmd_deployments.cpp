@@ -37,12 +37,25 @@ std::string picked(const json& reply) {
   return label.empty() ? "" : " (plugin " + label + ")";
 }
 
+/// "; --multi-host: all 9 replicas run on the one host 'local' ...": what a
+/// spread asked of a daemon that has one host.
+std::string placed(const json& reply) {
+  const auto& spec = member(reply, "spec");
+  if (!flag(spec, "multi_host"))
+    return "";
+  auto hosts = member(reply, "hosts");
+  if (!hosts.is_array() || hosts.size() != 1)
+    return "";
+  return "; --multi-host: all " + field_text(spec, "replicas") + " replicas run on its one host '"
+         + hosts[0].get<std::string>() + "' (volantd runs without --cluster)";
+}
+
 void run_create(const globals& g, const create_args& a, const wait_opts& w) {
   auto spec = must(build_spec(a));
   auto secrets = must(parse_secret_env_list(a.secret_env, spec.tmpl.env));
   session s(g);
   auto reply = s.call("deployments.create", create_request(spec, secrets));
-  auto line = "deployment " + spec.name + " created" + picked(reply);
+  auto line = "deployment " + spec.name + " created" + picked(reply) + placed(reply);
   if (!w.wait) {
     say(g, line, reply);
     return;
@@ -438,6 +451,9 @@ void add_deployment_commands(CLI::App& app, globals& g, action& run) {
         ->allow_extra_args(false);
     cmd->add_option("--quota", a->quota,
                     "Count its VMs against this quota (volar quotas list)");
+    cmd->add_flag("--multi-host", a->multi_host,
+                  "Spread the replicas across hosts (default: pack them onto the fullest "
+                  "host that fits)");
     cmd->add_flag("--no-auto-restart", a->no_auto_restart,
                   "Do not restart unhealthy or exited VMs");
     auto* o_strategy

@@ -78,6 +78,11 @@ std::pair<json, std::string> apply_one(session& s, const deployment_document& do
                                       + " in volantd's reply: "
                                       + have.error_value().message));
   reply = *shown;
+  if (spec.multi_host != have->multi_host)
+    fail(make_error(ec::invalid_argument,
+                    "deployment " + spec.name + ": spec.multiHost cannot be changed on an "
+                        "existing deployment (it is " + (have->multi_host ? "true" : "false")
+                        + "); delete it and create it again"));
   auto update = apply_update_request(spec, *have, doc.secret_env);
   bool changed = false;
   if (update.size() > 1) {

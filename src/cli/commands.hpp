@@ -23,6 +23,7 @@ void add_vm_commands(CLI::App& app, globals& g, action& run);
 void add_lb_commands(CLI::App& app, globals& g, action& run);
 void add_volume_commands(CLI::App& app, globals& g, action& run);
 void add_hpa_commands(CLI::App& app, globals& g, action& run);
+void add_hosts_commands(CLI::App& app, globals& g, action& run);
 void add_plugin_commands(CLI::App& app, globals& g, action& run);
 /// apply, debug resources, version.
 void add_misc_commands(CLI::App& app, globals& g, action& run);

@@ -114,6 +114,9 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"hpa list", "volar hpa list"},
       {"hpa show", "volar hpa show web-hpa"},
       {"hpa delete", "volar hpa delete web-hpa"},
+      {"hosts", "volar hosts list"},
+      {"hosts list", "volar hosts list"},
+      {"hosts drain", "volar hosts drain node-2"},
       {"quotas", "volar quotas list"},
       {"quotas list", "volar quotas list"},
       {"quotas show", "volar quotas show production"},
@@ -181,6 +184,7 @@ int main(int argc, char** argv) {
   add_lb_commands(app, g, run);
   add_volume_commands(app, g, run);
   add_hpa_commands(app, g, run);
+  add_hosts_commands(app, g, run);
   add_plugin_commands(app, g, run);
   add_misc_commands(app, g, run);
   add_guest_commands(app, g, run);

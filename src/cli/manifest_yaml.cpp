@@ -407,7 +407,7 @@ void read_spec(const YAML::Node& node, deployment_spec& spec,
        {"replicas", "plugin", "resources", "labels", "env", "secretEnv",
         "volumes", "autoRestart", "strategy", "networking", "healthCheck",
         "readinessCheck", "minReadySeconds", "progressDeadlineSeconds",
-        "revisionHistoryLimit", "quota"});
+        "revisionHistoryLimit", "quota", "multiHost"});
   if (auto n = node["replicas"]) {
     auto replicas
         = integer(n, "spec.replicas", std::numeric_limits<std::int32_t>::min(),
@@ -450,6 +450,8 @@ void read_spec(const YAML::Node& node, deployment_spec& spec,
     spec.auto_restart = boolean(n, "spec.autoRestart");
   if (auto n = node["quota"])
     spec.quota = text(n, "spec.quota");
+  if (auto n = node["multiHost"])
+    spec.multi_host = boolean(n, "spec.multiHost");
   read_rollout_fields(node, "spec", spec.strategy);
   if (auto n = node["strategy"])
     spec.strategy = read_strategy(n, "spec.strategy", spec.strategy);

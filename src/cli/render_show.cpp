@@ -224,6 +224,8 @@ std::string render_deployment(const json& d, unix_nanos now) {
                             ? (auto_restart.get<bool>() ? "yes" : "no")
                             : "-");
   b.add("Strategy", strategy_text(member(spec, "strategy")));
+  if (flag(spec, "multi_host"))
+    b.add("Placement", "spread across hosts (--multi-host)");
   if (const auto& a = member(d, "autoscaler"); a.is_object()) {
     auto line = field_text(a, "name") + " (" + field_text(a, "min_replicas") + ".."
                 + field_text(a, "max_replicas") + " replicas)";

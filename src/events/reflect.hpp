@@ -184,6 +184,7 @@ VOLANT_FIELDS(deployment_spec) {
   f("strategy", x.strategy);
   f("paused", x.paused);
   f("quota", x.quota);
+  f("multi_host", x.multi_host);
 }
 
 VOLANT_FIELDS(driver_handle) {

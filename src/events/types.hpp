@@ -234,6 +234,11 @@ struct deployment_spec {
   bool paused = false;
   /// The resource quota its VMs count against (`--quota`); empty: none.
   std::string quota;
+  /// Placement across hosts (`--multi-host`, the guide's): its replicas spread
+  /// over the hosts, fewest of its replicas first; otherwise they are packed
+  /// onto the fullest host that fits (binpack, Nomad's default). A single-host
+  /// volantd runs them all on its one host (events/placement.hpp).
+  bool multi_host = false;
   friend bool operator==(const deployment_spec&, const deployment_spec&) = default;
 };
 

@@ -126,7 +126,7 @@ off<fb::DeploymentSpec> pack(builder& b, const deployment_spec& x) {
   return fb::CreateDeploymentSpec(b, str(b, x.name), x.replicas,
                                   pack(b, x.tmpl), x.auto_restart,
                                   pack(b, x.strategy), x.paused,
-                                  x.quota.empty() ? 0 : str(b, x.quota));
+                                  x.quota.empty() ? 0 : str(b, x.quota), x.multi_host);
 }
 
 off<fb::DriverHandle> pack(builder& b, const driver_handle& x) {
@@ -395,6 +395,7 @@ deployment_spec get(const fb::DeploymentSpec* t, const path& at) {
   out.paused = x.paused();
   if (x.quota() != nullptr) // appended: absent before quotas
     out.quota = x.quota()->str();
+  out.multi_host = x.multi_host(); // appended: false before placement
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "events/admission.hpp"
+#include "events/placement.hpp"
 #include "events/validate.hpp"
 #include "wire/json.hpp"
 #include "wire/manifest.hpp"
@@ -179,6 +180,37 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
       return make_error(ec::unknown_autoscaler,
                         "autoscaler '" + *name + "' not found (see: volar hpa list)");
     return autoscaler_row(w, a->second);
+  }
+  if (verb == "hosts.list") {
+    // One row per host; a single-host volantd has its own (issue 16).
+    auto rows = json::array();
+    for (const auto& h : host_capacities(w)) {
+      std::int64_t vms = 0;
+      for (const auto& [name, vm] : w.vms)
+        vms += vm.host.empty() || vm.host == h.name ? 1 : 0;
+      rows.push_back({{"name", h.name},
+                      {"cpu", h.cpu},
+                      {"cpu_limit", h.cpu_limit},
+                      {"cpu_used", h.cpu_used},
+                      {"memory_mib", h.memory_mib},
+                      {"memory_mib_used", h.memory_mib_used},
+                      {"vms", vms},
+                      {"lease_age_ms", nullptr},
+                      {"state", h.unschedulable.empty() ? "ready" : h.unschedulable},
+                      {"cluster", false}});
+    }
+    return rows;
+  }
+  if (verb == "hosts.drain") {
+    auto name = string_arg(args, "name");
+    if (!name)
+      return name.error_value();
+    if (*name != w.host.config.id)
+      return make_error(ec::invalid_argument,
+                        "host '" + *name + "' not found (see: volar hosts list)");
+    return make_error(ec::conflict, "host '" + *name
+                                        + "' is the only host: its replicas have nowhere to "
+                                          "go (volantd runs without --cluster)");
   }
   if (verb == "quotas.list") {
     auto rows = json::array();

@@ -55,6 +55,8 @@ std::vector<verb_rule> make_table() {
       {"volumes.list", {{"deployment", k::deployment}}},
       {"volumes.delete", {{"name", k::text, true, 0, 512}}},
       {"quotas.list", {}},
+      {"hosts.list", {}},
+      {"hosts.drain", {{"name", k::text, true, 0, 253}}},
       {"hpa.apply", {{"spec", k::object, true}}},
       {"hpa.list", {}},
       {"hpa.show", {{"name", k::text, true, 0, 64}}},

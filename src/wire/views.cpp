@@ -123,6 +123,7 @@ nlohmann::json deployment_detail(const world& w, const deployment_state& d,
   vm_filter only{d.spec.name, {}};
   j["vms"] = vms_view(w, only);
   j["events"] = events;
+  j["hosts"] = nlohmann::json::array({w.host.config.id});
   for (const auto& [name, a] : w.autoscalers)
     if (a.deployment == d.spec.name)
       j["autoscaler"] = {{"name", name},

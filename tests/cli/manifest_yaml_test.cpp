@@ -568,3 +568,15 @@ TEST_CASE("spec.strategy takes Kubernetes' spelling (rollingUpdate, minReadySeco
   CHECK(error_of(with_spec("  strategy:\n    terminationGracePeriod: soon\n"))
             .starts_with("spec.strategy.terminationGracePeriod: "));
 }
+
+TEST_CASE("spec.multiHost spreads the replicas; it must be a boolean") {
+  auto spec = deployment_from_yaml(with_spec("  multiHost: true\n"));
+  REQUIRE_MESSAGE(spec.has_value(), (spec ? "" : spec.error_value().message));
+  CHECK(spec->multi_host);
+  auto packed = deployment_from_yaml(with_spec(""));
+  REQUIRE(packed.has_value());
+  CHECK_FALSE(packed->multi_host);
+  auto bad = deployment_from_yaml(with_spec("  multiHost: sometimes\n"));
+  REQUIRE_FALSE(bad.has_value());
+  CHECK(bad.error_value().message.find("spec.multiHost") != std::string::npos);
+}

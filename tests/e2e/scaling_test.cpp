@@ -378,3 +378,46 @@ TEST_CASE("rollout status follows an update until it has rolled out, in kubectl'
 }
 
 } // namespace volant::e2e
+
+namespace volant::e2e {
+
+TEST_CASE("the guide's --multi-host on a single-host volantd: accepted, the reply says where "
+          "the replicas run; hosts list shows the one host and a drain is refused") {
+  daemon d({.pool_octet = 173});
+  d.install(httpd_manifest());
+  auto created = d.ok("deployments create web --plugin e2e-httpd --replicas 3 --multi-host "
+                      "--wait");
+  CHECK_MESSAGE(created.find("deployment web created (plugin e2e-httpd:1.0.0); --multi-host: "
+                             "all 3 replicas run on its one host 'local' (volantd runs "
+                             "without --cluster)")
+                    != std::string::npos,
+                created);
+  CHECK(d.get_json("deployments show web")["spec"].value("multi_host", false));
+  CHECK(d.ok("deployments show web").find("Placement:") != std::string::npos);
+  // Without the flag: packed, and nothing said.
+  auto packed = d.ok("deployments create api --plugin e2e-httpd --replicas 1");
+  CHECK(packed.find("--multi-host") == std::string::npos);
+  CHECK(d.ok("deployments show api").find("Placement:") == std::string::npos);
+
+  auto hosts = d.get_json("hosts list");
+  REQUIRE(hosts.size() == 1);
+  CHECK(hosts[0].value("name", "") == "local");
+  CHECK(hosts[0].value("state", "") == "ready");
+  CHECK(eventually([&] { return d.get_json("hosts list")[0].value("vms", 0) == 4; }));
+  auto table = d.ok("hosts list");
+  CHECK(table.find("NAME") != std::string::npos);
+  CHECK(table.find("local") != std::string::npos);
+
+  auto drain = d.volar("hosts drain local");
+  CHECK(drain.exit_code != 0);
+  CHECK(one_line(drain.err));
+  CHECK(drain.err.find("host 'local' is the only host: its replicas have nowhere to go")
+        != std::string::npos);
+  auto unknown = d.volar("hosts drain node-9");
+  CHECK(unknown.exit_code != 0);
+  CHECK(unknown.err.find("host 'node-9' not found") != std::string::npos);
+  // Nothing moved or stopped.
+  CHECK(d.vms_of("web").size() == 3);
+}
+
+} // namespace volant::e2e

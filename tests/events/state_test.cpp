@@ -266,7 +266,7 @@ TEST_CASE("reflect uses the members' own names") {
                                     "terminate_at"});
   CHECK(field_names(full_spec())
         == std::vector<std::string>{"name", "replicas", "tmpl", "auto_restart",
-                                    "strategy", "paused", "quota"});
+                                    "strategy", "paused", "quota", "multi_host"});
   CHECK(field_names(vm_exited{})
         == std::vector<std::string>{"name", "exit_code", "reason", "at",
                                     "incarnation"});

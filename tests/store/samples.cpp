@@ -72,6 +72,7 @@ deployment_spec sample_spec(int n) {
   s.strategy.max_unavailable = {2, false};
   s.paused = true;
   s.quota = n == 0 ? "production" : "";
+  s.multi_host = n == 0;
   return s;
 }
 

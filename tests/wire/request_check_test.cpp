@@ -87,6 +87,8 @@ const row malformed[] = {
   {"volumes.list", R"({"deployment":"No Such"})", ec::invalid_name, "argument 'deployment'"},
   {"volumes.delete", R"({})", ec::invalid_argument, "missing argument 'name'"},
   {"quotas.list", "7", ec::invalid_argument, "not a JSON object"},
+  {"hosts.list", "[1]", ec::invalid_argument, "not a JSON object"},
+  {"hosts.drain", "{}", ec::invalid_argument, "missing argument 'name'"},
   {"hpa.apply", R"({"spec":[]})", ec::invalid_argument, "argument 'spec' must be an object"},
   {"hpa.list", "[]", ec::invalid_argument, "not a JSON object"},
   {"hpa.show", R"({})", ec::invalid_argument, "missing argument 'name'"},
