@@ -11,6 +11,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libsqlite3-dev libedit-dev libssl-dev libsodium-dev
   jq curl python3 busybox procps iproute2 nginx qemu-system-x86 lz4
   libarchive-dev e2fsprogs haproxy wrk dnsutils libldns-dev
+  libcpp-httplib-dev etcd-server
 )
 
 # Without starting their services (nginx): see scripts/apt-install.sh.

@@ -1,0 +1,242 @@
+#include "cluster/etcd.hpp"
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <sodium.h>
+
+#include <cstdio>
+
+namespace volant::cluster {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string b64(const std::string& bytes) {
+  constexpr int variant = sodium_base64_VARIANT_ORIGINAL;
+  std::string out(sodium_base64_ENCODED_LEN(bytes.size(), variant), '\0');
+  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                    bytes.size(), variant);
+  out.resize(out.size() - 1); // its NUL
+  return out;
+}
+
+expected<std::string> unb64(const std::string& text) {
+  std::string out(text.size(), '\0');
+  std::size_t len = 0;
+  if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(),
+                        text.size(), nullptr, &len, nullptr, sodium_base64_VARIANT_ORIGINAL)
+      != 0)
+    return make_error(ec::io_error, "etcd answered a value that is not base64");
+  out.resize(len);
+  return out;
+}
+
+/// etcd's gateway spells int64 as JSON strings.
+std::int64_t int64_of(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end())
+    return 0;
+  if (it->is_string())
+    return std::stoll(it->get<std::string>());
+  return it->is_number() ? it->get<std::int64_t>() : 0;
+}
+
+/// The key right after every key that starts with `prefix` (etcd's range_end
+/// for a prefix).
+std::string prefix_end(std::string prefix) {
+  while (!prefix.empty()) {
+    auto c = static_cast<unsigned char>(prefix.back());
+    if (c < 0xff) {
+      prefix.back() = static_cast<char>(c + 1);
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return std::string(1, '\0');
+}
+
+expected<json> parsed(const expected<std::string>& body) {
+  if (!body)
+    return body.error_value();
+  auto j = json::parse(*body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(ec::io_error, "etcd answered something that is not JSON");
+  return j;
+}
+
+expected<key_value> kv_of(const json& j) {
+  key_value kv;
+  auto key = unb64(j.value("key", std::string{}));
+  if (!key)
+    return key.error_value();
+  auto value = unb64(j.value("value", std::string{}));
+  if (!value)
+    return value.error_value();
+  kv.key = std::move(*key);
+  kv.value = std::move(*value);
+  kv.mod_revision = int64_of(j, "mod_revision");
+  return kv;
+}
+
+} // namespace
+
+etcd_client::etcd_client(etcd_options options) : options_(std::move(options)) {
+  if (sodium_init() < 0)
+    return; // its base64 needs no initialisation; only the RNG would
+}
+
+etcd_client::~etcd_client() = default;
+
+expected<std::string> etcd_client::post(const std::string& path, const std::string& body) {
+  if (options_.endpoints.empty())
+    return make_error(ec::invalid_argument, "no etcd endpoint given (--cluster)");
+  std::string errors;
+  for (std::size_t i = 0; i < options_.endpoints.size(); ++i) {
+    auto index = (preferred_ + i) % options_.endpoints.size();
+    const auto& endpoint = options_.endpoints[index];
+    httplib::Client client(endpoint);
+    if (!options_.cacert.empty())
+      client.set_ca_cert_path(options_.cacert.c_str());
+    if (endpoint.starts_with("https://"))
+      client.enable_server_certificate_verification(true);
+    auto secs = options_.timeout.count() / 1000;
+    auto usecs = (options_.timeout.count() % 1000) * 1000;
+    client.set_connection_timeout(secs, usecs);
+    client.set_read_timeout(secs, usecs);
+    client.set_write_timeout(secs, usecs);
+    auto res = client.Post(path, body, "application/json");
+    if (!res) {
+      errors += (errors.empty() ? "" : "; ") + endpoint + ": " + httplib::to_string(res.error());
+      continue;
+    }
+    if (res->status != 200) {
+      auto j = json::parse(res->body, nullptr, false);
+      auto message = j.is_object() ? j.value("message", j.value("error", res->body)) : res->body;
+      return make_error(ec::io_error, "etcd " + endpoint + path + " answered "
+                                          + std::to_string(res->status) + ": " + message);
+    }
+    preferred_ = index;
+    return res->body;
+  }
+  return make_error(ec::io_error, "no etcd member answered (" + errors + ")");
+}
+
+expected<std::optional<key_value>> etcd_client::get(const std::string& key) {
+  auto j = parsed(post("/v3/kv/range", json{{"key", b64(key)}}.dump()));
+  if (!j)
+    return j.error_value();
+  auto kvs = j->find("kvs");
+  if (kvs == j->end() || !kvs->is_array() || kvs->empty())
+    return std::optional<key_value>{};
+  auto kv = kv_of(kvs->front());
+  if (!kv)
+    return kv.error_value();
+  return std::optional<key_value>{std::move(*kv)};
+}
+
+expected<std::vector<key_value>> etcd_client::range(const std::string& from,
+                                                    const std::string& end, std::int64_t limit) {
+  json req = {{"key", b64(from)}, {"range_end", b64(end)}};
+  if (limit > 0)
+    req["limit"] = std::to_string(limit);
+  auto j = parsed(post("/v3/kv/range", req.dump()));
+  if (!j)
+    return j.error_value();
+  std::vector<key_value> out;
+  if (auto kvs = j->find("kvs"); kvs != j->end() && kvs->is_array())
+    for (const auto& item : *kvs) {
+      auto kv = kv_of(item);
+      if (!kv)
+        return kv.error_value();
+      out.push_back(std::move(*kv));
+    }
+  return out;
+}
+
+expected<std::int64_t> etcd_client::put(const std::string& key, const std::string& value) {
+  auto j = parsed(post("/v3/kv/put", json{{"key", b64(key)}, {"value", b64(value)}}.dump()));
+  if (!j)
+    return j.error_value();
+  return int64_of(j->value("header", json::object()), "revision");
+}
+
+expected<etcd_client::txn_result>
+etcd_client::put_if(const std::string& key, const std::optional<std::string>& expected_value,
+                    const std::vector<std::pair<std::string, std::string>>& puts) {
+  json compare = expected_value
+                     ? json{{"key", b64(key)},
+                            {"result", "EQUAL"},
+                            {"target", "VALUE"},
+                            {"value", b64(*expected_value)}}
+                     : json{{"key", b64(key)},
+                            {"result", "EQUAL"},
+                            {"target", "CREATE"},
+                            {"create_revision", "0"}};
+  auto success = json::array();
+  for (const auto& [k, v] : puts)
+    success.push_back({{"request_put", {{"key", b64(k)}, {"value", b64(v)}}}});
+  auto j = parsed(post("/v3/kv/txn",
+                       json{{"compare", json::array({compare})}, {"success", success}}.dump()));
+  if (!j)
+    return j.error_value();
+  return txn_result{j->value("succeeded", false),
+                    int64_of(j->value("header", json::object()), "revision")};
+}
+
+etcd_log::etcd_log(etcd_client& client, std::string prefix)
+  : client_(client), prefix_(std::move(prefix)) {}
+
+std::string etcd_log::record_key(std::uint64_t seq) const {
+  char digits[24];
+  std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(seq));
+  return prefix_ + "/log/" + digits;
+}
+
+expected<std::uint64_t> etcd_log::head() {
+  auto kv = client_.get(prefix_ + "/head");
+  if (!kv)
+    return kv.error_value();
+  if (!*kv)
+    return std::uint64_t{0};
+  try {
+    return static_cast<std::uint64_t>(std::stoull((*kv)->value));
+  } catch (const std::exception&) {
+    return make_error(ec::io_error, "the cluster log's head " + prefix_ + "/head is not a number: '"
+                                        + (*kv)->value + "'");
+  }
+}
+
+expected<std::uint64_t> etcd_log::append(std::uint64_t after,
+                                         const std::vector<std::string>& records) {
+  std::vector<std::pair<std::string, std::string>> puts;
+  auto seq = after;
+  for (const auto& r : records)
+    puts.emplace_back(record_key(++seq), r);
+  puts.emplace_back(prefix_ + "/head", std::to_string(seq));
+  auto expected_head = after == 0 ? std::optional<std::string>{} : std::to_string(after);
+  auto r = client_.put_if(prefix_ + "/head", expected_head, puts);
+  if (!r)
+    return r.error_value();
+  if (!r->succeeded) {
+    auto now = head();
+    return make_error(ec::conflict, "the cluster log moved on: appended after seq "
+                                        + std::to_string(after) + " but its head is "
+                                        + (now ? std::to_string(*now) : std::string("unknown")));
+  }
+  return seq;
+}
+
+expected<std::vector<std::pair<std::uint64_t, std::string>>>
+etcd_log::read(std::uint64_t from, std::int64_t limit) {
+  auto kvs = client_.range(record_key(from), prefix_end(prefix_ + "/log/"), limit);
+  if (!kvs)
+    return kvs.error_value();
+  std::vector<std::pair<std::uint64_t, std::string>> out;
+  auto at = prefix_.size() + 5; // after "/log/"
+  for (auto& kv : *kvs)
+    out.emplace_back(std::stoull(kv.key.substr(at)), std::move(kv.value));
+  return out;
+}
+
+} // namespace volant::cluster

@@ -1,0 +1,93 @@
+#pragma once
+
+// etcd 3.4 through its JSON gateway (/v3/kv/range|put|txn; no gRPC code
+// generation), and the cluster log on it (issue 16, docs/hosts.md): an
+// append is one etcd transaction conditioned on the log's head, so etcd
+// orders the events of every host, and a host that appended on a stale head
+// learns it (`conflict`) instead of forking the log. Records are the same
+// FlatBuffers envelopes the RocksDB journal holds; this layer only moves bytes.
+
+#include "events/error.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace volant::cluster {
+
+struct etcd_options {
+  /// "http://127.0.0.1:2379" or "https://...", tried in order (a member that
+  /// does not answer is skipped).
+  std::vector<std::string> endpoints;
+  /// TLS with client certificates (etcd's --client-cert-auth), spelled like
+  /// etcdctl's flags; empty: plain HTTP (tests on loopback only).
+  std::string cacert, cert, key;
+  std::chrono::milliseconds timeout{5000};
+};
+
+struct key_value {
+  std::string key;
+  std::string value;
+  std::int64_t mod_revision = 0;
+};
+
+/// One client of an etcd cluster. Not thread-safe: one per thread.
+class etcd_client {
+public:
+  explicit etcd_client(etcd_options options);
+  ~etcd_client();
+  etcd_client(const etcd_client&) = delete;
+  etcd_client& operator=(const etcd_client&) = delete;
+
+  /// The value of `key`, or empty when it does not exist.
+  expected<std::optional<key_value>> get(const std::string& key);
+  /// Keys in [from, end) in key order, at most `limit` (0: all).
+  expected<std::vector<key_value>> range(const std::string& from, const std::string& end,
+                                         std::int64_t limit = 0);
+  /// Sets `key`; the cluster's revision after it.
+  expected<std::int64_t> put(const std::string& key, const std::string& value);
+
+  /// A transaction: if `key`'s value is `expected` (absent when empty), puts
+  /// every pair. Whether it succeeded, and the revision.
+  struct txn_result {
+    bool succeeded = false;
+    std::int64_t revision = 0;
+  };
+  expected<txn_result> put_if(const std::string& key, const std::optional<std::string>& expected,
+                              const std::vector<std::pair<std::string, std::string>>& puts);
+
+private:
+  expected<std::string> post(const std::string& path, const std::string& body);
+
+  etcd_options options_;
+  std::size_t preferred_ = 0; ///< the endpoint that answered last
+};
+
+/// The cluster log under `prefix`: records at PREFIX/log/<seq, 20 digits>,
+/// the head's seq at PREFIX/head.
+class etcd_log {
+public:
+  etcd_log(etcd_client& client, std::string prefix);
+
+  /// The seq of the last record (0: empty log).
+  expected<std::uint64_t> head();
+
+  /// Appends `records` as seqs after+1.. when the head is still `after`;
+  /// `ec::conflict` naming both heads when another host appended first.
+  expected<std::uint64_t> append(std::uint64_t after, const std::vector<std::string>& records);
+
+  /// Records from seq `from` on, at most `limit`, in order.
+  expected<std::vector<std::pair<std::uint64_t, std::string>>> read(std::uint64_t from,
+                                                                   std::int64_t limit = 0);
+
+private:
+  std::string record_key(std::uint64_t seq) const;
+
+  etcd_client& client_;
+  std::string prefix_;
+};
+
+} // namespace volant::cluster

@@ -1,0 +1,154 @@
+// The cluster log on a real etcd 3.4 (Debian's etcd-server), started here on
+// loopback ports of its own: appends ordered by etcd's transactions, a stale
+// head refused, reads in order, a dead member skipped, a dead cluster a clear
+// error (issue 16).
+
+#include "cluster/etcd.hpp"
+#include "support/process.hpp"
+
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+using namespace volant;
+using namespace volant::cluster;
+using namespace std::chrono_literals;
+
+namespace {
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// One etcd member on 127.0.0.1, its data in a temp dir, killed at the end.
+class etcd_member {
+public:
+  etcd_member() : client_(free_port()), peer_(free_port()) {
+    auto client = "http://127.0.0.1:" + std::to_string(client_);
+    auto peer = "http://127.0.0.1:" + std::to_string(peer_);
+    std::fflush(nullptr); // the child must not print our buffers again
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      auto log = dir_ / "etcd.log";
+      std::freopen(log.c_str(), "w", stdout);
+      std::freopen(log.c_str(), "a", stderr);
+      ::execlp("etcd", "etcd", "--name", "t", "--data-dir", (dir_ / "data").c_str(),
+               "--listen-client-urls", client.c_str(), "--advertise-client-urls", client.c_str(),
+               "--listen-peer-urls", peer.c_str(), "--initial-advertise-peer-urls", peer.c_str(),
+               "--initial-cluster", ("t=" + peer).c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~etcd_member() { stop(); }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(client_); }
+  std::string log() const { return test::read_file(dir_ / "etcd.log"); }
+
+  void stop() {
+    if (pid_ <= 0)
+      return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+private:
+  test::temp_dir dir_;
+  int client_;
+  int peer_;
+  pid_t pid_ = -1;
+};
+
+etcd_options at(std::vector<std::string> endpoints, std::chrono::milliseconds timeout = 5000ms) {
+  etcd_options o;
+  o.endpoints = std::move(endpoints);
+  o.timeout = timeout;
+  return o;
+}
+
+/// Waits until etcd answers (it elects itself leader first).
+bool answers(etcd_client& c) {
+  for (int i = 0; i < 200; ++i) {
+    if (c.get("/probe"))
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+} // namespace
+
+TEST_CASE("the cluster log on a real etcd: appends at the head, a stale head refused, reads in "
+          "order") {
+  etcd_member etcd;
+  etcd_client a(at({etcd.url()}));
+  REQUIRE_MESSAGE(answers(a), etcd.log());
+  etcd_log log_a(a, "/volant/test");
+  CHECK(log_a.head().value() == 0);
+  auto first = log_a.append(0, {"one", std::string("t\0wo", 4), "three"});
+  REQUIRE_MESSAGE(first, (first ? "" : first.error_value().message));
+  CHECK(*first == 3);
+  CHECK(log_a.head().value() == 3);
+
+  // A second host that still thinks the log ends at 0 (or 2) cannot fork it.
+  etcd_client b(at({etcd.url()}));
+  etcd_log log_b(b, "/volant/test");
+  auto stale = log_b.append(0, {"forked"});
+  REQUIRE_FALSE(stale);
+  CHECK(stale.error_value().code == ec::conflict);
+  CHECK(stale.error_value().message
+        == "the cluster log moved on: appended after seq 0 but its head is 3");
+  CHECK_FALSE(log_b.append(2, {"forked"}));
+  // At the head it goes on.
+  CHECK(log_b.append(3, {"four"}).value() == 4);
+
+  auto all = log_a.read(1);
+  REQUIRE(all);
+  REQUIRE(all->size() == 4);
+  CHECK((*all)[0] == std::pair<std::uint64_t, std::string>{1, "one"});
+  CHECK((*all)[1].second == std::string("t\0wo", 4)); // bytes, not text
+  CHECK((*all)[3] == std::pair<std::uint64_t, std::string>{4, "four"});
+  auto tail = log_a.read(3, 1);
+  REQUIRE(tail);
+  REQUIRE(tail->size() == 1);
+  CHECK(tail->front().first == 3);
+  // Another prefix is another log.
+  etcd_log other(a, "/volant/test2");
+  CHECK(other.head().value() == 0);
+  CHECK(other.read(1).value().empty());
+}
+
+TEST_CASE("a dead etcd member is skipped; no member answering is one clear error") {
+  etcd_member etcd;
+  // The first endpoint has nothing listening.
+  auto dead = "http://127.0.0.1:" + std::to_string(free_port());
+  etcd_client c(at({dead, etcd.url()}, 2000ms));
+  REQUIRE_MESSAGE(answers(c), etcd.log());
+  etcd_log log(c, "/volant/test");
+  CHECK(log.append(0, {"x"}).value() == 1);
+
+  etcd.stop();
+  auto down = log.append(1, {"y"});
+  REQUIRE_FALSE(down);
+  CHECK(down.error_value().message.starts_with("no etcd member answered ("));
+  CHECK(down.error_value().message.find(dead) != std::string::npos);
+  CHECK(down.error_value().message.find('\n') == std::string::npos);
+
+  etcd_client none(at({}));
+  CHECK(none.get("/x").error_value().message == "no etcd endpoint given (--cluster)");
+}
