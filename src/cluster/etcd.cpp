@@ -163,7 +163,8 @@ expected<std::int64_t> etcd_client::put(const std::string& key, const std::strin
 
 expected<etcd_client::txn_result>
 etcd_client::put_if(const std::string& key, const std::optional<std::string>& expected_value,
-                    const std::vector<std::pair<std::string, std::string>>& puts) {
+                    const std::vector<std::pair<std::string, std::string>>& puts,
+                    std::int64_t lease) {
   json compare = expected_value
                      ? json{{"key", b64(key)},
                             {"result", "EQUAL"},
@@ -174,14 +175,65 @@ etcd_client::put_if(const std::string& key, const std::optional<std::string>& ex
                             {"target", "CREATE"},
                             {"create_revision", "0"}};
   auto success = json::array();
-  for (const auto& [k, v] : puts)
-    success.push_back({{"request_put", {{"key", b64(k)}, {"value", b64(v)}}}});
+  for (const auto& [k, v] : puts) {
+    json put = {{"key", b64(k)}, {"value", b64(v)}};
+    if (lease != 0)
+      put["lease"] = std::to_string(lease);
+    success.push_back({{"request_put", put}});
+  }
   auto j = parsed(post("/v3/kv/txn",
                        json{{"compare", json::array({compare})}, {"success", success}}.dump()));
   if (!j)
     return j.error_value();
   return txn_result{j->value("succeeded", false),
                     int64_of(j->value("header", json::object()), "revision")};
+}
+
+expected<std::int64_t> etcd_client::grant(std::int64_t ttl_seconds) {
+  auto j = parsed(post("/v3/lease/grant", json{{"TTL", std::to_string(ttl_seconds)}}.dump()));
+  if (!j)
+    return j.error_value();
+  auto id = int64_of(*j, "ID");
+  if (id == 0)
+    return make_error(ec::io_error, "etcd granted no lease: " + j->value("error", j->dump()));
+  return id;
+}
+
+expected<std::int64_t> etcd_client::keep_alive(std::int64_t id) {
+  auto j = parsed(post("/v3/lease/keepalive", json{{"ID", std::to_string(id)}}.dump()));
+  if (!j)
+    return j.error_value();
+  // The gateway streams: one {"result": {...}} per request.
+  return int64_of(j->value("result", json::object()), "TTL");
+}
+
+status etcd_client::revoke(std::int64_t id) {
+  auto j = parsed(post("/v3/lease/revoke", json{{"ID", std::to_string(id)}}.dump()));
+  if (!j)
+    return j.error_value();
+  return ok();
+}
+
+election::election(etcd_client& client, std::string key, std::string candidate)
+  : client_(client), key_(std::move(key)), candidate_(std::move(candidate)) {}
+
+expected<bool> election::campaign(std::int64_t lease) {
+  auto r = client_.put_if(key_, std::nullopt, {{key_, candidate_}}, lease);
+  if (!r)
+    return r.error_value();
+  if (r->succeeded)
+    return true;
+  auto now = leader();
+  if (!now)
+    return now.error_value();
+  return *now == candidate_;
+}
+
+expected<std::string> election::leader() {
+  auto kv = client_.get(key_);
+  if (!kv)
+    return kv.error_value();
+  return *kv ? (*kv)->value : std::string();
 }
 
 etcd_log::etcd_log(etcd_client& client, std::string prefix)

@@ -56,14 +56,42 @@ public:
     bool succeeded = false;
     std::int64_t revision = 0;
   };
+  /// `lease`: the puts live as long as that lease (0: forever).
   expected<txn_result> put_if(const std::string& key, const std::optional<std::string>& expected,
-                              const std::vector<std::pair<std::string, std::string>>& puts);
+                              const std::vector<std::pair<std::string, std::string>>& puts,
+                              std::int64_t lease = 0);
+
+  /// A lease of `ttl_seconds`: its id. Keys put with it vanish when it is
+  /// not kept alive.
+  expected<std::int64_t> grant(std::int64_t ttl_seconds);
+  /// Renews lease `id`: its TTL, 0 when it has expired already.
+  expected<std::int64_t> keep_alive(std::int64_t id);
+  /// Ends lease `id` now (its keys vanish).
+  status revoke(std::int64_t id);
 
 private:
   expected<std::string> post(const std::string& path, const std::string& body);
 
   etcd_options options_;
   std::size_t preferred_ = 0; ///< the endpoint that answered last
+};
+
+/// Leader election on one key (issue 16: the leader decides): a candidate
+/// campaigns with a lease of its own; it leads while its key holds its name,
+/// which lasts while it keeps its lease alive.
+class election {
+public:
+  election(etcd_client& client, std::string key, std::string candidate);
+
+  /// Takes the lead if nobody holds it: whether this candidate leads now.
+  expected<bool> campaign(std::int64_t lease);
+  /// Who leads (empty: nobody).
+  expected<std::string> leader();
+
+private:
+  etcd_client& client_;
+  std::string key_;
+  std::string candidate_;
 };
 
 /// The cluster log under `prefix`: records at PREFIX/log/<seq, 20 digits>,

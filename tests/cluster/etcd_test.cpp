@@ -152,3 +152,41 @@ TEST_CASE("a dead etcd member is skipped; no member answering is one clear error
   etcd_client none(at({}));
   CHECK(none.get("/x").error_value().message == "no etcd endpoint given (--cluster)");
 }
+
+TEST_CASE("leader election on a lease: one leader; when it stops renewing its lease another "
+          "takes over") {
+  etcd_member etcd;
+  etcd_client a(at({etcd.url()}));
+  etcd_client b(at({etcd.url()}));
+  REQUIRE_MESSAGE(answers(a), etcd.log());
+  election host_a(a, "/volant/test/leader", "host-a");
+  election host_b(b, "/volant/test/leader", "host-b");
+  auto lease_a = a.grant(2);
+  auto lease_b = b.grant(2);
+  REQUIRE_MESSAGE(lease_a, (lease_a ? "" : lease_a.error_value().message));
+  REQUIRE(lease_b);
+  CHECK(host_a.campaign(*lease_a).value());
+  CHECK_FALSE(host_b.campaign(*lease_b).value());
+  CHECK(host_b.leader().value() == "host-a");
+  CHECK(host_a.campaign(*lease_a).value()); // it still leads
+  // host-a renews for a while: it keeps the lead past its TTL.
+  for (int i = 0; i < 5; ++i) {
+    std::this_thread::sleep_for(600ms);
+    CHECK(a.keep_alive(*lease_a).value() > 0);
+    CHECK(b.keep_alive(*lease_b).value() > 0);
+  }
+  CHECK(host_b.leader().value() == "host-a");
+  // host-a stops (a crash): its lease expires and host-b takes over.
+  bool took_over = false;
+  for (int i = 0; i < 40 && !took_over; ++i) {
+    std::this_thread::sleep_for(250ms);
+    CHECK(b.keep_alive(*lease_b).value() > 0);
+    took_over = host_b.campaign(*lease_b).value();
+  }
+  CHECK(took_over);
+  CHECK(host_a.leader().value() == "host-b");
+  CHECK(a.keep_alive(*lease_a).value() == 0); // expired
+  // A resignation (lease revoked) leaves nobody leading.
+  REQUIRE(b.revoke(*lease_b));
+  CHECK(host_a.leader().value().empty());
+}
