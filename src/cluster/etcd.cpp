@@ -105,19 +105,34 @@ expected<std::string> etcd_client::post(const std::string& path, const std::stri
     client.set_connection_timeout(secs, usecs);
     client.set_read_timeout(secs, usecs);
     client.set_write_timeout(secs, usecs);
-    auto res = client.Post(path, body, "application/json");
-    if (!res) {
-      errors += (errors.empty() ? "" : "; ") + endpoint + ": " + httplib::to_string(res.error());
+    // etcd's gateway sends its refusals chunked with an HTTP trailer, which
+    // cpp-httplib 0.11 cannot read (a Read error after the whole body): the
+    // body is collected as it comes, so etcd's own words still get through.
+    httplib::Request req;
+    req.method = "POST";
+    req.path = path;
+    req.body = body;
+    req.set_header("Content-Type", "application/json");
+    std::string answer;
+    req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+      answer.append(data, n);
+      return true;
+    };
+    httplib::Response res;
+    auto err = httplib::Error::Success;
+    bool sent = client.send(req, res, err);
+    if (!sent && !(err == httplib::Error::Read && res.status >= 400)) {
+      errors += (errors.empty() ? "" : "; ") + endpoint + ": " + httplib::to_string(err);
       continue;
     }
-    if (res->status != 200) {
-      auto j = json::parse(res->body, nullptr, false);
-      auto message = j.is_object() ? j.value("message", j.value("error", res->body)) : res->body;
+    if (res.status != 200) {
+      auto j = json::parse(answer, nullptr, false);
+      auto message = j.is_object() ? j.value("message", j.value("error", answer)) : answer;
       return make_error(ec::io_error, "etcd " + endpoint + path + " answered "
-                                          + std::to_string(res->status) + ": " + message);
+                                          + std::to_string(res.status) + ": " + message);
     }
     preferred_ = index;
-    return res->body;
+    return answer;
   }
   return make_error(ec::io_error, "no etcd member answered (" + errors + ")");
 }
@@ -187,6 +202,89 @@ etcd_client::put_if(const std::string& key, const std::optional<std::string>& ex
     return j.error_value();
   return txn_result{j->value("succeeded", false),
                     int64_of(j->value("header", json::object()), "revision")};
+}
+
+expected<std::int64_t> etcd_client::revision() {
+  // A range of one key that need not exist: its header carries the revision.
+  auto j = parsed(post("/v3/kv/range", json{{"key", b64(std::string(1, '\0'))}, {"count_only", true}}.dump()));
+  if (!j)
+    return j.error_value();
+  return int64_of(j->value("header", json::object()), "revision");
+}
+
+status etcd_client::watch(const std::string& from, const std::string& end, std::int64_t start,
+                          const std::function<bool(const key_value&)>& on_put,
+                          std::chrono::milliseconds idle) {
+  if (options_.endpoints.empty())
+    return make_error(ec::invalid_argument, "no etcd endpoint given (--cluster)");
+  const auto& endpoint = options_.endpoints[preferred_ % options_.endpoints.size()];
+  httplib::Client client(endpoint);
+  if (!options_.cacert.empty())
+    client.set_ca_cert_path(options_.cacert.c_str());
+  client.set_connection_timeout(options_.timeout.count() / 1000,
+                                (options_.timeout.count() % 1000) * 1000);
+  client.set_read_timeout(idle.count() / 1000, (idle.count() % 1000) * 1000);
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v3/watch";
+  req.set_header("Content-Type", "application/json");
+  req.body = json{{"create_request",
+                   {{"key", b64(from)},
+                    {"range_end", b64(end)},
+                    {"start_revision", std::to_string(start)}}}}
+                 .dump();
+  // The gateway streams one JSON object per line: {"result": {"events": [...]}}.
+  std::string pending;
+  std::optional<error> failed;
+  bool stopped = false;
+  req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    pending.append(data, n);
+    for (auto nl = pending.find('\n'); nl != std::string::npos; nl = pending.find('\n')) {
+      auto line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      auto j = json::parse(line, nullptr, false);
+      if (j.is_discarded() || !j.is_object()) {
+        failed = make_error(ec::io_error, "etcd's watch stream sent something that is not JSON");
+        return false;
+      }
+      const auto& result = j.value("result", json::object());
+      if (result.value("canceled", false)) {
+        failed = make_error(ec::io_error, "etcd canceled the watch: "
+                                              + result.value("cancel_reason", std::string("?")));
+        return false;
+      }
+      if (auto events = result.find("events"); events != result.end() && events->is_array())
+        for (const auto& e : *events) {
+          if (e.value("type", std::string("PUT")) != "PUT")
+            continue;
+          auto kv = kv_of(e.value("kv", json::object()));
+          if (!kv) {
+            failed = kv.error_value();
+            return false;
+          }
+          if (!on_put(*kv)) {
+            stopped = true;
+            return false;
+          }
+        }
+    }
+    return true;
+  };
+  auto res = client.send(req);
+  if (failed)
+    return *failed;
+  if (stopped)
+    return ok();
+  if (!res) {
+    // Nothing for `idle`: the read timed out, which is not an error here.
+    if (res.error() == httplib::Error::Read)
+      return ok();
+    return make_error(ec::io_error, "etcd " + endpoint + " watch: " + httplib::to_string(res.error()));
+  }
+  if (res->status != 200)
+    return make_error(ec::io_error, "etcd " + endpoint + " watch answered "
+                                        + std::to_string(res->status));
+  return ok();
 }
 
 expected<std::int64_t> etcd_client::grant(std::int64_t ttl_seconds) {
@@ -289,6 +387,50 @@ etcd_log::read(std::uint64_t from, std::int64_t limit) {
   for (auto& kv : *kvs)
     out.emplace_back(std::stoull(kv.key.substr(at)), std::move(kv.value));
   return out;
+}
+
+expected<std::uint64_t>
+etcd_log::follow(std::uint64_t from,
+                 const std::function<bool(std::uint64_t, const std::string&)>& on_record,
+                 std::chrono::milliseconds idle) {
+  // What is there, then what comes after the revision it was read at.
+  auto start = client_.revision();
+  if (!start)
+    return start.error_value();
+  auto next = from;
+  auto have = read(from);
+  if (!have)
+    return have.error_value();
+  for (const auto& [seq, bytes] : *have) {
+    if (seq != next)
+      return make_error(ec::io_error, "the cluster log has a gap: seq " + std::to_string(next)
+                                          + " is missing before " + std::to_string(seq));
+    ++next;
+    if (!on_record(seq, bytes))
+      return next;
+  }
+  std::optional<error> gap;
+  auto at = prefix_.size() + 5; // after "/log/"
+  auto st = client_.watch(
+      prefix_ + "/log/", prefix_end(prefix_ + "/log/"), *start + 1,
+      [&](const key_value& kv) {
+        auto seq = std::stoull(kv.key.substr(at));
+        if (seq < next)
+          return true; // read above already
+        if (seq != next) {
+          gap = make_error(ec::io_error, "the cluster log has a gap: seq " + std::to_string(next)
+                                             + " is missing before " + std::to_string(seq));
+          return false;
+        }
+        ++next;
+        return on_record(seq, kv.value);
+      },
+      idle);
+  if (gap)
+    return *gap;
+  if (!st)
+    return st.error_value();
+  return next;
 }
 
 } // namespace volant::cluster

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,18 @@ public:
                                          std::int64_t limit = 0);
   /// Sets `key`; the cluster's revision after it.
   expected<std::int64_t> put(const std::string& key, const std::string& value);
+
+  /// The cluster's current revision.
+  expected<std::int64_t> revision();
+
+  /// Watches keys in [from, end) from revision `start`: `on_put(kv)` for
+  /// each put, in revision order, until it returns false or nothing came for
+  /// `idle` (both ok); an error when the stream could not be opened.
+  status watch(const std::string& from, const std::string& end, std::int64_t start,
+               const std::function<bool(const key_value&)>& on_put,
+               std::chrono::milliseconds idle);
+
+  const etcd_options& options() const noexcept { return options_; }
 
   /// A transaction: if `key`'s value is `expected` (absent when empty), puts
   /// every pair. Whether it succeeded, and the revision.
@@ -110,6 +123,15 @@ public:
   /// Records from seq `from` on, at most `limit`, in order.
   expected<std::vector<std::pair<std::uint64_t, std::string>>> read(std::uint64_t from,
                                                                    std::int64_t limit = 0);
+
+  /// Follows the log as every host does: `on_record(seq, bytes)` for each
+  /// record from `from` on, first those there are, then each one as etcd's
+  /// watch delivers it, in seq order, until `on_record` returns false or
+  /// nothing came for `idle`. The seq to follow from next time.
+  expected<std::uint64_t>
+  follow(std::uint64_t from,
+         const std::function<bool(std::uint64_t, const std::string&)>& on_record,
+         std::chrono::milliseconds idle);
 
 private:
   std::string record_key(std::uint64_t seq) const;

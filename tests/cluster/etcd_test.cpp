@@ -127,6 +127,11 @@ TEST_CASE("the cluster log on a real etcd: appends at the head, a stale head ref
   REQUIRE(tail);
   REQUIRE(tail->size() == 1);
   CHECK(tail->front().first == 3);
+  // etcd's own refusals come through with its words.
+  auto refused = a.get("");
+  REQUIRE_FALSE(refused);
+  CHECK_MESSAGE(refused.error_value().message.find("key is not provided") != std::string::npos,
+                refused.error_value().message);
   // Another prefix is another log.
   etcd_log other(a, "/volant/test2");
   CHECK(other.head().value() == 0);
@@ -189,4 +194,50 @@ TEST_CASE("leader election on a lease: one leader; when it stops renewing its le
   // A resignation (lease revoked) leaves nobody leading.
   REQUIRE(b.revoke(*lease_b));
   CHECK(host_a.leader().value().empty());
+}
+
+TEST_CASE("a host follows the cluster log: what is there, then each append as etcd's watch "
+          "delivers it, in seq order") {
+  etcd_member etcd;
+  etcd_client writer(at({etcd.url()}));
+  REQUIRE_MESSAGE(answers(writer), etcd.log());
+  etcd_log log(writer, "/volant/test");
+  REQUIRE(log.append(0, {"r1", "r2"}));
+
+  std::vector<std::pair<std::uint64_t, std::string>> seen;
+  expected<std::uint64_t> next = std::uint64_t{0};
+  std::thread follower([&] {
+    etcd_client reader(at({etcd.url()}));
+    etcd_log mine(reader, "/volant/test");
+    next = mine.follow(
+        1,
+        [&](std::uint64_t seq, const std::string& bytes) {
+          seen.emplace_back(seq, bytes);
+          return seen.size() < 5;
+        },
+        20s);
+  });
+  std::this_thread::sleep_for(500ms);
+  REQUIRE(log.append(2, {"r3"}));
+  std::this_thread::sleep_for(200ms);
+  REQUIRE(log.append(3, {"r4", "r5", "r6"}));
+  follower.join();
+  REQUIRE_MESSAGE(next, (next ? "" : next.error_value().message));
+  CHECK(*next == 6);
+  CHECK(seen == std::vector<std::pair<std::uint64_t, std::string>>{
+                    {1, "r1"}, {2, "r2"}, {3, "r3"}, {4, "r4"}, {5, "r5"}});
+
+  // From 6: r6 is there; then nothing comes for the idle time, which is not
+  // an error: follow again from the seq it returns.
+  seen.clear();
+  auto again = log.follow(
+      6,
+      [&](std::uint64_t seq, const std::string& bytes) {
+        seen.emplace_back(seq, bytes);
+        return true;
+      },
+      1s);
+  REQUIRE_MESSAGE(again, (again ? "" : again.error_value().message));
+  CHECK(*again == 7);
+  CHECK(seen == std::vector<std::pair<std::uint64_t, std::string>>{{6, "r6"}});
 }
