@@ -169,8 +169,12 @@ expected<std::vector<key_value>> etcd_client::range(const std::string& from,
   return out;
 }
 
-expected<std::int64_t> etcd_client::put(const std::string& key, const std::string& value) {
-  auto j = parsed(post("/v3/kv/put", json{{"key", b64(key)}, {"value", b64(value)}}.dump()));
+expected<std::int64_t> etcd_client::put(const std::string& key, const std::string& value,
+                                        std::int64_t lease) {
+  json req = {{"key", b64(key)}, {"value", b64(value)}};
+  if (lease != 0)
+    req["lease"] = std::to_string(lease);
+  auto j = parsed(post("/v3/kv/put", req.dump()));
   if (!j)
     return j.error_value();
   return int64_of(j->value("header", json::object()), "revision");
@@ -332,6 +336,41 @@ expected<std::string> election::leader() {
   if (!kv)
     return kv.error_value();
   return *kv ? (*kv)->value : std::string();
+}
+
+host_registry::host_registry(etcd_client& client, std::string prefix)
+  : client_(client), prefix_(std::move(prefix)) {}
+
+status host_registry::announce(const host_capacity& host, std::int64_t lease) {
+  json value = {{"name", host.name},
+                {"cpu", host.cpu},
+                {"cpu_limit", host.cpu_limit},
+                {"memory_mib", host.memory_mib},
+                {"unschedulable", host.unschedulable}};
+  auto r = client_.put(prefix_ + "/hosts/" + host.name, value.dump(), lease);
+  if (!r)
+    return r.error_value();
+  return ok();
+}
+
+expected<std::vector<host_capacity>> host_registry::list() {
+  auto kvs = client_.range(prefix_ + "/hosts/", prefix_end(prefix_ + "/hosts/"));
+  if (!kvs)
+    return kvs.error_value();
+  std::vector<host_capacity> out;
+  for (const auto& kv : *kvs) {
+    auto j = json::parse(kv.value, nullptr, false);
+    if (j.is_discarded() || !j.is_object())
+      return make_error(ec::io_error, "host entry " + kv.key + " is not JSON");
+    host_capacity h;
+    h.name = j.value("name", std::string{});
+    h.cpu = j.value("cpu", std::int64_t{0});
+    h.cpu_limit = j.value("cpu_limit", std::int64_t{0});
+    h.memory_mib = j.value("memory_mib", std::int64_t{0});
+    h.unschedulable = j.value("unschedulable", std::string{});
+    out.push_back(std::move(h));
+  }
+  return out;
 }
 
 etcd_log::etcd_log(etcd_client& client, std::string prefix)

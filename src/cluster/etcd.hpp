@@ -8,6 +8,7 @@
 // FlatBuffers envelopes the RocksDB journal holds; this layer only moves bytes.
 
 #include "events/error.hpp"
+#include "events/placement.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -48,8 +49,10 @@ public:
   /// Keys in [from, end) in key order, at most `limit` (0: all).
   expected<std::vector<key_value>> range(const std::string& from, const std::string& end,
                                          std::int64_t limit = 0);
-  /// Sets `key`; the cluster's revision after it.
-  expected<std::int64_t> put(const std::string& key, const std::string& value);
+  /// Sets `key` (for as long as `lease` lives; 0: forever); the cluster's
+  /// revision after it.
+  expected<std::int64_t> put(const std::string& key, const std::string& value,
+                             std::int64_t lease = 0);
 
   /// The cluster's current revision.
   expected<std::int64_t> revision();
@@ -105,6 +108,24 @@ private:
   etcd_client& client_;
   std::string key_;
   std::string candidate_;
+};
+
+/// Hosts announce themselves under PREFIX/hosts/NAME (their capacity as
+/// JSON), put with their lease: a host that stops renewing it drops out of
+/// the list, and the leader sees it lost (events/placement.hpp).
+class host_registry {
+public:
+  host_registry(etcd_client& client, std::string prefix);
+
+  /// Announces (or updates) `host` for as long as `lease` lives.
+  status announce(const host_capacity& host, std::int64_t lease);
+  /// The hosts whose lease lives, by name; `unschedulable` as announced
+  /// ("draining").
+  expected<std::vector<host_capacity>> list();
+
+private:
+  etcd_client& client_;
+  std::string prefix_;
 };
 
 /// The cluster log under `prefix`: records at PREFIX/log/<seq, 20 digits>,

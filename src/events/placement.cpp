@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 namespace volant {
 
@@ -90,6 +91,92 @@ std::vector<host_capacity> host_capacities(const world& w, const std::string& de
       if (vm.deployment == deployment)
         ++h.replicas;
   return {h};
+}
+
+std::vector<host_capacity> cluster_capacities(const world& w,
+                                              const std::vector<host_capacity>& registered,
+                                              const std::string& deployment) {
+  std::map<std::string, host_capacity> by_name;
+  for (const auto& h : registered) {
+    auto& mine = by_name[h.name];
+    mine = h;
+    mine.cpu_used = 0;
+    mine.memory_mib_used = 0;
+    mine.replicas = 0;
+  }
+  for (const auto& [name, vm] : w.vms) {
+    auto it = by_name.find(vm.host);
+    if (it == by_name.end()) {
+      host_capacity lost;
+      lost.name = vm.host;
+      lost.unschedulable = "lost";
+      it = by_name.emplace(vm.host, lost).first;
+    }
+    it->second.cpu_used += vm.cpu;
+    it->second.memory_mib_used += vm.memory_mib;
+    if (!deployment.empty() && vm.deployment == deployment)
+      ++it->second.replicas;
+  }
+  std::vector<host_capacity> out;
+  for (auto& [name, h] : by_name)
+    out.push_back(std::move(h));
+  return out;
+}
+
+reschedule_plan reschedule(const world& w, const std::vector<host_capacity>& registered) {
+  reschedule_plan plan;
+  std::set<std::string> away; // hosts that cannot keep their VMs
+  for (const auto& h : cluster_capacities(w, registered))
+    if (!h.unschedulable.empty())
+      away.insert(h.name);
+  // Deployment by deployment; moves already planned count as placed.
+  std::map<std::string, std::vector<const vm_record*>> by_deployment;
+  for (const auto& [name, vm] : w.vms)
+    if (away.contains(vm.host))
+      by_deployment[vm.deployment].push_back(&vm);
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> extra; // host -> cpu, memory
+  for (const auto& [dep_name, vms] : by_deployment) {
+    auto d = w.deployments.find(dep_name);
+    bool spread = d != w.deployments.end() && d->second.spec.multi_host;
+    bool pinned = false;
+    std::string pin_path;
+    if (d != w.deployments.end())
+      for (const auto& v : d->second.spec.tmpl.volumes)
+        if (v.persistent) {
+          pinned = true;
+          pin_path = v.path;
+          break;
+        }
+    auto hosts = cluster_capacities(w, registered, dep_name);
+    for (auto& h : hosts) { // what earlier deployments' moves take
+      h.cpu_used += extra[h.name].first;
+      h.memory_mib_used += extra[h.name].second;
+    }
+    for (const auto* vm : vms) {
+      if (pinned) {
+        plan.stuck.emplace_back(vm->name, "its persistent volume " + pin_path
+                                              + " is on host '" + vm->host
+                                              + "': unschedulable until the host is back");
+        continue;
+      }
+      auto p = place(hosts, {vm->cpu, vm->memory_mib, 1, spread});
+      if (p.hosts.empty()) {
+        plan.stuck.emplace_back(vm->name, "no host can take it: " + p.reason);
+        continue;
+      }
+      const auto& to = p.hosts.front();
+      plan.moves.push_back({vm->name, vm->host, to});
+      extra[to].first += vm->cpu;
+      extra[to].second += vm->memory_mib;
+      for (auto& h : hosts)
+        if (h.name == to) {
+          h.cpu_used += vm->cpu;
+          h.memory_mib_used += vm->memory_mib;
+          ++h.replicas;
+        }
+    }
+  }
+  return plan;
 }
 
 } // namespace volant

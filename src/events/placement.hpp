@@ -53,4 +53,30 @@ placement place(std::vector<host_capacity> hosts, const placement_request& r);
 /// replicas counted.
 std::vector<host_capacity> host_capacities(const world& w, const std::string& deployment = {});
 
+/// The hosts of a cluster: `registered` (name, capacity, and `unschedulable`
+/// for a draining one) with their use and `deployment`'s replicas counted
+/// from the VMs the world puts on them. A host that VMs name but that is not
+/// registered (its lease expired) is added as "lost".
+std::vector<host_capacity> cluster_capacities(const world& w,
+                                              const std::vector<host_capacity>& registered,
+                                              const std::string& deployment = {});
+
+/// What to do about the VMs of hosts that cannot keep them (lost, draining).
+struct reschedule_plan {
+  struct move {
+    std::string vm;
+    std::string from;
+    std::string to;
+    friend bool operator==(const move&, const move&) = default;
+  };
+  std::vector<move> moves;
+  /// VMs that stay where they are, and why: a persistent volume pins a
+  /// replica to its host; no host has room.
+  std::vector<std::pair<std::string, std::string>> stuck;
+};
+
+/// Places every VM of a lost or draining host elsewhere, deployment by
+/// deployment (spread or binpack as its spec says), VMs in name order.
+reschedule_plan reschedule(const world& w, const std::vector<host_capacity>& registered);
+
 } // namespace volant

@@ -241,3 +241,61 @@ TEST_CASE("a host follows the cluster log: what is there, then each append as et
   CHECK(*again == 7);
   CHECK(seen == std::vector<std::pair<std::uint64_t, std::string>>{{6, "r6"}});
 }
+
+TEST_CASE("hosts announce themselves with a lease; a host that stops renewing drops out and "
+          "its VMs are rescheduled on the others") {
+  etcd_member etcd;
+  etcd_client c(at({etcd.url()}));
+  REQUIRE_MESSAGE(answers(c), etcd.log());
+  host_registry registry(c, "/volant/test");
+  auto announce = [&](const std::string& name, std::int64_t lease) {
+    host_capacity h;
+    h.name = name;
+    h.cpu = 8;
+    h.memory_mib = 8192;
+    REQUIRE(registry.announce(h, lease));
+  };
+  auto lease_a = c.grant(2).value();
+  auto lease_b = c.grant(2).value();
+  announce("host-a", lease_a);
+  announce("host-b", lease_b);
+  auto hosts = registry.list();
+  REQUIRE(hosts);
+  REQUIRE(hosts->size() == 2);
+  CHECK((*hosts)[0].name == "host-a");
+  CHECK((*hosts)[1].memory_mib == 8192);
+
+  // A world with VMs on both hosts.
+  world w;
+  deployment_state d;
+  d.spec.name = "web";
+  d.spec.multi_host = true;
+  w.deployments["web"] = d;
+  for (int i = 0; i < 4; ++i) {
+    vm_record vm;
+    vm.name = "web-" + std::to_string(i);
+    vm.deployment = "web";
+    vm.host = i % 2 == 0 ? "host-a" : "host-b";
+    vm.cpu = 1;
+    vm.memory_mib = 256;
+    w.vms[vm.name] = vm;
+  }
+  CHECK(reschedule(w, *hosts).moves.empty());
+
+  // host-b stops renewing (a lost machine): after its TTL it is gone, and
+  // its two replicas go to host-a.
+  bool gone = false;
+  for (int i = 0; i < 40 && !gone; ++i) {
+    std::this_thread::sleep_for(250ms);
+    REQUIRE(c.keep_alive(lease_a).value() > 0);
+    hosts = registry.list();
+    REQUIRE(hosts);
+    gone = hosts->size() == 1;
+  }
+  REQUIRE(gone);
+  CHECK(hosts->front().name == "host-a");
+  auto plan = reschedule(w, *hosts);
+  REQUIRE(plan.moves.size() == 2);
+  CHECK(plan.moves[0] == reschedule_plan::move{"web-1", "host-b", "host-a"});
+  CHECK(plan.moves[1] == reschedule_plan::move{"web-3", "host-b", "host-a"});
+}

@@ -112,3 +112,91 @@ TEST_CASE("a single-host world is one host with its committed use and the deploy
   CHECK(p.unplaced == 0);
   CHECK(counts(p) == std::map<std::string, int>{{"local", 9}});
 }
+
+namespace {
+
+/// A cluster world: deployment `web` (spread) with 9 replicas 3/3/3 on
+/// hosts a, b, c; `db` (a persistent volume) with one replica on c.
+world cluster_world() {
+  world w;
+  auto add_dep = [&](const std::string& name, bool spread, bool persistent) {
+    deployment_state d;
+    d.spec.name = name;
+    d.spec.multi_host = spread;
+    d.spec.tmpl.cpu = 1;
+    d.spec.tmpl.memory_mib = 256;
+    if (persistent)
+      d.spec.tmpl.volumes.push_back(volume{"/data", true, 0});
+    w.deployments[name] = d;
+  };
+  add_dep("web", true, false);
+  add_dep("db", false, true);
+  auto add_vm = [&](const std::string& name, const std::string& dep, const std::string& host) {
+    vm_record vm;
+    vm.name = name;
+    vm.deployment = dep;
+    vm.host = host;
+    vm.cpu = 1;
+    vm.memory_mib = 256;
+    w.vms[name] = vm;
+  };
+  const char* hosts[] = {"a", "b", "c"};
+  for (int i = 0; i < 9; ++i)
+    add_vm("web-" + std::to_string(i), "web", hosts[i % 3]);
+  add_vm("db-0", "db", "c");
+  return w;
+}
+
+} // namespace
+
+TEST_CASE("a cluster's hosts: use counted from the VMs on them; a host VMs name that is not "
+          "registered is lost") {
+  auto w = cluster_world();
+  std::vector<host_capacity> registered{host("a", 8, 8192), host("b", 8, 8192)};
+  auto hosts = cluster_capacities(w, registered, "web");
+  REQUIRE(hosts.size() == 3);
+  CHECK(hosts[0].name == "a");
+  CHECK(hosts[0].replicas == 3);
+  CHECK(hosts[0].memory_mib_used == 768);
+  CHECK(hosts[2].name == "c");
+  CHECK(hosts[2].unschedulable == "lost");
+  CHECK(hosts[2].memory_mib_used == 1024); // web-2, 5, 8 and db-0
+}
+
+TEST_CASE("a lost host's replicas are rescheduled on the others, evenly for a spread "
+          "deployment; one pinned by a persistent volume stays, and says why") {
+  auto w = cluster_world();
+  std::vector<host_capacity> registered{host("a", 8, 8192), host("b", 8, 8192)};
+  auto plan = reschedule(w, registered);
+  std::map<std::string, int> to;
+  for (const auto& m : plan.moves) {
+    CHECK(m.from == "c");
+    ++to[m.to];
+  }
+  CHECK(plan.moves.size() == 3);
+  // 3/3 + 3 moves: spread as 5/4 or 4/5.
+  CHECK(to["a"] + to["b"] == 3);
+  CHECK(std::abs(to["a"] - to["b"]) == 1);
+  REQUIRE(plan.stuck.size() == 1);
+  CHECK(plan.stuck[0].first == "db-0");
+  CHECK(plan.stuck[0].second
+        == "its persistent volume /data is on host 'c': unschedulable until the host is back");
+
+  // A draining host's VMs move too; nothing moves when every host is fine.
+  auto c = host("c", 8, 8192);
+  c.unschedulable = "draining";
+  registered.push_back(c);
+  CHECK(reschedule(w, registered).moves.size() == 3);
+  registered.back().unschedulable.clear();
+  auto calm = reschedule(w, registered);
+  CHECK(calm.moves.empty());
+  CHECK(calm.stuck.empty());
+
+  // No room elsewhere: stuck, with the reason.
+  std::vector<host_capacity> tiny{host("a", 8, 768), host("b", 8, 768)};
+  auto full = reschedule(w, tiny);
+  CHECK(full.moves.empty());
+  REQUIRE(full.stuck.size() == 4);
+  CHECK(full.stuck[1].second == "no host can take it: 0/3 hosts can take it: 2 insufficient "
+                                "memory, 1 lost");
+}
