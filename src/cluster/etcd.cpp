@@ -79,6 +79,36 @@ expected<key_value> kv_of(const json& j) {
   return kv;
 }
 
+/// A client of one member: over TLS with the client certificate and the CA
+/// of `o` for https://, plain for http://; reads wait at most `read_timeout`.
+expected<std::unique_ptr<httplib::Client>> client_for(const std::string& endpoint,
+                                                      const etcd_options& o,
+                                                      std::chrono::milliseconds read_timeout) {
+  bool tls = endpoint.starts_with("https://");
+  if (!tls && !endpoint.starts_with("http://"))
+    return make_error(ec::invalid_argument, "etcd endpoint '" + endpoint
+                                                + "' is not http://HOST:PORT or https://HOST:PORT");
+  if (tls && (o.cacert.empty() || o.cert.empty() || o.key.empty()))
+    return make_error(ec::invalid_argument,
+                      "etcd endpoint " + endpoint
+                          + " is TLS: give --etcd-cacert, --etcd-cert and --etcd-key");
+  auto client = tls ? std::make_unique<httplib::Client>(endpoint, o.cert, o.key)
+                    : std::make_unique<httplib::Client>(endpoint);
+  if (tls) {
+    client->set_ca_cert_path(o.cacert.c_str());
+    client->enable_server_certificate_verification(true);
+  }
+  auto ms = [](std::chrono::milliseconds t) {
+    return std::pair<time_t, time_t>{t.count() / 1000, (t.count() % 1000) * 1000};
+  };
+  auto [cs, cu] = ms(o.timeout);
+  auto [rs, ru] = ms(read_timeout);
+  client->set_connection_timeout(cs, cu);
+  client->set_write_timeout(cs, cu);
+  client->set_read_timeout(rs, ru);
+  return client;
+}
+
 } // namespace
 
 etcd_client::etcd_client(etcd_options options) : options_(std::move(options)) {
@@ -95,16 +125,10 @@ expected<std::string> etcd_client::post(const std::string& path, const std::stri
   for (std::size_t i = 0; i < options_.endpoints.size(); ++i) {
     auto index = (preferred_ + i) % options_.endpoints.size();
     const auto& endpoint = options_.endpoints[index];
-    httplib::Client client(endpoint);
-    if (!options_.cacert.empty())
-      client.set_ca_cert_path(options_.cacert.c_str());
-    if (endpoint.starts_with("https://"))
-      client.enable_server_certificate_verification(true);
-    auto secs = options_.timeout.count() / 1000;
-    auto usecs = (options_.timeout.count() % 1000) * 1000;
-    client.set_connection_timeout(secs, usecs);
-    client.set_read_timeout(secs, usecs);
-    client.set_write_timeout(secs, usecs);
+    auto made = client_for(endpoint, options_, options_.timeout);
+    if (!made)
+      return made.error_value();
+    auto& client = **made;
     // etcd's gateway sends its refusals chunked with an HTTP trailer, which
     // cpp-httplib 0.11 cannot read (a Read error after the whole body): the
     // body is collected as it comes, so etcd's own words still get through.
@@ -222,12 +246,10 @@ status etcd_client::watch(const std::string& from, const std::string& end, std::
   if (options_.endpoints.empty())
     return make_error(ec::invalid_argument, "no etcd endpoint given (--cluster)");
   const auto& endpoint = options_.endpoints[preferred_ % options_.endpoints.size()];
-  httplib::Client client(endpoint);
-  if (!options_.cacert.empty())
-    client.set_ca_cert_path(options_.cacert.c_str());
-  client.set_connection_timeout(options_.timeout.count() / 1000,
-                                (options_.timeout.count() % 1000) * 1000);
-  client.set_read_timeout(idle.count() / 1000, (idle.count() % 1000) * 1000);
+  auto made = client_for(endpoint, options_, idle);
+  if (!made)
+    return made.error_value();
+  auto& client = **made;
   httplib::Request req;
   req.method = "POST";
   req.path = "/v3/watch";

@@ -201,7 +201,9 @@ expected<key_pair> make_leaf(const key_pair& ca, leaf_kind kind,
   if (!cert)
     return cert.error_value();
   auto* c = cert->get();
-  const char* usage = kind == leaf_kind::server ? "serverAuth" : "clientAuth";
+  const char* usage = kind == leaf_kind::server   ? "serverAuth"
+                      : kind == leaf_kind::client ? "clientAuth"
+                                                  : "serverAuth,clientAuth";
   if (!add_ext(c, ca_cert.get(), NID_basic_constraints, "critical,CA:FALSE")
       || !add_ext(c, ca_cert.get(), NID_key_usage, "critical,digitalSignature")
       || !add_ext(c, ca_cert.get(), NID_ext_key_usage, usage))

@@ -29,8 +29,11 @@ struct cert_info {
   bool is_ca = false;
 };
 
-/// The role of a leaf certificate (its extended key usage).
-enum class leaf_kind { server, client };
+/// The role of a leaf certificate (its extended key usage). A `peer` is both
+/// (a cluster member: etcd's own gateway dials its server with the server's
+/// certificate, so with --client-cert-auth the server certificate must be a
+/// client one too).
+enum class leaf_kind { server, client, peer };
 
 /// A new self-signed CA named `name`, valid `days` from now.
 expected<key_pair> make_ca(const std::string& name, std::uint64_t serial,

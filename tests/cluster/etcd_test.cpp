@@ -4,6 +4,7 @@
 // error (issue 16).
 
 #include "cluster/etcd.hpp"
+#include "tls/pki.hpp"
 #include "support/process.hpp"
 
 #include <doctest/doctest.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 using namespace volant;
@@ -38,8 +40,11 @@ int free_port() {
 /// One etcd member on 127.0.0.1, its data in a temp dir, killed at the end.
 class etcd_member {
 public:
-  etcd_member() : client_(free_port()), peer_(free_port()) {
-    auto client = "http://127.0.0.1:" + std::to_string(client_);
+  /// `tls`: server certificate, key and the CA its clients must present a
+  /// certificate of (etcd's --client-cert-auth); empty: plain HTTP.
+  explicit etcd_member(std::vector<std::string> tls = {})
+    : client_(free_port()), peer_(free_port()), scheme_(tls.empty() ? "http" : "https") {
+    auto client = scheme_ + "://127.0.0.1:" + std::to_string(client_);
     auto peer = "http://127.0.0.1:" + std::to_string(peer_);
     std::fflush(nullptr); // the child must not print our buffers again
     pid_ = ::fork();
@@ -47,16 +52,28 @@ public:
       auto log = dir_ / "etcd.log";
       std::freopen(log.c_str(), "w", stdout);
       std::freopen(log.c_str(), "a", stderr);
-      ::execlp("etcd", "etcd", "--name", "t", "--data-dir", (dir_ / "data").c_str(),
-               "--listen-client-urls", client.c_str(), "--advertise-client-urls", client.c_str(),
-               "--listen-peer-urls", peer.c_str(), "--initial-advertise-peer-urls", peer.c_str(),
-               "--initial-cluster", ("t=" + peer).c_str(), static_cast<char*>(nullptr));
+      std::vector<std::string> args{"etcd",
+                                    "--name", "t",
+                                    "--data-dir", dir_ / "data",
+                                    "--listen-client-urls", client,
+                                    "--advertise-client-urls", client,
+                                    "--listen-peer-urls", peer,
+                                    "--initial-advertise-peer-urls", peer,
+                                    "--initial-cluster", "t=" + peer};
+      if (!tls.empty())
+        args.insert(args.end(), {"--cert-file", tls[0], "--key-file", tls[1],
+                                 "--trusted-ca-file", tls[2], "--client-cert-auth"});
+      std::vector<char*> argv;
+      for (auto& a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execvp("etcd", argv.data());
       ::_exit(127);
     }
   }
   ~etcd_member() { stop(); }
 
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(client_); }
+  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(client_); }
   std::string log() const { return test::read_file(dir_ / "etcd.log"); }
 
   void stop() {
@@ -71,6 +88,7 @@ private:
   test::temp_dir dir_;
   int client_;
   int peer_;
+  std::string scheme_;
   pid_t pid_ = -1;
 };
 
@@ -298,4 +316,50 @@ TEST_CASE("hosts announce themselves with a lease; a host that stops renewing dr
   REQUIRE(plan.moves.size() == 2);
   CHECK(plan.moves[0] == reschedule_plan::move{"web-1", "host-b", "host-a"});
   CHECK(plan.moves[1] == reschedule_plan::move{"web-3", "host-b", "host-a"});
+}
+
+TEST_CASE("etcd over TLS with client certificates: a certificate of the cluster CA gets in; "
+          "another CA's, or none, does not") {
+  test::temp_dir certs;
+  auto ca = tls::make_ca("volant-cluster-test", 1, 30).value();
+  auto server = tls::make_leaf(ca, tls::leaf_kind::peer, "127.0.0.1", 2, 30).value();
+  auto client = tls::make_leaf(ca, tls::leaf_kind::client, "host-a", 3, 30).value();
+  auto other_ca = tls::make_ca("someone-else", 1, 30).value();
+  auto stranger = tls::make_leaf(other_ca, tls::leaf_kind::client, "host-x", 2, 30).value();
+  auto write = [&](const std::string& name, const std::string& pem) {
+    std::ofstream(certs / name) << pem;
+    return certs / name;
+  };
+  auto ca_file = write("ca.pem", ca.cert_pem);
+  etcd_member etcd({write("server.pem", server.cert_pem), write("server.key", server.key_pem),
+                    ca_file});
+  REQUIRE(etcd.url().starts_with("https://"));
+
+  auto with = [&](const std::string& cert, const std::string& key) {
+    auto o = at({etcd.url()}, 3000ms);
+    o.cacert = ca_file;
+    o.cert = cert;
+    o.key = key;
+    return o;
+  };
+  etcd_client good(with(write("client.pem", client.cert_pem), write("client.key", client.key_pem)));
+  REQUIRE_MESSAGE(answers(good), etcd.log());
+  etcd_log log(good, "/volant/test");
+  CHECK(log.append(0, {"secret"}).value() == 1);
+
+  etcd_client bad(
+      with(write("stranger.pem", stranger.cert_pem), write("stranger.key", stranger.key_pem)));
+  auto refused = bad.get("/volant/test/head");
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error_value().message.find(etcd.url()) != std::string::npos);
+
+  auto o = at({etcd.url()});
+  etcd_client bare(o);
+  CHECK(bare.get("/x").error_value().message
+        == "etcd endpoint " + etcd.url()
+               + " is TLS: give --etcd-cacert, --etcd-cert and --etcd-key");
+  // Plain HTTP to the TLS port gets nothing either.
+  auto plain = "http://" + etcd.url().substr(8);
+  etcd_client clear(at({plain}, 2000ms));
+  CHECK_FALSE(clear.get("/volant/test/head"));
 }
