@@ -114,6 +114,8 @@ const std::map<std::string, std::string, std::less<>>& examples() {
       {"hpa list", "volar hpa list"},
       {"hpa show", "volar hpa show web-hpa"},
       {"hpa delete", "volar hpa delete web-hpa"},
+      {"cluster", "volar cluster init --out /etc/volant/cluster --etcd-host 10.0.0.5"},
+      {"cluster init", "volar cluster init --out /etc/volant/cluster --etcd-host 10.0.0.5"},
       {"hosts", "volar hosts list"},
       {"hosts list", "volar hosts list"},
       {"hosts drain", "volar hosts drain node-2"},

@@ -435,4 +435,67 @@ expected<std::uint64_t> import_bundle(const std::string& data_dir,
   return info->serial;
 }
 
+expected<std::vector<std::string>> init_cluster(const std::string& out_dir,
+                                                const std::vector<std::string>& etcd_hosts,
+                                                int days) {
+  auto ca_key = out_dir + "/ca.key";
+  if (exists(ca_key))
+    return make_error(ec::conflict, out_dir + " holds a cluster CA already (" + ca_key
+                                        + "): give another --out");
+  if (etcd_hosts.empty())
+    return make_error(ec::invalid_argument, "no --etcd-host given: etcd's certificate must name "
+                                            "the addresses hosts dial it at");
+  std::vector<std::string> alt;
+  for (const auto& h : etcd_hosts) {
+    bool ip = !h.empty() && h.find_first_not_of("0123456789.") == std::string::npos;
+    bool ip6 = h.find(':') != std::string::npos;
+    alt.push_back((ip || ip6 ? "IP:" : "DNS:") + h);
+  }
+  if (auto st = make_private_dir(out_dir); !st)
+    return st.error_value();
+  if (auto st = make_private_dir(out_dir + "/etcd"); !st)
+    return st.error_value();
+  auto ca = make_ca("volant-cluster", 1, days);
+  if (!ca)
+    return ca.error_value();
+  auto server = make_leaf(*ca, leaf_kind::peer, etcd_hosts.front(), 2, days, alt);
+  if (!server)
+    return server.error_value();
+  auto member = make_leaf(*ca, leaf_kind::peer, "volant-member", 3, days);
+  if (!member)
+    return member.error_value();
+  nlohmann::json join = {{"kind", "volant-cluster-join"},
+                         {"ca", ca->cert_pem},
+                         {"cert", member->cert_pem},
+                         {"key", member->key_pem}};
+  std::vector<std::pair<std::string, std::string>> files{
+      {out_dir + "/ca.pem", ca->cert_pem},
+      {ca_key, ca->key_pem},
+      {out_dir + "/etcd/ca.pem", ca->cert_pem},
+      {out_dir + "/etcd/server.pem", server->cert_pem},
+      {out_dir + "/etcd/server.key", server->key_pem},
+      {out_dir + "/join.bundle", join.dump(2) + "\n"}};
+  std::vector<std::string> written;
+  for (const auto& [path, text] : files) {
+    if (auto st = write_private(path, text); !st)
+      return st.error_value();
+    written.push_back(path);
+  }
+  return written;
+}
+
+expected<join_bundle> read_join_bundle(const std::string& path) {
+  auto text = read_text(path);
+  if (!text)
+    return text.error_value();
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || j.value("kind", "") != "volant-cluster-join")
+    return make_error(ec::invalid_argument,
+                      path + " is not a cluster join bundle (from volar cluster init)");
+  join_bundle b{j.value("ca", ""), j.value("cert", ""), j.value("key", "")};
+  if (auto st = check_leaf(b.ca_pem, b.cert_pem, b.key_pem); !st)
+    return make_error(ec::invalid_argument, path + ": " + st.error_value().message);
+  return b;
+}
+
 } // namespace volant::tls

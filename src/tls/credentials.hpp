@@ -92,6 +92,28 @@ std::string encode_bundle(const bundle& b, const std::string& token,
 expected<std::uint64_t> import_bundle(const std::string& data_dir,
                                       const std::string& text);
 
+/// `volar cluster init --out DIR` (issue 16): a cluster CA and what the
+/// hosts and etcd need from it, written into `out_dir` (made 0700; refused
+/// when it holds a cluster already):
+/// - ca.pem, ca.key: the cluster CA (keep ca.key offline);
+/// - etcd/ca.pem, etcd/server.pem, etcd/server.key: for etcd's --trusted-ca-file,
+///   --cert-file, --key-file (with --client-cert-auth), valid for `etcd_hosts`
+///   ("127.0.0.1", "10.0.0.5", "node-1": IPs and names);
+/// - join.bundle (0600): the CA certificate and a member certificate and key
+///   (server and client auth) that volantd hosts join with.
+/// The paths written.
+expected<std::vector<std::string>> init_cluster(const std::string& out_dir,
+                                                const std::vector<std::string>& etcd_hosts,
+                                                int days);
+
+/// A cluster join bundle, read back.
+struct join_bundle {
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+};
+expected<join_bundle> read_join_bundle(const std::string& path);
+
 /// Writes `path` atomically (a temporary file renamed) with mode 0600.
 status write_private(const std::string& path, const std::string& data);
 

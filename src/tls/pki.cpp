@@ -188,7 +188,7 @@ expected<key_pair> make_ca(const std::string& name, std::uint64_t serial,
 
 expected<key_pair> make_leaf(const key_pair& ca, leaf_kind kind,
                              const std::string& name, std::uint64_t serial,
-                             int days) {
+                             int days, const std::vector<std::string>& alt_names) {
   auto ca_cert = parse_cert(ca.cert_pem);
   auto ca_key = parse_key(ca.key_pem);
   if (!ca_cert || !ca_key)
@@ -208,6 +208,11 @@ expected<key_pair> make_leaf(const key_pair& ca, leaf_kind kind,
       || !add_ext(c, ca_cert.get(), NID_key_usage, "critical,digitalSignature")
       || !add_ext(c, ca_cert.get(), NID_ext_key_usage, usage))
     return ssl_error("cannot mark the certificate of " + name);
+  std::string alt;
+  for (const auto& a : alt_names)
+    alt += (alt.empty() ? "" : ",") + a;
+  if (!alt.empty() && !add_ext(c, ca_cert.get(), NID_subject_alt_name, alt.c_str()))
+    return ssl_error("cannot add the names " + alt + " to the certificate of " + name);
   return sign_and_encode(std::move(*cert), key.get(), ca_key.get());
 }
 

@@ -41,9 +41,11 @@ expected<key_pair> make_ca(const std::string& name, std::uint64_t serial,
 
 /// A new key and a certificate for it signed by `ca`, valid `days` from now (at
 /// most until the CA expires).
+/// `alt_names`: the subjectAltName entries ("IP:10.0.0.5", "DNS:node-1"),
+/// which TLS clients (Go's among them) match the host they dialed against.
 expected<key_pair> make_leaf(const key_pair& ca, leaf_kind kind,
                              const std::string& name, std::uint64_t serial,
-                             int days);
+                             int days, const std::vector<std::string>& alt_names = {});
 
 /// A CRL of `ca` listing `revoked` serials, valid until the CA expires.
 expected<std::string> make_crl(const key_pair& ca,

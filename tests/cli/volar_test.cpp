@@ -408,3 +408,35 @@ TEST_CASE("apply checks every document of a multi-document file before contactin
   CHECK(r.exit_code == 1);
   CHECK(r.err == "volar: document 2 (line 8): deployment 'web' is also document 1\n");
 }
+
+TEST_CASE("volar cluster init writes a cluster CA, etcd's certificates and the join bundle, "
+          "all private, and refuses to overwrite a cluster") {
+  temp_dir dir;
+  auto out = dir / "cluster";
+  auto r = run(volar() + " cluster init --out " + out + " --etcd-host 127.0.0.1 --etcd-host etcd-1");
+  REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  for (auto file : {"ca.pem", "ca.key", "etcd/ca.pem", "etcd/server.pem", "etcd/server.key",
+                    "join.bundle"}) {
+    CAPTURE(file);
+    struct stat st {};
+    REQUIRE(::stat((out + "/" + file).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    CHECK(r.out.find("wrote " + out + "/" + file + "\n") != std::string::npos);
+  }
+  struct stat st {};
+  REQUIRE(::stat(out.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  CHECK(r.out.find("--client-cert-auth") != std::string::npos);
+  // etcd's certificate names both addresses.
+  auto san = run("openssl x509 -noout -ext subjectAltName -in " + out + "/etcd/server.pem");
+  CHECK(san.out.find("IP Address:127.0.0.1") != std::string::npos);
+  CHECK(san.out.find("DNS:etcd-1") != std::string::npos);
+
+  auto again = run(volar() + " cluster init --out " + out + " --etcd-host 127.0.0.1");
+  CHECK(again.exit_code != 0);
+  CHECK(lines(again.err) == 1);
+  CHECK(again.err.find("holds a cluster CA already") != std::string::npos);
+  auto none = run(volar() + " cluster init --out " + (dir / "other"));
+  CHECK(none.exit_code != 0);
+  CHECK(none.err.find("--etcd-host") != std::string::npos);
+}

@@ -4,6 +4,7 @@
 // error (issue 16).
 
 #include "cluster/etcd.hpp"
+#include "tls/credentials.hpp"
 #include "tls/pki.hpp"
 #include "support/process.hpp"
 
@@ -362,4 +363,34 @@ TEST_CASE("etcd over TLS with client certificates: a certificate of the cluster 
   auto plain = "http://" + etcd.url().substr(8);
   etcd_client clear(at({plain}, 2000ms));
   CHECK_FALSE(clear.get("/volant/test/head"));
+}
+
+TEST_CASE("a cluster made by init_cluster: etcd runs on its certificates and a host gets in "
+          "with the join bundle") {
+  test::temp_dir dir;
+  auto out = dir / "cluster";
+  auto written = tls::init_cluster(out, {"127.0.0.1"}, 30);
+  REQUIRE_MESSAGE(written, (written ? "" : written.error_value().message));
+  CHECK(written->size() == 6);
+  CHECK(tls::init_cluster(out, {"127.0.0.1"}, 30).error_value().code == ec::conflict);
+
+  auto join = tls::read_join_bundle(out + "/join.bundle");
+  REQUIRE_MESSAGE(join, (join ? "" : join.error_value().message));
+  std::ofstream(dir / "member.pem") << join->cert_pem;
+  std::ofstream(dir / "member.key") << join->key_pem;
+  std::ofstream(dir / "ca.pem") << join->ca_pem;
+  etcd_member etcd({out + "/etcd/server.pem", out + "/etcd/server.key", out + "/etcd/ca.pem"});
+  auto o = at({etcd.url()});
+  o.cacert = dir / "ca.pem";
+  o.cert = dir / "member.pem";
+  o.key = dir / "member.key";
+  etcd_client member(o);
+  REQUIRE_MESSAGE(answers(member), etcd.log());
+  CHECK(etcd_log(member, "/volant").append(0, {"joined"}).value() == 1);
+
+  std::ofstream(dir / "junk.bundle") << "{}";
+  auto junk = tls::read_join_bundle(dir / "junk.bundle");
+  REQUIRE_FALSE(junk);
+  CHECK(junk.error_value().message
+        == dir / "junk.bundle" + " is not a cluster join bundle (from volar cluster init)");
 }
