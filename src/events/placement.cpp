@@ -1,6 +1,7 @@
 #include "events/placement.hpp"
 
 #include "events/admission.hpp"
+#include "events/events.hpp"
 
 #include <algorithm>
 #include <map>
@@ -91,6 +92,38 @@ std::vector<host_capacity> host_capacities(const world& w, const std::string& de
       if (vm.deployment == deployment)
         ++h.replicas;
   return {h};
+}
+
+subnet_plan assign_subnets(ipv4 first, ipv4 last, const std::vector<std::string>& hosts,
+                           const std::map<std::string, ipv4>& have, bool release_gone) {
+  subnet_plan plan;
+  std::set<ipv4> taken;
+  std::set<std::string> listed(hosts.begin(), hosts.end());
+  for (const auto& [host, net] : have)
+    if (listed.contains(host) || !release_gone) {
+      taken.insert(net);
+      if (listed.contains(host))
+        plan.subnets[host] = net;
+    }
+  // Whole /24s inside the pool.
+  std::uint64_t start = (static_cast<std::uint64_t>(first) + 255) & ~std::uint64_t{255};
+  std::vector<std::string> waiting;
+  for (const auto& host : listed)
+    if (!plan.subnets.contains(host))
+      waiting.push_back(host);
+  auto next = start;
+  for (const auto& host : waiting) {
+    while (next + 255 <= last && taken.contains(static_cast<ipv4>(next)))
+      next += 256;
+    if (next + 255 > last) {
+      plan.why = "the cluster pool " + to_string_ip(first) + "-" + to_string_ip(last)
+                 + " has no /24 left for host '" + host + "'";
+      break;
+    }
+    plan.subnets[host] = static_cast<ipv4>(next);
+    taken.insert(static_cast<ipv4>(next));
+  }
+  return plan;
 }
 
 std::vector<host_capacity> cluster_capacities(const world& w,

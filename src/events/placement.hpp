@@ -12,6 +12,7 @@
 #include "events/state.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,19 @@ std::vector<host_capacity> host_capacities(const world& w, const std::string& de
 std::vector<host_capacity> cluster_capacities(const world& w,
                                               const std::vector<host_capacity>& registered,
                                               const std::string& deployment = {});
+
+/// Each host's /24 of the cluster pool `first`..`last` (issue 16: VM
+/// addresses are routed between hosts by subnet). Hosts keep the subnet
+/// they have in `have` (host -> first address of its /24); new hosts get the
+/// lowest free /24 in name order; a subnet of a host no longer listed is
+/// free again only when `release_gone`. A host without room is absent from
+/// the result, and `why` says so.
+struct subnet_plan {
+  std::map<std::string, ipv4> subnets;
+  std::string why;
+};
+subnet_plan assign_subnets(ipv4 first, ipv4 last, const std::vector<std::string>& hosts,
+                           const std::map<std::string, ipv4>& have, bool release_gone = false);
 
 /// What to do about the VMs of hosts that cannot keep them (lost, draining).
 struct reschedule_plan {

@@ -200,3 +200,30 @@ TEST_CASE("a lost host's replicas are rescheduled on the others, evenly for a sp
   CHECK(full.stuck[1].second == "no host can take it: 0/3 hosts can take it: 2 insufficient "
                                 "memory, 1 lost");
 }
+
+TEST_CASE("each host gets its own /24 of the cluster pool, keeps it, and a full pool says so") {
+  // 10.8.0.0/22: four /24s.
+  ipv4 first = (10u << 24) | (8u << 16);
+  ipv4 last = first + 4 * 256 - 1;
+  auto p = assign_subnets(first, last, {"b", "a", "c"}, {});
+  CHECK(p.why.empty());
+  CHECK(p.subnets == std::map<std::string, ipv4>{{"a", first}, {"b", first + 256},
+                                                 {"c", first + 512}});
+  // a host that had one keeps it; a new one takes the lowest free.
+  p = assign_subnets(first, last, {"a", "c", "d"}, {{"c", first}, {"b", first + 256}});
+  CHECK(p.subnets.at("c") == first);
+  CHECK(p.subnets.at("a") == first + 512); // b's is kept for b while it may come back
+  CHECK(p.subnets.at("d") == first + 768);
+  CHECK_FALSE(p.subnets.contains("b"));
+  // Released: b's /24 goes to the next new host.
+  p = assign_subnets(first, last, {"a", "c"}, {{"c", first}, {"b", first + 256}}, true);
+  CHECK(p.subnets.at("a") == first + 256);
+  // Full: the fifth host gets nothing, and why.
+  p = assign_subnets(first, last, {"a", "b", "c", "d", "e"}, {});
+  CHECK(p.subnets.size() == 4);
+  CHECK_FALSE(p.subnets.contains("e"));
+  CHECK(p.why == "the cluster pool 10.8.0.0-10.8.3.255 has no /24 left for host 'e'");
+  // A pool that does not start on a /24 boundary uses only whole /24s in it.
+  p = assign_subnets(first + 10, last, {"a"}, {});
+  CHECK(p.subnets.at("a") == first + 256);
+}
