@@ -109,6 +109,26 @@ expected<std::unique_ptr<httplib::Client>> client_for(const std::string& endpoin
   return client;
 }
 
+/// What went wrong with one member, in words.
+std::string what(httplib::Error e, std::chrono::milliseconds timeout) {
+  switch (e) {
+  case httplib::Error::Connection:
+    return "cannot connect";
+  case httplib::Error::Read:
+    return "no answer within " + std::to_string(timeout.count()) + " ms (no quorum?)";
+  case httplib::Error::Write:
+    return "the connection broke";
+  case httplib::Error::SSLConnection:
+    return "TLS handshake failed (is its CA --etcd-cacert, and ours in its trusted CA?)";
+  case httplib::Error::SSLLoadingCerts:
+    return "cannot load --etcd-cacert, --etcd-cert or --etcd-key";
+  case httplib::Error::SSLServerVerification:
+    return "its certificate is not from --etcd-cacert or does not name it";
+  default:
+    return httplib::to_string(e);
+  }
+}
+
 } // namespace
 
 etcd_client::etcd_client(etcd_options options) : options_(std::move(options)) {
@@ -146,7 +166,7 @@ expected<std::string> etcd_client::post(const std::string& path, const std::stri
     auto err = httplib::Error::Success;
     bool sent = client.send(req, res, err);
     if (!sent && !(err == httplib::Error::Read && res.status >= 400)) {
-      errors += (errors.empty() ? "" : "; ") + endpoint + ": " + httplib::to_string(err);
+      errors += (errors.empty() ? "" : "; ") + endpoint + ": " + what(err, options_.timeout);
       continue;
     }
     if (res.status != 200) {
@@ -305,7 +325,8 @@ status etcd_client::watch(const std::string& from, const std::string& end, std::
     // Nothing for `idle`: the read timed out, which is not an error here.
     if (res.error() == httplib::Error::Read)
       return ok();
-    return make_error(ec::io_error, "etcd " + endpoint + " watch: " + httplib::to_string(res.error()));
+    return make_error(ec::io_error,
+                      "etcd " + endpoint + " watch: " + what(res.error(), options_.timeout));
   }
   if (res->status != 200)
     return make_error(ec::io_error, "etcd " + endpoint + " watch answered "

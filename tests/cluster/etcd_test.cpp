@@ -6,6 +6,7 @@
 #include "cluster/etcd.hpp"
 #include "tls/credentials.hpp"
 #include "tls/pki.hpp"
+#include "support/etcd.hpp"
 #include "support/process.hpp"
 
 #include <doctest/doctest.h>
@@ -25,73 +26,6 @@ using namespace volant::cluster;
 using namespace std::chrono_literals;
 
 namespace {
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// One etcd member on 127.0.0.1, its data in a temp dir, killed at the end.
-class etcd_member {
-public:
-  /// `tls`: server certificate, key and the CA its clients must present a
-  /// certificate of (etcd's --client-cert-auth); empty: plain HTTP.
-  explicit etcd_member(std::vector<std::string> tls = {})
-    : client_(free_port()), peer_(free_port()), scheme_(tls.empty() ? "http" : "https") {
-    auto client = scheme_ + "://127.0.0.1:" + std::to_string(client_);
-    auto peer = "http://127.0.0.1:" + std::to_string(peer_);
-    std::fflush(nullptr); // the child must not print our buffers again
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      auto log = dir_ / "etcd.log";
-      std::freopen(log.c_str(), "w", stdout);
-      std::freopen(log.c_str(), "a", stderr);
-      std::vector<std::string> args{"etcd",
-                                    "--name", "t",
-                                    "--data-dir", dir_ / "data",
-                                    "--listen-client-urls", client,
-                                    "--advertise-client-urls", client,
-                                    "--listen-peer-urls", peer,
-                                    "--initial-advertise-peer-urls", peer,
-                                    "--initial-cluster", "t=" + peer};
-      if (!tls.empty())
-        args.insert(args.end(), {"--cert-file", tls[0], "--key-file", tls[1],
-                                 "--trusted-ca-file", tls[2], "--client-cert-auth"});
-      std::vector<char*> argv;
-      for (auto& a : args)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execvp("etcd", argv.data());
-      ::_exit(127);
-    }
-  }
-  ~etcd_member() { stop(); }
-
-  std::string url() const { return scheme_ + "://127.0.0.1:" + std::to_string(client_); }
-  std::string log() const { return test::read_file(dir_ / "etcd.log"); }
-
-  void stop() {
-    if (pid_ <= 0)
-      return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-private:
-  test::temp_dir dir_;
-  int client_;
-  int peer_;
-  std::string scheme_;
-  pid_t pid_ = -1;
-};
 
 etcd_options at(std::vector<std::string> endpoints, std::chrono::milliseconds timeout = 5000ms) {
   etcd_options o;
@@ -114,7 +48,7 @@ bool answers(etcd_client& c) {
 
 TEST_CASE("the cluster log on a real etcd: appends at the head, a stale head refused, reads in "
           "order") {
-  etcd_member etcd;
+  test::etcd_cluster etcd;
   etcd_client a(at({etcd.url()}));
   REQUIRE_MESSAGE(answers(a), etcd.log());
   etcd_log log_a(a, "/volant/test");
@@ -158,9 +92,9 @@ TEST_CASE("the cluster log on a real etcd: appends at the head, a stale head ref
 }
 
 TEST_CASE("a dead etcd member is skipped; no member answering is one clear error") {
-  etcd_member etcd;
+  test::etcd_cluster etcd;
   // The first endpoint has nothing listening.
-  auto dead = "http://127.0.0.1:" + std::to_string(free_port());
+  auto dead = "http://127.0.0.1:" + std::to_string(test::free_port());
   etcd_client c(at({dead, etcd.url()}, 2000ms));
   REQUIRE_MESSAGE(answers(c), etcd.log());
   etcd_log log(c, "/volant/test");
@@ -179,7 +113,7 @@ TEST_CASE("a dead etcd member is skipped; no member answering is one clear error
 
 TEST_CASE("leader election on a lease: one leader; when it stops renewing its lease another "
           "takes over") {
-  etcd_member etcd;
+  test::etcd_cluster etcd;
   etcd_client a(at({etcd.url()}));
   etcd_client b(at({etcd.url()}));
   REQUIRE_MESSAGE(answers(a), etcd.log());
@@ -217,7 +151,7 @@ TEST_CASE("leader election on a lease: one leader; when it stops renewing its le
 
 TEST_CASE("a host follows the cluster log: what is there, then each append as etcd's watch "
           "delivers it, in seq order") {
-  etcd_member etcd;
+  test::etcd_cluster etcd;
   etcd_client writer(at({etcd.url()}));
   REQUIRE_MESSAGE(answers(writer), etcd.log());
   etcd_log log(writer, "/volant/test");
@@ -263,7 +197,7 @@ TEST_CASE("a host follows the cluster log: what is there, then each append as et
 
 TEST_CASE("hosts announce themselves with a lease; a host that stops renewing drops out and "
           "its VMs are rescheduled on the others") {
-  etcd_member etcd;
+  test::etcd_cluster etcd;
   etcd_client c(at({etcd.url()}));
   REQUIRE_MESSAGE(answers(c), etcd.log());
   host_registry registry(c, "/volant/test");
@@ -332,7 +266,7 @@ TEST_CASE("etcd over TLS with client certificates: a certificate of the cluster 
     return certs / name;
   };
   auto ca_file = write("ca.pem", ca.cert_pem);
-  etcd_member etcd({write("server.pem", server.cert_pem), write("server.key", server.key_pem),
+  test::etcd_cluster etcd(1, {write("server.pem", server.cert_pem), write("server.key", server.key_pem),
                     ca_file});
   REQUIRE(etcd.url().starts_with("https://"));
 
@@ -379,7 +313,7 @@ TEST_CASE("a cluster made by init_cluster: etcd runs on its certificates and a h
   std::ofstream(dir / "member.pem") << join->cert_pem;
   std::ofstream(dir / "member.key") << join->key_pem;
   std::ofstream(dir / "ca.pem") << join->ca_pem;
-  etcd_member etcd({out + "/etcd/server.pem", out + "/etcd/server.key", out + "/etcd/ca.pem"});
+  test::etcd_cluster etcd(1, {out + "/etcd/server.pem", out + "/etcd/server.key", out + "/etcd/ca.pem"});
   auto o = at({etcd.url()});
   o.cacert = dir / "ca.pem";
   o.cert = dir / "member.pem";
@@ -393,4 +327,56 @@ TEST_CASE("a cluster made by init_cluster: etcd runs on its certificates and a h
   REQUIRE_FALSE(junk);
   CHECK(junk.error_value().message
         == dir / "junk.bundle" + " is not a cluster join bundle (from volar cluster init)");
+}
+
+TEST_CASE("a 3-member etcd: one member killed, the log goes on; two killed, appends fail with "
+          "one clear error; back to quorum, every acknowledged record is there") {
+  test::etcd_cluster etcd(3);
+  etcd_client c(at(etcd.urls(), 3000ms));
+  REQUIRE_MESSAGE(answers(c), etcd.log(0));
+  etcd_log log(c, "/volant/test");
+  std::uint64_t head = 0;
+  auto append = [&](const std::string& record) {
+    auto r = log.append(head, {record});
+    if (r)
+      head = *r;
+    return r;
+  };
+  for (int i = 1; i <= 3; ++i)
+    REQUIRE(append("r" + std::to_string(i)));
+
+  // The member this client talks to (the first) dies: the others answer.
+  etcd.stop(0);
+  auto r4 = append("r4");
+  REQUIRE_MESSAGE(r4, (r4 ? "" : r4.error_value().message));
+  CHECK(*r4 == 4);
+
+  // Two of three down: no quorum, so no append is acknowledged.
+  etcd.stop(1);
+  auto lost = append("r5");
+  REQUIRE_FALSE(lost);
+  CHECK(lost.error_value().message.find('\n') == std::string::npos);
+  CHECK(lost.error_value().message.find("etcd") != std::string::npos);
+  MESSAGE("without quorum: " << lost.error_value().message);
+
+  // Quorum again: r1..r4 are all there, the refused r5 is not.
+  etcd.start(1);
+  bool back = false;
+  for (int i = 0; i < 60 && !back; ++i) {
+    std::this_thread::sleep_for(250ms);
+    back = static_cast<bool>(log.head());
+  }
+  REQUIRE(back);
+  auto all = log.read(1);
+  REQUIRE(all);
+  std::vector<std::string> records;
+  for (const auto& [seq, bytes] : *all)
+    records.push_back(bytes);
+  // A refused append may still have been committed by etcd after the client
+  // gave up (a timeout is not a no): then it is there whole, as r5 at seq 5.
+  if (records.size() == 5)
+    CHECK(records.back() == "r5");
+  REQUIRE(records.size() >= 4);
+  records.resize(4);
+  CHECK(records == std::vector<std::string>{"r1", "r2", "r3", "r4"});
 }
