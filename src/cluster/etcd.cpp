@@ -131,7 +131,13 @@ std::string what(httplib::Error e, std::chrono::milliseconds timeout) {
 
 } // namespace
 
-etcd_client::etcd_client(etcd_options options) : options_(std::move(options)) {
+struct etcd_client::connections {
+  std::vector<std::unique_ptr<httplib::Client>> clients;
+};
+
+etcd_client::etcd_client(etcd_options options)
+  : options_(std::move(options)), connections_(std::make_unique<connections>()) {
+  connections_->clients.resize(options_.endpoints.size());
   if (sodium_init() < 0)
     return; // its base64 needs no initialisation; only the RNG would
 }
@@ -145,10 +151,16 @@ expected<std::string> etcd_client::post(const std::string& path, const std::stri
   for (std::size_t i = 0; i < options_.endpoints.size(); ++i) {
     auto index = (preferred_ + i) % options_.endpoints.size();
     const auto& endpoint = options_.endpoints[index];
-    auto made = client_for(endpoint, options_, options_.timeout);
-    if (!made)
-      return made.error_value();
-    auto& client = **made;
+    auto& kept = connections_->clients[index];
+    if (!kept) {
+      auto made = client_for(endpoint, options_, options_.timeout);
+      if (!made)
+        return made.error_value();
+      kept = std::move(*made);
+      kept->set_keep_alive(true);
+      kept->set_tcp_nodelay(true); // else Nagle and delayed ACKs cost 40 ms a request
+    }
+    auto& client = *kept;
     // etcd's gateway sends its refusals chunked with an HTTP trailer, which
     // cpp-httplib 0.11 cannot read (a Read error after the whole body): the
     // body is collected as it comes, so etcd's own words still get through.
@@ -167,8 +179,11 @@ expected<std::string> etcd_client::post(const std::string& path, const std::stri
     bool sent = client.send(req, res, err);
     if (!sent && !(err == httplib::Error::Read && res.status >= 400)) {
       errors += (errors.empty() ? "" : "; ") + endpoint + ": " + what(err, options_.timeout);
+      kept.reset(); // a new connection next time
       continue;
     }
+    if (!sent)
+      kept.reset(); // the trailer left the connection unusable
     if (res.status != 200) {
       auto j = json::parse(answer, nullptr, false);
       auto message = j.is_object() ? j.value("message", j.value("error", answer)) : answer;

@@ -90,6 +90,8 @@ private:
 
   etcd_options options_;
   std::size_t preferred_ = 0; ///< the endpoint that answered last
+  struct connections;         ///< one kept-alive connection per endpoint
+  std::unique_ptr<connections> connections_;
 };
 
 /// Leader election on one key (issue 16: the leader decides): a candidate
