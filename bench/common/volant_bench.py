@@ -208,6 +208,45 @@ def status_field(pid, key):
     return None
 
 
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ticks(pid, task=None):
+    """utime + stime of a process (or one of its threads), in clock ticks."""
+    path = "/proc/%d/stat" % pid if task is None else "/proc/%d/task/%d/stat" % (pid, task)
+    with open(path) as f:
+        s = f.read()
+    rest = s[s.rfind(")") + 2:].split()
+    return int(rest[11]) + int(rest[12])  # utime, stime (fields 14, 15)
+
+
+def host_ticks():
+    """(all ticks, idle + iowait ticks) of the host, from /proc/stat."""
+    with open("/proc/stat") as f:
+        vals = [int(x) for x in f.readline().split()[1:]]
+    return sum(vals[:8]), vals[3] + vals[4]
+
+
+def sample_cpu(pid, seconds, each_second=None):
+    """pid's CPU over `seconds`, sampled every second (each_second() called after each
+    sample): {"cpu": % of one core, "cpu_s", "wall", "per_sec": [%], "host_pct": % of one
+    core the whole host was busy}."""
+    c0, w0, h0 = cpu_ticks(pid), mono(), host_ticks()
+    per_sec = []
+    last_c, last_w = c0, w0
+    for _ in range(int(seconds)):
+        time.sleep(max(0.0, last_w + 1.0 - mono()))
+        c, w = cpu_ticks(pid), mono()
+        per_sec.append(100.0 * (c - last_c) / HZ / (w - last_w))
+        if each_second is not None:
+            each_second()
+        last_c, last_w = c, w
+    c1, w1, h1 = cpu_ticks(pid), mono(), host_ticks()
+    busy = (h1[0] - h0[0]) - (h1[1] - h0[1])
+    return {"cpu": 100.0 * (c1 - c0) / HZ / (w1 - w0), "cpu_s": (c1 - c0) / HZ, "wall": w1 - w0,
+            "per_sec": per_sec, "host_pct": 100.0 * busy / max(1, h1[0] - h0[0]) * os.cpu_count()}
+
+
 def rss_mib(pid):
     kib = status_field(pid, "VmRSS")
     return float("nan") if kib is None else int(kib) / 1024.0

@@ -32,22 +32,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
-from volant_bench import (Daemon, Say, arm_watchdog, copy_binaries, disarm_watchdog,  # noqa: E402
+from volant_bench import (HZ, Daemon, Say, arm_watchdog, copy_binaries, disarm_watchdog,  # noqa: E402
                           finish, http_health_plugin, install_plugin, kill_workloads,
                           listeners, mono, parse_args, report_error, rss_mib,
-                          say_daemon_log, say_failures, say_header, status_field)
+                          say_daemon_log, say_failures, say_header, sample_cpu,
+                          status_field)
 
 POOL = "127.82.0.0/16"  # default; --pool 127.N.0.0/16 runs two benches side by side
 POOL_PREFIX = "127.82."
-HZ = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ticks(pid, task=None):
-    path = "/proc/%d/stat" % pid if task is None else "/proc/%d/task/%d/stat" % (pid, task)
-    with open(path) as f:
-        s = f.read()
-    rest = s[s.rfind(")") + 2:].split()
-    return int(rest[11]) + int(rest[12])  # utime, stime (fields 14, 15)
 
 
 def thread_cpu(pid):
@@ -65,14 +57,6 @@ def thread_cpu(pid):
         rest = s[s.rfind(")") + 2:].split()
         out[int(t)] = (comm, int(rest[11]) + int(rest[12]), vcs)
     return out
-
-
-def host_ticks():
-    with open("/proc/stat") as f:
-        parts = f.readline().split()[1:]
-    vals = [int(x) for x in parts]
-    idle = vals[3] + vals[4]
-    return sum(vals[:8]), idle
 
 
 def served(logdir):
@@ -96,30 +80,18 @@ def window(d, seconds, say, label, per_thread=False):
     """Samples the daemon every second for `seconds`; returns a summary dict."""
     pid = d.pid
     threads = [int(status_field(pid, "Threads"))]
-    c0, w0 = cpu_ticks(pid), mono()
-    h0 = host_ticks()
     t0 = thread_cpu(pid) if per_thread else None
-    per_sec = []
-    last_c, last_w = c0, w0
-    for _ in range(int(seconds)):
-        time.sleep(max(0.0, last_w + 1.0 - mono()))
-        c, w = cpu_ticks(pid), mono()
-        per_sec.append(100.0 * (c - last_c) / HZ / (w - last_w))
-        threads.append(int(status_field(pid, "Threads")))
-        last_c, last_w = c, w
-    c1, w1 = cpu_ticks(pid), mono()
-    h1 = host_ticks()
-    busy = (h1[0] - h0[0]) - (h1[1] - h0[1])
-    host_pct = 100.0 * busy / max(1, h1[0] - h0[0]) * os.cpu_count()
+    sampled = sample_cpu(pid, seconds,
+                         lambda: threads.append(int(status_field(pid, "Threads"))))
     out = {
-        "cpu": 100.0 * (c1 - c0) / HZ / (w1 - w0),
-        "cpu_s": (c1 - c0) / HZ,
-        "wall": w1 - w0,
-        "per_sec": per_sec,
+        "cpu": sampled["cpu"],
+        "cpu_s": sampled["cpu_s"],
+        "wall": sampled["wall"],
+        "per_sec": sampled["per_sec"],
         "threads_min": min(threads),
         "threads_max": max(threads),
         "rss_mib": rss_mib(pid),
-        "host_pct": host_pct,
+        "host_pct": sampled["host_pct"],
     }
     if per_thread:
         t1 = thread_cpu(pid)

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <set>
 
 #include <sys/stat.h>
@@ -230,7 +231,12 @@ void evaluate_autoscalers(self_ptr self) {
   auto now = now_nanos();
   if (st.w.autoscalers.empty() || now < st.next_evaluation)
     return;
-  st.next_evaluation = now + std::chrono::nanoseconds(st.ctx->metrics_every).count();
+  // On the interval's own beat (the reconcile round is brought forward for
+  // it), not a round after it: 15 s is 15 s, not 16.
+  auto every = std::chrono::nanoseconds(st.ctx->metrics_every).count();
+  st.next_evaluation = st.next_evaluation != 0 && st.next_evaluation + every > now
+                           ? st.next_evaluation + every
+                           : now + every;
   // Requests per second per VM, from every load balancer's servers.
   std::map<std::string, double> rps;
   if (st.ctx->haproxy != nullptr) {
@@ -527,7 +533,12 @@ controller(controller_actor::stateful_pointer<controller_state> self,
         plan_and_push(self, name);
       sync_quota_file(self);
       evaluate_autoscalers(self);
-      self->delayed_send(self, self->state.ctx->reconcile_every, reconcile_atom::value);
+      auto& st = self->state;
+      auto delay = std::chrono::nanoseconds(st.ctx->reconcile_every);
+      if (!st.w.autoscalers.empty()) // the next evaluation, if it comes first
+        delay = std::clamp(std::chrono::nanoseconds(st.next_evaluation - now_nanos()),
+                           std::chrono::nanoseconds(1'000'000), delay);
+      self->delayed_send(self, delay, reconcile_atom::value);
     },
     [=](restart_atom, const std::string& name) {
       auto& st = self->state;

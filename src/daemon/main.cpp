@@ -173,8 +173,7 @@ int main(int argc, char** argv) {
                  "Grace period between SIGTERM and SIGKILL when stopping a VM")
     ->check(CLI::Range(0, 3600000));
   app.add_option("--metrics-interval", opts.metrics_interval,
-                 "How often autoscalers collect metrics and decide (15s; e.g. 2s, 500ms; "
-                 "checked at each reconcile round)")
+                 "How often autoscalers collect metrics and decide (15s; e.g. 2s, 500ms)")
     ->capture_default_str();
   app.add_option("--reconcile-ms", opts.reconcile_ms, "Reconcile timer period")
     ->check(CLI::Range(50, 600000));
