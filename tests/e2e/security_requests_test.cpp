@@ -153,6 +153,8 @@ TEST_CASE("every verb answers malformed arguments with one error naming the prob
     {"volumes.list", R"({"deployment":"No Such"})", "invalid_name", "argument 'deployment'"},
     {"volumes.delete", R"({"name":["web-0:/data"]})", "invalid_argument", "argument 'name' must be a string, got an array"},
     {"quotas.list", "7", "invalid_argument", "not a JSON object"},
+    {"hosts.list", "[1]", "invalid_argument", "not a JSON object"},
+    {"hosts.drain", R"({"name":7})", "invalid_argument", "argument 'name' must be a string"},
     {"hpa.apply", R"({"spec":{"name":"h","deployment":"web","max_replicas":"x"}})", "invalid_argument", "spec.max_replicas: expected an integer"},
     {"hpa.list", "[]", "invalid_argument", "not a JSON object"},
     {"hpa.show", R"({"name":[1]})", "invalid_argument", "argument 'name' must be a string"},
