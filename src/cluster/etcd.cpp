@@ -1,5 +1,7 @@
 #include "cluster/etcd.hpp"
 
+#include "store/codec.hpp"
+
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 #include <sodium.h>
@@ -528,6 +530,31 @@ etcd_log::follow(std::uint64_t from,
   if (!st)
     return st.error_value();
   return next;
+}
+
+status check_joinable(etcd_log& log, std::uint64_t from) {
+  constexpr std::int64_t page = 1000;
+  for (auto next = from;;) {
+    auto records = log.read(next, page);
+    if (!records)
+      return records.error_value();
+    for (const auto& [seq, bytes] : *records) {
+      auto rec = store::unpack_event(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()),
+                                               bytes.size()));
+      if (!rec && rec.error_value().code == ec::unsupported_version)
+        return make_error(ec::unsupported_version,
+                          "cannot join: seq " + std::to_string(seq) + " of the cluster log is from a "
+                              "newer volantd (" + rec.error_value().message
+                              + "); upgrade this host first");
+      if (!rec)
+        return make_error(ec::corrupt_record, "cannot join: seq " + std::to_string(seq)
+                                                  + " of the cluster log does not decode ("
+                                                  + rec.error_value().message + ")");
+      next = seq + 1;
+    }
+    if (static_cast<std::int64_t>(records->size()) < page)
+      return ok();
+  }
 }
 
 } // namespace volant::cluster

@@ -163,4 +163,10 @@ private:
   std::string prefix_;
 };
 
+/// Whether this volantd can follow the cluster log under `log`: every record
+/// from `from` on must decode. A record of a newer volantd (an event kind or
+/// an envelope version this binary does not know) refuses the join in one
+/// line naming its seq, before the host folds anything (mixed versions).
+status check_joinable(etcd_log& log, std::uint64_t from = 1);
+
 } // namespace volant::cluster

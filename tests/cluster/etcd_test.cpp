@@ -4,6 +4,8 @@
 // error (issue 16).
 
 #include "cluster/etcd.hpp"
+#include "store/codec.hpp"
+#include "events_generated.h"
 #include "tls/credentials.hpp"
 #include "tls/pki.hpp"
 #include "support/etcd.hpp"
@@ -379,4 +381,39 @@ TEST_CASE("a 3-member etcd: one member killed, the log goes on; two killed, appe
   REQUIRE(records.size() >= 4);
   records.resize(4);
   CHECK(records == std::vector<std::string>{"r1", "r2", "r3", "r4"});
+}
+
+TEST_CASE("a host whose volantd does not know an event kind in the cluster log refuses to "
+          "join, naming the record") {
+  test::etcd_cluster etcd;
+  etcd_client c(at({etcd.url()}));
+  REQUIRE_MESSAGE(answers(c), etcd.log());
+  etcd_log log(c, "/volant/test");
+  auto known = [](std::uint64_t seq) {
+    auto bytes = store::pack_event(recorded_event{seq, 1, vm_ready{"web-0", 1}});
+    return std::string(bytes.begin(), bytes.end());
+  };
+  REQUIRE(log.append(0, {known(1), known(2)}));
+  CHECK(check_joinable(log));
+
+  // Seq 3 from a newer volantd: an event type tag this binary lacks.
+  flatbuffers::FlatBufferBuilder b;
+  auto body = fb::CreateVmReady(b, b.CreateString("web-1"), 1);
+  fb::FinishEventEnvelopeBuffer(
+      b, fb::CreateEventEnvelope(b, 1, 3, 42, fb::AggregateKind::vm, b.CreateString("web-1"),
+                                 static_cast<fb::Event>(200), body.Union()));
+  REQUIRE(log.append(2, {std::string(reinterpret_cast<const char*>(b.GetBufferPointer()),
+                                     b.GetSize())}));
+  auto refused = check_joinable(log);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error_value().code == ec::unsupported_version);
+  CHECK(refused.error_value().message
+        == "cannot join: seq 3 of the cluster log is from a newer volantd (unknown event type "
+           "tag 200 (written by a newer volant?)); upgrade this host first");
+  // Garbage is corrupt, not newer.
+  REQUIRE(log.append(3, {"not an envelope"}));
+  auto corrupt = check_joinable(log, 4);
+  REQUIRE_FALSE(corrupt);
+  CHECK(corrupt.error_value().message.starts_with("cannot join: seq 4 of the cluster log does "
+                                                  "not decode ("));
 }
