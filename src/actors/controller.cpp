@@ -492,24 +492,18 @@ controller(controller_actor::stateful_pointer<controller_state> self,
         if (!reply)
           return to_caf(reply.error_value());
         // An autoscaler's last decision is the controller's, not the log's.
-        if (verb == "deployments.show" && reply->is_object() && reply->contains("autoscaler")) {
-          auto& a = (*reply)["autoscaler"];
-          auto last = self->state.last_decision.find(a.value("name", std::string{}));
-          a["last"] = last == self->state.last_decision.end() ? nlohmann::json(nullptr)
-                                                              : last->second;
-        }
-        if (verb == "hpa.list" || verb == "hpa.show") {
-          auto add = [&](nlohmann::json& row) {
-            auto last = self->state.last_decision.find(row.value("name", std::string{}));
-            row["last"] = last == self->state.last_decision.end() ? nlohmann::json(nullptr)
-                                                                  : last->second;
-          };
-          if (reply->is_array())
-            for (auto& row : *reply)
-              add(row);
-          else
-            add(*reply);
-        }
+        auto add_last = [&](nlohmann::json& row) {
+          auto last = self->state.last_decision.find(row.value("name", std::string{}));
+          row["last"] = last == self->state.last_decision.end() ? nlohmann::json(nullptr)
+                                                                : last->second;
+        };
+        if (verb == "deployments.show" && reply->is_object() && reply->contains("autoscaler"))
+          add_last((*reply)["autoscaler"]);
+        if (verb == "hpa.list" && reply->is_array())
+          for (auto& row : *reply)
+            add_last(row);
+        if (verb == "hpa.show" && reply->is_object())
+          add_last(*reply);
         return reply->dump();
       } catch (const std::exception& e) {
         return to_caf({ec::invalid_argument,
