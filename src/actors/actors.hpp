@@ -86,6 +86,11 @@ using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using sample_atom = caf::atom_constant<caf::atom("sample")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 using build_atom = caf::atom_constant<caf::atom("build")>;
+using follow_atom = caf::atom_constant<caf::atom("follow")>;
+using leader_atom = caf::atom_constant<caf::atom("leader")>;
+using hosts_atom = caf::atom_constant<caf::atom("hosts")>;
+using fence_atom = caf::atom_constant<caf::atom("fence")>;
+using forget_atom = caf::atom_constant<caf::atom("forget")>;
 
 /// What every actor of volantd answers, whatever its role: its live state as a
 /// JSON object with at least "actor" (kind), "name", "status" and "mailbox"
@@ -101,7 +106,10 @@ using journal_actor = inspectable_actor::extend<
   /// pass it on to the child that leads there.
   caf::reacts_to<crash_atom, std::string>,
   /// Appends atomically; replies once durable (group-committed with other appends).
-  caf::replies_to<append_atom, event_batch>::with<record_batch>>;
+  caf::replies_to<append_atom, event_batch>::with<record_batch>,
+  /// A host of a cluster: appends to the cluster log if its head is still
+  /// the seq given (the controller's state), else ec::conflict.
+  caf::replies_to<append_atom, event_batch, std::uint64_t>::with<record_batch>>;
 
 /// Holds the folded state, decides every command, plans every deployment and
 /// pushes the plans to the deployment actors it parents.
@@ -120,7 +128,17 @@ using controller_actor = inspectable_actor::extend<
   /// Plan every deployment again and push the plans (its own timer).
   caf::reacts_to<reconcile_atom>,
   /// Respawn the deployment actor of this name after its crash back-off.
-  caf::reacts_to<restart_atom, std::string>>;
+  caf::reacts_to<restart_atom, std::string>,
+  /// A host of a cluster: the local copy of the log grew (fold what is new).
+  caf::reacts_to<follow_atom>,
+  /// A host of a cluster: whether it leads now, and who does.
+  caf::reacts_to<leader_atom, bool, std::string>,
+  /// The leader: the hosts whose lease lives.
+  caf::reacts_to<hosts_atom, std::vector<std::string>>,
+  /// A host of a cluster whose lease was not renewed for most of its TTL
+  /// (true): it stops its workloads before the leader may start them
+  /// elsewhere (fencing); renewed again (false).
+  caf::reacts_to<fence_atom, bool>>;
 
 /// One per deployment: parents its VM actors and hands each the goal the
 /// controller's plan sets for it.
@@ -132,7 +150,10 @@ using deployment_actor = inspectable_actor::extend<
   /// The controller's plan after a committed change (and on its timer).
   caf::reacts_to<plan_atom, deployment_push>,
   /// Respawn the VM actor of this VM after its crash back-off.
-  caf::reacts_to<restart_atom, std::string>>;
+  caf::reacts_to<restart_atom, std::string>,
+  /// Another host removed this VM (the leader found this host lost): its
+  /// actor ends without a word to the log.
+  caf::reacts_to<forget_atom, std::string>>;
 
 /// One per replica: runs the VM's lifecycle machine (src/events/vm_machine.hpp)
 /// and carries out its effects through the driver.

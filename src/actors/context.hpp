@@ -28,10 +28,28 @@ class dns_server;
 class actor_directory;
 class live_actors;
 
+/// The cluster log a host of a cluster appends to (issue 16, docs/hosts.md;
+/// src/daemon/cluster_mode.hpp has the etcd one). Called from the journal's
+/// writer thread only.
+class cluster_log {
+public:
+  virtual ~cluster_log() = default;
+  /// Appends `events` as the seqs after `after` if the log's head is still
+  /// `after` (ec::conflict otherwise, with the newer records copied into the
+  /// local journal first); the records as committed, in the local journal too.
+  virtual expected<std::vector<recorded_event>> append(std::uint64_t after,
+                                                       std::vector<event> events)
+    = 0;
+};
+
 struct daemon_context {
   std::string data_dir;
   std::string run_dir; ///< the VMs' run directories, reachable by the workload user
   store::journal* store = nullptr;
+  /// A host of a cluster (volantd --cluster): the log it appends to, and its
+  /// name; null on a single host.
+  cluster_log* cluster = nullptr;
+  std::string host_name = "local";
   runtime::driver* driver = nullptr; ///< the process driver (the default runtime)
   runtime::driver* qemu = nullptr;   ///< microVMs (runtime "qemu"), when available
   std::string qemu_accelerator;      ///< "kvm" or "tcg", decided once at start

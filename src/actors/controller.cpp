@@ -8,7 +8,9 @@
 #include "actors/wire_error.hpp"
 #include "events/dns.hpp"
 #include "runtime/dns.hpp"
+#include "runtime/driver.hpp"
 #include "runtime/volumes.hpp"
+#include "store/journal.hpp"
 #include "wire/json.hpp"
 
 #include <caf/all.hpp>
@@ -105,6 +107,13 @@ deployment_summary summary_of(const world& w, const std::string& name) {
 void run_command(self_ptr self, const command& cmd,
                  std::function<void(expected<record_batch>)> done);
 
+/// Whether this controller makes the cluster-wide decisions (new replicas,
+/// rollouts, autoscalers, quota file, lost hosts): on a single host always,
+/// in a cluster the leader only.
+bool decides(const controller_state& st) {
+  return st.ctx->cluster == nullptr || st.leader;
+}
+
 /// Journals the rollout's progress as the plan sees it (a slot done, the
 /// rollout complete), and fails it past its progress deadline (reverting it
 /// with auto-revert): decide says whether anything is new.
@@ -138,14 +147,21 @@ void plan_and_push(self_ptr self, const std::string& name,
   auto& st = self->state;
   auto now = now_nanos();
   auto p = reconcile(st.w, name, now);
-  for (auto index : p.create)
-    run_command(self, create_vm{name, index}, {}); // pushed once committed
-  for (auto index : p.surge)
-    run_command(self, create_vm{name, index, true}, {});
-  track_rollout(self, name, p, now);
+  if (decides(st)) {
+    for (auto index : p.create)
+      run_command(self, create_vm{name, index}, {}); // pushed once committed
+    for (auto index : p.surge)
+      run_command(self, create_vm{name, index, true}, {});
+    track_rollout(self, name, p, now);
+  }
   auto it = st.deployments.find(name);
   if (it == st.deployments.end())
     return;
+  if (st.ctx->cluster != nullptr) // each host runs its own VMs
+    std::erase_if(p.goals, [&](const auto& g) {
+      auto vm = st.w.vms.find(g.first);
+      return vm == st.w.vms.end() || vm->second.host != st.ctx->host_name;
+    });
   deployment_push push{std::move(p), launch_of(st.w, name), summary_of(st.w, name), {},
                        false};
   auto fresh = st.fresh.find(name);
@@ -369,12 +385,162 @@ void after_commit(self_ptr self, const record_batch& recs) {
   maybe_snapshot(self);
 }
 
+/// A host of a cluster: folds what the local copy of the cluster log holds
+/// past the state (other hosts' appends, copied by the follower or by a
+/// conflicting append) as committed changes.
+/// VMs of this host that another host removed (the leader found this host
+/// lost while it was cut off): their runs end now, if fencing has not ended
+/// them yet, and their actors without a word to the log.
+void drop_removed(self_ptr self, const std::vector<vm_record>& gone) {
+  auto& st = self->state;
+  for (const auto& vm : gone) {
+    auto& driver = st.ctx->driver_for(vm.handle.driver);
+    if (vm.handle.pid > 0)
+      (void) driver.kill(vm.handle);
+    driver.release(runtime::run_id(vm.name, vm.incarnation));
+    VLOG_WARN("controller", "VM {} was rescheduled elsewhere while this host was away: "
+                            "its run here is stopped", vm.name);
+    if (auto it = st.deployments.find(vm.deployment); it != st.deployments.end())
+      self->send(it->second, forget_atom::value, vm.name);
+  }
+}
+
+void fold_new(self_ptr self) {
+  auto& st = self->state;
+  record_batch recs;
+  auto read = st.ctx->store->read(st.w.last_seq + 1, store::max_seq,
+                                  [&](const recorded_event& rec) {
+                                    recs.push_back(rec);
+                                    return true;
+                                  });
+  if (!read) {
+    VLOG_ERROR("controller", "cannot read the local copy of the cluster log: {}",
+               read.error_value().message);
+    self->quit(to_caf(read.error_value()));
+    return;
+  }
+  if (recs.empty())
+    return;
+  std::vector<vm_record> gone;
+  for (const auto& rec : recs) {
+    // Removed while not stopped: by the leader (this host was lost), not by
+    // its own VM actor (which stops a run before it removes the VM).
+    if (const auto* r = std::get_if<vm_removed>(&rec.ev))
+      if (auto vm = st.w.vms.find(r->name);
+          vm != st.w.vms.end() && vm->second.host == st.ctx->host_name
+          && vm->second.status != vm_status::stopped)
+        gone.push_back(vm->second);
+    apply(st.w, rec);
+  }
+  drop_removed(self, gone);
+  after_commit(self, recs);
+}
+
+/// Fencing: this host's lease went unrenewed for most of its TTL, so the
+/// leader may soon start its replicas elsewhere: its runs end first.
+void fence(self_ptr self) {
+  auto& st = self->state;
+  std::size_t n = 0;
+  for (const auto& [name, vm] : st.w.vms)
+    if (vm.host == st.ctx->host_name && vm.handle.pid > 0) {
+      (void) st.ctx->driver_for(vm.handle.driver).kill(vm.handle);
+      ++n;
+    }
+  VLOG_WARN("controller", "fenced: the lease of host {} was not renewed in time; {} "
+                          "workloads stopped so that no replica runs twice",
+            st.ctx->host_name, n);
+}
+
+/// A host of a cluster: decides the queued commands one at a time on the
+/// committed state and appends each on the log's head. Nothing is applied
+/// before it is committed; another host's append first is a conflict: its
+/// records are folded and the command decided again.
+void pump(self_ptr self) {
+  auto& st = self->state;
+  while (!st.appending && !st.queue.empty()) {
+    if (st.ctx->store->last_seq() > st.w.last_seq) { // decide on all there is
+      fold_new(self);
+      continue;
+    }
+    auto q = std::move(st.queue.front());
+    st.queue.pop_front();
+    auto evs = decide(st.w, q.cmd, now_nanos());
+    if (!evs || evs->empty()) {
+      if (q.done)
+        q.done(evs ? expected<record_batch>{record_batch{}}
+                   : expected<record_batch>{evs.error_value()});
+      continue;
+    }
+    st.appending = true;
+    ++st.in_flight;
+    auto shared = std::make_shared<controller_state::queued>(std::move(q));
+    self->request(st.ctx->live->journal(), caf::infinite, append_atom::value,
+                  std::move(*evs), st.w.last_seq)
+      .then(
+        [=](record_batch& recs) {
+          auto& st = self->state;
+          st.appending = false;
+          --st.in_flight;
+          record_batch fresh; // the follower may have brought them first
+          for (const auto& rec : recs)
+            if (rec.seq > st.w.last_seq) {
+              apply(st.w, rec);
+              fresh.push_back(rec);
+            }
+          if (!fresh.empty())
+            after_commit(self, fresh);
+          if (shared->done)
+            shared->done(std::move(recs));
+          pump(self);
+        },
+        [=](caf::error& err) {
+          auto& st = self->state;
+          st.appending = false;
+          --st.in_flight;
+          auto e = from_caf(err, self->system().render(err));
+          if (e.code == ec::conflict && shared->conflicts < 1000) {
+            ++shared->conflicts;
+            fold_new(self);
+            st.queue.push_front(std::move(*shared));
+          } else if (shared->done) {
+            shared->done(std::move(e));
+          }
+          pump(self);
+        });
+  }
+}
+
+/// The leader: journals as lost each host whose lease expired (its VMs are
+/// then created again on the others), once it has led long enough for every
+/// live host to have renewed its lease since.
+void check_hosts(self_ptr self) {
+  auto& st = self->state;
+  if (st.ctx->cluster == nullptr || !st.leader
+      || now_nanos() - st.leader_since < std::int64_t{10} * 1'000'000'000)
+    return;
+  for (const auto& [name, h] : st.w.hosts)
+    if (!h.lost && std::find(st.alive.begin(), st.alive.end(), name) == st.alive.end()) {
+      VLOG_WARN("controller", "host {} lost: its lease expired; its replicas go elsewhere",
+                name);
+      run_command(self, lose_host{name, "its lease expired"},
+                  [name](expected<record_batch> r) {
+                    if (!r)
+                      VLOG_WARN("controller", "host {}: {}", name, r.error_value().message);
+                  });
+    }
+}
+
 /// decide -> apply -> append; `done` gets the committed events or the error.
 /// Applied at once so that the next decision sees this one (IPs, admission);
 /// every effect (a reply, a VM start) waits for the commit.
 void run_command(self_ptr self, const command& cmd,
                  std::function<void(expected<record_batch>)> done = {}) {
   auto& st = self->state;
+  if (st.ctx->cluster != nullptr) {
+    st.queue.push_back({cmd, std::move(done), 0});
+    pump(self);
+    return;
+  }
   auto evs = decide(st.w, cmd, now_nanos());
   if (!evs || evs->empty()) {
     if (done)
@@ -504,6 +670,12 @@ controller(controller_actor::stateful_pointer<controller_state> self,
             add_last(row);
         if (verb == "hpa.show" && reply->is_object())
           add_last(*reply);
+        if (verb == "hosts.list" && reply->is_array()) // who leads is not in the log
+          for (auto& row : *reply)
+            row["leader"] = row.value("name", std::string{})
+                            == (self->state.ctx->cluster == nullptr ? self->state.ctx->host_name
+                                                                    : self->state.leader_name)
+                            && row.value("state", std::string{}) != "lost";
         return reply->dump();
       } catch (const std::exception& e) {
         return to_caf({ec::invalid_argument,
@@ -525,9 +697,12 @@ controller(controller_actor::stateful_pointer<controller_state> self,
         names.push_back(name);
       for (const auto& name : names)
         plan_and_push(self, name);
-      sync_quota_file(self);
-      evaluate_autoscalers(self);
       auto& st = self->state;
+      if (decides(st)) {
+        sync_quota_file(self);
+        evaluate_autoscalers(self);
+        check_hosts(self);
+      }
       auto delay = std::chrono::nanoseconds(st.ctx->reconcile_every);
       if (!st.w.autoscalers.empty()) // the next evaluation, if it comes first
         delay = std::clamp(std::chrono::nanoseconds(st.next_evaluation - now_nanos()),
@@ -540,6 +715,36 @@ controller(controller_actor::stateful_pointer<controller_state> self,
         spawn_deployment(self, name, false);
         plan_and_push(self, name);
       }
+    },
+    [=](follow_atom) { fold_new(self); },
+    [=](leader_atom, bool leads, const std::string& who) {
+      auto& st = self->state;
+      if (who != st.leader_name)
+        VLOG_INFO("controller", "{} leads the cluster", who.empty() ? "nobody" : who);
+      st.leader_name = who;
+      if (leads == st.leader)
+        return;
+      st.leader = leads;
+      st.leader_since = now_nanos();
+      if (!leads)
+        return;
+      std::vector<std::string> names; // plan every deployment now as the one who decides
+      for (const auto& [name, actor] : st.deployments)
+        names.push_back(name);
+      for (const auto& name : names)
+        plan_and_push(self, name);
+    },
+    [=](fence_atom, bool fenced) {
+      auto& st = self->state;
+      if (fenced && !st.fenced)
+        fence(self);
+      else if (!fenced && st.fenced)
+        VLOG_INFO("controller", "host {} holds its lease again", st.ctx->host_name);
+      st.fenced = fenced;
+    },
+    [=](hosts_atom, std::vector<std::string>& alive) {
+      self->state.alive = std::move(alive);
+      check_hosts(self);
     },
     [=](crash_atom, const std::string& path) {
       auto& st = self->state;
@@ -564,6 +769,9 @@ controller(controller_actor::stateful_pointer<controller_state> self,
                 {"in_flight", st.in_flight},
                 {"snapshot_seq", st.snapshot_seq},
                 {"deployments", st.deployments.size()},
+                {"host", st.ctx->host_name},
+                {"leader", st.ctx->cluster == nullptr ? st.ctx->host_name : st.leader_name},
+                {"queued", st.queue.size()},
                 {"vms", st.w.vms.size()},
                 {"pushes", st.pushes}});
       return j.dump();

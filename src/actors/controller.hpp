@@ -10,6 +10,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <memory>
@@ -47,6 +49,21 @@ struct controller_state {
   std::map<std::string, std::vector<past_recommendation>> recommendations;
   std::map<std::string, nlohmann::json> last_decision;
   std::map<std::string, std::vector<past_scaling>> scalings;
+  // A host of a cluster (ctx->cluster, issue 16): commands are decided one at
+  // a time on the committed state and appended on its head; a conflict (another
+  // host appended first) folds what is new and decides again.
+  struct queued {
+    command cmd;
+    std::function<void(expected<record_batch>)> done;
+    int conflicts = 0;
+  };
+  std::deque<queued> queue;
+  bool appending = false;
+  bool leader = false;          ///< it decides what the whole cluster plans
+  std::string leader_name;      ///< who leads ("" : nobody known)
+  unix_nanos leader_since = 0;
+  std::vector<std::string> alive; ///< hosts whose lease lives (the leader's view)
+  bool fenced = false;            ///< its lease went unrenewed: workloads stopped
   static inline const char* name = "controller";
 };
 

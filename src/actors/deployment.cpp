@@ -96,6 +96,8 @@ void on_exit(self_ptr self, const caf::exit_msg& msg) {
                     });
     return;
   }
+  if (st.forgotten.erase(msg.source) > 0)
+    return; // a VM another host removed
   self->quit(msg.reason); // from our parent: shut down
 }
 
@@ -115,6 +117,17 @@ deployment(deployment_actor::stateful_pointer<deployment_actor_state> self,
     [=](restart_atom, const std::string& vm) {
       if (self->state.last.goals.goals.count(vm))
         fetch_and_spawn(self, vm); // it adopts its workload
+    },
+    [=](forget_atom, const std::string& vm) {
+      auto& st = self->state;
+      auto it = st.vms.find(vm);
+      if (it == st.vms.end())
+        return;
+      st.forgotten.insert(it->second.address());
+      self->send_exit(it->second, caf::exit_reason::user_shutdown);
+      st.vms.erase(it);
+      st.told.erase(vm);
+      st.last.goals.goals.erase(vm);
     },
     [=](crash_atom, const std::string& path) {
       auto& st = self->state;

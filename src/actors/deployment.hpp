@@ -23,6 +23,8 @@ struct deployment_actor_state {
   std::map<std::string, vm_goal> told; ///< the goal each VM actor has now
   supervision children;                ///< its VM actors' crashes
   std::uint64_t pushes = 0;
+  /// VM actors ended on purpose (forget_atom): their exits are expected.
+  std::set<caf::actor_addr> forgotten;
   static inline const char* name_ = "deployment";
 };
 

@@ -22,11 +22,19 @@ std::int64_t now_nanos() {
 namespace {
 
 journal_writer_actor::behavior_type writer(journal_writer_actor::pointer self,
-                                           store::journal* store) {
+                                           store::journal* store, cluster_log* cluster) {
   (void) self;
   return {
     [=](append_atom, event_batch& events) -> caf::result<record_batch> {
       auto recs = store->append(std::move(events));
+      if (!recs)
+        return to_caf(recs.error_value());
+      return std::move(*recs);
+    },
+    [=](append_atom, event_batch& events, std::uint64_t after) -> caf::result<record_batch> {
+      if (cluster == nullptr)
+        return to_caf({ec::invalid_argument, "volantd runs without --cluster"});
+      auto recs = cluster->append(after, std::move(events));
       if (!recs)
         return to_caf(recs.error_value());
       return std::move(*recs);
@@ -89,7 +97,8 @@ journal_actor::behavior_type
 journal(journal_actor::stateful_pointer<journal_state> self, daemon_context* ctx) {
   self->state.ctx = ctx;
   enlist(self, ctx, "journal");
-  self->state.writer = self->spawn<caf::detached + caf::linked>(writer, ctx->store);
+  self->state.writer
+    = self->spawn<caf::detached + caf::linked>(writer, ctx->store, ctx->cluster);
   return {
     [=](append_atom, event_batch& events) -> caf::result<record_batch> {
       auto& st = self->state;
@@ -97,6 +106,16 @@ journal(journal_actor::stateful_pointer<journal_state> self, daemon_context* ctx
       auto rp = self->make_response_promise<record_batch>();
       st.queue.push_back({std::move(events), rp});
       flush(self);
+      return rp;
+    },
+    [=](append_atom a, event_batch& events, std::uint64_t after) -> caf::result<record_batch> {
+      // A cluster append is conditioned on the head: one at a time, from the
+      // controller, so no batching here.
+      ++self->state.appends;
+      auto rp = self->make_response_promise<record_batch>();
+      self->request(self->state.writer, caf::infinite, a, std::move(events), after)
+        .then([rp](record_batch& recs) mutable { rp.deliver(std::move(recs)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
     },
     [=](crash_atom, const std::string& path) { crash_now(path); },

@@ -14,7 +14,8 @@ namespace volant {
 /// The group-commit writer: a detached actor that blocks in fsync so that nobody
 /// else does.
 using journal_writer_actor
-  = caf::typed_actor<caf::replies_to<append_atom, event_batch>::with<record_batch>>;
+  = caf::typed_actor<caf::replies_to<append_atom, event_batch>::with<record_batch>,
+                     caf::replies_to<append_atom, event_batch, std::uint64_t>::with<record_batch>>;
 
 struct journal_state {
   struct pending {

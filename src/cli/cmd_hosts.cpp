@@ -32,7 +32,8 @@ std::string hosts_table(const json& rows) {
     t.add_row({field_text(h, "name"), cpu, memory, field_text(h, "vms"),
                lease.is_number() ? std::to_string(lease.get<std::int64_t>() / 1000) + "s"
                                  : std::string("-"),
-               field_text(h, "state")});
+               field_text(h, "state")
+                   + (flag(h, "leader") && flag(h, "cluster") ? " (leader)" : std::string())});
   }
   return t.render();
 }

@@ -258,8 +258,15 @@ std::string render_vms(const json& reply, unix_nanos now, bool resources) {
     auto d = field_text(vm, "driver", "process");
     return d != "process" && d != "-" && !d.empty();
   });
+  // HOST once VMs run on the hosts of a cluster (volantd --cluster).
+  bool hosts = std::any_of(list.begin(), list.end(), [](const json& vm) {
+    auto h = field_text(vm, "host", "local");
+    return h != "local" && h != "-" && !h.empty();
+  });
   std::vector<std::string> header
       = {"NAME", "DEPLOYMENT", "IP", "STATUS", "REVISION", "RESTARTS"};
+  if (hosts)
+    header.insert(header.begin() + 3, "HOST");
   if (drivers)
     header.push_back("DRIVER");
   if (backing_off)
@@ -276,6 +283,8 @@ std::string render_vms(const json& reply, unix_nanos now, bool resources) {
         = {field_text(vm, "name"), field_text(vm, "deployment"),
            field_text(vm, "ip"), field_text(vm, "status"),
            field_text(vm, "revision", "-"), field_text(vm, "restarts", "0")};
+    if (hosts)
+      row.insert(row.begin() + 3, field_text(vm, "host", "-"));
     if (drivers)
       row.push_back(field_text(vm, "driver", "process"));
     if (backing_off)

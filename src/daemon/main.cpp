@@ -10,6 +10,7 @@
 #include "actors/root.hpp"
 #include "cli/args.hpp"
 #include "cli/manifest_yaml.hpp"
+#include "daemon/cluster_mode.hpp"
 #include "daemon/data_dir.hpp"
 #include "daemon/host.hpp"
 #include "daemon/workloads.hpp"
@@ -82,6 +83,7 @@ struct options {
   std::string dns_listen = default_dns_listen;
   std::vector<std::string> dns_forward;
   std::string quotas = default_quota_file;
+  volant::cluster_options cluster;
 };
 
 int fail(const std::string& message) {
@@ -169,6 +171,7 @@ int main(int argc, char** argv) {
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   add_host_options(app, opts.host);
   add_workload_options(app, opts.workloads);
+  add_cluster_options(app, opts.cluster);
   app.add_option("--stop-grace-ms", opts.stop_grace_ms,
                  "Grace period between SIGTERM and SIGKILL when stopping a VM")
     ->check(CLI::Range(0, 3600000));
@@ -311,6 +314,19 @@ int main(int argc, char** argv) {
   if (!store)
     return fail(store.error_value().message);
   ctx.store = store->get();
+  // A host of a cluster: its journal is a copy of the cluster log, brought
+  // up to date before the state is rebuilt from it.
+  std::unique_ptr<cluster_link> cluster;
+  if (!opts.cluster.endpoints.empty()) {
+    auto link = cluster_link::open(opts.cluster, **store, ctx.data_dir);
+    if (!link)
+      return fail(link.error_value().message);
+    cluster = std::move(*link);
+    if (auto st = cluster->catch_up(); !st)
+      return fail("--cluster: " + st.error_value().message);
+    ctx.cluster = cluster.get();
+    ctx.host_name = cluster->options().host_name;
+  }
   auto w = (*store)->load();
   if (!w)
     return fail("cannot rebuild state from the log: " + w.error_value().message);
@@ -318,8 +334,19 @@ int main(int argc, char** argv) {
   if (!bridge)
     return fail("--bridge-cidr: " + bridge.error_value().message);
   opts.host.reserved = bridge->address;
-  if (auto st = configure_host_if_needed(**store, *w, opts.host); !st)
+  cluster_host me;
+  if (cluster != nullptr) {
+    auto config = host_config_from(opts.host);
+    if (!config)
+      return fail(config.error_value().message);
+    me = {ctx.host_name, config->cpu_total, config->memory_total_mib,
+          config->cpu_overcommit_milli};
+    for (const command& cmd : {command{configure_host{*config}}, command{join_host{me}}})
+      if (auto st = cluster->commit(*w, cmd); !st)
+        return fail("--cluster: " + st.error_value().message);
+  } else if (auto st = configure_host_if_needed(**store, *w, opts.host); !st) {
     return fail(st.error_value().message);
+  }
   for (const auto& [name, d] : w->deployments)
     for (const auto& var : d.spec.tmpl.secret_env)
       if (secrets::sealed_key_id(var.sealed) != sealer->key_id())
@@ -450,6 +477,11 @@ int main(int argc, char** argv) {
       caf::anon_send_exit(root_actor, caf::exit_reason::user_shutdown);
       return fail("cannot listen on " + opts.listen);
     }
+    if (cluster != nullptr) {
+      cluster->start(live, me);
+      spdlog::info("[volantd] host {} of the cluster at {}", ctx.host_name,
+                   opts.cluster.endpoints);
+    }
     spdlog::info("[volantd] {}", workloads->summary);
     spdlog::info("[volantd] listening on {}:{}, data dir {}, driver {}{}", listen_host,
                  published_port(), ctx.data_dir, driver.name(),
@@ -458,5 +490,7 @@ int main(int argc, char** argv) {
     spdlog::info("[volantd] signal {}: shutting down (workloads keep running)", sig);
     caf::anon_send_exit(root_actor, caf::exit_reason::user_shutdown);
   }
+  if (cluster != nullptr)
+    cluster->stop();
   return root_gave_up() ? 1 : 0;
 }

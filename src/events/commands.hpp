@@ -299,6 +299,17 @@ struct delete_lb {
   std::string name;
 };
 
+/// A host joins a cluster, comes back, or announces a new capacity (issue 16).
+struct join_host {
+  cluster_host host;
+};
+
+/// The leader found host `name`'s lease expired: its VMs go elsewhere.
+struct lose_host {
+  std::string name;
+  std::string reason;
+};
+
 using command =
   std::variant<install_plugin, remove_plugin, configure_host, create_deployment,
                scale_deployment, update_deployment, pause_deployment,
@@ -309,6 +320,7 @@ using command =
                record_vm_paused, record_vm_resumed, recreate_vm, delete_vm,
                terminate_vm, record_rollout, check_rollout, create_lb, switch_lb,
                delete_lb, mark_drained, record_vm_not_ready, delete_volume,
-               set_quotas, set_autoscaler, delete_autoscaler>;
+               set_quotas, set_autoscaler, delete_autoscaler, join_host,
+               lose_host>;
 
 } // namespace volant

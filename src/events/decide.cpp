@@ -109,6 +109,14 @@ result decide_one(const world& w, const configure_host& cmd, unix_nanos now) {
   return events{host_configured{cmd.config, now}};
 }
 
+/// In a cluster, the cores and memory are the hosts' (each joins with its
+/// own): a host's configuration sets the pool and the limits only.
+result decide_cluster_config(const world& w, configure_host cmd, unix_nanos now) {
+  cmd.config.cpu_total = w.host.config.cpu_total;
+  cmd.config.memory_total_mib = w.host.config.memory_total_mib;
+  return decide_one(w, cmd, now);
+}
+
 // -- plugins ------------------------------------------------------------------
 
 result decide_one(const world& w, const install_plugin& cmd, unix_nanos now) {
@@ -412,13 +420,16 @@ result decide_one(const world& w, const create_vm& cmd, unix_nanos now) {
                                 {d.spec.tmpl.cpu, d.spec.tmpl.memory_mib, 1});
         !why.empty())
       return make_error(ec::quota_exceeded, why);
-  auto ip = allocate_ip(w.host);
+  auto host = place_vm(w, d);
+  if (!host)
+    return host.error_value();
+  auto ip = allocate_ip_on(w, *host);
   if (!ip)
     return ip.error_value();
   auto volumes = attach_volumes(w, d, cmd.index, name, now);
   if (!volumes)
     return volumes.error_value();
-  events out{vm_created{name, cmd.deployment, cmd.index, c.id, *ip, d.revision,
+  events out{vm_created{name, cmd.deployment, cmd.index, *host, *ip, d.revision,
                         d.spec.tmpl.cpu, d.spec.tmpl.memory_mib, now}};
   for (auto& ev : *volumes)
     out.push_back(std::move(ev));
@@ -717,6 +728,8 @@ result decide_one(const world&, const record_actor_crash& cmd, unix_nanos now) {
 
 expected<std::vector<event>> decide(const world& w, const command& cmd,
                                     unix_nanos now) {
+  if (const auto* c = std::get_if<configure_host>(&cmd); c != nullptr && !w.hosts.empty())
+    return decide_cluster_config(w, *c, now);
   return std::visit([&](const auto& c) { return decide_one(w, c, now); }, cmd);
 }
 

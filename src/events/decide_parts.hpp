@@ -5,6 +5,7 @@
 
 #include "events/commands.hpp"
 #include "events/error.hpp"
+#include "events/placement.hpp"
 #include "events/state.hpp"
 
 #include <string>
@@ -53,5 +54,17 @@ result decide_one(const world& w, const delete_volume& cmd, unix_nanos now);
 result decide_one(const world& w, const set_quotas& cmd, unix_nanos now);
 result decide_one(const world& w, const set_autoscaler& cmd, unix_nanos now);
 result decide_one(const world& w, const delete_autoscaler& cmd, unix_nanos now);
+
+// Cluster hosts (decide_hosts.cpp).
+
+/// The host a new VM of `d` goes to: the world's one host, or in a cluster
+/// where `place` puts it; an error naming why no host can take it.
+expected<std::string> place_vm(const world& w, const deployment_state& d);
+
+/// The lowest free address of `host`'s /24 (in a cluster), else of the pool.
+expected<ipv4> allocate_ip_on(const world& w, const std::string& host);
+
+result decide_one(const world& w, const join_host& cmd, unix_nanos now);
+result decide_one(const world& w, const lose_host& cmd, unix_nanos now);
 
 } // namespace volant::decide_detail

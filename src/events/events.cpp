@@ -55,6 +55,14 @@ aggregate_id aggregate_of_one(const autoscaler_deleted& x) {
   return {aggregate_kind::autoscaler, x.name};
 }
 
+aggregate_id aggregate_of_one(const host_joined& x) {
+  return {aggregate_kind::host, x.host.name};
+}
+
+aggregate_id aggregate_of_one(const host_lost& x) {
+  return {aggregate_kind::host, x.name};
+}
+
 aggregate_id aggregate_of_one(const quota_set& x) {
   return {aggregate_kind::quota, x.spec.name};
 }

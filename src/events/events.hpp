@@ -478,6 +478,28 @@ struct autoscaler_deleted {
   friend bool operator==(const autoscaler_deleted&, const autoscaler_deleted&) = default;
 };
 
+// -- cluster hosts (issue 16) ------------------------------------------------------
+
+/// A host joined the cluster (or came back, or changed: its capacity, a
+/// drain): `host` as it stands now.
+struct host_joined {
+  static constexpr std::string_view kind_name = "host_joined";
+  cluster_host host;
+  unix_nanos at = 0;
+  friend bool operator==(const host_joined&, const host_joined&) = default;
+};
+
+/// The leader found a host's lease expired: its VMs are rescheduled on the
+/// others (removed here, created again by reconcile), except those a
+/// persistent volume pins to it.
+struct host_lost {
+  static constexpr std::string_view kind_name = "host_lost";
+  std::string name;
+  std::string reason; ///< "its lease expired"
+  unix_nanos at = 0;
+  friend bool operator==(const host_lost&, const host_lost&) = default;
+};
+
 // -- system -------------------------------------------------------------------------
 
 /// An actor crashed and was restarted by its supervisor.
@@ -520,7 +542,8 @@ using event = std::variant<plugin_installed, plugin_removed, host_configured,
                            lb_deleted, vm_drained, vm_not_ready, volume_created,
                            volume_attached, volume_detached, volume_deleted,
                            quota_set, quota_deleted, deployment_quota_set,
-                           autoscaler_set, autoscaler_deleted>;
+                           autoscaler_set, autoscaler_deleted, host_joined,
+                           host_lost>;
 
 /// An event as committed: its place in the log and the commit time.
 struct recorded_event {

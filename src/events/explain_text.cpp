@@ -219,6 +219,12 @@ std::string step_text(const event& ev) {
                    + std::to_string(x.spec.max_replicas) + " replicas)";
           },
           [](const autoscaler_deleted& x) { return "autoscaler " + x.name + " deleted"; },
+          [](const host_joined& x) {
+            return "host " + x.host.name + (x.host.draining ? " draining" : " joined") + " ("
+                   + std::to_string(x.host.cpu_total) + " cores, "
+                   + std::to_string(x.host.memory_total_mib) + " MiB)";
+          },
+          [](const host_lost& x) { return "host " + x.name + " lost: " + x.reason; },
           [](const quota_set& x) { return "quota " + x.spec.name + " set by " + x.source; },
           [](const quota_deleted& x) { return "quota " + x.name + " removed by " + x.source; },
           [](const auto& x) { return std::string(x.kind_name); },

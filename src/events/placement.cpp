@@ -105,17 +105,18 @@ subnet_plan assign_subnets(ipv4 first, ipv4 last, const std::vector<std::string>
       if (listed.contains(host))
         plan.subnets[host] = net;
     }
-  // Whole /24s inside the pool.
-  std::uint64_t start = (static_cast<std::uint64_t>(first) + 255) & ~std::uint64_t{255};
+  // Whole /24s inside the pool: .1-.254 of each (a CIDR's pool starts at .1
+  // and ends at .254).
+  std::uint64_t start = (static_cast<std::uint64_t>(first) + 254) & ~std::uint64_t{255};
   std::vector<std::string> waiting;
   for (const auto& host : listed)
     if (!plan.subnets.contains(host))
       waiting.push_back(host);
   auto next = start;
   for (const auto& host : waiting) {
-    while (next + 255 <= last && taken.contains(static_cast<ipv4>(next)))
+    while (next + 254 <= last && taken.contains(static_cast<ipv4>(next)))
       next += 256;
-    if (next + 255 > last) {
+    if (next + 254 > last) {
       plan.why = "the cluster pool " + to_string_ip(first) + "-" + to_string_ip(last)
                  + " has no /24 left for host '" + host + "'";
       break;
@@ -124,6 +125,23 @@ subnet_plan assign_subnets(ipv4 first, ipv4 last, const std::vector<std::string>
     taken.insert(static_cast<ipv4>(next));
   }
   return plan;
+}
+
+std::vector<host_capacity> hosts_of(const world& w) {
+  std::vector<host_capacity> out;
+  for (const auto& [name, h] : w.hosts) {
+    if (h.lost) // cluster_capacities adds it back as lost while VMs name it
+      continue;
+    host_capacity c;
+    c.name = name;
+    c.cpu = h.cpu_total;
+    c.cpu_limit = static_cast<std::int64_t>(h.cpu_total) * h.cpu_overcommit_milli / 1000;
+    c.memory_mib = h.memory_total_mib;
+    if (h.draining)
+      c.unschedulable = "draining";
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 std::vector<host_capacity> cluster_capacities(const world& w,

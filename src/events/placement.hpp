@@ -54,6 +54,10 @@ placement place(std::vector<host_capacity> hosts, const placement_request& r);
 /// replicas counted.
 std::vector<host_capacity> host_capacities(const world& w, const std::string& deployment = {});
 
+/// The hosts of a cluster's world (`world::hosts`) as placement sees them:
+/// none lost, a draining one unschedulable. Empty on a single host.
+std::vector<host_capacity> hosts_of(const world& w);
+
 /// The hosts of a cluster: `registered` (name, capacity, and `unschedulable`
 /// for a draining one) with their use and `deployment`'s replicas counted
 /// from the VMs the world puts on them. A host that VMs name but that is not

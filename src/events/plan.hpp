@@ -117,6 +117,8 @@ std::vector<std::string> scale_down_victims(const world& w,
 
 /// The lowest free address of the pool, or ip_pool_exhausted.
 expected<ipv4> allocate_ip(const host_state& host);
+/// The lowest free address in `first`..`last` (a cluster host's /24 of the pool).
+expected<ipv4> allocate_ip(const host_state& host, ipv4 first, ipv4 last);
 
 // -- probes -------------------------------------------------------------------------
 

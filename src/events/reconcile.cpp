@@ -455,20 +455,24 @@ std::vector<std::string> scale_down_victims(const world& w,
 }
 
 expected<ipv4> allocate_ip(const host_state& host) {
+  return allocate_ip(host, host.config.pool_first, host.config.pool_last);
+}
+
+expected<ipv4> allocate_ip(const host_state& host, ipv4 first, ipv4 last) {
   if (!host.configured)
     return make_error(ec::invalid_host_config, "host is not configured");
-  const auto& c = host.config;
-  // Leases are ordered by address: walk them from the pool's start and take the
-  // first gap. 64-bit so that a pool ending at 255.255.255.255 cannot wrap.
-  std::uint64_t candidate = c.pool_first;
-  for (auto i = host.leases.lower_bound(c.pool_first);
+  // Leases are ordered by address: walk them from the range's start and take
+  // the first gap. 64-bit so that a pool ending at 255.255.255.255 cannot wrap.
+  std::uint64_t candidate = first;
+  for (auto i = host.leases.lower_bound(first);
        i != host.leases.end() && i->first == candidate; ++i)
     ++candidate;
-  if (candidate > c.pool_last)
+  if (candidate > last)
     return make_error(ec::ip_pool_exhausted,
-                      "IP pool exhausted: all " + std::to_string(pool_size(c))
-                          + " addresses of " + to_string_ip(c.pool_first) + "-"
-                          + to_string_ip(c.pool_last) + " are in use");
+                      "IP pool exhausted: all "
+                          + std::to_string(static_cast<std::uint64_t>(last) - first + 1)
+                          + " addresses of " + to_string_ip(first) + "-" + to_string_ip(last)
+                          + " are in use");
   return static_cast<ipv4>(candidate);
 }
 

@@ -229,6 +229,17 @@ VOLANT_FIELDS(host_config) {
   f("cpu_overcommit_milli", x.cpu_overcommit_milli);
 }
 
+VOLANT_FIELDS(cluster_host) {
+  f("name", x.name);
+  f("cpu_total", x.cpu_total);
+  f("memory_total_mib", x.memory_total_mib);
+  f("cpu_overcommit_milli", x.cpu_overcommit_milli);
+  f("draining", x.draining);
+  f("lost", x.lost);
+  f("since", x.since);
+  f("subnet", x.subnet);
+}
+
 // -- events (events.hpp) ------------------------------------------------------
 
 VOLANT_FIELDS(plugin_installed) {
@@ -517,6 +528,17 @@ VOLANT_FIELDS(autoscaler_set) {
 
 VOLANT_FIELDS(autoscaler_deleted) {
   f("name", x.name);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(host_joined) {
+  f("host", x.host);
+  f("at", x.at);
+}
+
+VOLANT_FIELDS(host_lost) {
+  f("name", x.name);
+  f("reason", x.reason);
   f("at", x.at);
 }
 

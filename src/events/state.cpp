@@ -28,9 +28,45 @@ void apply_one(world& w, const plugin_removed& e) {
     w.plugins.by_name.erase(i);
 }
 
+/// A cluster's capacity is its hosts': the cores and memory of every host
+/// that is not lost (admission and reconcile count against it; placement
+/// picks the host).
+void count_cluster(world& w) {
+  if (w.hosts.empty())
+    return;
+  std::int32_t cpu = 0;
+  std::int64_t memory = 0;
+  for (const auto& [name, h] : w.hosts)
+    if (!h.lost) {
+      cpu += h.cpu_total;
+      memory += h.memory_total_mib;
+    }
+  w.host.config.cpu_total = cpu;
+  w.host.config.memory_total_mib = memory;
+}
+
 void apply_one(world& w, const host_configured& e) {
   w.host.configured = true;
   w.host.config = e.config;
+  count_cluster(w);
+}
+
+void apply_one(world& w, const host_joined& e) {
+  auto& h = w.hosts[e.host.name];
+  h = e.host;
+  h.lost = false;
+  h.since = e.at;
+  count_cluster(w);
+}
+
+void apply_one(world& w, const host_lost& e) {
+  auto i = w.hosts.find(e.name);
+  if (i == w.hosts.end())
+    return;
+  i->second.lost = true;
+  i->second.draining = false;
+  i->second.since = e.at;
+  count_cluster(w);
 }
 
 void apply_one(world& w, const deployment_created& e) {

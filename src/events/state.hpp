@@ -88,6 +88,10 @@ struct world {
   std::map<std::string, quota_spec> quotas;
   /// Autoscalers by name (issue 15).
   std::map<std::string, autoscaler_spec> autoscalers;
+  /// The hosts of a cluster by name (issue 16); empty on a single host.
+  /// `host.config`'s cores and memory are then the sum of the hosts' that are
+  /// not lost.
+  std::map<std::string, cluster_host> hosts;
   /// The highest run number (incarnation) ever recorded for any VM.
   std::uint64_t last_incarnation = 0;
   std::uint64_t last_seq = 0;   ///< Seq of the last applied record (0: none).

@@ -378,4 +378,22 @@ struct host_config {
   friend bool operator==(const host_config&, const host_config&) = default;
 };
 
+/// One host of a cluster (issue 16, docs/hosts.md): the capacity it joined
+/// with, and whether the leader places VMs on it. A single-host volantd has
+/// none: its one host is `host_config`.
+struct cluster_host {
+  std::string name;
+  std::int32_t cpu_total = 1;
+  std::int64_t memory_total_mib = 1024;
+  /// vCPUs admitted per core, times 1000 (0: no limit).
+  std::uint32_t cpu_overcommit_milli = 0;
+  bool draining = false; ///< `volar hosts drain`: its replicas move away
+  bool lost = false;     ///< its lease expired: its VMs were rescheduled
+  unix_nanos since = 0;  ///< when it joined (or was lost)
+  /// Its /24 of the cluster pool (the first address; its VMs get .1-.254 of
+  /// it), kept while it is lost; 0: none yet.
+  ipv4 subnet = 0;
+  friend bool operator==(const cluster_host&, const cluster_host&) = default;
+};
+
 } // namespace volant

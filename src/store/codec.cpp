@@ -85,6 +85,8 @@ VOLANT_TABLE(quota_deleted, QuotaDeleted);
 VOLANT_TABLE(deployment_quota_set, DeploymentQuotaSet);
 VOLANT_TABLE(autoscaler_set, AutoscalerSet);
 VOLANT_TABLE(autoscaler_deleted, AutoscalerDeleted);
+VOLANT_TABLE(host_joined, HostJoined);
+VOLANT_TABLE(host_lost, HostLost);
 
 #undef VOLANT_TABLE
 
@@ -252,6 +254,12 @@ off<void> body(builder& b, const autoscaler_set& e) {
 off<void> body(builder& b, const autoscaler_deleted& e) {
   return fb::CreateAutoscalerDeleted(b, str(b, e.name), e.at).Union();
 }
+off<void> body(builder& b, const host_joined& e) {
+  return fb::CreateHostJoined(b, pack(b, e.host), e.at).Union();
+}
+off<void> body(builder& b, const host_lost& e) {
+  return fb::CreateHostLost(b, str(b, e.name), str(b, e.reason), e.at).Union();
+}
 off<void> body(builder& b, const vm_not_ready& e) {
   return fb::CreateVmNotReady(b, str(b, e.name), str(b, e.reason), e.at, e.incarnation)
       .Union();
@@ -352,6 +360,12 @@ autoscaler_set get(const fb::AutoscalerSet& x, const path& at) {
 }
 autoscaler_deleted get(const fb::AutoscalerDeleted& x, const path& at) {
   return {get(x.name(), {&at, "name"}), x.at()};
+}
+host_joined get(const fb::HostJoined& x, const path& at) {
+  return {get(x.host(), {&at, "host"}), x.at()};
+}
+host_lost get(const fb::HostLost& x, const path& at) {
+  return {get(x.name(), {&at, "name"}), get(x.reason(), {&at, "reason"}), x.at()};
 }
 deployment_quota_set get(const fb::DeploymentQuotaSet& x, const path& at) {
   return {get(x.name(), {&at, "name"}), get(x.from(), {&at, "from"}), get(x.to(), {&at, "to"}),
@@ -626,6 +640,12 @@ world get(const fb::Snapshot& x) {
            if (!w.autoscalers.emplace(spec.name, spec).second)
              bad(p, "duplicate autoscaler '" + spec.name + "'");
          });
+  if (x.hosts() != nullptr) // appended: absent in old snapshots
+    each(x.hosts(), {&root, "hosts"}, [&](const fb::ClusterHost& h, const path& p) {
+      auto host = get(&h, p);
+      if (!w.hosts.emplace(host.name, host).second)
+        bad(p, "duplicate host '" + host.name + "'");
+    });
   return w;
 }
 
@@ -728,10 +748,14 @@ std::vector<std::uint8_t> pack_snapshot(const world& w) {
   for (const auto& [name, a] : w.autoscalers)
     autoscalers.push_back(pack(b, a));
   auto autoscaler_vec = b.CreateVector(autoscalers);
+  std::vector<off<fb::ClusterHost>> hosts;
+  for (const auto& [name, h] : w.hosts)
+    hosts.push_back(pack(b, h));
+  auto host_vec = b.CreateVector(hosts);
   auto snap = fb::CreateSnapshot(b, snapshot_version, host, plugin_vec, dep_vec,
                                  vm_vec, w.last_seq, w.last_at,
                                  w.last_incarnation, lb_vec, volume_vec,
-                                 w.last_volume_id, quota_vec, autoscaler_vec);
+                                 w.last_volume_id, quota_vec, autoscaler_vec, host_vec);
   fb::FinishSnapshotBuffer(b, snap);
   return finished(b);
 }

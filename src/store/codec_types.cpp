@@ -159,6 +159,11 @@ off<fb::QuotaSpec> pack(builder& b, const quota_spec& x) {
   return fb::CreateQuotaSpec(b, str(b, x.name), x.max_vms, x.max_cpu, x.max_memory_mib);
 }
 
+off<fb::ClusterHost> pack(builder& b, const cluster_host& x) {
+  return fb::CreateClusterHost(b, str(b, x.name), x.cpu_total, x.memory_total_mib,
+                               x.cpu_overcommit_milli, x.draining, x.lost, x.since, x.subnet);
+}
+
 off<fb::ScalingRules> pack(builder& b, const scaling_rules& x) {
   return fb::CreateScalingRules(b, x.stabilization_seconds, x.max_percent, x.max_vms,
                                 x.period_seconds);
@@ -468,6 +473,12 @@ volume_record get(const fb::VolumeRecord* t, const path& at) {
 quota_spec get(const fb::QuotaSpec* t, const path& at) {
   const auto& x = need(t, at);
   return {get(x.name(), {&at, "name"}), x.max_vms(), x.max_cpu(), x.max_memory_mib()};
+}
+
+cluster_host get(const fb::ClusterHost* t, const path& at) {
+  const auto& x = need(t, at);
+  return {get(x.name(), {&at, "name"}), x.cpu_total(), x.memory_total_mib(),
+          x.cpu_overcommit_milli(), x.draining(), x.lost(), x.since(), x.subnet()};
 }
 
 scaling_rules get(const fb::ScalingRules* t, const path& at) {

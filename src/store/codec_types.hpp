@@ -52,6 +52,7 @@ off<fb::VmRecord> pack(builder& b, const vm_record& x);
 off<fb::LbSpec> pack(builder& b, const lb_spec& x);
 off<fb::VolumeRecord> pack(builder& b, const volume_record& x);
 off<fb::QuotaSpec> pack(builder& b, const quota_spec& x);
+off<fb::ClusterHost> pack(builder& b, const cluster_host& x);
 off<fb::AutoscalerSpec> pack(builder& b, const autoscaler_spec& x);
 off<fb::HostConfig> pack(builder& b, const host_config& x);
 
@@ -122,6 +123,7 @@ vm_record get(const fb::VmRecord* t, const path& at);
 lb_spec get(const fb::LbSpec* t, const path& at);
 volume_record get(const fb::VolumeRecord* t, const path& at);
 quota_spec get(const fb::QuotaSpec* t, const path& at);
+cluster_host get(const fb::ClusterHost* t, const path& at);
 autoscaler_spec get(const fb::AutoscalerSpec* t, const path& at);
 host_config get(const fb::HostConfig* t, const path& at);
 

@@ -238,6 +238,50 @@ journal::append(std::vector<event> events) {
   return std::move(*req.result);
 }
 
+expected<std::vector<recorded_event>>
+journal::import(const std::vector<std::pair<std::uint64_t, std::string>>& records) {
+  auto& p = *impl_;
+  if (p.secondary)
+    return make_error(ec::conflict, "journal at " + p.dir + " is open read-only");
+  std::unique_lock lock{p.mtx};
+  auto seq = p.last_seq.load(std::memory_order_acquire);
+  std::vector<recorded_event> out;
+  rocksdb::WriteBatch wb;
+  for (const auto& [at_seq, bytes] : records) {
+    if (at_seq <= seq)
+      continue;
+    if (at_seq != seq + 1)
+      return make_error(ec::corrupt_record, "record " + std::to_string(at_seq)
+                                                + " does not follow seq "
+                                                + std::to_string(seq) + " (a gap)");
+    auto rec = unpack_event(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()));
+    if (!rec)
+      return make_error(rec.error_value().code, "record " + std::to_string(at_seq) + ": "
+                                                    + rec.error_value().message);
+    if (rec->seq != at_seq)
+      return make_error(ec::corrupt_record, "record " + std::to_string(at_seq)
+                                                + " holds seq " + std::to_string(rec->seq));
+    auto key = seq_key(at_seq);
+    if (auto s = wb.Put(p.events, slice_of(key), rocksdb::Slice{bytes.data(), bytes.size()});
+        !s.ok())
+      return p.failure(s, "cannot build the write batch");
+    seq = at_seq;
+    out.push_back(std::move(*rec));
+  }
+  if (out.empty())
+    return out;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (auto s = p.db->Write(wo, &wb); !s.ok())
+    return p.failure(s, "cannot store " + std::to_string(out.size()) + " records");
+  p.last_seq.store(seq, std::memory_order_release);
+  p.last_at = std::max(p.last_at, out.back().at);
+  p.syncs.fetch_add(1, std::memory_order_relaxed);
+  p.events_written.fetch_add(out.size(), std::memory_order_relaxed);
+  return out;
+}
+
 std::uint64_t journal::last_seq() const {
   return impl_->last_seq.load(std::memory_order_acquire);
 }

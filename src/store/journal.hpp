@@ -129,6 +129,15 @@ public:
   /// failed write nothing is committed and no seq is consumed (ec::io_error).
   expected<std::vector<recorded_event>> append(std::vector<event> events);
 
+  /// Stores records committed elsewhere, as they are (a cluster host's copy
+  /// of the cluster log, issue 16): `records` are (seq, envelope bytes) in
+  /// order. Those at or below `last_seq()` are skipped (already here); the
+  /// rest must follow it without a gap and decode, or nothing is stored
+  /// (ec::corrupt_record naming the seq). Synced like an append; returns the
+  /// records stored, decoded. Thread-safe; a journal is either a copy
+  /// (import) or a log of its own (append), never both.
+  expected<std::vector<recorded_event>>
+  import(const std::vector<std::pair<std::uint64_t, std::string>>& records);
   /// The seq of the last committed event (0 when empty).
   std::uint64_t last_seq() const;
 

@@ -35,7 +35,7 @@ bool is_time_field(std::string_view f) {
 }
 
 bool is_ip_field(std::string_view f) {
-  return f == "ip" || f == "pool_first" || f == "pool_last";
+  return f == "ip" || f == "pool_first" || f == "pool_last" || f == "subnet";
 }
 
 std::string_view probe_name(const no_check&) { return "none"; }

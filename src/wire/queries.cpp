@@ -184,6 +184,41 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
   if (verb == "hosts.list") {
     // One row per host; a single-host volantd has its own (issue 16).
     auto rows = json::array();
+    if (!w.hosts.empty()) {
+      for (const auto& h : cluster_capacities(w, hosts_of(w))) {
+        std::int64_t vms = 0;
+        for (const auto& [name, vm] : w.vms)
+          vms += vm.host == h.name ? 1 : 0;
+        auto known = w.hosts.find(h.name);
+        rows.push_back({{"name", h.name},
+                        {"cpu", h.cpu},
+                        {"cpu_limit", h.cpu_limit},
+                        {"cpu_used", h.cpu_used},
+                        {"memory_mib", h.memory_mib},
+                        {"memory_mib_used", h.memory_mib_used},
+                        {"vms", vms},
+                        {"lease_age_ms", nullptr},
+                        {"since", known == w.hosts.end() ? json(nullptr)
+                                                         : json(format_time(known->second.since))},
+                        {"state", h.unschedulable.empty() ? "ready" : h.unschedulable},
+                        {"cluster", true}});
+      }
+      for (const auto& [name, h] : w.hosts) // lost, and holding no VM
+        if (h.lost && std::none_of(rows.begin(), rows.end(),
+                                   [&](const json& r) { return r["name"] == name; }))
+          rows.push_back({{"name", name},
+                          {"cpu", h.cpu_total},
+                          {"cpu_limit", 0},
+                          {"cpu_used", 0},
+                          {"memory_mib", h.memory_total_mib},
+                          {"memory_mib_used", 0},
+                          {"vms", 0},
+                          {"lease_age_ms", nullptr},
+                          {"since", format_time(h.since)},
+                          {"state", "lost"},
+                          {"cluster", true}});
+      return rows;
+    }
     for (const auto& h : host_capacities(w)) {
       std::int64_t vms = 0;
       for (const auto& [name, vm] : w.vms)

@@ -123,7 +123,13 @@ nlohmann::json deployment_detail(const world& w, const deployment_state& d,
   vm_filter only{d.spec.name, {}};
   j["vms"] = vms_view(w, only);
   j["events"] = events;
-  j["hosts"] = nlohmann::json::array({w.host.config.id});
+  // The hosts its replicas may run on: the one host, or a cluster's.
+  j["hosts"] = nlohmann::json::array();
+  if (w.hosts.empty())
+    j["hosts"].push_back(w.host.config.id);
+  for (const auto& [name, h] : w.hosts)
+    if (!h.lost)
+      j["hosts"].push_back(name);
   for (const auto& [name, a] : w.autoscalers)
     if (a.deployment == d.spec.name)
       j["autoscaler"] = {{"name", name},

@@ -133,6 +133,8 @@ std::vector<event> all_events() {
                       {60, -1, 3, 20}},
                      41},
       autoscaler_deleted{"web-hpa", 42},
+      host_joined{{"h2", 8, 16384, 4000, true, false, 43, 0x0A080100}, 43},
+      host_lost{"h3", "its lease expired", 44},
   };
 }
 
@@ -311,8 +313,11 @@ TEST_CASE("every event names its kind and its aggregate") {
   CHECK(aggregate_of(samples[38]) == aggregate_id{aggregate_kind::quota, "development"});
   CHECK(kinds[39] == "deployment_quota_set");
   CHECK(aggregate_of(samples[39]) == aggregate_id{aggregate_kind::deployment, "web"});
-  CHECK(kinds.back() == "autoscaler_deleted");
+  CHECK(kinds[41] == "autoscaler_deleted");
   CHECK(aggregate_of(samples[40]) == aggregate_id{aggregate_kind::autoscaler, "web-hpa"});
+  CHECK(kinds.back() == "host_lost");
+  CHECK(aggregate_of(samples[42]) == aggregate_id{aggregate_kind::host, "h2"});
+  CHECK(aggregate_of(samples[43]) == aggregate_id{aggregate_kind::host, "h3"});
   CHECK(deployment_of_vm("web-1@3") == "web");
   CHECK(deployment_of_vm("my-app-12") == "my-app");
   CHECK(slot_name("web-1@3") == "web-1");

@@ -288,6 +288,14 @@ event sample(std::in_place_type_t<autoscaler_deleted>) {
   return autoscaler_deleted{"web1-hpa", t0 + 42};
 }
 
+event sample(std::in_place_type_t<host_joined>) {
+  return host_joined{cluster_host{"b", 8, 16384, 4000, true, false, t0 + 43, 0x7F4EB100}, t0 + 43};
+}
+
+event sample(std::in_place_type_t<host_lost>) {
+  return host_lost{"c", "its lease expired", t0 + 44};
+}
+
 template <std::size_t... Is>
 std::vector<event> all_samples(std::index_sequence<Is...>) {
   // A missing overload above is a compile error: every alternative has a sample.
@@ -352,6 +360,9 @@ world sample_world() {
   w.quotas["production"] = {"production", 100, 64, 131072};
   w.quotas["dev"] = {"dev", -1, 16, -1};
   w.autoscalers["web1-hpa"] = sample_autoscaler();
+  w.hosts["a"] = {"a", 2, 8192, 0, false, false, 1'700'000'000'000'000'600};
+  w.hosts["b"] = {"b", 8, 16384, 4000, true, false, 1'700'000'000'000'000'700, 0x7F4EB100};
+  w.hosts["c"] = {"c", 4, 4096, 0, false, true, 1'700'000'000'000'000'800};
   w.last_seq = 123456;
   w.last_at = 1'764'000'000'999'999'999;
   w.last_incarnation = 17;

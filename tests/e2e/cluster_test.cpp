@@ -1,0 +1,342 @@
+// Many hosts (issue 16): three volantd hosts, each with its own data and run
+// directory, on one real etcd that the test starts; the process driver, the
+// same --pool on every host (loopback addresses, so every VM answers from
+// every host here). What a user of the cluster sees: replicas spread 3/3/3,
+// every host answers for the whole cluster, and a lost host's replicas run
+// on the others while it is away, without duplicates when it comes back.
+
+#include "e2e/e2e.hpp"
+#include "support/etcd.hpp"
+#include "support/tcp_proxy.hpp"
+
+#include <signal.h>
+
+#include <ctime>
+#include <map>
+#include <memory>
+
+namespace volant::e2e {
+namespace {
+
+int port_of(const std::string& url) {
+  return std::stoi(url.substr(url.rfind(':') + 1));
+}
+
+struct cluster_fixture {
+  /// Hosts h1..h3 with the cluster pool 127.78.OCTET.0/22 (a /24 each);
+  /// host `proxied` reaches etcd through a proxy the test can cut.
+  explicit cluster_fixture(int octet, int proxied = -1, int members = 1)
+    : etcd(members), proxy(port_of(etcd.url())) {
+    std::string urls;
+    for (const auto& u : etcd.urls())
+      urls += (urls.empty() ? "" : ",") + u;
+    for (int i = 0; i < 3; ++i) {
+      daemon::options o;
+      o.pool_octet = octet;
+      o.pool_cidr = "127.78." + std::to_string(octet) + ".0/22";
+      o.cpus = 4;
+      o.memory_mib = 4096;
+      o.extra = {"--cluster", i == proxied ? proxy.url() : urls,
+                 "--host-name", "h" + std::to_string(i + 1),
+                 "--cluster-prefix", "/volant-e2e-" + std::to_string(octet)};
+      hosts.push_back(std::make_unique<daemon>(o));
+    }
+  }
+  ~cluster_fixture() {
+    // The cluster's deployments go once (through the first host still up),
+    // then every host stops; each cleans up what is left of its own.
+    for (auto& h : hosts)
+      if (h->running()) {
+        auto list = h->try_json("deployments list");
+        if (list && list->is_array())
+          for (const auto& d : *list)
+            h->volar("deployments delete " + d.value("name", std::string()) + " --force");
+        eventually([&] {
+          auto vms = h->try_json("vms list");
+          return vms && vms->empty();
+        }, 30s, 200ms);
+        break;
+      }
+  }
+
+  daemon& host(int i) { return *hosts.at(static_cast<std::size_t>(i)); }
+
+  /// The VMs on each host, from `vms list` on host `via`.
+  std::map<std::string, int> per_host(int via = 0, bool ready_only = true) {
+    std::map<std::string, int> out;
+    auto vms = host(via).try_json("vms list");
+    if (!vms)
+      return out;
+    for (const auto& vm : *vms)
+      if (!ready_only || vm.value("status", "") == "ready")
+        ++out[vm.value("host", std::string())];
+    return out;
+  }
+
+  /// The name of the host that leads (per `hosts list` on host `via`).
+  std::string leader(int via) {
+    auto hosts = host(via).try_json("hosts list");
+    if (hosts)
+      for (const auto& h : *hosts)
+        if (h.value("leader", false))
+          return h.value("name", std::string());
+    return {};
+  }
+
+  test::etcd_cluster etcd;
+  test::tcp_proxy proxy;
+  std::vector<std::unique_ptr<daemon>> hosts; // after etcd: stopped before it
+};
+
+/// `t` as the journal writes times: 2026-12-03T18:41:46.123456789Z.
+std::string utc(std::chrono::system_clock::time_point t) {
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+  auto secs = static_cast<std::time_t>(ns / 1'000'000'000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(ns % 1'000'000'000));
+  return buf;
+}
+
+std::string text_of(const std::map<std::string, int>& m) {
+  std::string out;
+  for (const auto& [host, n] : m)
+    out += host + "=" + std::to_string(n) + " ";
+  return out;
+}
+
+TEST_CASE("cluster: 9 replicas with --multi-host run 3/3/3, and every host answers for all") {
+  cluster_fixture c(176);
+  auto& h1 = c.host(0);
+  h1.install(httpd_manifest());
+  auto created = h1.ok("deployments create web --plugin e2e-httpd --replicas 9 --multi-host");
+  CHECK(created.find("--multi-host") == std::string::npos); // no single-host note
+  bool spread = eventually([&] {
+    auto m = c.per_host();
+    return m.size() == 3 && m["h1"] == 3 && m["h2"] == 3 && m["h3"] == 3;
+  }, 60s, 250ms);
+  REQUIRE_MESSAGE(spread, "per host: " << text_of(c.per_host(0, false)) << "\n"
+                                       << h1.log_tail() << c.host(2).log_tail());
+  // Every host sees the same cluster: the hosts, the VMs and who leads.
+  for (int i = 0; i < 3; ++i) {
+    auto hosts = c.host(i).get_json("hosts list");
+    REQUIRE(hosts.size() == 3);
+    for (const auto& h : hosts) {
+      CHECK(h["state"] == "ready");
+      CHECK(h["vms"] == 3);
+    }
+    CHECK(c.per_host(i) == c.per_host(0));
+    CHECK(!c.leader(i).empty());
+    CHECK(c.leader(i) == c.leader(0));
+  }
+  // Each VM answers HTTP, and runs on the host `vms list` names: its process
+  // belongs to that host's volantd.
+  auto vms = h1.get_json("vms list");
+  REQUIRE(vms.size() == 9);
+  for (const auto& vm : vms) {
+    auto name = vm["name"].get<std::string>();
+    CHECK_MESSAGE(http_body_eventually(vm["ip"].get<std::string>()) == name + "\n", name);
+    int owner = vm["host"].get<std::string>()[1] - '1';
+    // Each host's VMs have addresses of its own /24 of the cluster pool.
+    auto ip = vm["ip"].get<std::string>();
+    CHECK_MESSAGE(ip.rfind("127.78." + std::to_string(176 + owner) + ".", 0) == 0, ip);
+    CHECK_MESSAGE(c.host(owner).vm_pids(name).size() == 1, name);
+    for (int other = 0; other < 3; ++other)
+      if (other != owner)
+        CHECK_MESSAGE(c.host(other).vm_pids(name).empty(), name);
+  }
+  // The table shows the host of each VM.
+  auto table = c.host(1).ok("vms list");
+  CHECK(table.find("HOST") != std::string::npos);
+  // A command on any host changes the cluster.
+  c.host(2).ok("deployments scale web --replicas 6");
+  CHECK(eventually([&] {
+    auto m = c.per_host(1, false);
+    return m["h1"] == 2 && m["h2"] == 2 && m["h3"] == 2;
+  }, 40s, 250ms));
+}
+
+TEST_CASE("cluster: the leader's host lost with its workloads; its replicas run on the others, "
+          "a new leader takes over, and the host rejoins without duplicates") {
+  cluster_fixture c(180);
+  auto& h1 = c.host(0);
+  h1.install(httpd_manifest());
+  h1.ok("deployments create web --plugin e2e-httpd --replicas 6 --multi-host");
+  REQUIRE_MESSAGE(eventually([&] {
+    auto m = c.per_host();
+    return m["h1"] == 2 && m["h2"] == 2 && m["h3"] == 2;
+  }, 60s, 250ms), text_of(c.per_host(0, false)));
+  auto old_leader = c.leader(0);
+  REQUIRE(!old_leader.empty());
+  int lost = old_leader[1] - '1';
+  int other = (lost + 1) % 3;
+  auto& gone = c.host(lost);
+  // The machine dies: its volantd and its workloads at once.
+  auto pids = gone.workload_pids();
+  REQUIRE(pids.size() == 2);
+  gone.kill9();
+  for (int pid : pids)
+    ::kill(pid, SIGKILL);
+  // Another host leads, journals the host as lost, and its replicas become
+  // ready on the two others (a lease of 5 s, then the new leader's grace).
+  CHECK(eventually([&] {
+    auto l = c.leader(other);
+    return !l.empty() && l != old_leader;
+  }, 30s, 250ms));
+  bool moved = eventually([&] {
+    auto m = c.per_host(other);
+    return m.count(old_leader) == 0 && m.size() == 2 && m.begin()->second == 3
+           && m.rbegin()->second == 3;
+  }, 60s, 250ms);
+  REQUIRE_MESSAGE(moved, text_of(c.per_host(other, false)) << c.host(other).log_tail());
+  auto hosts = c.host(other).get_json("hosts list");
+  bool marked = false;
+  for (const auto& h : hosts)
+    marked = marked || (h["name"] == old_leader && h["state"] == "lost");
+  CHECK(marked);
+  bool journaled = false;
+  for (const auto& ev : c.host(other).journal())
+    journaled = journaled || (ev.value("event", "") == "host_lost");
+  CHECK(journaled);
+  // It comes back: it rejoins, takes no replica from the others, and runs
+  // nothing of its own from before.
+  gone.start();
+  CHECK(eventually([&] {
+    auto list = c.host(other).try_json("hosts list");
+    if (!list)
+      return false;
+    for (const auto& h : *list)
+      if (h["name"] == old_leader)
+        return h["state"] == "ready";
+    return false;
+  }, 30s, 250ms));
+  std::this_thread::sleep_for(3s);
+  auto vms = c.host(other).get_json("vms list");
+  CHECK(vms.size() == 6);
+  CHECK(gone.workload_pids().empty());
+  for (const auto& vm : vms) {
+    auto name = vm["name"].get<std::string>();
+    std::size_t copies = 0;
+    for (int i = 0; i < 3; ++i)
+      copies += c.host(i).vm_pids(name).size();
+    CHECK_MESSAGE(copies == 1, name);
+  }
+  // Commands work through the host that came back.
+  gone.ok("deployments scale web --replicas 9");
+  CHECK(eventually([&] {
+    auto m = c.per_host(lost);
+    int n = 0;
+    for (const auto& [h, k] : m)
+      n += k;
+    return n == 9;
+  }, 60s, 250ms));
+}
+
+TEST_CASE("cluster: a host cut off from etcd stops its workloads before the leader starts "
+          "them elsewhere (fencing), and nothing runs twice when the link returns") {
+  cluster_fixture c(184, 2); // h3 reaches etcd through the proxy
+  auto& h1 = c.host(0);
+  auto& h3 = c.host(2);
+  h1.install(httpd_manifest());
+  h1.ok("deployments create web --plugin e2e-httpd --replicas 6 --multi-host");
+  REQUIRE_MESSAGE(eventually([&] {
+    auto m = c.per_host();
+    return m["h1"] == 2 && m["h2"] == 2 && m["h3"] == 2;
+  }, 60s, 250ms), text_of(c.per_host(0, false)));
+  REQUIRE(h3.workload_pids().size() == 2);
+  auto cut_at = std::chrono::system_clock::now();
+  c.proxy.cut();
+  // h3's daemon and workloads run on; its lease goes unrenewed: it fences.
+  std::optional<std::chrono::system_clock::time_point> fenced_at;
+  bool fenced = eventually([&] {
+    if (h3.workload_pids().empty() && !fenced_at)
+      fenced_at = std::chrono::system_clock::now();
+    return fenced_at.has_value();
+  }, 30s, 50ms);
+  REQUIRE_MESSAGE(fenced, h3.log_tail());
+  CHECK(h3.running());
+  // The leader journals h3 lost and its two replicas run on h1 and h2.
+  bool moved = eventually([&] {
+    auto m = c.per_host(0);
+    return m.count("h3") == 0 && m["h1"] == 3 && m["h2"] == 3;
+  }, 60s, 250ms);
+  REQUIRE_MESSAGE(moved, text_of(c.per_host(0, false)) << h1.log_tail());
+  // Journal order and times: the fence came before the host was declared
+  // lost, and so before any replacement started.
+  // (Times as the journal writes them: fixed-width UTC, so they compare as text.)
+  std::string lost_at;
+  std::string first_start_after;
+  for (const auto& ev : h1.journal()) {
+    auto kind = ev.value("event", "");
+    auto at = ev.value("at", "");
+    if (kind == "host_lost")
+      lost_at = at;
+    if (!lost_at.empty() && kind == "vm_started" && first_start_after.empty())
+      first_start_after = at;
+  }
+  REQUIRE(!lost_at.empty());
+  REQUIRE(!first_start_after.empty());
+  CHECK(utc(*fenced_at) < lost_at);
+  CHECK(lost_at < first_start_after);
+  CHECK(cut_at < *fenced_at);
+  // The link returns: h3 rejoins and runs nothing twice.
+  c.proxy.restore();
+  CHECK_MESSAGE(eventually([&] {
+    auto list = h1.try_json("hosts list");
+    if (!list)
+      return false;
+    for (const auto& h : *list)
+      if (h["name"] == "h3")
+        return h["state"] == "ready";
+    return false;
+  }, 30s, 250ms), h3.log_tail(60));
+  std::this_thread::sleep_for(3s);
+  CHECK(h3.workload_pids().empty());
+  auto vms = h1.get_json("vms list");
+  CHECK(vms.size() == 6);
+  for (const auto& vm : vms) {
+    auto name = vm["name"].get<std::string>();
+    std::size_t copies = 0;
+    for (int i = 0; i < 3; ++i)
+      copies += c.host(i).vm_pids(name).size();
+    CHECK_MESSAGE(copies == 1, name);
+  }
+}
+
+TEST_CASE("cluster: one etcd member of three killed, the cluster works on; two killed, "
+          "commands fail in one line and nothing acknowledged is lost") {
+  cluster_fixture c(188, -1, 3);
+  auto& h1 = c.host(0);
+  h1.install(httpd_manifest());
+  h1.ok("deployments create web --plugin e2e-httpd --replicas 3 --multi-host");
+  REQUIRE(eventually([&] { return c.per_host().size() == 3; }, 60s, 250ms));
+  c.etcd.stop(0);
+  c.host(1).ok("deployments scale web --replicas 6");
+  CHECK_MESSAGE(eventually([&] {
+    auto m = c.per_host(2);
+    return m["h1"] == 2 && m["h2"] == 2 && m["h3"] == 2;
+  }, 60s, 250ms), text_of(c.per_host(2, false)));
+  c.etcd.stop(1);
+  auto r = c.host(2).volar("deployments scale web --replicas 9");
+  CHECK(r.exit_code != 0);
+  CHECK_MESSAGE(one_line(r.err), r.err);
+  CHECK_MESSAGE(r.err.find("etcd") != std::string::npos, r.err);
+  // Quorum back: the acknowledged six come back ready (the hosts fenced
+  // themselves while they could not renew their leases).
+  c.etcd.start(0);
+  c.etcd.start(1);
+  bool back = eventually([&] {
+    auto d = c.host(0).try_json("deployments list");
+    if (!d || d->size() != 1)
+      return false;
+    auto desired = (*d)[0].value("desired", 0);
+    return (desired == 6 || desired == 9) && (*d)[0].value("ready", 0) == desired;
+  }, 120s, 500ms);
+  CHECK_MESSAGE(back, c.host(0).log_tail());
+}
+
+} // namespace
+} // namespace volant::e2e
