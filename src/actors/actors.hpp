@@ -133,8 +133,9 @@ using controller_actor = inspectable_actor::extend<
   caf::reacts_to<follow_atom>,
   /// A host of a cluster: whether it leads now, and who does.
   caf::reacts_to<leader_atom, bool, std::string>,
-  /// The leader: the hosts whose lease lives.
-  caf::reacts_to<hosts_atom, std::vector<std::string>>,
+  /// The hosts whose lease lives, and the address of each (empty: none):
+  /// the leader's view of who is lost, every host's routes to the others.
+  caf::reacts_to<hosts_atom, std::vector<std::string>, std::vector<std::string>>,
   /// A host of a cluster whose lease was not renewed for most of its TTL
   /// (true): it stops its workloads before the leader may start them
   /// elsewhere (fencing); renewed again (false).

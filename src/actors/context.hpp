@@ -50,6 +50,9 @@ struct daemon_context {
   /// name; null on a single host.
   cluster_log* cluster = nullptr;
   std::string host_name = "local";
+  /// --vm-interface: where VM addresses go and the routes to the other hosts'
+  /// VMs point (empty: VM addresses are loopback ones, nothing is routed).
+  std::string vm_interface;
   runtime::driver* driver = nullptr; ///< the process driver (the default runtime)
   runtime::driver* qemu = nullptr;   ///< microVMs (runtime "qemu"), when available
   std::string qemu_accelerator;      ///< "kvm" or "tcg", decided once at start

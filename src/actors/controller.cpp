@@ -9,6 +9,7 @@
 #include "events/dns.hpp"
 #include "runtime/dns.hpp"
 #include "runtime/driver.hpp"
+#include "runtime/routes.hpp"
 #include "runtime/volumes.hpp"
 #include "store/journal.hpp"
 #include "wire/json.hpp"
@@ -106,6 +107,7 @@ deployment_summary summary_of(const world& w, const std::string& name) {
 
 void run_command(self_ptr self, const command& cmd,
                  std::function<void(expected<record_batch>)> done);
+void sync_routes(self_ptr self);
 
 /// Whether this controller makes the cluster-wide decisions (new replicas,
 /// rollouts, autoscalers, quota file, lost hosts): on a single host always,
@@ -382,6 +384,11 @@ void after_commit(self_ptr self, const record_batch& recs) {
     sweep_volumes(self);
   sync_lbs(self);
   sync_dns(self);
+  for (const auto& rec : recs)
+    if (std::holds_alternative<host_joined>(rec.ev) || std::holds_alternative<host_lost>(rec.ev)) {
+      sync_routes(self);
+      break;
+    }
   maybe_snapshot(self);
 }
 
@@ -528,6 +535,32 @@ void check_hosts(self_ptr self) {
                       VLOG_WARN("controller", "host {}: {}", name, r.error_value().message);
                   });
     }
+}
+
+/// A host of a cluster with --vm-interface: a route to each other live
+/// host's /24 via the address it announced (runtime/routes.hpp).
+void sync_routes(self_ptr self) {
+  auto& st = self->state;
+  if (st.ctx->vm_interface.empty())
+    return;
+  runtime::subnet_routes want;
+  for (const auto& [name, h] : st.w.hosts) {
+    auto address = st.addresses.find(name);
+    if (name == st.ctx->host_name || h.lost || h.subnet == 0 || address == st.addresses.end())
+      continue;
+    if (auto via = parse_ipv4(address->second))
+      want[h.subnet] = *via;
+  }
+  if (want == st.routes)
+    return;
+  std::string why;
+  st.routes = runtime::sync_routes(st.ctx->vm_interface, st.routes, want, why);
+  if (!why.empty() && why != st.route_error)
+    VLOG_WARN("controller", "routes to the other hosts' VMs: {}", why);
+  st.route_error = why;
+  if (why.empty())
+    VLOG_INFO("controller", "routes to the other hosts' VMs: {} /24s via {}", st.routes.size(),
+              st.ctx->vm_interface);
 }
 
 /// decide -> apply -> append; `done` gets the committed events or the error.
@@ -742,9 +775,14 @@ controller(controller_actor::stateful_pointer<controller_state> self,
         VLOG_INFO("controller", "host {} holds its lease again", st.ctx->host_name);
       st.fenced = fenced;
     },
-    [=](hosts_atom, std::vector<std::string>& alive) {
-      self->state.alive = std::move(alive);
+    [=](hosts_atom, std::vector<std::string>& alive, std::vector<std::string>& addresses) {
+      auto& st = self->state;
+      st.addresses.clear();
+      for (std::size_t i = 0; i < alive.size() && i < addresses.size(); ++i)
+        st.addresses[alive[i]] = addresses[i];
+      st.alive = std::move(alive);
       check_hosts(self);
+      sync_routes(self);
     },
     [=](crash_atom, const std::string& path) {
       auto& st = self->state;

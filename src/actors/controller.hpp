@@ -64,6 +64,9 @@ struct controller_state {
   unix_nanos leader_since = 0;
   std::vector<std::string> alive; ///< hosts whose lease lives (the leader's view)
   bool fenced = false;            ///< its lease went unrenewed: workloads stopped
+  std::map<std::string, std::string> addresses; ///< each live host's, as announced
+  std::map<ipv4, ipv4> routes;    ///< the other hosts' /24s -> their addresses, as set
+  std::string route_error;        ///< the last failure to set them, logged once
   static inline const char* name = "controller";
 };
 

@@ -401,8 +401,10 @@ expected<std::string> election::leader() {
 host_registry::host_registry(etcd_client& client, std::string prefix)
   : client_(client), prefix_(std::move(prefix)) {}
 
-status host_registry::announce(const host_capacity& host, std::int64_t lease) {
+status host_registry::announce(const host_capacity& host, std::int64_t lease,
+                               const std::string& address) {
   json value = {{"name", host.name},
+                {"address", address},
                 {"cpu", host.cpu},
                 {"cpu_limit", host.cpu_limit},
                 {"memory_mib", host.memory_mib},
@@ -413,7 +415,8 @@ status host_registry::announce(const host_capacity& host, std::int64_t lease) {
   return ok();
 }
 
-expected<std::vector<host_capacity>> host_registry::list() {
+expected<std::vector<host_capacity>>
+host_registry::list(std::map<std::string, std::string>* addresses) {
   auto kvs = client_.range(prefix_ + "/hosts/", prefix_end(prefix_ + "/hosts/"));
   if (!kvs)
     return kvs.error_value();
@@ -428,6 +431,8 @@ expected<std::vector<host_capacity>> host_registry::list() {
     h.cpu_limit = j.value("cpu_limit", std::int64_t{0});
     h.memory_mib = j.value("memory_mib", std::int64_t{0});
     h.unschedulable = j.value("unschedulable", std::string{});
+    if (addresses != nullptr)
+      (*addresses)[h.name] = j.value("address", std::string{});
     out.push_back(std::move(h));
   }
   return out;

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -119,11 +120,13 @@ class host_registry {
 public:
   host_registry(etcd_client& client, std::string prefix);
 
-  /// Announces (or updates) `host` for as long as `lease` lives.
-  status announce(const host_capacity& host, std::int64_t lease);
+  /// Announces (or updates) `host` for as long as `lease` lives, with the
+  /// address other hosts route its VMs' /24 to (empty: none).
+  status announce(const host_capacity& host, std::int64_t lease,
+                  const std::string& address = {});
   /// The hosts whose lease lives, by name; `unschedulable` as announced
-  /// ("draining").
-  expected<std::vector<host_capacity>> list();
+  /// ("draining"). `addresses`, if given, gets each one's address.
+  expected<std::vector<host_capacity>> list(std::map<std::string, std::string>* addresses = nullptr);
 
 private:
   etcd_client& client_;

@@ -3,6 +3,7 @@
 #include "actors/actors.hpp"
 #include "actors/live.hpp"
 #include "cluster/etcd.hpp"
+#include "runtime/routes.hpp"
 #include "store/codec.hpp"
 #include "tls/credentials.hpp"
 
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -72,6 +74,10 @@ void add_cluster_options(CLI::App& app, cluster_options& opts) {
   app.add_option("--etcd-cert", opts.cert, "Client certificate for etcd (as etcdctl's --cert)")
     ->group("Cluster");
   app.add_option("--etcd-key", opts.key, "Key of --etcd-cert (as etcdctl's --key)")
+    ->group("Cluster");
+  app.add_option("--vm-interface", opts.vm_interface,
+                 "Put each VM's address on this interface and route the other hosts' "
+                 "VMs via their address on theirs (hosts on separate machines)")
     ->group("Cluster");
   app.add_option("--lease-seconds", opts.lease_seconds,
                  "TTL of a host's lease: a host silent this long is lost")
@@ -224,9 +230,10 @@ status cluster_link::commit(world& w, const command& cmd) {
   return make_error(ec::conflict, "the cluster log kept moving: gave up after 1000 tries");
 }
 
-void cluster_link::start(live_actors& live, cluster_host me) {
+void cluster_link::start(live_actors& live, cluster_host me, std::string address) {
   follower_ = std::thread([this, &live] { follow_loop(live); });
-  heartbeat_ = std::thread([this, &live, me] { heartbeat_loop(live, me); });
+  heartbeat_ = std::thread(
+      [this, &live, me, address = std::move(address)] { heartbeat_loop(live, me, address); });
 }
 
 void cluster_link::stop() {
@@ -268,7 +275,8 @@ void cluster_link::follow_loop(live_actors& live) {
   }
 }
 
-void cluster_link::heartbeat_loop(live_actors& live, cluster_host me) {
+void cluster_link::heartbeat_loop(live_actors& live, cluster_host me,
+                                  const std::string& address) {
   // Each request gives up after a fifth of the TTL, so that a host cut off
   // from etcd notices in time to fence itself.
   auto o = etcd_options_of(opts_);
@@ -327,7 +335,7 @@ void cluster_link::heartbeat_loop(live_actors& live, cluster_host me) {
         lease = *granted;
         renewed = sent;
         fence(false);
-        if (auto st = registry.announce(announced, lease); !st)
+        if (auto st = registry.announce(announced, lease, address); !st)
           return st;
         // Joins (or comes back): journaled by the controller, at once.
         if (auto c = live.controller())
@@ -342,16 +350,20 @@ void cluster_link::heartbeat_loop(live_actors& live, cluster_host me) {
       if (!who)
         return who.error_value();
       tell(*won, *who);
-      if (*won) {
-        auto hosts = registry.list();
-        if (!hosts)
-          return hosts.error_value();
-        std::vector<std::string> names;
-        for (const auto& h : *hosts)
-          names.push_back(h.name);
-        if (auto c = live.controller())
-          caf::anon_send(c, hosts_atom::value, std::move(names));
+      // Every host: the live hosts and their addresses (routes; the leader
+      // also finds the lost ones).
+      std::map<std::string, std::string> addresses;
+      auto hosts = registry.list(&addresses);
+      if (!hosts)
+        return hosts.error_value();
+      std::vector<std::string> names;
+      std::vector<std::string> where;
+      for (const auto& h : *hosts) {
+        names.push_back(h.name);
+        where.push_back(addresses[h.name]);
       }
+      if (auto c = live.controller())
+        caf::anon_send(c, hosts_atom::value, std::move(names), std::move(where));
       return ok();
     };
     if (auto st = step(); !st) {

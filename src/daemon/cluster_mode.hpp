@@ -34,6 +34,9 @@ struct cluster_options {
   std::string cacert, cert, key; ///< --etcd-cacert, --etcd-cert, --etcd-key
   std::string join;              ///< --join: the bundle of `volar cluster init`
   std::int64_t lease_seconds = 5;
+  /// --vm-interface: VM addresses go on it, other hosts route to them via
+  /// its address (empty: loopback VM addresses, one machine only).
+  std::string vm_interface;
 };
 
 void add_cluster_options(CLI::App& app, cluster_options& opts);
@@ -58,8 +61,9 @@ public:
   /// before the actors run: the host's configuration and its joining.
   status commit(world& w, const command& cmd);
 
-  /// Starts the follower and the heartbeat; `me` is what this host joins with.
-  void start(live_actors& live, cluster_host me);
+  /// Starts the follower and the heartbeat; `me` is what this host joins
+  /// with, `address` where the others route its VMs' /24 (empty: nowhere).
+  void start(live_actors& live, cluster_host me, std::string address = {});
   void stop();
 
   const cluster_options& options() const noexcept { return opts_; }
@@ -67,7 +71,7 @@ public:
 private:
   cluster_link(cluster_options opts, store::journal& store);
   void follow_loop(live_actors& live);
-  void heartbeat_loop(live_actors& live, cluster_host me);
+  void heartbeat_loop(live_actors& live, cluster_host me, const std::string& address);
 
   struct clients;
   cluster_options opts_;

@@ -19,6 +19,7 @@
 #include "runtime/haproxy.hpp"
 #include "runtime/netdev.hpp"
 #include "runtime/process_driver.hpp"
+#include "runtime/routes.hpp"
 #include "runtime/qemu_driver.hpp"
 #include "runtime/prober.hpp"
 #include "secrets/sealer.hpp"
@@ -388,6 +389,18 @@ int main(int argc, char** argv) {
     runtime::cgroups{"/sys/fs/cgroup", cgroup_group(ctx.data_dir), opts.workloads.max_pids},
     workloads->identity};
   ctx.driver = &driver;
+  // Hosts on separate machines: VM addresses on a real interface, routed.
+  std::string host_address;
+  if (!opts.cluster.vm_interface.empty()) {
+    if (cluster == nullptr)
+      return fail("--vm-interface needs --cluster");
+    auto address = runtime::interface_address(opts.cluster.vm_interface);
+    if (!address)
+      return fail(address.error_value().message);
+    host_address = to_string_ip(*address);
+    driver.set_vm_interface(opts.cluster.vm_interface);
+    ctx.vm_interface = opts.cluster.vm_interface;
+  }
   opts.qemu.user = workloads->identity;
   runtime::qemu_driver qemu{opts.qemu};
   ctx.qemu = &qemu;
@@ -478,9 +491,12 @@ int main(int argc, char** argv) {
       return fail("cannot listen on " + opts.listen);
     }
     if (cluster != nullptr) {
-      cluster->start(live, me);
-      spdlog::info("[volantd] host {} of the cluster at {}", ctx.host_name,
-                   opts.cluster.endpoints);
+      cluster->start(live, me, host_address);
+      spdlog::info("[volantd] host {} of the cluster at {}{}", ctx.host_name,
+                   opts.cluster.endpoints,
+                   host_address.empty() ? std::string()
+                                        : "; its VMs reached at " + host_address + " ("
+                                              + opts.cluster.vm_interface + ")");
     }
     spdlog::info("[volantd] {}", workloads->summary);
     spdlog::info("[volantd] listening on {}:{}, data dir {}, driver {}{}", listen_host,

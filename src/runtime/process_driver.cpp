@@ -1,5 +1,7 @@
 #include "runtime/process_driver.hpp"
 
+#include "runtime/routes.hpp"
+
 #include "runtime/spawn.hpp"
 #include "runtime/proc.hpp"
 
@@ -84,6 +86,11 @@ expected<driver_handle> process_driver::start(const launch_spec& spec) {
     if (auto st = prepare_volumes(spec.volumes, user_); !st)
       return st.error_value();
   }
+  if (!vm_interface_.empty() && spec.ip != 0)
+    if (auto st = add_vm_address(vm_interface_, spec.ip); !st)
+      return make_error(st.error_value().code, spec.vm_name + ": cannot give it its address on "
+                                                   + vm_interface_ + ": "
+                                                   + st.error_value().message);
   if (auto parent = std::filesystem::path(spec.log_path).parent_path(); !parent.empty())
     std::filesystem::create_directories(parent, fs_err);
   // The daemon opens the log: the workload user cannot reach the data directory.

@@ -31,11 +31,16 @@ public:
   std::vector<std::string> processes(const driver_handle& handle) const override;
   capabilities limits() const override;
 
+  /// A host of a cluster (volantd --vm-interface IF): each VM's address is
+  /// added to IF before its workload starts (runtime/routes.hpp).
+  void set_vm_interface(std::string dev) { vm_interface_ = std::move(dev); }
+
 private:
   status signal_group(const driver_handle& handle, int sig);
 
   cgroups groups_;
   workload_identity user_;
+  std::string vm_interface_;
 };
 
 } // namespace volant::runtime

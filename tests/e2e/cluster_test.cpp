@@ -10,9 +10,11 @@
 #include "support/tcp_proxy.hpp"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <ctime>
 #include <map>
+#include <set>
 #include <memory>
 
 namespace volant::e2e {
@@ -336,6 +338,132 @@ TEST_CASE("cluster: one etcd member of three killed, the cluster works on; two k
     return (desired == 6 || desired == 9) && (*d)[0].value("ready", 0) == desired;
   }, 120s, 500ms);
   CHECK_MESSAGE(back, c.host(0).log_tail());
+}
+
+/// Hosts on separate machines, as far as the network goes: a namespace per
+/// host (its "machine"), each linked by a veth pair to a bridge in a
+/// namespace of its own, where etcd listens. Host N is 10.199.0.N/24 on its
+/// eth0, etcd 10.199.0.100. Every namespace is the test's own and deleted at
+/// the end (with whatever still runs in it).
+struct machines {
+  machines() : tag(std::to_string(::getpid() % 100000)) {
+    auto sh = [](const std::string& cmd) {
+      auto r = test::run(cmd);
+      REQUIRE_MESSAGE(r.exit_code == 0, cmd << ": " << r.err);
+    };
+    sh("ip netns add " + bridge() + " && ip -n " + bridge() + " link set lo up && ip -n "
+       + bridge() + " link add br0 type bridge && ip -n " + bridge()
+       + " addr add 10.199.0.100/24 dev br0 && ip -n " + bridge() + " link set br0 up");
+    for (int i = 1; i <= 3; ++i) {
+      auto ns = host(i);
+      auto peer = "vp" + std::to_string(i);
+      sh("ip netns add " + ns + " && ip -n " + ns + " link set lo up");
+      sh("ip -n " + bridge() + " link add " + peer + " type veth peer name eth0 netns " + ns);
+      sh("ip -n " + bridge() + " link set " + peer + " master br0 up");
+      sh("ip -n " + ns + " addr add 10.199.0." + std::to_string(i) + "/24 dev eth0 && ip -n "
+         + ns + " link set eth0 up");
+    }
+    // etcd in the bridge's namespace.
+    std::fflush(nullptr); // the child must not print our buffers again
+    etcd_pid = ::fork();
+    REQUIRE(etcd_pid >= 0);
+    if (etcd_pid == 0) {
+      auto log = dir / "etcd.log";
+      std::freopen(log.c_str(), "a", stdout);
+      std::freopen(log.c_str(), "a", stderr);
+      std::string data = dir / "etcd";
+      ::execlp("ip", "ip", "netns", "exec", bridge().c_str(), "etcd", "--name", "m0",
+               "--data-dir", data.c_str(), "--listen-client-urls", "http://10.199.0.100:2379",
+               "--advertise-client-urls", "http://10.199.0.100:2379", "--listen-peer-urls",
+               "http://127.0.0.1:2380", "--initial-advertise-peer-urls",
+               "http://127.0.0.1:2380", "--initial-cluster", "m0=http://127.0.0.1:2380",
+               static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    bool up = eventually([&] {
+      return test::run("ip netns exec " + host(1)
+                       + " curl -s -m 1 -X POST -d '{}' http://10.199.0.100:2379/v3/maintenance/status")
+                 .exit_code
+             == 0;
+    }, 20s, 200ms);
+    REQUIRE_MESSAGE(up, "etcd did not answer in " << bridge());
+  }
+  ~machines() {
+    if (etcd_pid > 0) {
+      ::kill(etcd_pid, SIGKILL);
+      ::waitpid(etcd_pid, nullptr, 0);
+    }
+    for (int i = 1; i <= 3; ++i)
+      test::run("ip netns pids " + host(i) + " | xargs -r kill -9; ip netns del " + host(i));
+    test::run("ip netns pids " + bridge() + " | xargs -r kill -9; ip netns del " + bridge());
+  }
+  std::string bridge() const { return "vlb" + tag; }
+  std::string host(int i) const { return "vh" + std::to_string(i) + "-" + tag; }
+  /// `curl` of http://IP/ from host i's namespace: the body, or "".
+  std::string get_from(int i, const std::string& ip) const {
+    auto r = test::run("ip netns exec " + host(i) + " curl -s -m 3 http://" + ip + "/");
+    return r.exit_code == 0 ? r.out : "";
+  }
+
+  std::string tag;
+  test::temp_dir dir;
+  pid_t etcd_pid = -1;
+};
+
+TEST_CASE("cluster: hosts in network namespaces of their own, VM addresses on their "
+          "interface, routed: every VM answers from every host") {
+  machines net;
+  std::vector<std::unique_ptr<daemon>> hosts;
+  for (int i = 1; i <= 3; ++i) {
+    daemon::options o;
+    o.pool_octet = 192; // names only: the pool is the cluster's below
+    o.pool_cidr = "10.199.16.0/22";
+    o.netns = net.host(i);
+    o.cpus = 4;
+    o.memory_mib = 4096;
+    o.extra = {"--cluster", "http://10.199.0.100:2379", "--host-name", "h" + std::to_string(i),
+               "--vm-interface", "eth0", "--dns-listen", "off"};
+    hosts.push_back(std::make_unique<daemon>(o));
+  }
+  auto& h1 = *hosts[0];
+  h1.install(httpd_manifest());
+  h1.ok("deployments create web --plugin e2e-httpd --replicas 9 --multi-host");
+  bool ready = eventually([&] {
+    auto vms = h1.try_json("vms list");
+    if (!vms || vms->size() != 9)
+      return false;
+    for (const auto& vm : *vms)
+      if (vm.value("status", "") != "ready")
+        return false;
+    return true;
+  }, 60s, 250ms);
+  REQUIRE_MESSAGE(ready, h1.log_tail() << hosts[2]->log_tail());
+  auto vms = h1.get_json("vms list");
+  // Each host's VMs in a /24 of its own.
+  std::map<std::string, std::set<std::string>> nets; // host -> its VMs' /24s
+  for (const auto& vm : vms) {
+    auto ip = vm["ip"].get<std::string>();
+    nets[vm["host"].get<std::string>()].insert(ip.substr(0, ip.rfind('.')));
+  }
+  REQUIRE(nets.size() == 3);
+  std::set<std::string> all;
+  for (const auto& [host, n] : nets) {
+    CHECK_MESSAGE(n.size() == 1, host);
+    all.insert(n.begin(), n.end());
+  }
+  CHECK(all.size() == 3);
+  // Every VM answers HTTP from every host's namespace (through the routes
+  // volantd set to the other hosts' /24s, and its own eth0).
+  for (const auto& vm : vms) {
+    auto name = vm["name"].get<std::string>();
+    auto ip = vm["ip"].get<std::string>();
+    for (int i = 1; i <= 3; ++i) // routes follow the hosts' joins within a heartbeat
+      CHECK_MESSAGE(eventually([&] { return net.get_from(i, ip) == name + "\n"; }, 10s, 200ms),
+                    name << " (" << ip << ") from h" << i);
+  }
+  auto routes = test::run("ip -n " + net.host(1) + " route").out;
+  CHECK_MESSAGE(routes.find("via 10.199.0.2") != std::string::npos, routes);
+  CHECK_MESSAGE(routes.find("via 10.199.0.3") != std::string::npos, routes);
 }
 
 } // namespace

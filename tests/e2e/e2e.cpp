@@ -404,6 +404,8 @@ void daemon::launch() {
                                    "--run-dir",
                                    run_dir()};
   args.insert(args.end(), opts_.extra.begin(), opts_.extra.end());
+  if (!opts_.netns.empty()) // `ip netns exec` execs volantd in place: pid_ is volantd's
+    args.insert(args.begin(), {"/usr/bin/env", "ip", "netns", "exec", opts_.netns});
   std::vector<char*> argv;
   for (auto& a : args)
     argv.push_back(a.data());
@@ -475,7 +477,8 @@ void daemon::stop() {
 }
 
 run_result daemon::volar(const std::string& args, const std::string& env) const {
-  auto cmd = (env.empty() ? "" : env + " ") + sh_quote(volar_bin()) + " --data-dir "
+  auto cmd = (opts_.netns.empty() ? "" : "ip netns exec " + opts_.netns + " ")
+             + (env.empty() ? "" : "env " + env + " ") + sh_quote(volar_bin()) + " --data-dir "
              + sh_quote(dir()) + " " + args + " </dev/null";
   return test::run(cmd);
 }

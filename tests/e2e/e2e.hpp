@@ -112,6 +112,8 @@ public:
     int stop_grace_ms = 2000;
     std::vector<std::string> extra = {}; // more volantd flags
     std::string pool_cidr = {}; ///< instead of 127.78.N.0/24 (microVMs: the bridge's)
+    /// A network namespace (of the test's own) that volantd and volar run in.
+    std::string netns = {};
   };
 
   explicit daemon(options opts);
