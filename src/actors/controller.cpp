@@ -430,12 +430,13 @@ void fold_new(self_ptr self) {
     return;
   std::vector<vm_record> gone;
   for (const auto& rec : recs) {
-    // Removed while not stopped: by the leader (this host was lost), not by
-    // its own VM actor (which stops a run before it removes the VM).
+    // Removed while this host is lost: by the leader, not by its own VM
+    // actors (this host could not append meanwhile).
+    auto me = st.w.hosts.find(st.ctx->host_name);
     if (const auto* r = std::get_if<vm_removed>(&rec.ev))
-      if (auto vm = st.w.vms.find(r->name);
-          vm != st.w.vms.end() && vm->second.host == st.ctx->host_name
-          && vm->second.status != vm_status::stopped)
+      if (auto vm = st.w.vms.find(r->name); vm != st.w.vms.end()
+                                            && vm->second.host == st.ctx->host_name
+                                            && me != st.w.hosts.end() && me->second.lost)
         gone.push_back(vm->second);
     apply(st.w, rec);
   }
@@ -525,8 +526,23 @@ void check_hosts(self_ptr self) {
   if (st.ctx->cluster == nullptr || !st.leader
       || now_nanos() - st.leader_since < std::int64_t{10} * 1'000'000'000)
     return;
-  for (const auto& [name, h] : st.w.hosts)
-    if (!h.lost && std::find(st.alive.begin(), st.alive.end(), name) == st.alive.end()) {
+  // Only a host that joined well before the list was read can be judged by
+  // it (one that joins announces itself first, then journals its joining).
+  auto listed_at = st.alive_at - std::int64_t{1'000'000'000};
+  for (const auto& [name, h] : st.w.hosts) {
+    bool holds_vms = std::any_of(st.w.vms.begin(), st.w.vms.end(), [&](const auto& vm) {
+      return vm.second.host == name
+             && std::none_of(st.w.volumes.begin(), st.w.volumes.end(),
+                             [&](const auto& v) { return v.second.vm == vm.first; });
+    });
+    if (h.lost && holds_vms && !st.lose_pending.contains(name)) { // the rest of its VMs
+      st.lose_pending.insert(name);
+      run_command(self, lose_host{name, "its lease expired"},
+                  [self, name](expected<record_batch>) { self->state.lose_pending.erase(name); });
+      continue;
+    }
+    if (!h.lost && h.since < listed_at
+        && std::find(st.alive.begin(), st.alive.end(), name) == st.alive.end()) {
       VLOG_WARN("controller", "host {} lost: its lease expired; its replicas go elsewhere",
                 name);
       run_command(self, lose_host{name, "its lease expired"},
@@ -535,6 +551,7 @@ void check_hosts(self_ptr self) {
                       VLOG_WARN("controller", "host {}: {}", name, r.error_value().message);
                   });
     }
+  }
 }
 
 /// A host of a cluster with --vm-interface: a route to each other live
@@ -731,10 +748,9 @@ controller(controller_actor::stateful_pointer<controller_state> self,
       for (const auto& name : names)
         plan_and_push(self, name);
       auto& st = self->state;
-      if (decides(st)) {
+      if (decides(st)) { // (lost hosts: on each fresh list of the live ones)
         sync_quota_file(self);
         evaluate_autoscalers(self);
-        check_hosts(self);
       }
       auto delay = std::chrono::nanoseconds(st.ctx->reconcile_every);
       if (!st.w.autoscalers.empty()) // the next evaluation, if it comes first
@@ -777,6 +793,7 @@ controller(controller_actor::stateful_pointer<controller_state> self,
     },
     [=](hosts_atom, std::vector<std::string>& alive, std::vector<std::string>& addresses) {
       auto& st = self->state;
+      st.alive_at = now_nanos();
       st.addresses.clear();
       for (std::size_t i = 0; i < alive.size() && i < addresses.size(); ++i)
         st.addresses[alive[i]] = addresses[i];

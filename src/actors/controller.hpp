@@ -63,6 +63,8 @@ struct controller_state {
   std::string leader_name;      ///< who leads ("" : nobody known)
   unix_nanos leader_since = 0;
   std::vector<std::string> alive; ///< hosts whose lease lives (the leader's view)
+  unix_nanos alive_at = 0;        ///< when that list came
+  std::set<std::string> lose_pending; ///< lost hosts whose VMs are being removed
   bool fenced = false;            ///< its lease went unrenewed: workloads stopped
   std::map<std::string, std::string> addresses; ///< each live host's, as announced
   std::map<ipv4, ipv4> routes;    ///< the other hosts' /24s -> their addresses, as set

@@ -402,6 +402,7 @@ int main(int argc, char** argv) {
     ctx.vm_interface = opts.cluster.vm_interface;
   }
   opts.qemu.user = workloads->identity;
+  opts.qemu.owner = cgroup_group(ctx.data_dir); // never another volantd's microVMs
   runtime::qemu_driver qemu{opts.qemu};
   ctx.qemu = &qemu;
   ctx.qemu_accelerator = qemu.accelerator();

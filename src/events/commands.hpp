@@ -304,10 +304,17 @@ struct join_host {
   cluster_host host;
 };
 
-/// The leader found host `name`'s lease expired: its VMs go elsewhere.
+/// The leader found host `name`'s lease expired: its VMs go elsewhere (at
+/// most 100 per command: the leader repeats it while the host holds more).
 struct lose_host {
   std::string name;
   std::string reason;
+};
+
+/// `volar hosts drain NAME`: no new VMs on it, and its replicas move to the
+/// other hosts one at a time (reconcile).
+struct drain_host {
+  std::string name;
 };
 
 using command =
@@ -321,6 +328,6 @@ using command =
                terminate_vm, record_rollout, check_rollout, create_lb, switch_lb,
                delete_lb, mark_drained, record_vm_not_ready, delete_volume,
                set_quotas, set_autoscaler, delete_autoscaler, join_host,
-               lose_host>;
+               lose_host, drain_host>;
 
 } // namespace volant

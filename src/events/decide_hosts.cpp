@@ -70,12 +70,19 @@ result decide_one(const world& w, const lose_host& cmd, unix_nanos now) {
   auto h = w.hosts.find(cmd.name);
   if (h == w.hosts.end())
     return make_error(ec::invalid_argument, "host " + quoted(cmd.name) + " not found");
-  if (h->second.lost)
-    return events{};
-  events out{host_lost{cmd.name, cmd.reason, now}};
+  // At most `per_append` VMs go in one append (etcd allows 128 operations a
+  // transaction); the leader repeats the command while the lost host holds
+  // more.
+  constexpr std::size_t per_append = 100;
+  events out;
+  if (!h->second.lost)
+    out.push_back(host_lost{cmd.name, cmd.reason, now});
+  std::size_t removed = 0;
   for (const auto& [name, vm] : w.vms) {
     if (vm.host != cmd.name)
       continue;
+    if (removed == per_append)
+      break;
     bool pinned = false; // a persistent volume keeps its VM on its host
     for (const auto& [id, vol] : w.volumes)
       pinned = pinned || vol.vm == name;
@@ -84,8 +91,39 @@ result decide_one(const world& w, const lose_host& cmd, unix_nanos now) {
     for (auto& ev : release_volumes(w, name, now))
       out.push_back(std::move(ev));
     out.push_back(vm_removed{name, now});
+    ++removed;
   }
   return out;
+}
+
+result decide_one(const world& w, const drain_host& cmd, unix_nanos now) {
+  if (w.hosts.empty()) {
+    if (cmd.name != w.host.config.id)
+      return make_error(ec::invalid_argument,
+                        "host " + quoted(cmd.name) + " not found (see: volar hosts list)");
+    return make_error(ec::conflict, "host " + quoted(cmd.name)
+                                        + " is the only host: its replicas have nowhere to "
+                                          "go (volantd runs without --cluster)");
+  }
+  auto h = w.hosts.find(cmd.name);
+  if (h == w.hosts.end())
+    return make_error(ec::invalid_argument,
+                      "host " + quoted(cmd.name) + " not found (see: volar hosts list)");
+  if (h->second.lost)
+    return make_error(ec::conflict, "host " + quoted(cmd.name)
+                                        + " is lost: its replicas were moved already");
+  if (h->second.draining)
+    return events{};
+  bool elsewhere = false;
+  for (const auto& [name, other] : w.hosts)
+    elsewhere = elsewhere || (name != cmd.name && !other.lost && !other.draining);
+  if (!elsewhere)
+    return make_error(ec::conflict, "host " + quoted(cmd.name)
+                                        + " is the only host taking VMs: its replicas have "
+                                          "nowhere to go");
+  auto host = h->second;
+  host.draining = true;
+  return events{host_joined{std::move(host), now}};
 }
 
 } // namespace volant::decide_detail

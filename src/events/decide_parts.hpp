@@ -66,5 +66,6 @@ expected<ipv4> allocate_ip_on(const world& w, const std::string& host);
 
 result decide_one(const world& w, const join_host& cmd, unix_nanos now);
 result decide_one(const world& w, const lose_host& cmd, unix_nanos now);
+result decide_one(const world& w, const drain_host& cmd, unix_nanos now);
 
 } // namespace volant::decide_detail

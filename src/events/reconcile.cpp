@@ -123,6 +123,51 @@ void drain_behind_lbs(plan& out, const world& w, const std::string& deployment) 
   }
 }
 
+/// `volar hosts drain` (issue 16): a draining host's replicas move to the
+/// other hosts one at a time. The next one leaves like a scaled-down VM
+/// (drained out of its load balancers first, then stopped and removed), and
+/// its slot is created again where placement puts it. One that does not
+/// serve goes first; one that serves only when every other VM of the
+/// deployment does, so that the others carry its load meanwhile.
+void move_off_draining_hosts(plan& out, const world& w, const deployment_state& d,
+                             const std::vector<const vm_record*>& vms) {
+  if (w.hosts.empty())
+    return;
+  auto draining = [&](const vm_record& vm) {
+    auto h = w.hosts.find(vm.host);
+    return h != w.hosts.end() && h->second.draining;
+  };
+  const vm_record* idle = nullptr;    // on a draining host, not serving
+  const vm_record* serving_ = nullptr; // on a draining host, serving
+  bool all_serve = true;
+  for (const auto* vm : vms) {
+    auto g = out.goals.find(vm->name);
+    if (g == out.goals.end())
+      continue;
+    if (draining(*vm) && (!g->second.keep || vm->status == vm_status::terminating
+                          || vm->status == vm_status::stopping))
+      return; // one is on its way already
+    all_serve = all_serve && serving(*vm);
+    if (!draining(*vm))
+      continue;
+    if (!serving(*vm) && idle == nullptr)
+      idle = vm;
+    if (serving(*vm) && serving_ == nullptr)
+      serving_ = vm;
+  }
+  // Every wanted slot filled and serving: the one that leaves is carried.
+  std::int32_t serving_count = 0;
+  for (const auto* vm : vms)
+    serving_count += serving(*vm) ? 1 : 0;
+  all_serve = all_serve && serving_count >= d.spec.replicas;
+  const auto* next = idle != nullptr ? idle : all_serve ? serving_ : nullptr;
+  if (next == nullptr)
+    return;
+  auto& goal = out.goals[next->name];
+  goal.keep = false;
+  goal.retire_reason = "host " + next->host + " is draining";
+}
+
 } // namespace
 
 std::uint64_t backoff_ms(std::uint32_t restarts, const restart_policy& policy) {
@@ -417,6 +462,7 @@ plan reconcile(const world& w, const std::string& deployment, unix_nanos now) {
   count_rollout(out, wanted, by_index, d.revision, vms.size(), [&](const vm_record& vm) {
     return serving(vm) && (!rolling || min_ready == 0 || now - vm.ready_at >= min_ready);
   });
+  move_off_draining_hosts(out, w, d, vms);
   drain_behind_lbs(out, w, deployment);
   return out;
 }

@@ -199,8 +199,8 @@ qemu_driver::workload_exit(const std::string& run_dir) const {
   return parse_control_report(text);
 }
 
-std::string qemu_marker(const std::string& vm_name) {
-  return "volant:" + vm_name;
+std::string qemu_marker(const std::string& run, const std::string& owner) {
+  return "volant:" + (owner.empty() ? std::string() : owner + ":") + run;
 }
 
 expected<std::vector<std::string>>
@@ -276,7 +276,7 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
   std::vector<std::string> argv = {
       options.binary,
       "-name",
-      qemu_marker(spec.run()),
+      qemu_marker(spec.run(), options.owner),
       // acpi=on: Debian's cloud kernel finds virtio-mmio devices through
       // microvm's ACPI tables only (no VIRTIO_MMIO_CMDLINE_DEVICES), and the
       // ACPI power button is what makes `system_powerdown` a graceful stop.
@@ -369,7 +369,7 @@ qemu_command(const launch_spec& spec, const qemu_options& options,
   return argv;
 }
 
-std::vector<std::pair<std::string, std::int64_t>> find_qemu_processes() {
+std::vector<std::pair<std::string, std::int64_t>> find_qemu_processes(const std::string& owner) {
   std::vector<std::pair<std::string, std::int64_t>> found;
   std::error_code ec_;
   auto own_netns = fs::read_symlink("/proc/self/ns/net", ec_);
@@ -390,8 +390,14 @@ std::vector<std::pair<std::string, std::int64_t>> find_qemu_processes() {
       if (args[i] == "-name" && args[i + 1].rfind("volant:", 0) == 0) {
         auto netns = fs::read_symlink(
             "/proc/" + std::string(entry->d_name) + "/ns/net", ec_);
-        if (netns == own_netns && process_alive(pid, 0))
-          found.emplace_back(args[i + 1].substr(7), pid);
+        auto marked = args[i + 1].substr(7);
+        auto colon = marked.find(':');
+        // Untagged ones belong to an untagged driver only (tests, tools).
+        bool mine = colon == std::string::npos ? owner.empty() : marked.substr(0, colon) == owner;
+        if (colon != std::string::npos)
+          marked = marked.substr(colon + 1);
+        if (mine && netns == own_netns && process_alive(pid, 0))
+          found.emplace_back(marked, pid);
         break;
       }
   }
@@ -455,7 +461,7 @@ expected<driver_handle> qemu_driver::start(const launch_spec& spec) {
                                         + std::strerror(errno));
   // One VM never runs twice: a QEMU started just before a daemon crash goes
   // first.
-  for (const auto& [run, pid] : find_qemu_processes())
+  for (const auto& [run, pid] : find_qemu_processes(options_.owner))
     if (run == spec.run())
       kill_and_wait(pid);
   int tap = -1; // QEMU's end of the TAP, opened here
@@ -631,13 +637,13 @@ bool qemu_driver::alive(const driver_handle& handle) const {
 }
 
 void qemu_driver::release(const std::string& run) {
-  for (const auto& [found, pid] : find_qemu_processes())
+  for (const auto& [found, pid] : find_qemu_processes(options_.owner))
     if (found == run)
       kill_and_wait(pid);
 }
 
 void qemu_driver::forget(const std::string& vm_name) {
-  for (const auto& [run, pid] : find_qemu_processes())
+  for (const auto& [run, pid] : find_qemu_processes(options_.owner))
     if (vm_of_run(run) == vm_name)
       kill_and_wait(pid);
   delete_tap_patiently(tap_name(vm_name));
@@ -646,7 +652,7 @@ void qemu_driver::forget(const std::string& vm_name) {
 std::vector<std::string>
 qemu_driver::reap_unknown(const std::vector<std::string>& known) {
   std::set<std::string> reaped;
-  for (const auto& [run, pid] : find_qemu_processes())
+  for (const auto& [run, pid] : find_qemu_processes(options_.owner))
     if (std::find(known.begin(), known.end(), run) == known.end()) {
       kill_and_wait(pid);
       reaped.insert(run);

@@ -43,6 +43,10 @@ struct qemu_options {
   /// given to that user, the serial log is a descriptor volantd opened), else
   /// volantd itself.
   workload_identity user;
+  /// The daemon whose runs these are (its data directory's tag): a QEMU
+  /// marked with another tag, or none, is never reaped, released or killed
+  /// by this driver; empty: untagged runs only (tests and tools).
+  std::string owner;
 };
 
 /// The accelerator a host supports, and why.
@@ -78,13 +82,16 @@ std::optional<std::pair<std::int32_t, std::string>> parse_control_report(std::st
 /// The file in a run directory that receives the guest's control port.
 inline constexpr const char* control_file = "ctl.out";
 
-/// The marker `-name` value of one run's QEMU: "volant:<run id>" ("volant:web-0.3").
-std::string qemu_marker(const std::string& run);
+/// The marker `-name` value of one run's QEMU: "volant:<owner>:<run id>"
+/// ("volant:volant-1a2b3c4d:web-0.3"), "volant:<run id>" without an owner.
+std::string qemu_marker(const std::string& run, const std::string& owner = {});
 
 /// Pids of running QEMU processes carrying a `volant:` marker, by run id; only
 /// those in the caller's network namespace (a daemon owns the VMs on its
-/// bridge; a test in its own namespace never touches another daemon's VMs).
-std::vector<std::pair<std::string, std::int64_t>> find_qemu_processes();
+/// bridge; a test in its own namespace never touches another daemon's VMs)
+/// and of `owner` (untagged ones for an empty owner): two volantd in one
+/// namespace, or a test's driver beside a volantd, keep apart.
+std::vector<std::pair<std::string, std::int64_t>> find_qemu_processes(const std::string& owner = {});
 
 class qemu_driver final : public driver {
 public:

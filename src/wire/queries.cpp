@@ -236,17 +236,6 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
     }
     return rows;
   }
-  if (verb == "hosts.drain") {
-    auto name = string_arg(args, "name");
-    if (!name)
-      return name.error_value();
-    if (*name != w.host.config.id)
-      return make_error(ec::invalid_argument,
-                        "host '" + *name + "' not found (see: volar hosts list)");
-    return make_error(ec::conflict, "host '" + *name
-                                        + "' is the only host: its replicas have nowhere to "
-                                          "go (volantd runs without --cluster)");
-  }
   if (verb == "quotas.list") {
     auto rows = json::array();
     for (const auto& [name, q] : w.quotas)

@@ -198,7 +198,7 @@ bool is_mutation(const std::string& verb) {
   return verb == "plugins.install" || verb == "plugins.remove" || verb == "vms.delete"
          || verb == "lb.create" || verb == "lb.switch" || verb == "lb.delete"
          || verb == "volumes.delete" || verb == "quotas.apply" || verb == "hpa.apply"
-         || verb == "hpa.delete"
+         || verb == "hpa.delete" || verb == "hosts.drain"
          || (verb.rfind("deployments.", 0) == 0 && verb != "deployments.list"
              && verb != "deployments.show"
              // composed by the api from the journal (events/undo.hpp)
@@ -291,6 +291,8 @@ expected<command> command_from_request(const std::string& verb, const json& args
     return command{delete_volume{*name}};
   if (verb == "hpa.delete")
     return command{delete_autoscaler{*name}};
+  if (verb == "hosts.drain")
+    return command{drain_host{*name}};
   if (verb == "lb.create") {
     lb_spec spec;
     spec.name = *name;
@@ -361,6 +363,8 @@ std::pair<std::string, json> reply_query(const std::string& verb, const json& ar
     return {"", json::object()};
   if (verb == "quotas.apply")
     return {"quotas.list", json::object()};
+  if (verb == "hosts.drain")
+    return {"hosts.list", json::object()};
   return {"deployments.show", {{"name", args.value("name", std::string{})}}};
 }
 

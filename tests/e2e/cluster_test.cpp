@@ -6,6 +6,7 @@
 // on the others while it is away, without duplicates when it comes back.
 
 #include "e2e/e2e.hpp"
+#include "e2e/wrk.hpp"
 #include "support/etcd.hpp"
 #include "support/tcp_proxy.hpp"
 
@@ -16,6 +17,7 @@
 #include <map>
 #include <set>
 #include <memory>
+#include <random>
 
 namespace volant::e2e {
 namespace {
@@ -340,6 +342,106 @@ TEST_CASE("cluster: one etcd member of three killed, the cluster works on; two k
   CHECK_MESSAGE(back, c.host(0).log_tail());
 }
 
+TEST_CASE("cluster chaos: the leader's volantd killed again and again while commands go to "
+          "any host; every acknowledged command is in the log, in order, and nothing runs "
+          "twice") {
+  cluster_fixture c(196);
+  auto& h1 = c.host(0);
+  h1.install(httpd_manifest());
+  h1.ok("deployments create web --plugin e2e-httpd --replicas 3 --multi-host");
+  REQUIRE(eventually([&] { return c.per_host().size() == 3; }, 60s, 250ms));
+  std::vector<int> acknowledged;
+  std::mt19937 rng(1603);
+  int kills = 0;
+  int failed = 0;
+  int last_tried = 3;
+  auto live_host = [&]() -> daemon& {
+    for (;;) {
+      auto& h = c.host(static_cast<int>(rng() % 3));
+      if (h.running())
+        return h;
+    }
+  };
+  for (int round = 0; round < 6; ++round) {
+    // Kill the leader's volantd (its workloads run on), and command the
+    // cluster through the others meanwhile.
+    auto leader = c.leader(round % 3 == 0 ? 1 : 0);
+    if (leader.empty())
+      leader = c.leader(2);
+    REQUIRE(!leader.empty());
+    int victim_index = leader[1] - '1';
+    auto& victim = c.host(victim_index);
+    victim.kill9();
+    ++kills;
+    int other = (victim_index + 1) % 3;
+    // Each command changes the count (never a no-op, which the log would not
+    // show), also against one that failed and may have landed.
+    auto command = [&] {
+      int n = 1;
+      do
+        n = 1 + static_cast<int>(rng() % 9);
+      while (n == last_tried || n == (acknowledged.empty() ? 3 : acknowledged.back()));
+      last_tried = n;
+      auto r = live_host().volar("deployments scale web --replicas " + std::to_string(n));
+      if (r.exit_code == 0)
+        acknowledged.push_back(n);
+      else
+        ++failed;
+    };
+    command();
+    // Another host takes the lead once the dead leader's lease expires (5 s),
+    // within the test's 30 s; commands go on meanwhile.
+    CHECK(eventually([&] {
+      command();
+      auto now = c.leader(other);
+      return !now.empty() && now != leader;
+    }, 30s, 500ms));
+    command();
+    victim.start(); // back before the new leader may count it lost: it adopts its workloads
+  }
+  // The last word, acknowledged for sure.
+  int last = acknowledged.empty() || acknowledged.back() != 6 ? 6 : 5;
+  c.host(1).ok("deployments scale web --replicas " + std::to_string(last));
+  acknowledged.push_back(last);
+  CHECK(kills == 6);
+  CHECK(acknowledged.size() >= 13);
+  MESSAGE(acknowledged.size() << " scales acknowledged, " << failed << " failed");
+  // Every acknowledged scale is in the log, in order (as a subsequence of
+  // the journal's scales), on every host's copy.
+  // (Each host's copy follows etcd's watch: it may lag the acknowledgement by
+  // a moment.)
+  for (int i = 0; i < 3; ++i) {
+    std::size_t k = 0;
+    bool all = eventually([&] {
+      std::vector<int> logged;
+      for (const auto& ev : c.host(i).journal())
+        if (ev.value("event", "") == "deployment_scaled")
+          logged.push_back(ev["fields"].value("to", -1));
+      k = 0;
+      for (int to : logged)
+        if (k < acknowledged.size() && to == acknowledged[k])
+          ++k;
+      return k == acknowledged.size();
+    }, 10s, 200ms);
+    CHECK_MESSAGE(all, "host h" << i + 1 << ": " << k << " of " << acknowledged.size()
+                                << " acknowledged scales in order");
+  }
+  // It settles at the last one, and no replica runs twice.
+  bool settled = eventually([&] {
+    auto d = c.host(2).try_json("deployments list");
+    return d && d->size() == 1 && (*d)[0].value("desired", 0) == last
+           && (*d)[0].value("ready", 0) == last && (*d)[0].value("current", 0) == last;
+  }, 60s, 250ms);
+  CHECK_MESSAGE(settled, c.host(2).log_tail());
+  for (const auto& vm : h1.get_json("vms list")) {
+    auto name = vm["name"].get<std::string>();
+    std::size_t copies = 0;
+    for (int i = 0; i < 3; ++i)
+      copies += c.host(i).vm_pids(name).size();
+    CHECK_MESSAGE(copies == 1, name);
+  }
+}
+
 /// Hosts on separate machines, as far as the network goes: a namespace per
 /// host (its "machine"), each linked by a veth pair to a bridge in a
 /// namespace of its own, where etcd listens. Host N is 10.199.0.N/24 on its
@@ -464,6 +566,52 @@ TEST_CASE("cluster: hosts in network namespaces of their own, VM addresses on th
   auto routes = test::run("ip -n " + net.host(1) + " route").out;
   CHECK_MESSAGE(routes.find("via 10.199.0.2") != std::string::npos, routes);
   CHECK_MESSAGE(routes.find("via 10.199.0.3") != std::string::npos, routes);
+
+  // `hosts drain h2` under load through a load balancer (h1's HAProxy, whose
+  // servers are the VMs on all three hosts): its replicas move to h1 and h3
+  // one at a time, and not one request fails.
+  h1.ok("lb create web-lb --deployment web --port 80 --listen 127.0.0.1 --drain-timeout 5s");
+  REQUIRE(eventually([&] { return !net.get_from(1, "127.0.0.1").empty(); }, 30s, 200ms));
+  wrk_options load_opts;
+  load_opts.netns = net.host(1);
+  load_opts.threads = 1;
+  load_opts.connections = 4;
+  wrk_load load("http://127.0.0.1:80/", load_opts);
+  auto drained = hosts[2]->ok("hosts drain h2");
+  CHECK(drained.find("host h2 draining") != std::string::npos);
+  bool moved = eventually([&] {
+    auto list = h1.try_json("vms list");
+    if (!list || list->size() != 9)
+      return false;
+    for (const auto& vm : *list)
+      if (vm.value("host", "") == "h2" || vm.value("status", "") != "ready")
+        return false;
+    return true;
+  }, 180s, 500ms);
+  auto result = load.finish();
+  REQUIRE_MESSAGE(moved, h1.log_tail() << hosts[1]->log_tail());
+  MESSAGE("through the drain: " << result.requests << " requests, " << result.per_second
+                                << "/s, " << result.socket_errors << " socket errors, "
+                                << result.bad_status << " bad status");
+  CHECK(result.requests > 100);
+  CHECK(result.socket_errors == 0);
+  CHECK(result.bad_status == 0);
+  bool shown = false;
+  for (const auto& h : h1.get_json("hosts list"))
+    shown = shown || (h["name"] == "h2" && h["state"] == "draining" && h["vms"] == 0);
+  CHECK(shown);
+  // A drained host takes nothing new: a scale-up goes to the others.
+  h1.ok("deployments scale web --replicas 12");
+  CHECK(eventually([&] {
+    auto m = std::map<std::string, int>{};
+    auto list = h1.try_json("vms list");
+    if (!list)
+      return false;
+    for (const auto& vm : *list)
+      if (vm.value("status", "") == "ready")
+        ++m[vm.value("host", std::string())];
+    return m.count("h2") == 0 && m["h1"] + m["h3"] == 12;
+  }, 60s, 250ms));
 }
 
 } // namespace

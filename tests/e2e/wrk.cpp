@@ -32,7 +32,8 @@ wrk_load::wrk_load(const std::string& url, wrk_options options) {
     script = " -s " + (dir_ / "rate.lua");
   }
   // Line-buffered: what it printed survives a crash.
-  auto command = "{ stdbuf -oL -eL wrk -t" + std::to_string(options.threads) + " -c"
+  auto in_ns = options.netns.empty() ? std::string() : "ip netns exec " + options.netns + " ";
+  auto command = "{ " + in_ns + "stdbuf -oL -eL wrk -t" + std::to_string(options.threads) + " -c"
                  + std::to_string(options.connections) + " -d600s --timeout 10s" + script
                  + " " + url + " & echo $! > " + (dir_ / "pid") + "; wait; } 2>&1";
   thread_ = std::thread([this, command] {

@@ -29,6 +29,8 @@ struct wrk_options {
   /// connection waits connections/rate s before its next request, so the
   /// rate is a ceiling the answers' latency lowers a little.
   double rate = 0;
+  /// A network namespace (the test's own) to run wrk in; empty: this one.
+  std::string netns = {};
 };
 
 /// wrk against `url` from construction until finish() (SIGINT: it prints its

@@ -8,6 +8,7 @@
 
 #include "fixture.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace volant {
@@ -148,6 +149,82 @@ TEST_CASE("each host's VMs get addresses of its own /24; a full pool refuses a h
   CHECK(e.message == "the cluster pool 10.8.0.1-10.8.3.254 has no /24 left for host 'e'");
   h.must(join_host{machine("c")});
   CHECK(h.w.hosts.at("c").subnet == ((10u << 24) | (8u << 16) | (2u << 8)));
+}
+
+TEST_CASE("a drained host takes no new VM, and its replicas move one at a time, each once "
+          "the others serve") {
+  auto h = cluster();
+  auto s = spec("web", 6);
+  s.multi_host = true;
+  h.must(create_deployment{s});
+  h.bring_up("web", 6);
+  auto evs = h.must(drain_host{"a"});
+  REQUIRE(evs.size() == 1);
+  CHECK(h.w.hosts.at("a").draining);
+  CHECK(h.must(drain_host{"a"}).empty());
+  CHECK(h.fails(drain_host{"nope"}).message == "host 'nope' not found (see: volar hosts list)");
+  int moved = 0;
+  for (int round = 0; round < 10; ++round) {
+    auto p = reconcile(h.w, "web", h.now);
+    std::vector<std::string> leaving;
+    for (const auto& [name, goal] : p.goals)
+      if (!goal.keep)
+        leaving.push_back(name);
+    if (leaving.empty())
+      break;
+    REQUIRE(leaving.size() == 1); // one at a time
+    CHECK(h.vm(leaving[0]).host == "a");
+    CHECK(p.goals.at(leaving[0]).retire_reason == "host a is draining");
+    auto index = h.vm(leaving[0]).index;
+    h.must(record_vm_stopped{leaving[0]});
+    h.must(remove_vm{leaving[0]});
+    // Its slot comes back elsewhere; nothing else moves until it serves.
+    p = reconcile(h.w, "web", h.now);
+    REQUIRE(p.create == std::vector<std::uint32_t>{index});
+    for (const auto& [name, goal] : p.goals)
+      CHECK(goal.keep);
+    h.must(create_vm{"web", index});
+    auto name = vm_name("web", index);
+    CHECK(h.vm(name).host != "a");
+    CHECK(std::all_of(p.goals.begin(), p.goals.end(), [](const auto& g) { return g.second.keep; }));
+    h.must(record_vm_started{name, {"process", 200u + index, 1, ""}});
+    h.must(record_vm_ready{name});
+    ++moved;
+  }
+  CHECK(moved == 2);
+  CHECK(per_host(h.w).count("a") == 0);
+  // The last host taking VMs cannot be drained too... after one more.
+  h.must(drain_host{"b"});
+  CHECK(h.fails(drain_host{"c"}).message
+        == "host 'c' is the only host taking VMs: its replicas have nowhere to go");
+}
+
+TEST_CASE("a lost host with many VMs: at most 100 go per command (etcd's 128 operations a "
+          "transaction), the rest with the next") {
+  auto config = cluster_pool();
+  config.max_vms = 1000;
+  config.max_replicas = 1000;
+  auto h = harness::ready(config);
+  h.must(join_host{machine("a", 64, 65536)});
+  h.must(join_host{machine("b", 64, 65536)});
+  h.must(create_deployment{spec("web", 150, 16)});
+  h.create_vms("web", 150);
+  CHECK(per_host(h.w).size() == 1); // binpack: one host
+  auto host = h.w.vms.begin()->second.host;
+  auto first = h.must(lose_host{host, "its lease expired"});
+  CHECK(first.size() == 101);
+  CHECK(per_host(h.w)[host] == 50);
+  auto second = h.must(lose_host{host, "its lease expired"});
+  CHECK(second.size() == 50);
+  CHECK(per_host(h.w).count(host) == 0);
+}
+
+TEST_CASE("a single host refuses a drain in one line") {
+  auto h = harness::ready();
+  CHECK(h.fails(drain_host{"local"}).message
+        == "host 'local' is the only host: its replicas have nowhere to go (volantd runs "
+           "without --cluster)");
+  CHECK(h.fails(drain_host{"b"}).message == "host 'b' not found (see: volar hosts list)");
 }
 
 TEST_CASE("no host can take a VM: the error says why per host") {
