@@ -77,7 +77,8 @@ void add_cluster_options(CLI::App& app, cluster_options& opts) {
     ->group("Cluster");
   app.add_option("--vm-interface", opts.vm_interface,
                  "Put each VM's address on this interface and route the other hosts' "
-                 "VMs via their address on theirs (hosts on separate machines)")
+                 "VMs via their address on theirs (hosts on separate machines; default "
+                 "with a pool outside 127/8: the interface of the route to etcd)")
     ->group("Cluster");
   app.add_option("--lease-seconds", opts.lease_seconds,
                  "TTL of a host's lease: a host silent this long is lost")

@@ -390,7 +390,23 @@ int main(int argc, char** argv) {
     workloads->identity};
   ctx.driver = &driver;
   // Hosts on separate machines: VM addresses on a real interface, routed.
+  // Without --vm-interface, a cluster pool that is not loopback uses the
+  // interface of the route to the cluster's first etcd endpoint.
   std::string host_address;
+  if (cluster != nullptr && opts.cluster.vm_interface.empty()) {
+    auto pool = parse_pool(opts.host.pool);
+    if (pool && (pool->first >> 24) != 127) {
+      auto url = opts.cluster.endpoints.substr(0, opts.cluster.endpoints.find(','));
+      auto rest = url.substr(url.find("://") == std::string::npos ? 0 : url.find("://") + 3);
+      auto host = rest.substr(0, rest.find_first_of(":/"));
+      auto dev = runtime::route_interface(host);
+      if (!dev)
+        return fail("--vm-interface not given and " + dev.error_value().message
+                    + ": give it (the interface other hosts reach this one on)");
+      if (*dev != "lo")
+        opts.cluster.vm_interface = *dev;
+    }
+  }
   if (!opts.cluster.vm_interface.empty()) {
     if (cluster == nullptr)
       return fail("--vm-interface needs --cluster");

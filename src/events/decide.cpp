@@ -221,6 +221,8 @@ result decide_one(const world& w, const scale_deployment& cmd, unix_nanos now) {
                             0, spec.replicas - cmd.replicas)));
   if (cmd.replicas == spec.replicas)
     return events{};
+  if (ev.removed.empty() && cmd.replicas < spec.replicas && spec.multi_host && !w.hosts.empty())
+    ev.removed = spread_victims(w, i->second, spec.replicas - cmd.replicas);
   std::sort(ev.removed.begin(), ev.removed.end());
   auto next = i->second;
   apply_scale(next, ev);

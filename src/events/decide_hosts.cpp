@@ -7,6 +7,7 @@
 #include "events/placement.hpp"
 #include "events/plan.hpp"
 
+#include <algorithm>
 #include <map>
 
 namespace volant::decide_detail {
@@ -31,6 +32,31 @@ expected<ipv4> allocate_ip_on(const world& w, const std::string& host) {
   auto first = std::max<ipv4>(c.pool_first, h->second.subnet + 1);
   auto last = std::min<ipv4>(c.pool_last, h->second.subnet + 254);
   return allocate_ip(w.host, first, last);
+}
+
+std::vector<std::uint32_t> spread_victims(const world& w, const deployment_state& d,
+                                          std::int32_t n) {
+  std::map<std::uint32_t, std::string> host_of; // wanted slot -> its VM's host
+  for (const auto* vm : vms_of(w, d.spec.name))
+    if (wants_index(d, vm->index))
+      host_of[vm->index] = vm->host;
+  std::vector<std::uint32_t> out;
+  auto wanted = wanted_indexes(d);
+  for (auto it = wanted.rbegin(); it != wanted.rend() && std::ssize(out) < n; ++it)
+    if (!host_of.contains(*it))
+      out.push_back(*it); // not created yet: costs nothing
+  while (std::ssize(out) < n && !host_of.empty()) {
+    std::map<std::string, std::vector<std::uint32_t>> by_host;
+    for (const auto& [index, host] : host_of)
+      by_host[host].push_back(index);
+    auto most = std::max_element(by_host.begin(), by_host.end(), [](const auto& a, const auto& b) {
+      return a.second.size() < b.second.size()
+             || (a.second.size() == b.second.size() && a.second.back() < b.second.back());
+    });
+    out.push_back(most->second.back());
+    host_of.erase(most->second.back());
+  }
+  return out;
 }
 
 result decide_one(const world& w, const join_host& cmd, unix_nanos now) {

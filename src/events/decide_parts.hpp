@@ -64,6 +64,13 @@ expected<std::string> place_vm(const world& w, const deployment_state& d);
 /// The lowest free address of `host`'s /24 (in a cluster), else of the pool.
 expected<ipv4> allocate_ip_on(const world& w, const std::string& host);
 
+/// A spread deployment's scale-down in a cluster: the slots that go, `n` of
+/// them, so that its replicas stay even across hosts (as Kubernetes ranks a
+/// ReplicaSet's pods): empty slots first, then the highest index on the
+/// host with the most of its replicas.
+std::vector<std::uint32_t> spread_victims(const world& w, const deployment_state& d,
+                                          std::int32_t n);
+
 result decide_one(const world& w, const join_host& cmd, unix_nanos now);
 result decide_one(const world& w, const lose_host& cmd, unix_nanos now);
 result decide_one(const world& w, const drain_host& cmd, unix_nanos now);

@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <spawn.h>
@@ -50,6 +51,49 @@ status ip(std::vector<std::string> args) {
 }
 
 } // namespace
+
+expected<std::string> route_interface(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr)
+    return make_error(ec::invalid_argument, "cannot resolve '" + host + "'");
+  sockaddr_in sin{};
+  std::memcpy(&sin, found->ai_addr, sizeof sin);
+  ::freeaddrinfo(found);
+  auto to = to_string_ip(static_cast<ipv4>(ntohl(sin.sin_addr.s_addr)));
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return make_error(ec::io_error, std::string("pipe: ") + std::strerror(errno));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  std::vector<std::string> args{"ip", "-o", "-4", "route", "get", to};
+  std::vector<char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, "ip", &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[1]);
+  std::string out;
+  char buf[512];
+  for (ssize_t n; rc == 0 && (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+    out.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  if (rc != 0)
+    return make_error(ec::io_error, "cannot run 'ip route get': " + std::string(std::strerror(rc)));
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  auto at = out.find(" dev ");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || at == std::string::npos)
+    return make_error(ec::io_error, "no route to " + host + " (" + to + ")");
+  auto dev = out.substr(at + 5);
+  return dev.substr(0, dev.find(' '));
+}
 
 expected<ipv4> interface_address(const std::string& name) {
   if (name.empty() || name.size() >= IFNAMSIZ)

@@ -16,6 +16,11 @@
 
 namespace volant::runtime {
 
+/// The interface of this host's route to `host` (a name or an IPv4
+/// address): `--vm-interface`'s default, the interface the cluster is
+/// reached through; "lo" for a cluster on loopback.
+expected<std::string> route_interface(const std::string& host);
+
 /// The first IPv4 address of interface `name`, or why not.
 expected<ipv4> interface_address(const std::string& name);
 

@@ -194,7 +194,7 @@ TEST_CASE("cluster: the leader's host lost with its workloads; its replicas run 
     auto m = c.per_host(other);
     return m.count(old_leader) == 0 && m.size() == 2 && m.begin()->second == 3
            && m.rbegin()->second == 3;
-  }, 60s, 250ms);
+  }, 30s, 250ms); // the issue's bound; bench/cluster has the times
   REQUIRE_MESSAGE(moved, text_of(c.per_host(other, false)) << c.host(other).log_tail());
   auto hosts = c.host(other).get_json("hosts list");
   bool marked = false;
@@ -442,6 +442,63 @@ TEST_CASE("cluster chaos: the leader's volantd killed again and again while comm
   }
 }
 
+TEST_CASE("cluster over TLS: volar cluster init, etcd on its certificates, hosts joining with "
+          "the bundle; a host without it or with another cluster's is refused in one line") {
+  test::temp_dir pki;
+  auto init = test::run(sh_quote(volar_bin()) + " cluster init --out " + sh_quote(pki / "c")
+                        + " --etcd-host 127.0.0.1");
+  REQUIRE_MESSAGE(init.exit_code == 0, init.err);
+  auto other = test::run(sh_quote(volar_bin()) + " cluster init --out " + sh_quote(pki / "other")
+                         + " --etcd-host 127.0.0.1");
+  REQUIRE_MESSAGE(other.exit_code == 0, other.err);
+  test::etcd_cluster etcd(1, {pki / "c/etcd/server.pem", pki / "c/etcd/server.key",
+                              pki / "c/etcd/ca.pem"});
+  REQUIRE(etcd.url().rfind("https://", 0) == 0);
+  std::vector<std::unique_ptr<daemon>> hosts;
+  for (int i = 1; i <= 3; ++i) {
+    daemon::options o;
+    o.pool_octet = 200;
+    o.pool_cidr = "127.78.200.0/22";
+    o.cpus = 4;
+    o.memory_mib = 4096;
+    o.extra = {"--cluster", etcd.url(), "--host-name", "h" + std::to_string(i), "--join",
+               pki / "c/join.bundle"};
+    hosts.push_back(std::make_unique<daemon>(o));
+  }
+  auto& h1 = *hosts[0];
+  h1.install(httpd_manifest());
+  h1.ok("deployments create web --plugin e2e-httpd --replicas 3 --multi-host");
+  CHECK(eventually([&] {
+    auto vms = hosts[2]->try_json("vms list");
+    if (!vms || vms->size() != 3)
+      return false;
+    std::set<std::string> on;
+    for (const auto& vm : *vms)
+      if (vm.value("status", "") == "ready")
+        on.insert(vm.value("host", std::string()));
+    return on.size() == 3;
+  }, 60s, 250ms));
+  // Never in clear: without certificates, or with another cluster's, no start.
+  auto start_fails = [&](std::vector<std::string> extra) {
+    test::temp_dir data;
+    std::string cmd = sh_quote(volantd_bin()) + " --data-dir " + sh_quote(data.path())
+                      + " --listen 127.0.0.1:0 --pool 127.78.200.0/22 --dns-listen off";
+    for (const auto& a : extra)
+      cmd += " " + sh_quote(a);
+    return test::run("timeout 30 " + cmd);
+  };
+  auto bare = start_fails({"--cluster", etcd.url(), "--host-name", "h9"});
+  CHECK(bare.exit_code == 1);
+  CHECK_MESSAGE(one_line(bare.err.substr(bare.err.rfind("volantd:"))), bare.err);
+  CHECK_MESSAGE(bare.err.find("volantd: ") != std::string::npos, bare.err);
+  auto stranger = start_fails(
+      {"--cluster", etcd.url(), "--host-name", "h9", "--join", pki / "other/join.bundle"});
+  CHECK(stranger.exit_code == 1);
+  CHECK_MESSAGE(stranger.err.find("volantd: ") != std::string::npos, stranger.err);
+  // The cluster did not notice.
+  CHECK(h1.get_json("hosts list").size() == 3);
+}
+
 /// Hosts on separate machines, as far as the network goes: a namespace per
 /// host (its "machine"), each linked by a veth pair to a bridge in a
 /// namespace of its own, where etcd listens. Host N is 10.199.0.N/24 on its
@@ -524,7 +581,9 @@ TEST_CASE("cluster: hosts in network namespaces of their own, VM addresses on th
     o.cpus = 4;
     o.memory_mib = 4096;
     o.extra = {"--cluster", "http://10.199.0.100:2379", "--host-name", "h" + std::to_string(i),
-               "--vm-interface", "eth0", "--dns-listen", "off"};
+               "--dns-listen", "off"};
+    if (i != 3) // h3: the default, the interface of its route to etcd (eth0)
+      o.extra.insert(o.extra.end(), {"--vm-interface", "eth0"});
     hosts.push_back(std::make_unique<daemon>(o));
   }
   auto& h1 = *hosts[0];

@@ -219,6 +219,42 @@ TEST_CASE("a lost host with many VMs: at most 100 go per command (etcd's 128 ope
   CHECK(per_host(h.w).count(host) == 0);
 }
 
+TEST_CASE("a spread deployment scaled down stays even across hosts") {
+  auto h = harness::ready(cluster_pool());
+  h.must(join_host{machine("a")});
+  h.must(join_host{machine("b")});
+  auto s = spec("web", 9);
+  s.multi_host = true;
+  h.must(create_deployment{s});
+  // The highest indexes all on c, which joined last: removing the highest
+  // indexes would leave it empty.
+  for (std::uint32_t i = 0; i < 6; ++i)
+    h.must(create_vm{"web", i});
+  h.must(join_host{machine("c")});
+  for (std::uint32_t i = 6; i < 9; ++i)
+    h.must(create_vm{"web", i});
+  REQUIRE(per_host(h.w) == std::map<std::string, int>{{"a", 3}, {"b", 3}, {"c", 3}});
+  for (std::uint32_t i = 6; i < 9; ++i)
+    REQUIRE(h.vm(vm_name("web", i)).host == "c");
+  h.must(scale_deployment{"web", 6});
+  for (const auto& name : std::vector<std::string>(
+           [&] {
+             std::vector<std::string> out;
+             for (const auto& [n, vm] : h.w.vms)
+               if (!wants_index(h.dep("web"), vm.index))
+                 out.push_back(n);
+             return out;
+           }())) {
+    h.must(remove_vm{name});
+  }
+  CHECK(per_host(h.w) == std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}});
+  h.must(scale_deployment{"web", 3});
+  for (const auto& [n, vm] : std::map<std::string, vm_record>(h.w.vms))
+    if (!wants_index(h.dep("web"), vm.index))
+      h.must(remove_vm{n});
+  CHECK(per_host(h.w) == std::map<std::string, int>{{"a", 1}, {"b", 1}, {"c", 1}});
+}
+
 TEST_CASE("a single host refuses a drain in one line") {
   auto h = harness::ready();
   CHECK(h.fails(drain_host{"local"}).message
