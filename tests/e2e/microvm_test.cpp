@@ -41,7 +41,8 @@ std::vector<int> qemu_pids(const std::string& vm) {
     std::getline(in, cmdline, '\x01'); // no iterator over the filebuf: a process may end mid-read
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
     if (cmdline.find("qemu-system") != std::string::npos
-        && cmdline.find("volant:" + vm + ".") != std::string::npos && pid_alive(std::stoi(name)))
+        && cmdline.find("volant:") != std::string::npos // -name volant:<daemon tag>:<run>
+        && cmdline.find(":" + vm + ".") != std::string::npos && pid_alive(std::stoi(name)))
       pids.push_back(std::stoi(name));
   }
   return pids;
