@@ -182,57 +182,39 @@ expected<json> answer_query(const world& w, const daemon_info& info, const std::
     return autoscaler_row(w, a->second);
   }
   if (verb == "hosts.list") {
-    // One row per host; a single-host volantd has its own (issue 16).
-    auto rows = json::array();
-    if (!w.hosts.empty()) {
-      for (const auto& h : cluster_capacities(w, hosts_of(w))) {
-        std::int64_t vms = 0;
-        for (const auto& [name, vm] : w.vms)
-          vms += vm.host == h.name ? 1 : 0;
-        auto known = w.hosts.find(h.name);
-        rows.push_back({{"name", h.name},
-                        {"cpu", h.cpu},
-                        {"cpu_limit", h.cpu_limit},
-                        {"cpu_used", h.cpu_used},
-                        {"memory_mib", h.memory_mib},
-                        {"memory_mib_used", h.memory_mib_used},
-                        {"vms", vms},
-                        {"lease_age_ms", nullptr},
-                        {"since", known == w.hosts.end() ? json(nullptr)
-                                                         : json(format_time(known->second.since))},
-                        {"state", h.unschedulable.empty() ? "ready" : h.unschedulable},
-                        {"cluster", true}});
+    // One row per host: a cluster's (lost ones too), or a single volantd's own
+    // (issue 16).
+    bool cluster = !w.hosts.empty();
+    auto hosts = cluster ? cluster_capacities(w, hosts_of(w)) : host_capacities(w);
+    for (const auto& [name, h] : w.hosts) // lost, and holding no VM
+      if (h.lost && std::none_of(hosts.begin(), hosts.end(),
+                                 [&](const host_capacity& c) { return c.name == name; })) {
+        host_capacity lost;
+        lost.name = name;
+        lost.cpu = h.cpu_total;
+        lost.memory_mib = h.memory_total_mib;
+        lost.unschedulable = "lost";
+        hosts.push_back(lost);
       }
-      for (const auto& [name, h] : w.hosts) // lost, and holding no VM
-        if (h.lost && std::none_of(rows.begin(), rows.end(),
-                                   [&](const json& r) { return r["name"] == name; }))
-          rows.push_back({{"name", name},
-                          {"cpu", h.cpu_total},
-                          {"cpu_limit", 0},
-                          {"cpu_used", 0},
-                          {"memory_mib", h.memory_total_mib},
-                          {"memory_mib_used", 0},
-                          {"vms", 0},
-                          {"lease_age_ms", nullptr},
-                          {"since", format_time(h.since)},
-                          {"state", "lost"},
-                          {"cluster", true}});
-      return rows;
-    }
-    for (const auto& h : host_capacities(w)) {
+    auto rows = json::array();
+    for (const auto& h : hosts) {
       std::int64_t vms = 0;
       for (const auto& [name, vm] : w.vms)
-        vms += vm.host.empty() || vm.host == h.name ? 1 : 0;
-      rows.push_back({{"name", h.name},
-                      {"cpu", h.cpu},
-                      {"cpu_limit", h.cpu_limit},
-                      {"cpu_used", h.cpu_used},
-                      {"memory_mib", h.memory_mib},
-                      {"memory_mib_used", h.memory_mib_used},
-                      {"vms", vms},
-                      {"lease_age_ms", nullptr},
-                      {"state", h.unschedulable.empty() ? "ready" : h.unschedulable},
-                      {"cluster", false}});
+        vms += vm.host == h.name || (!cluster && vm.host.empty()) ? 1 : 0;
+      json row = {{"name", h.name},
+                  {"cpu", h.cpu},
+                  {"cpu_limit", h.cpu_limit},
+                  {"cpu_used", h.cpu_used},
+                  {"memory_mib", h.memory_mib},
+                  {"memory_mib_used", h.memory_mib_used},
+                  {"vms", vms},
+                  {"lease_age_ms", nullptr},
+                  {"state", h.unschedulable.empty() ? "ready" : h.unschedulable},
+                  {"cluster", cluster}};
+      if (auto known = w.hosts.find(h.name); cluster)
+        row["since"] = known == w.hosts.end() ? json(nullptr)
+                                              : json(format_time(known->second.since));
+      rows.push_back(std::move(row));
     }
     return rows;
   }

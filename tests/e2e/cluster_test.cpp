@@ -77,6 +77,14 @@ struct cluster_fixture {
     return out;
   }
 
+  /// Processes of VM `name` over all hosts: one, or it runs twice.
+  std::size_t copies(const std::string& name) {
+    std::size_t n = 0;
+    for (auto& h : hosts)
+      n += h->vm_pids(name).size();
+    return n;
+  }
+
   /// The name of the host that leads (per `hosts list` on host `via`).
   std::string leader(int via) {
     auto hosts = host(via).try_json("hosts list");
@@ -223,10 +231,7 @@ TEST_CASE("cluster: the leader's host lost with its workloads; its replicas run 
   CHECK(gone.workload_pids().empty());
   for (const auto& vm : vms) {
     auto name = vm["name"].get<std::string>();
-    std::size_t copies = 0;
-    for (int i = 0; i < 3; ++i)
-      copies += c.host(i).vm_pids(name).size();
-    CHECK_MESSAGE(copies == 1, name);
+    CHECK_MESSAGE(c.copies(name) == 1, name);
   }
   // Commands work through the host that came back.
   gone.ok("deployments scale web --replicas 9");
@@ -303,10 +308,7 @@ TEST_CASE("cluster: a host cut off from etcd stops its workloads before the lead
   CHECK(vms.size() == 6);
   for (const auto& vm : vms) {
     auto name = vm["name"].get<std::string>();
-    std::size_t copies = 0;
-    for (int i = 0; i < 3; ++i)
-      copies += c.host(i).vm_pids(name).size();
-    CHECK_MESSAGE(copies == 1, name);
+    CHECK_MESSAGE(c.copies(name) == 1, name);
   }
 }
 
@@ -435,10 +437,7 @@ TEST_CASE("cluster chaos: the leader's volantd killed again and again while comm
   CHECK_MESSAGE(settled, c.host(2).log_tail());
   for (const auto& vm : h1.get_json("vms list")) {
     auto name = vm["name"].get<std::string>();
-    std::size_t copies = 0;
-    for (int i = 0; i < 3; ++i)
-      copies += c.host(i).vm_pids(name).size();
-    CHECK_MESSAGE(copies == 1, name);
+    CHECK_MESSAGE(c.copies(name) == 1, name);
   }
 }
 
