@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 
 #include <algorithm>
+#include <optional>
 
 namespace volant::controller_detail {
 
@@ -101,17 +102,21 @@ void pump(self_ptr self) {
     auto q = std::move(st.queue.front());
     st.queue.pop_front();
     auto evs = decide(st.w, q.cmd, now_nanos());
-    if (!evs || evs->empty()) {
-      if (q.done)
-        q.done(evs ? expected<record_batch>{record_batch{}}
-                   : expected<record_batch>{evs.error_value()});
+    // A refusal or a no-op is an answer too: decided on this host's copy,
+    // which may lag the log. It is confirmed by an empty append on the same
+    // head (a conflict: decided again on what is new), so that an answer is
+    // never given on a stale state. Nobody waiting: nothing to confirm.
+    std::optional<error> refused;
+    if (!evs)
+      refused = evs.error_value();
+    auto batch = evs ? std::move(*evs) : event_batch{};
+    if (batch.empty() && !q.done)
       continue;
-    }
     st.appending = true;
     ++st.in_flight;
     auto shared = std::make_shared<controller_state::queued>(std::move(q));
-    self->request(st.ctx->live->journal(), caf::infinite, append_atom::value,
-                  std::move(*evs), st.w.last_seq)
+    self->request(st.ctx->live->journal(), caf::infinite, append_atom::value, std::move(batch),
+                  st.w.last_seq)
       .then(
         [=](record_batch& recs) {
           auto& st = self->state;
@@ -126,7 +131,8 @@ void pump(self_ptr self) {
           if (!fresh.empty())
             after_commit(self, fresh);
           if (shared->done)
-            shared->done(std::move(recs));
+            shared->done(refused ? expected<record_batch>{*refused}
+                                 : expected<record_batch>{std::move(recs)});
           pump(self);
         },
         [=](caf::error& err) {
